@@ -1,0 +1,211 @@
+/*
+ * Byte buffer and scratch arena. Out-of-memory aborts: an agent that cannot allocate cannot keep
+ * its no-data-loss promise by limping on, and its offsets make a restart safe.
+ */
+#include "cdc/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+oom(size_t n)
+{
+    fprintf(stderr, "cdc-agent: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *
+cdc_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *
+cdc_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom(n * size);
+    return p;
+}
+
+void *
+cdc_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *
+cdc_xstrdup(const char *s)
+{
+    return s ? cdc_xstrndup(s, strlen(s)) : NULL;
+}
+
+char *
+cdc_xstrndup(const char *s, size_t n)
+{
+    char *p = cdc_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void
+cdc_buf_init(cdc_buf_t *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void
+cdc_buf_deinit(cdc_buf_t *b)
+{
+    free(b->data);
+    cdc_buf_init(b);
+}
+
+void
+cdc_buf_reset(cdc_buf_t *b)
+{
+    b->len = 0;
+    if (b->cap)
+        b->data[0] = '\0';
+}
+
+void
+cdc_buf_reserve(cdc_buf_t *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    b->data = cdc_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void
+cdc_buf_append(cdc_buf_t *b, const void *p, size_t n)
+{
+    cdc_buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void
+cdc_buf_putc(cdc_buf_t *b, char c)
+{
+    cdc_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+void
+cdc_buf_puts(cdc_buf_t *b, const char *s)
+{
+    cdc_buf_append(b, s, strlen(s));
+}
+
+void
+cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0)
+        return;
+    cdc_buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+struct cdc_arena_block {
+    cdc_arena_block_t *next;
+    size_t size;
+    _Alignas(16) unsigned char mem[];
+};
+
+#define ARENA_MIN_BLOCK 8192
+
+void
+cdc_arena_init(cdc_arena_t *a)
+{
+    a->head = NULL;
+    a->used = 0;
+}
+
+void
+cdc_arena_deinit(cdc_arena_t *a)
+{
+    cdc_arena_block_t *b = a->head;
+    while (b) {
+        cdc_arena_block_t *next = b->next;
+        free(b);
+        b = next;
+    }
+    cdc_arena_init(a);
+}
+
+void
+cdc_arena_reset(cdc_arena_t *a)
+{
+    cdc_arena_block_t *keep = NULL, *b = a->head;
+    while (b) {
+        cdc_arena_block_t *next = b->next;
+        if (!keep || b->size > keep->size) {
+            free(keep);
+            keep = b;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+    if (keep)
+        keep->next = NULL;
+    a->head = keep;
+    a->used = 0;
+}
+
+void *
+cdc_arena_alloc(cdc_arena_t *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (!a->head || a->used + n > a->head->size) {
+        size_t size = n > ARENA_MIN_BLOCK ? n : ARENA_MIN_BLOCK;
+        if (a->head && a->head->size * 2 > size && a->head->size < (1u << 24))
+            size = a->head->size * 2;
+        cdc_arena_block_t *b = cdc_xmalloc(sizeof(*b) + size);
+        b->size = size;
+        b->next = a->head;
+        a->head = b;
+        a->used = 0;
+    }
+    void *p = a->head->mem + a->used;
+    a->used += n;
+    return p;
+}
+
+char *
+cdc_arena_strndup(cdc_arena_t *a, const char *p, size_t n)
+{
+    char *s = cdc_arena_alloc(a, n + 1);
+    if (n)
+        memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}

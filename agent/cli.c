@@ -1,0 +1,294 @@
+/*
+ * Command-line parsing. Each command has its own option table; anything unknown, missing or
+ * malformed is a usage error (exit 2) with a one-line reason before the usage text.
+ */
+#include "cdc/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char usage_text[] =
+    "usage: cdc-agent COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  run      -c FILE             run all sources and sinks until SIGTERM (graceful)\n"
+    "  check    -c FILE             check prerequisites of brokers and databases, and what to "
+    "change\n"
+    "  offsets show -c FILE [--json]\n"
+    "                               source positions, sink offsets, lag\n"
+    "  offsets set  -c FILE (--sink NAME --offset TOPIC:PART:OFF | --source NAME --position POS)\n"
+    "                               move a sink offset, or a source position forward only\n"
+    "  replay   -c FILE --sink NAME (--from-timestamp ISO | --from-offset TOPIC:PART:OFF)\n"
+    "           [--table T] [--dry-run]\n"
+    "                               rewind a sink and re-apply to log end\n"
+    "  snapshot -c FILE --source NAME --table T\n"
+    "                               re-snapshot one table while streaming\n"
+    "  source drop -c FILE --source NAME [--yes]\n"
+    "                               drop its slot/publication (asks to confirm)\n"
+    "  version                      print the version and library versions\n"
+    "  --help                       this text\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage or config error\n";
+
+void
+cdc_cli_usage(FILE *out)
+{
+    fputs(usage_text, out);
+}
+
+enum { OPT_JSON = 256, OPT_SINK, OPT_SOURCE, OPT_TABLE, OPT_FROM_TS, OPT_FROM_OFF, OPT_OFFSET,
+       OPT_POSITION, OPT_DRY_RUN, OPT_YES };
+
+typedef struct {
+    const char *name;
+    cdc_cmd_t cmd;
+    const char *sub; /* second word, or NULL */
+    unsigned allowed; /* bit per OPT_* - OPT_JSON */
+} cmd_spec_t;
+
+#define B(o) (1u << ((o)-OPT_JSON))
+
+static const cmd_spec_t specs[] = {
+    {"run", CDC_CMD_RUN, NULL, 0},
+    {"check", CDC_CMD_CHECK, NULL, 0},
+    {"offsets", CDC_CMD_OFFSETS_SHOW, "show", B(OPT_JSON)},
+    {"offsets", CDC_CMD_OFFSETS_SET, "set", B(OPT_SINK) | B(OPT_SOURCE) | B(OPT_OFFSET) |
+                                                B(OPT_POSITION)},
+    {"replay", CDC_CMD_REPLAY, NULL,
+     B(OPT_SINK) | B(OPT_FROM_TS) | B(OPT_FROM_OFF) | B(OPT_TABLE) | B(OPT_DRY_RUN)},
+    {"snapshot", CDC_CMD_SNAPSHOT, NULL, B(OPT_SOURCE) | B(OPT_TABLE)},
+    {"source", CDC_CMD_SOURCE_DROP, "drop", B(OPT_SOURCE) | B(OPT_YES)},
+};
+
+static const struct option long_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"sink", required_argument, NULL, OPT_SINK},
+    {"source", required_argument, NULL, OPT_SOURCE},
+    {"table", required_argument, NULL, OPT_TABLE},
+    {"from-timestamp", required_argument, NULL, OPT_FROM_TS},
+    {"from-offset", required_argument, NULL, OPT_FROM_OFF},
+    {"offset", required_argument, NULL, OPT_OFFSET},
+    {"position", required_argument, NULL, OPT_POSITION},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"yes", no_argument, NULL, OPT_YES},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const cmd_spec_t *
+find_spec(int argc, char **argv, int *consumed, cdc_errstr_t *es)
+{
+    const char *word = argv[1];
+    bool known = false;
+    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+        if (strcmp(specs[i].name, word) != 0)
+            continue;
+        known = true;
+        if (!specs[i].sub) {
+            *consumed = 2;
+            return &specs[i];
+        }
+        if (argc > 2 && !strcmp(argv[2], specs[i].sub)) {
+            *consumed = 3;
+            return &specs[i];
+        }
+    }
+    if (known)
+        cdc_errstr_set(es, CDC_ERR_INVAL, "'%s' needs a subcommand (%s)", word,
+                       !strcmp(word, "offsets") ? "show or set" : "drop");
+    else
+        cdc_errstr_set(es, CDC_ERR_INVAL, "unknown command '%s'", word);
+    return NULL;
+}
+
+static cdc_err_t
+take_option(cdc_cli_t *o, int opt, const char *arg, cdc_errstr_t *es)
+{
+    switch (opt) {
+    case 'c': o->config = arg; break;
+    case OPT_JSON: o->json = true; break;
+    case OPT_SINK: o->sink = arg; break;
+    case OPT_SOURCE: o->source = arg; break;
+    case OPT_TABLE: o->table = arg; break;
+    case OPT_DRY_RUN: o->dry_run = true; break;
+    case OPT_YES: o->yes = true; break;
+    case OPT_POSITION: o->position = arg; break;
+    case OPT_FROM_TS:
+        o->has_from_ts = true;
+        if (!cdc_cli_parse_timestamp(arg, &o->from_ts_ms))
+            return cdc_errstr_set(es, CDC_ERR_INVAL,
+                                  "--from-timestamp '%s': expected ISO-8601 like "
+                                  "2026-11-25T12:00:00Z",
+                                  arg);
+        break;
+    case OPT_FROM_OFF:
+    case OPT_OFFSET:
+        o->from_offset = arg;
+        if (!cdc_cli_parse_tpo(arg, o->topic, sizeof(o->topic), &o->partition, &o->offset))
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "%s '%s': expected TOPIC:PARTITION:OFFSET",
+                                  opt == OPT_OFFSET ? "--offset" : "--from-offset", arg);
+        break;
+    }
+    return CDC_OK;
+}
+
+/* Cross-option rules of each command. */
+static cdc_err_t
+validate(const cdc_cli_t *o, cdc_errstr_t *es)
+{
+    if (!o->config)
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "missing -c FILE");
+    switch (o->cmd) {
+    case CDC_CMD_OFFSETS_SET:
+        if (!!o->sink == !!o->source)
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "give either --sink or --source");
+        if (o->sink && (!o->from_offset || o->position))
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "--sink needs --offset TOPIC:PART:OFF");
+        if (o->source && (!o->position || o->from_offset))
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "--source needs --position POS");
+        return CDC_OK;
+    case CDC_CMD_REPLAY:
+        if (!o->sink)
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "replay needs --sink NAME");
+        if (o->has_from_ts == !!o->from_offset)
+            return cdc_errstr_set(es, CDC_ERR_INVAL,
+                                  "replay needs exactly one of --from-timestamp or --from-offset");
+        return CDC_OK;
+    case CDC_CMD_SNAPSHOT:
+        if (!o->source || !o->table)
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "snapshot needs --source NAME and --table T");
+        return CDC_OK;
+    case CDC_CMD_SOURCE_DROP:
+        if (!o->source)
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "source drop needs --source NAME");
+        return CDC_OK;
+    default: return CDC_OK;
+    }
+}
+
+cdc_err_t
+cdc_cli_parse(int argc, char **argv, cdc_cli_t *out, cdc_errstr_t *es)
+{
+    memset(out, 0, sizeof(*out));
+    out->partition = -1;
+    if (argc < 2)
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "missing command");
+    const char *w = argv[1];
+    if (!strcmp(w, "--help") || !strcmp(w, "-h") || !strcmp(w, "help")) {
+        out->cmd = CDC_CMD_HELP;
+        return CDC_OK;
+    }
+    if (!strcmp(w, "version") || !strcmp(w, "--version")) {
+        out->cmd = CDC_CMD_VERSION;
+        return argc == 2 ? CDC_OK : cdc_errstr_set(es, CDC_ERR_INVAL, "version takes no options");
+    }
+    int consumed = 0;
+    const cmd_spec_t *spec = find_spec(argc, argv, &consumed, es);
+    if (!spec)
+        return CDC_ERR_INVAL;
+    out->cmd = spec->cmd;
+    int sub_argc = argc - consumed + 1;
+    char **sub_argv = argv + consumed - 1;
+    optind = 0; /* full re-initialisation of getopt (glibc) */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(sub_argc, sub_argv, "+c:h", long_opts, NULL)) != -1) {
+        if (opt == 'h') {
+            out->cmd = CDC_CMD_HELP;
+            return CDC_OK;
+        }
+        if (opt == '?' || opt == ':')
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "%s: unknown option or missing value: %s",
+                                  spec->name, sub_argv[optind - 1]);
+        if (opt != 'c' && !(spec->allowed & B(opt)))
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "%s%s%s does not take %s", spec->name,
+                                  spec->sub ? " " : "", spec->sub ? spec->sub : "",
+                                  sub_argv[optind - 1]);
+        if (take_option(out, opt, optarg, es))
+            return CDC_ERR_INVAL;
+    }
+    if (optind < sub_argc)
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "unexpected argument '%s'", sub_argv[optind]);
+    return validate(out, es);
+}
+
+static bool
+parse_fraction_and_zone(const char *p, int64_t *ms, int64_t *offset_s)
+{
+    *offset_s = 0;
+    if (*p == '.') {
+        int digits = 0, frac_ms = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                frac_ms = frac_ms * 10 + (*p - '0');
+        if (!digits)
+            return false;
+        for (int d = digits; d < 3; d++)
+            frac_ms *= 10;
+        *ms = frac_ms;
+    }
+    if (*p == 'Z' || *p == 'z')
+        return p[1] == '\0';
+    if (*p == '+' || *p == '-') {
+        int hh, mm;
+        char tail;
+        if (sscanf(p + 1, "%2d:%2d%c", &hh, &mm, &tail) != 2 || hh > 23 || mm > 59)
+            return false;
+        *offset_s = (p[0] == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
+        return true;
+    }
+    return *p == '\0';
+}
+
+bool
+cdc_cli_parse_timestamp(const char *s, int64_t *ms)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *p = strptime(s, "%Y-%m-%d", &tm);
+    if (!p || strlen(s) < 10)
+        return false;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        const char *q = strptime(p + 1, "%H:%M:%S", &tm);
+        if (!q)
+            return false;
+        p = q;
+    }
+    int64_t frac = 0, off = 0;
+    if (!parse_fraction_and_zone(p, &frac, &off))
+        return false;
+    time_t t = timegm(&tm);
+    *ms = ((int64_t)t - off) * 1000 + frac;
+    return true;
+}
+
+bool
+cdc_cli_parse_tpo(const char *s, char *topic, size_t topic_len, int32_t *partition,
+                  int64_t *offset)
+{
+    const char *c2 = strrchr(s, ':');
+    if (!c2 || c2 == s)
+        return false;
+    const char *c1 = c2 - 1;
+    while (c1 > s && *c1 != ':')
+        c1--;
+    if (c1 == s || (size_t)(c1 - s) >= topic_len)
+        return false;
+    char *end;
+    errno = 0;
+    long part = strtol(c1 + 1, &end, 10);
+    if (errno || end != c2 || c1 + 1 == c2 || part < 0 || part > INT32_MAX)
+        return false;
+    long long off = strtoll(c2 + 1, &end, 10);
+    if (errno || *end || !c2[1] || off < 0)
+        return false;
+    memcpy(topic, s, (size_t)(c1 - s));
+    topic[c1 - s] = '\0';
+    *partition = (int32_t)part;
+    *offset = off;
+    return true;
+}

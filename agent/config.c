@@ -1,0 +1,323 @@
+/*
+ * Config schema: which keys exist where, their types, defaults and cross-checks (duplicate names,
+ * topic collisions, secrets only from *_env / *_file). Node-level reading is in config_walk.c.
+ */
+#include "cdc/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cdc/buf.h"
+#include "cdc/topic.h"
+#include "config_walk.h"
+
+const char *
+cdc_db_type_name(cdc_db_type_t t)
+{
+    return t == CDC_DB_POSTGRESQL ? "postgresql" : t == CDC_DB_MYSQL ? "mysql" : "?";
+}
+
+/* ---- agent ---------------------------------------------------------------------------------- */
+
+static const char *const agent_keys[] = {"name", "http", "log_format", "log_level", NULL};
+static const char *const agent_required[] = {"name", NULL};
+
+static cdc_err_t
+agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_agent_conf_t *a = obj;
+    static const char *const formats[] = {"text", "json", NULL};
+    static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+    int e;
+    cdc_err_t err;
+    if (!strcmp(key, "name"))
+        return cfg_name(c, v, path, &a->name);
+    if (!strcmp(key, "http")) {
+        if (cfg_is_null(v))
+            return CDC_OK;
+        if ((err = cfg_str(c, v, path, &a->http)))
+            return err;
+        return strrchr(a->http, ':') ? CDC_OK : cfg_fail(c, v, path, "expected host:port");
+    }
+    if (!strcmp(key, "log_format")) {
+        if (!(err = cfg_enum(c, v, path, formats, &e)))
+            a->log_format = (cdc_log_format_t)e;
+        return err;
+    }
+    if (!(err = cfg_enum(c, v, path, levels, &e)))
+        a->log_level = (cdc_log_level_t)e;
+    return err;
+}
+
+/* ---- kafka ---------------------------------------------------------------------------------- */
+
+static const char *const kafka_keys[] = {
+    "brokers", "topic_prefix", "tombstones", "max_event_bytes", "compression", "linger_ms",
+    "partitions", "replication_factor", "security_protocol", "sasl_mechanism", "sasl_username",
+    "sasl_password_env", "sasl_password_file", "ssl_ca_location", "ssl_certificate_location",
+    "ssl_key_location", "ssl_key_password_env", "ssl_key_password_file", "properties", NULL};
+static const char *const kafka_required[] = {"brokers", NULL};
+
+/* librdkafka properties the agent sets itself (the contract depends on them) or that are secrets. */
+static const char *const kafka_owned_props[] = {
+    "bootstrap.servers", "metadata.broker.list", "transactional.id", "enable.idempotence",
+    "isolation.level", "partitioner", "enable.auto.commit", "group.id", "message.max.bytes",
+    "fetch.message.max.bytes", "max.partition.fetch.bytes", "receive.message.max.bytes", NULL};
+static const char *const kafka_secret_props[] = {"sasl.password", "ssl.key.password",
+                                                 "ssl.keystore.password", NULL};
+
+static cdc_err_t
+kafka_properties(cfg_t *c, yaml_node_t *v, const char *path, cdc_kafka_conf_t *k)
+{
+    cdc_err_t err = cfg_str_map(c, v, path, &k->properties, &k->n_properties);
+    char kp[CFG_PATH_MAX];
+    for (size_t i = 0; !err && i < k->n_properties; i++) {
+        const char *p = k->properties[i].key;
+        cfg_path_key(kp, path, p);
+        if (cfg_in_list(p, kafka_owned_props))
+            return cfg_fail(c, v, kp, "set by the agent (it is part of the delivery contract)");
+        if (cfg_in_list(p, kafka_secret_props))
+            return cfg_fail(c, v, kp, "secrets only through kafka.*_env or kafka.*_file keys");
+    }
+    return err;
+}
+
+static cdc_err_t
+kafka_strings(cfg_t *c, const char *key, yaml_node_t *v, const char *path, cdc_kafka_conf_t *k)
+{
+    static const char *const protocols[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl", NULL};
+    static const char *const mechs[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER",
+                                        "GSSAPI", NULL};
+    int e;
+    cdc_err_t err;
+    if (!strcmp(key, "security_protocol")) {
+        if (!(err = cfg_enum(c, v, path, protocols, &e)))
+            k->security_protocol = cdc_xstrdup(protocols[e]);
+        return err;
+    }
+    if (!strcmp(key, "sasl_mechanism")) {
+        if (!(err = cfg_enum(c, v, path, mechs, &e)))
+            k->sasl_mechanism = cdc_xstrdup(mechs[e]);
+        return err;
+    }
+    if (!strcmp(key, "sasl_username"))
+        return cfg_str(c, v, path, &k->sasl_username);
+    if (!strcmp(key, "ssl_ca_location"))
+        return cfg_str(c, v, path, &k->ssl_ca_location);
+    if (!strcmp(key, "ssl_certificate_location"))
+        return cfg_str(c, v, path, &k->ssl_certificate_location);
+    if (!strcmp(key, "ssl_key_location"))
+        return cfg_str(c, v, path, &k->ssl_key_location);
+    char **secret = strncmp(key, "sasl_", 5) == 0 ? &k->sasl_password : &k->ssl_key_password;
+    if (*secret)
+        return cfg_fail(c, v, path, "set either the _env or the _file key, not both");
+    return strstr(key, "_env") ? cfg_secret_env(c, v, path, secret)
+                               : cfg_secret_file(c, v, path, secret);
+}
+
+static cdc_err_t
+kafka_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_kafka_conf_t *k = obj;
+    static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
+    int e;
+    cdc_err_t err;
+    if (!strcmp(key, "brokers")) {
+        if ((err = cfg_str(c, v, path, &k->brokers)))
+            return err;
+        k->embedded = !strcmp(k->brokers, "embedded");
+        return *k->brokers ? CDC_OK : cfg_fail(c, v, path, "expected host:port[,host:port...]");
+    }
+    if (!strcmp(key, "topic_prefix"))
+        return cfg_name(c, v, path, &k->topic_prefix);
+    if (!strcmp(key, "tombstones"))
+        return cfg_bool(c, v, path, &k->tombstones);
+    if (!strcmp(key, "max_event_bytes"))
+        return cfg_int(c, v, path, 1024, 900000000, &k->max_event_bytes);
+    if (!strcmp(key, "compression")) {
+        if (!(err = cfg_enum(c, v, path, codecs, &e))) {
+            free(k->compression);
+            k->compression = cdc_xstrdup(codecs[e]);
+        }
+        return err;
+    }
+    if (!strcmp(key, "linger_ms"))
+        return cfg_int32(c, v, path, 0, 60000, &k->linger_ms);
+    if (!strcmp(key, "partitions"))
+        return cfg_int32(c, v, path, 1, 10000, &k->partitions);
+    if (!strcmp(key, "replication_factor"))
+        return cfg_int32(c, v, path, -1, 32, &k->replication_factor);
+    if (!strcmp(key, "properties"))
+        return kafka_properties(c, v, path, k);
+    return kafka_strings(c, key, v, path, k);
+}
+
+/* ---- root ----------------------------------------------------------------------------------- */
+
+static const char *const root_keys[] = {"agent", "kafka", "sources", "sinks", NULL};
+static const char *const root_required[] = {"agent", "kafka", NULL};
+
+static cdc_err_t
+root_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_config_t *cfg = obj;
+    if (!strcmp(key, "agent"))
+        return cfg_map(c, v, path, agent_keys, agent_required, agent_key, &cfg->agent);
+    if (!strcmp(key, "kafka"))
+        return cfg_map(c, v, path, kafka_keys, kafka_required, kafka_key, &cfg->kafka);
+    if (!strcmp(key, "sources"))
+        return cfg_sources(c, v, path, cfg);
+    return cfg_sinks(c, v, path, cfg);
+}
+
+static void
+set_defaults(cdc_config_t *cfg)
+{
+    cfg->agent.log_format = CDC_LOG_FORMAT_TEXT;
+    cfg->agent.log_level = CDC_LOG_INFO;
+    cfg->kafka.topic_prefix = cdc_xstrdup("cdc");
+    cfg->kafka.max_event_bytes = 8388608;
+    cfg->kafka.compression = cdc_xstrdup("lz4");
+    cfg->kafka.linger_ms = 50;
+    cfg->kafka.partitions = 8;
+    cfg->kafka.replication_factor = -1;
+}
+
+static cdc_err_t
+parse_document(cfg_t *c, yaml_parser_t *parser, cdc_config_t *cfg)
+{
+    yaml_document_t doc;
+    if (!yaml_parser_load(parser, &doc)) {
+        return cdc_errstr_set(c->es, CDC_ERR_CONFIG, "%s:%lu:%lu: invalid YAML: %s%s%s", c->file,
+                              (unsigned long)parser->problem_mark.line + 1,
+                              (unsigned long)parser->problem_mark.column + 1,
+                              parser->problem ? parser->problem : "syntax error",
+                              parser->context ? " " : "", parser->context ? parser->context : "");
+    }
+    c->doc = &doc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    cdc_err_t err;
+    if (!root || cfg_is_null(root)) {
+        err = cdc_errstr_set(c->es, CDC_ERR_CONFIG,
+                             "%s:1:1: empty config; expected a mapping with agent, kafka, "
+                             "sources and/or sinks (see config/reference.yaml)",
+                             c->file);
+    } else {
+        err = cfg_map(c, root, "", root_keys, root_required, root_key, cfg);
+    }
+    if (!err && !cfg->n_sources && !cfg->n_sinks)
+        err = cfg_fail(c, root, "", "configure at least one source or sink");
+    if (!err)
+        err = cfg_check_topics(c, cfg);
+    if (!err) {
+        yaml_document_t extra;
+        if (yaml_parser_load(parser, &extra) && yaml_document_get_root_node(&extra))
+            err = cdc_errstr_set(c->es, CDC_ERR_CONFIG,
+                                 "%s: more than one YAML document; keep one config per file",
+                                 c->file);
+        yaml_document_delete(&extra);
+    }
+    yaml_document_delete(&doc);
+    return err;
+}
+
+cdc_config_t *
+cdc_config_load_string(const char *name, const char *text, size_t n, cdc_errstr_t *es)
+{
+    cfg_t c = {.file = name, .es = es};
+    if (n > CDC_CONFIG_MAX_BYTES) {
+        cdc_errstr_set(es, CDC_ERR_CONFIG, "%s: file is %zu bytes; configs are limited to %d",
+                       name, n, CDC_CONFIG_MAX_BYTES);
+        return NULL;
+    }
+    cdc_config_t *cfg = cdc_xcalloc(1, sizeof(*cfg));
+    cfg->path = cdc_xstrdup(name);
+    set_defaults(cfg);
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
+    cdc_err_t err = parse_document(&c, &parser, cfg);
+    yaml_parser_delete(&parser);
+    if (err) {
+        cdc_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+cdc_config_t *
+cdc_config_load(const char *path, cdc_errstr_t *es)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cdc_errstr_set(es, CDC_ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        cdc_errstr_set(es, CDC_ERR_CONFIG, "%s: is a directory", path);
+        return NULL;
+    }
+    char *text = cdc_xmalloc(CDC_CONFIG_MAX_BYTES + 1);
+    size_t n = fread(text, 1, CDC_CONFIG_MAX_BYTES + 1, f);
+    bool bad = ferror(f);
+    fclose(f);
+    cdc_config_t *cfg = NULL;
+    if (bad)
+        cdc_errstr_set(es, CDC_ERR_CONFIG, "%s: read error", path);
+    else if (n > CDC_CONFIG_MAX_BYTES)
+        cdc_errstr_set(es, CDC_ERR_CONFIG, "%s: file is larger than %d bytes", path,
+                       CDC_CONFIG_MAX_BYTES);
+    else
+        cfg = cdc_config_load_string(path, text, n, es);
+    free(text);
+    return cfg;
+}
+
+void
+cdc_config_free(cdc_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    free(cfg->agent.name);
+    free(cfg->agent.http);
+    cdc_kafka_conf_t *k = &cfg->kafka;
+    free(k->brokers);
+    free(k->topic_prefix);
+    free(k->compression);
+    free(k->security_protocol);
+    free(k->sasl_mechanism);
+    free(k->sasl_username);
+    free(k->sasl_password);
+    free(k->ssl_ca_location);
+    free(k->ssl_certificate_location);
+    free(k->ssl_key_location);
+    free(k->ssl_key_password);
+    cfg_free_kv(k->properties, k->n_properties);
+    cfg_free_sources(cfg);
+    cfg_free_sinks(cfg);
+    free(cfg);
+}
+
+const cdc_source_conf_t *
+cdc_config_source(const cdc_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_sources; i++)
+        if (!strcmp(cfg->sources[i].name, name))
+            return &cfg->sources[i];
+    return NULL;
+}
+
+const cdc_sink_conf_t *
+cdc_config_sink(const cdc_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_sinks; i++)
+        if (!strcmp(cfg->sinks[i].name, name))
+            return &cfg->sinks[i];
+    return NULL;
+}

@@ -1,0 +1,530 @@
+/*
+ * Config sections that describe databases: sources, sinks and their routes, plus the checks that
+ * span them (duplicate names and server ids, topic collisions).
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/buf.h"
+#include "cdc/topic.h"
+#include "config_walk.h"
+
+/* ---- database connections (sources and sinks) ----------------------------------------------- */
+
+/* Keys shared by sources and sinks for reaching their database. */
+static cdc_err_t
+conn_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, cdc_db_conn_t *conn,
+         bool *handled)
+{
+    *handled = true;
+    if (!strcmp(key, "conninfo"))
+        return cfg_str(c, v, path, &conn->conninfo);
+    if (!strcmp(key, "host"))
+        return cfg_str(c, v, path, &conn->host);
+    if (!strcmp(key, "port"))
+        return cfg_int32(c, v, path, 1, 65535, &conn->port);
+    if (!strcmp(key, "user"))
+        return cfg_str(c, v, path, &conn->user);
+    if (!strcmp(key, "database"))
+        return cfg_str(c, v, path, &conn->database);
+    if (!strcmp(key, "password"))
+        return cfg_fail(c, v, path, "secrets only through password_env or password_file");
+    if (!strcmp(key, "password_env") || !strcmp(key, "password_file")) {
+        if (conn->password)
+            return cfg_fail(c, v, path, "set either password_env or password_file, not both");
+        return key[9] == 'e' ? cfg_secret_env(c, v, path, &conn->password)
+                             : cfg_secret_file(c, v, path, &conn->password);
+    }
+    *handled = false;
+    return CDC_OK;
+}
+
+/* Checks the connection keys fit the database type once the whole mapping is read. */
+static cdc_err_t
+conn_validate(cfg_t *c, yaml_node_t *n, const char *path, cdc_db_type_t type, cdc_db_conn_t *conn)
+{
+    char kp[CFG_PATH_MAX];
+    cfg_path_key(kp, path, "conninfo");
+    if (type == CDC_DB_MYSQL && conn->conninfo)
+        return cfg_fail(c, n, kp, "only for postgresql; use host, port, user, database");
+    if (type == CDC_DB_MYSQL && !conn->host) {
+        cfg_path_key(kp, path, "host");
+        return cfg_fail(c, n, kp, "required key missing");
+    }
+    if (type != CDC_DB_POSTGRESQL || !conn->conninfo)
+        return CDC_OK;
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conn->conninfo, &msg);
+    if (!opts) {
+        /* libpq's message can quote parts of the string; keep it out if a password may be there */
+        bool quote = msg && !strstr(conn->conninfo, "pass");
+        cdc_err_t err = cfg_fail(c, n, kp, "not a valid libpq connection string%s%s",
+                                 quote ? ": " : "", quote ? msg : "");
+        PQfreemem(msg);
+        return err;
+    }
+    bool has_password = false;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (!strcmp(o->keyword, "password") && o->val && *o->val)
+            has_password = true;
+    PQconninfoFree(opts);
+    return has_password ? cfg_fail(c, n, kp, "must not contain a password; use password_env or "
+                                             "password_file")
+                        : CDC_OK;
+}
+
+static cdc_err_t
+db_type(cfg_t *c, yaml_node_t *v, const char *path, cdc_db_type_t *out)
+{
+    static const char *const types[] = {"postgresql", "mysql", NULL};
+    int e;
+    cdc_err_t err = cfg_enum(c, v, path, types, &e);
+    if (!err)
+        *out = e == 0 ? CDC_DB_POSTGRESQL : CDC_DB_MYSQL;
+    return err;
+}
+
+/* ---- sources -------------------------------------------------------------------------------- */
+
+static const char *const source_keys[] = {
+    "name", "type", "conninfo", "host", "port", "user", "password", "password_env",
+    "password_file", "database", "tables", "slot", "publication", "server_id", "snapshot",
+    "heartbeat_ms", NULL};
+static const char *const source_required[] = {"name", "type", "tables", NULL};
+
+/* "a.b": exactly two non-empty parts split at the first dot. */
+static bool
+two_part(const char *s)
+{
+    const char *dot = strchr(s, '.');
+    return dot && dot != s && dot[1];
+}
+
+static cdc_err_t
+source_table(cfg_t *c, yaml_node_t *v, const char *path, cdc_source_conf_t *s, size_t i)
+{
+    static const char *const keys[] = {"table", "topic", NULL};
+    static const char *const required[] = {"table", NULL};
+    char kp[CFG_PATH_MAX];
+    yaml_node_t *tn = v;
+    if (v && v->type == YAML_MAPPING_NODE) {
+        cdc_err_t err = cfg_map(c, v, path, keys, required, NULL, NULL);
+        if (err)
+            return err;
+        tn = cfg_map_get(c, v, "table");
+        cfg_path_key(kp, path, "topic");
+        yaml_node_t *topic = cfg_map_get(c, v, "topic");
+        if (topic && (err = cfg_str(c, topic, kp, &s->table_topics[i])))
+            return err;
+        cfg_path_key(kp, path, "table");
+        path = kp;
+    }
+    cdc_err_t err = cfg_str(c, tn, path, &s->tables[i]);
+    if (!err && !two_part(s->tables[i]))
+        return cfg_fail(c, tn, path, "expected %s.<table>, got '%.64s'",
+                        s->type == CDC_DB_MYSQL ? "<database>" : "<schema>", s->tables[i]);
+    return err;
+}
+
+static cdc_err_t
+source_tables(cfg_t *c, yaml_node_t *v, const char *path, cdc_source_conf_t *s)
+{
+    yaml_node_t **items;
+    size_t n;
+    cdc_err_t err = cfg_seq(c, v, path, &items, &n);
+    if (err)
+        return err;
+    if (n == 0) {
+        free(items);
+        return cfg_fail(c, v, path, "list at least one table");
+    }
+    s->tables = cdc_xcalloc(n, sizeof(char *));
+    s->table_topics = cdc_xcalloc(n, sizeof(char *));
+    s->n_tables = n;
+    char ip[CFG_PATH_MAX];
+    for (size_t i = 0; i < n && !err; i++) {
+        cfg_path_idx(ip, path, i);
+        err = source_table(c, items[i], ip, s, i);
+        for (size_t j = 0; !err && j < i; j++)
+            if (!strcmp(s->tables[i], s->tables[j]))
+                err = cfg_fail(c, items[i], ip, "table %s listed twice", s->tables[i]);
+    }
+    free(items);
+    return err;
+}
+
+static cdc_err_t
+source_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_source_conf_t *s = obj;
+    static const char *const modes[] = {"initial", "never", NULL};
+    bool handled;
+    int e;
+    int64_t id;
+    cdc_err_t err = conn_key(c, key, v, path, &s->conn, &handled);
+    if (handled)
+        return err;
+    if (!strcmp(key, "name"))
+        return cfg_name(c, v, path, &s->name);
+    if (!strcmp(key, "type"))
+        return db_type(c, v, path, &s->type);
+    if (!strcmp(key, "tables"))
+        return source_tables(c, v, path, s);
+    if (!strcmp(key, "slot") || !strcmp(key, "publication")) {
+        if (s->type != CDC_DB_POSTGRESQL)
+            return cfg_fail(c, v, path, "only for postgresql sources");
+        return cfg_name(c, v, path, key[0] == 's' ? &s->slot : &s->publication);
+    }
+    if (!strcmp(key, "server_id")) {
+        if (s->type != CDC_DB_MYSQL)
+            return cfg_fail(c, v, path, "only for mysql sources");
+        if (!(err = cfg_int(c, v, path, 1, 4294967295LL, &id)))
+            s->server_id = (uint32_t)id;
+        return err;
+    }
+    if (!strcmp(key, "heartbeat_ms"))
+        return cfg_int32(c, v, path, 100, 3600000, &s->heartbeat_ms);
+    if (!(err = cfg_enum(c, v, path, modes, &e)))
+        s->snapshot = (cdc_snapshot_mode_t)e;
+    return err;
+}
+
+static cdc_err_t
+source_one(cfg_t *c, yaml_node_t *n, const char *path, cdc_source_conf_t *s)
+{
+    char kp[CFG_PATH_MAX];
+    s->heartbeat_ms = 10000;
+    s->line = n ? (int)n->start_mark.line + 1 : 0;
+    /* type first: other keys are checked against it */
+    yaml_node_t *type = cfg_map_get(c, n, "type");
+    cfg_path_key(kp, path, "type");
+    cdc_err_t err = type ? db_type(c, type, kp, &s->type) : CDC_OK;
+    if (!err)
+        err = cfg_map(c, n, path, source_keys, source_required, source_key, s);
+    if (!err)
+        err = conn_validate(c, n, path, s->type, &s->conn);
+    if (err)
+        return err;
+    if (s->type == CDC_DB_MYSQL && !s->server_id) {
+        cfg_path_key(kp, path, "server_id");
+        return cfg_fail(c, n, kp, "required key missing (a replica id unique among the "
+                                  "server's replicas)");
+    }
+    if (s->type == CDC_DB_POSTGRESQL) {
+        char def[CFG_PATH_MAX];
+        snprintf(def, sizeof(def), "cdc_%s", s->name);
+        for (char *q = def; *q; q++)
+            if (*q == '-')
+                *q = '_';
+        if (!s->slot)
+            s->slot = cdc_xstrdup(def);
+        if (!s->publication)
+            s->publication = cdc_xstrdup(def);
+    }
+    return CDC_OK;
+}
+
+cdc_err_t
+cfg_sources(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg)
+{
+    yaml_node_t **items;
+    size_t count;
+    cdc_err_t err = cfg_seq(c, n, path, &items, &count);
+    if (err)
+        return err;
+    cfg->sources = cdc_xcalloc(count + 1, sizeof(cdc_source_conf_t));
+    cfg->n_sources = count;
+    char ip[CFG_PATH_MAX];
+    for (size_t i = 0; i < count && !err; i++) {
+        cdc_source_conf_t *s = &cfg->sources[i];
+        cfg_path_idx(ip, path, i);
+        if ((err = source_one(c, items[i], ip, s)))
+            break;
+        for (size_t j = 0; j < i && !err; j++) {
+            const cdc_source_conf_t *o = &cfg->sources[j];
+            if (!strcmp(o->name, s->name))
+                err = cfg_fail(c, items[i], ip, "duplicate source name '%s' (also sources[%zu])",
+                               s->name, j);
+            else if (s->type == CDC_DB_MYSQL && o->type == CDC_DB_MYSQL &&
+                     s->server_id == o->server_id && !strcmp(s->conn.host, o->conn.host) &&
+                     s->conn.port == o->conn.port)
+                err = cfg_fail(c, items[i], ip, "server_id %u also used by sources[%zu]",
+                               s->server_id, j);
+            else if (s->type == CDC_DB_POSTGRESQL && o->type == CDC_DB_POSTGRESQL &&
+                     !strcmp(s->slot, o->slot) && !strcmp(s->conn.conninfo ? s->conn.conninfo : "",
+                                                         o->conn.conninfo ? o->conn.conninfo : ""))
+                err = cfg_fail(c, items[i], ip, "slot %s also used by sources[%zu]", s->slot, j);
+        }
+    }
+    free(items);
+    return err;
+}
+
+/* ---- sinks and routes ----------------------------------------------------------------------- */
+
+static const char *const sink_keys[] = {
+    "name", "type", "conninfo", "host", "port", "user", "password", "password_env",
+    "password_file", "database", "routes", "batch_size", "batch_ms", NULL};
+static const char *const sink_required[] = {"name", "type", "routes", NULL};
+static const char *const route_keys[] = {"from", "to", "topic", "columns", "constants", "key",
+                                         "on_unknown_column", "truncate", "fk_checks", NULL};
+static const char *const route_required[] = {"from", "to", NULL};
+
+static cdc_err_t
+route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_route_conf_t *r = obj;
+    static const char *const unknown[] = {"fail", "ignore", "add", NULL};
+    static const char *const trunc[] = {"ignore", "apply", NULL};
+    int e;
+    cdc_err_t err;
+    if (!strcmp(key, "from")) {
+        if ((err = cfg_str(c, v, path, &r->from)))
+            return err;
+        const char *dot = strchr(r->from, '.');
+        return dot && dot != r->from && two_part(dot + 1)
+                   ? CDC_OK
+                   : cfg_fail(c, v, path, "expected <source>.<schema or db>.<table>");
+    }
+    if (!strcmp(key, "to")) {
+        if ((err = cfg_str(c, v, path, &r->to)))
+            return err;
+        return two_part(r->to) ? CDC_OK : cfg_fail(c, v, path, "expected <schema or db>.<table>");
+    }
+    if (!strcmp(key, "topic"))
+        return cfg_str(c, v, path, &r->topic);
+    if (!strcmp(key, "columns"))
+        return cfg_str_map(c, v, path, &r->columns, &r->n_columns);
+    if (!strcmp(key, "constants"))
+        return cfg_str_map(c, v, path, &r->constants, &r->n_constants);
+    if (!strcmp(key, "key"))
+        return cfg_str_list(c, v, path, &r->key, &r->n_key);
+    if (!strcmp(key, "fk_checks"))
+        return cfg_bool(c, v, path, &r->fk_checks);
+    if (!strcmp(key, "truncate")) {
+        if (!(err = cfg_enum(c, v, path, trunc, &e)))
+            r->truncate = (cdc_truncate_mode_t)e;
+        return err;
+    }
+    if (!(err = cfg_enum(c, v, path, unknown, &e)))
+        r->on_unknown_column = (cdc_unknown_column_t)e;
+    return err;
+}
+
+/* Target names must be unique and the key must be among them. */
+static cdc_err_t
+route_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_conf_t *r)
+{
+    char kp[CFG_PATH_MAX];
+    for (size_t i = 0; i < r->n_columns + r->n_constants; i++) {
+        const char *ti = i < r->n_columns ? r->columns[i].value : r->constants[i - r->n_columns].key;
+        for (size_t j = 0; j < i; j++) {
+            const char *tj =
+                j < r->n_columns ? r->columns[j].value : r->constants[j - r->n_columns].key;
+            if (!strcmp(ti, tj))
+                return cfg_fail(c, n, path, "target column '%s' is written twice", ti);
+        }
+    }
+    for (size_t k = 0; r->n_columns && k < r->n_key; k++) {
+        bool found = false;
+        for (size_t i = 0; i < r->n_columns; i++)
+            found |= !strcmp(r->columns[i].value, r->key[k]);
+        for (size_t i = 0; i < r->n_constants; i++)
+            found |= !strcmp(r->constants[i].key, r->key[k]);
+        cfg_path_idx(kp, path, k);
+        if (!found)
+            return cfg_fail(c, n, kp, "key column '%s' is not a target of columns or constants",
+                            r->key[k]);
+    }
+    return CDC_OK;
+}
+
+static cdc_err_t
+sink_routes(cfg_t *c, yaml_node_t *v, const char *path, cdc_sink_conf_t *s)
+{
+    yaml_node_t **items;
+    size_t n;
+    cdc_err_t err = cfg_seq(c, v, path, &items, &n);
+    if (err)
+        return err;
+    s->routes = cdc_xcalloc(n + 1, sizeof(cdc_route_conf_t));
+    s->n_routes = n;
+    char ip[CFG_PATH_MAX];
+    if (n == 0)
+        err = cfg_fail(c, v, path, "list at least one route");
+    for (size_t i = 0; i < n && !err; i++) {
+        cdc_route_conf_t *r = &s->routes[i];
+        cfg_path_idx(ip, path, i);
+        r->line = items[i] ? (int)items[i]->start_mark.line + 1 : 0;
+        err = cfg_map(c, items[i], ip, route_keys, route_required, route_key, r);
+        if (!err)
+            err = route_validate(c, items[i], ip, r);
+        for (size_t j = 0; !err && j < i; j++)
+            if (!strcmp(r->from, s->routes[j].from) && !strcmp(r->to, s->routes[j].to))
+                err = cfg_fail(c, items[i], ip, "same route as %s[%zu]", path, j);
+    }
+    free(items);
+    return err;
+}
+
+static cdc_err_t
+sink_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_sink_conf_t *s = obj;
+    bool handled;
+    cdc_err_t err = conn_key(c, key, v, path, &s->conn, &handled);
+    if (handled)
+        return err;
+    if (!strcmp(key, "name"))
+        return cfg_name(c, v, path, &s->name);
+    if (!strcmp(key, "type"))
+        return db_type(c, v, path, &s->type);
+    if (!strcmp(key, "routes"))
+        return sink_routes(c, v, path, s);
+    if (!strcmp(key, "batch_size"))
+        return cfg_int32(c, v, path, 1, 1000000, &s->batch_size);
+    return cfg_int32(c, v, path, 0, 60000, &s->batch_ms);
+}
+
+cdc_err_t
+cfg_sinks(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg)
+{
+    yaml_node_t **items;
+    size_t count;
+    cdc_err_t err = cfg_seq(c, n, path, &items, &count);
+    if (err)
+        return err;
+    cfg->sinks = cdc_xcalloc(count + 1, sizeof(cdc_sink_conf_t));
+    cfg->n_sinks = count;
+    char ip[CFG_PATH_MAX];
+    for (size_t i = 0; i < count && !err; i++) {
+        cdc_sink_conf_t *s = &cfg->sinks[i];
+        cfg_path_idx(ip, path, i);
+        s->batch_size = 1000;
+        s->batch_ms = 100;
+        s->line = items[i] ? (int)items[i]->start_mark.line + 1 : 0;
+        err = cfg_map(c, items[i], ip, sink_keys, sink_required, sink_key, s);
+        if (!err)
+            err = conn_validate(c, items[i], ip, s->type, &s->conn);
+        for (size_t j = 0; !err && j < i; j++)
+            if (!strcmp(cfg->sinks[j].name, s->name))
+                err = cfg_fail(c, items[i], ip, "duplicate sink name '%s' (also sinks[%zu])",
+                               s->name, j);
+    }
+    free(items);
+    return err;
+}
+
+/* ---- cross-checks and freeing --------------------------------------------------------------- */
+
+cdc_err_t
+cfg_check_topics(cfg_t *c, cdc_config_t *cfg)
+{
+    size_t total = 0, k = 0;
+    for (size_t i = 0; i < cfg->n_sources; i++)
+        total += cfg->sources[i].n_tables;
+    char **names = cdc_xcalloc(total + 1, sizeof(char *));
+    cdc_err_t err = CDC_OK;
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    for (size_t i = 0; i < cfg->n_sources && !err; i++) {
+        const cdc_source_conf_t *s = &cfg->sources[i];
+        for (size_t t = 0; t < s->n_tables && !err; t++, k++) {
+            char *dot = strchr(s->tables[t], '.');
+            char *schema = cdc_xstrndup(s->tables[t], (size_t)(dot - s->tables[t]));
+            if (s->table_topics[t]) {
+                cdc_buf_reset(&b);
+                cdc_buf_puts(&b, s->table_topics[t]);
+            } else if (cdc_topic_for_table(&b, cfg->kafka.topic_prefix, s->name, schema, dot + 1,
+                                           c->es)) {
+                err = cdc_errstr_set(c->es, CDC_ERR_CONFIG, "%s: sources[%zu].tables[%zu]: %s",
+                                     c->file, i, t, c->es->msg);
+            }
+            free(schema);
+            names[k] = cdc_xstrdup(b.data ? b.data : "");
+            for (size_t j = 0; !err && j < k; j++)
+                if (!strcmp(names[j], names[k]))
+                    err = cdc_errstr_set(c->es, CDC_ERR_CONFIG,
+                                         "%s:%d: sources[%zu].tables[%zu]: topic %s is already "
+                                         "used by another table; set a distinct topic",
+                                         c->file, s->line, i, t, names[k]);
+        }
+    }
+    cfg_free_list(names, k);
+    cdc_buf_deinit(&b);
+    return err;
+}
+
+void
+cfg_free_list(char **list, size_t n)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+void
+cfg_free_kv(cdc_kv_t *kv, size_t n)
+{
+    if (!kv)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+}
+
+static void
+conn_free(cdc_db_conn_t *c)
+{
+    free(c->conninfo);
+    free(c->host);
+    free(c->user);
+    if (c->password) {
+        /* do not leave the secret in freed heap */
+        memset(c->password, 0, strlen(c->password));
+        free(c->password);
+    }
+    free(c->database);
+}
+
+void
+cfg_free_sources(cdc_config_t *cfg)
+{
+    for (size_t i = 0; cfg->sources && i < cfg->n_sources; i++) {
+        cdc_source_conf_t *s = &cfg->sources[i];
+        free(s->name);
+        conn_free(&s->conn);
+        cfg_free_list(s->tables, s->n_tables);
+        cfg_free_list(s->table_topics, s->n_tables);
+        free(s->slot);
+        free(s->publication);
+    }
+    free(cfg->sources);
+}
+
+void
+cfg_free_sinks(cdc_config_t *cfg)
+{
+    for (size_t i = 0; cfg->sinks && i < cfg->n_sinks; i++) {
+        cdc_sink_conf_t *s = &cfg->sinks[i];
+        free(s->name);
+        conn_free(&s->conn);
+        for (size_t r = 0; s->routes && r < s->n_routes; r++) {
+            cdc_route_conf_t *rt = &s->routes[r];
+            free(rt->from);
+            free(rt->to);
+            free(rt->topic);
+            cfg_free_kv(rt->columns, rt->n_columns);
+            cfg_free_kv(rt->constants, rt->n_constants);
+            cfg_free_list(rt->key, rt->n_key);
+        }
+        free(s->routes);
+    }
+    free(cfg->sinks);
+}

@@ -1,0 +1,35 @@
+/*
+ * The static connector table. Source and sink operations stay NULL until their connector exists;
+ * callers report that plainly instead of pretending to run.
+ */
+#include "cdc/connector.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static const cdc_connector_t connectors[] = {
+    {CDC_DB_POSTGRESQL, "postgresql", NULL, NULL, cdc_pg_probe},
+    {CDC_DB_MYSQL, "mysql", NULL, NULL, cdc_mysql_probe},
+};
+
+const cdc_connector_t *
+cdc_connector_find(cdc_db_type_t type)
+{
+    for (size_t i = 0; i < sizeof(connectors) / sizeof(connectors[0]); i++)
+        if (connectors[i].type == type)
+            return &connectors[i];
+    return NULL;
+}
+
+void
+cdc_probe_note(cdc_probe_t *p, bool problem, const char *fmt, ...)
+{
+    if (problem)
+        p->n_problems++;
+    if (p->n_notes >= CDC_PROBE_MAX_NOTES)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->notes[p->n_notes++], sizeof(p->notes[0]), fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,174 @@
+/*
+ * Canonical event encoder. Field order is fixed (v, op, source, key, before, before_partial, after,
+ * unchanged, txn, sv) so equal events are equal bytes; tests/fixtures/events.golden pins it.
+ */
+#include "cdc/event.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "cdc/json.h"
+#include "cdc/position.h"
+
+const char *
+cdc_connector_kind_name(cdc_connector_kind_t k)
+{
+    switch (k) {
+    case CDC_CONNECTOR_POSTGRESQL: return "postgresql";
+    case CDC_CONNECTOR_MYSQL: return "mysql";
+    default: return NULL;
+    }
+}
+
+const cdc_column_t *
+cdc_row_find(const cdc_row_t *row, const char *name)
+{
+    for (size_t i = 0; i < row->n; i++)
+        if (strcmp(row->cols[i].name, name) == 0)
+            return &row->cols[i];
+    return NULL;
+}
+
+/* Writes a quoted name that comes from the source (any UTF-8); what names it in errors. */
+static cdc_err_t
+put_name(cdc_buf_t *b, const char *name, cdc_errstr_t *es, const char *what)
+{
+    size_t bad = 0;
+    if (!name)
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "%s missing", what);
+    if (cdc_json_write_string(b, name, strlen(name), &bad))
+        return cdc_errstr_set(es, CDC_ERR_UTF8, "%s: invalid utf-8 at byte %zu", what, bad);
+    return CDC_OK;
+}
+
+static cdc_err_t
+put_str_field(cdc_buf_t *b, const char *key, const char *val, cdc_errstr_t *es)
+{
+    cdc_buf_printf(b, ",\"%s\":", key);
+    if (!val) {
+        cdc_buf_puts(b, "null");
+        return CDC_OK;
+    }
+    size_t bad = 0;
+    if (cdc_json_write_string(b, val, strlen(val), &bad))
+        return cdc_errstr_set(es, CDC_ERR_UTF8, "source.%s: invalid utf-8 at byte %zu", key, bad);
+    return CDC_OK;
+}
+
+static cdc_err_t
+put_row(cdc_buf_t *b, const cdc_row_t *row, cdc_errstr_t *es, const char *which)
+{
+    if (!row->present) {
+        cdc_buf_puts(b, "null");
+        return CDC_OK;
+    }
+    cdc_buf_putc(b, '{');
+    for (size_t i = 0; i < row->n; i++) {
+        const cdc_column_t *c = &row->cols[i];
+        if (i)
+            cdc_buf_putc(b, ',');
+        cdc_err_t err = put_name(b, c->name, es, "column name");
+        if (!err) {
+            cdc_buf_putc(b, ':');
+            err = cdc_value_write_json(b, &c->value, es);
+        }
+        if (err) {
+            cdc_errstr_prefix(es, "%s.%s", which, c->name ? c->name : "?");
+            return err;
+        }
+    }
+    cdc_buf_putc(b, '}');
+    return CDC_OK;
+}
+
+static cdc_err_t
+put_source(cdc_buf_t *b, const cdc_event_source_t *s, cdc_errstr_t *es)
+{
+    const char *conn = cdc_connector_kind_name(s->connector);
+    if (!conn)
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "source.connector: unknown kind %d",
+                              (int)s->connector);
+    if (!s->pos || !cdc_pos_valid(s->pos))
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "source.pos: not a v1 position");
+    cdc_err_t err;
+    cdc_buf_puts(b, "\"source\":{\"system\":");
+    if ((err = put_name(b, s->system, es, "source.system")))
+        return err;
+    cdc_buf_printf(b, ",\"connector\":\"%s\"", conn);
+    if ((err = put_str_field(b, "db", s->db, es)))
+        return err;
+    if (s->connector == CDC_CONNECTOR_POSTGRESQL && (err = put_str_field(b, "schema", s->schema, es)))
+        return err;
+    if ((err = put_str_field(b, "table", s->table, es)))
+        return err;
+    cdc_buf_printf(b, ",\"ts_ms\":%" PRId64 ",\"snapshot\":%s,\"pos\":\"%s\"", s->ts_ms,
+                   s->snapshot ? "true" : "false", s->pos);
+    if (s->connector == CDC_CONNECTOR_POSTGRESQL) {
+        char lsn[CDC_LSN_STRLEN];
+        cdc_lsn_format(lsn, s->lsn);
+        cdc_buf_printf(b, ",\"lsn\":\"%s\",\"txid\":", lsn);
+        cdc_json_write_uint(b, s->txid);
+    } else {
+        if ((err = put_str_field(b, "file", s->file, es)))
+            return err;
+        cdc_buf_puts(b, ",\"offset\":");
+        cdc_json_write_uint(b, s->offset);
+        cdc_buf_printf(b, ",\"server_id\":%" PRIu32, s->server_id);
+        if ((err = put_str_field(b, "gtid", s->gtid, es)))
+            return err;
+    }
+    cdc_buf_putc(b, '}');
+    return CDC_OK;
+}
+
+static bool
+op_valid(cdc_op_t op)
+{
+    return op == CDC_OP_CREATE || op == CDC_OP_UPDATE || op == CDC_OP_DELETE ||
+           op == CDC_OP_READ || op == CDC_OP_TRUNCATE;
+}
+
+cdc_err_t
+cdc_event_encode(const cdc_event_t *ev, cdc_buf_t *out, cdc_errstr_t *es)
+{
+    cdc_err_t err;
+    if (!op_valid(ev->op))
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "op: unknown op %d", (int)ev->op);
+    cdc_buf_printf(out, "{\"v\":%d,\"op\":\"%c\",", CDC_EVENT_VERSION, (char)ev->op);
+    if ((err = put_source(out, &ev->source, es)))
+        return err;
+    cdc_buf_puts(out, ",\"key\":");
+    if ((err = put_row(out, &ev->key, es, "key")))
+        return err;
+    cdc_buf_puts(out, ",\"before\":");
+    if ((err = put_row(out, &ev->before, es, "before")))
+        return err;
+    if (ev->before_partial)
+        cdc_buf_puts(out, ",\"before_partial\":true");
+    cdc_buf_puts(out, ",\"after\":");
+    if ((err = put_row(out, &ev->after, es, "after")))
+        return err;
+    if (ev->n_unchanged) {
+        cdc_buf_puts(out, ",\"unchanged\":[");
+        for (size_t i = 0; i < ev->n_unchanged; i++) {
+            if (i)
+                cdc_buf_putc(out, ',');
+            if ((err = put_name(out, ev->unchanged[i], es, "unchanged")))
+                return err;
+        }
+        cdc_buf_putc(out, ']');
+    }
+    cdc_buf_puts(out, ",\"txn\":{\"id\":");
+    if ((err = put_name(out, ev->txn_id ? ev->txn_id : "", es, "txn.id")))
+        return err;
+    cdc_buf_printf(out, ",\"seq\":%" PRIu32 "},\"sv\":%" PRId64 "}", ev->txn_seq, ev->sv);
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_event_key_encode(const cdc_event_t *ev, cdc_buf_t *out, cdc_errstr_t *es)
+{
+    if (!ev->key.present)
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "event has no key");
+    return put_row(out, &ev->key, es, "key");
+}

@@ -1,0 +1,310 @@
+/*
+ * Canonical event decoder for sinks and tools. Walks the JSON once with the pull reader; values
+ * stay JSON-level (a number keeps its exact text, an object or array its exact bytes) so nothing
+ * is rounded on the way to the target database.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/event.h"
+#include "cdc/json.h"
+#include "cdc/position.h"
+
+typedef struct {
+    cdc_jr_t r;
+    cdc_arena_t *a;
+    cdc_errstr_t *es;
+} dec_t;
+
+static cdc_err_t
+dec_value(dec_t *d, cdc_value_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    switch (cdc_jr_peek(&d->r)) {
+    case CDC_JSON_NULL: v->type = CDC_VAL_NULL; return cdc_jr_null(&d->r);
+    case CDC_JSON_TRUE:
+    case CDC_JSON_FALSE: v->type = CDC_VAL_BOOL; return cdc_jr_bool(&d->r, &v->b);
+    case CDC_JSON_NUMBER: v->type = CDC_VAL_NUMBER; return cdc_jr_number(&d->r, &v->s.p, &v->s.n);
+    case CDC_JSON_STRING:
+        v->type = CDC_VAL_STRING;
+        return cdc_jr_string(&d->r, d->a, &v->s.p, &v->s.n);
+    default: v->type = CDC_VAL_JSON; return cdc_jr_skip(&d->r, &v->s.p, &v->s.n);
+    }
+}
+
+static cdc_err_t
+dec_row(dec_t *d, cdc_row_t *row, const char *which)
+{
+    memset(row, 0, sizeof(*row));
+    if (cdc_jr_peek(&d->r) == CDC_JSON_NULL)
+        return cdc_jr_null(&d->r);
+    cdc_err_t err = cdc_jr_obj_begin(&d->r);
+    if (err)
+        return err;
+    size_t cap = 8;
+    cdc_column_t *cols = cdc_arena_alloc(d->a, cap * sizeof(*cols));
+    int rc;
+    for (size_t i = 0; (rc = cdc_jr_obj_next(&d->r, i, d->a, &cols[i].name)) > 0; i++) {
+        if ((err = dec_value(d, &cols[i].value))) {
+            cdc_errstr_prefix(d->es, "%s.%s", which, cols[i].name);
+            return err;
+        }
+        if (i + 1 == cap) {
+            cdc_column_t *grown = cdc_arena_alloc(d->a, 2 * cap * sizeof(*cols));
+            memcpy(grown, cols, cap * sizeof(*cols));
+            cols = grown;
+            cap *= 2;
+        }
+        row->n = i + 1;
+    }
+    if (rc < 0)
+        return rc;
+    row->present = true;
+    row->cols = cols;
+    return CDC_OK;
+}
+
+/* An unsigned integer that may be a JSON number or, past 2^53, a decimal string. */
+static cdc_err_t
+dec_u64(dec_t *d, uint64_t *out, const char *what)
+{
+    const char *s;
+    size_t n;
+    cdc_err_t err = cdc_jr_peek(&d->r) == CDC_JSON_STRING ? cdc_jr_string(&d->r, d->a, &s, &n)
+                                                          : cdc_jr_number(&d->r, &s, &n);
+    if (err)
+        return err;
+    char tmp[24];
+    if (n == 0 || n >= sizeof(tmp) || s[0] == '-')
+        return cdc_errstr_set(d->es, CDC_ERR_PARSE, "%s: expected an unsigned integer", what);
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(tmp, &end, 10);
+    if (errno || *end)
+        return cdc_errstr_set(d->es, CDC_ERR_PARSE, "%s: expected an unsigned integer", what);
+    *out = v;
+    return CDC_OK;
+}
+
+static cdc_err_t
+dec_i64(dec_t *d, int64_t *out, const char *what)
+{
+    const char *s;
+    size_t n;
+    cdc_err_t err = cdc_jr_number(&d->r, &s, &n);
+    if (err)
+        return err;
+    char tmp[24], *end;
+    if (n >= sizeof(tmp))
+        return cdc_errstr_set(d->es, CDC_ERR_PARSE, "%s: integer out of range", what);
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    errno = 0;
+    long long v = strtoll(tmp, &end, 10);
+    if (errno || *end)
+        return cdc_errstr_set(d->es, CDC_ERR_PARSE, "%s: expected an integer", what);
+    *out = v;
+    return CDC_OK;
+}
+
+static cdc_err_t
+dec_str(dec_t *d, const char **out)
+{
+    if (cdc_jr_peek(&d->r) == CDC_JSON_NULL) {
+        *out = NULL;
+        return cdc_jr_null(&d->r);
+    }
+    return cdc_jr_string(&d->r, d->a, out, NULL);
+}
+
+static cdc_err_t
+dec_source_field(dec_t *d, cdc_event_source_t *s, const char *k)
+{
+    const char *tmp;
+    cdc_err_t err;
+    if (!strcmp(k, "system"))
+        return dec_str(d, &s->system);
+    if (!strcmp(k, "db"))
+        return dec_str(d, &s->db);
+    if (!strcmp(k, "schema"))
+        return dec_str(d, &s->schema);
+    if (!strcmp(k, "table"))
+        return dec_str(d, &s->table);
+    if (!strcmp(k, "pos"))
+        return dec_str(d, &s->pos);
+    if (!strcmp(k, "file"))
+        return dec_str(d, &s->file);
+    if (!strcmp(k, "gtid"))
+        return dec_str(d, &s->gtid);
+    if (!strcmp(k, "ts_ms"))
+        return dec_i64(d, &s->ts_ms, "source.ts_ms");
+    if (!strcmp(k, "snapshot"))
+        return cdc_jr_bool(&d->r, &s->snapshot);
+    if (!strcmp(k, "txid"))
+        return dec_u64(d, &s->txid, "source.txid");
+    if (!strcmp(k, "offset"))
+        return dec_u64(d, &s->offset, "source.offset");
+    if (!strcmp(k, "server_id")) {
+        uint64_t v;
+        if ((err = dec_u64(d, &v, "source.server_id")))
+            return err;
+        s->server_id = (uint32_t)v;
+        return CDC_OK;
+    }
+    if (!strcmp(k, "connector")) {
+        if ((err = dec_str(d, &tmp)))
+            return err;
+        s->connector = tmp && !strcmp(tmp, "postgresql") ? CDC_CONNECTOR_POSTGRESQL
+                       : tmp && !strcmp(tmp, "mysql")    ? CDC_CONNECTOR_MYSQL
+                                                         : 0;
+        return s->connector ? CDC_OK
+                            : cdc_errstr_set(d->es, CDC_ERR_PARSE, "source.connector: unknown");
+    }
+    if (!strcmp(k, "lsn")) {
+        if ((err = dec_str(d, &tmp)))
+            return err;
+        return tmp && cdc_lsn_parse(tmp, &s->lsn)
+                   ? CDC_OK
+                   : cdc_errstr_set(d->es, CDC_ERR_PARSE, "source.lsn: not an LSN");
+    }
+    return cdc_jr_skip(&d->r, NULL, NULL);
+}
+
+static cdc_err_t
+dec_source(dec_t *d, cdc_event_source_t *s)
+{
+    cdc_err_t err = cdc_jr_obj_begin(&d->r);
+    const char *k;
+    int rc;
+    if (err)
+        return err;
+    for (size_t i = 0; (rc = cdc_jr_obj_next(&d->r, i, d->a, &k)) > 0; i++)
+        if ((err = dec_source_field(d, s, k)))
+            return err;
+    if (rc < 0)
+        return rc;
+    if (!s->connector || !s->pos || !cdc_pos_valid(s->pos) || !s->table)
+        return cdc_errstr_set(d->es, CDC_ERR_PARSE, "source: connector, table and pos required");
+    return CDC_OK;
+}
+
+static cdc_err_t
+dec_unchanged(dec_t *d, cdc_event_t *ev)
+{
+    cdc_err_t err = cdc_jr_arr_begin(&d->r);
+    if (err)
+        return err;
+    size_t cap = 8;
+    const char **names = cdc_arena_alloc(d->a, cap * sizeof(*names));
+    int rc;
+    for (size_t i = 0; (rc = cdc_jr_arr_next(&d->r, i)) > 0; i++) {
+        if ((err = cdc_jr_string(&d->r, d->a, &names[i], NULL)))
+            return err;
+        if (i + 1 == cap) {
+            const char **grown = cdc_arena_alloc(d->a, 2 * cap * sizeof(*names));
+            memcpy(grown, names, cap * sizeof(*names));
+            names = grown;
+            cap *= 2;
+        }
+        ev->n_unchanged = i + 1;
+    }
+    ev->unchanged = names;
+    return rc < 0 ? rc : CDC_OK;
+}
+
+static cdc_err_t
+dec_txn(dec_t *d, cdc_event_t *ev)
+{
+    cdc_err_t err = cdc_jr_obj_begin(&d->r);
+    const char *k;
+    int rc;
+    if (err)
+        return err;
+    for (size_t i = 0; (rc = cdc_jr_obj_next(&d->r, i, d->a, &k)) > 0; i++) {
+        uint64_t seq;
+        if (!strcmp(k, "id"))
+            err = dec_str(d, &ev->txn_id);
+        else if (!strcmp(k, "seq") && !(err = dec_u64(d, &seq, "txn.seq")))
+            ev->txn_seq = (uint32_t)seq;
+        else if (strcmp(k, "seq"))
+            err = cdc_jr_skip(&d->r, NULL, NULL);
+        if (err)
+            return err;
+    }
+    return rc < 0 ? rc : CDC_OK;
+}
+
+static cdc_err_t
+dec_op(dec_t *d, cdc_event_t *ev)
+{
+    const char *s;
+    size_t n;
+    cdc_err_t err = cdc_jr_string(&d->r, d->a, &s, &n);
+    if (err)
+        return err;
+    if (n != 1 || !strchr("cudrt", s[0]))
+        return cdc_errstr_set(d->es, CDC_ERR_PARSE, "op: unknown op '%s'", s);
+    ev->op = (cdc_op_t)s[0];
+    return CDC_OK;
+}
+
+static cdc_err_t
+dec_field(dec_t *d, cdc_event_t *ev, const char *k)
+{
+    int64_t v;
+    cdc_err_t err;
+    if (!strcmp(k, "v")) {
+        if ((err = dec_i64(d, &v, "v")))
+            return err;
+        if (v != CDC_EVENT_VERSION)
+            return cdc_errstr_set(d->es, CDC_ERR_PARSE, "unsupported event version %lld",
+                                  (long long)v);
+        ev->version = (int)v;
+        return CDC_OK;
+    }
+    if (!strcmp(k, "op"))
+        return dec_op(d, ev);
+    if (!strcmp(k, "source"))
+        return dec_source(d, &ev->source);
+    if (!strcmp(k, "key"))
+        return dec_row(d, &ev->key, "key");
+    if (!strcmp(k, "before"))
+        return dec_row(d, &ev->before, "before");
+    if (!strcmp(k, "after"))
+        return dec_row(d, &ev->after, "after");
+    if (!strcmp(k, "before_partial"))
+        return cdc_jr_bool(&d->r, &ev->before_partial);
+    if (!strcmp(k, "unchanged"))
+        return dec_unchanged(d, ev);
+    if (!strcmp(k, "txn"))
+        return dec_txn(d, ev);
+    if (!strcmp(k, "sv"))
+        return dec_i64(d, &ev->sv, "sv");
+    return cdc_jr_skip(&d->r, NULL, NULL);
+}
+
+cdc_err_t
+cdc_event_decode(const char *p, size_t n, cdc_event_t *ev, cdc_arena_t *arena, cdc_errstr_t *es)
+{
+    dec_t d = {.a = arena, .es = es};
+    cdc_jr_init(&d.r, p, n, es);
+    memset(ev, 0, sizeof(*ev));
+    cdc_err_t err = cdc_jr_obj_begin(&d.r);
+    const char *k;
+    int rc;
+    if (err)
+        return err;
+    for (size_t i = 0; (rc = cdc_jr_obj_next(&d.r, i, arena, &k)) > 0; i++)
+        if ((err = dec_field(&d, ev, k)))
+            return err;
+    if (rc < 0)
+        return rc;
+    if ((err = cdc_jr_end(&d.r)))
+        return err;
+    if (ev->version != CDC_EVENT_VERSION || !ev->op || !ev->source.connector)
+        return cdc_errstr_set(es, CDC_ERR_PARSE, "event: v, op and source are required");
+    return CDC_OK;
+}

@@ -1,0 +1,642 @@
+/*
+ * JSON writer (strings, integers, shortest floats, base64) and strict pull reader. The reader never
+ * builds a tree: callers walk objects and arrays and take spans, so an event decodes with one arena
+ * and embedded JSON values keep their exact bytes.
+ */
+#include "cdc/json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- UTF-8 -------------------------------------------------------------------------------- */
+
+/* Length of the well-formed sequence at p (1..4), or 0 when it is not well-formed. */
+static size_t
+utf8_seq_len(const unsigned char *p, size_t avail)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (avail < len)
+        return 0;
+    unsigned cp = c & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+bool
+cdc_utf8_valid(const char *p, size_t n, size_t *bad_at)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    for (size_t i = 0; i < n;) {
+        if (u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = utf8_seq_len(u + i, n - i);
+        if (!len) {
+            if (bad_at)
+                *bad_at = i;
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+/* ---- writer ------------------------------------------------------------------------------- */
+
+static const char hexdig[] = "0123456789abcdef";
+
+static void
+write_escape(cdc_buf_t *b, unsigned char c)
+{
+    char e[7] = {'\\', 0, 0, 0, 0, 0, 0};
+    switch (c) {
+    case '"': e[1] = '"'; break;
+    case '\\': e[1] = '\\'; break;
+    case '\n': e[1] = 'n'; break;
+    case '\r': e[1] = 'r'; break;
+    case '\t': e[1] = 't'; break;
+    case '\b': e[1] = 'b'; break;
+    case '\f': e[1] = 'f'; break;
+    default:
+        memcpy(e + 1, "u00", 3);
+        e[4] = hexdig[c >> 4];
+        e[5] = hexdig[c & 15];
+        cdc_buf_append(b, e, 6);
+        return;
+    }
+    cdc_buf_append(b, e, 2);
+}
+
+static cdc_err_t
+write_string(cdc_buf_t *b, const char *p, size_t n, size_t *bad_at, bool lossy)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    cdc_buf_reserve(b, n + 2);
+    cdc_buf_putc(b, '"');
+    size_t run = 0; /* start of the pending run of bytes that need no escaping */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = u[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = c < 0x80 ? 1 : utf8_seq_len(u + i, n - i);
+        if (len > 1) {
+            i += len;
+            continue;
+        }
+        cdc_buf_append(b, p + run, i - run);
+        if (len == 1) {
+            write_escape(b, c);
+        } else if (lossy) {
+            cdc_buf_append(b, "\xEF\xBF\xBD", 3);
+        } else {
+            if (bad_at)
+                *bad_at = i;
+            return CDC_ERR_UTF8;
+        }
+        run = ++i;
+    }
+    cdc_buf_append(b, p + run, n - run);
+    cdc_buf_putc(b, '"');
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_json_write_string(cdc_buf_t *b, const char *p, size_t n, size_t *bad_at)
+{
+    return write_string(b, p, n, bad_at, false);
+}
+
+void
+cdc_json_write_string_lossy(cdc_buf_t *b, const char *p, size_t n)
+{
+    write_string(b, p, n, NULL, true);
+}
+
+void
+cdc_json_write_uint(cdc_buf_t *b, uint64_t v)
+{
+    char tmp[24];
+    int k = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+    if (v > CDC_JSON_MAX_SAFE_INT) {
+        cdc_buf_putc(b, '"');
+        cdc_buf_append(b, tmp, (size_t)k);
+        cdc_buf_putc(b, '"');
+    } else {
+        cdc_buf_append(b, tmp, (size_t)k);
+    }
+}
+
+void
+cdc_json_write_int(cdc_buf_t *b, int64_t v)
+{
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char tmp[24];
+    int k = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+    if (mag > CDC_JSON_MAX_SAFE_INT) {
+        cdc_buf_putc(b, '"');
+        cdc_buf_append(b, tmp, (size_t)k);
+        cdc_buf_putc(b, '"');
+    } else {
+        cdc_buf_append(b, tmp, (size_t)k);
+    }
+}
+
+size_t
+cdc_format_double(char *out, double v, bool is_float32)
+{
+    int maxp = is_float32 ? 9 : 17;
+    int k = 0;
+    for (int prec = 1; prec <= maxp; prec++) {
+        k = snprintf(out, 32, "%.*g", prec, v);
+        if (is_float32 ? strtof(out, NULL) == (float)v : strtod(out, NULL) == v)
+            break;
+    }
+    return (size_t)k;
+}
+
+void
+cdc_json_write_double(cdc_buf_t *b, double v, bool is_float32)
+{
+    if (isnan(v)) {
+        cdc_buf_puts(b, "\"NaN\"");
+        return;
+    }
+    if (isinf(v)) {
+        cdc_buf_puts(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        return;
+    }
+    char tmp[40];
+    cdc_buf_append(b, tmp, cdc_format_double(tmp, v, is_float32));
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void
+cdc_json_write_base64(cdc_buf_t *b, const void *p, size_t n)
+{
+    const unsigned char *u = p;
+    cdc_buf_reserve(b, (n + 2) / 3 * 4 + 2);
+    char *o = b->data + b->len;
+    *o++ = '"';
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        unsigned v = (unsigned)u[i] << 16 | (unsigned)u[i + 1] << 8 | u[i + 2];
+        *o++ = b64[v >> 18];
+        *o++ = b64[(v >> 12) & 63];
+        *o++ = b64[(v >> 6) & 63];
+        *o++ = b64[v & 63];
+    }
+    if (i < n) {
+        unsigned v = (unsigned)u[i] << 16 | (i + 1 < n ? (unsigned)u[i + 1] << 8 : 0);
+        *o++ = b64[v >> 18];
+        *o++ = b64[(v >> 12) & 63];
+        *o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+}
+
+static int
+b64_val(unsigned char c)
+{
+    const char *q = c ? strchr(b64, c) : NULL;
+    return q ? (int)(q - b64) : -1;
+}
+
+bool
+cdc_base64_decode(cdc_buf_t *b, const char *p, size_t n)
+{
+    if (n % 4)
+        return false;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            unsigned char c = (unsigned char)p[i + k];
+            if (c == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+                continue;
+            }
+            if (pad || (v[k] = b64_val(c)) < 0)
+                return false;
+        }
+        unsigned w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
+        char out[3] = {(char)(w >> 16), (char)(w >> 8), (char)w};
+        cdc_buf_append(b, out, (size_t)(3 - pad));
+    }
+    return true;
+}
+
+/* ---- reader ------------------------------------------------------------------------------- */
+
+static cdc_err_t
+jr_fail(cdc_jr_t *r, const char *what)
+{
+    return cdc_errstr_set(r->err, CDC_ERR_PARSE, "invalid json at byte %zu: %s", r->pos, what);
+}
+
+static void
+jr_ws(cdc_jr_t *r)
+{
+    while (r->pos < r->n) {
+        char c = r->p[r->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            break;
+        r->pos++;
+    }
+}
+
+void
+cdc_jr_init(cdc_jr_t *r, const char *p, size_t n, cdc_errstr_t *err)
+{
+    r->p = p;
+    r->n = n;
+    r->pos = 0;
+    r->depth = 0;
+    r->err = err;
+}
+
+cdc_json_type_t
+cdc_jr_peek(cdc_jr_t *r)
+{
+    jr_ws(r);
+    if (r->pos >= r->n)
+        return CDC_JSON_INVALID;
+    switch (r->p[r->pos]) {
+    case 'n': return CDC_JSON_NULL;
+    case 't': return CDC_JSON_TRUE;
+    case 'f': return CDC_JSON_FALSE;
+    case '"': return CDC_JSON_STRING;
+    case '[': return CDC_JSON_ARRAY;
+    case '{': return CDC_JSON_OBJECT;
+    default:
+        if (r->p[r->pos] == '-' || (r->p[r->pos] >= '0' && r->p[r->pos] <= '9'))
+            return CDC_JSON_NUMBER;
+        return CDC_JSON_INVALID;
+    }
+}
+
+static cdc_err_t
+jr_open(cdc_jr_t *r, char c)
+{
+    jr_ws(r);
+    if (r->pos >= r->n || r->p[r->pos] != c)
+        return jr_fail(r, c == '{' ? "expected an object" : "expected an array");
+    if (++r->depth > CDC_JSON_MAX_DEPTH)
+        return jr_fail(r, "nesting too deep");
+    r->pos++;
+    return CDC_OK;
+}
+
+/* Shared by objects and arrays: consumes ',' between members or the closing bracket. */
+static int
+jr_next_member(cdc_jr_t *r, size_t i, char close)
+{
+    jr_ws(r);
+    if (r->pos >= r->n)
+        return jr_fail(r, "unexpected end");
+    if (r->p[r->pos] == close) {
+        r->pos++;
+        r->depth--;
+        return 0;
+    }
+    if (i > 0) {
+        if (r->p[r->pos] != ',')
+            return jr_fail(r, "expected ',' or a closing bracket");
+        r->pos++;
+        jr_ws(r);
+    }
+    return 1;
+}
+
+cdc_err_t
+cdc_jr_obj_begin(cdc_jr_t *r)
+{
+    return jr_open(r, '{');
+}
+
+int
+cdc_jr_obj_next(cdc_jr_t *r, size_t i, cdc_arena_t *a, const char **key)
+{
+    int rc = jr_next_member(r, i, '}');
+    if (rc <= 0)
+        return rc;
+    size_t klen;
+    cdc_err_t err = cdc_jr_string(r, a, key, &klen);
+    if (err)
+        return err;
+    jr_ws(r);
+    if (r->pos >= r->n || r->p[r->pos] != ':')
+        return jr_fail(r, "expected ':'");
+    r->pos++;
+    return 1;
+}
+
+cdc_err_t
+cdc_jr_arr_begin(cdc_jr_t *r)
+{
+    return jr_open(r, '[');
+}
+
+int
+cdc_jr_arr_next(cdc_jr_t *r, size_t i)
+{
+    return jr_next_member(r, i, ']');
+}
+
+static int
+hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static size_t
+put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 63));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 63));
+        o[2] = (char)(0x80 | (cp & 63));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 63));
+    o[2] = (char)(0x80 | ((cp >> 6) & 63));
+    o[3] = (char)(0x80 | (cp & 63));
+    return 4;
+}
+
+/* Decodes the \u escape at r->p[pos] (pointing at 'u'), joining surrogate pairs. */
+static cdc_err_t
+jr_unicode_escape(cdc_jr_t *r, size_t *pos, char *o, size_t *olen)
+{
+    if (*pos + 5 > r->n || hex4(r->p + *pos + 1) < 0)
+        return jr_fail(r, "bad \\u escape");
+    unsigned cp = (unsigned)hex4(r->p + *pos + 1);
+    *pos += 5;
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return jr_fail(r, "lone low surrogate");
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        int lo = (*pos + 6 <= r->n && r->p[*pos] == '\\' && r->p[*pos + 1] == 'u')
+                     ? hex4(r->p + *pos + 2)
+                     : -1;
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return jr_fail(r, "lone high surrogate");
+        cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned)lo - 0xDC00);
+        *pos += 6;
+    }
+    *olen = put_utf8(o, cp);
+    return CDC_OK;
+}
+
+static char
+simple_unescape(char c)
+{
+    switch (c) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return 0;
+    }
+}
+
+cdc_err_t
+cdc_jr_string(cdc_jr_t *r, cdc_arena_t *a, const char **s, size_t *n)
+{
+    jr_ws(r);
+    if (r->pos >= r->n || r->p[r->pos] != '"')
+        return jr_fail(r, "expected a string");
+    size_t start = ++r->pos, end = start;
+    while (end < r->n && r->p[end] != '"')
+        end += r->p[end] == '\\' ? 2 : 1;
+    if (end >= r->n)
+        return jr_fail(r, "unterminated string");
+    /* Unescaped output is never longer than the escaped input. */
+    char *out = a ? cdc_arena_alloc(a, end - start + 1) : NULL;
+    size_t o = 0;
+    const unsigned char *u = (const unsigned char *)r->p;
+    for (size_t i = start; i < end;) {
+        if (u[i] < 0x20) {
+            r->pos = i;
+            return jr_fail(r, "control character in string");
+        }
+        if (u[i] == '\\') {
+            char tmp[4], c = simple_unescape(r->p[i + 1]);
+            size_t len = 1;
+            r->pos = i;
+            if (c) {
+                tmp[0] = c;
+                i += 2;
+            } else if (r->p[i + 1] == 'u') {
+                i++;
+                cdc_err_t err = jr_unicode_escape(r, &i, tmp, &len);
+                if (err)
+                    return err;
+            } else {
+                return jr_fail(r, "bad escape");
+            }
+            if (out)
+                memcpy(out + o, tmp, len);
+            o += len;
+            continue;
+        }
+        size_t len = utf8_seq_len(u + i, end - i);
+        if (!len) {
+            r->pos = i;
+            return cdc_errstr_set(r->err, CDC_ERR_UTF8, "invalid utf-8 in json string at byte %zu",
+                                  i);
+        }
+        if (out)
+            memcpy(out + o, r->p + i, len);
+        o += len;
+        i += len;
+    }
+    if (out)
+        out[o] = '\0';
+    r->pos = end + 1;
+    if (s)
+        *s = out;
+    if (n)
+        *n = o;
+    return CDC_OK;
+}
+
+static size_t
+digits(const char *p, size_t pos, size_t n)
+{
+    size_t k = pos;
+    while (k < n && p[k] >= '0' && p[k] <= '9')
+        k++;
+    return k - pos;
+}
+
+cdc_err_t
+cdc_jr_number(cdc_jr_t *r, const char **s, size_t *n)
+{
+    jr_ws(r);
+    size_t start = r->pos, k = r->pos;
+    if (k < r->n && r->p[k] == '-')
+        k++;
+    size_t d = digits(r->p, k, r->n);
+    if (d == 0 || (d > 1 && r->p[k] == '0'))
+        return jr_fail(r, "bad number");
+    k += d;
+    if (k < r->n && r->p[k] == '.') {
+        d = digits(r->p, ++k, r->n);
+        if (!d)
+            return jr_fail(r, "bad number fraction");
+        k += d;
+    }
+    if (k < r->n && (r->p[k] == 'e' || r->p[k] == 'E')) {
+        k++;
+        if (k < r->n && (r->p[k] == '+' || r->p[k] == '-'))
+            k++;
+        d = digits(r->p, k, r->n);
+        if (!d)
+            return jr_fail(r, "bad number exponent");
+        k += d;
+    }
+    r->pos = k;
+    *s = r->p + start;
+    *n = k - start;
+    return CDC_OK;
+}
+
+static cdc_err_t
+jr_literal(cdc_jr_t *r, const char *lit)
+{
+    jr_ws(r);
+    size_t len = strlen(lit);
+    if (r->n - r->pos < len || memcmp(r->p + r->pos, lit, len) != 0)
+        return jr_fail(r, "bad literal");
+    r->pos += len;
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_jr_bool(cdc_jr_t *r, bool *v)
+{
+    cdc_json_type_t t = cdc_jr_peek(r);
+    if (t != CDC_JSON_TRUE && t != CDC_JSON_FALSE)
+        return jr_fail(r, "expected true or false");
+    *v = t == CDC_JSON_TRUE;
+    return jr_literal(r, *v ? "true" : "false");
+}
+
+cdc_err_t
+cdc_jr_null(cdc_jr_t *r)
+{
+    return jr_literal(r, "null");
+}
+
+static cdc_err_t
+jr_skip_value(cdc_jr_t *r)
+{
+    const char *s;
+    size_t n;
+    int rc;
+    switch (cdc_jr_peek(r)) {
+    case CDC_JSON_NULL: return jr_literal(r, "null");
+    case CDC_JSON_TRUE: return jr_literal(r, "true");
+    case CDC_JSON_FALSE: return jr_literal(r, "false");
+    case CDC_JSON_NUMBER: return cdc_jr_number(r, &s, &n);
+    case CDC_JSON_STRING: return cdc_jr_string(r, NULL, NULL, NULL);
+    case CDC_JSON_ARRAY:
+        if ((rc = cdc_jr_arr_begin(r)))
+            return rc;
+        for (size_t i = 0; (rc = cdc_jr_arr_next(r, i)) > 0; i++)
+            if ((rc = jr_skip_value(r)))
+                return rc;
+        return rc;
+    case CDC_JSON_OBJECT:
+        if ((rc = cdc_jr_obj_begin(r)))
+            return rc;
+        for (size_t i = 0; (rc = cdc_jr_obj_next(r, i, NULL, NULL)) > 0; i++)
+            if ((rc = jr_skip_value(r)))
+                return rc;
+        return rc;
+    default: return jr_fail(r, "expected a value");
+    }
+}
+
+cdc_err_t
+cdc_jr_skip(cdc_jr_t *r, const char **span, size_t *n)
+{
+    jr_ws(r);
+    size_t start = r->pos;
+    cdc_err_t err = jr_skip_value(r);
+    if (err)
+        return err;
+    if (span)
+        *span = r->p + start;
+    if (n)
+        *n = r->pos - start;
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_jr_end(cdc_jr_t *r)
+{
+    jr_ws(r);
+    return r->pos == r->n ? CDC_OK : jr_fail(r, "trailing data");
+}
+
+bool
+cdc_json_valid(const char *p, size_t n)
+{
+    cdc_jr_t r;
+    cdc_jr_init(&r, p, n, NULL);
+    return cdc_jr_skip(&r, NULL, NULL) == CDC_OK && cdc_jr_end(&r) == CDC_OK;
+}

@@ -1,0 +1,405 @@
+/*
+ * librdkafka configuration, the embedded mock cluster, topic creation, error classification and
+ * the read_committed consumer. The transactional producer is in kafka_txn.c.
+ */
+#include "cdc/kafka.h"
+
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/buf.h"
+#include "cdc/log.h"
+
+static void
+log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    cdc_log_level_t l = level <= 3 ? CDC_LOG_WARN : level == 4 ? CDC_LOG_INFO : CDC_LOG_DEBUG;
+    cdc_log_write(l, "kafka client=%s facility=%s %s", rd_kafka_name(rk), fac, buf);
+}
+
+cdc_err_t
+cdc_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, cdc_errstr_t *es)
+{
+    char errstr[256];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        return cdc_errstr_set(es, CDC_ERR_CONFIG, "kafka property %s: %s", name, errstr);
+    return CDC_OK;
+}
+
+/* Security settings: passed through, secrets included (never logged). */
+static cdc_err_t
+conf_security(rd_kafka_conf_t *conf, const cdc_kafka_conf_t *kc, cdc_errstr_t *es)
+{
+    const struct {
+        const char *prop, *val;
+    } map[] = {
+        {"security.protocol", kc->security_protocol},
+        {"sasl.mechanisms", kc->sasl_mechanism},
+        {"sasl.username", kc->sasl_username},
+        {"sasl.password", kc->sasl_password},
+        {"ssl.ca.location", kc->ssl_ca_location},
+        {"ssl.certificate.location", kc->ssl_certificate_location},
+        {"ssl.key.location", kc->ssl_key_location},
+        {"ssl.key.password", kc->ssl_key_password},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i].val && cdc_kafka_conf_set(conf, map[i].prop, map[i].val, es))
+            return CDC_ERR_CONFIG;
+    for (size_t i = 0; i < kc->n_properties; i++)
+        if (cdc_kafka_conf_set(conf, kc->properties[i].key, kc->properties[i].value, es))
+            return CDC_ERR_CONFIG;
+    return CDC_OK;
+}
+
+/* max_event_bytes applied consistently: what the producer may send, the consumer can fetch. */
+static cdc_err_t
+conf_sizes(rd_kafka_conf_t *conf, const cdc_kafka_conf_t *kc, cdc_kafka_role_t role,
+           cdc_errstr_t *es)
+{
+    char v[32];
+    long long record = kc->max_event_bytes + CDC_KAFKA_RECORD_OVERHEAD;
+    snprintf(v, sizeof(v), "%lld", record);
+    if (role == CDC_KAFKA_PRODUCER)
+        return cdc_kafka_conf_set(conf, "message.max.bytes", v, es);
+    if (role != CDC_KAFKA_CONSUMER)
+        return CDC_OK;
+    if (cdc_kafka_conf_set(conf, "fetch.message.max.bytes", v, es))
+        return CDC_ERR_CONFIG;
+    long long fetch_max = record > 52428800 ? record : 52428800;
+    snprintf(v, sizeof(v), "%lld", fetch_max);
+    if (cdc_kafka_conf_set(conf, "fetch.max.bytes", v, es))
+        return CDC_ERR_CONFIG;
+    snprintf(v, sizeof(v), "%lld", fetch_max + 1048576);
+    return cdc_kafka_conf_set(conf, "receive.message.max.bytes", v, es);
+}
+
+rd_kafka_conf_t *
+cdc_kafka_conf_new(const cdc_kafka_conf_t *kc, const char *bootstrap, cdc_kafka_role_t role,
+                   cdc_errstr_t *es)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    if (cdc_kafka_conf_set(conf, "bootstrap.servers", bootstrap, es) ||
+        conf_security(conf, kc, es) || conf_sizes(conf, kc, role, es)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+cdc_err_t
+cdc_kafka_classify_code(rd_kafka_resp_err_t code)
+{
+    switch (code) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR: return CDC_OK;
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH: return CDC_ERR_FENCED;
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT: return CDC_ERR_TIMEOUT;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE: return CDC_ERR_TOOBIG;
+    case RD_KAFKA_RESP_ERR__FATAL: return CDC_ERR_FATAL;
+    default: return CDC_ERR_KAFKA;
+    }
+}
+
+cdc_err_t
+cdc_kafka_classify(const rd_kafka_error_t *error)
+{
+    if (!error)
+        return CDC_OK;
+    rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+    cdc_err_t by_code = cdc_kafka_classify_code(code);
+    if (by_code == CDC_ERR_FENCED)
+        return CDC_ERR_FENCED;
+    if (rd_kafka_error_is_fatal(error))
+        return CDC_ERR_FATAL;
+    if (rd_kafka_error_txn_requires_abort(error))
+        return CDC_ERR_ABORTED;
+    if (rd_kafka_error_is_retriable(error))
+        return by_code == CDC_ERR_TIMEOUT ? CDC_ERR_TIMEOUT : CDC_ERR_KAFKA;
+    return by_code == CDC_ERR_KAFKA ? CDC_ERR_FATAL : by_code;
+}
+
+/* ---- bus ------------------------------------------------------------------------------------ */
+
+struct cdc_kafka_bus {
+    const cdc_kafka_conf_t *kc;
+    char *bootstrap;
+    rd_kafka_t *host; /* embedded: the handle hosting the mock cluster */
+    rd_kafka_mock_cluster_t *mock;
+    char last_error[512]; /* from error_cb during ping */
+};
+
+cdc_kafka_bus_t *
+cdc_kafka_bus_new(const cdc_kafka_conf_t *kc, cdc_errstr_t *es)
+{
+    cdc_kafka_bus_t *bus = cdc_xcalloc(1, sizeof(*bus));
+    bus->kc = kc;
+    if (!kc->embedded) {
+        bus->bootstrap = cdc_xstrdup(kc->brokers);
+        return bus;
+    }
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    bus->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!bus->host) {
+        rd_kafka_conf_destroy(conf);
+        cdc_errstr_set(es, CDC_ERR_KAFKA, "embedded kafka: %s", errstr);
+        free(bus);
+        return NULL;
+    }
+    bus->mock = rd_kafka_mock_cluster_new(bus->host, 3);
+    if (!bus->mock) {
+        cdc_errstr_set(es, CDC_ERR_KAFKA, "embedded kafka: cannot start the mock cluster");
+        cdc_kafka_bus_free(bus);
+        return NULL;
+    }
+    bus->bootstrap = cdc_xstrdup(rd_kafka_mock_cluster_bootstraps(bus->mock));
+    CDC_LOG_WARN("kafka embedded cluster started bootstrap=%s durable=false (demo and test use "
+                 "only: its log dies with this process)",
+                 bus->bootstrap);
+    return bus;
+}
+
+void
+cdc_kafka_bus_free(cdc_kafka_bus_t *bus)
+{
+    if (!bus)
+        return;
+    if (bus->mock)
+        rd_kafka_mock_cluster_destroy(bus->mock);
+    if (bus->host)
+        rd_kafka_destroy(bus->host);
+    free(bus->bootstrap);
+    free(bus);
+}
+
+const char *
+cdc_kafka_bus_bootstrap(const cdc_kafka_bus_t *bus)
+{
+    return bus->bootstrap;
+}
+
+bool
+cdc_kafka_bus_embedded(const cdc_kafka_bus_t *bus)
+{
+    return bus->mock != NULL;
+}
+
+static void
+bus_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    cdc_kafka_bus_t *bus = opaque;
+    snprintf(bus->last_error, sizeof(bus->last_error), "%s", reason);
+}
+
+/* A short-lived client of the bus for metadata and admin requests. */
+static rd_kafka_t *
+bus_client(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
+{
+    rd_kafka_conf_t *conf = cdc_kafka_conf_new(bus->kc, bus->bootstrap, CDC_KAFKA_ADMIN, es);
+    if (!conf)
+        return NULL;
+    char errstr[256];
+    rd_kafka_conf_set_error_cb(conf, bus_error_cb);
+    rd_kafka_conf_set_opaque(conf, bus);
+    cdc_kafka_conf_set(conf, "log_level", "0", NULL); /* failures are reported by the caller */
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        cdc_errstr_set(es, CDC_ERR_KAFKA, "kafka client: %s", errstr);
+    }
+    return rk;
+}
+
+cdc_err_t
+cdc_kafka_bus_ping(cdc_kafka_bus_t *bus, int timeout_ms, int *n_brokers, cdc_errstr_t *es)
+{
+    bus->last_error[0] = '\0';
+    rd_kafka_t *rk = bus_client(bus, es);
+    if (!rk)
+        return CDC_ERR_KAFKA;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    cdc_err_t rc = CDC_OK;
+    if (err) {
+        rc = cdc_errstr_set(es, CDC_ERR_CONNECT, "kafka %s: %s%s%s", bus->bootstrap,
+                            rd_kafka_err2str(err), bus->last_error[0] ? ": " : "",
+                            bus->last_error);
+    } else {
+        *n_brokers = md->broker_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+static cdc_err_t
+admin_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions, bool compact,
+                   cdc_errstr_t *es)
+{
+    rd_kafka_t *rk = bus_client(bus, es);
+    if (!rk)
+        return CDC_ERR_KAFKA;
+    char errstr[256], maxb[32];
+    snprintf(maxb, sizeof(maxb), "%lld",
+             (long long)bus->kc->max_event_bytes + CDC_KAFKA_RECORD_OVERHEAD);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions,
+                                                    bus->kc->replication_factor, errstr,
+                                                    sizeof(errstr));
+    rd_kafka_NewTopic_set_config(nt, "max.message.bytes", maxb);
+    if (compact)
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, 10000, errstr, sizeof(errstr));
+    rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    cdc_err_t rc = CDC_OK;
+    if (!ev) {
+        rc = cdc_errstr_set(es, CDC_ERR_TIMEOUT, "create topic %s: no answer from the Admin API",
+                            topic);
+    } else {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt)
+                                                 : NULL;
+        rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+        if (!e && cnt == 1)
+            e = rd_kafka_topic_result_error(tr[0]);
+        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            rc = cdc_errstr_set(es, cdc_kafka_classify_code(e), "create topic %s: %s", topic,
+                                rd_kafka_err2str(e));
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+cdc_err_t
+cdc_kafka_bus_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions, bool compact,
+                           cdc_errstr_t *es)
+{
+    if (!bus->mock)
+        return admin_create_topic(bus, topic, partitions, compact, es);
+    /* The mock cluster has no cleanup policies; compaction only matters on a real cluster. */
+    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(bus->mock, topic, partitions, 3);
+    if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        return cdc_errstr_set(es, CDC_ERR_KAFKA, "create topic %s: %s", topic,
+                              rd_kafka_err2str(e));
+    return CDC_OK;
+}
+
+/* ---- consumer ------------------------------------------------------------------------------- */
+
+struct cdc_consumer {
+    rd_kafka_t *rk;
+    rd_kafka_topic_partition_list_t *assignment;
+};
+
+cdc_consumer_t *
+cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *group_id,
+                 cdc_errstr_t *es)
+{
+    rd_kafka_conf_t *conf = cdc_kafka_conf_new(kc, bootstrap, CDC_KAFKA_CONSUMER, es);
+    if (!conf)
+        return NULL;
+    char errstr[256];
+    if (cdc_kafka_conf_set(conf, "group.id", group_id, es) ||
+        cdc_kafka_conf_set(conf, "isolation.level", "read_committed", es) ||
+        cdc_kafka_conf_set(conf, "enable.auto.commit", "false", es) ||
+        cdc_kafka_conf_set(conf, "enable.auto.offset.store", "false", es) ||
+        cdc_kafka_conf_set(conf, "enable.partition.eof", "true", es) ||
+        cdc_kafka_conf_set(conf, "auto.offset.reset", "error", es)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        cdc_errstr_set(es, CDC_ERR_KAFKA, "kafka consumer: %s", errstr);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    cdc_consumer_t *c = cdc_xcalloc(1, sizeof(*c));
+    c->rk = rk;
+    c->assignment = rd_kafka_topic_partition_list_new(8);
+    return c;
+}
+
+void
+cdc_consumer_free(cdc_consumer_t *c)
+{
+    if (!c)
+        return;
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_topic_partition_list_destroy(c->assignment);
+    rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+cdc_err_t
+cdc_consumer_assign(cdc_consumer_t *c, const char *topic, int32_t partition, int64_t offset,
+                    cdc_errstr_t *es)
+{
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(c->assignment, topic, partition);
+    if (!tp)
+        tp = rd_kafka_topic_partition_list_add(c->assignment, topic, partition);
+    tp->offset = offset;
+    rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, c->assignment);
+    if (e)
+        return cdc_errstr_set(es, CDC_ERR_KAFKA, "assign %s[%d]: %s", topic, (int)partition,
+                              rd_kafka_err2str(e));
+    return CDC_OK;
+}
+
+rd_kafka_message_t *
+cdc_consumer_poll(cdc_consumer_t *c, int timeout_ms)
+{
+    return rd_kafka_consumer_poll(c->rk, timeout_ms);
+}
+
+cdc_err_t
+cdc_consumer_watermarks(cdc_consumer_t *c, const char *topic, int32_t partition, int64_t *low,
+                        int64_t *high, int timeout_ms, cdc_errstr_t *es)
+{
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(c->rk, topic, partition, low, high, timeout_ms);
+    if (e)
+        return cdc_errstr_set(es, cdc_kafka_classify_code(e), "watermarks of %s[%d]: %s", topic,
+                              (int)partition, rd_kafka_err2str(e));
+    return CDC_OK;
+}
+
+rd_kafka_t *
+cdc_consumer_handle(cdc_consumer_t *c)
+{
+    return c->rk;
+}
+
+cdc_err_t
+cdc_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, int *out,
+                          cdc_errstr_t *es)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
+    rd_kafka_topic_destroy(t);
+    if (e)
+        return cdc_errstr_set(es, cdc_kafka_classify_code(e), "metadata of %s: %s", topic,
+                              rd_kafka_err2str(e));
+    *out = 0;
+    if (md->topic_cnt == 1 && !md->topics[0].err)
+        *out = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return CDC_OK;
+}

@@ -1,0 +1,84 @@
+/*
+ * cdc-agent entry point: parses the command line, loads the config and dispatches. The only place
+ * that exits the process; exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+ */
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <yaml.h>
+#include <jansson.h>
+
+#include "cdc/check.h"
+#include "cdc/cli.h"
+#include "cdc/config.h"
+#include "cdc/log.h"
+#include "cdc/run.h"
+
+static void
+print_version(void)
+{
+    printf("cdc-agent %s (librdkafka %s, libpq %d, MariaDB Connector/C %s, libyaml %s, "
+           "jansson %s)\n",
+           CDC_VERSION, rd_kafka_version_str(), PQlibVersion(), mysql_get_client_info(),
+           yaml_get_version_string(), JANSSON_VERSION);
+}
+
+static const char *
+command_name(cdc_cmd_t cmd)
+{
+    switch (cmd) {
+    case CDC_CMD_OFFSETS_SHOW: return "offsets show";
+    case CDC_CMD_OFFSETS_SET: return "offsets set";
+    case CDC_CMD_REPLAY: return "replay";
+    case CDC_CMD_SNAPSHOT: return "snapshot";
+    case CDC_CMD_SOURCE_DROP: return "source drop";
+    default: return "?";
+    }
+}
+
+/* Commands that need a running connector to mean anything. */
+static int
+not_implemented(const cdc_cli_t *cli)
+{
+    fprintf(stderr,
+            "cdc-agent: '%s' is not implemented yet: it needs the source and sink connectors, "
+            "which this build does not have\n",
+            command_name(cli->cmd));
+    return CDC_EXIT_FAILURE;
+}
+
+int
+main(int argc, char **argv)
+{
+    cdc_cli_t cli;
+    cdc_errstr_t es = {{0}};
+    if (cdc_cli_parse(argc, argv, &cli, &es) != CDC_OK) {
+        fprintf(stderr, "cdc-agent: %s\n\n", es.msg);
+        cdc_cli_usage(stderr);
+        return CDC_EXIT_USAGE;
+    }
+    if (cli.cmd == CDC_CMD_HELP) {
+        cdc_cli_usage(stdout);
+        return CDC_EXIT_OK;
+    }
+    if (cli.cmd == CDC_CMD_VERSION) {
+        print_version();
+        return CDC_EXIT_OK;
+    }
+    cdc_config_t *cfg = cdc_config_load(cli.config, &es);
+    if (!cfg) {
+        fprintf(stderr, "cdc-agent: %s\n", es.msg);
+        return CDC_EXIT_USAGE;
+    }
+    cdc_log_setup(cfg->agent.log_format, cfg->agent.log_level);
+    int rc;
+    switch (cli.cmd) {
+    case CDC_CMD_CHECK: rc = cdc_check_run(cfg, stdout) ? CDC_EXIT_FAILURE : CDC_EXIT_OK; break;
+    case CDC_CMD_RUN: rc = cdc_run(cfg); break;
+    default: rc = not_implemented(&cli); break;
+    }
+    cdc_config_free(cfg);
+    return rc;
+}

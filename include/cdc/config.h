@@ -1,0 +1,135 @@
+/*
+ * The agent's YAML configuration (contract: ../shared/DESIGN.md "Config"; every key is listed in
+ * config/reference.yaml). Loading validates everything up front; each error names the file, line,
+ * column and key path. Secrets arrive only through *_env or *_file keys and are never printed.
+ */
+#ifndef CDC_CONFIG_H
+#define CDC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdc/err.h"
+#include "cdc/log.h"
+
+/* Config files larger than this are refused before parsing. */
+#define CDC_CONFIG_MAX_BYTES (1024 * 1024)
+
+typedef struct {
+    char *key;
+    char *value;
+} cdc_kv_t;
+
+typedef struct {
+    char *name; /* transactional ids are <name>.<source> */
+    char *http; /* host:port of the health/metrics endpoint; NULL disables it */
+    cdc_log_format_t log_format;
+    cdc_log_level_t log_level;
+} cdc_agent_conf_t;
+
+typedef struct {
+    char *brokers; /* bootstrap list, or "embedded" */
+    bool embedded; /* in-process mock cluster: non-durable, demos and tests only */
+    char *topic_prefix;
+    bool tombstones;
+    int64_t max_event_bytes;
+    char *compression; /* none | gzip | snappy | lz4 | zstd */
+    int linger_ms;     /* how long a Kafka transaction stays open collecting source txns */
+    int partitions;    /* partitions of topics the agent creates */
+    int replication_factor;
+    char *security_protocol;
+    char *sasl_mechanism;
+    char *sasl_username;
+    char *sasl_password; /* secret */
+    char *ssl_ca_location;
+    char *ssl_certificate_location;
+    char *ssl_key_location;
+    char *ssl_key_password; /* secret */
+    cdc_kv_t *properties;   /* other librdkafka properties, passed through */
+    size_t n_properties;
+} cdc_kafka_conf_t;
+
+typedef enum { CDC_DB_POSTGRESQL = 1, CDC_DB_MYSQL } cdc_db_type_t;
+
+/* How to reach a database. PostgreSQL takes conninfo and/or the discrete keys. */
+typedef struct {
+    char *conninfo; /* PostgreSQL only; must not contain a password */
+    char *host;
+    int port; /* 0 = default */
+    char *user;
+    char *password; /* secret, from password_env or password_file */
+    char *database;
+} cdc_db_conn_t;
+
+typedef enum { CDC_SNAPSHOT_INITIAL = 0, CDC_SNAPSHOT_NEVER } cdc_snapshot_mode_t;
+
+typedef struct {
+    char *name;
+    cdc_db_type_t type;
+    cdc_db_conn_t conn;
+    char **tables;       /* "schema.table" (PostgreSQL) or "db.table" (MySQL) */
+    char **table_topics; /* per-table topic override or NULL, parallel to tables */
+    size_t n_tables;
+    char *slot;        /* PostgreSQL */
+    char *publication; /* PostgreSQL */
+    uint32_t server_id; /* MySQL: our replica id */
+    cdc_snapshot_mode_t snapshot;
+    int heartbeat_ms;
+    int line; /* where it was defined, for later errors */
+} cdc_source_conf_t;
+
+typedef enum { CDC_UNKNOWN_COLUMN_FAIL = 0, CDC_UNKNOWN_COLUMN_IGNORE, CDC_UNKNOWN_COLUMN_ADD } cdc_unknown_column_t;
+typedef enum { CDC_TRUNCATE_IGNORE = 0, CDC_TRUNCATE_APPLY } cdc_truncate_mode_t;
+
+typedef struct {
+    char *from; /* <source>.<schema or db>.<table> */
+    char *to;   /* <schema or db>.<table> */
+    char *topic; /* override of the topic read; NULL = the contract's name */
+    cdc_kv_t *columns; /* source column -> target column; none = every column as is */
+    size_t n_columns;
+    cdc_kv_t *constants; /* target column -> constant value */
+    size_t n_constants;
+    char **key; /* target key columns; none = source key renamed */
+    size_t n_key;
+    cdc_unknown_column_t on_unknown_column;
+    cdc_truncate_mode_t truncate;
+    bool fk_checks;
+    int line;
+} cdc_route_conf_t;
+
+typedef struct {
+    char *name;
+    cdc_db_type_t type;
+    cdc_db_conn_t conn;
+    cdc_route_conf_t *routes;
+    size_t n_routes;
+    int batch_size;
+    int batch_ms;
+    int line;
+} cdc_sink_conf_t;
+
+typedef struct {
+    char *path; /* as given */
+    cdc_agent_conf_t agent;
+    cdc_kafka_conf_t kafka;
+    cdc_source_conf_t *sources;
+    size_t n_sources;
+    cdc_sink_conf_t *sinks;
+    size_t n_sinks;
+} cdc_config_t;
+
+/* Loads and validates a config file. Returns NULL with es set ("FILE:LINE:COL: key.path: what").
+ * The caller frees the result with cdc_config_free. Main thread, before others start. */
+cdc_config_t *cdc_config_load(const char *path, cdc_errstr_t *es);
+/* Same from memory; name stands in for the file name in errors. */
+cdc_config_t *cdc_config_load_string(const char *name, const char *text, size_t n,
+                                     cdc_errstr_t *es);
+void cdc_config_free(cdc_config_t *cfg);
+
+/* "postgresql" / "mysql". */
+const char *cdc_db_type_name(cdc_db_type_t t);
+const cdc_source_conf_t *cdc_config_source(const cdc_config_t *cfg, const char *name);
+const cdc_sink_conf_t *cdc_config_sink(const cdc_config_t *cfg, const char *name);
+
+#endif

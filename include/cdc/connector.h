@@ -1,0 +1,51 @@
+/*
+ * The connector table: one entry per database type, listed statically (no dlopen). Each entry
+ * carries its source and sink operations (filled in as the connectors land) and a probe used by
+ * `cdc-agent check` to reach the server with the contract's session settings.
+ */
+#ifndef CDC_CONNECTOR_H
+#define CDC_CONNECTOR_H
+
+#include <stdbool.h>
+
+#include "cdc/config.h"
+#include "cdc/err.h"
+
+struct cdc_source_ops; /* source: open, snapshot, poll, ack, close */
+struct cdc_sink_ops;   /* sink: open, apply, offsets_load, close */
+
+/* What a probe learned; the lines are printed by `check` as they are. */
+#define CDC_PROBE_MAX_NOTES 16
+typedef struct {
+    char endpoint[300];      /* host:port actually reached (or tried) */
+    char server_version[64]; /* e.g. "PostgreSQL 15.18" */
+    int n_problems;          /* prerequisites not met */
+    char notes[CDC_PROBE_MAX_NOTES][300]; /* one line each: a problem and its exact fix */
+    int n_notes;
+} cdc_probe_t;
+
+typedef struct {
+    cdc_db_type_t type;
+    const char *name;
+    const struct cdc_source_ops *source; /* NULL: not implemented yet */
+    const struct cdc_sink_ops *sink;     /* NULL: not implemented yet */
+    /* Connects with the contract's session settings and reports the server; as_source also
+     * checks the replication prerequisites. es names host:port and the cause; never a secret. */
+    cdc_err_t (*probe)(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out,
+                       cdc_errstr_t *es);
+} cdc_connector_t;
+
+/* The connector for type, or NULL. */
+const cdc_connector_t *cdc_connector_find(cdc_db_type_t type);
+
+/* Adds a note to a probe result (printf-style); counts it as a problem when problem is true. */
+void cdc_probe_note(cdc_probe_t *p, bool problem, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Probes of the built-in connectors. */
+cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out,
+                       cdc_errstr_t *es);
+cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out,
+                          cdc_errstr_t *es);
+
+#endif

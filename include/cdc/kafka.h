@@ -1,0 +1,113 @@
+/*
+ * Kafka access over librdkafka: client configuration from the agent config (contract settings,
+ * security pass-through, consistent size limits), the embedded in-process cluster for demos and
+ * tests, topic creation, a transactional producer and a read_committed consumer.
+ */
+#ifndef CDC_KAFKA_H
+#define CDC_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cdc/config.h"
+#include "cdc/err.h"
+
+/* Room for key, headers and batch framing on top of max_event_bytes. */
+#define CDC_KAFKA_RECORD_OVERHEAD 65536
+
+typedef enum { CDC_KAFKA_PRODUCER, CDC_KAFKA_CONSUMER, CDC_KAFKA_ADMIN } cdc_kafka_role_t;
+
+/* Builds a librdkafka configuration for role. Returns NULL with es naming the bad property (never
+ * its value). The caller owns the result (rd_kafka_new takes it over). Any thread. */
+rd_kafka_conf_t *cdc_kafka_conf_new(const cdc_kafka_conf_t *kc, const char *bootstrap,
+                                    cdc_kafka_role_t role, cdc_errstr_t *es);
+/* Sets one property, naming it (not its value) in es on failure. */
+cdc_err_t cdc_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                             cdc_errstr_t *es);
+
+/* Where clients connect: a real cluster, or the embedded mock cluster hosted in this process. */
+typedef struct cdc_kafka_bus cdc_kafka_bus_t;
+
+/* For kc->embedded starts a 3-broker mock cluster (non-durable: its log dies with the process);
+ * otherwise only records the bootstrap list. Main thread. */
+cdc_kafka_bus_t *cdc_kafka_bus_new(const cdc_kafka_conf_t *kc, cdc_errstr_t *es);
+void cdc_kafka_bus_free(cdc_kafka_bus_t *bus);
+const char *cdc_kafka_bus_bootstrap(const cdc_kafka_bus_t *bus);
+bool cdc_kafka_bus_embedded(const cdc_kafka_bus_t *bus);
+/* Creates a topic when missing (compacted when compact is true). The embedded cluster creates it
+ * directly; a real cluster goes through the Admin API and an already existing topic is fine. */
+cdc_err_t cdc_kafka_bus_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions,
+                                     bool compact, cdc_errstr_t *es);
+/* Asks any broker for metadata; es says which bootstrap servers failed and why. */
+cdc_err_t cdc_kafka_bus_ping(cdc_kafka_bus_t *bus, int timeout_ms, int *n_brokers,
+                             cdc_errstr_t *es);
+
+/* Classifies a librdkafka error: FENCED (a newer instance took over; stop), FATAL (stop),
+ * ABORTED (abort the transaction and redo it), TIMEOUT / KAFKA (retriable). */
+cdc_err_t cdc_kafka_classify(const rd_kafka_error_t *error);
+cdc_err_t cdc_kafka_classify_code(rd_kafka_resp_err_t code);
+
+/* ---- transactional producer ---------------------------------------------------------------- */
+
+typedef struct cdc_producer cdc_producer_t;
+
+typedef struct {
+    const char *name;
+    const void *value;
+    size_t len;
+} cdc_header_t;
+
+typedef struct {
+    const char *topic;
+    int32_t partition; /* RD_KAFKA_PARTITION_UA: the partitioner (murmur2_random) decides */
+    const void *key;
+    size_t key_len;
+    const void *value; /* NULL for a tombstone */
+    size_t value_len;
+    const cdc_header_t *headers;
+    size_t n_headers;
+    int64_t timestamp_ms; /* 0: now */
+} cdc_record_t;
+
+/* A producer with transactional.id = txn_id. Call cdc_producer_init before anything else. */
+cdc_producer_t *cdc_producer_new(const cdc_kafka_conf_t *kc, const char *bootstrap,
+                                 const char *txn_id, cdc_errstr_t *es);
+void cdc_producer_free(cdc_producer_t *p);
+/* init_transactions(): fences any previous instance with the same transactional id. */
+cdc_err_t cdc_producer_init(cdc_producer_t *p, int timeout_ms);
+cdc_err_t cdc_producer_begin(cdc_producer_t *p);
+/* Queues one record (copied); blocks while the local queue is full (backpressure). */
+cdc_err_t cdc_producer_send(cdc_producer_t *p, const cdc_record_t *rec);
+/* Waits until every queued record has its delivery report; returns the first failure. */
+cdc_err_t cdc_producer_wait_delivered(cdc_producer_t *p, int timeout_ms);
+cdc_err_t cdc_producer_commit(cdc_producer_t *p, int timeout_ms);
+cdc_err_t cdc_producer_abort(cdc_producer_t *p, int timeout_ms);
+/* Detail of the last error; never NULL. */
+const char *cdc_producer_errstr(const cdc_producer_t *p);
+/* Records delivered since creation. */
+uint64_t cdc_producer_delivered(const cdc_producer_t *p);
+
+/* ---- read_committed consumer --------------------------------------------------------------- */
+
+typedef struct cdc_consumer cdc_consumer_t;
+
+/* A consumer with isolation.level=read_committed, no auto commit: positions live in the target
+ * database, so partitions are assigned explicitly. */
+cdc_consumer_t *cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap,
+                                 const char *group_id, cdc_errstr_t *es);
+void cdc_consumer_free(cdc_consumer_t *c);
+/* Adds topic/partition at offset (or RD_KAFKA_OFFSET_BEGINNING) to the assignment. */
+cdc_err_t cdc_consumer_assign(cdc_consumer_t *c, const char *topic, int32_t partition,
+                              int64_t offset, cdc_errstr_t *es);
+/* Next record or NULL on timeout; the caller destroys it with rd_kafka_message_destroy. Errors
+ * come back as messages with err set (end of partition included). */
+rd_kafka_message_t *cdc_consumer_poll(cdc_consumer_t *c, int timeout_ms);
+cdc_err_t cdc_consumer_watermarks(cdc_consumer_t *c, const char *topic, int32_t partition,
+                                  int64_t *low, int64_t *high, int timeout_ms, cdc_errstr_t *es);
+/* Number of partitions of topic (0 when it does not exist). */
+cdc_err_t cdc_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, int *out,
+                                    cdc_errstr_t *es);
+rd_kafka_t *cdc_consumer_handle(cdc_consumer_t *c);
+
+#endif
