@@ -317,7 +317,8 @@ route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
 static cdc_err_t
 route_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_conf_t *r)
 {
-    char kp[CFG_PATH_MAX];
+    char kp[CFG_PATH_MAX], key_path[CFG_PATH_MAX];
+    cfg_path_key(key_path, path, "key");
     for (size_t i = 0; i < r->n_columns + r->n_constants; i++) {
         const char *ti = i < r->n_columns ? r->columns[i].value : r->constants[i - r->n_columns].key;
         for (size_t j = 0; j < i; j++) {
@@ -333,7 +334,7 @@ route_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_conf_
             found |= !strcmp(r->columns[i].value, r->key[k]);
         for (size_t i = 0; i < r->n_constants; i++)
             found |= !strcmp(r->constants[i].key, r->key[k]);
-        cfg_path_idx(kp, path, k);
+        cfg_path_idx(kp, key_path, k);
         if (!found)
             return cfg_fail(c, n, kp, "key column '%s' is not a target of columns or constants",
                             r->key[k]);

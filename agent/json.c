@@ -165,17 +165,62 @@ cdc_json_write_int(cdc_buf_t *b, int64_t v)
     }
 }
 
+/* Rewrites "d.ddde[+-]XX" (from %.*e) the way JavaScript prints numbers: plain notation for
+ * 1e-7 <= |v| < 1e21, exponent notation otherwise, no trailing zeros. */
+static size_t
+js_style(const char *sci, char *out)
+{
+    char digits[24];
+    size_t nd = 0, k = 0;
+    const char *q = sci;
+    bool neg = *q == '-';
+    if (neg)
+        q++;
+    for (; *q && *q != 'e'; q++)
+        if (*q != '.')
+            digits[nd++] = *q;
+    int exp = atoi(q + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    if (neg)
+        out[k++] = '-';
+    if (exp >= 21 || exp < -7) {
+        out[k++] = digits[0];
+        if (nd > 1) {
+            out[k++] = '.';
+            memcpy(out + k, digits + 1, nd - 1);
+            k += nd - 1;
+        }
+        k += (size_t)sprintf(out + k, "e%c%d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    } else if (exp < 0) {
+        memcpy(out + k, "0.", 2);
+        k += 2;
+        for (int z = -1; z > exp; z--)
+            out[k++] = '0';
+        memcpy(out + k, digits, nd);
+        k += nd;
+    } else {
+        for (int i = 0; i <= exp || (size_t)i < nd; i++) {
+            if (i == exp + 1)
+                out[k++] = '.';
+            out[k++] = (size_t)i < nd ? digits[i] : '0';
+        }
+    }
+    out[k] = '\0';
+    return k;
+}
+
 size_t
 cdc_format_double(char *out, double v, bool is_float32)
 {
     int maxp = is_float32 ? 9 : 17;
-    int k = 0;
+    char sci[40];
     for (int prec = 1; prec <= maxp; prec++) {
-        k = snprintf(out, 32, "%.*g", prec, v);
-        if (is_float32 ? strtof(out, NULL) == (float)v : strtod(out, NULL) == v)
+        snprintf(sci, sizeof(sci), "%.*e", prec - 1, v);
+        if (is_float32 ? strtof(sci, NULL) == (float)v : strtod(sci, NULL) == v)
             break;
     }
-    return (size_t)k;
+    return js_style(sci, out);
 }
 
 void

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `cdc-agent check` and `run` against the harness's real PostgreSQL and MariaDB and the embedded
+# Kafka: reachability, named host:port and cause on failure, missing prerequisites with their
+# fix, and never a password in the output.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/harness/assert.sh"
+load_harness_env
+agent=$CDC_AGENT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+write_config() { # pg_port mysql_port pg_user brokers
+    cat >"$tmp/c.yaml" <<EOC
+agent: {name: check-test}
+kafka: {brokers: "$4"}
+sources:
+  - name: crm
+    type: postgresql
+    conninfo: "host=127.0.0.1 port=$1 dbname=crm user=$3"
+    password_env: PG_PW
+    tables: [public.contacts]
+  - name: erp
+    type: mysql
+    host: 127.0.0.1
+    port: $2
+    user: cdc
+    password_env: MY_PW
+    server_id: 77
+    tables: [erp.orders]
+sinks:
+  - name: erp
+    type: mysql
+    host: 127.0.0.1
+    port: $2
+    user: cdc
+    password_env: MY_PW
+    database: erp
+    routes: [{from: crm.public.contacts, to: erp.customers}]
+EOC
+}
+
+export PG_PW=$CDC_TEST_PG_PASSWORD MY_PW=$CDC_TEST_MYSQL_PASSWORD
+write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
+run "$agent" check -c "$tmp/c.yaml"
+assert_eq 0 "$rc" "check ok exit"
+assert_contains "$out" "kafka    embedded (in-process mock cluster, non-durable): ok, 3 brokers" "kafka ok"
+assert_contains "$out" "source   crm (postgresql 127.0.0.1:$CDC_TEST_PG_PORT): ok, PostgreSQL 15" "pg source ok"
+assert_contains "$out" "source   erp (mysql 127.0.0.1:$CDC_TEST_MYSQL_PORT): ok, MariaDB 10.11" "mariadb source ok"
+assert_contains "$out" "result   ready" "ready"
+
+# wrong passwords: named endpoint and cause, never the password
+export PG_PW=wrong-pg-secret MY_PW=wrong-my-secret
+run "$agent" check -c "$tmp/c.yaml"
+assert_eq 1 "$rc" "bad password exit"
+assert_contains "$out" "postgresql 127.0.0.1:$CDC_TEST_PG_PORT: " "pg endpoint named"
+assert_contains "$out" "password authentication failed for user \"cdc\"" "pg auth cause"
+assert_contains "$out" "mysql 127.0.0.1:$CDC_TEST_MYSQL_PORT: Access denied" "mysql auth cause"
+assert_not_contains "$out" "wrong-pg-secret" "no pg password in output"
+assert_not_contains "$out" "wrong-my-secret" "no mysql password in output"
+
+# unreachable servers and broker
+. "$here/harness/lib.sh"
+dead=$(free_port)
+export PG_PW=$CDC_TEST_PG_PASSWORD MY_PW=$CDC_TEST_MYSQL_PASSWORD
+write_config "$dead" "$dead" cdc "127.0.0.1:$dead"
+run "$agent" check -c "$tmp/c.yaml"
+assert_eq 1 "$rc" "unreachable exit"
+assert_contains "$out" "postgresql 127.0.0.1:$dead: connection to server at \"127.0.0.1\", port $dead failed: Connection refused" "pg unreachable"
+assert_contains "$out" "mysql 127.0.0.1:$dead: Can't connect" "mysql unreachable"
+assert_contains "$out" "kafka    127.0.0.1:$dead: FAILED: kafka 127.0.0.1:$dead:" "kafka unreachable"
+
+# a missing prerequisite is reported with its fix
+PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d crm -q \
+    -c "DROP ROLE IF EXISTS norepl" -c "CREATE ROLE norepl LOGIN PASSWORD '$CDC_TEST_PG_PASSWORD'"
+write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" norepl embedded
+run "$agent" check -c "$tmp/c.yaml"
+assert_eq 1 "$rc" "missing REPLICATION exit"
+assert_contains "$out" "NOT READY" "not ready"
+assert_contains "$out" "user norepl lacks REPLICATION; run ALTER ROLE norepl REPLICATION;" "fix named"
+
+# run: Kafka comes up, producers are initialised, missing connectors are named (exit 1)
+write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
+run "$agent" run -c "$tmp/c.yaml"
+assert_eq 1 "$rc" "run exit without connectors"
+assert_contains "$out" "kafka producer ready transactional_id=check-test.crm" "producer crm"
+assert_contains "$out" "kafka producer ready transactional_id=check-test.erp" "producer erp"
+assert_contains "$out" "source=crm: the postgresql source connector is not implemented yet" "says so"
+
+finish

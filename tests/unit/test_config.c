@@ -1,0 +1,260 @@
+/*
+ * Config loading: the demo and reference configs load; defaults, ${VAR} expansion and secrets
+ * work; and malformed configs fail with file:line:column, the key path and a useful message.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cdc/config.h"
+
+#define HEAD "agent: {name: a}\nkafka: {brokers: embedded}\n"
+#define PG_SOURCE "  - {name: crm, type: postgresql, conninfo: \"host=x\", tables: [public.t]}\n"
+
+typedef struct {
+    const char *yaml;
+    const char *want; /* substring of the error */
+} bad_case_t;
+
+static const bad_case_t bad_cases[] = {
+    /* bad YAML */
+    {"agent: [\n", "t.yaml:2:1: invalid YAML"},
+    {"agent:\n  name: a\n name2: b\n", "invalid YAML"},
+    /* structure */
+    {"- a\n", "t.yaml:1:1: expected a mapping, got a list"},
+    {"agnet: {name: a}\n", "t.yaml:1:1: agnet: unknown key; did you mean 'agent'?"},
+    {"agent: {name: a}\nsources: []\n", "kafka: required key missing"},
+    {HEAD, "configure at least one source or sink"},
+    {HEAD "sources:\n" PG_SOURCE "---\nagent: {}\n", "more than one YAML document"},
+    {"agent: {name: a}\nagent: {name: b}\n", "t.yaml:2:1: agent: duplicate key (first set on line 1)"},
+    /* wrong types */
+    {HEAD "sources:\n" PG_SOURCE "  - name: crm2\n    type: postgresql\n    conninfo: \"h\"\n"
+          "    tables: [public.t]\n    slot: [a, b]\n",
+     "t.yaml:9:11: sources[1].slot: expected a string, got a list"},
+    {HEAD "sources:\n  - {name: c, type: postgres, tables: [public.t]}\n",
+     "sources[0].type: 'postgres' is not one of postgresql | mysql"},
+    {"agent: {name: a}\nkafka: {brokers: embedded, max_event_bytes: lots}\nsources:\n" PG_SOURCE,
+     "kafka.max_event_bytes: expected an integer"},
+    {"agent: {name: a}\nkafka: {brokers: embedded, tombstones: maybe}\nsources:\n" PG_SOURCE,
+     "kafka.tombstones: expected true or false"},
+    {HEAD "sources:\n  - {name: e, type: mysql, host: h, port: 70000, server_id: 1, "
+          "tables: [erp.t]}\n",
+     "sources[0].port: must be between 1 and 65535"},
+    {"agent: {name: a}\nkafka: {brokers: }\nsources:\n" PG_SOURCE,
+     "kafka.brokers: expected a string, got null"},
+    /* unknown and missing keys */
+    {HEAD "sources:\n  - {name: c, type: postgresql, slto: x, tables: [public.t]}\n",
+     "sources[0].slto: unknown key; did you mean 'slot'?"},
+    {HEAD "sources:\n  - {name: c, type: postgresql}\n", "sources[0].tables: required key missing"},
+    {HEAD "sources:\n  - {name: e, type: mysql, host: h, tables: [erp.t]}\n",
+     "sources[0].server_id: required key missing"},
+    {HEAD "sources:\n  - {name: e, type: mysql, host: h, server_id: 1, slot: s, tables: [erp.t]}\n",
+     "sources[0].slot: only for postgresql sources"},
+    /* names and duplicates */
+    {HEAD "sources:\n" PG_SOURCE PG_SOURCE, "sources[1]: duplicate source name 'crm' (also sources[0])"},
+    {HEAD "sources:\n  - {name: crm erp, type: postgresql, tables: [public.t]}\n",
+     "sources[0].name: 'crm erp' must be non-empty and use only A-Z a-z 0-9 _ -"},
+    {HEAD "sources:\n  - {name: c, type: postgresql, tables: [contacts]}\n",
+     "sources[0].tables[0]: expected <schema>.<table>, got 'contacts'"},
+    {HEAD "sources:\n  - {name: c, type: postgresql, tables: [public.t, public.u]}\n"
+          "  - {name: d, type: postgresql, slot: s2, tables: [{table: public.x, topic: cdc.c.public.t}]}\n",
+     "topic cdc.c.public.t is already used by another table"},
+    /* secrets */
+    {HEAD "sources:\n  - {name: c, type: postgresql, password: hunter2, tables: [public.t]}\n",
+     "sources[0].password: secrets only through password_env or password_file"},
+    {HEAD "sources:\n  - {name: c, type: postgresql, password_env: CDC_TEST_NOPE, tables: [public.t]}\n",
+     "sources[0].password_env: environment variable CDC_TEST_NOPE is not set"},
+    {HEAD "sources:\n  - {name: c, type: postgresql, conninfo: \"host=x password=hunter2\", "
+          "tables: [public.t]}\n",
+     "sources[0].conninfo: must not contain a password"},
+    {HEAD "sources:\n  - {name: c, type: postgresql, password_file: /nonexistent/pw, tables: [public.t]}\n",
+     "sources[0].password_file: cannot read /nonexistent/pw: No such file or directory"},
+    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {sasl.password: x}}\nsources:\n" PG_SOURCE,
+     "kafka.properties.sasl.password: secrets only through kafka.*_env or kafka.*_file keys"},
+    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {transactional.id: x}}\nsources:\n" PG_SOURCE,
+     "kafka.properties.transactional.id: set by the agent"},
+    /* variables */
+    {"agent: {name: \"${CDC_TEST_UNSET_VAR}\"}\nkafka: {brokers: embedded}\nsources:\n" PG_SOURCE,
+     "agent.name: environment variable CDC_TEST_UNSET_VAR is not set"},
+    /* routes */
+    {HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
+          "      - {from: crm.contacts, to: erp.customers}\n",
+     "sinks[0].routes[0].from: expected <source>.<schema or db>.<table>"},
+    {HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
+          "      - {from: crm.public.contacts, to: erp.customers, columns: {id: crm_id}, key: [id]}\n",
+     "sinks[0].routes[0].key[0]: key column 'id' is not a target of columns or constants"},
+    {HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
+          "      - {from: crm.public.c, to: erp.c, columns: {a: x, b: x}}\n",
+     "target column 'x' is written twice"},
+    {HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
+          "      - {from: crm.public.c, to: erp.c, on_unknown_column: drop}\n",
+     "on_unknown_column: 'drop' is not one of fail | ignore | add"},
+    {HEAD "sinks:\n  - {name: erp, type: mysql, conninfo: x, host: h, routes: [{from: a.b.c, to: d.e}]}\n",
+     "sinks[0].conninfo: only for postgresql"},
+};
+
+static void
+test_malformed_configs(void **state)
+{
+    unsetenv("CDC_TEST_NOPE");
+    unsetenv("CDC_TEST_UNSET_VAR");
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        cdc_errstr_t es = {{0}};
+        cdc_config_t *cfg =
+            cdc_config_load_string("t.yaml", bad_cases[i].yaml, strlen(bad_cases[i].yaml), &es);
+        if (cfg || !strstr(es.msg, bad_cases[i].want))
+            fail_msg("case %zu: want '%s', got '%s'", i, bad_cases[i].want,
+                     cfg ? "(loaded)" : es.msg);
+        assert_null(strstr(es.msg, "hunter2")); /* never echo a secret */
+    }
+    assert_true(sizeof(bad_cases) / sizeof(bad_cases[0]) >= 15);
+}
+
+static char *
+write_temp(const char *content, size_t n)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/cdc-test-config-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+static void
+test_file_errors(void **state)
+{
+    cdc_errstr_t es = {{0}};
+    assert_null(cdc_config_load("/nonexistent/cdc.yaml", &es));
+    assert_non_null(strstr(es.msg, "/nonexistent/cdc.yaml: cannot open: No such file"));
+
+    char *path = write_temp("", 0);
+    assert_null(cdc_config_load(path, &es));
+    assert_non_null(strstr(es.msg, ":1:1: empty config"));
+    unlink(path);
+
+    size_t big = CDC_CONFIG_MAX_BYTES + 10;
+    char *huge = malloc(big);
+    memset(huge, '#', big);
+    path = write_temp(huge, big);
+    free(huge);
+    assert_null(cdc_config_load(path, &es));
+    assert_non_null(strstr(es.msg, "larger than"));
+    unlink(path);
+
+    assert_null(cdc_config_load("/tmp", &es));
+    assert_non_null(strstr(es.msg, "is a directory"));
+}
+
+static void
+test_secrets_and_variables(void **state)
+{
+    char *pw = write_temp("s3cret-from-file\n", 17);
+    char yaml[1024];
+    setenv("CDC_TEST_PW", "s3cret-from-env", 1);
+    setenv("CDC_TEST_PORT", "5433", 1);
+    snprintf(yaml, sizeof(yaml),
+             HEAD "sources:\n"
+                  "  - {name: c, type: postgresql, port: \"${CDC_TEST_PORT}\", password_env: CDC_TEST_PW, "
+                  "tables: [public.t]}\n"
+                  "sinks:\n"
+                  "  - {name: s, type: mysql, host: \"${CDC_TEST_HOST:-db.local}\", "
+                  "password_file: %s, routes: [{from: c.public.t, to: erp.t}]}\n",
+             pw);
+    cdc_errstr_t es = {{0}};
+    cdc_config_t *cfg = cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es);
+    if (!cfg)
+        fail_msg("%s", es.msg);
+    assert_string_equal(cfg->sources[0].conn.password, "s3cret-from-env");
+    assert_int_equal(cfg->sources[0].conn.port, 5433);
+    assert_string_equal(cfg->sinks[0].conn.password, "s3cret-from-file");
+    assert_string_equal(cfg->sinks[0].conn.host, "db.local");
+    cdc_config_free(cfg);
+    unlink(pw);
+}
+
+static void
+test_defaults(void **state)
+{
+    const char *yaml = HEAD "sources:\n" PG_SOURCE;
+    cdc_errstr_t es = {{0}};
+    cdc_config_t *cfg = cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es);
+    assert_non_null(cfg);
+    assert_true(cfg->kafka.embedded);
+    assert_string_equal(cfg->kafka.topic_prefix, "cdc");
+    assert_int_equal(cfg->kafka.max_event_bytes, 8388608);
+    assert_string_equal(cfg->kafka.compression, "lz4");
+    assert_false(cfg->kafka.tombstones);
+    assert_string_equal(cfg->sources[0].slot, "cdc_crm");
+    assert_string_equal(cfg->sources[0].publication, "cdc_crm");
+    assert_int_equal(cfg->sources[0].snapshot, CDC_SNAPSHOT_INITIAL);
+    assert_int_equal(cfg->agent.log_format, CDC_LOG_FORMAT_TEXT);
+    assert_non_null(cdc_config_source(cfg, "crm"));
+    assert_null(cdc_config_source(cfg, "nope"));
+    cdc_config_free(cfg);
+}
+
+/* The shipped configs load as they are (with their variables set). */
+static void
+test_shipped_configs_load(void **state)
+{
+    setenv("CRM_PASSWORD", "x", 1);
+    setenv("ERP_PASSWORD", "y", 1);
+    setenv("KAFKA_SASL_PASSWORD", "z", 1);
+    const char *files[] = {CDC_FIXTURES "/../../config/crm-erp.yaml",
+                           CDC_FIXTURES "/../../config/reference.yaml"};
+    for (int i = 0; i < 2; i++) {
+        cdc_errstr_t es = {{0}};
+        cdc_config_t *cfg = cdc_config_load(files[i], &es);
+        if (!cfg)
+            fail_msg("%s", es.msg);
+        assert_true(cfg->n_sources >= 1);
+        assert_true(cfg->n_sinks >= 1);
+        cdc_config_free(cfg);
+    }
+}
+
+static void
+test_route_details(void **state)
+{
+    const char *yaml = HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
+                            "      - from: crm.public.contacts\n        to: erp.customers\n"
+                            "        columns: {id: crm_id, email: email}\n"
+                            "        constants: {origin: crm}\n        key: [crm_id]\n"
+                            "        truncate: apply\n        fk_checks: true\n";
+    cdc_errstr_t es = {{0}};
+    cdc_config_t *cfg = cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es);
+    if (!cfg)
+        fail_msg("%s", es.msg);
+    const cdc_route_conf_t *r = &cfg->sinks[0].routes[0];
+    assert_int_equal(r->n_columns, 2);
+    assert_string_equal(r->columns[0].key, "id");
+    assert_string_equal(r->columns[0].value, "crm_id");
+    assert_string_equal(r->constants[0].value, "crm");
+    assert_int_equal(r->truncate, CDC_TRUNCATE_APPLY);
+    assert_true(r->fk_checks);
+    assert_int_equal(r->on_unknown_column, CDC_UNKNOWN_COLUMN_FAIL);
+    assert_int_equal(cfg->sinks[0].batch_size, 1000);
+    cdc_config_free(cfg);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_malformed_configs),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_secrets_and_variables),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_shipped_configs_load),
+        cmocka_unit_test(test_route_details),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
