@@ -60,8 +60,8 @@ cdc_check_run(const cdc_config_t *cfg, FILE *out)
         failed += check_db("source", cfg->sources[i].name, cfg->sources[i].type,
                            &cfg->sources[i].conn, out);
     for (size_t i = 0; i < cfg->n_sinks; i++)
-        failed += check_db("sink", cfg->sinks[i].name, cfg->sinks[i].type, &cfg->sinks[i].conn,
-                           out);
+        failed +=
+            check_db("sink", cfg->sinks[i].name, cfg->sinks[i].type, &cfg->sinks[i].conn, out);
     fprintf(out, "%s\n", failed ? "result   NOT READY" : "result   ready");
     fflush(out);
     return failed;

@@ -39,13 +39,23 @@ cdc_cli_usage(FILE *out)
     fputs(usage_text, out);
 }
 
-enum { OPT_JSON = 256, OPT_SINK, OPT_SOURCE, OPT_TABLE, OPT_FROM_TS, OPT_FROM_OFF, OPT_OFFSET,
-       OPT_POSITION, OPT_DRY_RUN, OPT_YES };
+enum {
+    OPT_JSON = 256,
+    OPT_SINK,
+    OPT_SOURCE,
+    OPT_TABLE,
+    OPT_FROM_TS,
+    OPT_FROM_OFF,
+    OPT_OFFSET,
+    OPT_POSITION,
+    OPT_DRY_RUN,
+    OPT_YES
+};
 
 typedef struct {
     const char *name;
     cdc_cmd_t cmd;
-    const char *sub; /* second word, or NULL */
+    const char *sub;  /* second word, or NULL */
     unsigned allowed; /* bit per OPT_* - OPT_JSON */
 } cmd_spec_t;
 
@@ -55,8 +65,8 @@ static const cmd_spec_t specs[] = {
     {"run", CDC_CMD_RUN, NULL, 0},
     {"check", CDC_CMD_CHECK, NULL, 0},
     {"offsets", CDC_CMD_OFFSETS_SHOW, "show", B(OPT_JSON)},
-    {"offsets", CDC_CMD_OFFSETS_SET, "set", B(OPT_SINK) | B(OPT_SOURCE) | B(OPT_OFFSET) |
-                                                B(OPT_POSITION)},
+    {"offsets", CDC_CMD_OFFSETS_SET, "set",
+     B(OPT_SINK) | B(OPT_SOURCE) | B(OPT_OFFSET) | B(OPT_POSITION)},
     {"replay", CDC_CMD_REPLAY, NULL,
      B(OPT_SINK) | B(OPT_FROM_TS) | B(OPT_FROM_OFF) | B(OPT_TABLE) | B(OPT_DRY_RUN)},
     {"snapshot", CDC_CMD_SNAPSHOT, NULL, B(OPT_SOURCE) | B(OPT_TABLE)},
@@ -109,14 +119,30 @@ static cdc_err_t
 take_option(cdc_cli_t *o, int opt, const char *arg, cdc_errstr_t *es)
 {
     switch (opt) {
-    case 'c': o->config = arg; break;
-    case OPT_JSON: o->json = true; break;
-    case OPT_SINK: o->sink = arg; break;
-    case OPT_SOURCE: o->source = arg; break;
-    case OPT_TABLE: o->table = arg; break;
-    case OPT_DRY_RUN: o->dry_run = true; break;
-    case OPT_YES: o->yes = true; break;
-    case OPT_POSITION: o->position = arg; break;
+    case 'c':
+        o->config = arg;
+        break;
+    case OPT_JSON:
+        o->json = true;
+        break;
+    case OPT_SINK:
+        o->sink = arg;
+        break;
+    case OPT_SOURCE:
+        o->source = arg;
+        break;
+    case OPT_TABLE:
+        o->table = arg;
+        break;
+    case OPT_DRY_RUN:
+        o->dry_run = true;
+        break;
+    case OPT_YES:
+        o->yes = true;
+        break;
+    case OPT_POSITION:
+        o->position = arg;
+        break;
     case OPT_FROM_TS:
         o->has_from_ts = true;
         if (!cdc_cli_parse_timestamp(arg, &o->from_ts_ms))
@@ -166,7 +192,8 @@ validate(const cdc_cli_t *o, cdc_errstr_t *es)
         if (!o->source)
             return cdc_errstr_set(es, CDC_ERR_INVAL, "source drop needs --source NAME");
         return CDC_OK;
-    default: return CDC_OK;
+    default:
+        return CDC_OK;
     }
 }
 
@@ -267,8 +294,7 @@ cdc_cli_parse_timestamp(const char *s, int64_t *ms)
 }
 
 bool
-cdc_cli_parse_tpo(const char *s, char *topic, size_t topic_len, int32_t *partition,
-                  int64_t *offset)
+cdc_cli_parse_tpo(const char *s, char *topic, size_t topic_len, int32_t *partition, int64_t *offset)
 {
     const char *c2 = strrchr(s, ':');
     if (!c2 || c2 == s)

@@ -54,18 +54,43 @@ agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
 
 /* ---- kafka ---------------------------------------------------------------------------------- */
 
-static const char *const kafka_keys[] = {
-    "brokers", "topic_prefix", "tombstones", "max_event_bytes", "compression", "linger_ms",
-    "partitions", "replication_factor", "security_protocol", "sasl_mechanism", "sasl_username",
-    "sasl_password_env", "sasl_password_file", "ssl_ca_location", "ssl_certificate_location",
-    "ssl_key_location", "ssl_key_password_env", "ssl_key_password_file", "properties", NULL};
+static const char *const kafka_keys[] = {"brokers",
+                                         "topic_prefix",
+                                         "tombstones",
+                                         "max_event_bytes",
+                                         "compression",
+                                         "linger_ms",
+                                         "partitions",
+                                         "replication_factor",
+                                         "security_protocol",
+                                         "sasl_mechanism",
+                                         "sasl_username",
+                                         "sasl_password_env",
+                                         "sasl_password_file",
+                                         "ssl_ca_location",
+                                         "ssl_certificate_location",
+                                         "ssl_key_location",
+                                         "ssl_key_password_env",
+                                         "ssl_key_password_file",
+                                         "properties",
+                                         NULL};
 static const char *const kafka_required[] = {"brokers", NULL};
 
-/* librdkafka properties the agent sets itself (the contract depends on them) or that are secrets. */
-static const char *const kafka_owned_props[] = {
-    "bootstrap.servers", "metadata.broker.list", "transactional.id", "enable.idempotence",
-    "isolation.level", "partitioner", "enable.auto.commit", "group.id", "message.max.bytes",
-    "fetch.message.max.bytes", "max.partition.fetch.bytes", "receive.message.max.bytes", NULL};
+/* librdkafka properties the agent sets itself (the contract depends on them) or that are secrets.
+ */
+static const char *const kafka_owned_props[] = {"bootstrap.servers",
+                                                "metadata.broker.list",
+                                                "transactional.id",
+                                                "enable.idempotence",
+                                                "isolation.level",
+                                                "partitioner",
+                                                "enable.auto.commit",
+                                                "group.id",
+                                                "message.max.bytes",
+                                                "fetch.message.max.bytes",
+                                                "max.partition.fetch.bytes",
+                                                "receive.message.max.bytes",
+                                                NULL};
 static const char *const kafka_secret_props[] = {"sasl.password", "ssl.key.password",
                                                  "ssl.keystore.password", NULL};
 
@@ -89,8 +114,8 @@ static cdc_err_t
 kafka_strings(cfg_t *c, const char *key, yaml_node_t *v, const char *path, cdc_kafka_conf_t *k)
 {
     static const char *const protocols[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl", NULL};
-    static const char *const mechs[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER",
-                                        "GSSAPI", NULL};
+    static const char *const mechs[] = {"PLAIN",       "SCRAM-SHA-256", "SCRAM-SHA-512",
+                                        "OAUTHBEARER", "GSSAPI",        NULL};
     int e;
     cdc_err_t err;
     if (!strcmp(key, "security_protocol")) {
@@ -229,8 +254,8 @@ cdc_config_load_string(const char *name, const char *text, size_t n, cdc_errstr_
 {
     cfg_t c = {.file = name, .es = es};
     if (n > CDC_CONFIG_MAX_BYTES) {
-        cdc_errstr_set(es, CDC_ERR_CONFIG, "%s: file is %zu bytes; configs are limited to %d",
-                       name, n, CDC_CONFIG_MAX_BYTES);
+        cdc_errstr_set(es, CDC_ERR_CONFIG, "%s: file is %zu bytes; configs are limited to %d", name,
+                       n, CDC_CONFIG_MAX_BYTES);
         return NULL;
     }
     cdc_config_t *cfg = cdc_xcalloc(1, sizeof(*cfg));
@@ -293,11 +318,11 @@ cdc_config_free(cdc_config_t *cfg)
     free(k->security_protocol);
     free(k->sasl_mechanism);
     free(k->sasl_username);
-    free(k->sasl_password);
+    cfg_free_secret(k->sasl_password);
     free(k->ssl_ca_location);
     free(k->ssl_certificate_location);
     free(k->ssl_key_location);
-    free(k->ssl_key_password);
+    cfg_free_secret(k->ssl_key_password);
     cfg_free_kv(k->properties, k->n_properties);
     cfg_free_sources(cfg);
     cfg_free_sinks(cfg);

@@ -70,8 +70,9 @@ conn_validate(cfg_t *c, yaml_node_t *n, const char *path, cdc_db_type_t type, cd
         if (!strcmp(o->keyword, "password") && o->val && *o->val)
             has_password = true;
     PQconninfoFree(opts);
-    return has_password ? cfg_fail(c, n, kp, "must not contain a password; use password_env or "
-                                             "password_file")
+    return has_password ? cfg_fail(c, n, kp,
+                                   "must not contain a password; use password_env or "
+                                   "password_file")
                         : CDC_OK;
 }
 
@@ -89,9 +90,9 @@ db_type(cfg_t *c, yaml_node_t *v, const char *path, cdc_db_type_t *out)
 /* ---- sources -------------------------------------------------------------------------------- */
 
 static const char *const source_keys[] = {
-    "name", "type", "conninfo", "host", "port", "user", "password", "password_env",
-    "password_file", "database", "tables", "slot", "publication", "server_id", "snapshot",
-    "heartbeat_ms", NULL};
+    "name",        "type",         "conninfo",      "host",         "port",   "user",
+    "password",    "password_env", "password_file", "database",     "tables", "slot",
+    "publication", "server_id",    "snapshot",      "heartbeat_ms", NULL};
 static const char *const source_required[] = {"name", "type", "tables", NULL};
 
 /* "a.b": exactly two non-empty parts split at the first dot. */
@@ -209,8 +210,9 @@ source_one(cfg_t *c, yaml_node_t *n, const char *path, cdc_source_conf_t *s)
         return err;
     if (s->type == CDC_DB_MYSQL && !s->server_id) {
         cfg_path_key(kp, path, "server_id");
-        return cfg_fail(c, n, kp, "required key missing (a replica id unique among the "
-                                  "server's replicas)");
+        return cfg_fail(c, n, kp,
+                        "required key missing (a replica id unique among the "
+                        "server's replicas)");
     }
     if (s->type == CDC_DB_POSTGRESQL) {
         char def[CFG_PATH_MAX];
@@ -226,50 +228,48 @@ source_one(cfg_t *c, yaml_node_t *n, const char *path, cdc_source_conf_t *s)
     return CDC_OK;
 }
 
+/* One element of sources[]: read it, then compare it with the ones before it. */
+static cdc_err_t
+source_item(cfg_t *c, yaml_node_t *item, const char *path, size_t i, void *ctx)
+{
+    cdc_config_t *cfg = ctx;
+    cdc_source_conf_t *s = &cfg->sources[i];
+    cdc_err_t err = source_one(c, item, path, s);
+    for (size_t j = 0; j < i && !err; j++) {
+        const cdc_source_conf_t *o = &cfg->sources[j];
+        if (!strcmp(o->name, s->name))
+            err = cfg_fail(c, item, path, "duplicate source name '%s' (also sources[%zu])", s->name,
+                           j);
+        else if (s->type == CDC_DB_MYSQL && o->type == CDC_DB_MYSQL &&
+                 s->server_id == o->server_id && !strcmp(s->conn.host, o->conn.host) &&
+                 s->conn.port == o->conn.port)
+            err =
+                cfg_fail(c, item, path, "server_id %u also used by sources[%zu]", s->server_id, j);
+        else if (s->type == CDC_DB_POSTGRESQL && o->type == CDC_DB_POSTGRESQL &&
+                 !strcmp(s->slot, o->slot) &&
+                 !strcmp(s->conn.conninfo ? s->conn.conninfo : "",
+                         o->conn.conninfo ? o->conn.conninfo : ""))
+            err = cfg_fail(c, item, path, "slot %s also used by sources[%zu]", s->slot, j);
+    }
+    return err;
+}
+
 cdc_err_t
 cfg_sources(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg)
 {
-    yaml_node_t **items;
-    size_t count;
-    cdc_err_t err = cfg_seq(c, n, path, &items, &count);
-    if (err)
-        return err;
-    cfg->sources = cdc_xcalloc(count + 1, sizeof(cdc_source_conf_t));
-    cfg->n_sources = count;
-    char ip[CFG_PATH_MAX];
-    for (size_t i = 0; i < count && !err; i++) {
-        cdc_source_conf_t *s = &cfg->sources[i];
-        cfg_path_idx(ip, path, i);
-        if ((err = source_one(c, items[i], ip, s)))
-            break;
-        for (size_t j = 0; j < i && !err; j++) {
-            const cdc_source_conf_t *o = &cfg->sources[j];
-            if (!strcmp(o->name, s->name))
-                err = cfg_fail(c, items[i], ip, "duplicate source name '%s' (also sources[%zu])",
-                               s->name, j);
-            else if (s->type == CDC_DB_MYSQL && o->type == CDC_DB_MYSQL &&
-                     s->server_id == o->server_id && !strcmp(s->conn.host, o->conn.host) &&
-                     s->conn.port == o->conn.port)
-                err = cfg_fail(c, items[i], ip, "server_id %u also used by sources[%zu]",
-                               s->server_id, j);
-            else if (s->type == CDC_DB_POSTGRESQL && o->type == CDC_DB_POSTGRESQL &&
-                     !strcmp(s->slot, o->slot) && !strcmp(s->conn.conninfo ? s->conn.conninfo : "",
-                                                         o->conn.conninfo ? o->conn.conninfo : ""))
-                err = cfg_fail(c, items[i], ip, "slot %s also used by sources[%zu]", s->slot, j);
-        }
-    }
-    free(items);
-    return err;
+    return cfg_list(c, n, path, sizeof(cdc_source_conf_t), (void **)&cfg->sources, &cfg->n_sources,
+                    source_item, cfg);
 }
 
 /* ---- sinks and routes ----------------------------------------------------------------------- */
 
 static const char *const sink_keys[] = {
-    "name", "type", "conninfo", "host", "port", "user", "password", "password_env",
-    "password_file", "database", "routes", "batch_size", "batch_ms", NULL};
+    "name",         "type",          "conninfo", "host",   "port",       "user",     "password",
+    "password_env", "password_file", "database", "routes", "batch_size", "batch_ms", NULL};
 static const char *const sink_required[] = {"name", "type", "routes", NULL};
-static const char *const route_keys[] = {"from", "to", "topic", "columns", "constants", "key",
-                                         "on_unknown_column", "truncate", "fk_checks", NULL};
+static const char *const route_keys[] = {
+    "from",     "to",        "topic", "columns", "constants", "key", "on_unknown_column",
+    "truncate", "fk_checks", NULL};
 static const char *const route_required[] = {"from", "to", NULL};
 
 static cdc_err_t
@@ -320,7 +320,8 @@ route_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_conf_
     char kp[CFG_PATH_MAX], key_path[CFG_PATH_MAX];
     cfg_path_key(key_path, path, "key");
     for (size_t i = 0; i < r->n_columns + r->n_constants; i++) {
-        const char *ti = i < r->n_columns ? r->columns[i].value : r->constants[i - r->n_columns].key;
+        const char *ti =
+            i < r->n_columns ? r->columns[i].value : r->constants[i - r->n_columns].key;
         for (size_t j = 0; j < i; j++) {
             const char *tj =
                 j < r->n_columns ? r->columns[j].value : r->constants[j - r->n_columns].key;
@@ -343,30 +344,27 @@ route_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_conf_
 }
 
 static cdc_err_t
+route_item(cfg_t *c, yaml_node_t *item, const char *path, size_t i, void *ctx)
+{
+    cdc_sink_conf_t *s = ctx;
+    cdc_route_conf_t *r = &s->routes[i];
+    r->line = item ? (int)item->start_mark.line + 1 : 0;
+    cdc_err_t err = cfg_map(c, item, path, route_keys, route_required, route_key, r);
+    if (!err)
+        err = route_validate(c, item, path, r);
+    for (size_t j = 0; !err && j < i; j++)
+        if (!strcmp(r->from, s->routes[j].from) && !strcmp(r->to, s->routes[j].to))
+            err = cfg_fail(c, item, path, "same route as routes[%zu]", j);
+    return err;
+}
+
+static cdc_err_t
 sink_routes(cfg_t *c, yaml_node_t *v, const char *path, cdc_sink_conf_t *s)
 {
-    yaml_node_t **items;
-    size_t n;
-    cdc_err_t err = cfg_seq(c, v, path, &items, &n);
-    if (err)
-        return err;
-    s->routes = cdc_xcalloc(n + 1, sizeof(cdc_route_conf_t));
-    s->n_routes = n;
-    char ip[CFG_PATH_MAX];
-    if (n == 0)
+    cdc_err_t err = cfg_list(c, v, path, sizeof(cdc_route_conf_t), (void **)&s->routes,
+                             &s->n_routes, route_item, s);
+    if (!err && s->n_routes == 0)
         err = cfg_fail(c, v, path, "list at least one route");
-    for (size_t i = 0; i < n && !err; i++) {
-        cdc_route_conf_t *r = &s->routes[i];
-        cfg_path_idx(ip, path, i);
-        r->line = items[i] ? (int)items[i]->start_mark.line + 1 : 0;
-        err = cfg_map(c, items[i], ip, route_keys, route_required, route_key, r);
-        if (!err)
-            err = route_validate(c, items[i], ip, r);
-        for (size_t j = 0; !err && j < i; j++)
-            if (!strcmp(r->from, s->routes[j].from) && !strcmp(r->to, s->routes[j].to))
-                err = cfg_fail(c, items[i], ip, "same route as %s[%zu]", path, j);
-    }
-    free(items);
     return err;
 }
 
@@ -389,33 +387,28 @@ sink_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
     return cfg_int32(c, v, path, 0, 60000, &s->batch_ms);
 }
 
+static cdc_err_t
+sink_item(cfg_t *c, yaml_node_t *item, const char *path, size_t i, void *ctx)
+{
+    cdc_config_t *cfg = ctx;
+    cdc_sink_conf_t *s = &cfg->sinks[i];
+    s->batch_size = 1000;
+    s->batch_ms = 100;
+    s->line = item ? (int)item->start_mark.line + 1 : 0;
+    cdc_err_t err = cfg_map(c, item, path, sink_keys, sink_required, sink_key, s);
+    if (!err)
+        err = conn_validate(c, item, path, s->type, &s->conn);
+    for (size_t j = 0; !err && j < i; j++)
+        if (!strcmp(cfg->sinks[j].name, s->name))
+            err = cfg_fail(c, item, path, "duplicate sink name '%s' (also sinks[%zu])", s->name, j);
+    return err;
+}
+
 cdc_err_t
 cfg_sinks(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg)
 {
-    yaml_node_t **items;
-    size_t count;
-    cdc_err_t err = cfg_seq(c, n, path, &items, &count);
-    if (err)
-        return err;
-    cfg->sinks = cdc_xcalloc(count + 1, sizeof(cdc_sink_conf_t));
-    cfg->n_sinks = count;
-    char ip[CFG_PATH_MAX];
-    for (size_t i = 0; i < count && !err; i++) {
-        cdc_sink_conf_t *s = &cfg->sinks[i];
-        cfg_path_idx(ip, path, i);
-        s->batch_size = 1000;
-        s->batch_ms = 100;
-        s->line = items[i] ? (int)items[i]->start_mark.line + 1 : 0;
-        err = cfg_map(c, items[i], ip, sink_keys, sink_required, sink_key, s);
-        if (!err)
-            err = conn_validate(c, items[i], ip, s->type, &s->conn);
-        for (size_t j = 0; !err && j < i; j++)
-            if (!strcmp(cfg->sinks[j].name, s->name))
-                err = cfg_fail(c, items[i], ip, "duplicate sink name '%s' (also sinks[%zu])",
-                               s->name, j);
-    }
-    free(items);
-    return err;
+    return cfg_list(c, n, path, sizeof(cdc_sink_conf_t), (void **)&cfg->sinks, &cfg->n_sinks,
+                    sink_item, cfg);
 }
 
 /* ---- cross-checks and freeing --------------------------------------------------------------- */
@@ -459,6 +452,16 @@ cfg_check_topics(cfg_t *c, cdc_config_t *cfg)
 }
 
 void
+cfg_free_secret(char *secret)
+{
+    if (!secret)
+        return;
+    /* do not leave the secret in freed heap */
+    memset(secret, 0, strlen(secret));
+    free(secret);
+}
+
+void
 cfg_free_list(char **list, size_t n)
 {
     if (!list)
@@ -486,11 +489,7 @@ conn_free(cdc_db_conn_t *c)
     free(c->conninfo);
     free(c->host);
     free(c->user);
-    if (c->password) {
-        /* do not leave the secret in freed heap */
-        memset(c->password, 0, strlen(c->password));
-        free(c->password);
-    }
+    cfg_free_secret(c->password);
     free(c->database);
 }
 

@@ -13,7 +13,7 @@
 
 #include "cdc/buf.h"
 
-#define CFG_MAX_VISITS 200000
+#define CFG_MAX_VISITS   200000
 #define SECRET_MAX_BYTES 65536
 
 cdc_err_t
@@ -88,8 +88,7 @@ cfg_is_null(const yaml_node_t *n)
     if (!n || n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
     const char *v = (const char *)n->data.scalar.value;
-    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-           !strcmp(v, "NULL");
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
 static const char *
@@ -98,9 +97,12 @@ node_kind(const yaml_node_t *n)
     if (cfg_is_null(n))
         return "null";
     switch (n->type) {
-    case YAML_MAPPING_NODE: return "a mapping";
-    case YAML_SEQUENCE_NODE: return "a list";
-    default: return "a scalar";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    default:
+        return "a scalar";
     }
 }
 
@@ -130,8 +132,7 @@ cfg_name(cfg_t *c, yaml_node_t *n, const char *path, char **out)
 {
     cdc_err_t err = cfg_str(c, n, path, out);
     if (!err && !name_ok(*out))
-        return cfg_fail(c, n, path, "'%.64s' must be non-empty and use only A-Z a-z 0-9 _ -",
-                        *out);
+        return cfg_fail(c, n, path, "'%.64s' must be non-empty and use only A-Z a-z 0-9 _ -", *out);
     return err;
 }
 
@@ -219,6 +220,26 @@ cfg_seq(cfg_t *c, yaml_node_t *n, const char *path, yaml_node_t ***items, size_t
     *items = out;
     *n_out = count;
     return CDC_OK;
+}
+
+cdc_err_t
+cfg_list(cfg_t *c, yaml_node_t *n, const char *path, size_t elem_size, void **out, size_t *n_out,
+         cfg_item_fn fn, void *ctx)
+{
+    yaml_node_t **items;
+    size_t count;
+    cdc_err_t err = cfg_seq(c, n, path, &items, &count);
+    if (err)
+        return err;
+    *out = cdc_xcalloc(count + 1, elem_size);
+    *n_out = count;
+    char ip[CFG_PATH_MAX];
+    for (size_t i = 0; i < count && !err; i++) {
+        cfg_path_idx(ip, path, i);
+        err = fn(c, items[i], ip, i, ctx);
+    }
+    free(items);
+    return err;
 }
 
 /* Expands ${VAR}, ${VAR:-default} and $$ in s into b. */

@@ -37,8 +37,15 @@ bool cfg_is_null(const yaml_node_t *n);
 cdc_err_t cfg_map(cfg_t *c, yaml_node_t *n, const char *path, const char *const *allowed,
                   const char *const *required, cfg_key_fn fn, void *obj);
 /* A sequence: n_out = its length, items[i] its nodes (borrowed from the document). */
-cdc_err_t cfg_seq(cfg_t *c, yaml_node_t *n, const char *path, yaml_node_t ***items,
-                  size_t *n_out);
+cdc_err_t cfg_seq(cfg_t *c, yaml_node_t *n, const char *path, yaml_node_t ***items, size_t *n_out);
+
+/* A list of structs: allocates *out (zeroed, elem_size each) and sets *n_out before calling fn
+ * for each item in order, so fn can compare with earlier elements and the caller can free a
+ * partly read list. */
+typedef cdc_err_t (*cfg_item_fn)(cfg_t *c, yaml_node_t *item, const char *path, size_t i,
+                                 void *ctx);
+cdc_err_t cfg_list(cfg_t *c, yaml_node_t *n, const char *path, size_t elem_size, void **out,
+                   size_t *n_out, cfg_item_fn fn, void *ctx);
 
 /* Scalars, with ${VAR} and ${VAR:-default} expanded from the environment ($$ is a '$'). */
 cdc_err_t cfg_str(cfg_t *c, yaml_node_t *n, const char *path, char **out);
@@ -47,11 +54,9 @@ cdc_err_t cfg_int(cfg_t *c, yaml_node_t *n, const char *path, int64_t min, int64
 cdc_err_t cfg_int32(cfg_t *c, yaml_node_t *n, const char *path, int min, int max, int *out);
 cdc_err_t cfg_bool(cfg_t *c, yaml_node_t *n, const char *path, bool *out);
 /* names is NULL-terminated; *out = index of the match. */
-cdc_err_t cfg_enum(cfg_t *c, yaml_node_t *n, const char *path, const char *const *names,
-                   int *out);
+cdc_err_t cfg_enum(cfg_t *c, yaml_node_t *n, const char *path, const char *const *names, int *out);
 cdc_err_t cfg_str_list(cfg_t *c, yaml_node_t *n, const char *path, char ***out, size_t *n_out);
-cdc_err_t cfg_str_map(cfg_t *c, yaml_node_t *n, const char *path, cdc_kv_t **out,
-                      size_t *n_out);
+cdc_err_t cfg_str_map(cfg_t *c, yaml_node_t *n, const char *path, cdc_kv_t **out, size_t *n_out);
 /* Secrets: the value names an environment variable / a file whose content is the secret
  * (one trailing newline dropped). Errors name the variable or path, never the secret. */
 cdc_err_t cfg_secret_env(cfg_t *c, yaml_node_t *n, const char *path, char **out);
@@ -72,5 +77,7 @@ void cfg_free_sources(cdc_config_t *cfg);
 void cfg_free_sinks(cdc_config_t *cfg);
 void cfg_free_kv(cdc_kv_t *kv, size_t n);
 void cfg_free_list(char **list, size_t n);
+/* Zeroes, then frees a secret; NULL is fine. */
+void cfg_free_secret(char *secret);
 
 #endif

@@ -14,9 +14,12 @@ const char *
 cdc_connector_kind_name(cdc_connector_kind_t k)
 {
     switch (k) {
-    case CDC_CONNECTOR_POSTGRESQL: return "postgresql";
-    case CDC_CONNECTOR_MYSQL: return "mysql";
-    default: return NULL;
+    case CDC_CONNECTOR_POSTGRESQL:
+        return "postgresql";
+    case CDC_CONNECTOR_MYSQL:
+        return "mysql";
+    default:
+        return NULL;
     }
 }
 
@@ -97,7 +100,8 @@ put_source(cdc_buf_t *b, const cdc_event_source_t *s, cdc_errstr_t *es)
     cdc_buf_printf(b, ",\"connector\":\"%s\"", conn);
     if ((err = put_str_field(b, "db", s->db, es)))
         return err;
-    if (s->connector == CDC_CONNECTOR_POSTGRESQL && (err = put_str_field(b, "schema", s->schema, es)))
+    if (s->connector == CDC_CONNECTOR_POSTGRESQL &&
+        (err = put_str_field(b, "schema", s->schema, es)))
         return err;
     if ((err = put_str_field(b, "table", s->table, es)))
         return err;
@@ -124,8 +128,8 @@ put_source(cdc_buf_t *b, const cdc_event_source_t *s, cdc_errstr_t *es)
 static bool
 op_valid(cdc_op_t op)
 {
-    return op == CDC_OP_CREATE || op == CDC_OP_UPDATE || op == CDC_OP_DELETE ||
-           op == CDC_OP_READ || op == CDC_OP_TRUNCATE;
+    return op == CDC_OP_CREATE || op == CDC_OP_UPDATE || op == CDC_OP_DELETE || op == CDC_OP_READ ||
+           op == CDC_OP_TRUNCATE;
 }
 
 cdc_err_t

@@ -22,14 +22,22 @@ dec_value(dec_t *d, cdc_value_t *v)
 {
     memset(v, 0, sizeof(*v));
     switch (cdc_jr_peek(&d->r)) {
-    case CDC_JSON_NULL: v->type = CDC_VAL_NULL; return cdc_jr_null(&d->r);
+    case CDC_JSON_NULL:
+        v->type = CDC_VAL_NULL;
+        return cdc_jr_null(&d->r);
     case CDC_JSON_TRUE:
-    case CDC_JSON_FALSE: v->type = CDC_VAL_BOOL; return cdc_jr_bool(&d->r, &v->b);
-    case CDC_JSON_NUMBER: v->type = CDC_VAL_NUMBER; return cdc_jr_number(&d->r, &v->s.p, &v->s.n);
+    case CDC_JSON_FALSE:
+        v->type = CDC_VAL_BOOL;
+        return cdc_jr_bool(&d->r, &v->b);
+    case CDC_JSON_NUMBER:
+        v->type = CDC_VAL_NUMBER;
+        return cdc_jr_number(&d->r, &v->s.p, &v->s.n);
     case CDC_JSON_STRING:
         v->type = CDC_VAL_STRING;
         return cdc_jr_string(&d->r, d->a, &v->s.p, &v->s.n);
-    default: v->type = CDC_VAL_JSON; return cdc_jr_skip(&d->r, &v->s.p, &v->s.n);
+    default:
+        v->type = CDC_VAL_JSON;
+        return cdc_jr_skip(&d->r, &v->s.p, &v->s.n);
     }
 }
 

@@ -72,13 +72,27 @@ write_escape(cdc_buf_t *b, unsigned char c)
 {
     char e[7] = {'\\', 0, 0, 0, 0, 0, 0};
     switch (c) {
-    case '"': e[1] = '"'; break;
-    case '\\': e[1] = '\\'; break;
-    case '\n': e[1] = 'n'; break;
-    case '\r': e[1] = 'r'; break;
-    case '\t': e[1] = 't'; break;
-    case '\b': e[1] = 'b'; break;
-    case '\f': e[1] = 'f'; break;
+    case '"':
+        e[1] = '"';
+        break;
+    case '\\':
+        e[1] = '\\';
+        break;
+    case '\n':
+        e[1] = 'n';
+        break;
+    case '\r':
+        e[1] = 'r';
+        break;
+    case '\t':
+        e[1] = 't';
+        break;
+    case '\b':
+        e[1] = 'b';
+        break;
+    case '\f':
+        e[1] = 'f';
+        break;
     default:
         memcpy(e + 1, "u00", 3);
         e[4] = hexdig[c >> 4];
@@ -292,7 +306,8 @@ cdc_base64_decode(cdc_buf_t *b, const char *p, size_t n)
             if (pad || (v[k] = b64_val(c)) < 0)
                 return false;
         }
-        unsigned w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
+        unsigned w =
+            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
         char out[3] = {(char)(w >> 16), (char)(w >> 8), (char)w};
         cdc_buf_append(b, out, (size_t)(3 - pad));
     }
@@ -335,12 +350,18 @@ cdc_jr_peek(cdc_jr_t *r)
     if (r->pos >= r->n)
         return CDC_JSON_INVALID;
     switch (r->p[r->pos]) {
-    case 'n': return CDC_JSON_NULL;
-    case 't': return CDC_JSON_TRUE;
-    case 'f': return CDC_JSON_FALSE;
-    case '"': return CDC_JSON_STRING;
-    case '[': return CDC_JSON_ARRAY;
-    case '{': return CDC_JSON_OBJECT;
+    case 'n':
+        return CDC_JSON_NULL;
+    case 't':
+        return CDC_JSON_TRUE;
+    case 'f':
+        return CDC_JSON_FALSE;
+    case '"':
+        return CDC_JSON_STRING;
+    case '[':
+        return CDC_JSON_ARRAY;
+    case '{':
+        return CDC_JSON_OBJECT;
     default:
         if (r->p[r->pos] == '-' || (r->p[r->pos] >= '0' && r->p[r->pos] <= '9'))
             return CDC_JSON_NUMBER;
@@ -485,15 +506,24 @@ static char
 simple_unescape(char c)
 {
     switch (c) {
-    case '"': return '"';
-    case '\\': return '\\';
-    case '/': return '/';
-    case 'b': return '\b';
-    case 'f': return '\f';
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    default: return 0;
+    case '"':
+        return '"';
+    case '\\':
+        return '\\';
+    case '/':
+        return '/';
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return 0;
     }
 }
 
@@ -633,11 +663,16 @@ jr_skip_value(cdc_jr_t *r)
     size_t n;
     int rc;
     switch (cdc_jr_peek(r)) {
-    case CDC_JSON_NULL: return jr_literal(r, "null");
-    case CDC_JSON_TRUE: return jr_literal(r, "true");
-    case CDC_JSON_FALSE: return jr_literal(r, "false");
-    case CDC_JSON_NUMBER: return cdc_jr_number(r, &s, &n);
-    case CDC_JSON_STRING: return cdc_jr_string(r, NULL, NULL, NULL);
+    case CDC_JSON_NULL:
+        return jr_literal(r, "null");
+    case CDC_JSON_TRUE:
+        return jr_literal(r, "true");
+    case CDC_JSON_FALSE:
+        return jr_literal(r, "false");
+    case CDC_JSON_NUMBER:
+        return cdc_jr_number(r, &s, &n);
+    case CDC_JSON_STRING:
+        return cdc_jr_string(r, NULL, NULL, NULL);
     case CDC_JSON_ARRAY:
         if ((rc = cdc_jr_arr_begin(r)))
             return rc;
@@ -652,7 +687,8 @@ jr_skip_value(cdc_jr_t *r)
             if ((rc = jr_skip_value(r)))
                 return rc;
         return rc;
-    default: return jr_fail(r, "expected a value");
+    default:
+        return jr_fail(r, "expected a value");
     }
 }
 

@@ -93,16 +93,22 @@ cdc_err_t
 cdc_kafka_classify_code(rd_kafka_resp_err_t code)
 {
     switch (code) {
-    case RD_KAFKA_RESP_ERR_NO_ERROR: return CDC_OK;
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+        return CDC_OK;
     case RD_KAFKA_RESP_ERR__FENCED:
     case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
-    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH: return CDC_ERR_FENCED;
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+        return CDC_ERR_FENCED;
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
-    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT: return CDC_ERR_TIMEOUT;
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        return CDC_ERR_TIMEOUT;
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE: return CDC_ERR_TOOBIG;
-    case RD_KAFKA_RESP_ERR__FATAL: return CDC_ERR_FATAL;
-    default: return CDC_ERR_KAFKA;
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        return CDC_ERR_TOOBIG;
+    case RD_KAFKA_RESP_ERR__FATAL:
+        return CDC_ERR_FATAL;
+    default:
+        return CDC_ERR_KAFKA;
     }
 }
 
@@ -229,8 +235,7 @@ cdc_kafka_bus_ping(cdc_kafka_bus_t *bus, int timeout_ms, int *n_brokers, cdc_err
     cdc_err_t rc = CDC_OK;
     if (err) {
         rc = cdc_errstr_set(es, CDC_ERR_CONNECT, "kafka %s: %s%s%s", bus->bootstrap,
-                            rd_kafka_err2str(err), bus->last_error[0] ? ": " : "",
-                            bus->last_error);
+                            rd_kafka_err2str(err), bus->last_error[0] ? ": " : "", bus->last_error);
     } else {
         *n_brokers = md->broker_cnt;
         rd_kafka_metadata_destroy(md);
@@ -249,9 +254,8 @@ admin_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions, bool
     char errstr[256], maxb[32];
     snprintf(maxb, sizeof(maxb), "%lld",
              (long long)bus->kc->max_event_bytes + CDC_KAFKA_RECORD_OVERHEAD);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions,
-                                                    bus->kc->replication_factor, errstr,
-                                                    sizeof(errstr));
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, bus->kc->replication_factor,
+                                                    errstr, sizeof(errstr));
     rd_kafka_NewTopic_set_config(nt, "max.message.bytes", maxb);
     if (compact)
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
@@ -267,8 +271,8 @@ admin_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions, bool
     } else {
         const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
         size_t cnt = 0;
-        const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt)
-                                                 : NULL;
+        const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
         rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
         if (!e && cnt == 1)
             e = rd_kafka_topic_result_error(tr[0]);
@@ -293,8 +297,7 @@ cdc_kafka_bus_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitio
     /* The mock cluster has no cleanup policies; compaction only matters on a real cluster. */
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(bus->mock, topic, partitions, 3);
     if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-        return cdc_errstr_set(es, CDC_ERR_KAFKA, "create topic %s: %s", topic,
-                              rd_kafka_err2str(e));
+        return cdc_errstr_set(es, CDC_ERR_KAFKA, "create topic %s: %s", topic, rd_kafka_err2str(e));
     return CDC_OK;
 }
 

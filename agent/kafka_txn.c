@@ -174,9 +174,8 @@ cdc_producer_wait_delivered(cdc_producer_t *p, int timeout_ms)
     if (p->first_dr_err) {
         cdc_err_t rc = cdc_kafka_classify_code(p->first_dr_err);
         char reason[256];
-        if (rc != CDC_ERR_FENCED &&
-            cdc_kafka_classify_code(rd_kafka_fatal_error(p->rk, reason, sizeof(reason))) ==
-                CDC_ERR_FENCED)
+        if (rc != CDC_ERR_FENCED && cdc_kafka_classify_code(rd_kafka_fatal_error(
+                                        p->rk, reason, sizeof(reason))) == CDC_ERR_FENCED)
             rc = CDC_ERR_FENCED;
         snprintf(p->errstr, sizeof(p->errstr), "%s%s", p->first_dr_errstr,
                  rc == CDC_ERR_FENCED ? "; another instance with this transactional id took over"

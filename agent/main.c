@@ -29,12 +29,18 @@ static const char *
 command_name(cdc_cmd_t cmd)
 {
     switch (cmd) {
-    case CDC_CMD_OFFSETS_SHOW: return "offsets show";
-    case CDC_CMD_OFFSETS_SET: return "offsets set";
-    case CDC_CMD_REPLAY: return "replay";
-    case CDC_CMD_SNAPSHOT: return "snapshot";
-    case CDC_CMD_SOURCE_DROP: return "source drop";
-    default: return "?";
+    case CDC_CMD_OFFSETS_SHOW:
+        return "offsets show";
+    case CDC_CMD_OFFSETS_SET:
+        return "offsets set";
+    case CDC_CMD_REPLAY:
+        return "replay";
+    case CDC_CMD_SNAPSHOT:
+        return "snapshot";
+    case CDC_CMD_SOURCE_DROP:
+        return "source drop";
+    default:
+        return "?";
     }
 }
 
@@ -75,9 +81,15 @@ main(int argc, char **argv)
     cdc_log_setup(cfg->agent.log_format, cfg->agent.log_level);
     int rc;
     switch (cli.cmd) {
-    case CDC_CMD_CHECK: rc = cdc_check_run(cfg, stdout) ? CDC_EXIT_FAILURE : CDC_EXIT_OK; break;
-    case CDC_CMD_RUN: rc = cdc_run(cfg); break;
-    default: rc = not_implemented(&cli); break;
+    case CDC_CMD_CHECK:
+        rc = cdc_check_run(cfg, stdout) ? CDC_EXIT_FAILURE : CDC_EXIT_OK;
+        break;
+    case CDC_CMD_RUN:
+        rc = cdc_run(cfg);
+        break;
+    default:
+        rc = not_implemented(&cli);
+        break;
     }
     cdc_config_free(cfg);
     return rc;

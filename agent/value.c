@@ -156,7 +156,9 @@ write_text_kind(cdc_buf_t *b, const cdc_value_t *v, cdc_errstr_t *es)
         if (cdc_json_write_string(b, v->s.p, v->s.n, &bad))
             return cdc_errstr_set(es, CDC_ERR_UTF8, "invalid utf-8 at byte %zu", bad);
         return CDC_OK;
-    case CDC_VAL_BYTES: cdc_json_write_base64(b, v->s.p, v->s.n); return CDC_OK;
+    case CDC_VAL_BYTES:
+        cdc_json_write_base64(b, v->s.p, v->s.n);
+        return CDC_OK;
     case CDC_VAL_JSON:
         if (!cdc_json_valid(v->s.p, v->s.n))
             return cdc_errstr_set(es, CDC_ERR_PARSE, "not a valid json value");
@@ -172,7 +174,8 @@ write_text_kind(cdc_buf_t *b, const cdc_value_t *v, cdc_errstr_t *es)
         cdc_buf_append(b, v->s.p, v->s.n);
         return CDC_OK;
     }
-    default: return cdc_errstr_set(es, CDC_ERR_INVAL, "unknown value type %d", (int)v->type);
+    default:
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "unknown value type %d", (int)v->type);
     }
 }
 
@@ -199,13 +202,26 @@ cdc_err_t
 cdc_value_write_json(cdc_buf_t *b, const cdc_value_t *v, cdc_errstr_t *es)
 {
     switch (v->type) {
-    case CDC_VAL_NULL: cdc_buf_puts(b, "null"); return CDC_OK;
-    case CDC_VAL_BOOL: cdc_buf_puts(b, v->b ? "true" : "false"); return CDC_OK;
-    case CDC_VAL_INT: cdc_json_write_int(b, v->i); return CDC_OK;
-    case CDC_VAL_UINT: cdc_json_write_uint(b, v->u); return CDC_OK;
-    case CDC_VAL_FLOAT64: cdc_json_write_double(b, v->f, false); return CDC_OK;
-    case CDC_VAL_FLOAT32: cdc_json_write_double(b, v->f, true); return CDC_OK;
-    case CDC_VAL_ARRAY: return write_array(b, v, es, 1);
+    case CDC_VAL_NULL:
+        cdc_buf_puts(b, "null");
+        return CDC_OK;
+    case CDC_VAL_BOOL:
+        cdc_buf_puts(b, v->b ? "true" : "false");
+        return CDC_OK;
+    case CDC_VAL_INT:
+        cdc_json_write_int(b, v->i);
+        return CDC_OK;
+    case CDC_VAL_UINT:
+        cdc_json_write_uint(b, v->u);
+        return CDC_OK;
+    case CDC_VAL_FLOAT64:
+        cdc_json_write_double(b, v->f, false);
+        return CDC_OK;
+    case CDC_VAL_FLOAT32:
+        cdc_json_write_double(b, v->f, true);
+        return CDC_OK;
+    case CDC_VAL_ARRAY:
+        return write_array(b, v, es, 1);
     case CDC_VAL_DATE:
     case CDC_VAL_TIMESTAMP:
     case CDC_VAL_TIMESTAMPTZ:
@@ -223,6 +239,7 @@ cdc_value_write_json(cdc_buf_t *b, const cdc_value_t *v, cdc_errstr_t *es)
             cdc_timestamp_format(b, &v->ts, v->type == CDC_VAL_TIMESTAMPTZ);
         cdc_buf_putc(b, '"');
         return CDC_OK;
-    default: return write_text_kind(b, v, es);
+    default:
+        return write_text_kind(b, v, es);
     }
 }

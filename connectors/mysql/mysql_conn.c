@@ -19,8 +19,8 @@ cdc_mysql_connect(const cdc_db_conn_t *conn, cdc_err_t *err, cdc_errstr_t *es)
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
-    if (mysql_real_connect(m, host, conn->user, conn->password, conn->database,
-                           (unsigned)port, NULL, 0)) {
+    if (mysql_real_connect(m, host, conn->user, conn->password, conn->database, (unsigned)port,
+                           NULL, 0)) {
         *err = CDC_OK;
         return m;
     }
@@ -62,14 +62,16 @@ probe_source(MYSQL *m, cdc_probe_t *out)
 {
     char v[64];
     if (sysvar(m, "log_bin", v, sizeof(v)) && strcmp(v, "1") != 0)
-        cdc_probe_note(out, true, "binary log is off; start the server with log_bin and "
-                                  "server_id set");
+        cdc_probe_note(out, true,
+                       "binary log is off; start the server with log_bin and "
+                       "server_id set");
     require_var(m, out, "binlog_format", "ROW");
     require_var(m, out, "binlog_row_image", "FULL");
     require_var(m, out, "binlog_row_metadata", "FULL");
     if (sysvar(m, "log_bin_compress", v, sizeof(v)) && strcmp(v, "0") != 0)
-        cdc_probe_note(out, true, "log_bin_compress is on; set log_bin_compress=OFF (compressed "
-                                  "row events are not decoded)");
+        cdc_probe_note(out, true,
+                       "log_bin_compress is on; set log_bin_compress=OFF (compressed "
+                       "row events are not decoded)");
 }
 
 cdc_err_t

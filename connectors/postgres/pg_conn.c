@@ -92,8 +92,9 @@ probe_source(PGconn *c, const cdc_db_conn_t *conn, cdc_probe_t *out)
                        "wal_level is %s; run ALTER SYSTEM SET wal_level = logical; and restart "
                        "PostgreSQL",
                        v);
-    if (query_value(c, "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = "
-                       "current_user",
+    if (query_value(c,
+                    "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = "
+                    "current_user",
                     v, sizeof(v)) &&
         strcmp(v, "t") != 0)
         cdc_probe_note(out, true, "user %s lacks REPLICATION; run ALTER ROLE %s REPLICATION;",
@@ -103,8 +104,9 @@ probe_source(PGconn *c, const cdc_db_conn_t *conn, cdc_probe_t *out)
                     "pg_replication_slots)",
                     v, sizeof(v)) &&
         strcmp(v, "0") == 0)
-        cdc_probe_note(out, true, "no free replication slot; raise max_replication_slots and "
-                                  "restart PostgreSQL");
+        cdc_probe_note(out, true,
+                       "no free replication slot; raise max_replication_slots and "
+                       "restart PostgreSQL");
 }
 
 cdc_err_t

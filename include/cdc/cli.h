@@ -33,7 +33,7 @@ typedef struct {
     const char *source;
     const char *table;
     bool has_from_ts;
-    int64_t from_ts_ms; /* replay --from-timestamp, as a record timestamp */
+    int64_t from_ts_ms;      /* replay --from-timestamp, as a record timestamp */
     const char *from_offset; /* replay --from-offset / offsets set --offset: TOPIC:PART:OFF */
     char topic[256];
     int32_t partition;

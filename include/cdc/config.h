@@ -71,21 +71,25 @@ typedef struct {
     char **tables;       /* "schema.table" (PostgreSQL) or "db.table" (MySQL) */
     char **table_topics; /* per-table topic override or NULL, parallel to tables */
     size_t n_tables;
-    char *slot;        /* PostgreSQL */
-    char *publication; /* PostgreSQL */
+    char *slot;         /* PostgreSQL */
+    char *publication;  /* PostgreSQL */
     uint32_t server_id; /* MySQL: our replica id */
     cdc_snapshot_mode_t snapshot;
     int heartbeat_ms;
     int line; /* where it was defined, for later errors */
 } cdc_source_conf_t;
 
-typedef enum { CDC_UNKNOWN_COLUMN_FAIL = 0, CDC_UNKNOWN_COLUMN_IGNORE, CDC_UNKNOWN_COLUMN_ADD } cdc_unknown_column_t;
+typedef enum {
+    CDC_UNKNOWN_COLUMN_FAIL = 0,
+    CDC_UNKNOWN_COLUMN_IGNORE,
+    CDC_UNKNOWN_COLUMN_ADD
+} cdc_unknown_column_t;
 typedef enum { CDC_TRUNCATE_IGNORE = 0, CDC_TRUNCATE_APPLY } cdc_truncate_mode_t;
 
 typedef struct {
-    char *from; /* <source>.<schema or db>.<table> */
-    char *to;   /* <schema or db>.<table> */
-    char *topic; /* override of the topic read; NULL = the contract's name */
+    char *from;        /* <source>.<schema or db>.<table> */
+    char *to;          /* <schema or db>.<table> */
+    char *topic;       /* override of the topic read; NULL = the contract's name */
     cdc_kv_t *columns; /* source column -> target column; none = every column as is */
     size_t n_columns;
     cdc_kv_t *constants; /* target column -> constant value */

@@ -56,6 +56,7 @@ cdc_err_t cdc_errstr_set(cdc_errstr_t *es, cdc_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Prepends "prefix: " to es->msg (printf-style). */
-void cdc_errstr_prefix(cdc_errstr_t *es, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cdc_errstr_prefix(cdc_errstr_t *es, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

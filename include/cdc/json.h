@@ -66,7 +66,8 @@ void cdc_jr_init(cdc_jr_t *r, const char *p, size_t n, cdc_errstr_t *err);
 /* Type of the next value (skipping whitespace) without consuming it. */
 cdc_json_type_t cdc_jr_peek(cdc_jr_t *r);
 /* Objects: begin, then call next with i = 0, 1, 2 ... Returns 1 with a key (NUL-terminated, in
- * the arena) and the reader placed on its value, 0 at the closing brace, or a negative cdc_err_t. */
+ * the arena) and the reader placed on its value, 0 at the closing brace, or a negative cdc_err_t.
+ */
 cdc_err_t cdc_jr_obj_begin(cdc_jr_t *r);
 int cdc_jr_obj_next(cdc_jr_t *r, size_t i, cdc_arena_t *a, const char **key);
 /* Arrays: as objects, without keys. */

@@ -15,7 +15,8 @@ void cdc_log_setup(cdc_log_format_t format, cdc_log_level_t min_level);
 /* Parses "debug" / "info" / "warn" / "error"; returns false on anything else. */
 bool cdc_log_level_parse(const char *s, cdc_log_level_t *out);
 /* Writes one line; any thread. */
-void cdc_log_write(cdc_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cdc_log_write(cdc_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #define CDC_LOG_DEBUG(...) cdc_log_write(CDC_LOG_DEBUG, __VA_ARGS__)
 #define CDC_LOG_INFO(...)  cdc_log_write(CDC_LOG_INFO, __VA_ARGS__)

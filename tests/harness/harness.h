@@ -18,7 +18,8 @@ typedef struct {
 /* Starts cdc-mock-kafka (path from $CDC_MOCK_KAFKA) with 3 brokers; false on failure. */
 bool harness_kafka_start(harness_kafka_t *k);
 /* Sends one command line and returns true when the helper answered "ok". */
-bool harness_kafka_cmd(harness_kafka_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool harness_kafka_cmd(harness_kafka_t *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void harness_kafka_stop(harness_kafka_t *k);
 
 /* Value of NAME from the environment or from $CDC_HARNESS_DIR/env; NULL when unknown. The

@@ -14,8 +14,8 @@
 #include "cdc/kafka.h"
 #include "harness.h"
 
-#define API_PRODUCE 0
-#define API_END_TXN 26
+#define API_PRODUCE         0
+#define API_END_TXN         26
 #define ERR_PRODUCER_FENCED 90
 
 typedef struct {
@@ -63,9 +63,15 @@ send_n(cdc_producer_t *p, const char *topic, int from, int n)
         int kl = snprintf(key, sizeof(key), "{\"id\":%d}", i);
         int vl = snprintf(val, sizeof(val), "{\"v\":%d}", i);
         cdc_header_t h[] = {{"cdc-op", "c", 1}, {"cdc-pos", key, (size_t)kl}};
-        cdc_record_t r = {.topic = topic, .partition = RD_KAFKA_PARTITION_UA, .key = key,
-                          .key_len = (size_t)kl, .value = val, .value_len = (size_t)vl,
-                          .headers = h, .n_headers = 2, .timestamp_ms = 1700000000000LL + i};
+        cdc_record_t r = {.topic = topic,
+                          .partition = RD_KAFKA_PARTITION_UA,
+                          .key = key,
+                          .key_len = (size_t)kl,
+                          .value = val,
+                          .value_len = (size_t)vl,
+                          .headers = h,
+                          .n_headers = 2,
+                          .timestamp_ms = 1700000000000LL + i};
         assert_int_equal(cdc_producer_send(p, &r), CDC_OK);
     }
 }
@@ -201,7 +207,9 @@ test_event_too_large_is_refused(void **state)
     assert_true(harness_kafka_cmd(&f->k, "topic t.big 1"));
     cdc_producer_t *p = producer(f, "test.big");
     assert_int_equal(cdc_producer_begin(p), CDC_OK);
-    cdc_record_t r = {.topic = "t.big", .partition = RD_KAFKA_PARTITION_UA, .value = big,
+    cdc_record_t r = {.topic = "t.big",
+                      .partition = RD_KAFKA_PARTITION_UA,
+                      .value = big,
                       .value_len = sizeof(big)};
     assert_int_equal(cdc_producer_send(p, &r), CDC_ERR_TOOBIG);
     assert_int_equal(cdc_producer_abort(p, 30000), CDC_OK);
@@ -232,8 +240,11 @@ test_broker_outage_recovers(void **state)
 static void
 test_embedded_bus(void **state)
 {
-    cdc_kafka_conf_t kc = {.brokers = "embedded", .embedded = true, .max_event_bytes = 65536,
-                           .compression = "lz4", .replication_factor = -1};
+    cdc_kafka_conf_t kc = {.brokers = "embedded",
+                           .embedded = true,
+                           .max_event_bytes = 65536,
+                           .compression = "lz4",
+                           .replication_factor = -1};
     cdc_errstr_t es = {{0}};
     cdc_kafka_bus_t *bus = cdc_kafka_bus_new(&kc, &es);
     assert_non_null(bus);
@@ -248,8 +259,10 @@ test_embedded_bus(void **state)
 static void
 test_unreachable_broker_is_named(void **state)
 {
-    cdc_kafka_conf_t kc = {.brokers = "127.0.0.1:1", .max_event_bytes = 65536,
-                           .compression = "lz4", .replication_factor = -1};
+    cdc_kafka_conf_t kc = {.brokers = "127.0.0.1:1",
+                           .max_event_bytes = 65536,
+                           .compression = "lz4",
+                           .replication_factor = -1};
     cdc_errstr_t es = {{0}};
     cdc_kafka_bus_t *bus = cdc_kafka_bus_new(&kc, &es);
     int brokers = 0;

@@ -46,9 +46,9 @@ test_valid_commands(void **state)
                      CDC_OK);
     assert_int_equal(o.from_ts_ms, 1795604400500LL);
     assert_true(o.dry_run);
-    assert_int_equal(parse(&o, &es, "snapshot", "-c", "a", "--source", "crm", "--table",
-                           "public.t", NULL),
-                     CDC_OK);
+    assert_int_equal(
+        parse(&o, &es, "snapshot", "-c", "a", "--source", "crm", "--table", "public.t", NULL),
+        CDC_OK);
     assert_int_equal(parse(&o, &es, "source", "drop", "-c", "a", "--source", "crm", "--yes", NULL),
                      CDC_OK);
     assert_true(o.cmd == CDC_CMD_SOURCE_DROP && o.yes);
@@ -90,8 +90,8 @@ test_usage_errors(void **state)
     expect_usage_error("exactly one of", "replay", "-c", "a", "--sink", "s", NULL);
     expect_usage_error("exactly one of", "replay", "-c", "a", "--sink", "s", "--from-timestamp",
                        "2026-01-01", "--from-offset", "t:0:1", NULL);
-    expect_usage_error("expected ISO-8601", "replay", "-c", "a", "--sink", "s",
-                       "--from-timestamp", "yesterday", NULL);
+    expect_usage_error("expected ISO-8601", "replay", "-c", "a", "--sink", "s", "--from-timestamp",
+                       "yesterday", NULL);
     expect_usage_error("TOPIC:PARTITION:OFFSET", "replay", "-c", "a", "--sink", "s",
                        "--from-offset", "t:x:1", NULL);
     expect_usage_error("--source NAME and --table", "snapshot", "-c", "a", "--source", "c", NULL);

@@ -14,7 +14,7 @@
 
 #include "cdc/config.h"
 
-#define HEAD "agent: {name: a}\nkafka: {brokers: embedded}\n"
+#define HEAD      "agent: {name: a}\nkafka: {brokers: embedded}\n"
 #define PG_SOURCE "  - {name: crm, type: postgresql, conninfo: \"host=x\", tables: [public.t]}\n"
 
 typedef struct {
@@ -32,7 +32,8 @@ static const bad_case_t bad_cases[] = {
     {"agent: {name: a}\nsources: []\n", "kafka: required key missing"},
     {HEAD, "configure at least one source or sink"},
     {HEAD "sources:\n" PG_SOURCE "---\nagent: {}\n", "more than one YAML document"},
-    {"agent: {name: a}\nagent: {name: b}\n", "t.yaml:2:1: agent: duplicate key (first set on line 1)"},
+    {"agent: {name: a}\nagent: {name: b}\n",
+     "t.yaml:2:1: agent: duplicate key (first set on line 1)"},
     /* wrong types */
     {HEAD "sources:\n" PG_SOURCE "  - name: crm2\n    type: postgresql\n    conninfo: \"h\"\n"
           "    tables: [public.t]\n    slot: [a, b]\n",
@@ -57,27 +58,33 @@ static const bad_case_t bad_cases[] = {
     {HEAD "sources:\n  - {name: e, type: mysql, host: h, server_id: 1, slot: s, tables: [erp.t]}\n",
      "sources[0].slot: only for postgresql sources"},
     /* names and duplicates */
-    {HEAD "sources:\n" PG_SOURCE PG_SOURCE, "sources[1]: duplicate source name 'crm' (also sources[0])"},
+    {HEAD "sources:\n" PG_SOURCE PG_SOURCE,
+     "sources[1]: duplicate source name 'crm' (also sources[0])"},
     {HEAD "sources:\n  - {name: crm erp, type: postgresql, tables: [public.t]}\n",
      "sources[0].name: 'crm erp' must be non-empty and use only A-Z a-z 0-9 _ -"},
     {HEAD "sources:\n  - {name: c, type: postgresql, tables: [contacts]}\n",
      "sources[0].tables[0]: expected <schema>.<table>, got 'contacts'"},
     {HEAD "sources:\n  - {name: c, type: postgresql, tables: [public.t, public.u]}\n"
-          "  - {name: d, type: postgresql, slot: s2, tables: [{table: public.x, topic: cdc.c.public.t}]}\n",
+          "  - {name: d, type: postgresql, slot: s2, tables: [{table: public.x, topic: "
+          "cdc.c.public.t}]}\n",
      "topic cdc.c.public.t is already used by another table"},
     /* secrets */
     {HEAD "sources:\n  - {name: c, type: postgresql, password: hunter2, tables: [public.t]}\n",
      "sources[0].password: secrets only through password_env or password_file"},
-    {HEAD "sources:\n  - {name: c, type: postgresql, password_env: CDC_TEST_NOPE, tables: [public.t]}\n",
+    {HEAD
+     "sources:\n  - {name: c, type: postgresql, password_env: CDC_TEST_NOPE, tables: [public.t]}\n",
      "sources[0].password_env: environment variable CDC_TEST_NOPE is not set"},
     {HEAD "sources:\n  - {name: c, type: postgresql, conninfo: \"host=x password=hunter2\", "
           "tables: [public.t]}\n",
      "sources[0].conninfo: must not contain a password"},
-    {HEAD "sources:\n  - {name: c, type: postgresql, password_file: /nonexistent/pw, tables: [public.t]}\n",
+    {HEAD "sources:\n  - {name: c, type: postgresql, password_file: /nonexistent/pw, tables: "
+          "[public.t]}\n",
      "sources[0].password_file: cannot read /nonexistent/pw: No such file or directory"},
-    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {sasl.password: x}}\nsources:\n" PG_SOURCE,
+    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {sasl.password: "
+     "x}}\nsources:\n" PG_SOURCE,
      "kafka.properties.sasl.password: secrets only through kafka.*_env or kafka.*_file keys"},
-    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {transactional.id: x}}\nsources:\n" PG_SOURCE,
+    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {transactional.id: "
+     "x}}\nsources:\n" PG_SOURCE,
      "kafka.properties.transactional.id: set by the agent"},
     /* variables */
     {"agent: {name: \"${CDC_TEST_UNSET_VAR}\"}\nkafka: {brokers: embedded}\nsources:\n" PG_SOURCE,
@@ -86,8 +93,9 @@ static const bad_case_t bad_cases[] = {
     {HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
           "      - {from: crm.contacts, to: erp.customers}\n",
      "sinks[0].routes[0].from: expected <source>.<schema or db>.<table>"},
-    {HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
-          "      - {from: crm.public.contacts, to: erp.customers, columns: {id: crm_id}, key: [id]}\n",
+    {HEAD
+     "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
+     "      - {from: crm.public.contacts, to: erp.customers, columns: {id: crm_id}, key: [id]}\n",
      "sinks[0].routes[0].key[0]: key column 'id' is not a target of columns or constants"},
     {HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
           "      - {from: crm.public.c, to: erp.c, columns: {a: x, b: x}}\n",
@@ -95,7 +103,8 @@ static const bad_case_t bad_cases[] = {
     {HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
           "      - {from: crm.public.c, to: erp.c, on_unknown_column: drop}\n",
      "on_unknown_column: 'drop' is not one of fail | ignore | add"},
-    {HEAD "sinks:\n  - {name: erp, type: mysql, conninfo: x, host: h, routes: [{from: a.b.c, to: d.e}]}\n",
+    {HEAD "sinks:\n  - {name: erp, type: mysql, conninfo: x, host: h, routes: [{from: a.b.c, to: "
+          "d.e}]}\n",
      "sinks[0].conninfo: only for postgresql"},
 };
 
@@ -160,14 +169,16 @@ test_secrets_and_variables(void **state)
     char yaml[1024];
     setenv("CDC_TEST_PW", "s3cret-from-env", 1);
     setenv("CDC_TEST_PORT", "5433", 1);
-    snprintf(yaml, sizeof(yaml),
-             HEAD "sources:\n"
-                  "  - {name: c, type: postgresql, port: \"${CDC_TEST_PORT}\", password_env: CDC_TEST_PW, "
-                  "tables: [public.t]}\n"
-                  "sinks:\n"
-                  "  - {name: s, type: mysql, host: \"${CDC_TEST_HOST:-db.local}\", "
-                  "password_file: %s, routes: [{from: c.public.t, to: erp.t}]}\n",
-             pw);
+    snprintf(
+        yaml, sizeof(yaml),
+        HEAD
+        "sources:\n"
+        "  - {name: c, type: postgresql, port: \"${CDC_TEST_PORT}\", password_env: CDC_TEST_PW, "
+        "tables: [public.t]}\n"
+        "sinks:\n"
+        "  - {name: s, type: mysql, host: \"${CDC_TEST_HOST:-db.local}\", "
+        "password_file: %s, routes: [{from: c.public.t, to: erp.t}]}\n",
+        pw);
     cdc_errstr_t es = {{0}};
     cdc_config_t *cfg = cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es);
     if (!cfg)
@@ -249,12 +260,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_malformed_configs),
-        cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_secrets_and_variables),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_shipped_configs_load),
-        cmocka_unit_test(test_route_details),
+        cmocka_unit_test(test_malformed_configs),     cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_secrets_and_variables), cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_shipped_configs_load),  cmocka_unit_test(test_route_details),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

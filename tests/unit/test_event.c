@@ -44,8 +44,8 @@ static cdc_value_t
 v_ts(cdc_vtype_t t, int32_t y, int mo, int d, int h, int mi, int s, uint32_t us)
 {
     cdc_value_t v = {.type = t};
-    v.ts = (cdc_timestamp_t){{y, (uint8_t)mo, (uint8_t)d, 0}, (uint8_t)h, (uint8_t)mi, (uint8_t)s,
-                             us};
+    v.ts =
+        (cdc_timestamp_t){{y, (uint8_t)mo, (uint8_t)d, 0}, (uint8_t)h, (uint8_t)mi, (uint8_t)s, us};
     return v;
 }
 
@@ -146,18 +146,29 @@ base_event(cdc_connector_kind_t kind)
     if (kind == CDC_CONNECTOR_POSTGRESQL) {
         cdc_pos_t p = {.epoch = 1, .phase = CDC_PHASE_STREAM, .major = 0x16B3748, .idx = 0};
         cdc_pos_format(pos_pg, &p);
-        ev.source = (cdc_event_source_t){.system = "crm", .connector = kind, .db = "crm",
-                                         .schema = "public", .table = "contacts",
-                                         .ts_ms = 1764072000123LL, .pos = pos_pg,
-                                         .lsn = 0x16B3748, .txid = 731};
+        ev.source = (cdc_event_source_t){.system = "crm",
+                                         .connector = kind,
+                                         .db = "crm",
+                                         .schema = "public",
+                                         .table = "contacts",
+                                         .ts_ms = 1764072000123LL,
+                                         .pos = pos_pg,
+                                         .lsn = 0x16B3748,
+                                         .txid = 731};
         ev.txn_id = "731";
     } else {
         cdc_pos_t p = {.epoch = 2, .phase = CDC_PHASE_STREAM, .major = 3, .minor = 1234, .idx = 1};
         cdc_pos_format(pos_my, &p);
-        ev.source = (cdc_event_source_t){.system = "erp", .connector = kind, .db = "erp",
-                                         .table = "orders", .ts_ms = 1764072000000LL,
-                                         .pos = pos_my, .file = "binlog.000003", .offset = 1234,
-                                         .server_id = 1, .gtid = "0-1-77"};
+        ev.source = (cdc_event_source_t){.system = "erp",
+                                         .connector = kind,
+                                         .db = "erp",
+                                         .table = "orders",
+                                         .ts_ms = 1764072000000LL,
+                                         .pos = pos_my,
+                                         .file = "binlog.000003",
+                                         .offset = 1234,
+                                         .server_id = 1,
+                                         .gtid = "0-1-77"};
         ev.txn_id = "0-1-77";
         ev.txn_seq = 1;
     }

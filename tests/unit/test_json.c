@@ -34,7 +34,7 @@ test_write_string_escapes(void **state)
 static void
 test_write_string_rejects_invalid_utf8(void **state)
 {
-    static const char *const bad[] = {"\xC3", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+    static const char *const bad[] = {"\xC3",   "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
                                       "ok\xFF", "\xE2\x82"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cdc_buf_t b;
@@ -122,8 +122,8 @@ static void
 test_base64_round_trip(void **state)
 {
     static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const out[] = {"\"\"", "\"Zg==\"", "\"Zm8=\"", "\"Zm9v\"", "\"Zm9vYg==\"",
-                                      "\"Zm9vYmE=\"", "\"Zm9vYmFy\""};
+    static const char *const out[] = {"\"\"",         "\"Zg==\"",     "\"Zm8=\"",    "\"Zm9v\"",
+                                      "\"Zm9vYg==\"", "\"Zm9vYmE=\"", "\"Zm9vYmFy\""};
     for (int i = 0; i < 7; i++) {
         cdc_buf_t b, d;
         cdc_buf_init(&b);
@@ -147,11 +147,17 @@ test_base64_round_trip(void **state)
 static void
 test_reader_valid_and_invalid(void **state)
 {
-    static const char *const good[] = {"0", "-0", "1.5e-3", "[]", "{}", "\"\\u00e9\\ud83d\\ude00\"",
-                                       "{\"a\":[1,{\"b\":null}],\"c\":true}", " [ 1 , 2 ] "};
-    static const char *const bad[] = {"", "01", "1.", "[1,]", "{\"a\"}", "{\"a\":1,}", "\"\\x\"",
-                                      "\"\\ud83d\"", "nul", "[1] 2", "\"a\nb\"", "{'a':1}",
-                                      "\"\xFF\""};
+    static const char *const good[] = {"0",
+                                       "-0",
+                                       "1.5e-3",
+                                       "[]",
+                                       "{}",
+                                       "\"\\u00e9\\ud83d\\ude00\"",
+                                       "{\"a\":[1,{\"b\":null}],\"c\":true}",
+                                       " [ 1 , 2 ] "};
+    static const char *const bad[] = {"",           "01",      "1.",          "[1,]", "{\"a\"}",
+                                      "{\"a\":1,}", "\"\\x\"", "\"\\ud83d\"", "nul",  "[1] 2",
+                                      "\"a\nb\"",   "{'a':1}", "\"\xFF\""};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_true(cdc_json_valid(good[i], strlen(good[i])));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

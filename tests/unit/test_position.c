@@ -22,15 +22,20 @@ test_format_fixed_width(void **state)
 static void
 test_parse_round_trip_and_strictness(void **state)
 {
-    cdc_pos_t p = {.epoch = 0xffffffff, .phase = CDC_PHASE_RESNAPSHOT, .major = UINT64_MAX,
-                   .minor = 77, .idx = 0xdeadbeef},
+    cdc_pos_t p = {.epoch = 0xffffffff,
+                   .phase = CDC_PHASE_RESNAPSHOT,
+                   .major = UINT64_MAX,
+                   .minor = 77,
+                   .idx = 0xdeadbeef},
               q;
     char s[CDC_POS_STRLEN];
     cdc_pos_format(s, &p);
     assert_true(cdc_pos_parse(s, &q));
     assert_int_equal(cdc_pos_cmp(&p, &q), 0);
     static const char *const bad[] = {
-        "", "v1", "v2:00000001:1:00000000016b3748:0000000000000000:00000005",
+        "",
+        "v1",
+        "v2:00000001:1:00000000016b3748:0000000000000000:00000005",
         "v1:00000001:1:00000000016B3748:0000000000000000:00000005", /* uppercase */
         "v1:00000001:3:00000000016b3748:0000000000000000:00000005", /* phase 3 */
         "v1:0000001:1:00000000016b3748:0000000000000000:000000050", /* widths */
@@ -51,11 +56,21 @@ test_string_order_is_position_order(void **state)
                        (uint32_t)(rand() % 4)};
         cdc_pos_t b = a;
         switch (rand() % 5) {
-        case 0: b.epoch = (uint32_t)(rand() % 3); break;
-        case 1: b.phase = (cdc_phase_t)(rand() % 3); break;
-        case 2: b.major = (uint64_t)rand() << 20; break;
-        case 3: b.minor = (uint64_t)(rand() % 5); break;
-        default: b.idx = (uint32_t)(rand() % 4); break;
+        case 0:
+            b.epoch = (uint32_t)(rand() % 3);
+            break;
+        case 1:
+            b.phase = (cdc_phase_t)(rand() % 3);
+            break;
+        case 2:
+            b.major = (uint64_t)rand() << 20;
+            break;
+        case 3:
+            b.minor = (uint64_t)(rand() % 5);
+            break;
+        default:
+            b.idx = (uint32_t)(rand() % 4);
+            break;
         }
         char sa[CDC_POS_STRLEN], sb[CDC_POS_STRLEN];
         cdc_pos_format(sa, &a);
@@ -69,7 +84,8 @@ test_string_order_is_position_order(void **state)
 static void
 test_snapshot_sorts_before_stream_at_same_major(void **state)
 {
-    cdc_pos_t snap = {1, CDC_PHASE_SNAPSHOT, 100, 0, 999}, stream = {1, CDC_PHASE_STREAM, 100, 0, 0};
+    cdc_pos_t snap = {1, CDC_PHASE_SNAPSHOT, 100, 0, 999},
+              stream = {1, CDC_PHASE_STREAM, 100, 0, 0};
     assert_true(cdc_pos_cmp(&snap, &stream) < 0);
     assert_true(cdc_pos_same_epoch(&snap, &stream));
     assert_int_equal(cdc_pos_epoch_next(1), 2);

@@ -1,0 +1,40 @@
+-- CRM side of the demo (PostgreSQL): accounts and contacts flow to the ERP; ERP orders and
+-- invoices land in erp_orders / erp_invoices.
+CREATE TABLE IF NOT EXISTS accounts (
+    id bigint PRIMARY KEY,
+    name text NOT NULL,
+    country char(2),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS contacts (
+    id bigint PRIMARY KEY,
+    account_id bigint REFERENCES accounts (id),
+    first_name text,
+    last_name text,
+    email text,
+    phone text,
+    notes text,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS erp_orders (
+    id bigint PRIMARY KEY,
+    customer_id bigint,
+    total numeric(12, 2),
+    status text,
+    ordered_at timestamp
+);
+CREATE TABLE IF NOT EXISTS erp_invoices (
+    id bigint PRIMARY KEY,
+    order_id bigint,
+    amount numeric(12, 2),
+    paid boolean,
+    issued_on date
+);
+INSERT INTO accounts (id, name, country) VALUES
+    (1, 'Acme Corp', 'US'), (2, 'Globex GmbH', 'DE'), (3, 'Initech', 'US')
+ON CONFLICT DO NOTHING;
+INSERT INTO contacts (id, account_id, first_name, last_name, email, phone) VALUES
+    (10, 1, 'Ada', 'Lovelace', 'ada@acme.example', '+1 555 0100'),
+    (11, 2, 'Jürgen', 'Müller', 'jm@globex.example', '+49 30 1234567'),
+    (12, 3, 'Peter', 'Gibbons', 'peter@initech.example', NULL)
+ON CONFLICT DO NOTHING;
