@@ -353,15 +353,22 @@ cdc_err_t
 cdc_consumer_assign(cdc_consumer_t *c, const char *topic, int32_t partition, int64_t offset,
                     cdc_errstr_t *es)
 {
-    rd_kafka_topic_partition_t *tp =
-        rd_kafka_topic_partition_list_find(c->assignment, topic, partition);
-    if (!tp)
-        tp = rd_kafka_topic_partition_list_add(c->assignment, topic, partition);
-    tp->offset = offset;
-    rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, c->assignment);
-    if (e)
-        return cdc_errstr_set(es, CDC_ERR_KAFKA, "assign %s[%d]: %s", topic, (int)partition,
-                              rd_kafka_err2str(e));
+    /* Incremental: re-assigning the whole set while partitions are still starting trips an
+     * assertion in librdkafka 2.0.2 (rd_kafka_assignment_partition_stopped). */
+    if (rd_kafka_topic_partition_list_find(c->assignment, topic, partition))
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "%s[%d] is already assigned", topic,
+                              (int)partition);
+    rd_kafka_topic_partition_list_add(c->assignment, topic, partition);
+    rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(one, topic, partition)->offset = offset;
+    rd_kafka_error_t *e = rd_kafka_incremental_assign(c->rk, one);
+    rd_kafka_topic_partition_list_destroy(one);
+    if (e) {
+        cdc_errstr_set(es, CDC_ERR_KAFKA, "assign %s[%d]: %s", topic, (int)partition,
+                       rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return CDC_ERR_KAFKA;
+    }
     return CDC_OK;
 }
 

@@ -97,7 +97,8 @@ typedef struct cdc_consumer cdc_consumer_t;
 cdc_consumer_t *cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap,
                                  const char *group_id, cdc_errstr_t *es);
 void cdc_consumer_free(cdc_consumer_t *c);
-/* Adds topic/partition at offset (or RD_KAFKA_OFFSET_BEGINNING) to the assignment. */
+/* Adds topic/partition at offset (or RD_KAFKA_OFFSET_BEGINNING) to the assignment; assigning the
+ * same partition twice is an error. */
 cdc_err_t cdc_consumer_assign(cdc_consumer_t *c, const char *topic, int32_t partition,
                               int64_t offset, cdc_errstr_t *es);
 /* Next record or NULL on timeout; the caller destroys it with rd_kafka_message_destroy. Errors
