@@ -1,0 +1,199 @@
+/*
+ * PostgreSQL source start-up and shutdown: connections, table and publication checks, and the
+ * replication slot. A slot is created only on a first start (no stored position) or to redo an
+ * unfinished initial snapshot; a stored position whose slot is missing or lost stops the source:
+ * changes were lost and only an explicit re-snapshot may go on.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/log.h"
+#include "cdc/pg.h"
+#include "pg_source.h"
+
+static cdc_err_t
+identify_system(cdc_source_t *s, cdc_errstr_t *es)
+{
+    PGresult *r = PQexec(s->repl, "IDENTIFY_SYSTEM");
+    cdc_err_t err = CDC_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 4)
+        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: IDENTIFY_SYSTEM: %s",
+                             PQresultErrorMessage(r));
+    else
+        snprintf(s->dbname, sizeof(s->dbname), "%s", PQgetvalue(r, 0, 3));
+    PQclear(r);
+    return err;
+}
+
+/* CREATE_REPLICATION_SLOT; with an exported snapshot when a snapshot is to be taken. */
+static cdc_err_t
+create_slot(cdc_source_t *s, bool export_snapshot, cdc_errstr_t *es)
+{
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    cdc_buf_puts(&sql, "CREATE_REPLICATION_SLOT ");
+    pg_quote_ident(&sql, s->conf->slot);
+    cdc_buf_printf(&sql, " LOGICAL pgoutput (SNAPSHOT '%s')",
+                   export_snapshot ? "export" : "nothing");
+    PGresult *r = PQexec(s->repl, sql.data);
+    cdc_buf_deinit(&sql);
+    cdc_err_t err = CDC_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        err = cdc_errstr_set(es, CDC_ERR_FATAL, "postgresql: creating slot %s: %s", s->conf->slot,
+                             PQresultErrorMessage(r));
+        es->msg[strcspn(es->msg, "\n")] = '\0';
+    } else {
+        cdc_lsn_parse(PQgetvalue(r, 0, 1), &s->consistent_point);
+        snprintf(s->snapshot_name, sizeof(s->snapshot_name), "%s",
+                 PQgetisnull(r, 0, 2) ? "" : PQgetvalue(r, 0, 2));
+        s->snapshot_due = export_snapshot;
+        char l[CDC_LSN_STRLEN];
+        cdc_lsn_format(l, s->consistent_point);
+        CDC_LOG_INFO("source=%s slot=%s created consistent_point=%s snapshot=%s", s->conf->name,
+                     s->conf->slot, l, export_snapshot ? "yes" : "no");
+    }
+    PQclear(r);
+    return err;
+}
+
+static cdc_err_t
+drop_slot(cdc_source_t *s, cdc_errstr_t *es)
+{
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    cdc_buf_puts(&sql, "DROP_REPLICATION_SLOT ");
+    pg_quote_ident(&sql, s->conf->slot);
+    cdc_err_t err = pg_exec(s->repl, sql.data, es);
+    cdc_buf_deinit(&sql);
+    return err;
+}
+
+static cdc_err_t
+slot_unusable(cdc_source_t *s, const pg_slot_info_t *info, cdc_errstr_t *es)
+{
+    if (info->lost)
+        return cdc_errstr_set(es, CDC_ERR_FATAL,
+                              "source %s: slot %s is invalidated (wal_status = lost): WAL after "
+                              "the last published position was removed and those changes are "
+                              "lost. Re-snapshot: cdc-agent source drop -c FILE --source %s, then "
+                              "start the agent again",
+                              s->conf->name, s->conf->slot, s->conf->name);
+    if (strcmp(info->plugin, "pgoutput"))
+        return cdc_errstr_set(es, CDC_ERR_CONFIG, "slot %s uses plugin %s, not pgoutput",
+                              s->conf->slot, info->plugin);
+    if (strcmp(info->database, s->dbname))
+        return cdc_errstr_set(es, CDC_ERR_CONFIG, "slot %s belongs to database %s, not %s",
+                              s->conf->slot, info->database, s->dbname);
+    if (info->active)
+        return cdc_errstr_set(es, CDC_ERR_CONNECT,
+                              "slot %s is in use by another connection (another agent running?)",
+                              s->conf->slot);
+    return CDC_OK;
+}
+
+static cdc_err_t
+prepare_slot(cdc_source_t *s, cdc_errstr_t *es)
+{
+    pg_slot_info_t info;
+    bool want_snapshot = s->conf->snapshot == CDC_SNAPSHOT_INITIAL;
+    cdc_err_t err = pg_slot_info(s->catalog, s->conf->slot, &info, es);
+    if (err)
+        return err;
+    bool unfinished_snapshot = s->resume.has_pos && s->resume.pos.phase == CDC_PHASE_SNAPSHOT;
+    if (!info.exists) {
+        if (s->resume.has_pos && !unfinished_snapshot) {
+            char pos[CDC_POS_STRLEN];
+            cdc_pos_format(pos, &s->resume.pos);
+            return cdc_errstr_set(es, CDC_ERR_FATAL,
+                                  "source %s: slot %s is missing but a position is stored (%s): "
+                                  "changes after it are lost. Re-snapshot: cdc-agent source drop "
+                                  "-c FILE --source %s, then start the agent again",
+                                  s->conf->name, s->conf->slot, pos, s->conf->name);
+        }
+        return create_slot(s, want_snapshot, es);
+    }
+    if ((err = slot_unusable(s, &info, es)))
+        return err;
+    if (!s->resume.has_pos || unfinished_snapshot) {
+        /* nothing of this slot was ever committed to Kafka, or its snapshot did not finish:
+         * start over from a new slot; positions only grow, so no new epoch is needed */
+        CDC_LOG_WARN("source=%s slot=%s exists without a finished snapshot; recreating it",
+                     s->conf->name, s->conf->slot);
+        if ((err = drop_slot(s, es)))
+            return err;
+        s->resume.has_pos = false;
+        return create_slot(s, want_snapshot, es);
+    }
+    return CDC_OK;
+}
+
+static void
+pg_close(cdc_source_t *s)
+{
+    if (!s)
+        return;
+    PQfinish(s->repl);
+    PQfinish(s->catalog);
+    cdc_pgo_decoder_free(s->dec);
+    pg_typecache_free(s->types);
+    for (size_t i = 0; i < s->n_metas; i++) {
+        free(s->metas[i].types);
+        free(s->metas[i].key_idx);
+    }
+    free(s->metas);
+    cdc_arena_deinit(&s->builder.arena);
+    free(s);
+}
+
+static cdc_err_t
+pg_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_source_t **out,
+        cdc_errstr_t *es)
+{
+    cdc_source_t *s = cdc_xcalloc(1, sizeof(*s));
+    cdc_err_t err;
+    s->conf = conf;
+    s->resume = *resume;
+    s->epoch = resume->has_pos ? resume->pos.epoch : 1;
+    s->dec = cdc_pgo_decoder_new();
+    s->types = pg_typecache_new();
+    cdc_arena_init(&s->builder.arena);
+    s->catalog = cdc_pg_connect(&conf->conn, false, &err, es);
+    if (s->catalog)
+        s->repl = cdc_pg_connect(&conf->conn, true, &err, es);
+    if (s->repl && !(err = identify_system(s, es)) &&
+        !(err = pg_tables_check(s->catalog, conf, es)) &&
+        !(err = pg_publication_ensure(s->catalog, conf, es)))
+        err = prepare_slot(s, es);
+    if (err) {
+        cdc_errstr_prefix(es, "source %s", conf->name);
+        pg_close(s);
+        return err;
+    }
+    s->builder.system = conf->name;
+    s->builder.db = s->dbname;
+    s->builder.types = s->types;
+    s->builder.catalog = s->catalog;
+    *out = s;
+    return CDC_OK;
+}
+
+static cdc_err_t
+pg_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t *es)
+{
+    if (!s->snapshot_due)
+        return CDC_OK;
+    cdc_err_t err = pg_snapshot_run(s, cb, ctx, es);
+    if (!err)
+        s->snapshot_due = false;
+    return err;
+}
+
+const cdc_source_ops_t cdc_pg_source_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .snapshot = pg_snapshot,
+    .poll = pg_stream_poll,
+    .ack = pg_stream_ack,
+    .close = pg_close,
+};

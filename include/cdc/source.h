@@ -1,0 +1,81 @@
+/*
+ * The source side of the connector interface. A source reads its database and hands the agent
+ * whole source transactions through callbacks; the agent publishes them and acknowledges a position
+ * only after the Kafka transaction holding it has committed.
+ */
+#ifndef CDC_SOURCE_H
+#define CDC_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cdc/config.h"
+#include "cdc/err.h"
+#include "cdc/event.h"
+#include "cdc/position.h"
+
+/* One column of a table structure, for the _schemas topic. */
+typedef struct {
+    const char *name;
+    const char *type;   /* canonical type name */
+    const char *native; /* the source's own type name or oid text */
+    bool key;
+    bool nullable;
+} cdc_schema_column_t;
+
+typedef struct {
+    const char *system, *db, *schema, *table;
+    int64_t version;
+    const cdc_schema_column_t *cols;
+    size_t ncols;
+} cdc_table_schema_t;
+
+/* A source transaction boundary. pos has idx 0; ack_token is what `ack` must be given once
+ * everything up to and including this transaction is committed to Kafka. */
+typedef struct {
+    cdc_pos_t pos;
+    uint64_t ack_token; /* PostgreSQL: the Commit end_lsn */
+    const char *txn_id;
+    int64_t ts_ms;
+} cdc_txn_info_t;
+
+/* Callbacks into the agent. Arguments are borrowed for the call only. Returning an error stops the
+ * source's poll with that error. Called on the source's thread. */
+typedef struct {
+    /* A table structure seen for the first time or changed; the agent answers with the schema
+     * version events of that structure carry (stable across restarts, from _schemas). */
+    cdc_err_t (*schema)(void *ctx, const cdc_table_schema_t *s, int64_t *version);
+    cdc_err_t (*begin)(void *ctx, const cdc_txn_info_t *txn);
+    cdc_err_t (*event)(void *ctx, const cdc_event_t *ev);
+    cdc_err_t (*commit)(void *ctx, const cdc_txn_info_t *txn);
+    /* The source's position moved with nothing to publish (keepalive, heartbeat, skipped txn);
+     * the agent may acknowledge ack_token once earlier transactions are committed. */
+    cdc_err_t (*idle)(void *ctx, uint64_t ack_token);
+} cdc_source_cb_t;
+
+/* Where to resume, from the _offsets topic; has_pos = false on a first start. */
+typedef struct {
+    bool has_pos;
+    cdc_pos_t pos; /* last event published: skip everything at or before it */
+} cdc_source_resume_t;
+
+typedef struct cdc_source cdc_source_t;
+
+typedef struct cdc_source_ops {
+    const char *name;
+    /* Connects, validates prerequisites and prepares the stream (slot, publication ...). */
+    cdc_err_t (*open)(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume,
+                      cdc_source_t **out, cdc_errstr_t *es);
+    /* Initial snapshot when one is due (no-op otherwise); events carry op 'r', phase 0. */
+    cdc_err_t (*snapshot)(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t *es);
+    /* Reads for up to timeout_ms and delivers whole transactions through cb. */
+    cdc_err_t (*poll)(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void *ctx,
+                      cdc_errstr_t *es);
+    /* Everything up to ack_token is durable in Kafka. Any thread; takes effect at the next poll. */
+    void (*ack)(cdc_source_t *s, uint64_t ack_token);
+    void (*close)(cdc_source_t *s);
+} cdc_source_ops_t;
+
+extern const cdc_source_ops_t cdc_pg_source_ops;
+
+#endif
