@@ -91,6 +91,10 @@ harness_kafka_stop(harness_kafka_t *k)
     k->pid = 0;
 }
 
+/* Values handed out by harness_env stay reachable from here until exit. */
+char *harness_kept[64];
+size_t harness_n_kept;
+
 const char *
 harness_env(const char *name)
 {
@@ -105,9 +109,6 @@ harness_env(const char *name)
     FILE *f = fopen(path, "r");
     if (!f)
         return NULL;
-    /* values stay reachable from this table until exit (so leak checkers stay quiet) */
-    static char *kept[64];
-    static size_t n_kept;
     size_t len = strlen(name);
     char *found = NULL;
     while (!found && fgets(line, sizeof(line), f)) {
@@ -117,7 +118,7 @@ harness_env(const char *name)
         }
     }
     fclose(f);
-    if (found && n_kept < 64)
-        kept[n_kept++] = found;
+    if (found && harness_n_kept < 64)
+        harness_kept[harness_n_kept++] = found;
     return found;
 }
