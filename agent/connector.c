@@ -4,11 +4,13 @@
  */
 #include "cdc/connector.h"
 
+#include "cdc/source.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 
 static const cdc_connector_t connectors[] = {
-    {CDC_DB_POSTGRESQL, "postgresql", NULL, NULL, cdc_pg_probe},
+    {CDC_DB_POSTGRESQL, "postgresql", &cdc_pg_source_ops, NULL, cdc_pg_probe},
     {CDC_DB_MYSQL, "mysql", NULL, NULL, cdc_mysql_probe},
 };
 

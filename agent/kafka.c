@@ -137,7 +137,8 @@ struct cdc_kafka_bus {
     char *bootstrap;
     rd_kafka_t *host; /* embedded: the handle hosting the mock cluster */
     rd_kafka_mock_cluster_t *mock;
-    char last_error[512]; /* from error_cb during ping */
+    char last_error[512];   /* from error_cb during ping */
+    bool admin_unavailable; /* the Admin API timed out once: do not wait for it again */
 };
 
 cdc_kafka_bus_t *
@@ -261,11 +262,12 @@ admin_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions, bool
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_request_timeout(opt, 10000, errstr, sizeof(errstr));
+    rd_kafka_AdminOptions_set_request_timeout(opt, 5000, errstr, sizeof(errstr));
     rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 7000);
     cdc_err_t rc = CDC_OK;
     if (!ev) {
+        bus->admin_unavailable = true;
         rc = cdc_errstr_set(es, CDC_ERR_TIMEOUT, "create topic %s: no answer from the Admin API",
                             topic);
     } else {
@@ -279,6 +281,8 @@ admin_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions, bool
         if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
             rc = cdc_errstr_set(es, cdc_kafka_classify_code(e), "create topic %s: %s", topic,
                                 rd_kafka_err2str(e));
+        if (rc == CDC_ERR_TIMEOUT)
+            bus->admin_unavailable = true;
         rd_kafka_event_destroy(ev);
     }
     rd_kafka_AdminOptions_destroy(opt);
@@ -292,6 +296,8 @@ cdc_err_t
 cdc_kafka_bus_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions, bool compact,
                            cdc_errstr_t *es)
 {
+    if (!bus->mock && bus->admin_unavailable)
+        return cdc_errstr_set(es, CDC_ERR_TIMEOUT, "the Admin API did not answer earlier");
     if (!bus->mock)
         return admin_create_topic(bus, topic, partitions, compact, es);
     /* The mock cluster has no cleanup policies; compaction only matters on a real cluster. */

@@ -202,3 +202,10 @@ cdc_producer_abort(cdc_producer_t *p, int timeout_ms)
 {
     return txn_error(p, "abort_transaction", rd_kafka_abort_transaction(p->rk, timeout_ms));
 }
+
+cdc_err_t
+cdc_producer_partition_count(cdc_producer_t *p, const char *topic, int timeout_ms, int *out,
+                             cdc_errstr_t *es)
+{
+    return cdc_kafka_partition_count(p->rk, topic, timeout_ms, out, es);
+}

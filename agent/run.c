@@ -1,61 +1,115 @@
 /*
- * Agent start-up. Everything that can be checked before touching a database is checked first:
- * Kafka reachable, internal topics present, each source's transactional producer initialised
- * (which fences a previous instance). Connectors not built yet are reported as such; the agent
- * does not pretend to run them.
+ * The `run` command. Every configured connector must exist before anything starts. Each source
+ * runs on its own thread: publisher (producer, offsets, topics), then open -> snapshot -> poll
+ * until SIGTERM; retriable failures (connection lost, server restart) reconnect with backoff and
+ * resume after the last committed position; anything else stops the agent with exit code 1.
  */
 #include "cdc/run.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cdc/buf.h"
 #include "cdc/cli.h"
 #include "cdc/connector.h"
 #include "cdc/kafka.h"
 #include "cdc/log.h"
-#include "cdc/topic.h"
+#include "cdc/publisher.h"
 
-static cdc_err_t
-create_internal_topics(cdc_kafka_bus_t *bus, const cdc_config_t *cfg, cdc_errstr_t *es)
+static volatile sig_atomic_t stop_signal;
+static atomic_int failed;
+
+static void
+on_signal(int sig)
 {
-    static const char *const names[] = {"offsets", "schemas"};
-    cdc_buf_t t;
-    cdc_buf_init(&t);
-    cdc_err_t err = CDC_OK;
-    for (int i = 0; i < 2 && !err; i++) {
-        cdc_topic_internal(&t, cfg->kafka.topic_prefix, names[i], NULL);
-        err = cdc_kafka_bus_create_topic(bus, t.data, 1, true, es);
-        if (err == CDC_ERR_TIMEOUT) {
-            CDC_LOG_WARN("kafka topic=%s not created: %s; relying on broker auto-creation "
-                         "(check that it is compacted)",
-                         t.data, es->msg);
-            err = CDC_OK;
-        }
+    stop_signal = sig;
+}
+
+static bool
+stopping(void)
+{
+    return stop_signal || atomic_load(&failed);
+}
+
+typedef struct {
+    const cdc_config_t *cfg;
+    const cdc_source_conf_t *src;
+    const cdc_source_ops_t *ops;
+    cdc_kafka_bus_t *bus;
+    pthread_t thread;
+    int rc;
+} worker_t;
+
+static void
+sleep_ms(int ms)
+{
+    for (int i = 0; i < ms / 50 && !stopping(); i++)
+        usleep(50000);
+}
+
+/* One connection's life: open, snapshot when due, stream until stop or error. */
+static cdc_err_t
+run_connection(worker_t *w, cdc_publisher_t *pub, cdc_source_resume_t *resume, cdc_errstr_t *es)
+{
+    cdc_source_t *s = NULL;
+    cdc_err_t err = w->ops->open(w->src, resume, &s, es);
+    if (err)
+        return err;
+    const cdc_source_cb_t *cb = cdc_publisher_callbacks();
+    err = cdc_publisher_rebind(pub, s, es);
+    if (!err)
+        err = w->ops->snapshot(s, cb, pub, es);
+    while (!err && !stopping()) {
+        err = w->ops->poll(s, 200, cb, pub, es);
+        if (!err)
+            err = cdc_publisher_tick(pub, es);
     }
-    cdc_buf_deinit(&t);
+    if (!err) {
+        err = cdc_publisher_finish(pub, es); /* graceful: publish what is whole, then ack */
+        if (!err)
+            err = w->ops->poll(s, 0, cb, pub, es); /* send the final acknowledgement */
+    } else {
+        cdc_publisher_discard_partial(pub);
+        cdc_errstr_t ignore;
+        cdc_publisher_rebind(pub, NULL, &ignore); /* drain before the source goes away */
+        *resume = cdc_publisher_resume(pub);
+    }
+    w->ops->close(s);
     return err;
 }
 
-/* Initialises the transactional producer of every source (fencing older instances). */
-static cdc_err_t
-init_producers(cdc_kafka_bus_t *bus, const cdc_config_t *cfg, cdc_errstr_t *es)
+static void *
+source_worker(void *arg)
 {
-    char txn_id[512];
-    for (size_t i = 0; i < cfg->n_sources; i++) {
-        snprintf(txn_id, sizeof(txn_id), "%s.%s", cfg->agent.name, cfg->sources[i].name);
-        cdc_producer_t *p = cdc_producer_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), txn_id, es);
-        if (!p)
-            return CDC_ERR_KAFKA;
-        cdc_err_t err = cdc_producer_init(p, 30000);
-        if (err)
-            cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p));
-        else
-            CDC_LOG_INFO("kafka producer ready transactional_id=%s", txn_id);
-        cdc_producer_free(p);
-        if (err)
-            return err;
+    worker_t *w = arg;
+    cdc_errstr_t es = {{0}};
+    cdc_source_resume_t resume;
+    cdc_publisher_t *pub = cdc_publisher_new(w->cfg, w->src, w->bus, &resume, &es);
+    cdc_err_t err = pub ? cdc_publisher_start(pub, w->ops, NULL, &es) : CDC_ERR_KAFKA;
+    int backoff = 500;
+    while (!err && !stopping()) {
+        err = run_connection(w, pub, &resume, &es);
+        if (err && cdc_err_retriable(err) && !stopping()) {
+            CDC_LOG_WARN("source=%s %s; reconnecting in %d ms", w->src->name, es.msg, backoff);
+            sleep_ms(backoff);
+            backoff = backoff < 30000 ? backoff * 2 : 30000;
+            err = CDC_OK;
+        } else if (!err) {
+            break;
+        }
     }
-    return CDC_OK;
+    if (err) {
+        CDC_LOG_ERROR("source=%s stopped: %s", w->src->name, es.msg);
+        atomic_store(&failed, 1);
+        w->rc = CDC_EXIT_FAILURE;
+    }
+    cdc_publisher_free(pub);
+    return NULL;
 }
 
 /* Names every configured source or sink whose connector does not exist yet. */
@@ -88,27 +142,35 @@ cdc_run(const cdc_config_t *cfg)
     cdc_errstr_t es = {{0}};
     CDC_LOG_INFO("agent starting name=%s config=%s sources=%zu sinks=%zu", cfg->agent.name,
                  cfg->path, cfg->n_sources, cfg->n_sinks);
+    if (missing_connectors(cfg))
+        return CDC_EXIT_FAILURE;
     cdc_kafka_bus_t *bus = cdc_kafka_bus_new(&cfg->kafka, &es);
-    if (!bus) {
+    int brokers = 0;
+    if (!bus || cdc_kafka_bus_ping(bus, 30000, &brokers, &es)) {
         CDC_LOG_ERROR("kafka: %s", es.msg);
+        cdc_kafka_bus_free(bus);
         return CDC_EXIT_FAILURE;
     }
-    int brokers = 0;
-    cdc_err_t err = cdc_kafka_bus_ping(bus, 30000, &brokers, &es);
-    if (!err)
-        err = create_internal_topics(bus, cfg, &es);
-    if (!err)
-        err = init_producers(bus, cfg, &es);
-    int rc = CDC_EXIT_OK;
-    if (err) {
-        CDC_LOG_ERROR("kafka: %s", es.msg);
-        rc = CDC_EXIT_FAILURE;
-    } else {
-        CDC_LOG_INFO("kafka ready bootstrap=%s brokers=%d", cdc_kafka_bus_bootstrap(bus), brokers);
-        if (missing_connectors(cfg))
-            rc = CDC_EXIT_FAILURE;
+    CDC_LOG_INFO("kafka ready bootstrap=%s brokers=%d", cdc_kafka_bus_bootstrap(bus), brokers);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    worker_t *workers = cdc_xcalloc(cfg->n_sources + 1, sizeof(worker_t));
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        workers[i] = (worker_t){
+            cfg, &cfg->sources[i], cdc_connector_find(cfg->sources[i].type)->source, bus, 0, 0};
+        pthread_create(&workers[i].thread, NULL, source_worker, &workers[i]);
     }
+    int rc = CDC_EXIT_OK;
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        pthread_join(workers[i].thread, NULL);
+        if (workers[i].rc)
+            rc = workers[i].rc;
+    }
+    free(workers);
     cdc_kafka_bus_free(bus);
-    CDC_LOG_INFO("agent stopped exit=%d", rc);
+    CDC_LOG_INFO("agent stopped exit=%d%s", rc, stop_signal ? " (signal)" : "");
     return rc;
 }

@@ -100,7 +100,8 @@ prepare_slot(cdc_source_t *s, cdc_errstr_t *es)
     cdc_err_t err = pg_slot_info(s->catalog, s->conf->slot, &info, es);
     if (err)
         return err;
-    bool unfinished_snapshot = s->resume.has_pos && s->resume.pos.phase == CDC_PHASE_SNAPSHOT;
+    bool unfinished_snapshot =
+        s->resume.has_pos && s->resume.pos.phase == CDC_PHASE_SNAPSHOT && !s->resume.snapshot_done;
     if (!info.exists) {
         if (s->resume.has_pos && !unfinished_snapshot) {
             char pos[CDC_POS_STRLEN];

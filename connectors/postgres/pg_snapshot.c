@@ -172,14 +172,15 @@ snapshot_table(snap_t *sn, size_t ordinal, bool last_table, cdc_errstr_t *es)
     uint64_t total = 0;
     while (!err && rows == CHUNK_ROWS) {
         cdc_pos_t start = {s->epoch, CDC_PHASE_SNAPSHOT, s->consistent_point, ordinal, txn.idx};
-        cdc_txn_info_t info = {start, 0, txn.txn_id, txn.ts_ms};
+        cdc_txn_info_t info = {start, 0, txn.txn_id, txn.ts_ms, false};
         if (sn->cb->begin && (err = sn->cb->begin(sn->ctx, &info)))
             break;
         if ((err = read_chunk(sn, &txn, &last, &rows, es)))
             break;
         total += (uint64_t)rows;
         info.pos.idx = txn.idx;
-        info.ack_token = last_table && rows < CHUNK_ROWS ? s->consistent_point : 0;
+        info.snapshot_done = last_table && rows < CHUNK_ROWS;
+        info.ack_token = info.snapshot_done ? s->consistent_point : 0;
         err = sn->cb->commit(sn->ctx, &info);
     }
     PQclear(last);

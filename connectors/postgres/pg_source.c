@@ -140,8 +140,11 @@ emit_event(void *ctx, const cdc_event_t *ev)
             return CDC_OK;
     }
     if (s->delivered++ == 0 && s->cb->begin) {
-        cdc_txn_info_t info = {
-            {s->epoch, CDC_PHASE_STREAM, s->txn.final_lsn, 0, 0}, 0, s->txn.txn_id, s->txn.ts_ms};
+        cdc_txn_info_t info = {{s->epoch, CDC_PHASE_STREAM, s->txn.final_lsn, 0, 0},
+                               0,
+                               s->txn.txn_id,
+                               s->txn.ts_ms,
+                               false};
         cdc_err_t err = s->cb->begin(s->ctx, &info);
         if (err)
             return err;
@@ -198,7 +201,8 @@ on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
     cdc_txn_info_t info = {{s->epoch, CDC_PHASE_STREAM, s->txn.final_lsn, 0, s->txn.idx},
                            m->commit.end_lsn,
                            s->txn.txn_id,
-                           s->txn.ts_ms};
+                           s->txn.ts_ms,
+                           false};
     return s->cb->commit(s->ctx, &info);
 }
 

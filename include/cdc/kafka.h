@@ -83,6 +83,9 @@ cdc_err_t cdc_producer_send(cdc_producer_t *p, const cdc_record_t *rec);
 cdc_err_t cdc_producer_wait_delivered(cdc_producer_t *p, int timeout_ms);
 cdc_err_t cdc_producer_commit(cdc_producer_t *p, int timeout_ms);
 cdc_err_t cdc_producer_abort(cdc_producer_t *p, int timeout_ms);
+/* Partition count of topic through this producer (which also caches its metadata). */
+cdc_err_t cdc_producer_partition_count(cdc_producer_t *p, const char *topic, int timeout_ms,
+                                       int *out, cdc_errstr_t *es);
 /* Detail of the last error; never NULL. */
 const char *cdc_producer_errstr(const cdc_producer_t *p);
 /* Records delivered since creation. */

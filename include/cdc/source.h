@@ -37,6 +37,7 @@ typedef struct {
     uint64_t ack_token; /* PostgreSQL: the Commit end_lsn */
     const char *txn_id;
     int64_t ts_ms;
+    bool snapshot_done; /* the last unit of the initial snapshot */
 } cdc_txn_info_t;
 
 /* Callbacks into the agent. Arguments are borrowed for the call only. Returning an error stops the
@@ -56,7 +57,8 @@ typedef struct {
 /* Where to resume, from the _offsets topic; has_pos = false on a first start. */
 typedef struct {
     bool has_pos;
-    cdc_pos_t pos; /* last event published: skip everything at or before it */
+    cdc_pos_t pos;      /* last event published: skip everything at or before it */
+    bool snapshot_done; /* the initial snapshot finished (pos may still be a phase-0 position) */
 } cdc_source_resume_t;
 
 typedef struct cdc_source cdc_source_t;

@@ -243,7 +243,7 @@ test_resume_skips_published(void **state)
     uint64_t now_lsn;
     cdc_lsn_parse(PQgetvalue(r, 0, 0), &now_lsn);
     PQclear(r);
-    cdc_source_resume_t resume = {true, {1, CDC_PHASE_STREAM, now_lsn, 0, 0}};
+    cdc_source_resume_t resume = {true, {1, CDC_PHASE_STREAM, now_lsn, 0, 0}, true};
     if (cdc_pg_source_ops.open(&conf, &resume, &s, &es))
         fail_msg("open: %s", es.msg);
     collect_t *c = calloc(1, sizeof(*c));
@@ -283,7 +283,7 @@ test_refusals(void **state)
         usleep(100000);
     }
     sql("SELECT pg_drop_replication_slot('it_slot')");
-    cdc_source_resume_t stored = {true, {1, CDC_PHASE_STREAM, 0x1000000, 0, 3}};
+    cdc_source_resume_t stored = {true, {1, CDC_PHASE_STREAM, 0x1000000, 0, 3}, true};
     assert_int_equal(cdc_pg_source_ops.open(&conf, &stored, &s, &es), CDC_ERR_FATAL);
     assert_non_null(strstr(es.msg, "slot it_slot is missing but a position is stored"));
     assert_non_null(strstr(es.msg, "Re-snapshot"));

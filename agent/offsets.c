@@ -1,0 +1,161 @@
+/*
+ * Offset records. They are small and written once per Kafka transaction, so jansson builds and
+ * parses them. Loading uses a read_committed consumer on partition 0 from the beginning to the
+ * high watermark; the last record with the source's key wins.
+ */
+#include "cdc/offsets.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/log.h"
+
+void
+cdc_offsets_encode(cdc_buf_t *out, const char *source, const cdc_offsets_t *o)
+{
+    char pos[CDC_POS_STRLEN], lsn[32];
+    cdc_pos_format(pos, &o->pos);
+    snprintf(lsn, sizeof(lsn), "%llu", (unsigned long long)o->ack_token);
+    json_t *parts = json_object();
+    for (size_t i = 0; i < o->n_topics; i++)
+        json_object_set_new(parts, o->topics[i].topic, json_integer(o->topics[i].partitions));
+    json_t *v = json_pack("{s:i, s:s, s:s, s:I, s:b, s:s, s:o}", "v", 1, "source", source, "pos",
+                          pos, "epoch", (json_int_t)o->pos.epoch, "snapshot_done", o->snapshot_done,
+                          "ack_token", lsn, "partitions", parts);
+    char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    cdc_buf_puts(out, s);
+    free(s);
+    json_decref(v);
+}
+
+void
+cdc_offsets_clear(cdc_offsets_t *o)
+{
+    for (size_t i = 0; i < o->n_topics; i++)
+        free(o->topics[i].topic);
+    free(o->topics);
+    memset(o, 0, sizeof(*o));
+}
+
+bool
+cdc_offsets_decode(const char *p, size_t n, cdc_offsets_t *o)
+{
+    json_error_t jerr;
+    json_t *v = json_loadb(p, n, 0, &jerr);
+    int version = 0, done = 0;
+    const char *pos = NULL, *token = NULL;
+    json_t *parts = NULL;
+    if (!v ||
+        json_unpack(v, "{s:i, s:s, s:b, s:s, s:o}", "v", &version, "pos", &pos, "snapshot_done",
+                    &done, "ack_token", &token, "partitions", &parts) ||
+        version != 1 || !cdc_pos_parse(pos, &o->pos) || !json_is_object(parts)) {
+        json_decref(v);
+        return false;
+    }
+    cdc_offsets_clear(o);
+    cdc_pos_parse(pos, &o->pos);
+    o->found = true;
+    o->snapshot_done = done;
+    o->ack_token = strtoull(token, NULL, 10);
+    o->topics = cdc_xcalloc(json_object_size(parts) + 1, sizeof(cdc_topic_parts_t));
+    const char *key;
+    json_t *val;
+    json_object_foreach(parts, key, val)
+    {
+        o->topics[o->n_topics].topic = cdc_xstrdup(key);
+        o->topics[o->n_topics++].partitions = (int)json_integer_value(val);
+    }
+    json_decref(v);
+    return true;
+}
+
+int
+cdc_offsets_partitions(const cdc_offsets_t *o, const char *topic)
+{
+    for (size_t i = 0; i < o->n_topics; i++)
+        if (!strcmp(o->topics[i].topic, topic))
+            return o->topics[i].partitions;
+    return 0;
+}
+
+/* Consumes one partition from the beginning up to high (exclusive). */
+static cdc_err_t
+scan_partition(cdc_consumer_t *c, const char *topic, int32_t part, int64_t high, cdc_scan_fn fn,
+               void *ctx, cdc_errstr_t *es)
+{
+    cdc_err_t err = cdc_consumer_assign(c, topic, part, RD_KAFKA_OFFSET_BEGINNING, es);
+    int64_t next = 0;
+    int idle = 0;
+    while (!err && next < high) {
+        rd_kafka_message_t *m = cdc_consumer_poll(c, 500);
+        if (!m) {
+            if (++idle > 120)
+                err = cdc_errstr_set(es, CDC_ERR_TIMEOUT,
+                                     "reading %s[%d]: no progress at offset %lld", topic, (int)part,
+                                     (long long)next);
+            continue;
+        }
+        idle = 0;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition == part)
+                next = high; /* read_committed stops at the last stable offset */
+        } else if (m->err) {
+            err = cdc_errstr_set(es, CDC_ERR_KAFKA, "reading %s: %s", topic,
+                                 rd_kafka_message_errstr(m));
+        } else if (m->partition == part) {
+            next = m->offset + 1;
+            fn(ctx, m);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return err;
+}
+
+cdc_err_t
+cdc_topic_scan(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic, cdc_scan_fn fn,
+               void *ctx, cdc_errstr_t *es)
+{
+    int parts = 0;
+    cdc_consumer_t *c = cdc_consumer_new(kc, bootstrap, "cdc-agent-scan", es);
+    if (!c)
+        return CDC_ERR_KAFKA;
+    cdc_err_t err = cdc_kafka_partition_count(cdc_consumer_handle(c), topic, 10000, &parts, es);
+    cdc_consumer_free(c);
+    for (int32_t part = 0; !err && part < parts; part++) {
+        int64_t low = 0, high = 0;
+        /* a consumer per partition: assignments only grow, and each scan reads one */
+        c = cdc_consumer_new(kc, bootstrap, "cdc-agent-scan", es);
+        if (!c)
+            return CDC_ERR_KAFKA;
+        err = cdc_consumer_watermarks(c, topic, part, &low, &high, 10000, es);
+        if (!err && high > low)
+            err = scan_partition(c, topic, part, high, fn, ctx, es);
+        cdc_consumer_free(c);
+    }
+    return err;
+}
+
+typedef struct {
+    const char *source;
+    size_t slen;
+    cdc_offsets_t *o;
+} load_ctx_t;
+
+static void
+load_one(void *ctx, const rd_kafka_message_t *m)
+{
+    load_ctx_t *l = ctx;
+    if (m->key_len == l->slen && !memcmp(m->key, l->source, l->slen) && m->payload &&
+        !cdc_offsets_decode(m->payload, m->len, l->o))
+        CDC_LOG_WARN("offsets offset=%lld: unreadable record skipped", (long long)m->offset);
+}
+
+cdc_err_t
+cdc_offsets_load(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
+                 const char *source, cdc_offsets_t *o, cdc_errstr_t *es)
+{
+    memset(o, 0, sizeof(*o));
+    load_ctx_t l = {source, strlen(source), o};
+    return cdc_topic_scan(kc, bootstrap, topic, load_one, &l, es);
+}

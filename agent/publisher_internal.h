@@ -1,0 +1,90 @@
+/*
+ * Private to the publisher: batches, the table -> topic map, schema versions, and the queue between
+ * the source thread (publisher.c) and the publisher thread (publisher_txn.c).
+ */
+#ifndef CDC_PUBLISHER_INTERNAL_H
+#define CDC_PUBLISHER_INTERNAL_H
+
+#include <pthread.h>
+
+#include "cdc/offsets.h"
+#include "cdc/publisher.h"
+
+typedef struct {
+    uint32_t topic;          /* index into the publisher's topic table */
+    int32_t partition;       /* RD_KAFKA_PARTITION_UA or explicit (truncate) */
+    size_t key_off, key_len; /* key_len 0 = no key */
+    size_t val_off;
+    ssize_t val_len; /* -1 = null value (tombstone) */
+    int64_t ts_ms;
+    char op;
+    char pos[CDC_POS_STRLEN];
+} rec_t;
+
+typedef struct batch {
+    cdc_buf_t data;
+    rec_t *recs;
+    size_t n, cap;
+    size_t bound_n, bound_len; /* records and bytes up to the last whole source transaction */
+    bool has_pos;
+    cdc_pos_t pos, bound_pos;
+    uint64_t ack_token, bound_token;
+    bool snapshot_done, bound_snapshot_done;
+    int64_t opened_us;
+    struct batch *next;
+} batch_t;
+
+typedef struct {
+    char *schema_table; /* "schema.table" */
+    char *topic;
+    int partitions;
+    int64_t version; /* schema version last published */
+    char *columns;   /* canonical JSON of the last published structure */
+} topic_t;
+
+struct cdc_publisher {
+    const cdc_config_t *cfg;
+    const cdc_source_conf_t *src;
+    cdc_kafka_bus_t *bus;
+    cdc_producer_t *producer;
+    char txn_id[300];
+    char offsets_topic[300], schemas_topic[300];
+    uint32_t offsets_idx, schemas_idx; /* their entries in topics[] */
+    topic_t *topics;
+    size_t n_topics;
+    cdc_offsets_t stored;
+    /* source thread */
+    batch_t *open;
+    cdc_buf_t key, val;
+    size_t max_batch_bytes;
+    /* queue */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch_t *head, *tail;
+    size_t queued, max_queued;
+    bool stopping, thread_started;
+    cdc_err_t fatal;
+    char fatal_msg[512];
+    pthread_t thread;
+    const cdc_source_ops_t *ops;
+    cdc_source_t *source;
+    cdc_source_resume_t committed; /* after the last commit */
+    uint64_t pending_idle;         /* idle token waiting for the queue to drain */
+};
+
+batch_t *batch_new(void);
+void batch_free(batch_t *b);
+/* Hands a batch to the publisher thread, waiting while the queue is full. */
+cdc_err_t queue_push(cdc_publisher_t *p, batch_t *b);
+void *publisher_thread(void *arg);
+/* Queues the open batch up to its last whole source transaction (graceful stop). */
+cdc_err_t publisher_flush_open(cdc_publisher_t *p);
+/* Schema versions (publisher_schema.c). */
+cdc_err_t schemas_load(cdc_publisher_t *p, cdc_errstr_t *es);
+cdc_err_t schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s, int64_t *version);
+topic_t *topic_find(cdc_publisher_t *p, const char *schema, const char *table);
+/* Appends a record to the open batch. */
+void batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key,
+               const cdc_buf_t *val, int64_t ts_ms, char op, const char *pos);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * Publisher start-up and shutdown: transactional producer (init_transactions fences an older
+ * instance), topics (created when missing, partition counts checked against the stored ones),
+ * stored offsets and schema versions, and the publisher thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/log.h"
+#include "cdc/topic.h"
+#include "publisher_internal.h"
+
+static uint32_t
+add_topic(cdc_publisher_t *p, const char *schema_table, const char *name)
+{
+    topic_t *t = &p->topics[p->n_topics];
+    memset(t, 0, sizeof(*t));
+    t->schema_table = schema_table ? cdc_xstrdup(schema_table) : NULL;
+    t->topic = cdc_xstrdup(name);
+    return (uint32_t)p->n_topics++;
+}
+
+static cdc_err_t
+build_topics(cdc_publisher_t *p, cdc_errstr_t *es)
+{
+    const cdc_source_conf_t *src = p->src;
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    p->topics = cdc_xcalloc(src->n_tables + 2, sizeof(topic_t));
+    cdc_topic_internal(&b, p->cfg->kafka.topic_prefix, "offsets", NULL);
+    snprintf(p->offsets_topic, sizeof(p->offsets_topic), "%s", b.data);
+    p->offsets_idx = add_topic(p, NULL, b.data);
+    cdc_topic_internal(&b, p->cfg->kafka.topic_prefix, "schemas", NULL);
+    snprintf(p->schemas_topic, sizeof(p->schemas_topic), "%s", b.data);
+    p->schemas_idx = add_topic(p, NULL, b.data);
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; i < src->n_tables && !err; i++) {
+        const char *dot = strchr(src->tables[i], '.');
+        char schema[256];
+        snprintf(schema, sizeof(schema), "%.*s", (int)(dot - src->tables[i]), src->tables[i]);
+        if (src->table_topics[i]) {
+            cdc_buf_reset(&b);
+            cdc_buf_puts(&b, src->table_topics[i]);
+        } else {
+            err =
+                cdc_topic_for_table(&b, p->cfg->kafka.topic_prefix, src->name, schema, dot + 1, es);
+        }
+        if (!err)
+            add_topic(p, src->tables[i], b.data);
+    }
+    cdc_buf_deinit(&b);
+    return err;
+}
+
+/* Creates missing topics, reads partition counts and compares them with the stored ones. */
+static cdc_err_t
+prepare_topics(cdc_publisher_t *p, cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; i < p->n_topics && !err; i++) {
+        topic_t *t = &p->topics[i];
+        bool internal = !t->schema_table;
+        err = cdc_kafka_bus_create_topic(p->bus, t->topic, internal ? 1 : p->cfg->kafka.partitions,
+                                         internal, es);
+        if (err == CDC_ERR_TIMEOUT) {
+            CDC_LOG_WARN("kafka topic=%s not created (%s); relying on broker auto-creation",
+                         t->topic, es->msg);
+            err = CDC_OK;
+        }
+        if (!err)
+            err = cdc_producer_partition_count(p->producer, t->topic, 15000, &t->partitions, es);
+        if (!err && t->partitions == 0)
+            err = cdc_errstr_set(es, CDC_ERR_KAFKA, "topic %s does not exist and was not created",
+                                 t->topic);
+        int stored = internal ? 0 : cdc_offsets_partitions(&p->stored, t->topic);
+        if (!err && stored && stored != t->partitions)
+            err = cdc_errstr_set(es, CDC_ERR_CONFIG,
+                                 "topic %s has %d partitions but had %d when the stored positions "
+                                 "were written: keys would move to other partitions and lose "
+                                 "their order. Restore %d partitions, or re-snapshot into a new "
+                                 "topic",
+                                 t->topic, t->partitions, stored, stored);
+    }
+    /* the offsets record carries the current counts */
+    cdc_offsets_t *o = &p->stored;
+    for (size_t i = 0; i < o->n_topics; i++)
+        free(o->topics[i].topic);
+    free(o->topics);
+    o->topics = cdc_xcalloc(p->n_topics + 1, sizeof(cdc_topic_parts_t));
+    o->n_topics = 0;
+    for (size_t i = 0; i < p->n_topics; i++) {
+        if (!p->topics[i].schema_table)
+            continue;
+        o->topics[o->n_topics].topic = cdc_xstrdup(p->topics[i].topic);
+        o->topics[o->n_topics++].partitions = p->topics[i].partitions;
+    }
+    return err;
+}
+
+static cdc_err_t
+init_producer(cdc_publisher_t *p, cdc_errstr_t *es)
+{
+    const char *boot = cdc_kafka_bus_bootstrap(p->bus);
+    snprintf(p->txn_id, sizeof(p->txn_id), "%s.%s", p->cfg->agent.name, p->src->name);
+    p->producer = cdc_producer_new(&p->cfg->kafka, boot, p->txn_id, es);
+    if (!p->producer)
+        return CDC_ERR_KAFKA;
+    cdc_err_t err = cdc_producer_init(p->producer, 60000);
+    if (err)
+        cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p->producer));
+    return err;
+}
+
+cdc_publisher_t *
+cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kafka_bus_t *bus,
+                  cdc_source_resume_t *resume, cdc_errstr_t *es)
+{
+    cdc_publisher_t *p = cdc_xcalloc(1, sizeof(*p));
+    p->cfg = cfg;
+    p->src = src;
+    p->bus = bus;
+    p->max_batch_bytes = 8u << 20;
+    p->max_queued = 2;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    cdc_buf_init(&p->key);
+    cdc_buf_init(&p->val);
+    p->open = batch_new();
+    cdc_err_t err = build_topics(p, es);
+    if (!err)
+        err = init_producer(p, es);
+    if (!err)
+        err = cdc_offsets_load(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), p->offsets_topic,
+                               src->name, &p->stored, es);
+    if (!err)
+        err = prepare_topics(p, es);
+    if (!err)
+        err = schemas_load(p, es);
+    if (err) {
+        cdc_errstr_prefix(es, "source %s", src->name);
+        cdc_publisher_free(p);
+        return NULL;
+    }
+    memset(resume, 0, sizeof(*resume));
+    if (p->stored.found) {
+        resume->has_pos = true;
+        resume->pos = p->stored.pos;
+        resume->snapshot_done = p->stored.snapshot_done;
+        char pos[CDC_POS_STRLEN];
+        cdc_pos_format(pos, &resume->pos);
+        CDC_LOG_INFO("source=%s resuming after pos=%s snapshot_done=%s", src->name, pos,
+                     resume->snapshot_done ? "yes" : "no");
+    }
+    p->committed = *resume;
+    return p;
+}
+
+cdc_err_t
+cdc_publisher_start(cdc_publisher_t *p, const cdc_source_ops_t *ops, cdc_source_t *s,
+                    cdc_errstr_t *es)
+{
+    p->ops = ops;
+    p->source = s;
+    if (pthread_create(&p->thread, NULL, publisher_thread, p))
+        return cdc_errstr_set(es, CDC_ERR_FATAL, "cannot start the publisher thread");
+    p->thread_started = true;
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_publisher_rebind(cdc_publisher_t *p, cdc_source_t *s, cdc_errstr_t *es)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->queued && !p->fatal)
+        pthread_cond_wait(&p->cv, &p->mu);
+    p->source = s;
+    cdc_err_t fatal = p->fatal;
+    if (fatal)
+        cdc_errstr_set(es, fatal, "%s", p->fatal_msg);
+    pthread_mutex_unlock(&p->mu);
+    return fatal;
+}
+
+cdc_err_t
+cdc_publisher_finish(cdc_publisher_t *p, cdc_errstr_t *es)
+{
+    cdc_err_t err = p->thread_started ? publisher_flush_open(p) : CDC_OK;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (p->thread_started) {
+        pthread_join(p->thread, NULL);
+        p->thread_started = false;
+    }
+    if (p->fatal) {
+        cdc_errstr_set(es, p->fatal, "%s", p->fatal_msg);
+        return p->fatal;
+    }
+    return err;
+}
+
+void
+cdc_publisher_free(cdc_publisher_t *p)
+{
+    if (!p)
+        return;
+    if (p->thread_started) {
+        cdc_errstr_t es;
+        cdc_publisher_finish(p, &es);
+    }
+    while (p->head) {
+        batch_t *b = p->head;
+        p->head = b->next;
+        batch_free(b);
+    }
+    batch_free(p->open);
+    for (size_t i = 0; i < p->n_topics; i++) {
+        free(p->topics[i].schema_table);
+        free(p->topics[i].topic);
+        free(p->topics[i].columns);
+    }
+    free(p->topics);
+    cdc_offsets_clear(&p->stored);
+    cdc_producer_free(p->producer);
+    cdc_buf_deinit(&p->key);
+    cdc_buf_deinit(&p->val);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}

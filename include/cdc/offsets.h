@@ -1,0 +1,48 @@
+/*
+ * Source offset records (contract): one record per Kafka transaction in <prefix>._offsets, key =
+ * source name, value = JSON with the position, epoch, snapshot progress and each topic's partition
+ * count. Loading reads the topic up to its high watermark and keeps each source's last record.
+ */
+#ifndef CDC_OFFSETS_H
+#define CDC_OFFSETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdc/buf.h"
+#include "cdc/kafka.h"
+#include "cdc/position.h"
+
+typedef struct {
+    char *topic;
+    int partitions;
+} cdc_topic_parts_t;
+
+typedef struct {
+    bool found;
+    cdc_pos_t pos;
+    bool snapshot_done;
+    uint64_t ack_token;
+    cdc_topic_parts_t *topics;
+    size_t n_topics;
+} cdc_offsets_t;
+
+/* Appends the record value for source to out. */
+void cdc_offsets_encode(cdc_buf_t *out, const char *source, const cdc_offsets_t *o);
+/* Parses a record value; false when it is not an offsets record of version 1. */
+bool cdc_offsets_decode(const char *p, size_t n, cdc_offsets_t *o);
+void cdc_offsets_clear(cdc_offsets_t *o);
+/* Reads topic (partition 0) to its high watermark and keeps source's last record in *o.
+ * A missing topic means no stored offsets. */
+cdc_err_t cdc_offsets_load(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
+                           const char *source, cdc_offsets_t *o, cdc_errstr_t *es);
+/* Reads every partition of topic from the beginning to its high watermark (read_committed) and
+ * calls fn for each record. A missing topic is empty. */
+typedef void (*cdc_scan_fn)(void *ctx, const rd_kafka_message_t *m);
+cdc_err_t cdc_topic_scan(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
+                         cdc_scan_fn fn, void *ctx, cdc_errstr_t *es);
+/* Partition count stored for topic, or 0. */
+int cdc_offsets_partitions(const cdc_offsets_t *o, const char *topic);
+
+#endif
