@@ -174,6 +174,11 @@ cb_commit(void *ctx, const cdc_txn_info_t *txn)
 {
     cdc_publisher_t *p = ctx;
     batch_t *b = p->open;
+    if (txn->snapshot_done && !b->has_pos) {
+        /* an empty snapshot still has to be recorded as done, or a restart would redo it */
+        b->pos = txn->pos;
+        b->has_pos = true;
+    }
     b->bound_n = b->n;
     b->bound_len = b->data.len;
     b->bound_pos = b->pos;

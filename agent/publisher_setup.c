@@ -61,8 +61,15 @@ prepare_topics(cdc_publisher_t *p, cdc_errstr_t *es)
     for (size_t i = 0; i < p->n_topics && !err; i++) {
         topic_t *t = &p->topics[i];
         bool internal = !t->schema_table;
-        err = cdc_kafka_bus_create_topic(p->bus, t->topic, internal ? 1 : p->cfg->kafka.partitions,
-                                         internal, es);
+        int existing = 0;
+        /* a metadata probe would auto-create a missing topic with the broker's defaults, so the
+         * embedded cluster creates first; a real cluster is asked first (no Admin round trip for
+         * topics that exist) */
+        if (!cdc_kafka_bus_embedded(p->bus))
+            err = cdc_producer_partition_count(p->producer, t->topic, 15000, &existing, es);
+        if (!err && existing == 0)
+            err = cdc_kafka_bus_create_topic(p->bus, t->topic,
+                                             internal ? 1 : p->cfg->kafka.partitions, internal, es);
         if (err == CDC_ERR_TIMEOUT) {
             CDC_LOG_WARN("kafka topic=%s not created (%s); relying on broker auto-creation",
                          t->topic, es->msg);

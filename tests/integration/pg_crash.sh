@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Crash test: a mixed workload (inserts, updates, deletes; one-row and multi-row transactions)
+# runs against PostgreSQL while the agent is killed with SIGKILL at random moments and restarted.
+# Kafka is the mock helper process, so its log outlives the agent. Afterwards the topic, after
+# dropping re-sent positions, must hold every change exactly once in order per key, and rebuild
+# the table exactly (tests/harness/verify_chain.c).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/harness/assert.sh"
+load_harness_env
+changes=${CDC_CRASH_CHANGES:-200000}
+kills=${CDC_CRASH_KILLS:-10}
+tmp=$(mktemp -d)
+agent_pid=
+cleanup() {
+    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+export PGPASSWORD=$CDC_TEST_PG_PASSWORD
+pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
+pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'crash'" \
+   -c "DROP PUBLICATION IF EXISTS crash" -c "DROP TABLE IF EXISTS crash" \
+   -c "CREATE TABLE crash (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
+
+coproc MOCK { "$CDC_MOCK_KAFKA" 3; }
+read -r line <&"${MOCK[0]}"
+boot=${line#bootstrap=}
+read -r line <&"${MOCK[0]}"
+for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.crash 8"; do
+    echo "topic $t" >&"${MOCK[1]}"
+    read -r line <&"${MOCK[0]}"
+    assert_eq ok "$line" "create topic $t"
+done
+
+cat >"$tmp/agent.yaml" <<EOF
+agent: {name: crash-test}
+kafka: {brokers: "$boot", compression: lz4, linger_ms: 20, partitions: 8}
+sources:
+  - name: crm
+    type: postgresql
+    conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc"
+    password_env: PGPASSWORD
+    tables: [public.crash]
+    slot: crash
+    publication: crash
+    heartbeat_ms: 1000
+EOF
+start_agent() {
+    "$CDC_AGENT" run -c "$tmp/agent.yaml" >>"$tmp/agent.log" 2>&1 &
+    agent_pid=$!
+}
+
+cat >"$tmp/one.sql" <<'EOF'
+\set id random(1, 20000)
+\set op random(1, 10)
+\if :op <= 8
+INSERT INTO crash VALUES (:id, 1, 'p') ON CONFLICT (id) DO UPDATE SET v = crash.v + 1;
+\else
+DELETE FROM crash WHERE id = :id;
+\endif
+EOF
+cat >"$tmp/multi.sql" <<'EOF'
+\set a random(1, 20000)
+\set b random(1, 20000)
+BEGIN;
+INSERT INTO crash VALUES (:a, 1, 'm') ON CONFLICT (id) DO UPDATE SET v = crash.v + 1;
+INSERT INTO crash VALUES (:b, 1, 'm') ON CONFLICT (id) DO UPDATE SET v = crash.v + 1;
+DELETE FROM crash WHERE id = :a + 1;
+INSERT INTO crash VALUES (:a + 2, 1, 'm') ON CONFLICT (id) DO UPDATE SET v = crash.v + 1;
+COMMIT;
+EOF
+start_agent
+# the kills below hit the stream; crashes inside the initial snapshot are another test
+for i in $(seq 1 100); do
+    "$CDC_TOPIC_DUMP" "$boot" cdc._offsets 2>/dev/null | grep -q '"snapshot_done":true' && break
+    sleep 0.2
+done
+assert_contains "$("$CDC_TOPIC_DUMP" "$boot" cdc._offsets)" '"snapshot_done":true' "snapshot recorded"
+# about 1.4 changes per transaction on average (80% one-row, 20% four-statement)
+txns=$((changes * 10 / 14 / 4))
+pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 4 -j 2 -t "$txns" \
+    -f "$tmp/one.sql@8" -f "$tmp/multi.sql@2" cdc_test >"$tmp/pgbench.log" 2>&1 &
+bench=$!
+for i in $(seq 1 "$kills"); do
+    sleep "0.$((RANDOM % 9 + 1))$((RANDOM % 10))"
+    sleep $((RANDOM % 3))
+    kill -9 "$agent_pid" 2>/dev/null || true
+    wait "$agent_pid" 2>/dev/null || true
+    echo "kill $i at $(date +%T.%N | cut -c1-12)" >>"$tmp/agent.log"
+    start_agent
+done
+wait "$bench"
+assert_eq 0 "$?" "pgbench finished"
+# let the agent catch up with everything written, then stop it gracefully
+target=$(pg -Atc "SELECT pg_current_wal_lsn()")
+for i in $(seq 1 300); do
+    done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'crash'")
+    [ "$done_" = t ] && break
+    sleep 0.5
+done
+assert_eq t "$done_" "agent caught up with the source"
+kill -TERM "$agent_pid"
+wait "$agent_pid" && rc=0 || rc=$?
+agent_pid=
+assert_eq 0 "$rc" "graceful stop exit code"
+
+pg -Atc "SELECT id, v FROM crash" -F ' ' >"$tmp/expected"
+run "$CDC_VERIFY_CHAIN" "$boot" cdc.crm.public.crash "$tmp/expected"
+echo "$out"
+assert_eq 0 "$rc" "exactly once after $kills kills"
+assert_contains "$out" "3 passed, 0 failed" "verifier"
+grep -E "error|warn" "$tmp/agent.log" | grep -v "facility=" | sort | uniq -c | sort -rn | head -5 || true
+finish
