@@ -79,12 +79,12 @@ assert_eq 1 "$rc" "missing REPLICATION exit"
 assert_contains "$out" "NOT READY" "not ready"
 assert_contains "$out" "user norepl lacks REPLICATION; run ALTER ROLE norepl REPLICATION;" "fix named"
 
-# run: Kafka comes up, producers are initialised, missing connectors are named (exit 1)
+# run refuses to start while a configured connector does not exist yet, and names it (exit 1)
 write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
 run "$agent" run -c "$tmp/c.yaml"
 assert_eq 1 "$rc" "run exit without connectors"
-assert_contains "$out" "kafka producer ready transactional_id=check-test.crm" "producer crm"
-assert_contains "$out" "kafka producer ready transactional_id=check-test.erp" "producer erp"
-assert_contains "$out" "source=crm: the postgresql source connector is not implemented yet" "says so"
+assert_contains "$out" "source=erp: the mysql source connector is not implemented yet" "says so"
+assert_contains "$out" "sink=erp: the mysql sink connector is not implemented yet" "names the sink"
+assert_not_contains "$out" "source=crm: the postgresql source connector" "postgresql source exists"
 
 finish
