@@ -47,7 +47,9 @@ put_name(cdc_buf_t *b, const char *name, cdc_errstr_t *es, const char *what)
 static cdc_err_t
 put_str_field(cdc_buf_t *b, const char *key, const char *val, cdc_errstr_t *es)
 {
-    cdc_buf_printf(b, ",\"%s\":", key);
+    cdc_buf_puts(b, ",\"");
+    cdc_buf_puts(b, key);
+    cdc_buf_puts(b, "\":");
     if (!val) {
         cdc_buf_puts(b, "null");
         return CDC_OK;
@@ -97,7 +99,9 @@ put_source(cdc_buf_t *b, const cdc_event_source_t *s, cdc_errstr_t *es)
     cdc_buf_puts(b, "\"source\":{\"system\":");
     if ((err = put_name(b, s->system, es, "source.system")))
         return err;
-    cdc_buf_printf(b, ",\"connector\":\"%s\"", conn);
+    cdc_buf_puts(b, ",\"connector\":\"");
+    cdc_buf_puts(b, conn);
+    cdc_buf_putc(b, '"');
     if ((err = put_str_field(b, "db", s->db, es)))
         return err;
     if (s->connector == CDC_CONNECTOR_POSTGRESQL &&
@@ -105,19 +109,26 @@ put_source(cdc_buf_t *b, const cdc_event_source_t *s, cdc_errstr_t *es)
         return err;
     if ((err = put_str_field(b, "table", s->table, es)))
         return err;
-    cdc_buf_printf(b, ",\"ts_ms\":%" PRId64 ",\"snapshot\":%s,\"pos\":\"%s\"", s->ts_ms,
-                   s->snapshot ? "true" : "false", s->pos);
+    cdc_buf_puts(b, ",\"ts_ms\":");
+    cdc_json_write_int(b, s->ts_ms);
+    cdc_buf_puts(b,
+                 s->snapshot ? ",\"snapshot\":true,\"pos\":\"" : ",\"snapshot\":false,\"pos\":\"");
+    cdc_buf_puts(b, s->pos);
+    cdc_buf_putc(b, '"');
     if (s->connector == CDC_CONNECTOR_POSTGRESQL) {
         char lsn[CDC_LSN_STRLEN];
         cdc_lsn_format(lsn, s->lsn);
-        cdc_buf_printf(b, ",\"lsn\":\"%s\",\"txid\":", lsn);
+        cdc_buf_puts(b, ",\"lsn\":\"");
+        cdc_buf_puts(b, lsn);
+        cdc_buf_puts(b, "\",\"txid\":");
         cdc_json_write_uint(b, s->txid);
     } else {
         if ((err = put_str_field(b, "file", s->file, es)))
             return err;
         cdc_buf_puts(b, ",\"offset\":");
         cdc_json_write_uint(b, s->offset);
-        cdc_buf_printf(b, ",\"server_id\":%" PRIu32, s->server_id);
+        cdc_buf_puts(b, ",\"server_id\":");
+        cdc_json_write_uint(b, s->server_id);
         if ((err = put_str_field(b, "gtid", s->gtid, es)))
             return err;
     }
@@ -138,7 +149,10 @@ cdc_event_encode(const cdc_event_t *ev, cdc_buf_t *out, cdc_errstr_t *es)
     cdc_err_t err;
     if (!op_valid(ev->op))
         return cdc_errstr_set(es, CDC_ERR_INVAL, "op: unknown op %d", (int)ev->op);
-    cdc_buf_printf(out, "{\"v\":%d,\"op\":\"%c\",", CDC_EVENT_VERSION, (char)ev->op);
+    _Static_assert(CDC_EVENT_VERSION == 1, "the envelope below spells version 1");
+    char head[] = "{\"v\":1,\"op\":\"?\",";
+    head[13] = (char)ev->op;
+    cdc_buf_append(out, head, sizeof(head) - 1);
     if ((err = put_source(out, &ev->source, es)))
         return err;
     cdc_buf_puts(out, ",\"key\":");
@@ -165,7 +179,11 @@ cdc_event_encode(const cdc_event_t *ev, cdc_buf_t *out, cdc_errstr_t *es)
     cdc_buf_puts(out, ",\"txn\":{\"id\":");
     if ((err = put_name(out, ev->txn_id ? ev->txn_id : "", es, "txn.id")))
         return err;
-    cdc_buf_printf(out, ",\"seq\":%" PRIu32 "},\"sv\":%" PRId64 "}", ev->txn_seq, ev->sv);
+    cdc_buf_puts(out, ",\"seq\":");
+    cdc_json_write_uint(out, ev->txn_seq);
+    cdc_buf_puts(out, "},\"sv\":");
+    cdc_json_write_int(out, ev->sv);
+    cdc_buf_putc(out, '}');
     return CDC_OK;
 }
 

@@ -150,33 +150,45 @@ cdc_json_write_string_lossy(cdc_buf_t *b, const char *p, size_t n)
     write_string(b, p, n, NULL, true);
 }
 
+/* Decimal digits of v, right-aligned ending at end; returns the first digit. */
+static char *
+utoa(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+static void
+write_magnitude(cdc_buf_t *b, bool negative, uint64_t mag)
+{
+    char tmp[24], *end = tmp + sizeof(tmp);
+    char *p = utoa(mag, end);
+    if (negative)
+        *--p = '-';
+    bool quoted = mag > CDC_JSON_MAX_SAFE_INT;
+    cdc_buf_reserve(b, (size_t)(end - p) + 2);
+    if (quoted)
+        b->data[b->len++] = '"';
+    memcpy(b->data + b->len, p, (size_t)(end - p));
+    b->len += (size_t)(end - p);
+    if (quoted)
+        b->data[b->len++] = '"';
+    b->data[b->len] = '\0';
+}
+
 void
 cdc_json_write_uint(cdc_buf_t *b, uint64_t v)
 {
-    char tmp[24];
-    int k = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-    if (v > CDC_JSON_MAX_SAFE_INT) {
-        cdc_buf_putc(b, '"');
-        cdc_buf_append(b, tmp, (size_t)k);
-        cdc_buf_putc(b, '"');
-    } else {
-        cdc_buf_append(b, tmp, (size_t)k);
-    }
+    write_magnitude(b, false, v);
 }
 
 void
 cdc_json_write_int(cdc_buf_t *b, int64_t v)
 {
-    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char tmp[24];
-    int k = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-    if (mag > CDC_JSON_MAX_SAFE_INT) {
-        cdc_buf_putc(b, '"');
-        cdc_buf_append(b, tmp, (size_t)k);
-        cdc_buf_putc(b, '"');
-    } else {
-        cdc_buf_append(b, tmp, (size_t)k);
-    }
+    write_magnitude(b, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
 
 /* Rewrites "d.ddde[+-]XX" (from %.*e) the way JavaScript prints numbers: plain notation for

@@ -327,6 +327,8 @@ cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *
         cdc_kafka_conf_set(conf, "enable.auto.commit", "false", es) ||
         cdc_kafka_conf_set(conf, "enable.auto.offset.store", "false", es) ||
         cdc_kafka_conf_set(conf, "enable.partition.eof", "true", es) ||
+        cdc_kafka_conf_set(conf, "fetch.wait.max.ms", "10", es) ||
+        cdc_kafka_conf_set(conf, "fetch.error.backoff.ms", "10", es) ||
         cdc_kafka_conf_set(conf, "auto.offset.reset", "error", es)) {
         rd_kafka_conf_destroy(conf);
         return NULL;

@@ -146,7 +146,7 @@ cdc_producer_send(cdc_producer_t *p, const cdc_record_t *rec)
         rd_kafka_headers_t *h = make_headers(rec);
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(rec->topic), RD_KAFKA_V_PARTITION(rec->partition),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_MSGFLAGS(rec->borrow ? 0 : RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY((void *)rec->key, rec->key_len),
             RD_KAFKA_V_VALUE((void *)rec->value, rec->value_len), RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_TIMESTAMP(rec->timestamp_ms), RD_KAFKA_V_END);

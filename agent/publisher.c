@@ -24,11 +24,35 @@ now_us(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
+/* Spent batches are kept (their buffers already paged in) instead of freed: a new batch would
+ * otherwise fault in megabytes of fresh memory for every Kafka transaction. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static batch_t *pool;
+static size_t pool_n;
+#define POOL_MAX 8
+
 batch_t *
 batch_new(void)
 {
-    batch_t *b = cdc_xcalloc(1, sizeof(*b));
-    cdc_buf_init(&b->data);
+    pthread_mutex_lock(&pool_mu);
+    batch_t *b = pool;
+    if (b) {
+        pool = b->next;
+        pool_n--;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    if (!b) {
+        b = cdc_xcalloc(1, sizeof(*b));
+        cdc_buf_init(&b->data);
+    }
+    cdc_buf_t data = b->data;
+    rec_t *recs = b->recs;
+    size_t cap = b->cap;
+    memset(b, 0, sizeof(*b));
+    b->data = data;
+    cdc_buf_reset(&b->data);
+    b->recs = recs;
+    b->cap = cap;
     b->opened_us = now_us();
     return b;
 }
@@ -38,14 +62,24 @@ batch_free(batch_t *b)
 {
     if (!b)
         return;
-    cdc_buf_deinit(&b->data);
-    free(b->recs);
-    free(b);
+    pthread_mutex_lock(&pool_mu);
+    bool keep = pool_n < POOL_MAX;
+    if (keep) {
+        b->next = pool;
+        pool = b;
+        pool_n++;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    if (!keep) {
+        cdc_buf_deinit(&b->data);
+        free(b->recs);
+        free(b);
+    }
 }
 
 void
-batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key, const cdc_buf_t *val,
-          int64_t ts_ms, char op, const char *pos)
+batch_add_span(batch_t *b, uint32_t topic, int32_t partition, size_t key_off, size_t key_len,
+               size_t val_off, ssize_t val_len, int64_t ts_ms, char op, const char *pos)
 {
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 256;
@@ -54,17 +88,31 @@ batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key, c
     rec_t *r = &b->recs[b->n++];
     r->topic = topic;
     r->partition = partition;
-    r->key_off = b->data.len;
-    r->key_len = key ? key->len : 0;
-    if (key)
-        cdc_buf_append(&b->data, key->data, key->len);
-    r->val_off = b->data.len;
-    r->val_len = val ? (ssize_t)val->len : -1;
-    if (val)
-        cdc_buf_append(&b->data, val->data, val->len);
+    r->key_off = key_off;
+    r->key_len = key_len;
+    r->val_off = val_off;
+    r->val_len = val_len;
     r->ts_ms = ts_ms;
     r->op = op;
-    snprintf(r->pos, sizeof(r->pos), "%s", pos ? pos : "");
+    size_t pl = pos ? strlen(pos) : 0;
+    if (pl >= sizeof(r->pos))
+        pl = sizeof(r->pos) - 1;
+    memcpy(r->pos, pos ? pos : "", pl);
+    r->pos[pl] = '\0';
+}
+
+void
+batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key, const cdc_buf_t *val,
+          int64_t ts_ms, char op, const char *pos)
+{
+    size_t key_off = b->data.len;
+    if (key)
+        cdc_buf_append(&b->data, key->data, key->len);
+    size_t val_off = b->data.len;
+    if (val)
+        cdc_buf_append(&b->data, val->data, val->len);
+    batch_add_span(b, topic, partition, key_off, key ? key->len : 0, val_off,
+                   val ? (ssize_t)val->len : -1, ts_ms, op, pos);
 }
 
 topic_t *
@@ -120,6 +168,29 @@ close_batch(cdc_publisher_t *p, bool split)
     return queue_push(p, b);
 }
 
+/* Encodes key and value straight into the batch buffer (no intermediate copy). */
+static cdc_err_t
+encode_into(cdc_publisher_t *p, batch_t *b, const cdc_event_t *ev, size_t *key_len, size_t *val_off,
+            cdc_errstr_t *es)
+{
+    size_t start = b->data.len;
+    cdc_err_t err = ev->op == CDC_OP_TRUNCATE ? CDC_OK : cdc_event_key_encode(ev, &b->data, es);
+    *key_len = b->data.len - start;
+    *val_off = b->data.len;
+    if (!err)
+        err = cdc_event_encode(ev, &b->data, es);
+    if (!err && (int64_t)(b->data.len - *val_off) > p->cfg->kafka.max_event_bytes) {
+        cdc_errstr_set(es, CDC_ERR_TOOBIG,
+                       "event is %zu bytes, above kafka.max_event_bytes=%lld; raise the limit "
+                       "(producer, topics and consumers follow it) and restart",
+                       b->data.len - *val_off, (long long)p->cfg->kafka.max_event_bytes);
+        err = CDC_ERR_TOOBIG;
+    }
+    if (err)
+        b->data.len = start; /* roll back */
+    return err;
+}
+
 static cdc_err_t
 cb_event(void *ctx, const cdc_event_t *ev)
 {
@@ -132,35 +203,27 @@ cb_event(void *ctx, const cdc_event_t *ev)
                       ev->source.schema, ev->source.table);
         return CDC_ERR_INVAL;
     }
-    cdc_buf_reset(&p->key);
-    cdc_buf_reset(&p->val);
-    cdc_err_t err = ev->op == CDC_OP_TRUNCATE ? CDC_OK : cdc_event_key_encode(ev, &p->key, &es);
-    if (!err)
-        err = cdc_event_encode(ev, &p->val, &es);
+    batch_t *b = p->open;
+    size_t key_off = b->data.len, key_len, val_off;
+    cdc_err_t err = encode_into(p, b, ev, &key_len, &val_off, &es);
     if (err) {
-        CDC_LOG_ERROR("source=%s table=%s pos=%s: cannot encode event: %s", p->src->name,
+        CDC_LOG_ERROR("source=%s table=%s pos=%s: cannot publish event: %s", p->src->name,
                       t->schema_table, ev->source.pos, es.msg);
         return err;
     }
-    if ((int64_t)p->val.len > p->cfg->kafka.max_event_bytes) {
-        CDC_LOG_ERROR("source=%s table=%s key=%.200s pos=%s: event is %zu bytes, above "
-                      "kafka.max_event_bytes=%lld; raise the limit (producer, topics and "
-                      "consumers follow it) and restart",
-                      p->src->name, t->schema_table, p->key.data ? p->key.data : "", ev->source.pos,
-                      p->val.len, (long long)p->cfg->kafka.max_event_bytes);
-        return CDC_ERR_TOOBIG;
-    }
-    batch_t *b = p->open;
+    ssize_t val_len = (ssize_t)(b->data.len - val_off);
     uint32_t ti = (uint32_t)(t - p->topics);
+    char op = (char)ev->op;
     if (ev->op == CDC_OP_TRUNCATE) {
         for (int part = 0; part < t->partitions; part++) /* every partition sees the barrier */
-            batch_add(b, ti, part, NULL, &p->val, ev->source.ts_ms, (char)ev->op, ev->source.pos);
+            batch_add_span(b, ti, part, 0, 0, val_off, val_len, ev->source.ts_ms, op,
+                           ev->source.pos);
     } else {
-        batch_add(b, ti, RD_KAFKA_PARTITION_UA, &p->key, &p->val, ev->source.ts_ms, (char)ev->op,
-                  ev->source.pos);
+        batch_add_span(b, ti, RD_KAFKA_PARTITION_UA, key_off, key_len, val_off, val_len,
+                       ev->source.ts_ms, op, ev->source.pos);
         if (ev->op == CDC_OP_DELETE && p->cfg->kafka.tombstones)
-            batch_add(b, ti, RD_KAFKA_PARTITION_UA, &p->key, NULL, ev->source.ts_ms, (char)ev->op,
-                      ev->source.pos);
+            batch_add_span(b, ti, RD_KAFKA_PARTITION_UA, key_off, key_len, 0, -1, ev->source.ts_ms,
+                           op, ev->source.pos);
     }
     cdc_pos_parse(ev->source.pos, &b->pos);
     b->has_pos = true;

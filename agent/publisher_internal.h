@@ -55,12 +55,12 @@ struct cdc_publisher {
     cdc_offsets_t stored;
     /* source thread */
     batch_t *open;
-    cdc_buf_t key, val;
     size_t max_batch_bytes;
     /* queue */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     batch_t *head, *tail;
+    batch_t *graveyard; /* failed batches, freed after the producer */
     size_t queued, max_queued;
     bool stopping, thread_started;
     cdc_err_t fatal;
@@ -83,8 +83,11 @@ cdc_err_t publisher_flush_open(cdc_publisher_t *p);
 cdc_err_t schemas_load(cdc_publisher_t *p, cdc_errstr_t *es);
 cdc_err_t schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s, int64_t *version);
 topic_t *topic_find(cdc_publisher_t *p, const char *schema, const char *table);
-/* Appends a record to the open batch. */
+/* Appends a record to the open batch (copying key and value). */
 void batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key,
                const cdc_buf_t *val, int64_t ts_ms, char op, const char *pos);
+/* Appends a record whose key and value were already written into b->data. */
+void batch_add_span(batch_t *b, uint32_t topic, int32_t partition, size_t key_off, size_t key_len,
+                    size_t val_off, ssize_t val_len, int64_t ts_ms, char op, const char *pos);
 
 #endif

@@ -127,23 +127,25 @@ cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kaf
     p->cfg = cfg;
     p->src = src;
     p->bus = bus;
-    p->max_batch_bytes = 8u << 20;
+    p->max_batch_bytes = 4u << 20;
     p->max_queued = 2;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    cdc_buf_init(&p->key);
-    cdc_buf_init(&p->val);
     p->open = batch_new();
     cdc_err_t err = build_topics(p, es);
     if (!err)
         err = init_producer(p, es);
+    CDC_LOG_DEBUG("source=%s producer initialised", src->name);
     if (!err)
         err = cdc_offsets_load(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), p->offsets_topic,
                                src->name, &p->stored, es);
+    CDC_LOG_DEBUG("source=%s offsets loaded", src->name);
     if (!err)
         err = prepare_topics(p, es);
+    CDC_LOG_DEBUG("source=%s topics ready", src->name);
     if (!err)
         err = schemas_load(p, es);
+    CDC_LOG_DEBUG("source=%s schemas loaded", src->name);
     if (err) {
         cdc_errstr_prefix(es, "source %s", src->name);
         cdc_publisher_free(p);
@@ -231,8 +233,11 @@ cdc_publisher_free(cdc_publisher_t *p)
     free(p->topics);
     cdc_offsets_clear(&p->stored);
     cdc_producer_free(p->producer);
-    cdc_buf_deinit(&p->key);
-    cdc_buf_deinit(&p->val);
+    while (p->graveyard) {
+        batch_t *b = p->graveyard;
+        p->graveyard = b->next;
+        batch_free(b);
+    }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

@@ -52,7 +52,8 @@ send_records(cdc_publisher_t *p, const batch_t *b)
                             .value_len = r->val_len < 0 ? 0 : (size_t)r->val_len,
                             .headers = h,
                             .n_headers = r->pos[0] ? 2 : 0,
-                            .timestamp_ms = r->ts_ms};
+                            .timestamp_ms = r->ts_ms,
+                            .borrow = true};
         cdc_err_t err = cdc_producer_send(p->producer, &rec);
         if (err)
             return err;
@@ -171,11 +172,15 @@ publisher_thread(void *arg)
         if (!p->head)
             p->tail = NULL;
         p->queued--;
+        if (err) { /* the producer may still point into it until it is destroyed */
+            b->next = p->graveyard;
+            p->graveyard = b;
+        }
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
-        batch_free(b);
         if (err)
             break;
+        batch_free(b);
     }
     return NULL;
 }

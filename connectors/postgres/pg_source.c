@@ -238,8 +238,9 @@ send_status(cdc_source_t *s, bool force, cdc_errstr_t *es)
 {
     int64_t now = pg_now_us();
     uint64_t flush = atomic_load(&s->acked);
+    /* on the interval, or soon after an acknowledgement so the slot frees WAL promptly */
     if (!force && now - s->last_status_us < STATUS_INTERVAL_US &&
-        (flush == s->sent_flush || now - s->last_status_us < 1000000))
+        (flush == s->sent_flush || now - s->last_status_us < 100000))
         return CDC_OK;
     char msg[34];
     msg[0] = 'r';

@@ -68,6 +68,7 @@ typedef struct {
     const cdc_header_t *headers;
     size_t n_headers;
     int64_t timestamp_ms; /* 0: now */
+    bool borrow;          /* key and value stay valid until delivery is confirmed: not copied */
 } cdc_record_t;
 
 /* A producer with transactional.id = txn_id. Call cdc_producer_init before anything else. */
