@@ -50,18 +50,26 @@ EOF
 }
 
 now() { date +%s.%N; }
-# Runs the agent until its slot has confirmed end_lsn; prints "seconds cpu_seconds peak_rss_kb".
-# The time includes start-up (Kafka metadata, init_transactions, offsets, connections).
+# Waits until slot is being streamed (active); prints the time it became so.
+wait_active() {
+    while [ "$(pg -Atc "SELECT active FROM pg_replication_slots WHERE slot_name = '$1'")" != t ]; do
+        sleep 0.01
+    done
+    now
+}
+# Runs the agent until its slot has confirmed end_lsn; prints "total_s streaming_s cpu_s rss_kb":
+# total from process start; streaming from the moment its replication connection is active.
 agent_catch_up() {
-    local end=$1 t0 pid done_ cpu rss
+    local end=$1 t0 ta pid done_ cpu rss
     t0=$(now)
     "$build/cdc-agent" run -c "$work/agent.yaml" >>"$work/agent.log" 2>&1 &
     pid=$!
+    ta=$(wait_active agent)
     while :; do
         done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = 'agent'")
         [ "$done_" = t ] && break
         kill -0 "$pid" || { echo "agent died" >&2; cat "$work/agent.log" >&2; exit 1; }
-        sleep 0.05
+        sleep 0.01
     done
     local t1 ticks
     t1=$(now)
@@ -70,14 +78,20 @@ agent_catch_up() {
     kill -TERM "$pid"
     wait "$pid" || true
     cpu=$(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc)
-    echo "$(echo "$t1 - $t0" | bc) $cpu $rss"
+    echo "$(echo "$t1 - $t0" | bc) $(echo "$t1 - $ta" | bc) $cpu $rss"
 }
+# pg_recvlogical to endpos; prints "total_s streaming_s".
 recvlogical() {
-    local end=$1 t0
+    local end=$1 t0 ta pid
     t0=$(now)
     pg_recvlogical -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test --slot recv --start \
-        -o proto_version=1 -o publication_names=bench --endpos="$end" -f /dev/null --no-loop
-    echo "$(now) - $t0" | bc
+        -o proto_version=1 -o publication_names=bench --endpos="$end" -f /dev/null --no-loop &
+    pid=$!
+    ta=$(wait_active recv)
+    wait "$pid"
+    local t1
+    t1=$(now)
+    echo "$(echo "$t1 - $t0" | bc) $(echo "$t1 - $ta" | bc)"
 }
 make_slots() {
     pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots" >/dev/null
@@ -86,12 +100,10 @@ make_slots() {
     : >"$work/agent.log"
     agent_catch_up "$(lsn)" >/dev/null
 }
-report() { # name rows recv_s agent_s cpu rss
-    local r1 r2
-    r1=$(echo "$2 / $3" | bc)
-    r2=$(echo "$2 / $4" | bc)
-    printf "%-22s rows=%-8s pg_recvlogical=%8s rows/s  cdc-agent=%8s rows/s  ratio=%s  agent_cpu=%ss  peak_rss=%s MB\n" \
-        "$1" "$2" "$r1" "$r2" "$(echo "scale=2; $3 / $4" | bc)" "$5" "$(( $6 / 1024 ))"
+report() { # name rows recv_total recv_stream agent_total agent_stream cpu rss
+    printf "%-21s rows=%-7s from replication start: pg_recvlogical=%7s rows/s cdc-agent=%7s rows/s ratio=%s | with start-up: %s vs %s rows/s ratio=%s | agent cpu=%ss peak_rss=%sMB\n" \
+        "$1" "$2" "$(echo "$2 / $4" | bc)" "$(echo "$2 / $6" | bc)" "$(echo "scale=2; $4 / $6" | bc)" \
+        "$(echo "$2 / $3" | bc)" "$(echo "$2 / $5" | bc)" "$(echo "scale=2; $3 / $5" | bc)" "$7" "$(( $8 / 1024 ))"
 }
 
 # 1. one 200k-row transaction
@@ -100,9 +112,9 @@ pg -c "TRUNCATE bench"
 make_slots
 pg -c "INSERT INTO bench SELECT g, 'name ' || g, 'user' || g || '@example.com', g * 1.5 FROM generate_series(1, 200000) g"
 end=$(lsn)
-recv=$(recvlogical "$end")
-read -r secs cpu rss < <(agent_catch_up "$end")
-report "bulk (1 x 200k rows)" 200000 "$recv" "$secs" "$cpu" "$rss"
+read -r rt rs < <(recvlogical "$end")
+read -r at as cpu rss < <(agent_catch_up "$end")
+report "bulk (1 x 200k rows)" 200000 "$rt" "$rs" "$at" "$as" "$cpu" "$rss"
 
 # 2. 20k one-row transactions
 agent_config w2
@@ -112,9 +124,9 @@ echo '\set id random(1, 1000000000)
 INSERT INTO bench VALUES (:id, '"'"'n'"'"', '"'"'e'"'"', 1) ON CONFLICT DO NOTHING;' >"$work/one.sql"
 pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 4 -j 2 -t 5000 -f "$work/one.sql" cdc_test >/dev/null
 end=$(lsn)
-recv=$(recvlogical "$end")
-read -r secs cpu rss < <(agent_catch_up "$end")
-report "small (20k x 1 row)" 20000 "$recv" "$secs" "$cpu" "$rss"
+read -r rt rs < <(recvlogical "$end")
+read -r at as cpu rss < <(agent_catch_up "$end")
+report "small (20k x 1 row)" 20000 "$rt" "$rs" "$at" "$as" "$cpu" "$rss"
 
 # 3. a 1M-change backlog: peak RSS must stay bounded
 agent_config w3
@@ -124,6 +136,6 @@ for i in 0 1 2 3 4; do
     pg -c "INSERT INTO bench SELECT g, 'name ' || g, 'e', 1 FROM generate_series($i * 200000 + 1, ($i + 1) * 200000) g"
 done
 end=$(lsn)
-recv=$(recvlogical "$end")
-read -r secs cpu rss < <(agent_catch_up "$end")
-report "backlog (1M changes)" 1000000 "$recv" "$secs" "$cpu" "$rss"
+read -r rt rs < <(recvlogical "$end")
+read -r at as cpu rss < <(agent_catch_up "$end")
+report "backlog (1M changes)" 1000000 "$rt" "$rs" "$at" "$as" "$cpu" "$rss"
