@@ -256,6 +256,59 @@ test_resume_skips_published(void **state)
     free(c);
 }
 
+/* A -> B -> A in two transactions, and two keys swapped inside one. */
+static void
+test_key_changes(void **state)
+{
+    char *swap_tables[] = {"public.it_swap"};
+    char *swap_topics[1] = {NULL};
+    cdc_source_conf_t sc = conf;
+    sc.tables = swap_tables;
+    sc.table_topics = swap_topics;
+    sc.n_tables = 1;
+    sc.slot = "it_slot_swap";
+    sc.publication = "it_pub_swap";
+    PQclear(PQexec(db, "SELECT pg_drop_replication_slot('it_slot_swap') FROM pg_replication_slots "
+                       "WHERE slot_name = 'it_slot_swap'"));
+    PQclear(PQexec(db, "DROP PUBLICATION IF EXISTS it_pub_swap"));
+    PQclear(PQexec(db, "DROP TABLE IF EXISTS it_swap"));
+    sql("CREATE TABLE it_swap (id int PRIMARY KEY, v text)");
+    sql("INSERT INTO it_swap VALUES (1, 'a'), (2, 'b')");
+    cdc_source_t *s = NULL;
+    cdc_errstr_t es = {{0}};
+    cdc_source_resume_t resume = {0};
+    if (cdc_pg_source_ops.open(&sc, &resume, &s, &es))
+        fail_msg("open: %s", es.msg);
+    collect_t *c = calloc(1, sizeof(*c));
+    assert_int_equal(cdc_pg_source_ops.snapshot(s, &cb, c, &es), CDC_OK);
+    size_t e = c->n;
+    int commits = c->commits;
+    sql("UPDATE it_swap SET id = 10 WHERE id = 1");
+    sql("UPDATE it_swap SET id = 1 WHERE id = 10");
+    sql("BEGIN; UPDATE it_swap SET id = -1 WHERE id = 1; UPDATE it_swap SET id = 1 WHERE id = 2; "
+        "UPDATE it_swap SET id = 2 WHERE id = -1; COMMIT");
+    poll_until(s, c, commits + 3);
+    static const char *const want[][2] = {
+        {"\"op\":\"d\"", "\"key\":{\"id\":1}"},  {"\"op\":\"c\"", "\"key\":{\"id\":10}"},
+        {"\"op\":\"d\"", "\"key\":{\"id\":10}"}, {"\"op\":\"c\"", "\"key\":{\"id\":1}"},
+        {"\"op\":\"d\"", "\"key\":{\"id\":1}"},  {"\"op\":\"c\"", "\"key\":{\"id\":-1}"},
+        {"\"op\":\"d\"", "\"key\":{\"id\":2}"},  {"\"op\":\"c\"", "\"key\":{\"id\":1}"},
+        {"\"op\":\"d\"", "\"key\":{\"id\":-1}"}, {"\"op\":\"c\"", "\"key\":{\"id\":2}"},
+    };
+    assert_int_equal(c->n, e + 10);
+    for (size_t i = 0; i < 10; i++) {
+        assert_has(c, e + i, want[i][0]);
+        assert_has(c, e + i, want[i][1]);
+    }
+    assert_has(c, e + 7, "\"after\":{\"id\":1,\"v\":\"b\"}");
+    assert_has(c, e + 9, "\"after\":{\"id\":2,\"v\":\"a\"}");
+    assert_has(c, e + 9, "\"seq\":5}"); /* six events, one source transaction */
+    cdc_pg_source_ops.close(s);
+    for (size_t i = 0; i < c->n; i++)
+        free(c->json[i]);
+    free(c);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -295,6 +348,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_then_stream),
         cmocka_unit_test(test_resume_skips_published),
+        cmocka_unit_test(test_key_changes),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
