@@ -20,7 +20,7 @@ trap cleanup EXIT
 . "$work/h/pg.env"
 export PGPASSWORD=$CDC_TEST_PG_PASSWORD
 pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
-lsn() { pg -Atc "SELECT pg_current_wal_lsn()"; }
+lsn() { pg -Atc "SELECT pg_current_wal_insert_lsn()"; }
 pg -c "CREATE TABLE bench (id int PRIMARY KEY, name text, email text, amount numeric(12,2),
          created timestamptz DEFAULT now())" -c "CREATE PUBLICATION bench FOR TABLE bench"
 

@@ -93,7 +93,7 @@ done
 wait "$bench"
 assert_eq 0 "$?" "pgbench finished"
 # let the agent catch up with everything written, then stop it gracefully
-target=$(pg -Atc "SELECT pg_current_wal_lsn()")
+target=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
 for i in $(seq 1 300); do
     done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'crash'")
     [ "$done_" = t ] && break

@@ -48,7 +48,7 @@ sleep 1
 "$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/agent.log" 2>&1 &
 agent_pid=$!
 wait "$bench"
-target=$(pg -Atc "SELECT pg_current_wal_lsn()")
+target=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
 for i in $(seq 1 600); do
     done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'snap'")
     [ "$done_" = t ] && break

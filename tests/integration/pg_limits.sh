@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Limits and liveness of the PostgreSQL source through the agent: a 20 MB row published whole
+# when kafka.max_event_bytes allows it; a row over the limit stops the source with a clear error
+# and is published after the limit is raised (never dropped); heartbeats move the slot while only
+# tables outside the publication change.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/harness/assert.sh"
+load_harness_env
+tmp=$(mktemp -d)
+agent_pid=
+trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+export PGPASSWORD=$CDC_TEST_PG_PASSWORD
+pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
+pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'lim'" \
+   -c "DROP PUBLICATION IF EXISTS lim" -c "DROP TABLE IF EXISTS lim, other" \
+   -c "CREATE TABLE lim (id int PRIMARY KEY, body text)" -c "CREATE TABLE other (x int)" >/dev/null
+
+coproc MOCK { "$CDC_MOCK_KAFKA" 3; }
+read -r line <&"${MOCK[0]}"
+boot=${line#bootstrap=}
+read -r line <&"${MOCK[0]}"
+for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.lim 8"; do
+    echo "topic $t" >&"${MOCK[1]}"
+    read -r line <&"${MOCK[0]}"
+done
+config() { # max_event_bytes
+    cat >"$tmp/agent.yaml" <<EOF
+agent: {name: limits-test}
+kafka: {brokers: "$boot", max_event_bytes: $1, linger_ms: 20}
+sources:
+  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, tables: [public.lim], slot: lim, publication: lim, heartbeat_ms: 500}
+EOF
+}
+caught_up() {
+    local target=$1 i done_
+    for i in $(seq 1 300); do
+        done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'lim'")
+        [ "$done_" = t ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# 20 MB of incompressible text: md5 hex
+big="SELECT string_agg(md5(g::text), '') FROM generate_series(1, 655360) g"
+
+# "0/1E265B8" -> the 16-digit major field of a position
+lsn_hex() { local hi=${1%/*} lo=${1#*/}; printf "%08x%08x" "0x$hi" "0x$lo"; }
+# Whether an offsets record (written only after every data record of its Kafka transaction was
+# delivered) covers a stream position with major in [from, to].
+published_between() {
+    "$CDC_TOPIC_DUMP" "$boot" cdc._offsets | grep -o '"pos":"v1:[0-9a-f]*:1:[0-9a-f]*' |
+        sed 's/.*:1://' | awk -v a="$1" -v b="$2" '$0 >= a && $0 <= b {found=1} END {exit !found}'
+}
+
+config 33554432
+"$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/agent.log" 2>&1 &
+agent_pid=$!
+before=$(lsn_hex "$(pg -Atc "SELECT pg_current_wal_lsn()")")
+pg -c "INSERT INTO lim VALUES (1, ($big))"
+after=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
+caught_up "$after" && ok || bad "20 MB row acknowledged"
+# (the mock broker drops segments beyond ~5 MB per partition, so the record itself may be gone)
+published_between "$before" "$(lsn_hex "$after")" && ok || bad "20 MB row published in a committed transaction"
+
+# heartbeats: only an uncaptured table changes, yet the slot advances
+for i in $(seq 1 20); do pg -c "INSERT INTO other VALUES ($i)"; done
+caught_up "$(pg -Atc "SELECT pg_current_wal_lsn()")" && ok || bad "slot advanced past uncaptured writes"
+kill -TERM "$agent_pid"
+wait "$agent_pid" || true
+
+# over the limit: a clear stop, nothing skipped
+config 1048576
+"$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/agent2.log" 2>&1 &
+agent_pid=$!
+before=$(lsn_hex "$(pg -Atc "SELECT pg_current_wal_lsn()")")
+pg -c "INSERT INTO lim VALUES (2, ($big))"
+after=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
+wait "$agent_pid" && rc=0 || rc=$?
+agent_pid=
+assert_eq 1 "$rc" "over the limit: exit code"
+log=$(grep -v facility= "$tmp/agent2.log")
+assert_contains "$log" "above kafka.max_event_bytes=1048576" "over the limit: reason"
+assert_contains "$log" "table=public.lim" "over the limit: table named"
+published_between "$before" "$(lsn_hex "$after")" && bad "over-limit row must not be acknowledged" || ok
+# raised limit: the row comes through after the restart
+config 33554432
+"$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/agent3.log" 2>&1 &
+agent_pid=$!
+caught_up "$after" && ok || bad "caught up after raising the limit"
+kill -TERM "$agent_pid"
+wait "$agent_pid" || true
+agent_pid=
+published_between "$before" "$(lsn_hex "$after")" && ok || bad "over-limit row published after the restart"
+finish
