@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash test: a mixed workload (inserts, updates, deletes; one-row and multi-row transactions)
-# runs against PostgreSQL while the agent is killed with SIGKILL at random moments and restarted.
+# runs against PostgreSQL while the agent is killed with SIGKILL at random moments and restarted,
+# and then while every Kafka broker is down for a few seconds (the agent must wait, not drop).
 # Kafka is the mock helper process, so its log outlives the agent. Afterwards the topic, after
 # dropping re-sent positions, must hold every change exactly once in order per key, and rebuild
 # the table exactly (tests/harness/verify_chain.c).
@@ -82,7 +83,18 @@ txns=$((changes * 10 / 14 / 4))
 pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 4 -j 2 -t "$txns" \
     -f "$tmp/one.sql@8" -f "$tmp/multi.sql@2" cdc_test >"$tmp/pgbench.log" 2>&1 &
 bench=$!
+# every broker down for a few seconds while the workload goes on: publishing stalls, nothing is lost
+outage() {
+    kill -0 "$bench" 2>/dev/null || return 0
+    for b in 1 2 3; do echo "down $b" >&"${MOCK[1]}"; read -r line <&"${MOCK[0]}"; done
+    echo "brokers down at $(date +%T.%N | cut -c1-12)" >>"$tmp/agent.log"
+    sleep 4
+    for b in 1 2 3; do echo "up $b" >&"${MOCK[1]}"; read -r line <&"${MOCK[0]}"; done
+    echo "brokers up at $(date +%T.%N | cut -c1-12)" >>"$tmp/agent.log"
+    outage=1
+}
 for i in $(seq 1 "$kills"); do
+    [ "$i" = $((kills / 2)) ] && outage
     sleep "0.$((RANDOM % 9 + 1))$((RANDOM % 10))"
     sleep $((RANDOM % 3))
     kill -9 "$agent_pid" 2>/dev/null || true
@@ -92,6 +104,7 @@ for i in $(seq 1 "$kills"); do
 done
 wait "$bench"
 assert_eq 0 "$?" "pgbench finished"
+assert_eq 1 "${outage:-0}" "the outage happened during the workload"
 # let the agent catch up with everything written, then stop it gracefully
 target=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
 for i in $(seq 1 300); do
@@ -110,5 +123,5 @@ run "$CDC_VERIFY_CHAIN" "$boot" cdc.crm.public.crash "$tmp/expected"
 echo "$out"
 assert_eq 0 "$rc" "exactly once after $kills kills"
 assert_contains "$out" "3 passed, 0 failed" "verifier"
-grep -E "error|warn" "$tmp/agent.log" | grep -v "facility=" | sort | uniq -c | sort -rn | head -5 || true
+grep -E "error|warn" "$tmp/agent.log" | grep -v "facility=" | cut -c26- | sort | uniq -c | sort -rn | head -5 || true
 finish

@@ -239,7 +239,7 @@ test_resume_skips_published(void **state)
     cdc_source_t *s = NULL;
     cdc_errstr_t es = {{0}};
     /* pretend everything up to now was published: resume after the last streamed insert */
-    PGresult *r = PQexec(db, "SELECT pg_current_wal_lsn()");
+    PGresult *r = PQexec(db, "SELECT pg_current_wal_insert_lsn()");
     uint64_t now_lsn;
     cdc_lsn_parse(PQgetvalue(r, 0, 0), &now_lsn);
     PQclear(r);
