@@ -75,7 +75,8 @@ probe_source(MYSQL *m, cdc_probe_t *out)
 }
 
 cdc_err_t
-cdc_mysql_probe(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out, cdc_errstr_t *es)
+cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
+                cdc_errstr_t *es)
 {
     cdc_err_t err;
     memset(out, 0, sizeof(*out));
@@ -87,7 +88,7 @@ cdc_mysql_probe(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out, cdc
     snprintf(out->server_version, sizeof(out->server_version), "%s %s",
              strstr(mysql_get_server_info(m), "MariaDB") ? "MariaDB" : "MySQL",
              mysql_get_server_info(m));
-    if (as_source)
+    if (source)
         probe_source(m, out);
     mysql_close(m);
     return CDC_OK;

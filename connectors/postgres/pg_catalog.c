@@ -240,9 +240,9 @@ table_list(cdc_buf_t *b, const cdc_source_conf_t *conf)
     }
 }
 
-static cdc_err_t
-publication_missing_tables(PGconn *conn, const cdc_source_conf_t *conf, cdc_buf_t *missing,
-                           cdc_errstr_t *es)
+cdc_err_t
+pg_publication_missing(PGconn *conn, const cdc_source_conf_t *conf, cdc_buf_t *missing,
+                       cdc_errstr_t *es)
 {
     for (size_t i = 0; i < conf->n_tables; i++) {
         const char *dot = strchr(conf->tables[i], '.');
@@ -288,7 +288,7 @@ pg_publication_ensure(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t 
                               "creating publication %s (needs CREATE on the database and "
                               "ownership of the tables)",
                               conf->publication);
-    } else if (!(err = publication_missing_tables(conn, conf, &missing, es)) && missing.len) {
+    } else if (!(err = pg_publication_missing(conn, conf, &missing, es)) && missing.len) {
         err = cdc_errstr_set(es, CDC_ERR_CONFIG,
                              "publication %s does not include %s. Fix: ALTER PUBLICATION %s ADD "
                              "TABLE %s;",

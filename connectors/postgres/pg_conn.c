@@ -3,10 +3,12 @@
  * the contract's session options, and failures reported as "postgresql HOST:PORT: cause".
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cdc/connector.h"
 #include "cdc/pg.h"
+#include "pg_internal.h"
 
 void
 cdc_pg_endpoint(PGconn *c, char *out, size_t n)
@@ -84,7 +86,7 @@ query_value(PGconn *c, const char *sql, char *out, size_t n)
 }
 
 static void
-probe_source(PGconn *c, const cdc_db_conn_t *conn, cdc_probe_t *out)
+probe_server(PGconn *c, cdc_probe_t *out)
 {
     char v[128];
     if (query_value(c, "SHOW wal_level", v, sizeof(v)) && strcmp(v, "logical") != 0)
@@ -100,17 +102,77 @@ probe_source(PGconn *c, const cdc_db_conn_t *conn, cdc_probe_t *out)
         cdc_probe_note(out, true, "user %s lacks REPLICATION; run ALTER ROLE %s REPLICATION;",
                        PQuser(c), PQuser(c));
     if (query_value(c,
-                    "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM "
-                    "pg_replication_slots)",
+                    "SELECT current_setting('max_wal_senders')::int - (SELECT count(*) FROM "
+                    "pg_stat_replication)",
                     v, sizeof(v)) &&
-        strcmp(v, "0") == 0)
+        atoi(v) <= 0)
         cdc_probe_note(out, true,
-                       "no free replication slot; raise max_replication_slots and "
-                       "restart PostgreSQL");
+                       "no free WAL sender; raise max_wal_senders and restart "
+                       "PostgreSQL");
+}
+
+/* The slot: missing (created at start), lost, or held by another connection. */
+static void
+probe_slot(PGconn *c, const cdc_source_conf_t *src, cdc_probe_t *out)
+{
+    pg_slot_info_t info;
+    cdc_errstr_t es;
+    char v[64];
+    if (pg_slot_info(c, src->slot, &info, &es) != CDC_OK)
+        return;
+    if (!info.exists) {
+        if (query_value(c,
+                        "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) "
+                        "FROM pg_replication_slots)",
+                        v, sizeof(v)) &&
+            atoi(v) <= 0)
+            cdc_probe_note(out, true,
+                           "no free replication slot for %s; raise "
+                           "max_replication_slots and restart PostgreSQL",
+                           src->slot);
+        else
+            cdc_probe_note(out, false, "slot %s will be created at start", src->slot);
+    } else if (info.lost) {
+        cdc_probe_note(out, true, "slot %s is invalidated (wal_status = lost); re-snapshot",
+                       src->slot);
+    } else if (info.active) {
+        cdc_probe_note(out, false, "slot %s is in use (an agent is running)", src->slot);
+    }
+}
+
+/* Every configured table: exists, can identify rows, is in the publication. */
+static void
+probe_tables(PGconn *c, const cdc_source_conf_t *src, cdc_probe_t *out)
+{
+    for (size_t i = 0; i < src->n_tables; i++) {
+        cdc_source_conf_t one = *src;
+        cdc_errstr_t es = {{0}};
+        one.tables = &src->tables[i];
+        one.n_tables = 1;
+        if (pg_tables_check(c, &one, &es) != CDC_OK)
+            cdc_probe_note(out, true, "%s", es.msg);
+    }
+    const char *params[] = {src->publication};
+    PGresult *r = PQexecParams(c, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, NULL,
+                               params, NULL, NULL, 0);
+    bool exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    PQclear(r);
+    if (!exists) {
+        cdc_probe_note(out, false, "publication %s will be created at start", src->publication);
+        return;
+    }
+    cdc_buf_t missing;
+    cdc_errstr_t es = {{0}};
+    cdc_buf_init(&missing);
+    if (pg_publication_missing(c, src, &missing, &es) == CDC_OK && missing.len)
+        cdc_probe_note(out, true, "publication %s lacks %s; run ALTER PUBLICATION %s ADD TABLE %s;",
+                       src->publication, missing.data, src->publication, missing.data);
+    cdc_buf_deinit(&missing);
 }
 
 cdc_err_t
-cdc_pg_probe(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out, cdc_errstr_t *es)
+cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
+             cdc_errstr_t *es)
 {
     cdc_err_t err;
     memset(out, 0, sizeof(*out));
@@ -121,8 +183,11 @@ cdc_pg_probe(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out, cdc_er
     int v = PQserverVersion(c);
     snprintf(out->server_version, sizeof(out->server_version), "PostgreSQL %d.%d", v / 10000,
              v % 10000);
-    if (as_source)
-        probe_source(c, conn, out);
+    if (source) {
+        probe_server(c, out);
+        probe_slot(c, source, out);
+        probe_tables(c, source, out);
+    }
     PQfinish(c);
     return CDC_OK;
 }

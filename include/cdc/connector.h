@@ -29,9 +29,10 @@ typedef struct {
     const char *name;
     const struct cdc_source_ops *source; /* NULL: not implemented yet */
     const struct cdc_sink_ops *sink;     /* NULL: not implemented yet */
-    /* Connects with the contract's session settings and reports the server; as_source also
-     * checks the replication prerequisites. es names host:port and the cause; never a secret. */
-    cdc_err_t (*probe)(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out,
+    /* Connects with the contract's session settings and reports the server; for a source
+     * (source != NULL) also the replication prerequisites and its tables. es names host:port and
+     * the cause; never a secret. */
+    cdc_err_t (*probe)(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
                        cdc_errstr_t *es);
 } cdc_connector_t;
 
@@ -43,9 +44,9 @@ void cdc_probe_note(cdc_probe_t *p, bool problem, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Probes of the built-in connectors. */
-cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out,
+cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
                        cdc_errstr_t *es);
-cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, bool as_source, cdc_probe_t *out,
-                          cdc_errstr_t *es);
+cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
+                          cdc_probe_t *out, cdc_errstr_t *es);
 
 #endif

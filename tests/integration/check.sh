@@ -41,6 +41,9 @@ EOC
 }
 
 export PG_PW=$CDC_TEST_PG_PASSWORD MY_PW=$CDC_TEST_MYSQL_PASSWORD
+PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d crm \
+    -c "DROP TABLE IF EXISTS contacts" -c "CREATE TABLE contacts (id int PRIMARY KEY, name text)" \
+    -c "DROP PUBLICATION IF EXISTS cdc_crm" 2>/dev/null
 write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
 run "$agent" check -c "$tmp/c.yaml"
 assert_eq 0 "$rc" "check ok exit"
@@ -78,6 +81,14 @@ run "$agent" check -c "$tmp/c.yaml"
 assert_eq 1 "$rc" "missing REPLICATION exit"
 assert_contains "$out" "NOT READY" "not ready"
 assert_contains "$out" "user norepl lacks REPLICATION; run ALTER ROLE norepl REPLICATION;" "fix named"
+
+# a table without a key, and a publication that lacks the table: each with its fix
+PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d crm \
+    -c "ALTER TABLE contacts DROP CONSTRAINT contacts_pkey" -c "CREATE PUBLICATION cdc_crm"
+run "$agent" check -c "$tmp/c.yaml"
+assert_eq 1 "$rc" "table problems exit"
+assert_contains "$out" 'ALTER TABLE "public"."contacts" REPLICA IDENTITY FULL;' "replica identity fix"
+assert_contains "$out" "publication cdc_crm lacks public.contacts; run ALTER PUBLICATION cdc_crm ADD TABLE public.contacts;" "publication fix"
 
 # run refuses to start while a configured connector does not exist yet, and names it (exit 1)
 write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
