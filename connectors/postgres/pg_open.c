@@ -116,14 +116,25 @@ prepare_slot(cdc_source_t *s, cdc_errstr_t *es)
     }
     if ((err = slot_unusable(s, &info, es)))
         return err;
-    if (!s->resume.has_pos || unfinished_snapshot) {
-        /* nothing of this slot was ever committed to Kafka, or its snapshot did not finish:
-         * start over from a new slot; positions only grow, so no new epoch is needed */
-        CDC_LOG_WARN("source=%s slot=%s exists without a finished snapshot; recreating it",
+    if (unfinished_snapshot) {
+        /* Part of the snapshot is in Kafka. A new slot would miss deletes made since, leaving
+         * rows at the sinks that the source no longer has: stop instead. */
+        char pos[CDC_POS_STRLEN];
+        cdc_pos_format(pos, &s->resume.pos);
+        return cdc_errstr_set(
+            es, CDC_ERR_FATAL,
+            "source %s: the initial snapshot was interrupted after %s and resuming it is not "
+            "supported yet. To take it again from the start: stop the agent, run SELECT "
+            "pg_drop_replication_slot('%s'); on the source, empty the target tables, and start "
+            "the agent",
+            s->conf->name, pos, s->conf->slot);
+    }
+    if (!s->resume.has_pos) {
+        /* nothing of this slot was ever committed to Kafka: start over from a new slot */
+        CDC_LOG_WARN("source=%s slot=%s exists but nothing was published from it; recreating it",
                      s->conf->name, s->conf->slot);
         if ((err = drop_slot(s, es)))
             return err;
-        s->resume.has_pos = false;
         return create_slot(s, want_snapshot, es);
     }
     return CDC_OK;

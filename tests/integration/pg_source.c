@@ -309,6 +309,21 @@ test_key_changes(void **state)
     free(c);
 }
 
+/* The walsender of a closed source may still be exiting. */
+static void
+wait_slot_inactive(void)
+{
+    for (int i = 0; i < 50; i++) {
+        PGresult *r = PQexec(db, "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                                 "'it_slot'");
+        bool active = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        if (!active)
+            return;
+        usleep(100000);
+    }
+}
+
 static void
 test_refusals(void **state)
 {
@@ -325,16 +340,16 @@ test_refusals(void **state)
     assert_int_equal(cdc_pg_source_ops.open(&bad, &resume, &s, &es), CDC_ERR_CONFIG);
     assert_non_null(strstr(es.msg, "ALTER TABLE \"public\".\"it_nokey\" REPLICA IDENTITY FULL;"));
 
+    /* part of an initial snapshot committed, then a crash: stop with the way out (a new slot
+     * would miss deletes made in between) */
+    cdc_source_resume_t partial = {true, {1, CDC_PHASE_SNAPSHOT, 0x1000000, 0, 7}, false};
+    wait_slot_inactive();
+    assert_int_equal(cdc_pg_source_ops.open(&conf, &partial, &s, &es), CDC_ERR_FATAL);
+    assert_non_null(strstr(es.msg, "the initial snapshot was interrupted"));
+    assert_non_null(strstr(es.msg, "pg_drop_replication_slot('it_slot')"));
+
     /* a stored position whose slot is gone: stop, never recreate silently */
-    for (int i = 0; i < 50; i++) { /* the walsender of the closed source may still be exiting */
-        PGresult *r = PQexec(db, "SELECT active FROM pg_replication_slots WHERE slot_name = "
-                                 "'it_slot'");
-        bool active = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
-        if (!active)
-            break;
-        usleep(100000);
-    }
+    wait_slot_inactive();
     sql("SELECT pg_drop_replication_slot('it_slot')");
     cdc_source_resume_t stored = {true, {1, CDC_PHASE_STREAM, 0x1000000, 0, 3}, true};
     assert_int_equal(cdc_pg_source_ops.open(&conf, &stored, &s, &es), CDC_ERR_FATAL);
