@@ -426,17 +426,16 @@ cfg_check_topics(cfg_t *c, cdc_config_t *cfg)
     for (size_t i = 0; i < cfg->n_sources && !err; i++) {
         const cdc_source_conf_t *s = &cfg->sources[i];
         for (size_t t = 0; t < s->n_tables && !err; t++, k++) {
-            char *dot = strchr(s->tables[t], '.');
-            char *schema = cdc_xstrndup(s->tables[t], (size_t)(dot - s->tables[t]));
+            char schema[256];
+            const char *table = cdc_config_split_table(s->tables[t], schema, sizeof(schema));
             if (s->table_topics[t]) {
                 cdc_buf_reset(&b);
                 cdc_buf_puts(&b, s->table_topics[t]);
-            } else if (cdc_topic_for_table(&b, cfg->kafka.topic_prefix, s->name, schema, dot + 1,
+            } else if (cdc_topic_for_table(&b, cfg->kafka.topic_prefix, s->name, schema, table,
                                            c->es)) {
                 err = cdc_errstr_set(c->es, CDC_ERR_CONFIG, "%s: sources[%zu].tables[%zu]: %s",
                                      c->file, i, t, c->es->msg);
             }
-            free(schema);
             names[k] = cdc_xstrdup(b.data ? b.data : "");
             for (size_t j = 0; !err && j < k; j++)
                 if (!strcmp(names[j], names[k]))

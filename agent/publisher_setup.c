@@ -36,15 +36,13 @@ build_topics(cdc_publisher_t *p, cdc_errstr_t *es)
     p->schemas_idx = add_topic(p, NULL, b.data);
     cdc_err_t err = CDC_OK;
     for (size_t i = 0; i < src->n_tables && !err; i++) {
-        const char *dot = strchr(src->tables[i], '.');
         char schema[256];
-        snprintf(schema, sizeof(schema), "%.*s", (int)(dot - src->tables[i]), src->tables[i]);
+        const char *table = cdc_config_split_table(src->tables[i], schema, sizeof(schema));
         if (src->table_topics[i]) {
             cdc_buf_reset(&b);
             cdc_buf_puts(&b, src->table_topics[i]);
         } else {
-            err =
-                cdc_topic_for_table(&b, p->cfg->kafka.topic_prefix, src->name, schema, dot + 1, es);
+            err = cdc_topic_for_table(&b, p->cfg->kafka.topic_prefix, src->name, schema, table, es);
         }
         if (!err)
             add_topic(p, src->tables[i], b.data);

@@ -167,10 +167,9 @@ pg_type_resolve(pg_typecache_t *tc, PGconn *conn, uint32_t oid, cdc_pg_type_t *o
 static cdc_err_t
 table_info(PGconn *conn, const char *qualified, char *replident, int *n_pk, cdc_errstr_t *es)
 {
-    const char *dot = strchr(qualified, '.');
     char schema[256];
-    snprintf(schema, sizeof(schema), "%.*s", (int)(dot - qualified), qualified);
-    const char *params[] = {schema, dot + 1};
+    const char *table = cdc_config_split_table(qualified, schema, sizeof(schema));
+    const char *params[] = {schema, table};
     PGresult *r =
         PQexecParams(conn,
                      "SELECT c.relreplident, (SELECT count(*) FROM pg_index i, unnest(i.indkey) k "
@@ -205,12 +204,11 @@ pg_tables_check(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t *es)
         if (!usable) {
             cdc_buf_t b;
             cdc_buf_init(&b);
-            const char *dot = strchr(conf->tables[i], '.');
             char schema[256];
-            snprintf(schema, sizeof(schema), "%.*s", (int)(dot - conf->tables[i]), conf->tables[i]);
+            const char *table = cdc_config_split_table(conf->tables[i], schema, sizeof(schema));
             pg_quote_ident(&b, schema);
             cdc_buf_putc(&b, '.');
-            pg_quote_ident(&b, dot + 1);
+            pg_quote_ident(&b, table);
             cdc_errstr_set(es, CDC_ERR_CONFIG,
                            "table %s has %s: its updates and deletes cannot be identified "
                            "(publishing it would also make them fail on the source). Fix: "
@@ -229,14 +227,13 @@ static void
 table_list(cdc_buf_t *b, const cdc_source_conf_t *conf)
 {
     for (size_t i = 0; i < conf->n_tables; i++) {
-        const char *dot = strchr(conf->tables[i], '.');
         char schema[256];
-        snprintf(schema, sizeof(schema), "%.*s", (int)(dot - conf->tables[i]), conf->tables[i]);
+        const char *table = cdc_config_split_table(conf->tables[i], schema, sizeof(schema));
         if (i)
             cdc_buf_puts(b, ", ");
         pg_quote_ident(b, schema);
         cdc_buf_putc(b, '.');
-        pg_quote_ident(b, dot + 1);
+        pg_quote_ident(b, table);
     }
 }
 
@@ -245,10 +242,9 @@ pg_publication_missing(PGconn *conn, const cdc_source_conf_t *conf, cdc_buf_t *m
                        cdc_errstr_t *es)
 {
     for (size_t i = 0; i < conf->n_tables; i++) {
-        const char *dot = strchr(conf->tables[i], '.');
         char schema[256];
-        snprintf(schema, sizeof(schema), "%.*s", (int)(dot - conf->tables[i]), conf->tables[i]);
-        const char *params[] = {conf->publication, schema, dot + 1};
+        const char *table = cdc_config_split_table(conf->tables[i], schema, sizeof(schema));
+        const char *params[] = {conf->publication, schema, table};
         PGresult *r = PQexecParams(conn,
                                    "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND "
                                    "schemaname = $2 AND tablename = $3",

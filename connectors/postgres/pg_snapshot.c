@@ -48,9 +48,9 @@ describe(snap_t *sn, const char *qualified, cdc_errstr_t *es)
         PQclear(r);
         return CDC_ERR_CONNECT;
     }
-    const char *dot = strchr(qualified, '.');
-    sn->rel.nspname = cdc_xstrndup(qualified, (size_t)(dot - qualified));
-    sn->rel.relname = cdc_xstrdup(dot + 1);
+    char schema[256];
+    sn->rel.relname = cdc_xstrdup(cdc_config_split_table(qualified, schema, sizeof(schema)));
+    sn->rel.nspname = cdc_xstrdup(schema);
     sn->rel.ncols = (uint16_t)PQnfields(r);
     sn->rel.cols = cdc_xcalloc(sn->rel.ncols ? sn->rel.ncols : 1, sizeof(cdc_pgo_column_t));
     sn->meta.types = cdc_xcalloc(sn->rel.ncols ? sn->rel.ncols : 1, sizeof(cdc_pg_type_t));
@@ -154,12 +154,11 @@ snapshot_table(snap_t *sn, size_t ordinal, bool last_table, cdc_errstr_t *es)
 {
     cdc_source_t *s = sn->s;
     const char *qualified = s->conf->tables[ordinal];
-    const char *dot = strchr(qualified, '.');
     char schema[256];
-    snprintf(schema, sizeof(schema), "%.*s", (int)(dot - qualified), qualified);
+    const char *table = cdc_config_split_table(qualified, schema, sizeof(schema));
     pg_quote_ident(&sn->from, schema);
     cdc_buf_putc(&sn->from, '.');
-    pg_quote_ident(&sn->from, dot + 1);
+    pg_quote_ident(&sn->from, table);
     cdc_err_t err = describe(sn, qualified, es);
     pg_txn_t txn = {.final_lsn = s->consistent_point,
                     .epoch = s->epoch,

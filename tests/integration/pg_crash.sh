@@ -9,6 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
 load_harness_env
+. "$here/harness/agent_lib.sh"
 changes=${CDC_CRASH_CHANGES:-200000}
 kills=${CDC_CRASH_KILLS:-10}
 tmp=$(mktemp -d)
@@ -18,21 +19,10 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-export PGPASSWORD=$CDC_TEST_PG_PASSWORD
-pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
-pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'crash'" \
-   -c "DROP PUBLICATION IF EXISTS crash" -c "DROP TABLE IF EXISTS crash" \
-   -c "CREATE TABLE crash (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
+pg_reset crash crash
+pg -c "CREATE TABLE crash (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
 
-coproc MOCK { "$CDC_MOCK_KAFKA" 3; }
-read -r line <&"${MOCK[0]}"
-boot=${line#bootstrap=}
-read -r line <&"${MOCK[0]}"
-for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.crash 8"; do
-    echo "topic $t" >&"${MOCK[1]}"
-    read -r line <&"${MOCK[0]}"
-    assert_eq ok "$line" "create topic $t"
-done
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.crash 8"
 
 cat >"$tmp/agent.yaml" <<EOF
 agent: {name: crash-test}
@@ -86,10 +76,10 @@ bench=$!
 # every broker down for a few seconds while the workload goes on: publishing stalls, nothing is lost
 outage() {
     kill -0 "$bench" 2>/dev/null || return 0
-    for b in 1 2 3; do echo "down $b" >&"${MOCK[1]}"; read -r line <&"${MOCK[0]}"; done
+    for b in 1 2 3; do mock_cmd "down $b"; done
     echo "brokers down at $(date +%T.%N | cut -c1-12)" >>"$tmp/agent.log"
     sleep 4
-    for b in 1 2 3; do echo "up $b" >&"${MOCK[1]}"; read -r line <&"${MOCK[0]}"; done
+    for b in 1 2 3; do mock_cmd "up $b"; done
     echo "brokers up at $(date +%T.%N | cut -c1-12)" >>"$tmp/agent.log"
     outage=1
 }
@@ -106,16 +96,8 @@ wait "$bench"
 assert_eq 0 "$?" "pgbench finished"
 assert_eq 1 "${outage:-0}" "the outage happened during the workload"
 # let the agent catch up with everything written, then stop it gracefully
-target=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
-for i in $(seq 1 300); do
-    done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'crash'")
-    [ "$done_" = t ] && break
-    sleep 0.5
-done
-assert_eq t "$done_" "agent caught up with the source"
-kill -TERM "$agent_pid"
-wait "$agent_pid" && rc=0 || rc=$?
-agent_pid=
+wait_caught_up crash && ok || bad "agent caught up with the source"
+agent_stop
 assert_eq 0 "$rc" "graceful stop exit code"
 
 pg -Atc "SELECT id, v FROM crash" -F ' ' >"$tmp/expected"

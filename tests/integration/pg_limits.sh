@@ -7,23 +7,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
 load_harness_env
+. "$here/harness/agent_lib.sh"
 tmp=$(mktemp -d)
 agent_pid=
 trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
-export PGPASSWORD=$CDC_TEST_PG_PASSWORD
-pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
-pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'lim'" \
-   -c "DROP PUBLICATION IF EXISTS lim" -c "DROP TABLE IF EXISTS lim, other" \
-   -c "CREATE TABLE lim (id int PRIMARY KEY, body text)" -c "CREATE TABLE other (x int)" >/dev/null
+pg_reset lim lim other
+pg -c "CREATE TABLE lim (id int PRIMARY KEY, body text)" -c "CREATE TABLE other (x int)" >/dev/null
 
-coproc MOCK { "$CDC_MOCK_KAFKA" 3; }
-read -r line <&"${MOCK[0]}"
-boot=${line#bootstrap=}
-read -r line <&"${MOCK[0]}"
-for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.lim 8"; do
-    echo "topic $t" >&"${MOCK[1]}"
-    read -r line <&"${MOCK[0]}"
-done
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.lim 8"
 config() { # max_event_bytes
     cat >"$tmp/agent.yaml" <<EOF
 agent: {name: limits-test}
@@ -33,15 +24,7 @@ sources:
      password_env: PGPASSWORD, tables: [public.lim], slot: lim, publication: lim, heartbeat_ms: 500}
 EOF
 }
-caught_up() {
-    local target=$1 i done_
-    for i in $(seq 1 300); do
-        done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'lim'")
-        [ "$done_" = t ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+caught_up() { wait_caught_up lim "$1" 300; }
 # 20 MB of incompressible text: md5 hex
 big="SELECT string_agg(md5(g::text), '') FROM generate_series(1, 655360) g"
 
@@ -66,7 +49,7 @@ published_between "$before" "$(lsn_hex "$after")" && ok || bad "20 MB row publis
 
 # heartbeats: only an uncaptured table changes, yet the slot advances
 for i in $(seq 1 20); do pg -c "INSERT INTO other VALUES ($i)"; done
-caught_up "$(pg -Atc "SELECT pg_current_wal_lsn()")" && ok || bad "slot advanced past uncaptured writes"
+caught_up "$(pg -Atc "SELECT pg_current_wal_insert_lsn()")" && ok || bad "slot advanced past uncaptured writes"
 kill -TERM "$agent_pid"
 wait "$agent_pid" || true
 

@@ -6,25 +6,16 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
 load_harness_env
+. "$here/harness/agent_lib.sh"
 rows=${CDC_SNAPSHOT_ROWS:-100000}
 tmp=$(mktemp -d)
 agent_pid=
 trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
-export PGPASSWORD=$CDC_TEST_PG_PASSWORD
-pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
-pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'snap'" \
-   -c "DROP PUBLICATION IF EXISTS snap" -c "DROP TABLE IF EXISTS snap" \
-   -c "CREATE TABLE snap (id int PRIMARY KEY, v int NOT NULL, pad text)" \
+pg_reset snap snap
+pg -c "CREATE TABLE snap (id int PRIMARY KEY, v int NOT NULL, pad text)" \
    -c "INSERT INTO snap SELECT g, 1, repeat('s', 50) FROM generate_series(1, $rows) g" >/dev/null
 
-coproc MOCK { "$CDC_MOCK_KAFKA" 3; }
-read -r line <&"${MOCK[0]}"
-boot=${line#bootstrap=}
-read -r line <&"${MOCK[0]}"
-for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.snap 8"; do
-    echo "topic $t" >&"${MOCK[1]}"
-    read -r line <&"${MOCK[0]}"
-done
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.snap 8"
 cat >"$tmp/agent.yaml" <<EOF
 agent: {name: snapshot-test}
 kafka: {brokers: "$boot", linger_ms: 20}
@@ -48,16 +39,8 @@ sleep 1
 "$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/agent.log" 2>&1 &
 agent_pid=$!
 wait "$bench"
-target=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
-for i in $(seq 1 600); do
-    done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'snap'")
-    [ "$done_" = t ] && break
-    sleep 0.1
-done
-assert_eq t "$done_" "agent caught up"
-kill -TERM "$agent_pid"
-wait "$agent_pid" && rc=0 || rc=$?
-agent_pid=
+wait_caught_up snap && ok || bad "agent caught up"
+agent_stop
 assert_eq 0 "$rc" "graceful stop"
 assert_contains "$(cat "$tmp/agent.log")" "snapshot table=public.snap rows=" "snapshot taken"
 pg -Atc "SELECT id, v FROM snap" -F ' ' >"$tmp/expected"
