@@ -151,7 +151,7 @@ test_snapshot_then_stream(void **state)
         "ok bool, t text, by bytea, d date, tm time, ttz timetz, ts timestamp, tstz timestamptz, "
         "iv interval, u uuid, j json, jb jsonb, ai int[], moods it_mood[], mood it_mood, "
         "pos it_posint, big text)");
-    sql("CREATE TABLE it_full (id int PRIMARY KEY, v text, big text)");
+    sql("CREATE TABLE it_full (id int PRIMARY KEY, v text, big text, addr inet, pt point)");
     sql("ALTER TABLE it_full REPLICA IDENTITY FULL");
     sql("CREATE TABLE it_keys (b int, a int, v text, PRIMARY KEY (a, b))");
     sql("INSERT INTO it_types (id, t) SELECT g, 'snap' || g FROM generate_series(1, 3) g");
@@ -183,7 +183,7 @@ test_snapshot_then_stream(void **state)
     sql("BEGIN; UPDATE it_types SET id = 11 WHERE id = 10; DELETE FROM it_types WHERE id = 1; "
         "COMMIT");
     sql("INSERT INTO it_full VALUES (1, 'one', (SELECT string_agg(md5(i::text), '') FROM "
-        "generate_series(1, 200) i))");
+        "generate_series(1, 200) i), '192.168.0.1/24', '(1,2)')");
     sql("UPDATE it_full SET v = 'uno' WHERE id = 1");
     sql("TRUNCATE it_keys");
     assert_int_equal(c->commits, 3); /* one unit per snapshot chunk */
@@ -212,6 +212,7 @@ test_snapshot_then_stream(void **state)
     assert_has(c, e + 4, "\"key\":{\"id\":1}");
     assert_has(c, e + 4, "\"seq\":2}"); /* third event of that transaction */
     assert_has(c, e + 5, "\"table\":\"it_full\"");
+    assert_has(c, e + 5, "\"addr\":\"192.168.0.1/24\",\"pt\":\"(1,2)\""); /* text form */
     assert_has(c, e + 6, "\"op\":\"u\"");
     assert_has(c, e + 6, "\"before\":{\"id\":1,\"v\":\"one\",\"big\":\"c4ca"); /* FULL: old row */
     assert_has(c, e + 6, "\"after\":{\"id\":1,\"v\":\"uno\",\"big\":\"c4ca");  /* TOAST filled */
@@ -222,10 +223,20 @@ test_snapshot_then_stream(void **state)
     /* schema change flows through without a restart */
     int schemas = c->schemas;
     sql("ALTER TABLE it_full ADD COLUMN extra int");
-    sql("INSERT INTO it_full VALUES (2, 'two', 'b', 42)");
+    sql("INSERT INTO it_full VALUES (2, 'two', 'b', NULL, NULL, 42)");
     poll_until(s, c, 10);
     assert_int_equal(c->schemas, schemas + 1);
     assert_has(c, e + 8, "\"extra\":42");
+    /* rename, type change and drop between two changes: one new structure */
+    sql("ALTER TABLE it_full RENAME COLUMN extra TO more");
+    sql("ALTER TABLE it_full ALTER COLUMN more TYPE numeric(10,2)");
+    sql("ALTER TABLE it_full DROP COLUMN big");
+    sql("INSERT INTO it_full VALUES (4, 'four', NULL, NULL, 1.5)");
+    poll_until(s, c, 11);
+    assert_int_equal(c->schemas, schemas + 2);
+    assert_has(c, e + 9,
+               "\"after\":{\"id\":4,\"v\":\"four\",\"addr\":null,\"pt\":null,"
+               "\"more\":\"1.50\"}");
     cdc_pg_source_ops.close(s);
     for (size_t i = 0; i < c->n; i++)
         free(c->json[i]);
@@ -247,7 +258,7 @@ test_resume_skips_published(void **state)
     if (cdc_pg_source_ops.open(&conf, &resume, &s, &es))
         fail_msg("open: %s", es.msg);
     collect_t *c = calloc(1, sizeof(*c));
-    sql("INSERT INTO it_full VALUES (3, 'three', 'c', 3)");
+    sql("INSERT INTO it_full VALUES (3, 'three', NULL, NULL, 3)");
     poll_until(s, c, 1);
     assert_int_equal(c->n, 1); /* only the new insert, none of the earlier ones */
     assert_has(c, 0, "\"key\":{\"id\":3}");
