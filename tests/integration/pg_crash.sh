@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash test: a mixed workload (inserts, updates, deletes; one-row and multi-row transactions)
 # runs against PostgreSQL while the agent is killed with SIGKILL at random moments and restarted,
-# and then while every Kafka broker is down for a few seconds (the agent must wait, not drop).
+# while every Kafka broker is down for a few seconds (the agent must wait, not drop), and across a
+# PostgreSQL restart (the agent must reconnect and resume).
 # Kafka is the mock helper process, so its log outlives the agent. Afterwards the topic, after
 # dropping re-sent positions, must hold every change exactly once in order per key, and rebuild
 # the table exactly (tests/harness/verify_chain.c).
@@ -95,6 +96,13 @@ done
 wait "$bench"
 assert_eq 0 "$?" "pgbench finished"
 assert_eq 1 "${outage:-0}" "the outage happened during the workload"
+# PostgreSQL restarts under the running agent: it reconnects and resumes, then more changes flow
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$CDC_TEST_PG_DATA" -m fast -w restart >/dev/null
+echo "postgres restarted at $(date +%T.%N | cut -c1-12)" >>"$tmp/agent.log"
+pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -t 2000 -f "$tmp/one.sql" cdc_test \
+    >>"$tmp/pgbench.log" 2>&1
+assert_eq 0 "$?" "pgbench after the restart"
 # let the agent catch up with everything written, then stop it gracefully
 wait_caught_up crash && ok || bad "agent caught up with the source"
 agent_stop
