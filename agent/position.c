@@ -12,8 +12,8 @@
 void
 cdc_pos_format(char out[CDC_POS_STRLEN], const cdc_pos_t *p)
 {
-    snprintf(out, CDC_POS_STRLEN, "v1:%08" PRIx32 ":%1x:%016" PRIx64 ":%016" PRIx64 ":%08" PRIx32,
-             p->epoch, (unsigned)p->phase & 0xf, p->major, p->minor, p->idx);
+    snprintf(out, CDC_POS_STRLEN, "v1:%08" PRIx32 ":%016" PRIx64 ":%016" PRIx64 ":%1x:%08" PRIx32,
+             p->epoch, p->major, p->minor, (unsigned)p->phase & 0xf, p->idx);
 }
 
 /* Reads exactly width lowercase hex digits. */
@@ -35,7 +35,7 @@ hex_field(const char *s, int width, uint64_t *out)
 bool
 cdc_pos_parse(const char *s, cdc_pos_t *out)
 {
-    static const int widths[] = {8, 1, 16, 16, 8};
+    static const int widths[] = {8, 16, 16, 1, 8}; /* epoch, major, minor, phase, idx */
     uint64_t f[5];
     if (strlen(s) != CDC_POS_STRLEN - 1 || strncmp(s, "v1", 2) != 0)
         return false;
@@ -45,13 +45,13 @@ cdc_pos_parse(const char *s, cdc_pos_t *out)
             return false;
         q += 1 + widths[i];
     }
-    if (f[1] > CDC_PHASE_RESNAPSHOT)
+    if (f[3] > CDC_PHASE_RESNAPSHOT)
         return false;
     if (out) {
         out->epoch = (uint32_t)f[0];
-        out->phase = (cdc_phase_t)f[1];
-        out->major = f[2];
-        out->minor = f[3];
+        out->major = f[1];
+        out->minor = f[2];
+        out->phase = (cdc_phase_t)f[3];
         out->idx = (uint32_t)f[4];
     }
     return true;
@@ -73,9 +73,9 @@ int
 cdc_pos_cmp(const cdc_pos_t *a, const cdc_pos_t *b)
 {
     CMP(a->epoch, b->epoch);
-    CMP(a->phase, b->phase);
     CMP(a->major, b->major);
     CMP(a->minor, b->minor);
+    CMP(a->phase, b->phase);
     CMP(a->idx, b->idx);
     return 0;
 }

@@ -1,6 +1,8 @@
 /*
- * Source positions (contract): "v1:<epoch>:<phase>:<major>:<minor>:<idx>" with fixed-width
- * lowercase hex fields, so comparing the strings compares the positions. Also PostgreSQL LSN text.
+ * Source positions (contract): "v1:<epoch>:<major>:<minor>:<phase>:<idx>" with fixed-width
+ * lowercase hex fields, so comparing the strings compares the positions. The phase comes after
+ * major/minor (see README "Positions": with the phase first, every re-snapshot position would
+ * sort after all later stream positions). Also PostgreSQL LSN text.
  */
 #ifndef CDC_POSITION_H
 #define CDC_POSITION_H
@@ -8,13 +10,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* "v1:" + 8 + ":" + 1 + ":" + 16 + ":" + 16 + ":" + 8, plus NUL */
+/* "v1:" + 8 + ":" + 16 + ":" + 16 + ":" + 1 + ":" + 8, plus NUL */
 #define CDC_POS_STRLEN 57
 
 typedef enum {
-    CDC_PHASE_SNAPSHOT = 0,   /* initial snapshot: sorts before the stream at the same major */
+    CDC_PHASE_SNAPSHOT = 0,   /* initial snapshot, at the stream's starting point */
     CDC_PHASE_STREAM = 1,     /* streamed changes */
-    CDC_PHASE_RESNAPSHOT = 2, /* re-snapshot rows emitted at a high watermark */
+    CDC_PHASE_RESNAPSHOT = 2, /* re-snapshot rows, right after their high watermark's events */
 } cdc_phase_t;
 
 typedef struct {

@@ -33,8 +33,8 @@ lsn_hex() { local hi=${1%/*} lo=${1#*/}; printf "%08x%08x" "0x$hi" "0x$lo"; }
 # Whether an offsets record (written only after every data record of its Kafka transaction was
 # delivered) covers a stream position with major in [from, to].
 published_between() {
-    "$CDC_TOPIC_DUMP" "$boot" cdc._offsets | grep -o '"pos":"v1:[0-9a-f]*:1:[0-9a-f]*' |
-        sed 's/.*:1://' | awk -v a="$1" -v b="$2" '$0 >= a && $0 <= b {found=1} END {exit !found}'
+    "$CDC_TOPIC_DUMP" "$boot" cdc._offsets | grep -o '"pos":"v1:[0-9a-f]*:[0-9a-f]*:[0-9a-f]*:1:' | cut -d: -f4 |
+        awk -v a="$1" -v b="$2" '$0 >= a && $0 <= b {found=1} END {exit !found}'
 }
 
 config 33554432

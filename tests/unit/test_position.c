@@ -15,7 +15,7 @@ test_format_fixed_width(void **state)
     char s[CDC_POS_STRLEN];
     cdc_pos_t p = {.epoch = 1, .phase = CDC_PHASE_STREAM, .major = 0x16B3748, .minor = 0, .idx = 5};
     cdc_pos_format(s, &p);
-    assert_string_equal(s, "v1:00000001:1:00000000016b3748:0000000000000000:00000005");
+    assert_string_equal(s, "v1:00000001:00000000016b3748:0000000000000000:1:00000005");
     assert_int_equal(strlen(s), CDC_POS_STRLEN - 1);
 }
 
@@ -81,12 +81,19 @@ test_string_order_is_position_order(void **state)
     }
 }
 
+/* The orders the sinks' re-send guard relies on: the initial snapshot (at the slot's consistent
+ * point) before every later commit; re-snapshot rows right after their high watermark's events
+ * and before every later commit. */
 static void
-test_snapshot_sorts_before_stream_at_same_major(void **state)
+test_phase_order(void **state)
 {
-    cdc_pos_t snap = {1, CDC_PHASE_SNAPSHOT, 100, 0, 999},
-              stream = {1, CDC_PHASE_STREAM, 100, 0, 0};
+    cdc_pos_t snap = {1, CDC_PHASE_SNAPSHOT, 100, 3, 999},
+              stream = {1, CDC_PHASE_STREAM, 101, 0, 0};
     assert_true(cdc_pos_cmp(&snap, &stream) < 0);
+    cdc_pos_t hw = {1, CDC_PHASE_STREAM, 500, 0, 0}, resnap = {1, CDC_PHASE_RESNAPSHOT, 500, 0, 7},
+              later = {1, CDC_PHASE_STREAM, 501, 0, 0};
+    assert_true(cdc_pos_cmp(&hw, &resnap) < 0);
+    assert_true(cdc_pos_cmp(&resnap, &later) < 0);
     assert_true(cdc_pos_same_epoch(&snap, &stream));
     assert_int_equal(cdc_pos_epoch_next(1), 2);
     assert_int_equal(cdc_pos_epoch_next(UINT32_MAX), 1);
@@ -119,7 +126,7 @@ main(void)
         cmocka_unit_test(test_format_fixed_width),
         cmocka_unit_test(test_parse_round_trip_and_strictness),
         cmocka_unit_test(test_string_order_is_position_order),
-        cmocka_unit_test(test_snapshot_sorts_before_stream_at_same_major),
+        cmocka_unit_test(test_phase_order),
         cmocka_unit_test(test_lsn_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
