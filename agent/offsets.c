@@ -23,6 +23,9 @@ cdc_offsets_encode(cdc_buf_t *out, const char *source, const cdc_offsets_t *o)
     json_t *v = json_pack("{s:i, s:s, s:s, s:I, s:b, s:s, s:o}", "v", 1, "source", source, "pos",
                           pos, "epoch", (json_int_t)o->pos.epoch, "snapshot_done", o->snapshot_done,
                           "ack_token", lsn, "partitions", parts);
+    json_t *progress = o->progress ? json_loads(o->progress, 0, NULL) : NULL;
+    if (progress)
+        json_object_set_new(v, "snapshot_progress", progress);
     char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
     cdc_buf_puts(out, s);
     free(s);
@@ -35,6 +38,7 @@ cdc_offsets_clear(cdc_offsets_t *o)
     for (size_t i = 0; i < o->n_topics; i++)
         free(o->topics[i].topic);
     free(o->topics);
+    free(o->progress);
     memset(o, 0, sizeof(*o));
 }
 
@@ -58,6 +62,9 @@ cdc_offsets_decode(const char *p, size_t n, cdc_offsets_t *o)
     o->found = true;
     o->snapshot_done = done;
     o->ack_token = strtoull(token, NULL, 10);
+    json_t *progress = json_object_get(v, "snapshot_progress");
+    if (json_is_object(progress))
+        o->progress = json_dumps(progress, JSON_COMPACT | JSON_SORT_KEYS);
     o->topics = cdc_xcalloc(json_object_size(parts) + 1, sizeof(cdc_topic_parts_t));
     const char *key;
     json_t *val;

@@ -248,6 +248,8 @@ cb_commit(void *ctx, const cdc_txn_info_t *txn)
     if (txn->ack_token)
         b->bound_token = txn->ack_token;
     b->bound_snapshot_done |= txn->snapshot_done;
+    if (txn->progress && strlen(txn->progress) < sizeof(b->bound_progress))
+        memcpy(b->bound_progress, txn->progress, strlen(txn->progress) + 1);
     if (b->data.len >= p->max_batch_bytes || b->n >= BATCH_MAX_RECORDS)
         return close_batch(p, false);
     return CDC_OK;

@@ -30,6 +30,7 @@ typedef struct batch {
     cdc_pos_t pos, bound_pos;
     uint64_t ack_token, bound_token;
     bool snapshot_done, bound_snapshot_done;
+    char bound_progress[2048]; /* snapshot progress at the boundary, or "" */
     int64_t opened_us;
     struct batch *next;
 } batch_t;

@@ -154,6 +154,8 @@ cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kaf
         resume->has_pos = true;
         resume->pos = p->stored.pos;
         resume->snapshot_done = p->stored.snapshot_done;
+        if (p->stored.progress && strlen(p->stored.progress) < sizeof(resume->progress))
+            memcpy(resume->progress, p->stored.progress, strlen(p->stored.progress) + 1);
         char pos[CDC_POS_STRLEN];
         cdc_pos_format(pos, &resume->pos);
         CDC_LOG_INFO("source=%s resuming after pos=%s snapshot_done=%s", src->name, pos,

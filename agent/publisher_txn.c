@@ -69,6 +69,11 @@ send_offset_record(cdc_publisher_t *p, const batch_t *b)
     o.pos = b->bound_pos;
     o.snapshot_done = b->bound_snapshot_done || p->committed.snapshot_done;
     o.ack_token = b->bound_token;
+    o.progress = b->bound_progress[0]       ? (char *)b->bound_progress
+                 : p->committed.progress[0] ? p->committed.progress
+                                            : NULL;
+    if (o.snapshot_done)
+        o.progress = NULL; /* nothing left to resume */
     cdc_buf_t v;
     cdc_buf_init(&v);
     cdc_offsets_encode(&v, p->src->name, &o);
@@ -134,6 +139,8 @@ committed(cdc_publisher_t *p, const batch_t *b)
         p->committed.pos = b->bound_pos;
     }
     p->committed.snapshot_done |= b->bound_snapshot_done;
+    if (b->bound_progress[0])
+        memcpy(p->committed.progress, b->bound_progress, sizeof(p->committed.progress));
     uint64_t idle = 0;
     if (p->queued == 1) { /* the last queued batch: an idle position after it may go too */
         idle = p->pending_idle;

@@ -4,6 +4,7 @@
  * (keyset pagination, no OFFSET); each chunk goes to the agent as one unit with phase-0 positions
  * (major = the slot's consistent point, minor = table ordinal, idx = row number in the table).
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,25 @@ snap_clear(snap_t *sn)
     cdc_buf_deinit(&sn->order);
 }
 
+/* Progress after a chunk: the next table once this one is exhausted, else this table's row count
+ * and the last key read (text values, in key order). Caller frees. */
+static char *
+chunk_progress(snap_t *sn, size_t ordinal, const pg_txn_t *txn, PGresult *last, bool table_done)
+{
+    json_t *after = json_null();
+    if (!table_done && last && PQntuples(last) > 0) {
+        int lr = PQntuples(last) - 1;
+        after = json_array();
+        for (uint16_t k = 0; k < sn->meta.n_key; k++)
+            json_array_append_new(after, json_string(PQgetvalue(last, lr, sn->meta.key_idx[k])));
+    }
+    json_t *p = json_pack("{s:I, s:I, s:o}", "ordinal", (json_int_t)(ordinal + table_done), "idx",
+                          (json_int_t)(table_done ? 0 : txn->idx), "after", after);
+    char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(p);
+    return s;
+}
+
 /* Reads one table; each chunk is one unit for the agent. last_table: the final chunk carries
  * the consistent point as its acknowledgement token. */
 static cdc_err_t
@@ -171,16 +191,19 @@ snapshot_table(snap_t *sn, size_t ordinal, bool last_table, cdc_errstr_t *es)
     uint64_t total = 0;
     while (!err && rows == CHUNK_ROWS) {
         cdc_pos_t start = {s->epoch, CDC_PHASE_SNAPSHOT, s->consistent_point, ordinal, txn.idx};
-        cdc_txn_info_t info = {start, 0, txn.txn_id, txn.ts_ms, false};
+        cdc_txn_info_t info = {start, 0, txn.txn_id, txn.ts_ms, false, NULL};
         if (sn->cb->begin && (err = sn->cb->begin(sn->ctx, &info)))
             break;
         if ((err = read_chunk(sn, &txn, &last, &rows, es)))
             break;
         total += (uint64_t)rows;
         info.pos.idx = txn.idx;
+        char *progress = chunk_progress(sn, ordinal, &txn, last, rows < CHUNK_ROWS);
+        info.progress = progress;
         info.snapshot_done = last_table && rows < CHUNK_ROWS;
         info.ack_token = info.snapshot_done ? s->consistent_point : 0;
         err = sn->cb->commit(sn->ctx, &info);
+        free(progress);
     }
     PQclear(last);
     if (!err)

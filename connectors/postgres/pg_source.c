@@ -144,7 +144,8 @@ emit_event(void *ctx, const cdc_event_t *ev)
                                0,
                                s->txn.txn_id,
                                s->txn.ts_ms,
-                               false};
+                               false,
+                               NULL};
         cdc_err_t err = s->cb->begin(s->ctx, &info);
         if (err)
             return err;
@@ -202,7 +203,8 @@ on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
                            m->commit.end_lsn,
                            s->txn.txn_id,
                            s->txn.ts_ms,
-                           false};
+                           false,
+                           NULL};
     return s->cb->commit(s->ctx, &info);
 }
 

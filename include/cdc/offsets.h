@@ -24,6 +24,7 @@ typedef struct {
     cdc_pos_t pos;
     bool snapshot_done;
     uint64_t ack_token;
+    char *progress; /* snapshot progress (JSON object text) or NULL */
     cdc_topic_parts_t *topics;
     size_t n_topics;
 } cdc_offsets_t;

@@ -38,6 +38,10 @@ typedef struct {
     const char *txn_id;
     int64_t ts_ms;
     bool snapshot_done; /* the last unit of the initial snapshot */
+    /* snapshot progress after this unit, a JSON object the source reads back on resume
+     * ({"ordinal": table index, "idx": next row number, "after": [last key values] | null});
+     * NULL when the unit is not part of a snapshot */
+    const char *progress;
 } cdc_txn_info_t;
 
 /* Callbacks into the agent. Arguments are borrowed for the call only. Returning an error stops the
@@ -57,8 +61,9 @@ typedef struct {
 /* Where to resume, from the _offsets topic; has_pos = false on a first start. */
 typedef struct {
     bool has_pos;
-    cdc_pos_t pos;      /* last event published: skip everything at or before it */
-    bool snapshot_done; /* the initial snapshot finished (pos may still be a phase-0 position) */
+    cdc_pos_t pos;       /* last event published: skip everything at or before it */
+    bool snapshot_done;  /* the initial snapshot finished (pos may still be a phase-0 position) */
+    char progress[2048]; /* snapshot progress of the last committed unit, or "" */
 } cdc_source_resume_t;
 
 typedef struct cdc_source cdc_source_t;

@@ -24,6 +24,7 @@ typedef struct {
     size_t n;
     int commits, schemas;
     uint64_t last_token;
+    char progress[2048]; /* of the last unit that had one */
 } collect_t;
 
 static cdc_err_t
@@ -62,6 +63,8 @@ on_commit(void *ctx, const cdc_txn_info_t *t)
     c->commits++;
     if (t->ack_token)
         c->last_token = t->ack_token;
+    if (t->progress)
+        snprintf(c->progress, sizeof(c->progress), "%s", t->progress);
     return CDC_OK;
 }
 
@@ -171,6 +174,8 @@ test_snapshot_then_stream(void **state)
     assert_has(c, 0, "\"t\":\"snap1\"");
     assert_has(c, 3, "\"key\":{\"a\":2,\"b\":1}"); /* key in primary-key order, not column order */
     assert_true(c->last_token > 0);
+    /* every table read to its end: progress points past the last one */
+    assert_string_equal(c->progress, "{\"after\":null,\"idx\":0,\"ordinal\":3}");
 
     /* written after the slot: must come through the stream, exactly once */
     sql("INSERT INTO it_types VALUES (10, 9007199254740993, 1234.5000, 0.1, 0.30000000000000004, "
@@ -254,7 +259,8 @@ test_resume_skips_published(void **state)
     uint64_t now_lsn;
     cdc_lsn_parse(PQgetvalue(r, 0, 0), &now_lsn);
     PQclear(r);
-    cdc_source_resume_t resume = {true, {1, CDC_PHASE_STREAM, now_lsn, 0, 0}, true};
+    cdc_source_resume_t resume = {
+        .has_pos = true, .pos = {1, CDC_PHASE_STREAM, now_lsn, 0, 0}, .snapshot_done = true};
     if (cdc_pg_source_ops.open(&conf, &resume, &s, &es))
         fail_msg("open: %s", es.msg);
     collect_t *c = calloc(1, sizeof(*c));
@@ -353,7 +359,8 @@ test_refusals(void **state)
 
     /* part of an initial snapshot committed, then a crash: stop with the way out (a new slot
      * would miss deletes made in between) */
-    cdc_source_resume_t partial = {true, {1, CDC_PHASE_SNAPSHOT, 0x1000000, 0, 7}, false};
+    cdc_source_resume_t partial = {.has_pos = true,
+                                   .pos = {1, CDC_PHASE_SNAPSHOT, 0x1000000, 0, 7}};
     wait_slot_inactive();
     assert_int_equal(cdc_pg_source_ops.open(&conf, &partial, &s, &es), CDC_ERR_FATAL);
     assert_non_null(strstr(es.msg, "the initial snapshot was interrupted"));
@@ -362,7 +369,8 @@ test_refusals(void **state)
     /* a stored position whose slot is gone: stop, never recreate silently */
     wait_slot_inactive();
     sql("SELECT pg_drop_replication_slot('it_slot')");
-    cdc_source_resume_t stored = {true, {1, CDC_PHASE_STREAM, 0x1000000, 0, 3}, true};
+    cdc_source_resume_t stored = {
+        .has_pos = true, .pos = {1, CDC_PHASE_STREAM, 0x1000000, 0, 3}, .snapshot_done = true};
     assert_int_equal(cdc_pg_source_ops.open(&conf, &stored, &s, &es), CDC_ERR_FATAL);
     assert_non_null(strstr(es.msg, "slot it_slot is missing but a position is stored"));
     assert_non_null(strstr(es.msg, "Re-snapshot"));

@@ -16,6 +16,7 @@ test_round_trip(void **state)
                        .pos = {7, CDC_PHASE_STREAM, 0x16B3748, 0, 12},
                        .snapshot_done = true,
                        .ack_token = 0x16B3800,
+                       .progress = "{\"after\":[\"42\"],\"idx\":10000,\"ordinal\":1}",
                        .topics = topics,
                        .n_topics = 2};
     cdc_buf_t b;
@@ -31,6 +32,7 @@ test_round_trip(void **state)
     assert_int_equal(back.ack_token, 0x16B3800);
     assert_int_equal(cdc_offsets_partitions(&back, "cdc.crm.public.b"), 3);
     assert_int_equal(cdc_offsets_partitions(&back, "cdc.crm.public.zz"), 0);
+    assert_string_equal(back.progress, o.progress);
     cdc_offsets_clear(&back);
     cdc_buf_deinit(&b);
 }
