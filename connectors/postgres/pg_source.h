@@ -38,6 +38,33 @@ struct cdc_source {
     void *ctx;
 };
 
+/* ---- table scans (pg_scan.c) ---- */
+#define PG_SCAN_CHUNK_ROWS 10000
+typedef struct {
+    cdc_source_t *s;
+    PGconn *conn;
+    size_t ordinal;         /* index of the table in the source's config */
+    cdc_pgo_relation_t rel; /* built from the result columns */
+    pg_relmeta_t meta;
+    cdc_buf_t from;  /* "schema"."table" */
+    cdc_buf_t order; /* "k1", "k2" */
+    cdc_pgo_col_t *cols;
+} pg_scan_t;
+
+/* Describes the table (columns, types, key) and announces its schema to the agent. */
+cdc_err_t pg_scan_open(pg_scan_t *sc, cdc_source_t *s, PGconn *conn, size_t ordinal,
+                       cdc_errstr_t *es);
+/* Up to PG_SCAN_CHUNK_ROWS rows after the key values in after (NULL: from the start). */
+cdc_err_t pg_scan_chunk(pg_scan_t *sc, const char *const *after, PGresult **out, cdc_errstr_t *es);
+/* The key text values of a row (n_key pointers into r). */
+void pg_scan_key(const pg_scan_t *sc, PGresult *r, int row, const char **out);
+/* Builds row of r as an insert (op r at snapshot phases) and passes it to emit. */
+cdc_err_t pg_scan_emit_row(pg_scan_t *sc, pg_txn_t *txn, PGresult *r, int row, pg_emit_fn emit,
+                           void *ctx, cdc_errstr_t *es);
+/* Progress after a chunk (JSON, caller frees): next table when done, else idx and last key. */
+char *pg_scan_progress(const pg_scan_t *sc, uint32_t idx, PGresult *last, bool table_done);
+void pg_scan_close(pg_scan_t *sc);
+
 int64_t pg_now_us(void);
 /* Schema callback for a relation, filling meta->sv. */
 cdc_err_t pg_announce_schema(cdc_source_t *s, pg_relmeta_t *meta, cdc_errstr_t *es);
