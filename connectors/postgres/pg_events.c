@@ -62,7 +62,8 @@ static void
 event_init(pg_builder_t *b, pg_txn_t *txn, const pg_relmeta_t *meta, cdc_op_t op, cdc_event_t *ev)
 {
     cdc_pos_t pos = {txn->epoch, txn->phase, txn->final_lsn, txn->minor, txn->idx};
-    if (txn->phase == CDC_PHASE_SNAPSHOT && op == CDC_OP_CREATE)
+    bool snapshot = txn->phase == CDC_PHASE_SNAPSHOT || txn->phase == CDC_PHASE_RESNAPSHOT;
+    if (snapshot && op == CDC_OP_CREATE)
         op = CDC_OP_READ;
     cdc_pos_format(txn->pos, &pos);
     memset(ev, 0, sizeof(*ev));
@@ -77,7 +78,7 @@ event_init(pg_builder_t *b, pg_txn_t *txn, const pg_relmeta_t *meta, cdc_op_t op
                                       .pos = txn->pos,
                                       .lsn = txn->final_lsn,
                                       .txid = txn->xid};
-    ev->source.snapshot = txn->phase == CDC_PHASE_SNAPSHOT;
+    ev->source.snapshot = snapshot;
     ev->txn_id = txn->txn_id;
     ev->txn_seq = txn->idx;
     ev->sv = meta->sv;

@@ -116,15 +116,17 @@ prepare_slot(cdc_source_t *s, cdc_errstr_t *es)
     }
     if ((err = slot_unusable(s, &info, es)))
         return err;
+    if (unfinished_snapshot && s->resume.progress[0])
+        return pg_resnap_start(s, s->resume.progress, es); /* complete it while streaming */
     if (unfinished_snapshot) {
-        /* Part of the snapshot is in Kafka. A new slot would miss deletes made since, leaving
-         * rows at the sinks that the source no longer has: stop instead. */
+        /* Part of the snapshot is in Kafka but its progress is unknown. A new slot would miss
+         * deletes made since, leaving rows at the sinks that the source no longer has. */
         char pos[CDC_POS_STRLEN];
         cdc_pos_format(pos, &s->resume.pos);
         return cdc_errstr_set(
             es, CDC_ERR_FATAL,
-            "source %s: the initial snapshot was interrupted after %s and resuming it is not "
-            "supported yet. To take it again from the start: stop the agent, run SELECT "
+            "source %s: the initial snapshot was interrupted after %s and its progress was not "
+            "recorded. To take it again from the start: stop the agent, run SELECT "
             "pg_drop_replication_slot('%s'); on the source, empty the target tables, and start "
             "the agent",
             s->conf->name, pos, s->conf->slot);
@@ -148,6 +150,7 @@ pg_close(cdc_source_t *s)
     PQfinish(s->repl);
     PQfinish(s->catalog);
     cdc_pgo_decoder_free(s->dec);
+    pg_resnap_free(s);
     pg_typecache_free(s->types);
     for (size_t i = 0; i < s->n_metas; i++) {
         free(s->metas[i].types);

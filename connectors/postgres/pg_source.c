@@ -129,8 +129,8 @@ on_relation(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
 
 /* Hands an event to the agent unless it was published before a restart (at or before the stored
  * position, same epoch). */
-static cdc_err_t
-emit_event(void *ctx, const cdc_event_t *ev)
+cdc_err_t
+pg_source_emit(void *ctx, const cdc_event_t *ev)
 {
     cdc_source_t *s = ctx;
     if (s->resume.has_pos) {
@@ -163,7 +163,7 @@ on_change(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
             pg_relmeta_t *meta = meta_find(s, m->truncate.relids[i]);
             if (!meta || !table_configured(s->conf, meta->rel->nspname, meta->rel->relname))
                 continue;
-            cdc_err_t err = pg_build_truncate(&s->builder, &s->txn, meta, emit_event, s, es);
+            cdc_err_t err = pg_build_truncate(&s->builder, &s->txn, meta, pg_source_emit, s, es);
             if (err)
                 return err;
         }
@@ -174,7 +174,8 @@ on_change(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
         return cdc_errstr_set(es, CDC_ERR_PARSE, "change for unknown relation %u", m->change.relid);
     if (!table_configured(s->conf, meta->rel->nspname, meta->rel->relname))
         return CDC_OK;
-    return pg_build_change(&s->builder, &s->txn, meta, m, emit_event, s, es);
+    pg_resnap_track(s, meta, m);
+    return pg_build_change(&s->builder, &s->txn, meta, m, pg_source_emit, s, es);
 }
 
 static cdc_err_t
@@ -197,14 +198,16 @@ static cdc_err_t
 on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
 {
     s->in_txn = false;
-    if (s->delivered == 0)
+    cdc_txn_info_t snap = {0};
+    bool force = pg_resnap_commit_info(s, &snap); /* a watermark transaction with progress */
+    if (s->delivered == 0 && !force)
         return s->cb->idle ? s->cb->idle(s->ctx, m->commit.end_lsn) : CDC_OK;
     cdc_txn_info_t info = {{s->epoch, CDC_PHASE_STREAM, s->txn.final_lsn, 0, s->txn.idx},
                            m->commit.end_lsn,
                            s->txn.txn_id,
                            s->txn.ts_ms,
-                           false,
-                           NULL};
+                           snap.snapshot_done,
+                           snap.progress};
     return s->cb->commit(s->ctx, &info);
 }
 
@@ -227,8 +230,10 @@ dispatch(cdc_source_t *s, const char *buf, size_t len, cdc_errstr_t *es)
     case CDC_PGO_DELETE:
     case CDC_PGO_TRUNCATE:
         return on_change(s, &m, es);
+    case CDC_PGO_MESSAGE:
+        return pg_resnap_message(s, &m, es);
     default:
-        return CDC_OK; /* Type (resolved via the catalog), Origin, Message (heartbeats) */
+        return CDC_OK; /* Type (resolved via the catalog), Origin */
     }
 }
 
@@ -379,6 +384,8 @@ pg_stream_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void 
         err = send_status(s, false, es);
         if (!err)
             err = heartbeat(s, es);
+        if (!err)
+            err = pg_resnap_step(s, es);
         if (!err)
             err = receive(s, until, es);
     }

@@ -9,35 +9,6 @@
 
 #include "pg_internal.h"
 
-struct cdc_source {
-    const cdc_source_conf_t *conf;
-    cdc_source_resume_t resume;
-    PGconn *repl;    /* replication=database */
-    PGconn *catalog; /* catalog lookups and heartbeats */
-    cdc_pgo_decoder_t *dec;
-    pg_typecache_t *types;
-    pg_builder_t builder;
-    pg_relmeta_t *metas;
-    size_t n_metas, cap_metas;
-    uint32_t epoch;
-    char dbname[128];
-    /* snapshot */
-    bool snapshot_due;
-    char snapshot_name[64];
-    uint64_t consistent_point;
-    /* stream */
-    bool streaming;
-    pg_txn_t txn;
-    bool in_txn;
-    uint32_t delivered; /* events of the current txn handed to the agent */
-    uint64_t received;  /* highest WAL position received */
-    _Atomic uint64_t acked;
-    uint64_t sent_flush;
-    int64_t last_status_us, last_data_us, last_heartbeat_us;
-    const cdc_source_cb_t *cb;
-    void *ctx;
-};
-
 /* ---- table scans (pg_scan.c) ---- */
 #define PG_SCAN_CHUNK_ROWS 10000
 typedef struct {
@@ -66,6 +37,68 @@ char *pg_scan_progress(const pg_scan_t *sc, uint32_t idx, PGresult *last, bool t
 void pg_scan_close(pg_scan_t *sc);
 
 int64_t pg_now_us(void);
+/* ---- resuming an interrupted initial snapshot (pg_resnap.c) ---- */
+typedef struct {
+    bool active;    /* completing the initial snapshot while streaming */
+    size_t ordinal; /* table being read */
+    char **after;   /* last key read (text values); NULL = from the table's start */
+    uint16_t n_after;
+    bool scan_open;
+    pg_scan_t scan;
+    uint32_t seq; /* watermark number */
+    bool in_flight, low_seen;
+    PGresult *rows; /* the chunk read between the watermarks */
+    char **changed; /* keys changed between the watermarks */
+    size_t n_changed, cap_changed;
+    bool commit_pending; /* the current transaction emitted a chunk */
+    char *progress;      /* progress after it */
+    bool finished;
+} pg_resnap_t;
+
+struct cdc_source {
+    const cdc_source_conf_t *conf;
+    cdc_source_resume_t resume;
+    PGconn *repl;    /* replication=database */
+    PGconn *catalog; /* catalog lookups and heartbeats */
+    cdc_pgo_decoder_t *dec;
+    pg_typecache_t *types;
+    pg_builder_t builder;
+    pg_relmeta_t *metas;
+    size_t n_metas, cap_metas;
+    uint32_t epoch;
+    char dbname[128];
+    /* snapshot */
+    bool snapshot_due;
+    char snapshot_name[64];
+    uint64_t consistent_point;
+    /* stream */
+    bool streaming;
+    pg_txn_t txn;
+    bool in_txn;
+    uint32_t delivered; /* events of the current txn handed to the agent */
+    uint64_t received;  /* highest WAL position received */
+    _Atomic uint64_t acked;
+    uint64_t sent_flush;
+    int64_t last_status_us, last_data_us, last_heartbeat_us;
+    const cdc_source_cb_t *cb;
+    void *ctx;
+    pg_resnap_t resnap;
+};
+
+/* Starts completing the snapshot from stored progress (JSON of pg_scan_progress). */
+cdc_err_t pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es);
+/* Between receives: writes the watermarks around the next chunk when none is in flight. */
+cdc_err_t pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es);
+/* A change of the table being read, between the watermarks: its key is dropped from the chunk. */
+void pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *m);
+/* A logical message: at our high watermark the chunk's rows are emitted. */
+cdc_err_t pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es);
+/* At commit: fills progress / snapshot_done; true when this commit must reach the agent. */
+bool pg_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info);
+void pg_resnap_free(cdc_source_t *s);
+/* Hands an event to the agent (skipping what was published before a restart). */
+cdc_err_t pg_source_emit(void *ctx, const cdc_event_t *ev);
+
 /* Schema callback for a relation, filling meta->sv. */
 cdc_err_t pg_announce_schema(cdc_source_t *s, pg_relmeta_t *meta, cdc_errstr_t *es);
 cdc_err_t pg_stream_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void *ctx,

@@ -1,0 +1,289 @@
+/*
+ * Resuming an interrupted initial snapshot while streaming (the DBLog / incremental-snapshot
+ * algorithm). The slot still stands at its consistent point, so every change since then arrives
+ * in the stream. The remaining rows are read chunk by chunk between a low and a high watermark
+ * (transactional pg_logical_emit_message, prefix "cdc-watermark"). Rows whose key changed between
+ * the two watermarks are dropped, since the stream carries them; the others go out as phase-2
+ * rows inside the high watermark's transaction, after every change committed before it and
+ * before every later one. Progress is recorded with that transaction, so a crash repeats at most
+ * one chunk.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/log.h"
+#include "pg_source.h"
+
+#define WATERMARK_PREFIX "cdc-watermark"
+
+static void
+free_after(pg_resnap_t *r)
+{
+    for (uint16_t k = 0; k < r->n_after; k++)
+        free(r->after[k]);
+    free(r->after);
+    r->after = NULL;
+    r->n_after = 0;
+}
+
+static void
+clear_changed(pg_resnap_t *r)
+{
+    for (size_t i = 0; i < r->n_changed; i++)
+        free(r->changed[i]);
+    r->n_changed = 0;
+}
+
+void
+pg_resnap_free(cdc_source_t *s)
+{
+    pg_resnap_t *r = &s->resnap;
+    free_after(r);
+    clear_changed(r);
+    free(r->changed);
+    PQclear(r->rows);
+    if (r->scan_open)
+        pg_scan_close(&r->scan);
+    free(r->progress);
+    memset(r, 0, sizeof(*r));
+}
+
+cdc_err_t
+pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
+{
+    pg_resnap_t *r = &s->resnap;
+    json_error_t jerr;
+    json_t *p = json_loads(progress, 0, &jerr), *after = NULL;
+    json_int_t ordinal = 0;
+    if (!p || json_unpack(p, "{s:I, s:o}", "ordinal", &ordinal, "after", &after) || ordinal < 0) {
+        json_decref(p);
+        return cdc_errstr_set(es, CDC_ERR_FATAL, "source %s: unreadable snapshot progress",
+                              s->conf->name);
+    }
+    r->ordinal = (size_t)ordinal;
+    if (json_is_array(after) && json_array_size(after) > 0) {
+        r->n_after = (uint16_t)json_array_size(after);
+        r->after = cdc_xcalloc(r->n_after, sizeof(char *));
+        for (uint16_t k = 0; k < r->n_after; k++) {
+            const char *v = json_string_value(json_array_get(after, k));
+            r->after[k] = cdc_xstrdup(v ? v : "");
+        }
+    }
+    json_decref(p);
+    r->active = true;
+    CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks",
+                 s->conf->name, r->ordinal + 1, s->conf->n_tables);
+    return CDC_OK;
+}
+
+static cdc_err_t
+watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
+{
+    char content[300];
+    snprintf(content, sizeof(content), "%s:%c:%u", s->conf->slot, kind, s->resnap.seq);
+    const char *params[] = {content};
+    PGresult *res =
+        PQexecParams(s->catalog, "SELECT pg_logical_emit_message(true, '" WATERMARK_PREFIX "', $1)",
+                     1, NULL, params, NULL, NULL, 0);
+    cdc_err_t err = PQresultStatus(res) == PGRES_TUPLES_OK
+                        ? CDC_OK
+                        : cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: watermark: %s",
+                                         PQresultErrorMessage(res));
+    PQclear(res);
+    return err;
+}
+
+cdc_err_t
+pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
+{
+    pg_resnap_t *r = &s->resnap;
+    if (!r->active || r->in_flight)
+        return CDC_OK;
+    cdc_err_t err = CDC_OK;
+    bool more = r->ordinal < s->conf->n_tables;
+    if (more && !r->scan_open) {
+        if ((err = pg_scan_open(&r->scan, s, s->catalog, r->ordinal, es)))
+            return err;
+        r->scan_open = true;
+    }
+    r->seq++;
+    clear_changed(r);
+    r->low_seen = false;
+    if ((err = watermark(s, 'L', es)))
+        return err;
+    if (more && (err = pg_scan_chunk(&r->scan, r->n_after ? (const char *const *)r->after : NULL,
+                                     &r->rows, es)))
+        return err;
+    if ((err = watermark(s, 'H', es)))
+        return err;
+    r->in_flight = true;
+    return CDC_OK;
+}
+
+/* Key text of a row, for comparing stream changes with chunk rows. */
+static void
+key_text(cdc_buf_t *b, const char *const *vals, const uint32_t *lens, uint16_t n)
+{
+    cdc_buf_reset(b);
+    for (uint16_t k = 0; k < n; k++) {
+        if (vals[k])
+            cdc_buf_append(b, vals[k], lens[k]);
+        else
+            cdc_buf_puts(b, "\x01N");
+        cdc_buf_putc(b, '\x1f');
+    }
+}
+
+static void
+track_tuple(pg_resnap_t *r, const pg_relmeta_t *meta, const cdc_pgo_tuple_t *t)
+{
+    const char *vals[64];
+    uint32_t lens[64];
+    uint16_t n = meta->n_key < 64 ? meta->n_key : 64;
+    for (uint16_t k = 0; k < n; k++) {
+        const cdc_pgo_col_t *c = &t->cols[meta->key_idx[k]];
+        vals[k] = c->kind == CDC_PGO_COL_TEXT ? c->data : NULL;
+        lens[k] = c->len;
+    }
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    key_text(&b, vals, lens, n);
+    if (r->n_changed == r->cap_changed) {
+        r->cap_changed = r->cap_changed ? 2 * r->cap_changed : 64;
+        r->changed = cdc_xrealloc(r->changed, r->cap_changed * sizeof(char *));
+    }
+    r->changed[r->n_changed++] = b.data ? b.data : cdc_xstrdup("");
+}
+
+void
+pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *m)
+{
+    pg_resnap_t *r = &s->resnap;
+    if (!r->in_flight || !r->low_seen || !r->scan_open ||
+        strcmp(meta->rel->nspname, r->scan.rel.nspname) ||
+        strcmp(meta->rel->relname, r->scan.rel.relname))
+        return;
+    if (m->change.old_kind)
+        track_tuple(r, meta, &m->change.old_tuple);
+    if (m->type != CDC_PGO_DELETE)
+        track_tuple(r, meta, &m->change.new_tuple);
+}
+
+static bool
+changed(const pg_resnap_t *r, const char *key)
+{
+    for (size_t i = 0; i < r->n_changed; i++)
+        if (!strcmp(r->changed[i], key))
+            return true;
+    return false;
+}
+
+/* At the high watermark: the chunk's unchanged rows, then the progress for the commit. */
+static cdc_err_t
+emit_chunk(cdc_source_t *s, cdc_errstr_t *es)
+{
+    pg_resnap_t *r = &s->resnap;
+    int rows = r->rows ? PQntuples(r->rows) : 0;
+    uint16_t nk = r->scan_open ? r->scan.meta.n_key : 0;
+    const char **vals = cdc_xcalloc(nk + 1u, sizeof(char *));
+    uint32_t *lens = cdc_xcalloc(nk + 1u, sizeof(uint32_t));
+    cdc_buf_t key;
+    cdc_buf_init(&key);
+    cdc_phase_t phase = s->txn.phase;
+    s->txn.phase = CDC_PHASE_RESNAPSHOT;
+    cdc_err_t err = CDC_OK;
+    for (int row = 0; row < rows && !err; row++) {
+        pg_scan_key(&r->scan, r->rows, row, vals);
+        for (uint16_t k = 0; k < nk; k++) {
+            bool null = PQgetisnull(r->rows, row, r->scan.meta.key_idx[k]);
+            lens[k] = (uint32_t)strlen(vals[k]);
+            if (null)
+                vals[k] = NULL;
+        }
+        key_text(&key, vals, lens, nk);
+        if (!changed(r, key.data))
+            err = pg_scan_emit_row(&r->scan, &s->txn, r->rows, row, pg_source_emit, s, es);
+    }
+    s->txn.phase = phase;
+    free(vals);
+    free(lens);
+    cdc_buf_deinit(&key);
+    return err;
+}
+
+/* Advances past the emitted chunk and prepares the progress the commit will carry. */
+static void
+advance(cdc_source_t *s)
+{
+    pg_resnap_t *r = &s->resnap;
+    bool more = r->ordinal < s->conf->n_tables;
+    int rows = r->rows ? PQntuples(r->rows) : 0;
+    bool table_done = !more || rows < PG_SCAN_CHUNK_ROWS;
+    free(r->progress);
+    r->progress = more ? pg_scan_progress(&r->scan, 0, r->rows, table_done) : NULL;
+    free_after(r);
+    if (table_done) {
+        if (more) {
+            pg_scan_close(&r->scan);
+            r->scan_open = false;
+            r->ordinal++;
+        }
+    } else {
+        const char **vals = cdc_xcalloc(r->scan.meta.n_key + 1u, sizeof(char *));
+        pg_scan_key(&r->scan, r->rows, rows - 1, vals);
+        r->n_after = r->scan.meta.n_key;
+        r->after = cdc_xcalloc(r->n_after, sizeof(char *));
+        for (uint16_t k = 0; k < r->n_after; k++)
+            r->after[k] = cdc_xstrdup(vals[k]);
+        free(vals);
+    }
+    PQclear(r->rows);
+    r->rows = NULL;
+    r->finished = r->ordinal >= s->conf->n_tables;
+    r->commit_pending = true;
+    r->in_flight = false;
+}
+
+cdc_err_t
+pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
+{
+    pg_resnap_t *r = &s->resnap;
+    size_t sl = strlen(s->conf->slot);
+    if (!r->active || strcmp(m->message.prefix, WATERMARK_PREFIX) || m->message.len < sl + 4 ||
+        memcmp(m->message.content, s->conf->slot, sl) || m->message.content[sl] != ':')
+        return CDC_OK; /* not ours */
+    char kind = m->message.content[sl + 1];
+    char seqtxt[16];
+    size_t n = m->message.len - sl - 3;
+    snprintf(seqtxt, sizeof(seqtxt), "%.*s", (int)(n < 15 ? n : 15), m->message.content + sl + 3);
+    if ((uint32_t)strtoul(seqtxt, NULL, 10) != r->seq || !r->in_flight)
+        return CDC_OK; /* a watermark of an earlier run */
+    if (kind == 'L') {
+        r->low_seen = true;
+        return CDC_OK;
+    }
+    if (kind != 'H' || !r->low_seen)
+        return CDC_OK;
+    cdc_err_t err = emit_chunk(s, es);
+    if (!err)
+        advance(s);
+    return err;
+}
+
+bool
+pg_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info)
+{
+    pg_resnap_t *r = &s->resnap;
+    if (!r->commit_pending)
+        return false;
+    r->commit_pending = false;
+    info->progress = r->progress;
+    info->snapshot_done = r->finished;
+    if (r->finished) {
+        r->active = false;
+        CDC_LOG_INFO("source=%s initial snapshot completed", s->conf->name);
+    }
+    return true;
+}
