@@ -10,8 +10,8 @@
 #include <stdio.h>
 
 static const cdc_connector_t connectors[] = {
-    {CDC_DB_POSTGRESQL, "postgresql", &cdc_pg_source_ops, NULL, cdc_pg_probe},
-    {CDC_DB_MYSQL, "mysql", NULL, NULL, cdc_mysql_probe},
+    {CDC_DB_POSTGRESQL, "postgresql", &cdc_pg_source_ops, NULL, cdc_pg_probe, cdc_pg_source_drop},
+    {CDC_DB_MYSQL, "mysql", NULL, NULL, cdc_mysql_probe, NULL},
 };
 
 const cdc_connector_t *

@@ -10,6 +10,7 @@
 #include <yaml.h>
 #include <jansson.h>
 
+#include "cdc/admin.h"
 #include "cdc/check.h"
 #include "cdc/cli.h"
 #include "cdc/config.h"
@@ -37,8 +38,6 @@ command_name(cdc_cmd_t cmd)
         return "replay";
     case CDC_CMD_SNAPSHOT:
         return "snapshot";
-    case CDC_CMD_SOURCE_DROP:
-        return "source drop";
     default:
         return "?";
     }
@@ -48,10 +47,7 @@ command_name(cdc_cmd_t cmd)
 static int
 not_implemented(const cdc_cli_t *cli)
 {
-    fprintf(stderr,
-            "cdc-agent: '%s' is not implemented yet: it needs the source and sink connectors, "
-            "which this build does not have\n",
-            command_name(cli->cmd));
+    fprintf(stderr, "cdc-agent: '%s' is not implemented yet\n", command_name(cli->cmd));
     return CDC_EXIT_FAILURE;
 }
 
@@ -86,6 +82,9 @@ main(int argc, char **argv)
         break;
     case CDC_CMD_RUN:
         rc = cdc_run(cfg);
+        break;
+    case CDC_CMD_SOURCE_DROP:
+        rc = cdc_admin_source_drop(cfg, cli.source, cli.yes, stdin, stdout);
         break;
     default:
         rc = not_implemented(&cli);

@@ -23,6 +23,8 @@ cdc_offsets_encode(cdc_buf_t *out, const char *source, const cdc_offsets_t *o)
     json_t *v = json_pack("{s:i, s:s, s:s, s:I, s:b, s:s, s:o}", "v", 1, "source", source, "pos",
                           pos, "epoch", (json_int_t)o->pos.epoch, "snapshot_done", o->snapshot_done,
                           "ack_token", lsn, "partitions", parts);
+    if (o->reset)
+        json_object_set_new(v, "reset", json_true());
     json_t *progress = o->progress ? json_loads(o->progress, 0, NULL) : NULL;
     if (progress)
         json_object_set_new(v, "snapshot_progress", progress);
@@ -60,6 +62,7 @@ cdc_offsets_decode(const char *p, size_t n, cdc_offsets_t *o)
     cdc_offsets_clear(o);
     cdc_pos_parse(pos, &o->pos);
     o->found = true;
+    o->reset = json_is_true(json_object_get(v, "reset"));
     o->snapshot_done = done;
     o->ack_token = strtoull(token, NULL, 10);
     json_t *progress = json_object_get(v, "snapshot_progress");

@@ -150,7 +150,10 @@ cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kaf
         return NULL;
     }
     memset(resume, 0, sizeof(*resume));
-    if (p->stored.found) {
+    if (p->stored.found && p->stored.reset) {
+        resume->epoch = p->stored.pos.epoch; /* `source drop` asked for a fresh start */
+        CDC_LOG_INFO("source=%s starting over in epoch %u after a reset", src->name, resume->epoch);
+    } else if (p->stored.found) {
         resume->has_pos = true;
         resume->pos = p->stored.pos;
         resume->snapshot_done = p->stored.snapshot_done;

@@ -126,10 +126,9 @@ prepare_slot(cdc_source_t *s, cdc_errstr_t *es)
         return cdc_errstr_set(
             es, CDC_ERR_FATAL,
             "source %s: the initial snapshot was interrupted after %s and its progress was not "
-            "recorded. To take it again from the start: stop the agent, run SELECT "
-            "pg_drop_replication_slot('%s'); on the source, empty the target tables, and start "
-            "the agent",
-            s->conf->name, pos, s->conf->slot);
+            "recorded. To take it again from the start: stop the agent, run cdc-agent source "
+            "drop -c FILE --source %s, empty the target tables, and start the agent",
+            s->conf->name, pos, s->conf->name);
     }
     if (!s->resume.has_pos) {
         /* nothing of this slot was ever committed to Kafka: start over from a new slot */
@@ -169,7 +168,7 @@ pg_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
     cdc_err_t err;
     s->conf = conf;
     s->resume = *resume;
-    s->epoch = resume->has_pos ? resume->pos.epoch : 1;
+    s->epoch = resume->has_pos ? resume->pos.epoch : resume->epoch ? resume->epoch : 1;
     s->dec = cdc_pgo_decoder_new();
     s->types = pg_typecache_new();
     cdc_arena_init(&s->builder.arena);

@@ -34,6 +34,9 @@ typedef struct {
      * the cause; never a secret. */
     cdc_err_t (*probe)(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
                        cdc_errstr_t *es);
+    /* Drops the source's replication state (slot, publication); refuses while an agent streams
+     * from it. dry_run only checks that. NULL: not implemented yet. */
+    cdc_err_t (*source_drop)(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
 } cdc_connector_t;
 
 /* The connector for type, or NULL. */
@@ -46,6 +49,7 @@ void cdc_probe_note(cdc_probe_t *p, bool problem, const char *fmt, ...)
 /* Probes of the built-in connectors. */
 cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
                        cdc_errstr_t *es);
+cdc_err_t cdc_pg_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
                           cdc_probe_t *out, cdc_errstr_t *es);
 

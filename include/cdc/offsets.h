@@ -21,6 +21,7 @@ typedef struct {
 
 typedef struct {
     bool found;
+    bool reset; /* written by `source drop`: start over with a snapshot in epoch pos.epoch */
     cdc_pos_t pos;
     bool snapshot_done;
     uint64_t ack_token;

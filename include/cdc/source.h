@@ -64,6 +64,7 @@ typedef struct {
     cdc_pos_t pos;       /* last event published: skip everything at or before it */
     bool snapshot_done;  /* the initial snapshot finished (pos may still be a phase-0 position) */
     char progress[2048]; /* snapshot progress of the last committed unit, or "" */
+    uint32_t epoch;      /* without a position: the epoch to start (after a reset), 0 = 1 */
 } cdc_source_resume_t;
 
 typedef struct cdc_source cdc_source_t;

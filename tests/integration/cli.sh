@@ -33,7 +33,7 @@ assert_eq 2 "$rc" "config error exit"
 assert_contains "$out" "$tmp/bad.yaml:6:5: sources[0].slto: unknown key; did you mean 'slot'?" "config error position"
 
 printf 'agent: {name: a}\nkafka: {brokers: embedded}\nsources:\n  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1", tables: [public.t]}\n' >"$tmp/ok.yaml"
-for cmd in "offsets show" "snapshot --source crm --table public.t" "source drop --source crm --yes" \
+for cmd in "offsets show" "snapshot --source crm --table public.t" \
     "replay --sink erp --from-offset cdc.crm.public.t:0:5" \
     "offsets set --sink erp --offset cdc.crm.public.t:0:5"; do
     # shellcheck disable=SC2086

@@ -364,7 +364,7 @@ test_refusals(void **state)
     wait_slot_inactive();
     assert_int_equal(cdc_pg_source_ops.open(&conf, &partial, &s, &es), CDC_ERR_FATAL);
     assert_non_null(strstr(es.msg, "the initial snapshot was interrupted"));
-    assert_non_null(strstr(es.msg, "pg_drop_replication_slot('it_slot')"));
+    assert_non_null(strstr(es.msg, "cdc-agent source drop -c FILE --source crm"));
 
     /* a stored position whose slot is gone: stop, never recreate silently */
     wait_slot_inactive();

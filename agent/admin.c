@@ -1,0 +1,106 @@
+/*
+ * `cdc-agent source drop`: the explicit way to start a source over (after a lost slot, or to take
+ * a new snapshot). The reset record makes the next start take a snapshot in the next epoch, so
+ * sinks see the new epoch and reset their re-send guard instead of skipping the new positions.
+ */
+#include "cdc/admin.h"
+
+#include <string.h>
+
+#include "cdc/cli.h"
+#include "cdc/connector.h"
+#include "cdc/kafka.h"
+#include "cdc/offsets.h"
+#include "cdc/topic.h"
+
+/* Writes a reset record for source with the epoch after the stored one. */
+static cdc_err_t
+write_reset(const cdc_config_t *cfg, const cdc_source_conf_t *src, uint32_t *epoch,
+            cdc_errstr_t *es)
+{
+    cdc_kafka_bus_t *bus = cdc_kafka_bus_new(&cfg->kafka, es);
+    if (!bus)
+        return CDC_ERR_KAFKA;
+    cdc_buf_t topic, value;
+    cdc_buf_init(&topic);
+    cdc_buf_init(&value);
+    cdc_topic_internal(&topic, cfg->kafka.topic_prefix, "offsets", NULL);
+    cdc_offsets_t stored;
+    cdc_err_t err = cdc_offsets_load(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), topic.data,
+                                     src->name, &stored, es);
+    cdc_producer_t *p = NULL;
+    if (!err) {
+        *epoch = stored.found ? cdc_pos_epoch_next(stored.pos.epoch) : 1;
+        cdc_offsets_t reset = {.found = true, .reset = true, .pos = {.epoch = *epoch}};
+        cdc_offsets_encode(&value, src->name, &reset);
+        char txn_id[300];
+        snprintf(txn_id, sizeof(txn_id), "%s.%s", cfg->agent.name, src->name);
+        p = cdc_producer_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), txn_id, es);
+        err = p ? cdc_producer_init(p, 30000) : CDC_ERR_KAFKA;
+    }
+    cdc_record_t rec = {.topic = topic.data,
+                        .partition = 0,
+                        .key = src->name,
+                        .key_len = strlen(src->name),
+                        .value = value.data,
+                        .value_len = value.len};
+    if (!err && !(err = cdc_producer_begin(p)) && !(err = cdc_producer_send(p, &rec)))
+        err = cdc_producer_commit(p, 30000);
+    if (err && p)
+        cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p));
+    cdc_producer_free(p);
+    cdc_offsets_clear(&stored);
+    cdc_buf_deinit(&topic);
+    cdc_buf_deinit(&value);
+    cdc_kafka_bus_free(bus);
+    return err;
+}
+
+static bool
+confirmed(const cdc_source_conf_t *src, FILE *in, FILE *out)
+{
+    fprintf(out,
+            "This drops replication slot %s and publication %s of source %s. The next start "
+            "takes a new snapshot of %zu table(s) in a new epoch.\nType the source name to "
+            "confirm: ",
+            src->slot, src->publication, src->name, src->n_tables);
+    fflush(out);
+    char line[256];
+    if (!fgets(line, sizeof(line), in))
+        return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    return strcmp(line, src->name) == 0;
+}
+
+int
+cdc_admin_source_drop(const cdc_config_t *cfg, const char *source, bool yes, FILE *in, FILE *out)
+{
+    const cdc_source_conf_t *src = cdc_config_source(cfg, source);
+    if (!src) {
+        fprintf(stderr, "cdc-agent: %s: no source named %s\n", cfg->path, source);
+        return CDC_EXIT_USAGE;
+    }
+    const cdc_connector_t *c = cdc_connector_find(src->type);
+    if (!c->source_drop) {
+        fprintf(stderr, "cdc-agent: 'source drop' is not implemented yet for %s sources\n",
+                c->name);
+        return CDC_EXIT_FAILURE;
+    }
+    cdc_errstr_t es = {{0}};
+    uint32_t epoch = 0;
+    if (c->source_drop(src, true, &es)) {
+        fprintf(stderr, "cdc-agent: %s\n", es.msg);
+        return CDC_EXIT_FAILURE;
+    }
+    if (!yes && !confirmed(src, in, out)) {
+        fprintf(stderr, "cdc-agent: not confirmed; nothing changed\n");
+        return CDC_EXIT_FAILURE;
+    }
+    if (c->source_drop(src, false, &es) || write_reset(cfg, src, &epoch, &es)) {
+        fprintf(stderr, "cdc-agent: %s\n", es.msg);
+        return CDC_EXIT_FAILURE;
+    }
+    fprintf(out, "source %s dropped; the next start takes a new snapshot in epoch %u\n", src->name,
+            epoch);
+    return CDC_EXIT_OK;
+}

@@ -1,0 +1,18 @@
+/*
+ * Commands that change the state of a source or sink from the command line, while no agent runs.
+ */
+#ifndef CDC_ADMIN_H
+#define CDC_ADMIN_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "cdc/config.h"
+
+/* `source drop`: after confirmation (the source's name typed on in, unless yes), drops the
+ * source's slot and publication and records a reset in _offsets, so the next start takes a new
+ * snapshot in a new epoch. Returns a process exit code. Main thread. */
+int cdc_admin_source_drop(const cdc_config_t *cfg, const char *source, bool yes, FILE *in,
+                          FILE *out);
+
+#endif
