@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The explicit way to start a PostgreSQL source over: a slot dropped behind the agent's back is
-# refused (never recreated silently); `source drop` asks for confirmation, refuses while the
+# The explicit way to start a PostgreSQL source over: an invalidated slot (wal_status = lost) and
+# a slot dropped behind the agent's back are refused (never recreated silently); `source drop` asks for confirmation, refuses while the
 # agent runs, drops slot and publication, and the next start snapshots again in a new epoch.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +10,7 @@ load_harness_env
 tmp=$(mktemp -d)
 agent_pid=
 trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
-pg_reset dropme dropme
+pg_reset dropme dropme filler
 pg -c "CREATE TABLE dropme (id int PRIMARY KEY, v text)" -c "INSERT INTO dropme VALUES (1, 'a')" >/dev/null
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.dropme 2"
 cat >"$tmp/agent.yaml" <<EOF
@@ -27,6 +27,19 @@ start
 pg -c "INSERT INTO dropme VALUES (2, 'b')"
 wait_caught_up dropme && ok || bad "first run caught up"
 agent_stop
+
+# the slot loses WAL it needed (invalidated at a checkpoint): refuse, name what was lost
+pg -c "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'" -c "SELECT pg_reload_conf()" \
+   -c "CREATE TABLE filler (id int, pad text)" \
+   -c "INSERT INTO filler SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g" \
+   -c "SELECT pg_switch_wal()" -c "CHECKPOINT" -c "DROP TABLE filler" \
+   -c "ALTER SYSTEM RESET max_slot_wal_keep_size" -c "SELECT pg_reload_conf()" >/dev/null
+assert_eq lost "$(pg -Atc "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'dropme'")" \
+    "slot invalidated"
+run "$CDC_AGENT" run -c "$tmp/agent.yaml"
+assert_eq 1 "$rc" "lost slot: exit code"
+assert_contains "$out" "slot dropme is invalidated (wal_status = lost)" "lost slot: reason"
+assert_contains "$out" "cdc-agent source drop -c FILE --source crm" "lost slot: the way out"
 
 # the slot vanishes while the agent is stopped: refuse, name the way out
 pg -c "SELECT pg_drop_replication_slot('dropme')" >/dev/null
