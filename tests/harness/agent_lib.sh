@@ -49,3 +49,29 @@ agent_stop() {
     wait "$agent_pid" && rc=0 || rc=$?
     agent_pid=
 }
+
+# Writes an agent config to FILE: source crm capturing public.TABLE through slot and publication
+# TABLE, Kafka at $boot; extra "key: value" pairs go into the kafka mapping.
+agent_config() { # file name table [kafka extras]
+    cat >"$1" <<EOC
+agent: {name: $2}
+kafka: {brokers: "$boot", linger_ms: 20${4:+, $4}}
+sources:
+  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, tables: [public.$3], slot: $3, publication: $3, heartbeat_ms: 1000}
+EOC
+}
+
+# Writes a pgbench script to FILE: 80% upserts (v = 1 on insert, v + 1 on update) and 20% deletes
+# of random ids up to MAX, on a table (id int PRIMARY KEY, v int, pad text).
+upsert_workload() { # file table max
+    cat >"$1" <<EOS
+\\set id random(1, $3)
+\\set op random(1, 10)
+\\if :op <= 8
+INSERT INTO $2 VALUES (:id, 1, 'w') ON CONFLICT (id) DO UPDATE SET v = $2.v + 1;
+\\else
+DELETE FROM $2 WHERE id = :id;
+\\endif
+EOS
+}

@@ -25,33 +25,13 @@ pg -c "CREATE TABLE crash (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/
 
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.crash 8"
 
-cat >"$tmp/agent.yaml" <<EOF
-agent: {name: crash-test}
-kafka: {brokers: "$boot", compression: lz4, linger_ms: 20, partitions: 8}
-sources:
-  - name: crm
-    type: postgresql
-    conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc"
-    password_env: PGPASSWORD
-    tables: [public.crash]
-    slot: crash
-    publication: crash
-    heartbeat_ms: 1000
-EOF
+agent_config "$tmp/agent.yaml" crash-test crash "compression: lz4, partitions: 8"
 start_agent() {
     "$CDC_AGENT" run -c "$tmp/agent.yaml" >>"$tmp/agent.log" 2>&1 &
     agent_pid=$!
 }
 
-cat >"$tmp/one.sql" <<'EOF'
-\set id random(1, 20000)
-\set op random(1, 10)
-\if :op <= 8
-INSERT INTO crash VALUES (:id, 1, 'p') ON CONFLICT (id) DO UPDATE SET v = crash.v + 1;
-\else
-DELETE FROM crash WHERE id = :id;
-\endif
-EOF
+upsert_workload "$tmp/one.sql" crash 20000
 cat >"$tmp/multi.sql" <<'EOF'
 \set a random(1, 20000)
 \set b random(1, 20000)

@@ -13,13 +13,7 @@ trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 pg_reset dropme dropme filler
 pg -c "CREATE TABLE dropme (id int PRIMARY KEY, v text)" -c "INSERT INTO dropme VALUES (1, 'a')" >/dev/null
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.dropme 2"
-cat >"$tmp/agent.yaml" <<EOF
-agent: {name: drop-test}
-kafka: {brokers: "$boot", linger_ms: 20}
-sources:
-  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
-     password_env: PGPASSWORD, tables: [public.dropme], slot: dropme, publication: dropme}
-EOF
+agent_config "$tmp/agent.yaml" drop-test dropme
 slot_exists() { pg -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dropme'"; }
 start() { "$CDC_AGENT" run -c "$tmp/agent.yaml" >>"$tmp/agent.log" 2>&1 & agent_pid=$!; }
 

@@ -15,15 +15,7 @@ pg_reset lim lim other
 pg -c "CREATE TABLE lim (id int PRIMARY KEY, body text)" -c "CREATE TABLE other (x int)" >/dev/null
 
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.lim 8"
-config() { # max_event_bytes
-    cat >"$tmp/agent.yaml" <<EOF
-agent: {name: limits-test}
-kafka: {brokers: "$boot", max_event_bytes: $1, linger_ms: 20}
-sources:
-  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
-     password_env: PGPASSWORD, tables: [public.lim], slot: lim, publication: lim, heartbeat_ms: 500}
-EOF
-}
+config() { agent_config "$tmp/agent.yaml" limits-test lim "max_event_bytes: $1"; }
 caught_up() { wait_caught_up lim "$1" 300; }
 # 20 MB of incompressible text: md5 hex
 big="SELECT string_agg(md5(g::text), '') FROM generate_series(1, 655360) g"

@@ -16,22 +16,8 @@ pg -c "CREATE TABLE snap (id int PRIMARY KEY, v int NOT NULL, pad text)" \
    -c "INSERT INTO snap SELECT g, 1, repeat('s', 50) FROM generate_series(1, $rows) g" >/dev/null
 
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.snap 8"
-cat >"$tmp/agent.yaml" <<EOF
-agent: {name: snapshot-test}
-kafka: {brokers: "$boot", linger_ms: 20}
-sources:
-  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
-     password_env: PGPASSWORD, tables: [public.snap], slot: snap, publication: snap}
-EOF
-cat >"$tmp/w.sql" <<EOF
-\set id random(1, $((rows + 20000)))
-\set op random(1, 10)
-\if :op <= 8
-INSERT INTO snap VALUES (:id, 1, 'w') ON CONFLICT (id) DO UPDATE SET v = snap.v + 1;
-\else
-DELETE FROM snap WHERE id = :id;
-\endif
-EOF
+agent_config "$tmp/agent.yaml" snapshot-test snap
+upsert_workload "$tmp/w.sql" snap $((rows + 20000))
 # writes before, during and after the snapshot
 pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -T 6 -f "$tmp/w.sql" cdc_test >"$tmp/bench.log" 2>&1 &
 bench=$!

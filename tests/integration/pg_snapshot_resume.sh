@@ -15,22 +15,8 @@ pg_reset resume resume
 pg -c "CREATE TABLE resume (id int PRIMARY KEY, v int NOT NULL, pad text)" \
    -c "INSERT INTO resume SELECT g, 1, repeat('r', 100) FROM generate_series(1, $rows) g" >/dev/null
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.resume 8"
-cat >"$tmp/agent.yaml" <<EOF
-agent: {name: resume-test}
-kafka: {brokers: "$boot", linger_ms: 20}
-sources:
-  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
-     password_env: PGPASSWORD, tables: [public.resume], slot: resume, publication: resume}
-EOF
-cat >"$tmp/w.sql" <<EOF
-\set id random(1, $((rows + 20000)))
-\set op random(1, 10)
-\if :op <= 8
-INSERT INTO resume VALUES (:id, 1, 'w') ON CONFLICT (id) DO UPDATE SET v = resume.v + 1;
-\else
-DELETE FROM resume WHERE id = :id;
-\endif
-EOF
+agent_config "$tmp/agent.yaml" resume-test resume
+upsert_workload "$tmp/w.sql" resume $((rows + 20000))
 pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -T 12 -f "$tmp/w.sql" cdc_test >"$tmp/bench.log" 2>&1 &
 bench=$!
 "$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/agent.log" 2>&1 &
