@@ -15,7 +15,7 @@
 struct cdc_producer {
     rd_kafka_t *rk;
     char *txn_id;
-    uint64_t queued, delivered, failed;
+    uint64_t delivered;
     rd_kafka_resp_err_t first_dr_err; /* first failed delivery since the last begin */
     char first_dr_errstr[256];
     char errstr[512];
@@ -25,15 +25,12 @@ static void
 dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     cdc_producer_t *p = opaque;
-    if (m->err) {
-        p->failed++;
-        if (!p->first_dr_err) {
-            p->first_dr_err = m->err;
-            snprintf(p->first_dr_errstr, sizeof(p->first_dr_errstr), "delivery to %s[%d]: %s",
-                     rd_kafka_topic_name(m->rkt), (int)m->partition, rd_kafka_err2str(m->err));
-        }
-    } else {
+    if (!m->err) {
         p->delivered++;
+    } else if (!p->first_dr_err) {
+        p->first_dr_err = m->err;
+        snprintf(p->first_dr_errstr, sizeof(p->first_dr_errstr), "delivery to %s[%d]: %s",
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, rd_kafka_err2str(m->err));
     }
 }
 
@@ -151,7 +148,6 @@ cdc_producer_send(cdc_producer_t *p, const cdc_record_t *rec)
             RD_KAFKA_V_VALUE((void *)rec->value, rec->value_len), RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_TIMESTAMP(rec->timestamp_ms), RD_KAFKA_V_END);
         if (!e) {
-            p->queued++;
             return CDC_OK;
         }
         if (h)

@@ -28,8 +28,8 @@ typedef struct batch {
     size_t bound_n, bound_len; /* records and bytes up to the last whole source transaction */
     bool has_pos;
     cdc_pos_t pos, bound_pos;
-    uint64_t ack_token, bound_token;
-    bool snapshot_done, bound_snapshot_done;
+    uint64_t bound_token;
+    bool bound_snapshot_done;
     char bound_progress[2048]; /* snapshot progress at the boundary, or "" */
     int64_t opened_us;
     struct batch *next;

@@ -121,11 +121,6 @@ publish(cdc_publisher_t *p, const batch_t *b)
             return aerr;
         usleep((useconds_t)backoff_ms * 1000);
         backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
-        pthread_mutex_lock(&p->mu);
-        bool stopping = p->stopping && p->fatal;
-        pthread_mutex_unlock(&p->mu);
-        if (stopping)
-            return CDC_ERR_ABORTED;
     }
 }
 
