@@ -51,6 +51,34 @@ build_topics(cdc_publisher_t *p, cdc_errstr_t *es)
     return err;
 }
 
+/* Reads t's partition count, creating the topic first when it is missing. A metadata probe
+ * would auto-create a missing topic with the broker's defaults, so the embedded cluster creates
+ * first; a real cluster is asked first (no Admin round trip for topics that exist). */
+static cdc_err_t
+ensure_topic(cdc_publisher_t *p, topic_t *t, cdc_errstr_t *es)
+{
+    bool internal = !t->schema_table;
+    cdc_err_t err = CDC_OK;
+    t->partitions = 0;
+    if (!cdc_kafka_bus_embedded(p->bus))
+        err = cdc_producer_partition_count(p->producer, t->topic, 15000, &t->partitions, es);
+    if (err || t->partitions > 0)
+        return err;
+    err = cdc_kafka_bus_create_topic(p->bus, t->topic, internal ? 1 : p->cfg->kafka.partitions,
+                                     internal, es);
+    if (err == CDC_ERR_TIMEOUT) {
+        CDC_LOG_WARN("kafka topic=%s not created (%s); relying on broker auto-creation", t->topic,
+                     es->msg);
+        err = CDC_OK;
+    }
+    if (!err)
+        err = cdc_producer_partition_count(p->producer, t->topic, 15000, &t->partitions, es);
+    if (!err && t->partitions == 0)
+        err = cdc_errstr_set(es, CDC_ERR_KAFKA, "topic %s does not exist and was not created",
+                             t->topic);
+    return err;
+}
+
 /* Creates missing topics, reads partition counts and compares them with the stored ones. */
 static cdc_err_t
 prepare_topics(cdc_publisher_t *p, cdc_errstr_t *es)
@@ -59,25 +87,7 @@ prepare_topics(cdc_publisher_t *p, cdc_errstr_t *es)
     for (size_t i = 0; i < p->n_topics && !err; i++) {
         topic_t *t = &p->topics[i];
         bool internal = !t->schema_table;
-        int existing = 0;
-        /* a metadata probe would auto-create a missing topic with the broker's defaults, so the
-         * embedded cluster creates first; a real cluster is asked first (no Admin round trip for
-         * topics that exist) */
-        if (!cdc_kafka_bus_embedded(p->bus))
-            err = cdc_producer_partition_count(p->producer, t->topic, 15000, &existing, es);
-        if (!err && existing == 0)
-            err = cdc_kafka_bus_create_topic(p->bus, t->topic,
-                                             internal ? 1 : p->cfg->kafka.partitions, internal, es);
-        if (err == CDC_ERR_TIMEOUT) {
-            CDC_LOG_WARN("kafka topic=%s not created (%s); relying on broker auto-creation",
-                         t->topic, es->msg);
-            err = CDC_OK;
-        }
-        if (!err)
-            err = cdc_producer_partition_count(p->producer, t->topic, 15000, &t->partitions, es);
-        if (!err && t->partitions == 0)
-            err = cdc_errstr_set(es, CDC_ERR_KAFKA, "topic %s does not exist and was not created",
-                                 t->topic);
+        err = ensure_topic(p, t, es);
         int stored = internal ? 0 : cdc_offsets_partitions(&p->stored, t->topic);
         if (!err && stored && stored != t->partitions)
             err = cdc_errstr_set(es, CDC_ERR_CONFIG,
