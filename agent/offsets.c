@@ -89,33 +89,38 @@ cdc_offsets_partitions(const cdc_offsets_t *o, const char *topic)
     return 0;
 }
 
-/* Consumes one partition from the beginning up to high (exclusive). */
+typedef struct {
+    int64_t high; /* read up to this offset (exclusive) */
+    bool done;
+} part_t;
+
+/* Polls until every partition reached its high watermark (or its end: read_committed stops at
+ * the last stable offset), calling fn for each record below it. */
 static cdc_err_t
-scan_partition(cdc_consumer_t *c, const char *topic, int32_t part, int64_t high, cdc_scan_fn fn,
-               void *ctx, cdc_errstr_t *es)
+scan_assigned(cdc_consumer_t *c, const char *topic, part_t *parts, int pending, cdc_scan_fn fn,
+              void *ctx, cdc_errstr_t *es)
 {
-    cdc_err_t err = cdc_consumer_assign(c, topic, part, RD_KAFKA_OFFSET_BEGINNING, es);
-    int64_t next = 0;
+    cdc_err_t err = CDC_OK;
     int idle = 0;
-    while (!err && next < high) {
+    while (!err && pending > 0) {
         rd_kafka_message_t *m = cdc_consumer_poll(c, 500);
         if (!m) {
             if (++idle > 120)
-                err = cdc_errstr_set(es, CDC_ERR_TIMEOUT,
-                                     "reading %s[%d]: no progress at offset %lld", topic, (int)part,
-                                     (long long)next);
+                err = cdc_errstr_set(es, CDC_ERR_TIMEOUT, "reading %s: no progress", topic);
             continue;
         }
         idle = 0;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (m->partition == part)
-                next = high; /* read_committed stops at the last stable offset */
-        } else if (m->err) {
+        part_t *pt = &parts[m->partition];
+        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             err = cdc_errstr_set(es, CDC_ERR_KAFKA, "reading %s: %s", topic,
                                  rd_kafka_message_errstr(m));
-        } else if (m->partition == part) {
-            next = m->offset + 1;
-            fn(ctx, m);
+        } else if (!pt->done) {
+            if (!m->err)
+                fn(ctx, m);
+            if (m->err || m->offset + 1 >= pt->high) {
+                pt->done = true;
+                pending--;
+            }
         }
         rd_kafka_message_destroy(m);
     }
@@ -126,23 +131,25 @@ cdc_err_t
 cdc_topic_scan(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic, cdc_scan_fn fn,
                void *ctx, cdc_errstr_t *es)
 {
-    int parts = 0;
+    int n = 0, pending = 0;
     cdc_consumer_t *c = cdc_consumer_new(kc, bootstrap, "cdc-agent-scan", es);
     if (!c)
         return CDC_ERR_KAFKA;
-    cdc_err_t err = cdc_kafka_partition_count(cdc_consumer_handle(c), topic, 10000, &parts, es);
-    cdc_consumer_free(c);
-    for (int32_t part = 0; !err && part < parts; part++) {
-        int64_t low = 0, high = 0;
-        /* a consumer per partition: assignments only grow, and each scan reads one */
-        c = cdc_consumer_new(kc, bootstrap, "cdc-agent-scan", es);
-        if (!c)
-            return CDC_ERR_KAFKA;
-        err = cdc_consumer_watermarks(c, topic, part, &low, &high, 10000, es);
-        if (!err && high > low)
-            err = scan_partition(c, topic, part, high, fn, ctx, es);
-        cdc_consumer_free(c);
+    cdc_err_t err = cdc_kafka_partition_count(cdc_consumer_handle(c), topic, 10000, &n, es);
+    part_t *parts = cdc_xcalloc((size_t)n + 1, sizeof(part_t));
+    for (int32_t i = 0; !err && i < n; i++) {
+        int64_t low = 0;
+        err = cdc_consumer_watermarks(c, topic, i, &low, &parts[i].high, 10000, es);
+        parts[i].done = parts[i].high <= low;
+        if (!err && !parts[i].done) {
+            err = cdc_consumer_assign(c, topic, i, RD_KAFKA_OFFSET_BEGINNING, es);
+            pending++;
+        }
     }
+    if (!err)
+        err = scan_assigned(c, topic, parts, pending, fn, ctx, es);
+    free(parts);
+    cdc_consumer_free(c);
     return err;
 }
 
