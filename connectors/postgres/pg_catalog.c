@@ -3,6 +3,7 @@
  * types, validating tables and replica identity, creating or validating the publication, and
  * reading the replication slot's state. Errors carry the exact SQL to fix what is wrong.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,16 +48,28 @@ pg_quote_ident(cdc_buf_t *b, const char *ident)
 }
 
 cdc_err_t
+pg_result_error(cdc_errstr_t *es, cdc_err_t err, PGconn *conn, const PGresult *r, const char *fmt,
+                ...)
+{
+    char what[256], msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    msg[strcspn(msg, "\n")] = '\0';
+    return cdc_errstr_set(es, err, "postgresql: %s%s%s", what, what[0] ? ": " : "", msg);
+}
+
+cdc_err_t
 pg_exec(PGconn *conn, const char *sql, cdc_errstr_t *es)
 {
     PGresult *r = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(r);
     cdc_err_t err = CDC_OK;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        err = cdc_errstr_set(es, PQstatus(conn) == CONNECTION_OK ? CDC_ERR_FATAL : CDC_ERR_CONNECT,
-                             "postgresql: %s", PQresultErrorMessage(r));
-        es->msg[strcspn(es->msg, "\n")] = '\0';
-    }
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        err = pg_result_error(es, PQstatus(conn) == CONNECTION_OK ? CDC_ERR_FATAL : CDC_ERR_CONNECT,
+                              conn, r, "%s", "");
     PQclear(r);
     return err;
 }
@@ -74,8 +87,7 @@ type_row(PGconn *conn, uint32_t oid, char *typtype, uint32_t *base, uint32_t *el
                                "FROM pg_type WHERE oid = $1::oid",
                                1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: cannot look up type %u: %s", oid,
-                       PQresultErrorMessage(r));
+        pg_result_error(es, CDC_ERR_CONNECT, conn, r, "cannot look up type %u", oid);
         PQclear(r);
         return CDC_ERR_CONNECT;
     }
@@ -179,7 +191,7 @@ table_info(PGconn *conn, const char *qualified, char *replident, int *n_pk, cdc_
                      2, NULL, params, NULL, NULL, 0);
     cdc_err_t err = CDC_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: %s", PQresultErrorMessage(r));
+        err = pg_result_error(es, CDC_ERR_CONNECT, conn, r, "%s", "");
     else if (PQntuples(r) != 1)
         err = cdc_errstr_set(es, CDC_ERR_CONFIG, "table %s does not exist in the source database",
                              qualified);
@@ -250,7 +262,7 @@ pg_publication_missing(PGconn *conn, const cdc_source_conf_t *conf, cdc_buf_t *m
                                    "schemaname = $2 AND tablename = $3",
                                    3, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: %s", PQresultErrorMessage(r));
+            pg_result_error(es, CDC_ERR_CONNECT, conn, r, "%s", "");
             PQclear(r);
             return CDC_ERR_CONNECT;
         }
@@ -307,7 +319,7 @@ pg_slot_info(PGconn *conn, const char *slot, pg_slot_info_t *out, cdc_errstr_t *
                                "FROM pg_replication_slots WHERE slot_name = $1",
                                1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: %s", PQresultErrorMessage(r));
+        pg_result_error(es, CDC_ERR_CONNECT, conn, r, "%s", "");
         PQclear(r);
         return CDC_ERR_CONNECT;
     }
@@ -341,8 +353,7 @@ pg_key_columns(PGconn *conn, const cdc_pgo_relation_t *rel, uint16_t **idx, uint
         "ORDER BY array_position(i.indkey::int2[], a.attnum)",
         1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: key of %s.%s: %s", rel->nspname,
-                       rel->relname, PQresultErrorMessage(r));
+        pg_result_error(es, CDC_ERR_CONNECT, conn, r, "key of %s.%s", rel->nspname, rel->relname);
         PQclear(r);
         return CDC_ERR_CONNECT;
     }

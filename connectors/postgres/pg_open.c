@@ -18,8 +18,7 @@ identify_system(cdc_source_t *s, cdc_errstr_t *es)
     PGresult *r = PQexec(s->repl, "IDENTIFY_SYSTEM");
     cdc_err_t err = CDC_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 4)
-        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: IDENTIFY_SYSTEM: %s",
-                             PQresultErrorMessage(r));
+        err = pg_result_error(es, CDC_ERR_CONNECT, s->repl, r, "IDENTIFY_SYSTEM");
     else
         snprintf(s->dbname, sizeof(s->dbname), "%s", PQgetvalue(r, 0, 3));
     PQclear(r);
@@ -40,9 +39,7 @@ create_slot(cdc_source_t *s, bool export_snapshot, cdc_errstr_t *es)
     cdc_buf_deinit(&sql);
     cdc_err_t err = CDC_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        err = cdc_errstr_set(es, CDC_ERR_FATAL, "postgresql: creating slot %s: %s", s->conf->slot,
-                             PQresultErrorMessage(r));
-        es->msg[strcspn(es->msg, "\n")] = '\0';
+        err = pg_result_error(es, CDC_ERR_FATAL, s->repl, r, "creating slot %s", s->conf->slot);
     } else {
         cdc_lsn_parse(PQgetvalue(r, 0, 1), &s->consistent_point);
         snprintf(s->snapshot_name, sizeof(s->snapshot_name), "%s",

@@ -89,8 +89,7 @@ watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
                      1, NULL, params, NULL, NULL, 0);
     cdc_err_t err = PQresultStatus(res) == PGRES_TUPLES_OK
                         ? CDC_OK
-                        : cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: watermark: %s",
-                                         PQresultErrorMessage(res));
+                        : pg_result_error(es, CDC_ERR_CONNECT, s->catalog, res, "watermark");
     PQclear(res);
     return err;
 }

@@ -32,8 +32,7 @@ pg_scan_open(pg_scan_t *sn, cdc_source_t *s, PGconn *conn, size_t ordinal, cdc_e
     PGresult *r = PQexec(sn->conn, sql.data);
     cdc_buf_deinit(&sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: reading %s: %s", qualified,
-                       PQresultErrorMessage(r));
+        pg_result_error(es, CDC_ERR_CONNECT, sn->conn, r, "reading %s", qualified);
         PQclear(r);
         return CDC_ERR_CONNECT;
     }
@@ -92,9 +91,8 @@ pg_scan_chunk(pg_scan_t *sn, const char *const *after, PGresult **out, cdc_errst
     cdc_buf_deinit(&sql);
     free(types);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: reading %s.%s: %s", sn->rel.nspname,
-                       sn->rel.relname, PQresultErrorMessage(r));
-        es->msg[strcspn(es->msg, "\n")] = '\0';
+        pg_result_error(es, CDC_ERR_CONNECT, sn->conn, r, "reading %s.%s", sn->rel.nspname,
+                        sn->rel.relname);
         PQclear(r);
         return CDC_ERR_CONNECT;
     }

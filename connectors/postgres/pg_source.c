@@ -335,9 +335,7 @@ receive(cdc_source_t *s, int64_t until_us, cdc_errstr_t *es)
         return wait_socket(s, until_us, es);
     if (len < 0) {
         PGresult *r = PQgetResult(s->repl);
-        cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: replication stream ended: %s",
-                       r ? PQresultErrorMessage(r) : PQerrorMessage(s->repl));
-        es->msg[strcspn(es->msg, "\n")] = '\0';
+        pg_result_error(es, CDC_ERR_CONNECT, s->repl, r, "replication stream ended");
         PQclear(r);
         return CDC_ERR_CONNECT;
     }
@@ -362,9 +360,7 @@ start_streaming(cdc_source_t *s, cdc_errstr_t *es)
     cdc_buf_deinit(&sql);
     cdc_err_t err = CDC_OK;
     if (PQresultStatus(r) != PGRES_COPY_BOTH) {
-        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: START_REPLICATION: %s",
-                             PQresultErrorMessage(r));
-        es->msg[strcspn(es->msg, "\n")] = '\0';
+        err = pg_result_error(es, CDC_ERR_CONNECT, s->repl, r, "START_REPLICATION");
     }
     PQclear(r);
     s->streaming = !err;
