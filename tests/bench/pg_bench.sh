@@ -106,36 +106,35 @@ report() { # name rows recv_total recv_stream agent_total agent_stream cpu rss
         "$(echo "$2 / $3" | bc)" "$(echo "$2 / $5" | bc)" "$(echo "scale=2; $3 / $5" | bc)" "$7" "$(( $8 / 1024 ))"
 }
 
-# 1. one 200k-row transaction
-agent_config w1
-pg -c "TRUNCATE bench"
-make_slots
-pg -c "INSERT INTO bench SELECT g, 'name ' || g, 'user' || g || '@example.com', g * 1.5 FROM generate_series(1, 200000) g"
-end=$(lsn)
-read -r rt rs < <(recvlogical "$end")
-read -r at as cpu rss < <(agent_catch_up "$end")
-report "bulk (1 x 200k rows)" 200000 "$rt" "$rs" "$at" "$as" "$cpu" "$rss"
+# Runs one workload (a shell function) against fresh slots of source SOURCE, then measures both
+# clients on the resulting backlog.
+measure() { # label rows source workload
+    agent_config "$3"
+    pg -c "TRUNCATE bench"
+    make_slots
+    "$4"
+    local end rt rs at as cpu rss
+    end=$(lsn)
+    read -r rt rs < <(recvlogical "$end")
+    read -r at as cpu rss < <(agent_catch_up "$end")
+    report "$1" "$2" "$rt" "$rs" "$at" "$as" "$cpu" "$rss"
+}
 
-# 2. 20k one-row transactions
-agent_config w2
-pg -c "TRUNCATE bench"
-make_slots
-echo '\set id random(1, 1000000000)
+bulk() { # one 200k-row transaction
+    pg -c "INSERT INTO bench SELECT g, 'name ' || g, 'user' || g || '@example.com', g * 1.5 FROM generate_series(1, 200000) g"
+}
+small() { # 20k one-row transactions
+    echo '\set id random(1, 1000000000)
 INSERT INTO bench VALUES (:id, '"'"'n'"'"', '"'"'e'"'"', 1) ON CONFLICT DO NOTHING;' >"$work/one.sql"
-pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 4 -j 2 -t 5000 -f "$work/one.sql" cdc_test >/dev/null
-end=$(lsn)
-read -r rt rs < <(recvlogical "$end")
-read -r at as cpu rss < <(agent_catch_up "$end")
-report "small (20k x 1 row)" 20000 "$rt" "$rs" "$at" "$as" "$cpu" "$rss"
+    pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 4 -j 2 -t 5000 -f "$work/one.sql" cdc_test >/dev/null
+}
+backlog() { # 1M changes in 5 transactions: peak RSS must stay bounded
+    local i
+    for i in 0 1 2 3 4; do
+        pg -c "INSERT INTO bench SELECT g, 'name ' || g, 'e', 1 FROM generate_series($i * 200000 + 1, ($i + 1) * 200000) g"
+    done
+}
 
-# 3. a 1M-change backlog: peak RSS must stay bounded
-agent_config w3
-pg -c "TRUNCATE bench"
-make_slots
-for i in 0 1 2 3 4; do
-    pg -c "INSERT INTO bench SELECT g, 'name ' || g, 'e', 1 FROM generate_series($i * 200000 + 1, ($i + 1) * 200000) g"
-done
-end=$(lsn)
-read -r rt rs < <(recvlogical "$end")
-read -r at as cpu rss < <(agent_catch_up "$end")
-report "backlog (1M changes)" 1000000 "$rt" "$rs" "$at" "$as" "$cpu" "$rss"
+measure "bulk (1 x 200k rows)" 200000 w1 bulk
+measure "small (20k x 1 row)" 20000 w2 small
+measure "backlog (1M changes)" 1000000 w3 backlog
