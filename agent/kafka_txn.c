@@ -51,7 +51,9 @@ cdc_producer_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *
         cdc_kafka_conf_set(conf, "partitioner", "murmur2_random", es) ||
         cdc_kafka_conf_set(conf, "compression.type", kc->compression, es) ||
         cdc_kafka_conf_set(conf, "linger.ms", linger, es) ||
-        cdc_kafka_conf_set(conf, "queue.buffering.max.kbytes", "65536", es)) {
+        cdc_kafka_conf_set(conf, "queue.buffering.max.kbytes", "65536", es) ||
+        /* records point into the publisher's batches until delivered: no second copy */
+        cdc_kafka_conf_set(conf, "message.copy.max.bytes", "0", es)) {
         rd_kafka_conf_destroy(conf);
         free(p);
         return NULL;

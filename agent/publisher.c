@@ -13,8 +13,7 @@
 #include "cdc/topic.h"
 #include "publisher_internal.h"
 
-#define BATCH_BYTES       (8u << 20)
-#define BATCH_MAX_RECORDS 20000
+#define BATCH_MAX_RECORDS 5000
 
 static int64_t
 now_us(void)

@@ -135,8 +135,10 @@ cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kaf
     p->cfg = cfg;
     p->src = src;
     p->bus = bus;
-    p->max_batch_bytes = 4u << 20;
-    p->max_queued = 2;
+    /* 1 MB batches, several per Kafka transaction: later ones are produced while earlier ones
+     * are delivered. 8 MB queued at most, then the source waits. */
+    p->max_batch_bytes = 1u << 20;
+    p->max_queued = 8;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->open = batch_new();

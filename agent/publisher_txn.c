@@ -8,12 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cdc/log.h"
 #include "publisher_internal.h"
 
 #define TXN_TIMEOUT_MS 60000
+/* A Kafka transaction takes further queued batches while it is below these sizes. */
+#define TXN_BYTES   (4u << 20)
+#define TXN_RECORDS 20000
 
 cdc_err_t
 queue_push(cdc_publisher_t *p, batch_t *b)
@@ -61,17 +65,25 @@ send_records(cdc_publisher_t *p, const batch_t *b)
     return CDC_OK;
 }
 
+/* The offset record closing a Kafka transaction that carries batches first..last. */
 static cdc_err_t
-send_offset_record(cdc_publisher_t *p, const batch_t *b)
+send_offset_record(cdc_publisher_t *p, const batch_t *first, const batch_t *last)
 {
     cdc_offsets_t o = p->stored;
     o.found = true;
-    o.pos = b->bound_pos;
-    o.snapshot_done = b->bound_snapshot_done || p->committed.snapshot_done;
-    o.ack_token = b->bound_token;
-    o.progress = b->bound_progress[0]       ? (char *)b->bound_progress
-                 : p->committed.progress[0] ? p->committed.progress
-                                            : NULL;
+    o.snapshot_done = p->committed.snapshot_done;
+    o.progress = p->committed.progress[0] ? p->committed.progress : NULL;
+    for (const batch_t *b = first;; b = b->next) {
+        if (b->has_pos)
+            o.pos = b->bound_pos;
+        o.snapshot_done |= b->bound_snapshot_done;
+        if (b->bound_token > o.ack_token)
+            o.ack_token = b->bound_token;
+        if (b->bound_progress[0])
+            o.progress = (char *)b->bound_progress;
+        if (b == last)
+            break;
+    }
     if (o.snapshot_done)
         o.progress = NULL; /* nothing left to resume */
     cdc_buf_t v;
@@ -88,28 +100,73 @@ send_offset_record(cdc_publisher_t *p, const batch_t *b)
     return err;
 }
 
-/* One attempt at publishing b. */
-static cdc_err_t
-publish_once(cdc_publisher_t *p, const batch_t *b)
+static int64_t
+mono_us(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The batch after b in the queue, waiting for one when wait is set; NULL when there is none
+ * (or the publisher is stopping and drained). */
+static batch_t *
+next_batch(cdc_publisher_t *p, batch_t *b, bool wait)
+{
+    pthread_mutex_lock(&p->mu);
+    batch_t *n = b ? b->next : p->head;
+    while (wait && !n && !p->stopping) {
+        pthread_cond_wait(&p->cv, &p->mu);
+        n = b ? b->next : p->head;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+/* One attempt at one Kafka transaction: the batches first..*last, then any further queued
+ * batches (sent while earlier ones are in flight) up to the transaction's size; *last is
+ * updated to the final batch included. On a retry the same batches are sent again. */
+static cdc_err_t
+publish_once(cdc_publisher_t *p, batch_t *first, batch_t **last, bool extend)
+{
+    int64_t t0 = mono_us(), t1 = t0;
+    size_t bytes = 0, records = 0;
     cdc_err_t err = cdc_producer_begin(p->producer);
-    if (!err)
+    for (batch_t *b = first; !err && b; b = b == *last ? NULL : b->next) {
         err = send_records(p, b);
+        bytes += b->bound_len;
+        records += b->bound_n;
+        if (!err && b == *last && extend && bytes < TXN_BYTES && records < TXN_RECORDS) {
+            batch_t *n = next_batch(p, b, false);
+            if (n)
+                *last = n;
+        }
+    }
+    t1 = mono_us();
     if (!err)
         err = cdc_producer_wait_delivered(p->producer, TXN_TIMEOUT_MS);
-    if (!err && b->has_pos)
-        err = send_offset_record(p, b);
+    int64_t t2 = mono_us();
+    bool has_pos = false;
+    for (batch_t *b = first; b; b = b == *last ? NULL : b->next)
+        has_pos |= b->has_pos;
+    if (!err && has_pos)
+        err = send_offset_record(p, first, *last);
     if (!err)
         err = cdc_producer_commit(p->producer, TXN_TIMEOUT_MS);
+    if (!err)
+        CDC_LOG_DEBUG("source=%s kafka transaction records=%zu bytes=%zu produce_ms=%.1f "
+                      "delivery_ms=%.1f commit_ms=%.1f",
+                      p->src->name, records, bytes, (t1 - t0) / 1e3, (t2 - t1) / 1e3,
+                      (mono_us() - t2) / 1e3);
     return err;
 }
 
 static cdc_err_t
-publish(cdc_publisher_t *p, const batch_t *b)
+publish(cdc_publisher_t *p, batch_t *first, batch_t **last)
 {
     int backoff_ms = 100;
     for (int attempt = 1;; attempt++) {
-        cdc_err_t err = publish_once(p, b);
+        cdc_err_t err = publish_once(p, first, last, attempt == 1);
         if (!err)
             return CDC_OK;
         if (err == CDC_ERR_FENCED || err == CDC_ERR_FATAL || err == CDC_ERR_TOOBIG)
@@ -124,65 +181,77 @@ publish(cdc_publisher_t *p, const batch_t *b)
     }
 }
 
-/* After a commit: remember the position and acknowledge to the source. */
+/* After a commit of first..last: remember the position, dequeue the batches and acknowledge
+ * to the source. */
 static void
-committed(cdc_publisher_t *p, const batch_t *b)
+committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
 {
+    uint64_t token = 0;
     pthread_mutex_lock(&p->mu);
-    if (b->has_pos) {
-        p->committed.has_pos = true;
-        p->committed.pos = b->bound_pos;
+    for (batch_t *b = first;; b = b->next) {
+        if (b->has_pos) {
+            p->committed.has_pos = true;
+            p->committed.pos = b->bound_pos;
+        }
+        p->committed.snapshot_done |= b->bound_snapshot_done;
+        if (b->bound_progress[0])
+            memcpy(p->committed.progress, b->bound_progress, sizeof(p->committed.progress));
+        if (b->bound_token > token)
+            token = b->bound_token;
+        if (b == last)
+            break;
     }
-    p->committed.snapshot_done |= b->bound_snapshot_done;
-    if (b->bound_progress[0])
-        memcpy(p->committed.progress, b->bound_progress, sizeof(p->committed.progress));
-    uint64_t idle = 0;
-    if (p->queued == 1) { /* the last queued batch: an idle position after it may go too */
-        idle = p->pending_idle;
+    if (!last->next) { /* the queue drains: an idle position after it may go too */
+        if (p->pending_idle > token)
+            token = p->pending_idle;
         p->pending_idle = 0;
     }
-    pthread_mutex_unlock(&p->mu);
-    uint64_t token = b->bound_token > idle ? b->bound_token : idle;
-    pthread_mutex_lock(&p->mu);
     if (token && p->ops && p->source) /* the source thread swaps it only with the queue empty */
         p->ops->ack(p->source, token);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* Takes first..last off the queue: freed, or kept for the producer when it failed. */
+static void
+dequeue(cdc_publisher_t *p, batch_t *first, batch_t *last, cdc_err_t err)
+{
+    pthread_mutex_lock(&p->mu);
+    if (err) {
+        p->fatal = err;
+        snprintf(p->fatal_msg, sizeof(p->fatal_msg), "kafka: %s", cdc_producer_errstr(p->producer));
+    }
+    p->head = last->next;
+    if (!p->head)
+        p->tail = NULL;
+    last->next = NULL;
+    for (batch_t *b = first; b; b = b->next)
+        p->queued--;
+    if (err) { /* the producer may still point into them until it is destroyed */
+        last->next = p->graveyard;
+        p->graveyard = first;
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    while (!err && first) {
+        batch_t *n = first->next;
+        batch_free(first);
+        first = n;
+    }
 }
 
 void *
 publisher_thread(void *arg)
 {
     cdc_publisher_t *p = arg;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (!p->head && !p->stopping)
-            pthread_cond_wait(&p->cv, &p->mu);
-        batch_t *b = p->head;
-        pthread_mutex_unlock(&p->mu);
-        if (!b)
-            break; /* stopping and drained */
-        cdc_err_t err = b->bound_n || b->has_pos ? publish(p, b) : CDC_OK;
+    batch_t *first;
+    while ((first = next_batch(p, NULL, true))) {
+        batch_t *last = first;
+        cdc_err_t err = first->bound_n || first->has_pos ? publish(p, first, &last) : CDC_OK;
         if (!err)
-            committed(p, b);
-        pthread_mutex_lock(&p->mu);
-        if (err) {
-            p->fatal = err;
-            snprintf(p->fatal_msg, sizeof(p->fatal_msg), "kafka: %s",
-                     cdc_producer_errstr(p->producer));
-        }
-        p->head = b->next;
-        if (!p->head)
-            p->tail = NULL;
-        p->queued--;
-        if (err) { /* the producer may still point into it until it is destroyed */
-            b->next = p->graveyard;
-            p->graveyard = b;
-        }
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+            committed(p, first, last);
+        dequeue(p, first, last, err);
         if (err)
             break;
-        batch_free(b);
     }
     return NULL;
 }

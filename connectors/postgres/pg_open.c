@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "cdc/log.h"
 #include "cdc/pg.h"
@@ -145,6 +147,8 @@ pg_close(cdc_source_t *s)
         return;
     PQfinish(s->repl);
     PQfinish(s->catalog);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
     cdc_pgo_decoder_free(s->dec);
     pg_resnap_free(s);
     pg_typecache_free(s->types);
@@ -165,6 +169,7 @@ pg_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
     cdc_err_t err;
     s->conf = conf;
     s->resume = *resume;
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->epoch = resume->has_pos ? resume->pos.epoch : resume->epoch ? resume->epoch : 1;
     s->dec = cdc_pgo_decoder_new();
     s->types = pg_typecache_new();

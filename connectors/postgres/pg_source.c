@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "cdc/log.h"
 #include "cdc/pg.h"
 #include "pg_source.h"
 
 #define STATUS_INTERVAL_US 10000000LL
+#define FEEDBACK_MIN_US    100000LL /* at most this often for acknowledgements */
 
 int64_t
 pg_now_us(void)
@@ -247,7 +249,7 @@ send_status(cdc_source_t *s, bool force, cdc_errstr_t *es)
     uint64_t flush = atomic_load(&s->acked);
     /* on the interval, or soon after an acknowledgement so the slot frees WAL promptly */
     if (!force && now - s->last_status_us < STATUS_INTERVAL_US &&
-        (flush == s->sent_flush || now - s->last_status_us < 100000))
+        (flush == s->sent_flush || now - s->last_status_us < FEEDBACK_MIN_US))
         return CDC_OK;
     char msg[34];
     msg[0] = 'r';
@@ -316,11 +318,19 @@ wait_socket(cdc_source_t *s, int64_t until_us, cdc_errstr_t *es)
     int64_t now = pg_now_us();
     int64_t next = s->last_status_us + STATUS_INTERVAL_US;
     int64_t wake = until_us < next ? until_us : next;
-    struct pollfd p = {PQsocket(s->repl), POLLIN, 0};
+    if (atomic_load(&s->acked) != s->sent_flush) {
+        int64_t feedback = s->last_status_us + FEEDBACK_MIN_US; /* send_status's rate limit */
+        if (feedback < wake)
+            wake = feedback;
+    }
+    struct pollfd p[2] = {{PQsocket(s->repl), POLLIN, 0}, {s->wake_fd, POLLIN, 0}};
     int ms = wake > now ? (int)((wake - now + 999) / 1000) : 0;
-    if (poll(&p, 1, ms) < 0)
+    if (poll(p, s->wake_fd >= 0 ? 2 : 1, ms) < 0)
         return CDC_OK; /* EINTR: the caller loops */
-    if (p.revents && !PQconsumeInput(s->repl))
+    uint64_t n;
+    if (p[1].revents && read(s->wake_fd, &n, sizeof(n)) < 0)
+        n = 0; /* drained by an earlier read */
+    if (p[0].revents && !PQconsumeInput(s->repl))
         return cdc_errstr_set(es, CDC_ERR_CONNECT, "postgresql: replication connection lost: %s",
                               PQerrorMessage(s->repl));
     return CDC_OK;
@@ -394,4 +404,7 @@ pg_stream_ack(cdc_source_t *s, uint64_t token)
     uint64_t cur = atomic_load(&s->acked);
     while (token > cur && !atomic_compare_exchange_weak(&s->acked, &cur, token))
         ;
+    uint64_t one = 1;
+    if (token > cur && s->wake_fd >= 0 && write(s->wake_fd, &one, sizeof(one)) < 0)
+        CDC_LOG_DEBUG("slot=%s: waking the source failed", s->conf->slot); /* the timer sends it */
 }

@@ -78,6 +78,7 @@ struct cdc_source {
     uint32_t delivered; /* events of the current txn handed to the agent */
     uint64_t received;  /* highest WAL position received */
     _Atomic uint64_t acked;
+    int wake_fd; /* eventfd: an acknowledgement arrived (feedback goes out without waiting) */
     uint64_t sent_flush;
     int64_t last_status_us, last_data_us, last_heartbeat_us;
     const cdc_source_cb_t *cb;

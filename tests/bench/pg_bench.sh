@@ -4,6 +4,7 @@
 # cdc-agent (to a mock Kafka cluster in its own process, transactions on), and prints rows/s,
 # the ratio, cdc-agent's CPU seconds and peak RSS. Workloads: one 200k-row transaction, 20k
 # one-row transactions, and a 1M-change backlog for peak RSS.
+# Each workload runs BENCH_REPS times (default 3), alternating the two clients; medians are printed.
 #   tests/bench/pg_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,10 +29,16 @@ coproc MOCK { "$build/tests/cdc-mock-kafka" 3; }
 read -r line <&"${MOCK[0]}"
 boot=${line#bootstrap=}
 read -r line <&"${MOCK[0]}"
-for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.w1.public.bench 8" "cdc.w2.public.bench 8" \
-    "cdc.w3.public.bench 8"; do
+REPS=${BENCH_REPS:-3}
+for t in "cdc._offsets 1" "cdc._schemas 1"; do
     echo "topic $t" >&"${MOCK[1]}"
     read -r line <&"${MOCK[0]}"
+done
+for w in w1 w2 w3; do
+    for rep in $(seq 1 "$REPS"); do
+        echo "topic cdc.${w}r$rep.public.bench 8" >&"${MOCK[1]}"
+        read -r line <&"${MOCK[0]}"
+    done
 done
 # one source name per workload: each has its own slot, offsets and topic
 agent_config() {
@@ -65,12 +72,16 @@ agent_catch_up() {
     "$build/cdc-agent" run -c "$work/agent.yaml" >>"$work/agent.log" 2>&1 &
     pid=$!
     ta=$(wait_active agent)
-    while :; do
-        done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = 'agent'")
-        [ "$done_" = t ] && break
-        kill -0 "$pid" || { echo "agent died" >&2; cat "$work/agent.log" >&2; exit 1; }
-        sleep 0.01
-    done
+    # one server-side loop instead of a psql process per poll: on two cores, forking a client and
+    # a backend every few milliseconds would slow the agent being measured
+    pg -c "DO \$\$ BEGIN
+             FOR i IN 1..60000 LOOP
+               EXIT WHEN (SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots
+                          WHERE slot_name = 'agent');
+               PERFORM pg_sleep(0.005);
+             END LOOP; END \$\$"
+    done_=$(pg -Atc "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = 'agent'")
+    kill -0 "$pid" && [ "$done_" = t ] || { echo "agent did not catch up" >&2; cat "$work/agent.log" >&2; exit 1; }
     local t1 ticks
     t1=$(now)
     ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
@@ -100,24 +111,33 @@ make_slots() {
     : >"$work/agent.log"
     agent_catch_up "$(lsn)" >/dev/null
 }
-report() { # name rows recv_total recv_stream agent_total agent_stream cpu rss
-    printf "%-21s rows=%-7s from replication start: pg_recvlogical=%7s rows/s cdc-agent=%7s rows/s ratio=%s | with start-up: %s vs %s rows/s ratio=%s | agent cpu=%ss peak_rss=%sMB\n" \
-        "$1" "$2" "$(echo "$2 / $4" | bc)" "$(echo "$2 / $6" | bc)" "$(echo "scale=2; $4 / $6" | bc)" \
-        "$(echo "$2 / $3" | bc)" "$(echo "$2 / $5" | bc)" "$(echo "scale=2; $3 / $5" | bc)" "$7" "$(( $8 / 1024 ))"
-}
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+rate() { echo "$1 / $2" | bc; }
 
-# Runs one workload (a shell function) against fresh slots of source SOURCE, then measures both
-# clients on the resulting backlog.
+# Runs one workload (a shell function) REPS times, each against fresh slots and a fresh source
+# name (its own slot, offsets and topic), measuring both clients on the same backlog; prints the
+# medians and every run's ratio, since the walsender's own speed varies from run to run.
 measure() { # label rows source workload
-    agent_config "$3"
-    pg -c "TRUNCATE bench"
-    make_slots
-    "$4"
-    local end rt rs at as cpu rss
-    end=$(lsn)
-    read -r rt rs < <(recvlogical "$end")
-    read -r at as cpu rss < <(agent_catch_up "$end")
-    report "$1" "$2" "$rt" "$rs" "$at" "$as" "$cpu" "$rss"
+    local rep end rt rs at as cpu rss
+    local recv_s='' recv_t='' agent_s='' agent_t='' cpus='' rsss='' ratios=''
+    for rep in $(seq 1 "$REPS"); do
+        agent_config "$3r$rep"
+        pg -c "TRUNCATE bench"
+        make_slots
+        "$4"
+        end=$(lsn)
+        read -r rt rs < <(recvlogical "$end")
+        read -r at as cpu rss < <(agent_catch_up "$end")
+        recv_s+=" $(rate "$2" "$rs")" recv_t+=" $(rate "$2" "$rt")"
+        agent_s+=" $(rate "$2" "$as")" agent_t+=" $(rate "$2" "$at")"
+        cpus+=" $cpu" rsss+=" $((rss / 1024))" ratios+=" $(echo "scale=2; $rs / $as" | bc)"
+    done
+    local rs_m as_m
+    rs_m=$(echo "$recv_s" | median) as_m=$(echo "$agent_s" | median)
+    printf "%-21s rows=%-7s median of %s, from replication start: pg_recvlogical=%7s rows/s cdc-agent=%7s rows/s ratio=%s (runs:%s) | with start-up: %s vs %s rows/s | agent cpu=%ss peak_rss=%sMB (max)\n" \
+        "$1" "$2" "$REPS" "$rs_m" "$as_m" "$(echo "scale=2; $as_m / $rs_m" | bc)" "$ratios" \
+        "$(echo "$recv_t" | median)" "$(echo "$agent_t" | median)" "$(echo "$cpus" | median)" \
+        "$(echo "$rsss" | tr ' ' '\n' | sort -n | tail -1)"
 }
 
 bulk() { # one 200k-row transaction
