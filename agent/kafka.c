@@ -4,10 +4,14 @@
  */
 #include "cdc/kafka.h"
 
+#include <dirent.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cdc/buf.h"
 #include "cdc/log.h"
@@ -141,6 +145,23 @@ struct cdc_kafka_bus {
     bool admin_unavailable; /* the Admin API timed out once: do not wait for it again */
 };
 
+void
+cdc_kafka_mock_nodelay(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name), listening = 0, type = 0, one = 1;
+        socklen_t l1 = sizeof(listening), l2 = sizeof(type);
+        if (fd > 2 && !getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l1) && listening &&
+            !getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l2) && type == SOCK_STREAM)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    closedir(d);
+}
+
 cdc_kafka_bus_t *
 cdc_kafka_bus_new(const cdc_kafka_conf_t *kc, cdc_errstr_t *es)
 {
@@ -167,6 +188,7 @@ cdc_kafka_bus_new(const cdc_kafka_conf_t *kc, cdc_errstr_t *es)
         return NULL;
     }
     bus->bootstrap = cdc_xstrdup(rd_kafka_mock_cluster_bootstraps(bus->mock));
+    cdc_kafka_mock_nodelay();
     CDC_LOG_WARN("kafka embedded cluster started bootstrap=%s durable=false (demo and test use "
                  "only: its log dies with this process)",
                  bus->bootstrap);

@@ -33,6 +33,10 @@ typedef struct cdc_kafka_bus cdc_kafka_bus_t;
  * otherwise only records the bootstrap list. Main thread. */
 cdc_kafka_bus_t *cdc_kafka_bus_new(const cdc_kafka_conf_t *kc, cdc_errstr_t *es);
 void cdc_kafka_bus_free(cdc_kafka_bus_t *bus);
+/* Sets TCP_NODELAY on this process's listening TCP sockets, i.e. a mock cluster's brokers (accepted
+ * connections inherit it), as real brokers do: without it a response queued behind an
+ * unacknowledged one waits for the client's delayed ACK (~40 ms per Kafka transaction). */
+void cdc_kafka_mock_nodelay(void);
 const char *cdc_kafka_bus_bootstrap(const cdc_kafka_bus_t *bus);
 bool cdc_kafka_bus_embedded(const cdc_kafka_bus_t *bus);
 /* Creates a topic when missing (compacted when compact is true). The embedded cluster creates it

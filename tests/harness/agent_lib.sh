@@ -43,6 +43,17 @@ wait_caught_up() { # slot [target] [tenths of a second]
     return 1
 }
 
+# Waits until the _offsets topic at $boot holds PATTERN (up to TENTHS tenths of a second); the
+# dump is read through a redirection, since grep -q stopping early would fail a pipefail pipeline.
+wait_offsets() { # pattern [tenths]
+    local i
+    for i in $(seq 1 "${2:-600}"); do
+        grep -q "$1" < <("$CDC_TOPIC_DUMP" "$boot" cdc._offsets 2>/dev/null) && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # Stops the agent in $agent_pid with SIGTERM; sets $rc to its exit code.
 agent_stop() {
     kill -TERM "$agent_pid"

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/kafka.h"
+
 static int
 cmd_errors(rd_kafka_mock_cluster_t *mc, char *args)
 {
@@ -77,6 +79,7 @@ main(int argc, char **argv)
         fprintf(stderr, "cdc-mock-kafka: cannot create the mock cluster\n");
         return 1;
     }
+    cdc_kafka_mock_nodelay();
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("bootstrap=%s\nready\n", rd_kafka_mock_cluster_bootstraps(mc));
     char line[4096];

@@ -44,11 +44,7 @@ COMMIT;
 EOF
 start_agent
 # the kills below hit the stream; crashes inside the initial snapshot are another test
-for i in $(seq 1 100); do
-    "$CDC_TOPIC_DUMP" "$boot" cdc._offsets 2>/dev/null | grep -q '"snapshot_done":true' && break
-    sleep 0.2
-done
-assert_contains "$("$CDC_TOPIC_DUMP" "$boot" cdc._offsets)" '"snapshot_done":true' "snapshot recorded"
+wait_offsets '"snapshot_done":true' 200 && ok || bad "snapshot recorded"
 # about 1.4 changes per transaction on average (80% one-row, 20% four-statement)
 txns=$((changes * 10 / 14 / 4))
 pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 4 -j 2 -t "$txns" \

@@ -37,10 +37,7 @@ assert_not_contains "$(cat "$tmp/offsets")" '"snapshot_done":true' "snapshot not
 agent_pid=$!
 wait "$bench"
 # the stream being caught up is not enough: the snapshot's remaining chunks must be done too
-for i in $(seq 1 1200); do
-    "$CDC_TOPIC_DUMP" "$boot" cdc._offsets 2>/dev/null | grep -q '"snapshot_done":true' && break
-    sleep 0.1
-done
+wait_offsets '"snapshot_done":true' 1200 || true
 wait_caught_up resume && ok || bad "agent caught up"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
