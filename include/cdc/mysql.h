@@ -6,12 +6,33 @@
 
 #include <mysql.h>
 
+#include "cdc/binlog.h"
+#include "cdc/buf.h"
 #include "cdc/config.h"
 #include "cdc/err.h"
+#include "cdc/value.h"
 
 /* Opens a session with the contract's settings (time_zone '+00:00', utf8mb4). On failure returns
  * NULL, es says "mysql HOST:PORT: cause (errno)"; CDC_ERR_AUTH for credentials. The caller
  * mysql_close()s the result. */
 MYSQL *cdc_mysql_connect(const cdc_db_conn_t *conn, cdc_err_t *err, cdc_errstr_t *es);
+
+/* How a column's bytes become a canonical value: UTF-8 as is, binary as bytes, or converted. */
+enum { CDC_MY_TEXT_UTF8 = 0, CDC_MY_TEXT_BINARY, CDC_MY_TEXT_ICONV };
+typedef struct {
+    int kind;
+    void *cd; /* iconv_t to UTF-8 */
+} cdc_my_text_t;
+
+/* For a MySQL character set name (information_schema.COLLATIONS.CHARACTER_SET_NAME). */
+cdc_err_t cdc_my_text_for(const char *charset, cdc_my_text_t *out, cdc_errstr_t *es);
+void cdc_my_text_close(cdc_my_text_t *t);
+
+/* One row-image cell of col -> *out (converted text in the arena). json: a MariaDB JSON column
+ * (LONGTEXT checked by json_valid), embedded as JSON when valid. *zero_date is set when a zero or
+ * partial date became null. */
+cdc_err_t cdc_my_value(const cdc_binlog_col_t *col, const cdc_my_text_t *text, bool json,
+                       const cdc_binlog_cell_t *cell, cdc_arena_t *a, cdc_value_t *out,
+                       bool *zero_date, cdc_errstr_t *es);
 
 #endif
