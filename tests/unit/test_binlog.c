@@ -214,7 +214,7 @@ test_decode(void **state)
     walk(&w);
     assert_string_equal(w.seq, "FLCCgQGATWXGATWXGATWXGATUXGATUXGATDXgQGATWATUXgQGATWXgQR");
     assert_int_equal(w.zero_dates, 3);
-    if (getenv("CDC_WRITE_GOLDEN")) { /* after capture_binlog.sh; then check the file by hand */
+    if (getenv("CDC_UPDATE_GOLDEN")) { /* after capture_binlog.sh; then check the file by hand */
         FILE *g = fopen(CDC_FIXTURES "/mariadb_binlog.rows", "w");
         assert_non_null(g);
         fputs(w.rows, g);
