@@ -1,7 +1,6 @@
 /*
- * Binlog event parsing from raw bytes. A little-endian cursor reads fields in the order of the
- * replication protocol documentation; every read checks the remaining length first and the first
- * failure sticks, so a truncated event yields one clear error instead of garbage.
+ * Binlog event parsing from raw bytes. A little-endian cursor (cdc/cursor.h) reads fields in the
+ * order of the replication protocol documentation; a truncated event yields one clear error.
  */
 #include "cdc/binlog.h"
 
@@ -9,37 +8,14 @@
 #include <string.h>
 
 #include "cdc/buf.h"
+#include "cdc/cursor.h"
 
 #define HEADER_LEN   19
 #define CHECKSUM_LEN 4
 
-typedef struct {
-    const uint8_t *p;
-    size_t len, pos;
-    bool bad;
-} cur_t;
-
-static bool
-need(cur_t *c, size_t n)
-{
-    if (c->bad || c->len - c->pos < n) {
-        c->bad = true;
-        return false;
-    }
-    return true;
-}
-
-static uint64_t
-getle(cur_t *c, size_t n)
-{
-    if (!need(c, n))
-        return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)c->p[c->pos + i] << (8 * i);
-    c->pos += n;
-    return v;
-}
+typedef cdc_cur_t cur_t;
+#define need  cdc_cur_need
+#define getle cdc_cur_le
 
 static cdc_bspan_t
 getspan(cur_t *c, size_t n)

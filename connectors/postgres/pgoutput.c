@@ -1,7 +1,6 @@
 /*
- * pgoutput v1 parser. A cursor reads big-endian fields so each parse function reads like the
- * protocol documentation; every read checks the remaining length first and the first failure
- * sticks, so a truncated frame yields one clear error instead of garbage.
+ * pgoutput v1 parser. A cursor (cdc/cursor.h) reads big-endian fields so each parse function
+ * reads like the protocol documentation; a truncated frame yields one clear error.
  */
 #include "cdc/pgoutput.h"
 
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "cdc/buf.h"
+#include "cdc/cursor.h"
 
 #define MAX_COLS 1664 /* PostgreSQL's MaxTupleAttributeNumber */
 
@@ -20,55 +20,31 @@ struct cdc_pgo_decoder {
     size_t caprelids;
 };
 
-typedef struct {
-    const unsigned char *p;
-    size_t len, pos;
-    bool bad;
-} cur_t;
-
-static bool
-need(cur_t *c, size_t n)
-{
-    if (c->bad || c->len - c->pos < n) {
-        c->bad = true;
-        return false;
-    }
-    return true;
-}
+typedef cdc_cur_t cur_t;
+#define need cdc_cur_need
 
 static uint8_t
 get8(cur_t *c)
 {
-    return need(c, 1) ? c->p[c->pos++] : 0;
+    return (uint8_t)cdc_cur_be(c, 1);
 }
 
 static uint16_t
 get16(cur_t *c)
 {
-    if (!need(c, 2))
-        return 0;
-    uint16_t v = (uint16_t)(c->p[c->pos] << 8 | c->p[c->pos + 1]);
-    c->pos += 2;
-    return v;
+    return (uint16_t)cdc_cur_be(c, 2);
 }
 
 static uint32_t
 get32(cur_t *c)
 {
-    if (!need(c, 4))
-        return 0;
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v = v << 8 | c->p[c->pos + i];
-    c->pos += 4;
-    return v;
+    return (uint32_t)cdc_cur_be(c, 4);
 }
 
 static uint64_t
 get64(cur_t *c)
 {
-    uint64_t hi = get32(c);
-    return hi << 32 | get32(c);
+    return cdc_cur_be(c, 8);
 }
 
 /* A NUL-terminated string inside the buffer; "" on error. */
