@@ -28,6 +28,9 @@ cdc_offsets_encode(cdc_buf_t *out, const char *source, const cdc_offsets_t *o)
     json_t *progress = o->progress ? json_loads(o->progress, 0, NULL) : NULL;
     if (progress)
         json_object_set_new(v, "snapshot_progress", progress);
+    json_t *native = o->native ? json_loads(o->native, 0, NULL) : NULL;
+    if (native)
+        json_object_set_new(v, "source_resume", native);
     char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
     cdc_buf_puts(out, s);
     free(s);
@@ -41,6 +44,7 @@ cdc_offsets_clear(cdc_offsets_t *o)
         free(o->topics[i].topic);
     free(o->topics);
     free(o->progress);
+    free(o->native);
     memset(o, 0, sizeof(*o));
 }
 
@@ -68,6 +72,9 @@ cdc_offsets_decode(const char *p, size_t n, cdc_offsets_t *o)
     json_t *progress = json_object_get(v, "snapshot_progress");
     if (json_is_object(progress))
         o->progress = json_dumps(progress, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *native = json_object_get(v, "source_resume");
+    if (json_is_object(native))
+        o->native = json_dumps(native, JSON_COMPACT | JSON_SORT_KEYS);
     o->topics = cdc_xcalloc(json_object_size(parts) + 1, sizeof(cdc_topic_parts_t));
     const char *key;
     json_t *val;

@@ -134,9 +134,22 @@ cb_schema(void *ctx, const cdc_table_schema_t *s, int64_t *version)
     return schema_version(ctx, s, version);
 }
 
+/* Copies a source resume point into a batch field (a too-long one is a source bug: dropped). */
+static void
+set_native(char *dst, size_t cap, const char *native)
+{
+    size_t n = native ? strlen(native) : 0;
+    if (n < cap) {
+        memcpy(dst, native ? native : "", n);
+        dst[n] = '\0';
+    }
+}
+
 static cdc_err_t
 cb_begin(void *ctx, const cdc_txn_info_t *txn)
 {
+    cdc_publisher_t *p = ctx;
+    set_native(p->open->txn_native, sizeof(p->open->txn_native), txn->native);
     return CDC_OK;
 }
 
@@ -152,6 +165,8 @@ close_batch(cdc_publisher_t *p, bool split)
         b->bound_pos = b->pos;
         b->bound_token = 0; /* not a whole source transaction: nothing to acknowledge */
         b->bound_snapshot_done = false;
+        memcpy(b->bound_native, b->txn_native, sizeof(b->bound_native)); /* re-read it all */
+        memcpy(rest->txn_native, b->txn_native, sizeof(rest->txn_native));
     } else if (b->bound_n < b->n) { /* a partly read source transaction moves to the next batch */
         for (size_t i = b->bound_n; i < b->n; i++) {
             rec_t *r = &b->recs[i];
@@ -162,6 +177,7 @@ close_batch(cdc_publisher_t *p, bool split)
         }
         rest->pos = b->pos;
         rest->has_pos = b->has_pos;
+        memcpy(rest->txn_native, b->txn_native, sizeof(rest->txn_native));
     }
     p->open = rest;
     return queue_push(p, b);
@@ -249,6 +265,8 @@ cb_commit(void *ctx, const cdc_txn_info_t *txn)
     b->bound_snapshot_done |= txn->snapshot_done;
     if (txn->progress && strlen(txn->progress) < sizeof(b->bound_progress))
         memcpy(b->bound_progress, txn->progress, strlen(txn->progress) + 1);
+    if (txn->native)
+        set_native(b->bound_native, sizeof(b->bound_native), txn->native);
     if (b->data.len >= p->max_batch_bytes || b->n >= BATCH_MAX_RECORDS)
         return close_batch(p, false);
     return CDC_OK;

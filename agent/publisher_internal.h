@@ -31,6 +31,8 @@ typedef struct batch {
     uint64_t bound_token;
     bool bound_snapshot_done;
     char bound_progress[2048]; /* snapshot progress at the boundary, or "" */
+    char bound_native[512];    /* the source's resume point at the boundary, or "" */
+    char txn_native[512];      /* ... at the start of the source transaction being read */
     int64_t opened_us;
     struct batch *next;
 } batch_t;

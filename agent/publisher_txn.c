@@ -73,6 +73,7 @@ send_offset_record(cdc_publisher_t *p, const batch_t *first, const batch_t *last
     o.found = true;
     o.snapshot_done = p->committed.snapshot_done;
     o.progress = p->committed.progress[0] ? p->committed.progress : NULL;
+    o.native = p->committed.native[0] ? p->committed.native : NULL;
     for (const batch_t *b = first;; b = b->next) {
         if (b->has_pos)
             o.pos = b->bound_pos;
@@ -81,6 +82,8 @@ send_offset_record(cdc_publisher_t *p, const batch_t *first, const batch_t *last
             o.ack_token = b->bound_token;
         if (b->bound_progress[0])
             o.progress = (char *)b->bound_progress;
+        if (b->bound_native[0])
+            o.native = (char *)b->bound_native;
         if (b == last)
             break;
     }
@@ -196,6 +199,8 @@ committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
         p->committed.snapshot_done |= b->bound_snapshot_done;
         if (b->bound_progress[0])
             memcpy(p->committed.progress, b->bound_progress, sizeof(p->committed.progress));
+        if (b->bound_native[0])
+            memcpy(p->committed.native, b->bound_native, sizeof(p->committed.native));
         if (b->bound_token > token)
             token = b->bound_token;
         if (b == last)

@@ -147,6 +147,7 @@ pg_source_emit(void *ctx, const cdc_event_t *ev)
                                s->txn.txn_id,
                                s->txn.ts_ms,
                                false,
+                               NULL,
                                NULL};
         cdc_err_t err = s->cb->begin(s->ctx, &info);
         if (err)
@@ -209,7 +210,8 @@ on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
                            s->txn.txn_id,
                            s->txn.ts_ms,
                            snap.snapshot_done,
-                           snap.progress};
+                           snap.progress,
+                           NULL};
     return s->cb->commit(s->ctx, &info);
 }
 

@@ -26,6 +26,8 @@ typedef struct {
     bool snapshot_done;
     uint64_t ack_token;
     char *progress; /* snapshot progress (JSON object text) or NULL */
+    char *native;   /* the source's own resume point (JSON object text, e.g. binlog file, position
+                       and GTIDs) or NULL */
     cdc_topic_parts_t *topics;
     size_t n_topics;
 } cdc_offsets_t;

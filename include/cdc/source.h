@@ -42,6 +42,9 @@ typedef struct {
      * ({"ordinal": table index, "idx": next row number, "after": [last key values] | null});
      * NULL when the unit is not part of a snapshot */
     const char *progress;
+    /* the source's own resume point (JSON object) at this boundary: after the unit on commit, at
+     * its start on begin (used when a large unit is split); NULL when the database keeps it */
+    const char *native;
 } cdc_txn_info_t;
 
 /* Callbacks into the agent. Arguments are borrowed for the call only. Returning an error stops the
@@ -64,6 +67,7 @@ typedef struct {
     cdc_pos_t pos;       /* last event published: skip everything at or before it */
     bool snapshot_done;  /* the initial snapshot finished (pos may still be a phase-0 position) */
     char progress[2048]; /* snapshot progress of the last committed unit, or "" */
+    char native[512];    /* the source's own resume point stored with it (txn info native), or "" */
     uint32_t epoch;      /* without a position: the epoch to start (after a reset), 0 = 1 */
 } cdc_source_resume_t;
 

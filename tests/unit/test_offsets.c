@@ -17,6 +17,7 @@ test_round_trip(void **state)
                        .snapshot_done = true,
                        .ack_token = 0x16B3800,
                        .progress = "{\"after\":[\"42\"],\"idx\":10000,\"ordinal\":1}",
+                       .native = "{\"file\":\"binlog.000003\",\"gtid\":\"0-1-77\",\"pos\":1234}",
                        .topics = topics,
                        .n_topics = 2};
     cdc_buf_t b;
@@ -33,6 +34,7 @@ test_round_trip(void **state)
     assert_int_equal(cdc_offsets_partitions(&back, "cdc.crm.public.b"), 3);
     assert_int_equal(cdc_offsets_partitions(&back, "cdc.crm.public.zz"), 0);
     assert_string_equal(back.progress, o.progress);
+    assert_string_equal(back.native, o.native);
     cdc_offsets_clear(&back);
     cdc_buf_deinit(&b);
 }
