@@ -11,7 +11,7 @@
 
 static const cdc_connector_t connectors[] = {
     {CDC_DB_POSTGRESQL, "postgresql", &cdc_pg_source_ops, NULL, cdc_pg_probe, cdc_pg_source_drop},
-    {CDC_DB_MYSQL, "mysql", NULL, NULL, cdc_mysql_probe, NULL},
+    {CDC_DB_MYSQL, "mysql", &cdc_mysql_source_ops, NULL, cdc_mysql_probe, cdc_mysql_source_drop},
 };
 
 const cdc_connector_t *

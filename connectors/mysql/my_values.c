@@ -352,6 +352,54 @@ temporal_value(const cdc_binlog_col_t *col, const uint8_t *p, size_t n, cdc_valu
     }
 }
 
+const char *
+cdc_my_canonical_name(const cdc_binlog_col_t *col, bool binary, bool json)
+{
+    switch (col->type) {
+    case CDC_MT_TINY:
+        return col->is_unsigned ? "uint8" : "int8";
+    case CDC_MT_SHORT:
+        return col->is_unsigned ? "uint16" : "int16";
+    case CDC_MT_INT24:
+    case CDC_MT_LONG:
+        return col->is_unsigned ? "uint32" : "int32";
+    case CDC_MT_LONGLONG:
+        return col->is_unsigned ? "uint64" : "int64";
+    case CDC_MT_YEAR:
+        return "year";
+    case CDC_MT_FLOAT:
+        return "float32";
+    case CDC_MT_DOUBLE:
+        return "float64";
+    case CDC_MT_NEWDECIMAL:
+        return "decimal";
+    case CDC_MT_BIT:
+        return "bits";
+    case CDC_MT_DATE:
+    case CDC_MT_NEWDATE:
+        return "date";
+    case CDC_MT_TIME:
+    case CDC_MT_TIME2:
+        return "time";
+    case CDC_MT_DATETIME:
+    case CDC_MT_DATETIME2:
+        return "timestamp";
+    case CDC_MT_TIMESTAMP:
+    case CDC_MT_TIMESTAMP2:
+        return "timestamptz";
+    case CDC_MT_ENUM:
+        return "enum";
+    case CDC_MT_SET:
+        return "set";
+    case CDC_MT_GEOMETRY:
+        return "bytes";
+    case CDC_MT_JSON:
+        return "json";
+    default:
+        return json ? "json" : binary ? "bytes" : "string";
+    }
+}
+
 /* ---- one cell -------------------------------------------------------------------------------- */
 
 /* ENUM index / SET bitmask -> the value names (SET joined by commas). */

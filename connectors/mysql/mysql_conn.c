@@ -2,8 +2,9 @@
  * MySQL / MariaDB connections with MariaDB Connector/C, and the probe behind `cdc-agent check`:
  * binlog prerequisites of the contract (ROW format, FULL row image and metadata, no compression).
  */
-#include <strings.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 #include "cdc/connector.h"
@@ -57,8 +58,37 @@ require_var(MYSQL *m, cdc_probe_t *out, const char *name, const char *want)
                        name, want);
 }
 
+static cdc_err_t replica_connected(MYSQL *m, uint32_t server_id, bool *yes, cdc_errstr_t *es);
+
+/* REPLICATION SLAVE (MariaDB also says REPLICATION REPLICA) and REPLICATION CLIENT (BINLOG
+ * MONITOR since MariaDB 10.5), from SHOW GRANTS of the current user. */
 static void
-probe_source(MYSQL *m, cdc_probe_t *out)
+check_grants(MYSQL *m, cdc_probe_t *out)
+{
+    if (mysql_query(m, "SHOW GRANTS"))
+        return;
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row;
+    bool all = false, slave = false, client = false;
+    while (r && (row = mysql_fetch_row(r))) {
+        const char *g = row[0] ? row[0] : "";
+        if (strncmp(g, "GRANT ", 6) || !strstr(g, " ON *.* "))
+            continue;
+        all |= strstr(g, "ALL PRIVILEGES") != NULL;
+        slave |= strstr(g, "REPLICATION SLAVE") || strstr(g, "REPLICATION REPLICA");
+        client |= strstr(g, "REPLICATION CLIENT") || strstr(g, "BINLOG MONITOR");
+    }
+    mysql_free_result(r);
+    if (!all && (!slave || !client))
+        cdc_probe_note(out, true,
+                       "user lacks %s%s%s on *.*; run GRANT REPLICATION SLAVE, REPLICATION CLIENT "
+                       "ON *.* TO the user",
+                       slave ? "" : "REPLICATION SLAVE", !slave && !client ? " and " : "",
+                       client ? "" : "REPLICATION CLIENT");
+}
+
+void
+cdc_mysql_source_problems(MYSQL *m, cdc_probe_t *out)
 {
     char v[64];
     if (sysvar(m, "log_bin", v, sizeof(v)) && strcmp(v, "1") != 0)
@@ -72,6 +102,61 @@ probe_source(MYSQL *m, cdc_probe_t *out)
         cdc_probe_note(out, true,
                        "log_bin_compress is on; set log_bin_compress=OFF (compressed "
                        "row events are not decoded)");
+    check_grants(m, out);
+}
+
+/* server_id problems of a source: the server's own id, or one a connected replica uses. */
+static void
+check_server_id(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
+{
+    char v[32];
+    cdc_errstr_t es = {{0}};
+    bool taken = false;
+    if (sysvar(m, "server_id", v, sizeof(v)) && strtoul(v, NULL, 10) == source->server_id)
+        cdc_probe_note(out, true,
+                       "server_id %u is the server's own; give source %s another server_id",
+                       (unsigned)source->server_id, source->name);
+    else if (!replica_connected(m, source->server_id, &taken, &es) && taken)
+        cdc_probe_note(out, false,
+                       "a replica with server_id %u is connected (this agent running, or another "
+                       "replica: each needs its own server_id)",
+                       (unsigned)source->server_id);
+}
+
+/* Whether a replica with server_id is connected (SHOW SLAVE HOSTS). */
+static cdc_err_t
+replica_connected(MYSQL *m, uint32_t server_id, bool *yes, cdc_errstr_t *es)
+{
+    *yes = false;
+    if (mysql_query(m, "SHOW SLAVE HOSTS"))
+        return cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: SHOW SLAVE HOSTS: %s (%u)",
+                              mysql_error(m), mysql_errno(m));
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row;
+    while (r && (row = mysql_fetch_row(r)))
+        if (row[0] && strtoul(row[0], NULL, 10) == server_id)
+            *yes = true;
+    mysql_free_result(r);
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es)
+{
+    (void)dry_run; /* nothing on the server to drop: the reset record forgets the position */
+    cdc_err_t err;
+    MYSQL *m = cdc_mysql_connect(&conf->conn, &err, es);
+    if (!m)
+        return err;
+    bool running;
+    err = replica_connected(m, conf->server_id, &running, es);
+    if (!err && running)
+        err = cdc_errstr_set(es, CDC_ERR_FATAL,
+                             "source %s is running: a replica with server_id %u reads the "
+                             "binlog; stop the agent first",
+                             conf->name, (unsigned)conf->server_id);
+    mysql_close(m);
+    return err;
 }
 
 cdc_err_t
@@ -88,8 +173,10 @@ cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_
     snprintf(out->server_version, sizeof(out->server_version), "%s %s",
              strstr(mysql_get_server_info(m), "MariaDB") ? "MariaDB" : "MySQL",
              mysql_get_server_info(m));
-    if (source)
-        probe_source(m, out);
+    if (source) {
+        cdc_mysql_source_problems(m, out);
+        check_server_id(m, source, out);
+    }
     mysql_close(m);
     return CDC_OK;
 }

@@ -50,6 +50,7 @@ void cdc_probe_note(cdc_probe_t *p, bool problem, const char *fmt, ...)
 cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
                        cdc_errstr_t *es);
 cdc_err_t cdc_pg_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
                           cdc_probe_t *out, cdc_errstr_t *es);
 

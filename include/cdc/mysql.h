@@ -9,6 +9,7 @@
 #include "cdc/binlog.h"
 #include "cdc/buf.h"
 #include "cdc/config.h"
+#include "cdc/connector.h"
 #include "cdc/err.h"
 #include "cdc/value.h"
 
@@ -16,6 +17,9 @@
  * NULL, es says "mysql HOST:PORT: cause (errno)"; CDC_ERR_AUTH for credentials. The caller
  * mysql_close()s the result. */
 MYSQL *cdc_mysql_connect(const cdc_db_conn_t *conn, cdc_err_t *err, cdc_errstr_t *es);
+
+/* The binlog prerequisites the server does not meet, as probe notes with their fixes. */
+void cdc_mysql_source_problems(MYSQL *m, cdc_probe_t *out);
 
 /* How a column's bytes become a canonical value: UTF-8 as is, binary as bytes, or converted. */
 enum { CDC_MY_TEXT_UTF8 = 0, CDC_MY_TEXT_BINARY, CDC_MY_TEXT_ICONV };
@@ -34,5 +38,8 @@ void cdc_my_text_close(cdc_my_text_t *t);
 cdc_err_t cdc_my_value(const cdc_binlog_col_t *col, const cdc_my_text_t *text, bool json,
                        const cdc_binlog_cell_t *cell, cdc_arena_t *a, cdc_value_t *out,
                        bool *zero_date, cdc_errstr_t *es);
+
+/* Canonical type name of a column for the _schemas topic. */
+const char *cdc_my_canonical_name(const cdc_binlog_col_t *col, bool binary, bool json);
 
 #endif

@@ -89,5 +89,6 @@ typedef struct cdc_source_ops {
 } cdc_source_ops_t;
 
 extern const cdc_source_ops_t cdc_pg_source_ops;
+extern const cdc_source_ops_t cdc_mysql_source_ops;
 
 #endif

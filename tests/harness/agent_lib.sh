@@ -86,3 +86,42 @@ DELETE FROM $2 WHERE id = :id;
 \\endif
 EOS
 }
+
+# ---- MariaDB sources ----
+export MYPW=${CDC_TEST_MYSQL_PASSWORD:-}
+my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }
+
+# Writes an agent config to FILE: source erp (type mysql) capturing cdc_test.TABLE, Kafka at
+# $boot; extra "key: value" pairs go into the kafka mapping.
+my_config() { # file name table [kafka extras]
+    cat >"$1" <<EOC
+agent: {name: $2}
+kafka: {brokers: "$boot", linger_ms: 20${4:+, $4}}
+sources:
+  - {name: erp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc,
+     password_env: MYPW, database: cdc_test, server_id: 4242, tables: [cdc_test.$3],
+     snapshot: never, heartbeat_ms: 1000}
+EOC
+}
+
+# The binlog position "FILENUMBER POS" the server has written up to.
+my_master_pos() {
+    my -N -e "SHOW MASTER STATUS" | awk '{n = $1; sub(/.*\./, "", n); print n + 0, $2}'
+}
+
+# Waits until source erp's stored resume point reaches "FILENUMBER POS" (default: the server's
+# current position), up to TENTHS tenths of a second.
+my_wait_caught_up() { # [target] [tenths]
+    local target=${1:-$(my_master_pos)} i got
+    for i in $(seq 1 "${2:-600}"); do
+        got=$("$CDC_TOPIC_DUMP" "$boot" cdc._offsets 2>/dev/null | grep '"source":"erp"' | tail -1 |
+            sed -n 's/.*"source_resume":{"file":"[^"]*\.\([0-9]*\)","gtid":"[^"]*","pos":\([0-9]*\).*/\1 \2/p')
+        if [ -n "$got" ] && awk -v a="$got" -v b="$target" 'BEGIN {
+                split(a, x, " "); split(b, y, " ");
+                exit !((x[1] + 0 > y[1] + 0) || (x[1] + 0 == y[1] + 0 && x[2] + 0 >= y[2] + 0)) }'; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}

@@ -73,6 +73,18 @@ assert_contains "$out" "postgresql 127.0.0.1:$dead: connection to server at \"12
 assert_contains "$out" "mysql 127.0.0.1:$dead: Can't connect" "mysql unreachable"
 assert_contains "$out" "kafka    127.0.0.1:$dead: FAILED: kafka 127.0.0.1:$dead:" "kafka unreachable"
 
+# MariaDB: a user without replication privileges, and the server's own server_id
+my_root() { mariadb --no-defaults -uroot -S "$CDC_TEST_MYSQL_SOCKET" "$@"; }
+my_root -e "DROP USER IF EXISTS plain@'%'; CREATE USER plain@'%' IDENTIFIED BY '$MY_PW';
+            GRANT SELECT ON *.* TO plain@'%'"
+write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
+sed -i 's/    user: cdc$/    user: plain/; s/server_id: 77/server_id: 1/' "$tmp/c.yaml"
+run "$agent" check -c "$tmp/c.yaml"
+assert_eq 1 "$rc" "mysql prerequisites exit"
+assert_contains "$out" "user lacks REPLICATION SLAVE and REPLICATION CLIENT on *.*; run GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the user" "grants named"
+assert_contains "$out" "server_id 1 is the server's own; give source erp another server_id" "server_id clash"
+my_root -e "DROP USER plain@'%'"
+
 # a missing prerequisite is reported with its fix
 PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d crm -q \
     -c "DROP ROLE IF EXISTS norepl" -c "CREATE ROLE norepl LOGIN PASSWORD '$CDC_TEST_PG_PASSWORD'"
@@ -94,7 +106,7 @@ assert_contains "$out" "publication cdc_crm lacks public.contacts; run ALTER PUB
 write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
 run "$agent" run -c "$tmp/c.yaml"
 assert_eq 1 "$rc" "run exit without connectors"
-assert_contains "$out" "source=erp: the mysql source connector is not implemented yet" "says so"
+assert_not_contains "$out" "source=erp: the mysql source connector" "mysql source exists"
 assert_contains "$out" "sink=erp: the mysql sink connector is not implemented yet" "names the sink"
 assert_not_contains "$out" "source=crm: the postgresql source connector" "postgresql source exists"
 

@@ -1,0 +1,707 @@
+/*
+ * MySQL / MariaDB source: reads the binlog as a replica (MariaDB Connector/C's mariadb_rpl for the
+ * connection; events parsed by binlog.c) and hands whole transactions to the agent. A transaction
+ * starts at its GTID event and ends at XID (or COMMIT, or after its one statement when
+ * standalone); its position is (binlog file number, end of the GTID event, index). The stored
+ * resume point (source_resume in _offsets) is the binlog file and position after the last
+ * committed transaction, with the GTID state and the server id; a server with another id refuses
+ * to resume from it.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "cdc/connector.h"
+#include "cdc/log.h"
+#include "my_internal.h"
+
+#define HEARTBEAT_NS 100000000ULL /* the server's heartbeat when idle: bounds a blocked poll */
+
+int64_t
+my_now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static cdc_err_t
+query_error(cdc_errstr_t *es, MYSQL *m, const char *what)
+{
+    return cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: %s: %s (%u)", what, mysql_error(m),
+                          mysql_errno(m));
+}
+
+static cdc_err_t
+exec(MYSQL *m, const char *sql, cdc_errstr_t *es)
+{
+    return mysql_query(m, sql) ? query_error(es, m, sql) : CDC_OK;
+}
+
+/* ---- positions and resume points ------------------------------------------------------------- */
+
+static void
+gtid_state(const cdc_source_t *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < s->n_gtids && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%u-%u-%llu", i ? "," : "", s->gtids[i].domain,
+                              s->gtids[i].server_id, (unsigned long long)s->gtids[i].seq);
+}
+
+static void
+gtid_set(cdc_source_t *s, const cdc_binlog_gtid_t *g)
+{
+    size_t i = 0;
+    while (i < s->n_gtids && s->gtids[i].domain != g->domain)
+        i++;
+    if (i == s->n_gtids) {
+        if (s->n_gtids == MY_MAX_DOMAINS)
+            return;
+        s->n_gtids++;
+    }
+    s->gtids[i] = (my_gtid_t){g->domain, g->server_id, g->seq};
+}
+
+void
+my_native(cdc_source_t *s, uint64_t pos, char *out, size_t cap)
+{
+    char gtid[256];
+    gtid_state(s, gtid, sizeof(gtid));
+    snprintf(out, cap, "{\"file\":\"%s\",\"gtid\":\"%s\",\"pos\":%llu,\"server_id\":%u}", s->file,
+             gtid, (unsigned long long)pos, s->server_id);
+}
+
+/* Reads file, pos, gtid and server_id back from a resume point. */
+static bool
+native_parse(const char *native, char *file, size_t cap, uint64_t *pos, uint32_t *server_id)
+{
+    const char *f = strstr(native, "\"file\":\""), *p = strstr(native, "\"pos\":"),
+               *id = strstr(native, "\"server_id\":");
+    if (!f || !p || !id)
+        return false;
+    f += 8;
+    size_t n = strcspn(f, "\"");
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(file, f, n);
+    file[n] = '\0';
+    *pos = strtoull(p + 6, NULL, 10);
+    *server_id = (uint32_t)strtoul(id + 12, NULL, 10);
+    return true;
+}
+
+/* ---- emitting -------------------------------------------------------------------------------- */
+
+cdc_err_t
+my_emit(cdc_source_t *s, cdc_event_t *ev)
+{
+    if (s->resume.has_pos) {
+        cdc_pos_t p;
+        cdc_pos_parse(ev->source.pos, &p);
+        if (p.epoch == s->resume.pos.epoch && cdc_pos_cmp(&p, &s->resume.pos) <= 0)
+            return CDC_OK; /* published before the restart */
+    }
+    if (s->txn.delivered++ == 0 && s->cb->begin) {
+        cdc_txn_info_t info = {{0},   0,    s->txn.txn_id,      s->txn.ts_ms,
+                               false, NULL, s->txn.start_native};
+        cdc_pos_parse(s->txn.pos, &info.pos);
+        info.pos.idx = 0;
+        cdc_err_t err = s->cb->begin(s->ctx, &info);
+        if (err)
+            return err;
+    }
+    return s->cb->event(s->ctx, ev);
+}
+
+static void
+txn_begin(cdc_source_t *s, const cdc_binlog_event_t *ev, const cdc_binlog_gtid_t *g)
+{
+    memset(&s->txn, 0, sizeof(s->txn));
+    s->txn.open = true;
+    s->txn.standalone = g ? g->standalone : false;
+    s->txn.start = ev->log_pos - ev->size;
+    s->txn.minor = ev->log_pos;
+    s->txn.ts_ms = (int64_t)ev->timestamp * 1000;
+    my_native(s, s->txn.start, s->txn.start_native, sizeof(s->txn.start_native));
+    if (g) {
+        snprintf(s->txn.gtid, sizeof(s->txn.gtid), "%u-%u-%llu", g->domain, g->server_id,
+                 (unsigned long long)g->seq);
+        snprintf(s->txn.txn_id, sizeof(s->txn.txn_id), "%s", s->txn.gtid);
+        gtid_set(s, g);
+    } else {
+        snprintf(s->txn.txn_id, sizeof(s->txn.txn_id), "%s:%llu", s->file,
+                 (unsigned long long)s->txn.start);
+    }
+}
+
+static cdc_err_t
+txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
+{
+    if (!s->txn.open)
+        return CDC_OK;
+    s->txn.open = false;
+    char native[512];
+    my_native(s, ev->log_pos, native, sizeof(native));
+    s->start_pos = ev->log_pos;
+    int64_t now = my_now_us();
+    if (s->txn.delivered == 0) {
+        /* nothing captured: move the stored position now and then, so purged binlogs behind
+         * it are never needed again */
+        if (now - s->last_advance_us < (int64_t)s->conf->heartbeat_ms * 1000)
+            return CDC_OK;
+    }
+    s->last_advance_us = now;
+    cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, 0, s->txn.minor, s->txn.idx ? s->txn.idx - 1 : 0};
+    const char *dot = strrchr(s->file, '.');
+    pos.major = dot ? strtoull(dot + 1, NULL, 10) : 0;
+    if (s->resume.has_pos && pos.epoch == s->resume.pos.epoch &&
+        cdc_pos_cmp(&pos, &s->resume.pos) <= 0)
+        return CDC_OK; /* a re-read transaction that was already stored */
+    cdc_txn_info_t info = {pos, 0, s->txn.txn_id, s->txn.ts_ms, false, NULL, native};
+    return s->cb->commit(s->ctx, &info);
+}
+
+/* ---- tables ---------------------------------------------------------------------------------- */
+
+static my_table_t *
+table_find(cdc_source_t *s, const char *db, size_t dbn, const char *name, size_t namen)
+{
+    for (size_t i = 0; i < s->n_tables; i++) {
+        my_table_t *tb = &s->tables[i];
+        if (strlen(tb->db) == dbn && !memcmp(tb->db, db, dbn) && strlen(tb->name) == namen &&
+            !memcmp(tb->name, name, namen))
+            return tb;
+    }
+    return NULL;
+}
+
+static my_table_t *
+table_by_id(cdc_source_t *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->n_tables; i++)
+        if (s->tables[i].table_id == id)
+            return &s->tables[i];
+    return NULL;
+}
+
+static void
+table_clear_columns(my_table_t *tb)
+{
+    for (uint32_t i = 0; tb->cols && i < tb->t.ncols; i++) {
+        free(tb->cols[i]);
+        cdc_my_text_close(&tb->text[i]);
+    }
+    free(tb->cols);
+    free(tb->text);
+    free(tb->json);
+    tb->cols = NULL;
+    tb->text = NULL;
+    tb->json = NULL;
+}
+
+/* MariaDB JSON columns are LONGTEXT with a json_valid() check named after the column. */
+static bool
+is_json_column(cdc_source_t *s, const my_table_t *tb, const char *col)
+{
+    char sql[2048], edb[300], etb[300], ecol[300];
+    mysql_real_escape_string(s->catalog, edb, tb->db, strlen(tb->db));
+    mysql_real_escape_string(s->catalog, etb, tb->name, strlen(tb->name));
+    mysql_real_escape_string(s->catalog, ecol, col, strlen(col));
+    snprintf(sql, sizeof(sql),
+             "SELECT 1 FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = '%s' "
+             "AND TABLE_NAME = '%s' AND CONSTRAINT_NAME = '%s' AND CHECK_CLAUSE LIKE "
+             "'json_valid(%%'",
+             edb, etb, ecol);
+    if (mysql_query(s->catalog, sql))
+        return false;
+    MYSQL_RES *r = mysql_store_result(s->catalog);
+    bool yes = r && mysql_num_rows(r) > 0;
+    mysql_free_result(r);
+    return yes;
+}
+
+static cdc_err_t
+announce_schema(cdc_source_t *s, my_table_t *tb, cdc_errstr_t *es)
+{
+    cdc_schema_column_t *cols = cdc_xcalloc(tb->t.ncols + 1, sizeof(*cols));
+    char(*native)[24] = cdc_xcalloc(tb->t.ncols + 1, sizeof(*native));
+    for (uint32_t i = 0; i < tb->t.ncols; i++) {
+        const cdc_binlog_col_t *c = &tb->t.cols[i];
+        snprintf(native[i], sizeof(native[i]), "mysql:%u", (unsigned)c->type);
+        cols[i].name = tb->cols[i];
+        cols[i].type =
+            cdc_my_canonical_name(c, tb->text[i].kind == CDC_MY_TEXT_BINARY, tb->json[i]);
+        cols[i].native = native[i];
+        cols[i].key = c->key;
+        cols[i].nullable = c->nullable;
+    }
+    cdc_table_schema_t sch = {s->conf->name, tb->db, NULL, tb->name, 0, cols, tb->t.ncols};
+    cdc_err_t err = s->cb && s->cb->schema ? s->cb->schema(s->ctx, &sch, &tb->sv) : CDC_OK;
+    if (err)
+        cdc_errstr_set(es, err, "publishing the structure of %s.%s failed", tb->db, tb->name);
+    free(cols);
+    free(native);
+    return err;
+}
+
+/* A TABLE_MAP of a captured table: keeps a copy, resolves names, character sets and JSON
+ * columns, and announces the structure when it changed. */
+static cdc_err_t
+on_table_map(cdc_source_t *s, const uint8_t *raw, size_t n, const cdc_binlog_event_t *ev,
+             cdc_errstr_t *es)
+{
+    /* db and table name are the first fields: look them up before parsing the rest */
+    const uint8_t *b = ev->body.p;
+    if (ev->body.n < 10 || ev->body.n < 9u + b[8] + 2)
+        return cdc_errstr_set(es, CDC_ERR_PARSE, "binlog TABLE_MAP event truncated");
+    size_t dbn = b[8];
+    const char *db = (const char *)b + 9;
+    size_t namen = b[9 + dbn + 1];
+    const char *name = (const char *)b + 9 + dbn + 2;
+    if (9 + dbn + 2 + namen > ev->body.n)
+        return cdc_errstr_set(es, CDC_ERR_PARSE, "binlog TABLE_MAP event truncated");
+    my_table_t *tb = table_find(s, db, dbn, name, namen);
+    if (!tb)
+        return CDC_OK;
+    if (tb->raw && tb->raw_n == n && !memcmp(tb->raw, raw, n))
+        return CDC_OK; /* the same map again (every transaction repeats it) */
+    free(tb->raw);
+    tb->raw = cdc_xmalloc(n);
+    memcpy(tb->raw, raw, n);
+    tb->raw_n = n;
+    cdc_binlog_event_t copy;
+    cdc_err_t err = cdc_binlog_event_parse(tb->raw, n, &s->fmt, &copy, es);
+    uint32_t old_ncols = tb->t.ncols;
+    char **old_cols = tb->cols;
+    bool same = false;
+    tb->t.ncols = old_ncols; /* table_clear_columns needs the old count */
+    if (!err)
+        err = cdc_binlog_table_map(&copy, &s->fmt, &tb->t, es);
+    if (err)
+        return err;
+    if (!tb->t.has_names)
+        return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                              "%s.%s: the binlog carries no column names; set "
+                              "binlog_row_metadata=FULL on the server",
+                              tb->db, tb->name);
+    if (tb->t.n_key == 0)
+        return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                              "%s.%s has no primary key; add one (events are keyed by it)", tb->db,
+                              tb->name);
+    /* a structure seen before (same names and types) keeps its converters */
+    if (old_cols && old_ncols == tb->t.ncols) {
+        same = true;
+        for (uint32_t i = 0; i < old_ncols && same; i++)
+            same = strlen(old_cols[i]) == tb->t.cols[i].name.n &&
+                   !memcmp(old_cols[i], tb->t.cols[i].name.p, tb->t.cols[i].name.n);
+    }
+    tb->table_id = tb->t.table_id;
+    if (same && tb->sv)
+        return CDC_OK;
+    uint32_t keep = tb->t.ncols;
+    tb->t.ncols = old_ncols;
+    table_clear_columns(tb);
+    tb->t.ncols = keep;
+    tb->cols = cdc_xcalloc(keep + 1, sizeof(char *));
+    tb->text = cdc_xcalloc(keep + 1, sizeof(cdc_my_text_t));
+    tb->json = cdc_xcalloc(keep + 1, sizeof(bool));
+    for (uint32_t i = 0; i < keep; i++) {
+        const cdc_binlog_col_t *c = &tb->t.cols[i];
+        tb->cols[i] = cdc_xstrndup((const char *)c->name.p, c->name.n);
+        const char *cs = c->charset < s->n_charset && s->charset[c->charset]
+                             ? s->charset[c->charset]
+                             : "utf8mb4";
+        if (c->charset == 0) /* numbers, dates: no character set */
+            cs = "utf8mb4";
+        err = cdc_my_text_for(cs, &tb->text[i], es);
+        if (err) {
+            cdc_errstr_prefix(es, "%s.%s.%s", tb->db, tb->name, tb->cols[i]);
+            return err;
+        }
+        tb->json[i] = (c->type == CDC_MT_BLOB || c->type == CDC_MT_LONG_BLOB) &&
+                      tb->text[i].kind != CDC_MY_TEXT_BINARY && is_json_column(s, tb, tb->cols[i]);
+    }
+    CDC_LOG_INFO("source=%s table=%s.%s columns=%u", s->conf->name, tb->db, tb->name,
+                 (unsigned)keep);
+    return announce_schema(s, tb, es);
+}
+
+/* TRUNCATE [TABLE] [db.]name, identifiers possibly in backquotes. */
+static my_table_t *
+truncated_table(cdc_source_t *s, const cdc_binlog_query_t *q)
+{
+    const char *p = (const char *)q->query.p, *end = p + q->query.n;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    if (end - p < 9 || strncasecmp(p, "TRUNCATE", 8) || !isspace((unsigned char)p[8]))
+        return NULL;
+    p += 8;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    if (end - p > 6 && !strncasecmp(p, "TABLE", 5) && isspace((unsigned char)p[5]))
+        p += 5;
+    char parts[2][200];
+    int n = 0;
+    while (p < end && n < 2) {
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        size_t k = 0;
+        if (p < end && *p == '`') {
+            for (p++; p < end && k < sizeof(parts[0]) - 1; p++) {
+                if (*p == '`' && p + 1 < end && p[1] == '`')
+                    parts[n][k++] = *p++;
+                else if (*p == '`')
+                    break;
+                else
+                    parts[n][k++] = *p;
+            }
+            p++;
+        } else {
+            while (p < end && k < sizeof(parts[0]) - 1 && !isspace((unsigned char)*p) &&
+                   *p != '.' && *p != ';')
+                parts[n][k++] = *p++;
+        }
+        parts[n++][k] = '\0';
+        if (p < end && *p == '.')
+            p++;
+        else
+            break;
+    }
+    if (n == 0)
+        return NULL;
+    const char *db = n == 2 ? parts[0] : NULL;
+    char dbbuf[200];
+    if (!db) {
+        snprintf(dbbuf, sizeof(dbbuf), "%.*s", (int)q->db.n, (const char *)q->db.p);
+        db = dbbuf;
+    }
+    const char *name = parts[n - 1];
+    return table_find(s, db, strlen(db), name, strlen(name));
+}
+
+/* ---- the stream ------------------------------------------------------------------------------ */
+
+static cdc_err_t
+on_query(cdc_source_t *s, const cdc_binlog_event_t *ev, cdc_errstr_t *es)
+{
+    cdc_binlog_query_t q;
+    cdc_err_t err = cdc_binlog_query(ev, &q, es);
+    if (err)
+        return err;
+    if (q.query.n == 5 && !strncasecmp((const char *)q.query.p, "BEGIN", 5))
+        return CDC_OK;
+    if (q.query.n == 6 && !strncasecmp((const char *)q.query.p, "COMMIT", 6))
+        return txn_commit(s, ev); /* non-transactional engines */
+    if (!s->txn.open)
+        txn_begin(s, ev, NULL);
+    my_table_t *tb = truncated_table(s, &q);
+    if (tb)
+        err = my_truncate_event(s, tb, ev);
+    if (!err && s->txn.standalone)
+        err = txn_commit(s, ev); /* DDL: its own group */
+    return err;
+}
+
+static cdc_err_t
+dispatch(cdc_source_t *s, const uint8_t *raw, size_t n, cdc_errstr_t *es)
+{
+    if (n > 4 && raw[4] == CDC_BL_FORMAT_DESCRIPTION) {
+        cdc_err_t err = cdc_binlog_fde(raw, n, &s->fmt, es);
+        if (err)
+            return err;
+    }
+    cdc_binlog_event_t ev;
+    cdc_err_t err = cdc_binlog_event_parse(raw, n, &s->fmt, &ev, es);
+    if (err)
+        return err;
+    switch (ev.type) {
+    case CDC_BL_ROTATE: {
+        cdc_binlog_rotate_t r;
+        err = cdc_binlog_rotate(&ev, &r, es);
+        if (!err && r.file.n < sizeof(s->file)) {
+            memcpy(s->file, r.file.p, r.file.n);
+            s->file[r.file.n] = '\0';
+            s->start_pos = r.position;
+        }
+        return err;
+    }
+    case CDC_BL_GTID_MARIADB: {
+        cdc_binlog_gtid_t g;
+        err = cdc_binlog_gtid(&ev, &g, es);
+        if (!err)
+            txn_begin(s, &ev, &g);
+        return err;
+    }
+    case CDC_BL_GTID_LIST: {
+        cdc_binlog_gtid_t g[MY_MAX_DOMAINS];
+        size_t k;
+        err = cdc_binlog_gtid_list(&ev, g, MY_MAX_DOMAINS, &k, es);
+        for (size_t i = 0; !err && i < k; i++)
+            gtid_set(s, &g[i]);
+        return err;
+    }
+    case CDC_BL_QUERY:
+        return on_query(s, &ev, es);
+    case CDC_BL_XID:
+        return txn_commit(s, &ev);
+    case CDC_BL_TABLE_MAP:
+        return on_table_map(s, raw, n, &ev, es);
+    case CDC_BL_WRITE_ROWS_V1:
+    case CDC_BL_UPDATE_ROWS_V1:
+    case CDC_BL_DELETE_ROWS_V1:
+    case CDC_BL_WRITE_ROWS:
+    case CDC_BL_UPDATE_ROWS:
+    case CDC_BL_DELETE_ROWS: {
+        if (ev.body.n < 6)
+            return cdc_errstr_set(es, CDC_ERR_PARSE, "binlog rows event truncated");
+        uint64_t id = 0;
+        for (int i = 0; i < 6; i++)
+            id |= (uint64_t)ev.body.p[i] << (8 * i);
+        my_table_t *tb = table_by_id(s, id);
+        if (!tb)
+            return CDC_OK; /* not captured */
+        if (!s->txn.open)
+            txn_begin(s, &ev, NULL);
+        return my_rows_events(s, tb, &ev, es);
+    }
+    case CDC_BL_TRANSACTION_PAYLOAD:
+        return cdc_errstr_set(es, CDC_ERR_NOTIMPL,
+                              "compressed binlog transactions are not decoded; set "
+                              "binlog_transaction_compression=OFF");
+    default:
+        return CDC_OK; /* heartbeats, annotations, checkpoints */
+    }
+}
+
+static cdc_err_t
+stream_error(cdc_source_t *s, cdc_errstr_t *es)
+{
+    unsigned int no = mysql_errno(s->repl);
+    if (no == 1236) /* ER_MASTER_FATAL_ERROR_READING_BINLOG: purged, or gone */
+        return cdc_errstr_set(
+            es, CDC_ERR_FATAL,
+            "mysql: binlog position %s:%llu is no longer on the server (%s); the changes since "
+            "then are lost to this source: re-snapshot with `cdc-agent source drop -c FILE "
+            "--source %s` and a restart",
+            s->file, (unsigned long long)s->start_pos, mysql_error(s->repl), s->conf->name);
+    if (no)
+        return cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: binlog stream: %s (%u)",
+                              mysql_error(s->repl), no);
+    return cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: binlog stream ended: %s",
+                          s->rpl->error_msg[0] ? s->rpl->error_msg : "connection closed");
+}
+
+static cdc_err_t
+start_streaming(cdc_source_t *s, cdc_errstr_t *es)
+{
+    cdc_err_t err;
+    s->repl = cdc_mysql_connect(&s->conf->conn, &err, es);
+    if (!s->repl)
+        return err;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %llu", HEARTBEAT_NS);
+    if ((err = exec(s->repl, "SET @master_binlog_checksum = @@global.binlog_checksum", es)) ||
+        (err = exec(s->repl, "SET @mariadb_slave_capability = 4", es)) ||
+        (err = exec(s->repl, sql, es)))
+        return err;
+    s->rpl = mariadb_rpl_init(s->repl);
+    if (!s->rpl)
+        return cdc_errstr_set(es, CDC_ERR_NOMEM, "mysql: cannot start a binlog reader");
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FILENAME, s->file, strlen(s->file));
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_START, (unsigned long)s->start_pos);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_SERVER_ID, (uint32_t)s->conf->server_id);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FLAGS, (uint16_t)0);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_VERIFY_CHECKSUM, (uint32_t)1);
+    /* registered as a replica, so SHOW SLAVE HOSTS names our server_id while we stream */
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_HOST, "cdc-agent", (size_t)9);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_PORT, (uint32_t)0);
+    s->fmt.checksum = true; /* from @master_binlog_checksum; the FORMAT_DESCRIPTION confirms */
+    if (mariadb_rpl_open(s->rpl))
+        return stream_error(s, es);
+    s->streaming = true;
+    CDC_LOG_INFO("source=%s binlog streaming from %s:%llu", s->conf->name, s->file,
+                 (unsigned long long)s->start_pos);
+    return CDC_OK;
+}
+
+static cdc_err_t
+my_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t *es)
+{
+    s->cb = cb;
+    s->ctx = ctx;
+    if (timeout_ms == 0)
+        return CDC_OK; /* nothing to acknowledge to the server */
+    cdc_err_t err = s->streaming ? CDC_OK : start_streaming(s, es);
+    int64_t until = my_now_us() + (int64_t)timeout_ms * 1000;
+    while (!err && my_now_us() < until) {
+        s->ev = mariadb_rpl_fetch(s->rpl, s->ev);
+        if (!s->ev || mysql_errno(s->repl))
+            return stream_error(s, es);
+        err = dispatch(s, s->ev->raw_data + s->ev->raw_data_ofs,
+                       s->ev->raw_data_size - s->ev->raw_data_ofs, es);
+    }
+    return err;
+}
+
+/* ---- open / close ---------------------------------------------------------------------------- */
+
+static cdc_err_t
+load_charsets(cdc_source_t *s, cdc_errstr_t *es)
+{
+    if (mysql_query(s->catalog, "SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS"))
+        return query_error(es, s->catalog, "reading collations");
+    MYSQL_RES *r = mysql_store_result(s->catalog);
+    MYSQL_ROW row;
+    s->n_charset = 4096;
+    s->charset = cdc_xcalloc(s->n_charset, sizeof(char *));
+    while (r && (row = mysql_fetch_row(r))) {
+        unsigned long id = row[0] ? strtoul(row[0], NULL, 10) : 0;
+        if (id < s->n_charset && row[1])
+            s->charset[id] = cdc_xstrdup(row[1]);
+    }
+    mysql_free_result(r);
+    return CDC_OK;
+}
+
+static cdc_err_t
+first_row(MYSQL *m, const char *sql, char *a, size_t na, char *b, size_t nb, cdc_errstr_t *es)
+{
+    if (mysql_query(m, sql))
+        return query_error(es, m, sql);
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    if (row && a)
+        snprintf(a, na, "%s", row[0] ? row[0] : "");
+    if (row && b && mysql_num_fields(r) > 1)
+        snprintf(b, nb, "%s", row[1] ? row[1] : "");
+    mysql_free_result(r);
+    return row ? CDC_OK : cdc_errstr_set(es, CDC_ERR_CONFIG, "mysql: %s returned nothing", sql);
+}
+
+static void
+my_close(cdc_source_t *s)
+{
+    if (!s)
+        return;
+    if (s->rpl) {
+        mariadb_free_rpl_event(s->ev);
+        mariadb_rpl_close(s->rpl);
+    }
+    if (s->repl)
+        mysql_close(s->repl);
+    if (s->catalog)
+        mysql_close(s->catalog);
+    for (size_t i = 0; i < s->n_tables; i++) {
+        my_table_t *tb = &s->tables[i];
+        table_clear_columns(tb);
+        cdc_binlog_table_free(&tb->t);
+        free(tb->raw);
+        free(tb->db);
+        free(tb->name);
+    }
+    free(s->tables);
+    for (size_t i = 0; i < s->n_charset; i++)
+        free((char *)s->charset[i]);
+    free(s->charset);
+    free(s->cells_a);
+    free(s->cells_b);
+    cdc_arena_deinit(&s->arena);
+    free(s);
+}
+
+static cdc_err_t
+my_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_source_t **out,
+        cdc_errstr_t *es)
+{
+    cdc_source_t *s = cdc_xcalloc(1, sizeof(*s));
+    cdc_err_t err;
+    s->conf = conf;
+    s->resume = *resume;
+    s->epoch = resume->has_pos ? resume->pos.epoch : resume->epoch ? resume->epoch : 1;
+    cdc_arena_init(&s->arena);
+    s->tables = cdc_xcalloc(conf->n_tables + 1, sizeof(my_table_t));
+    for (size_t i = 0; i < conf->n_tables; i++) {
+        const char *dot = strchr(conf->tables[i], '.');
+        my_table_t *tb = &s->tables[s->n_tables++];
+        tb->db = cdc_xstrndup(conf->tables[i], (size_t)(dot - conf->tables[i]));
+        tb->name = cdc_xstrdup(dot + 1);
+    }
+    s->catalog = cdc_mysql_connect(&conf->conn, &err, es);
+    if (!s->catalog)
+        goto fail;
+    cdc_probe_t probe = {0};
+    cdc_mysql_source_problems(s->catalog, &probe);
+    if (probe.n_problems) {
+        err = cdc_errstr_set(es, CDC_ERR_CONFIG, "mysql: %s", probe.notes[0]);
+        goto fail;
+    }
+    char id[32];
+    if ((err = first_row(s->catalog, "SELECT @@server_id", id, sizeof(id), NULL, 0, es)) ||
+        (err = load_charsets(s, es)))
+        goto fail;
+    s->server_id = (uint32_t)strtoul(id, NULL, 10);
+    if (conf->server_id == s->server_id) {
+        err = cdc_errstr_set(es, CDC_ERR_CONFIG,
+                             "source %s: server_id %u is the server's own id; give the source "
+                             "a server_id no other replica uses",
+                             conf->name, (unsigned)conf->server_id);
+        goto fail;
+    }
+    if (resume->has_pos) {
+        uint32_t stored_id = 0;
+        if (!resume->native[0] ||
+            !native_parse(resume->native, s->file, sizeof(s->file), &s->start_pos, &stored_id)) {
+            err = cdc_errstr_set(es, CDC_ERR_FATAL,
+                                 "source %s: the stored offsets have no binlog position; "
+                                 "re-snapshot with `cdc-agent source drop`",
+                                 conf->name);
+            goto fail;
+        }
+        if (stored_id != s->server_id) {
+            err =
+                cdc_errstr_set(es, CDC_ERR_FATAL,
+                               "source %s: the server changed (server_id %u, stored "
+                               "positions are from %u): positions could go backwards; "
+                               "re-snapshot with `cdc-agent source drop -c FILE --source %s`",
+                               conf->name, (unsigned)s->server_id, (unsigned)stored_id, conf->name);
+            goto fail;
+        }
+    } else {
+        char pos[32];
+        if ((err = first_row(s->catalog, "SHOW MASTER STATUS", s->file, sizeof(s->file), pos,
+                             sizeof(pos), es)))
+            goto fail;
+        s->start_pos = strtoull(pos, NULL, 10);
+        s->snapshot_due = conf->snapshot == CDC_SNAPSHOT_INITIAL;
+    }
+    *out = s;
+    return CDC_OK;
+fail:
+    my_close(s);
+    return err;
+}
+
+static cdc_err_t
+my_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t *es)
+{
+    s->cb = cb;
+    s->ctx = ctx;
+    if (!s->snapshot_due)
+        return CDC_OK;
+    return my_snapshot_run(s, es);
+}
+
+static void
+my_ack(cdc_source_t *s, uint64_t token)
+{
+    (void)s; /* the binlog needs no acknowledgement: the position lives in _offsets */
+    (void)token;
+}
+
+const cdc_source_ops_t cdc_mysql_source_ops = {"mysql", my_open, my_snapshot,
+                                               my_poll, my_ack,  my_close};
