@@ -252,11 +252,14 @@ cb_commit(void *ctx, const cdc_txn_info_t *txn)
 {
     cdc_publisher_t *p = ctx;
     batch_t *b = p->open;
-    if (txn->snapshot_done && !b->has_pos) {
-        /* an empty snapshot still has to be recorded as done, or a restart would redo it */
+    if ((txn->snapshot_done || txn->native) && !b->has_pos) {
+        /* a commit without events still moves the stored position: an empty snapshot must be
+         * recorded as done, a binlog position where streaming starts or has got to (tables not
+         * captured) must be stored */
         b->pos = txn->pos;
         b->has_pos = true;
     }
+    b->bound_any = true;
     b->bound_n = b->n;
     b->bound_len = b->data.len;
     b->bound_pos = b->pos;
@@ -293,7 +296,9 @@ cb_idle(void *ctx, uint64_t token)
     return CDC_OK;
 }
 
-static const cdc_source_cb_t callbacks = {cb_schema, cb_begin, cb_event, cb_commit, cb_idle};
+static cdc_err_t cb_sync(void *ctx);
+static const cdc_source_cb_t callbacks = {cb_schema, cb_begin, cb_event,
+                                          cb_commit, cb_idle,  cb_sync};
 
 const cdc_source_cb_t *
 cdc_publisher_callbacks(void)
@@ -313,7 +318,7 @@ cdc_publisher_tick(cdc_publisher_t *p, cdc_errstr_t *es)
         return fatal;
     batch_t *b = p->open;
     int64_t linger = (int64_t)p->cfg->kafka.linger_ms * 1000;
-    if (b->bound_n > 0 && now_us() - b->opened_us >= linger)
+    if ((b->bound_n > 0 || b->bound_any) && now_us() - b->opened_us >= linger)
         return close_batch(p, false);
     return CDC_OK;
 }
@@ -340,7 +345,20 @@ cdc_err_t
 publisher_flush_open(cdc_publisher_t *p)
 {
     cdc_publisher_discard_partial(p);
-    if (p->open->bound_n == 0 && !p->open->bound_token)
+    if (p->open->bound_n == 0 && !p->open->bound_token && !p->open->bound_any)
         return CDC_OK;
     return close_batch(p, false);
+}
+
+static cdc_err_t
+cb_sync(void *ctx)
+{
+    cdc_publisher_t *p = ctx;
+    cdc_errstr_t es = {{0}};
+    cdc_err_t err = publisher_flush_open(p);
+    if (!err)
+        err = publisher_wait_drained(p, &es);
+    if (err)
+        CDC_LOG_ERROR("source=%s publishing failed: %s", p->src->name, es.msg);
+    return err;
 }

@@ -30,6 +30,7 @@ typedef struct batch {
     cdc_pos_t pos, bound_pos;
     uint64_t bound_token;
     bool bound_snapshot_done;
+    bool bound_any;            /* a source commit was recorded (possibly one without events) */
     char bound_progress[2048]; /* snapshot progress at the boundary, or "" */
     char bound_native[512];    /* the source's resume point at the boundary, or "" */
     char txn_native[512];      /* ... at the start of the source transaction being read */
@@ -82,6 +83,8 @@ cdc_err_t queue_push(cdc_publisher_t *p, batch_t *b);
 void *publisher_thread(void *arg);
 /* Queues the open batch up to its last whole source transaction (graceful stop). */
 cdc_err_t publisher_flush_open(cdc_publisher_t *p);
+/* Waits until every queued batch is committed; the publisher thread's fatal error, if any. */
+cdc_err_t publisher_wait_drained(cdc_publisher_t *p, cdc_errstr_t *es);
 /* Schema versions (publisher_schema.c). */
 cdc_err_t schemas_load(cdc_publisher_t *p, cdc_errstr_t *es);
 cdc_err_t schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s, int64_t *version);

@@ -195,15 +195,24 @@ cdc_publisher_start(cdc_publisher_t *p, const cdc_source_ops_t *ops, cdc_source_
 }
 
 cdc_err_t
-cdc_publisher_rebind(cdc_publisher_t *p, cdc_source_t *s, cdc_errstr_t *es)
+publisher_wait_drained(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     pthread_mutex_lock(&p->mu);
     while (p->queued && !p->fatal)
         pthread_cond_wait(&p->cv, &p->mu);
-    p->source = s;
     cdc_err_t fatal = p->fatal;
     if (fatal)
         cdc_errstr_set(es, fatal, "%s", p->fatal_msg);
+    pthread_mutex_unlock(&p->mu);
+    return fatal;
+}
+
+cdc_err_t
+cdc_publisher_rebind(cdc_publisher_t *p, cdc_source_t *s, cdc_errstr_t *es)
+{
+    cdc_err_t fatal = publisher_wait_drained(p, es);
+    pthread_mutex_lock(&p->mu); /* acknowledgements read it under the lock */
+    p->source = s;
     pthread_mutex_unlock(&p->mu);
     return fatal;
 }

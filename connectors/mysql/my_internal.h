@@ -84,6 +84,8 @@ cdc_err_t my_emit(cdc_source_t *s, cdc_event_t *ev);
 /* The resume point JSON after (or at) pos in the current file. */
 void my_native(cdc_source_t *s, uint64_t pos, char *out, size_t cap);
 int64_t my_now_us(void);
+/* The number of a binlog file name ("binlog.000042" -> 42): the major of positions. */
+uint64_t my_file_number(const char *file);
 /* my_snapshot.c: the initial snapshot, then streaming from its binlog position. */
 cdc_err_t my_snapshot_run(cdc_source_t *s, cdc_errstr_t *es);
 

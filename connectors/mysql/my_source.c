@@ -41,6 +41,13 @@ exec(MYSQL *m, const char *sql, cdc_errstr_t *es)
     return mysql_query(m, sql) ? query_error(es, m, sql) : CDC_OK;
 }
 
+uint64_t
+my_file_number(const char *file)
+{
+    const char *dot = strrchr(file, '.');
+    return dot ? strtoull(dot + 1, NULL, 10) : 0;
+}
+
 /* ---- positions and resume points ------------------------------------------------------------- */
 
 static void
@@ -156,9 +163,8 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
             return CDC_OK;
     }
     s->last_advance_us = now;
-    cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, 0, s->txn.minor, s->txn.idx ? s->txn.idx - 1 : 0};
-    const char *dot = strrchr(s->file, '.');
-    pos.major = dot ? strtoull(dot + 1, NULL, 10) : 0;
+    cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->txn.minor,
+                     s->txn.idx ? s->txn.idx - 1 : 0};
     if (s->resume.has_pos && pos.epoch == s->resume.pos.epoch &&
         cdc_pos_cmp(&pos, &s->resume.pos) <= 0)
         return CDC_OK; /* a re-read transaction that was already stored */
@@ -691,9 +697,26 @@ my_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
 {
     s->cb = cb;
     s->ctx = ctx;
-    if (!s->snapshot_due)
+    if (s->snapshot_due)
+        return my_snapshot_run(s, es);
+    if (s->resume.has_pos)
         return CDC_OK;
-    return my_snapshot_run(s, es);
+    /* first start without a snapshot: the binlog position streaming starts from is stored (and
+     * committed) before anything is read, or a crash before the first commit would restart
+     * from a later position and lose what came in between */
+    char native[512];
+    my_native(s, s->start_pos, native, sizeof(native));
+    cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->start_pos, 0};
+    cdc_txn_info_t info = {pos, 0, "start", my_now_us() / 1000, false, NULL, native};
+    cdc_err_t err = cb->commit(ctx, &info);
+    if (!err && cb->sync)
+        err = cb->sync(ctx);
+    if (err)
+        return cdc_errstr_set(es, err, "source %s: storing the start position failed",
+                              s->conf->name);
+    s->resume.has_pos = true; /* skip nothing before it: it is below every event */
+    s->resume.pos = pos;
+    return CDC_OK;
 }
 
 static void

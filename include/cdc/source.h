@@ -59,6 +59,10 @@ typedef struct {
     /* The source's position moved with nothing to publish (keepalive, heartbeat, skipped txn);
      * the agent may acknowledge ack_token once earlier transactions are committed. */
     cdc_err_t (*idle)(void *ctx, uint64_t ack_token);
+    /* Publishes every whole transaction so far (a commit without events included) and returns
+     * once it is committed to Kafka: a start position the database does not keep for us must be
+     * durable before anything after it is read. */
+    cdc_err_t (*sync)(void *ctx);
 } cdc_source_cb_t;
 
 /* Where to resume, from the _offsets topic; has_pos = false on a first start. */

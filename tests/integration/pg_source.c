@@ -74,7 +74,7 @@ on_idle(void *ctx, uint64_t token)
     return CDC_OK;
 }
 
-static const cdc_source_cb_t cb = {on_schema, on_begin, on_event, on_commit, on_idle};
+static const cdc_source_cb_t cb = {on_schema, on_begin, on_event, on_commit, on_idle, NULL};
 
 static PGconn *db;
 static cdc_source_conf_t conf;
