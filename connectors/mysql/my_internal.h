@@ -81,11 +81,21 @@ cdc_err_t my_rows_events(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event
 cdc_err_t my_truncate_event(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *ev);
 /* Hands an event to the agent, skipping what was published before a restart. */
 cdc_err_t my_emit(cdc_source_t *s, cdc_event_t *ev);
+/* Loads the GTID state at file:pos (MariaDB BINLOG_GTID_POS) into s. */
+void my_gtid_at(cdc_source_t *s, MYSQL *m, const char *file, uint64_t pos);
 /* The resume point JSON after (or at) pos in the current file. */
 void my_native(cdc_source_t *s, uint64_t pos, char *out, size_t cap);
 int64_t my_now_us(void);
 /* The number of a binlog file name ("binlog.000042" -> 42): the major of positions. */
 uint64_t my_file_number(const char *file);
+/* Publishes a table structure (names, columns, per column binary / MariaDB JSON); sets tb->sv. */
+cdc_err_t my_announce(cdc_source_t *s, my_table_t *tb, uint32_t n, const char *const *names,
+                      const cdc_binlog_col_t *cols, const bool *binary, const bool *json,
+                      cdc_errstr_t *es);
+cdc_err_t my_start_streaming(cdc_source_t *s, cdc_errstr_t *es);
+/* Publishes the stream up to binlog file number file_no, position pos (a consistent snapshot's
+ * point), starting from s->file / s->start_pos. */
+cdc_err_t my_stream_until(cdc_source_t *s, uint64_t file_no, uint64_t pos, cdc_errstr_t *es);
 /* my_snapshot.c: the initial snapshot, then streaming from its binlog position. */
 cdc_err_t my_snapshot_run(cdc_source_t *s, cdc_errstr_t *es);
 

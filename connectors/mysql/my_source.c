@@ -75,6 +75,33 @@ gtid_set(cdc_source_t *s, const cdc_binlog_gtid_t *g)
 }
 
 void
+my_gtid_at(cdc_source_t *s, MYSQL *m, const char *file, uint64_t pos)
+{
+    char sql[512], efile[300];
+    mysql_real_escape_string(m, efile, file, strlen(file) < 140 ? strlen(file) : 140);
+    snprintf(sql, sizeof(sql), "SELECT BINLOG_GTID_POS('%s', %llu)", efile,
+             (unsigned long long)pos);
+    if (mysql_query(m, sql))
+        return; /* MySQL: no such function; the GTID event of each transaction still comes */
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    const char *p = row && row[0] ? row[0] : "";
+    while (*p) {
+        unsigned d, sid;
+        unsigned long long seq;
+        int used = 0;
+        if (sscanf(p, "%u-%u-%llu%n", &d, &sid, &seq, &used) != 3)
+            break;
+        cdc_binlog_gtid_t g = {d, sid, seq, false};
+        gtid_set(s, &g);
+        p += used;
+        if (*p == ',')
+            p++;
+    }
+    mysql_free_result(r);
+}
+
+void
 my_native(cdc_source_t *s, uint64_t pos, char *out, size_t cap)
 {
     char gtid[256];
@@ -231,27 +258,35 @@ is_json_column(cdc_source_t *s, const my_table_t *tb, const char *col)
     return yes;
 }
 
-static cdc_err_t
-announce_schema(cdc_source_t *s, my_table_t *tb, cdc_errstr_t *es)
+cdc_err_t
+my_announce(cdc_source_t *s, my_table_t *tb, uint32_t n, const char *const *names,
+            const cdc_binlog_col_t *cols, const bool *binary, const bool *json, cdc_errstr_t *es)
 {
-    cdc_schema_column_t *cols = cdc_xcalloc(tb->t.ncols + 1, sizeof(*cols));
-    char(*native)[24] = cdc_xcalloc(tb->t.ncols + 1, sizeof(*native));
-    for (uint32_t i = 0; i < tb->t.ncols; i++) {
-        const cdc_binlog_col_t *c = &tb->t.cols[i];
-        snprintf(native[i], sizeof(native[i]), "mysql:%u", (unsigned)c->type);
-        cols[i].name = tb->cols[i];
-        cols[i].type =
-            cdc_my_canonical_name(c, tb->text[i].kind == CDC_MY_TEXT_BINARY, tb->json[i]);
-        cols[i].native = native[i];
-        cols[i].key = c->key;
-        cols[i].nullable = c->nullable;
+    cdc_schema_column_t *sc = cdc_xcalloc(n + 1, sizeof(*sc));
+    for (uint32_t i = 0; i < n; i++) {
+        sc[i].name = names[i];
+        sc[i].type = cdc_my_canonical_name(&cols[i], binary[i], json[i]);
+        sc[i].native = cdc_my_native_name(&cols[i], binary[i]);
+        sc[i].key = cols[i].key;
+        sc[i].nullable = cols[i].nullable;
     }
-    cdc_table_schema_t sch = {s->conf->name, tb->db, NULL, tb->name, 0, cols, tb->t.ncols};
+    cdc_table_schema_t sch = {s->conf->name, tb->db, NULL, tb->name, 0, sc, n};
     cdc_err_t err = s->cb && s->cb->schema ? s->cb->schema(s->ctx, &sch, &tb->sv) : CDC_OK;
     if (err)
         cdc_errstr_set(es, err, "publishing the structure of %s.%s failed", tb->db, tb->name);
-    free(cols);
-    free(native);
+    free(sc);
+    return err;
+}
+
+static cdc_err_t
+announce_schema(cdc_source_t *s, my_table_t *tb, cdc_errstr_t *es)
+{
+    bool *binary = cdc_xcalloc(tb->t.ncols + 1, sizeof(bool));
+    for (uint32_t i = 0; i < tb->t.ncols; i++)
+        binary[i] = tb->text[i].kind == CDC_MY_TEXT_BINARY;
+    cdc_err_t err = my_announce(s, tb, tb->t.ncols, (const char *const *)tb->cols, tb->t.cols,
+                                binary, tb->json, es);
+    free(binary);
     return err;
 }
 
@@ -502,8 +537,8 @@ stream_error(cdc_source_t *s, cdc_errstr_t *es)
                           s->rpl->error_msg[0] ? s->rpl->error_msg : "connection closed");
 }
 
-static cdc_err_t
-start_streaming(cdc_source_t *s, cdc_errstr_t *es)
+cdc_err_t
+my_start_streaming(cdc_source_t *s, cdc_errstr_t *es)
 {
     cdc_err_t err;
     s->repl = cdc_mysql_connect(&s->conf->conn, &err, es);
@@ -535,6 +570,17 @@ start_streaming(cdc_source_t *s, cdc_errstr_t *es)
     return CDC_OK;
 }
 
+/* Reads one event (blocking; heartbeats bound the wait) and handles it. */
+static cdc_err_t
+next_event(cdc_source_t *s, cdc_errstr_t *es)
+{
+    s->ev = mariadb_rpl_fetch(s->rpl, s->ev);
+    if (!s->ev || mysql_errno(s->repl))
+        return stream_error(s, es);
+    return dispatch(s, s->ev->raw_data + s->ev->raw_data_ofs,
+                    s->ev->raw_data_size - s->ev->raw_data_ofs, es);
+}
+
 static cdc_err_t
 my_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t *es)
 {
@@ -542,14 +588,24 @@ my_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void *ctx, c
     s->ctx = ctx;
     if (timeout_ms == 0)
         return CDC_OK; /* nothing to acknowledge to the server */
-    cdc_err_t err = s->streaming ? CDC_OK : start_streaming(s, es);
+    cdc_err_t err = s->streaming ? CDC_OK : my_start_streaming(s, es);
     int64_t until = my_now_us() + (int64_t)timeout_ms * 1000;
-    while (!err && my_now_us() < until) {
-        s->ev = mariadb_rpl_fetch(s->rpl, s->ev);
-        if (!s->ev || mysql_errno(s->repl))
-            return stream_error(s, es);
-        err = dispatch(s, s->ev->raw_data + s->ev->raw_data_ofs,
-                       s->ev->raw_data_size - s->ev->raw_data_ofs, es);
+    while (!err && my_now_us() < until)
+        err = next_event(s, es);
+    return err;
+}
+
+cdc_err_t
+my_stream_until(cdc_source_t *s, uint64_t file_no, uint64_t pos, cdc_errstr_t *es)
+{
+    cdc_err_t err = s->streaming ? CDC_OK : my_start_streaming(s, es);
+    while (!err) {
+        uint64_t at = my_file_number(s->file);
+        if (at > file_no ||
+            (at == file_no && s->ev && s->ev->next_event_pos >= pos &&
+             s->ev->event_type != ROTATE_EVENT && s->ev->event_type != FORMAT_DESCRIPTION_EVENT))
+            break;
+        err = next_event(s, es);
     }
     return err;
 }
@@ -658,7 +714,22 @@ my_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
                              conf->name, (unsigned)conf->server_id);
         goto fail;
     }
-    if (resume->has_pos) {
+    if (resume->has_pos && !resume->snapshot_done && conf->snapshot == CDC_SNAPSHOT_INITIAL) {
+        /* interrupted initial snapshot: the stream from its start point up to a new consistent
+         * point is published first, then the snapshot is taken again at that point */
+        uint32_t stored_id = 0;
+        if (!resume->native[0] ||
+            !native_parse(resume->native, s->file, sizeof(s->file), &s->start_pos, &stored_id) ||
+            stored_id != s->server_id) {
+            err = cdc_errstr_set(es, CDC_ERR_FATAL,
+                                 "source %s: the interrupted snapshot cannot be resumed on this "
+                                 "server; re-snapshot with `cdc-agent source drop`",
+                                 conf->name);
+            goto fail;
+        }
+        CDC_LOG_INFO("source=%s the initial snapshot was interrupted; taking it again", conf->name);
+        s->snapshot_due = true;
+    } else if (resume->has_pos) {
         uint32_t stored_id = 0;
         if (!resume->native[0] ||
             !native_parse(resume->native, s->file, sizeof(s->file), &s->start_pos, &stored_id)) {
@@ -683,6 +754,7 @@ my_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
                              sizeof(pos), es)))
             goto fail;
         s->start_pos = strtoull(pos, NULL, 10);
+        my_gtid_at(s, s->catalog, s->file, s->start_pos);
         s->snapshot_due = conf->snapshot == CDC_SNAPSHOT_INITIAL;
     }
     *out = s;
@@ -707,7 +779,7 @@ my_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
     char native[512];
     my_native(s, s->start_pos, native, sizeof(native));
     cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->start_pos, 0};
-    cdc_txn_info_t info = {pos, 0, "start", my_now_us() / 1000, false, NULL, native};
+    cdc_txn_info_t info = {pos, 0, "start", my_now_us() / 1000, true, NULL, native};
     cdc_err_t err = cb->commit(ctx, &info);
     if (!err && cb->sync)
         err = cb->sync(ctx);

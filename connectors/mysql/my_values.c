@@ -400,6 +400,101 @@ cdc_my_canonical_name(const cdc_binlog_col_t *col, bool binary, bool json)
     }
 }
 
+/* information_schema DATA_TYPE <-> binlog column type: the native type name of _schemas is the
+ * same whether the structure came from the catalog (snapshot) or from a TABLE_MAP (stream). */
+static const struct {
+    const char *name;
+    uint8_t type, blob_bytes; /* BLOB / TEXT: the length size */
+    bool binary;
+} data_types[] = {
+    {"tinyint", CDC_MT_TINY, 0, false},
+    {"smallint", CDC_MT_SHORT, 0, false},
+    {"mediumint", CDC_MT_INT24, 0, false},
+    {"int", CDC_MT_LONG, 0, false},
+    {"bigint", CDC_MT_LONGLONG, 0, false},
+    {"float", CDC_MT_FLOAT, 0, false},
+    {"double", CDC_MT_DOUBLE, 0, false},
+    {"decimal", CDC_MT_NEWDECIMAL, 0, false},
+    {"bit", CDC_MT_BIT, 0, false},
+    {"date", CDC_MT_DATE, 0, false},
+    {"time", CDC_MT_TIME2, 0, false},
+    {"datetime", CDC_MT_DATETIME2, 0, false},
+    {"timestamp", CDC_MT_TIMESTAMP2, 0, false},
+    {"year", CDC_MT_YEAR, 0, false},
+    {"enum", CDC_MT_ENUM, 0, false},
+    {"set", CDC_MT_SET, 0, false},
+    {"json", CDC_MT_JSON, 0, false},
+    {"geometry", CDC_MT_GEOMETRY, 0, true},
+    {"varchar", CDC_MT_VARCHAR, 0, false},
+    {"varbinary", CDC_MT_VARCHAR, 0, true},
+    {"char", CDC_MT_STRING, 0, false},
+    {"binary", CDC_MT_STRING, 0, true},
+    {"tinytext", CDC_MT_BLOB, 1, false},
+    {"text", CDC_MT_BLOB, 2, false},
+    {"mediumtext", CDC_MT_BLOB, 3, false},
+    {"longtext", CDC_MT_BLOB, 4, false},
+    {"tinyblob", CDC_MT_BLOB, 1, true},
+    {"blob", CDC_MT_BLOB, 2, true},
+    {"mediumblob", CDC_MT_BLOB, 3, true},
+    {"longblob", CDC_MT_BLOB, 4, true},
+};
+
+static uint8_t
+base_type(uint8_t t)
+{
+    switch (t) {
+    case CDC_MT_TIME:
+        return CDC_MT_TIME2;
+    case CDC_MT_DATETIME:
+        return CDC_MT_DATETIME2;
+    case CDC_MT_TIMESTAMP:
+        return CDC_MT_TIMESTAMP2;
+    case CDC_MT_NEWDATE:
+        return CDC_MT_DATE;
+    case CDC_MT_VAR_STRING:
+        return CDC_MT_VARCHAR;
+    case CDC_MT_TINY_BLOB:
+    case CDC_MT_MEDIUM_BLOB:
+    case CDC_MT_LONG_BLOB:
+        return CDC_MT_BLOB;
+    default:
+        return t;
+    }
+}
+
+const char *
+cdc_my_native_name(const cdc_binlog_col_t *col, bool binary)
+{
+    uint8_t t = base_type(col->type);
+    for (size_t i = 0; i < sizeof(data_types) / sizeof(data_types[0]); i++) {
+        if (data_types[i].type != t)
+            continue;
+        if (t == CDC_MT_BLOB && data_types[i].blob_bytes != col->meta)
+            continue;
+        if ((t == CDC_MT_BLOB || t == CDC_MT_VARCHAR || t == CDC_MT_STRING) &&
+            data_types[i].binary != binary)
+            continue;
+        return data_types[i].name;
+    }
+    return "unknown";
+}
+
+bool
+cdc_my_col_from_data_type(const char *data_type, bool is_unsigned, cdc_binlog_col_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < sizeof(data_types) / sizeof(data_types[0]); i++) {
+        if (strcasecmp(data_types[i].name, data_type))
+            continue;
+        out->type = data_types[i].type;
+        out->meta = data_types[i].blob_bytes;
+        out->is_unsigned = is_unsigned;
+        return true;
+    }
+    out->type = CDC_MT_GEOMETRY; /* point, linestring ... */
+    return false;
+}
+
 /* ---- one cell -------------------------------------------------------------------------------- */
 
 /* ENUM index / SET bitmask -> the value names (SET joined by commas). */

@@ -39,6 +39,9 @@ cdc_err_t cdc_my_value(const cdc_binlog_col_t *col, const cdc_my_text_t *text, b
                        const cdc_binlog_cell_t *cell, cdc_arena_t *a, cdc_value_t *out,
                        bool *zero_date, cdc_errstr_t *es);
 
+/* The column's information_schema DATA_TYPE ("int", "varbinary", "mediumtext" ...), and back. */
+const char *cdc_my_native_name(const cdc_binlog_col_t *col, bool binary);
+bool cdc_my_col_from_data_type(const char *data_type, bool is_unsigned, cdc_binlog_col_t *out);
 /* Canonical type name of a column for the _schemas topic. */
 const char *cdc_my_canonical_name(const cdc_binlog_col_t *col, bool binary, bool json);
 

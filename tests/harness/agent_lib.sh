@@ -87,6 +87,23 @@ DELETE FROM $2 WHERE id = :id;
 EOS
 }
 
+# A temp dir in $tmp, removed on exit with the agent ($agent_pid) and background jobs killed.
+setup_tmp() {
+    tmp=$(mktemp -d)
+    agent_pid=
+    trap cleanup_tmp EXIT
+}
+cleanup_tmp() {
+    [ -n "${agent_pid:-}" ] && kill -9 "$agent_pid" 2>/dev/null || true
+    jobs -p | xargs -r kill 2>/dev/null || true
+    rm -rf "$tmp"
+}
+# Starts the agent on $tmp/agent.yaml in the background, its output appended to $tmp/agent.log.
+start_agent() {
+    "$CDC_AGENT" run -c "$tmp/agent.yaml" >>"$tmp/agent.log" 2>&1 &
+    agent_pid=$!
+}
+
 # ---- MariaDB sources ----
 export MYPW=${CDC_TEST_MYSQL_PASSWORD:-}
 my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }

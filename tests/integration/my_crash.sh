@@ -11,21 +11,10 @@ load_harness_env
 . "$here/harness/agent_lib.sh"
 changes=${CDC_CRASH_CHANGES:-200000}
 kills=${CDC_CRASH_KILLS:-10}
-tmp=$(mktemp -d)
-agent_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null || true
-    jobs -p | xargs -r kill 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+setup_tmp
 my -e "DROP TABLE IF EXISTS mcrash; CREATE TABLE mcrash (id INT PRIMARY KEY, v INT NOT NULL, pad TEXT)"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.erp.cdc_test.mcrash 8"
 my_config "$tmp/agent.yaml" my-crash-test mcrash "compression: lz4"
-start_agent() {
-    "$CDC_AGENT" run -c "$tmp/agent.yaml" >>"$tmp/agent.log" 2>&1 &
-    agent_pid=$!
-}
 # One SQL file per client: 80% one-row upserts (insert v=1, each update v+1), 10% deletes, 10%
 # transactions of four statements; keys 1..20000. Deadlocks between the clients roll a
 # transaction back (--force goes on): it never reaches the binlog.

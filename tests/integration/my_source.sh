@@ -9,13 +9,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
 load_harness_env
 . "$here/harness/agent_lib.sh"
-tmp=$(mktemp -d)
-agent_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+setup_tmp
 my -e "DROP TABLE IF EXISTS fx, other"
 my <<'SQL'
 CREATE TABLE fx (
@@ -32,18 +26,17 @@ SQL
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.erp.cdc_test.fx 4"
 my_config "$tmp/agent.yaml" my-source-test fx
 streams() { grep -c "binlog streaming from" "$tmp/agent.log" 2>/dev/null || true; }
-start_agent() { # returns once this start streams (changes made before it are not captured)
+start_streaming() { # returns once this start streams (changes made before it are not captured)
     local before
     before=$(streams)
-    "$CDC_AGENT" run -c "$tmp/agent.yaml" >>"$tmp/agent.log" 2>&1 &
-    agent_pid=$!
+    start_agent
     for i in $(seq 1 100); do
         [ "$(streams)" -gt "$before" ] && return 0
         sleep 0.1
     done
 }
 dump() { "$CDC_TOPIC_DUMP" "$boot" cdc.erp.cdc_test.fx; }
-start_agent
+start_streaming
 
 # ---- every type ----
 my <<'SQL'
@@ -115,7 +108,7 @@ agent_stop
 assert_eq 0 "$rc" "graceful stop"
 before=$(dump | wc -l)
 my -e "INSERT INTO fx (id) VALUES (31), (32)"
-start_agent
+start_streaming
 my_wait_caught_up && ok || bad "caught up after the restart"
 assert_eq $((before + 2)) "$(dump | wc -l)" "restart publishes exactly the new changes"
 
@@ -158,7 +151,7 @@ echo "$out" | grep "stopped:" | cut -c26-
 run "$CDC_AGENT" source drop -c "$tmp/agent.yaml" --source erp --yes
 assert_eq 0 "$rc" "source drop after the purge"
 assert_contains "$out" "epoch 2" "next epoch"
-start_agent
+start_streaming
 my -e "INSERT INTO fx (id) VALUES (50)"
 my_wait_caught_up && ok || bad "caught up in the new epoch"
 assert_contains "$(dump | grep '"key":{"id":50}')" '"pos":"v1:00000002:' "new epoch in positions"

@@ -26,10 +26,6 @@ pg -c "CREATE TABLE crash (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.crash 8"
 
 agent_config "$tmp/agent.yaml" crash-test crash "compression: lz4, partitions: 8"
-start_agent() {
-    "$CDC_AGENT" run -c "$tmp/agent.yaml" >>"$tmp/agent.log" 2>&1 &
-    agent_pid=$!
-}
 
 upsert_workload "$tmp/one.sql" crash 20000
 cat >"$tmp/multi.sql" <<'EOF'
