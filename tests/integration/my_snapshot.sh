@@ -12,37 +12,18 @@ rows=${CDC_SNAPSHOT_ROWS:-100000}
 setup_tmp
 
 # ---- the same values from the snapshot and from the binlog ----
-my -e "DROP TABLE IF EXISTS fxs, msnap"
-my <<'SQL'
-CREATE TABLE fxs (
-  id INT PRIMARY KEY, ti TINYINT, yr YEAR, tu TINYINT UNSIGNED, mu MEDIUMINT UNSIGNED,
-  bi BIGINT, bu BIGINT UNSIGNED, d1 DECIMAL(10,2), d2 DECIMAL(65,30), f FLOAT, dbl DOUBLE,
-  b12 BIT(12), b64 BIT(64), c CHAR(5), vc VARCHAR(300), lat VARCHAR(20) CHARACTER SET latin1,
-  t TEXT, bin BINARY(4), vb VARBINARY(10), bl BLOB, dt DATE, tm TIME, tm3 TIME(3),
-  tm6 TIME(6), dtm DATETIME, dtm6 DATETIME(6), ts TIMESTAMP(3) NULL, e ENUM('a','b','c'),
-  st SET('r','w','x'), j JSON
-) DEFAULT CHARSET utf8mb4;
-SET time_zone = '+00:00';
-INSERT INTO fxs VALUES (1, -128, 2026, 255, 16777215, -9223372036854775808,
-  18446744073709551615, -1234.56, '12345678901234567890123456789012345.123456789012345678901234567891',
-  0.1, 0.30000000000000004, b'101010101010',
-  b'1111111111111111111111111111111111111111111111111111111111111111', 'ab', 'héllo "w"',
-  _latin1 x'636166e92080', 'text', 'ab', 'a\0b', x'00ff', '2026-11-25', '-838:59:59',
-  '-00:00:01.500', '12:34:56.789012', '2026-11-25 12:00:00', '2026-11-25 12:00:00.500000',
-  '2026-11-25 12:00:00.123', 'b', 'r,x', '{"a": [1, 2.50]}');
-INSERT INTO fxs (id) VALUES (2);
-SET sql_mode = '';
-INSERT INTO fxs (id, dt, dtm, ts) VALUES (3, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00');
-SQL
-mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.erp.cdc_test.fxs 4" "cdc.erp.cdc_test.msnap 8"
-my_config "$tmp/agent.yaml" my-snapshot-test fxs
+my -e "DROP TABLE IF EXISTS fx_types, msnap"
+my <"$CDC_SOURCE_DIR/tests/fixtures/mariadb_types.sql"
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.erp.cdc_test.fx_types 4" "cdc.erp.cdc_test.msnap 8"
+my_config "$tmp/agent.yaml" my-snapshot-test fx_types
 sed -i 's/snapshot: never/snapshot: initial/' "$tmp/agent.yaml"
 start_agent
 for i in $(seq 1 100); do grep -q "binlog streaming from" "$tmp/agent.log" && break; sleep 0.1; done
-my -e "SET sql_mode = ''; INSERT INTO fxs SELECT id + 100, ti, yr, tu, mu, bi, bu, d1, d2, f, dbl, b12, b64, c, vc, lat, t, bin, vb, bl, dt, tm, tm3, tm6, dtm, dtm6, ts, e, st, j FROM fxs"
+my -e "SET sql_mode = ''; CREATE TEMPORARY TABLE copy AS SELECT * FROM fx_types;
+       UPDATE copy SET id = id + 100; INSERT INTO fx_types SELECT * FROM copy"
 my_wait_caught_up && ok || bad "caught up after the snapshot"
 agent_stop
-dump() { "$CDC_TOPIC_DUMP" "$boot" cdc.erp.cdc_test.fxs; }
+dump() { "$CDC_TOPIC_DUMP" "$boot" cdc.erp.cdc_test.fx_types; }
 after_of() { # id: the after object of its first event, with the id taken out
     dump | grep "\"key\":{\"id\":$1}" | head -1 | sed 's/.*"after":{"id":[0-9]*,//; s/},"txn".*//'
 }
@@ -53,12 +34,12 @@ for id in 1 2 3; do
     assert_eq "$snap" "$(after_of $((id + 100)))" "row $id: snapshot and binlog values equal"
 done
 assert_contains "$(after_of 1)" '"bu":"18446744073709551615","d1":"-1234.56"' "values"
-assert_eq 1 "$("$CDC_TOPIC_DUMP" "$boot" cdc._schemas | grep -c '"table":"fxs"')" "one structure: catalog and TABLE_MAP agree"
+assert_eq 1 "$("$CDC_TOPIC_DUMP" "$boot" cdc._schemas | grep -c '"table":"fx_types"')" "one structure: catalog and TABLE_MAP agree"
 
 # ---- 100k rows under concurrent writes, killed once mid-snapshot ----
 my -e "CREATE TABLE msnap (id INT PRIMARY KEY, v INT NOT NULL, pad VARCHAR(100))"
 my -e "INSERT INTO msnap SELECT seq, 1, REPEAT('s', 60) FROM seq_1_to_$rows"
-sed -i "s/tables: \[cdc_test.fxs\]/tables: [cdc_test.msnap]/; s/name: my-snapshot-test/name: my-snapshot-2/" "$tmp/agent.yaml"
+sed -i "s/tables: \[cdc_test.fx_types\]/tables: [cdc_test.msnap]/; s/name: my-snapshot-test/name: my-snapshot-2/" "$tmp/agent.yaml"
 sed -i 's/- {name: erp,/- {name: erp2,/' "$tmp/agent.yaml"
 awk -v n=20000 -v max="$rows" 'BEGIN { srand(7); for (i = 0; i < n; i++) { id = int(rand() * (max + 5000)) + 1;
     if (rand() < 0.9) printf "INSERT INTO msnap VALUES (%d, 1, \"w\") ON DUPLICATE KEY UPDATE v = v + 1;\n", id;

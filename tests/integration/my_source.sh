@@ -10,21 +10,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 load_harness_env
 . "$here/harness/agent_lib.sh"
 setup_tmp
-my -e "DROP TABLE IF EXISTS fx, other"
-my <<'SQL'
-CREATE TABLE fx (
-  id INT PRIMARY KEY, ti TINYINT, yr YEAR, tu TINYINT UNSIGNED, si SMALLINT,
-  su SMALLINT UNSIGNED, mi MEDIUMINT, mu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, bi BIGINT,
-  bu BIGINT UNSIGNED, d1 DECIMAL(10,2), d2 DECIMAL(65,30), d3 DECIMAL(5,0), f FLOAT, dbl DOUBLE,
-  b1 BIT(1), b12 BIT(12), b64 BIT(64), c CHAR(5), vc VARCHAR(300),
-  lat VARCHAR(20) CHARACTER SET latin1, t TEXT, bin BINARY(4), vb VARBINARY(10), bl BLOB,
-  dt DATE, tm TIME, tm3 TIME(3), tm6 TIME(6), dtm DATETIME, dtm6 DATETIME(6), ts TIMESTAMP(3) NULL,
-  e ENUM('a','b','c'), st SET('r','w','x'), j JSON
-) DEFAULT CHARSET utf8mb4;
-CREATE TABLE other (id INT PRIMARY KEY, v INT);
-SQL
-mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.erp.cdc_test.fx 4"
-my_config "$tmp/agent.yaml" my-source-test fx
+my -e "DROP TABLE IF EXISTS fx_types, other; CREATE TABLE other (id INT PRIMARY KEY, v INT)"
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.erp.cdc_test.fx_types 4"
+my_config "$tmp/agent.yaml" my-source-test fx_types
 streams() { grep -c "binlog streaming from" "$tmp/agent.log" 2>/dev/null || true; }
 start_streaming() { # returns once this start streams (changes made before it are not captured)
     local before
@@ -35,26 +23,14 @@ start_streaming() { # returns once this start streams (changes made before it ar
         sleep 0.1
     done
 }
-dump() { "$CDC_TOPIC_DUMP" "$boot" cdc.erp.cdc_test.fx; }
+dump() { "$CDC_TOPIC_DUMP" "$boot" cdc.erp.cdc_test.fx_types; }
 start_streaming
 
-# ---- every type ----
-my <<'SQL'
-SET time_zone = '+00:00';
-INSERT INTO fx VALUES (1, -128, 2026, 255, -32768, 65535, -8388608, 16777215, -2147483648,
-  4294967295, -9223372036854775808, 18446744073709551615, -1234.56,
-  '12345678901234567890123456789012345.123456789012345678901234567891', 99999, 0.1,
-  0.30000000000000004, b'1', b'101010101010', b'1111111111111111111111111111111111111111111111111111111111111111',
-  'ab', 'héllo "w"', _latin1 x'636166e92080', 'text', 'ab', 'a\0b', x'00ff', '2026-11-25',
-  '-838:59:59', '-00:00:01.500', '12:34:56.789012', '2026-11-25 12:00:00',
-  '2026-11-25 12:00:00.500000', '2026-11-25 12:00:00.123', 'b', 'r,x', '{"a": [1, 2.50]}');
-INSERT INTO fx (id) VALUES (2);
-SET sql_mode = '';
-INSERT INTO fx (id, dt, dtm, ts) VALUES (3, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00');
-SQL
+# ---- every type (the table is created and filled while the agent streams) ----
+my <"$CDC_SOURCE_DIR/tests/fixtures/mariadb_types.sql"
 my_wait_caught_up && ok || bad "caught up after the inserts"
 row1=$(dump | grep '"key":{"id":1}' | head -1 || true)
-for want in '"op":"c"' '"connector":"mysql"' '"db":"cdc_test"' '"table":"fx"' '"ti":-128' \
+for want in '"op":"c"' '"connector":"mysql"' '"db":"cdc_test"' '"table":"fx_types"' '"ti":-128' \
     '"yr":2026' '"tu":255' '"si":-32768' '"su":65535' '"mi":-8388608' '"mu":16777215' \
     '"i":-2147483648' '"iu":4294967295' '"bi":"-9223372036854775808"' \
     '"bu":"18446744073709551615"' '"d1":"-1234.56"' \
@@ -75,7 +51,7 @@ assert_contains "$row3" '"ts":null,' "zero timestamp -> null"
 assert_contains "$(cat "$tmp/agent.log")" "zero dates are published as null" "zero dates logged"
 
 # ---- key change A->B->A, changes of other tables are not captured ----
-my -e "UPDATE fx SET id = 10 WHERE id = 2; INSERT INTO other VALUES (1, 1); UPDATE fx SET id = 2 WHERE id = 10"
+my -e "UPDATE fx_types SET id = 10 WHERE id = 2; INSERT INTO other VALUES (1, 1); UPDATE fx_types SET id = 2 WHERE id = 10"
 my_wait_caught_up && ok || bad "caught up after the key changes"
 ops=$(dump | awk -F'\t' '$4 == "{\"id\":2}" || $4 == "{\"id\":10}" {
     match($5, /"op":"[a-z]"/); printf "%s%s ", substr($5, RSTART + 6, 1), $4 }')
@@ -83,9 +59,9 @@ assert_eq 'c{"id":2} d{"id":2} c{"id":10} d{"id":10} c{"id":2} ' "$ops" "key cha
 assert_not_contains "$("$CDC_TOPIC_DUMP" "$boot" cdc._schemas)" '"other"' "other table not captured"
 
 # ---- DDL mid-stream, rotation ----
-my -e "ALTER TABLE fx ADD COLUMN extra INT NOT NULL DEFAULT 7; INSERT INTO fx (id) VALUES (20)"
+my -e "ALTER TABLE fx_types ADD COLUMN extra INT NOT NULL DEFAULT 7; INSERT INTO fx_types (id) VALUES (20)"
 my -e "FLUSH BINARY LOGS"
-my -e "ALTER TABLE fx DROP COLUMN extra, DROP COLUMN j; INSERT INTO fx (id) VALUES (21)"
+my -e "ALTER TABLE fx_types DROP COLUMN extra, DROP COLUMN j; INSERT INTO fx_types (id) VALUES (21)"
 my_wait_caught_up && ok || bad "caught up after DDL and rotation"
 assert_contains "$(dump | grep '"key":{"id":20}')" '"extra":7' "added column flows through"
 row21=$(dump | grep '"key":{"id":21}' || true)
@@ -94,12 +70,12 @@ assert_contains "$row21" '"sv":3' "third schema version"
 n20=$(dump | grep '"key":{"id":20}' | sed -n 's/.*"pos":"v1:[0-9a-f]*:\([0-9a-f]*\):.*/\1/p' | head -1)
 n21=$(echo "$row21" | sed -n 's/.*"pos":"v1:[0-9a-f]*:\([0-9a-f]*\):.*/\1/p' | head -1)
 assert_eq 1 $((16#$n21 - 16#$n20)) "position major follows the binlog file number"
-schemas=$("$CDC_TOPIC_DUMP" "$boot" cdc._schemas | grep -c '"table":"fx"' || true)
-assert_eq 3 "$schemas" "three structures of fx in _schemas"
+schemas=$("$CDC_TOPIC_DUMP" "$boot" cdc._schemas | grep -c '"table":"fx_types"' || true)
+assert_eq 3 "$schemas" "three structures of fx_types in _schemas"
 
 # ---- TRUNCATE reaches every partition ----
-my -e "TRUNCATE TABLE fx"
-my -e "INSERT INTO fx (id) VALUES (30)"
+my -e "TRUNCATE TABLE fx_types"
+my -e "INSERT INTO fx_types (id) VALUES (30)"
 my_wait_caught_up && ok || bad "caught up after truncate"
 assert_eq 4 "$(dump | grep -c '"op":"t"' || true)" "truncate on all 4 partitions"
 
@@ -107,7 +83,7 @@ assert_eq 4 "$(dump | grep -c '"op":"t"' || true)" "truncate on all 4 partitions
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
 before=$(dump | wc -l)
-my -e "INSERT INTO fx (id) VALUES (31), (32)"
+my -e "INSERT INTO fx_types (id) VALUES (31), (32)"
 start_streaming
 my_wait_caught_up && ok || bad "caught up after the restart"
 assert_eq $((before + 2)) "$(dump | wc -l)" "restart publishes exactly the new changes"
@@ -120,14 +96,14 @@ assert_contains "$out" "server_id 4242" "the running replica named"
 kill "$(cat "$CDC_TEST_MYSQL_ROOT/pid")"
 for i in $(seq 1 100); do [ -e "$CDC_TEST_MYSQL_ROOT/pid" ] || break; sleep 0.1; done
 "$here/harness/mariadb.sh" launch "$tmp" "$CDC_TEST_MYSQL_ROOT" "$CDC_TEST_MYSQL_PORT" >/dev/null
-my -e "INSERT INTO fx (id) VALUES (33)"
+my -e "INSERT INTO fx_types (id) VALUES (33)"
 my_wait_caught_up && ok || bad "caught up after the server restart"
 assert_eq 1 "$(dump | grep -c '"key":{"id":33}' || true)" "change after the server restart, once"
 assert_contains "$(cat "$tmp/agent.log")" "reconnecting" "the agent reconnected"
 
 # ---- binlogs purged past the stored position while stopped ----
 agent_stop
-my -e "INSERT INTO fx (id) VALUES (40); FLUSH BINARY LOGS; INSERT INTO fx (id) VALUES (41); FLUSH BINARY LOGS"
+my -e "INSERT INTO fx_types (id) VALUES (40); FLUSH BINARY LOGS; INSERT INTO fx_types (id) VALUES (41); FLUSH BINARY LOGS"
 # the server keeps a file a (lingering) dump thread still reads: end those threads first
 dumps="SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'"
 for id in $(my -N -e "$dumps"); do my -e "KILL $id" 2>/dev/null || true; done
@@ -152,7 +128,7 @@ run "$CDC_AGENT" source drop -c "$tmp/agent.yaml" --source erp --yes
 assert_eq 0 "$rc" "source drop after the purge"
 assert_contains "$out" "epoch 2" "next epoch"
 start_streaming
-my -e "INSERT INTO fx (id) VALUES (50)"
+my -e "INSERT INTO fx_types (id) VALUES (50)"
 my_wait_caught_up && ok || bad "caught up in the new epoch"
 assert_contains "$(dump | grep '"key":{"id":50}')" '"pos":"v1:00000002:' "new epoch in positions"
 agent_stop
