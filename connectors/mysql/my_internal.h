@@ -19,6 +19,7 @@ typedef struct {
     uint8_t *raw;      /* copy of that TABLE_MAP event (t's spans point into it) */
     size_t raw_n;
     cdc_binlog_table_t t;
+    uint32_t n_cols;       /* entries of cols, text and json */
     char **cols;           /* column names, NUL-terminated */
     cdc_my_text_t *text;   /* per column: how its bytes become text */
     bool *json;            /* per column: MariaDB JSON (LONGTEXT checked by json_valid) */

@@ -225,7 +225,7 @@ table_by_id(cdc_source_t *s, uint64_t id)
 static void
 table_clear_columns(my_table_t *tb)
 {
-    for (uint32_t i = 0; tb->cols && i < tb->t.ncols; i++) {
+    for (uint32_t i = 0; tb->cols && i < tb->n_cols; i++) {
         free(tb->cols[i]);
         cdc_my_text_close(&tb->text[i]);
     }
@@ -317,10 +317,6 @@ on_table_map(cdc_source_t *s, const uint8_t *raw, size_t n, const cdc_binlog_eve
     tb->raw_n = n;
     cdc_binlog_event_t copy;
     cdc_err_t err = cdc_binlog_event_parse(tb->raw, n, &s->fmt, &copy, es);
-    uint32_t old_ncols = tb->t.ncols;
-    char **old_cols = tb->cols;
-    bool same = false;
-    tb->t.ncols = old_ncols; /* table_clear_columns needs the old count */
     if (!err)
         err = cdc_binlog_table_map(&copy, &s->fmt, &tb->t, es);
     if (err)
@@ -334,20 +330,12 @@ on_table_map(cdc_source_t *s, const uint8_t *raw, size_t n, const cdc_binlog_eve
         return cdc_errstr_set(es, CDC_ERR_CONFIG,
                               "%s.%s has no primary key; add one (events are keyed by it)", tb->db,
                               tb->name);
-    /* a structure seen before (same names and types) keeps its converters */
-    if (old_cols && old_ncols == tb->t.ncols) {
-        same = true;
-        for (uint32_t i = 0; i < old_ncols && same; i++)
-            same = strlen(old_cols[i]) == tb->t.cols[i].name.n &&
-                   !memcmp(old_cols[i], tb->t.cols[i].name.p, tb->t.cols[i].name.n);
-    }
+    /* converters follow the new map; an unchanged structure keeps its schema version (the
+     * publisher compares structures) */
     tb->table_id = tb->t.table_id;
-    if (same && tb->sv)
-        return CDC_OK;
     uint32_t keep = tb->t.ncols;
-    tb->t.ncols = old_ncols;
     table_clear_columns(tb);
-    tb->t.ncols = keep;
+    tb->n_cols = keep;
     tb->cols = cdc_xcalloc(keep + 1, sizeof(char *));
     tb->text = cdc_xcalloc(keep + 1, sizeof(cdc_my_text_t));
     tb->json = cdc_xcalloc(keep + 1, sizeof(bool));
@@ -714,22 +702,7 @@ my_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
                              conf->name, (unsigned)conf->server_id);
         goto fail;
     }
-    if (resume->has_pos && !resume->snapshot_done && conf->snapshot == CDC_SNAPSHOT_INITIAL) {
-        /* interrupted initial snapshot: the stream from its start point up to a new consistent
-         * point is published first, then the snapshot is taken again at that point */
-        uint32_t stored_id = 0;
-        if (!resume->native[0] ||
-            !native_parse(resume->native, s->file, sizeof(s->file), &s->start_pos, &stored_id) ||
-            stored_id != s->server_id) {
-            err = cdc_errstr_set(es, CDC_ERR_FATAL,
-                                 "source %s: the interrupted snapshot cannot be resumed on this "
-                                 "server; re-snapshot with `cdc-agent source drop`",
-                                 conf->name);
-            goto fail;
-        }
-        CDC_LOG_INFO("source=%s the initial snapshot was interrupted; taking it again", conf->name);
-        s->snapshot_due = true;
-    } else if (resume->has_pos) {
+    if (resume->has_pos) {
         uint32_t stored_id = 0;
         if (!resume->native[0] ||
             !native_parse(resume->native, s->file, sizeof(s->file), &s->start_pos, &stored_id)) {
@@ -747,6 +720,13 @@ my_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
                                "re-snapshot with `cdc-agent source drop -c FILE --source %s`",
                                conf->name, (unsigned)s->server_id, (unsigned)stored_id, conf->name);
             goto fail;
+        }
+        if (!resume->snapshot_done && conf->snapshot == CDC_SNAPSHOT_INITIAL) {
+            /* interrupted initial snapshot: the stream from its start point up to a new
+             * consistent point is published first, then the snapshot is taken again there */
+            CDC_LOG_INFO("source=%s the initial snapshot was interrupted; taking it again",
+                         conf->name);
+            s->snapshot_due = true;
         }
     } else {
         char pos[32];
