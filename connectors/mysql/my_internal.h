@@ -89,6 +89,16 @@ void my_native(cdc_source_t *s, uint64_t pos, char *out, size_t cap);
 int64_t my_now_us(void);
 /* The number of a binlog file name ("binlog.000042" -> 42): the major of positions. */
 uint64_t my_file_number(const char *file);
+/* my_tables.c: the captured table with that TABLE_MAP id, or NULL. */
+my_table_t *my_table_by_id(cdc_source_t *s, uint64_t id);
+/* Frees the per-column state of a table's last TABLE_MAP. */
+void my_table_clear(my_table_t *tb);
+/* A TABLE_MAP (raw bytes and parsed header): for a captured table, keeps a copy, resolves
+ * column names, converters and JSON columns, and announces the structure. */
+cdc_err_t my_table_map(cdc_source_t *s, const uint8_t *raw, size_t n, const cdc_binlog_event_t *ev,
+                       cdc_errstr_t *es);
+/* The captured table a TRUNCATE statement names, or NULL. */
+my_table_t *my_truncated_table(cdc_source_t *s, const cdc_binlog_query_t *q);
 /* Publishes a table structure (names, columns, per column binary / MariaDB JSON); sets tb->sv. */
 cdc_err_t my_announce(cdc_source_t *s, my_table_t *tb, uint32_t n, const char *const *names,
                       const cdc_binlog_col_t *cols, const bool *binary, const bool *json,

@@ -202,14 +202,13 @@ frac(const char **p)
 }
 
 /* One column of a SELECT row (text protocol, session time_zone +00:00, utf8mb4) -> value. */
-static cdc_err_t
-text_value(const snap_col_t *c, const char *p, size_t n, cdc_arena_t *a, cdc_value_t *out,
-           bool *zero, cdc_errstr_t *es)
+static void
+text_value(const snap_col_t *c, const char *p, size_t n, cdc_value_t *out, bool *zero)
 {
     memset(out, 0, sizeof(*out));
     const char *t = c->data_type;
     if (!p)
-        return CDC_OK; /* NULL */
+        return; /* NULL */
     if (is(t, "tinyint") || is(t, "smallint") || is(t, "mediumint") || is(t, "int") ||
         is(t, "bigint")) {
         if (c->is_unsigned) {
@@ -239,12 +238,12 @@ text_value(const snap_col_t *c, const char *p, size_t n, cdc_arena_t *a, cdc_val
         int y = num(&q, 4), mo = (q++, num(&q, 2)), d = (q++, num(&q, 2));
         if (mo == 0 || d == 0) {
             *zero = true;
-            return CDC_OK; /* zero date: null */
+            return; /* zero date: null */
         }
         if (is(t, "date")) {
             out->type = CDC_VAL_DATE;
             out->date = (cdc_date_t){y, (uint8_t)mo, (uint8_t)d, 0};
-            return CDC_OK;
+            return;
         }
         out->type = is(t, "timestamp") ? CDC_VAL_TIMESTAMPTZ : CDC_VAL_TIMESTAMP;
         out->ts.date = (cdc_date_t){y, (uint8_t)mo, (uint8_t)d, 0};
@@ -272,9 +271,6 @@ text_value(const snap_col_t *c, const char *p, size_t n, cdc_arena_t *a, cdc_val
     } else {
         *out = cdc_value_str(c->json && cdc_json_valid(p, n) ? CDC_VAL_JSON : CDC_VAL_STRING, p, n);
     }
-    (void)a;
-    (void)es;
-    return CDC_OK;
 }
 
 /* ---- reading --------------------------------------------------------------------------------- */
@@ -297,10 +293,7 @@ emit_row(snap_t *sn, snap_table_t *st, MYSQL_ROW row, unsigned long *len, cdc_er
     for (size_t i = 0; i < st->n; i++) {
         bool zero = false;
         cols[i].name = st->cols[i].name;
-        cdc_err_t err =
-            text_value(&st->cols[i], row[i], len[i], &s->arena, &cols[i].value, &zero, es);
-        if (err)
-            return err;
+        text_value(&st->cols[i], row[i], len[i], &cols[i].value, &zero);
         if (zero && !st->tb->zero_date_logged) {
             st->tb->zero_date_logged = true;
             CDC_LOG_WARN("source=%s table=%s.%s column=%s: zero dates are published as null",
