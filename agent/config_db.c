@@ -90,9 +90,9 @@ db_type(cfg_t *c, yaml_node_t *v, const char *path, cdc_db_type_t *out)
 /* ---- sources -------------------------------------------------------------------------------- */
 
 static const char *const source_keys[] = {
-    "name",        "type",         "conninfo",      "host",         "port",   "user",
-    "password",    "password_env", "password_file", "database",     "tables", "slot",
-    "publication", "server_id",    "snapshot",      "heartbeat_ms", NULL};
+    "name",        "type",         "conninfo",      "host",         "port",         "user",
+    "password",    "password_env", "password_file", "database",     "tables",       "slot",
+    "publication", "server_id",    "snapshot",      "heartbeat_ms", "signal_table", NULL};
 static const char *const source_required[] = {"name", "type", "tables", NULL};
 
 /* "a.b": exactly two non-empty parts split at the first dot. */
@@ -187,6 +187,15 @@ source_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *ob
     }
     if (!strcmp(key, "heartbeat_ms"))
         return cfg_int32(c, v, path, 100, 3600000, &s->heartbeat_ms);
+    if (!strcmp(key, "signal_table")) {
+        if (s->type != CDC_DB_MYSQL)
+            return cfg_fail(c, v, path, "only for mysql sources");
+        err = cfg_str(c, v, path, &s->signal_table);
+        if (!err && !two_part(s->signal_table))
+            return cfg_fail(c, v, path, "expected <database>.<table>, got '%.64s'",
+                            s->signal_table);
+        return err;
+    }
     if (!(err = cfg_enum(c, v, path, modes, &e)))
         s->snapshot = (cdc_snapshot_mode_t)e;
     return err;
@@ -213,6 +222,13 @@ source_one(cfg_t *c, yaml_node_t *n, const char *path, cdc_source_conf_t *s)
         return cfg_fail(c, n, kp,
                         "required key missing (a replica id unique among the "
                         "server's replicas)");
+    }
+    if (s->type == CDC_DB_MYSQL && !s->signal_table) {
+        const char *t = s->tables[0], *dot = strchr(t, '.');
+        cdc_buf_t b;
+        cdc_buf_init(&b);
+        cdc_buf_printf(&b, "%.*s.cdc_signal", (int)(dot - t), t);
+        s->signal_table = b.data;
     }
     if (s->type == CDC_DB_POSTGRESQL) {
         char def[CFG_PATH_MAX];
@@ -503,6 +519,7 @@ cfg_free_sources(cdc_config_t *cfg)
         cfg_free_list(s->table_topics, s->n_tables);
         free(s->slot);
         free(s->publication);
+        free(s->signal_table);
     }
     free(cfg->sources);
 }

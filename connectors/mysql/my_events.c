@@ -165,3 +165,27 @@ my_truncate_event(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *bev
     event_init(s, tb, bev, CDC_OP_TRUNCATE, &ev);
     return emit_one(s, &ev);
 }
+
+cdc_err_t
+my_rows_after(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *ev,
+              cdc_err_t (*fn)(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es),
+              cdc_errstr_t *es)
+{
+    cdc_binlog_rows_t r;
+    cdc_err_t err = cdc_binlog_rows(ev, &r, es);
+    cells_reserve(s, tb->t.ncols);
+    while (!err) {
+        bool more;
+        cdc_row_t row;
+        cdc_arena_reset(&s->arena);
+        err = cdc_binlog_row_next(&r, &tb->t, false, s->cells_a, &more, es);
+        if (err || !more)
+            break;
+        if (r.kind == 'u' &&
+            !(err = cdc_binlog_row_next(&r, &tb->t, true, s->cells_a, &more, es)) && !more)
+            err = cdc_errstr_set(es, CDC_ERR_PARSE, "update row without its after image");
+        if (!err && r.kind != 'd' && !(err = convert(s, tb, s->cells_a, false, &row, NULL, es)))
+            err = fn(s, &row, es);
+    }
+    return err;
+}

@@ -25,7 +25,52 @@ typedef struct {
     bool *json;            /* per column: MariaDB JSON (LONGTEXT checked by json_valid) */
     int64_t sv;            /* schema version */
     bool zero_date_logged; /* zero dates become null: logged once per table */
+    bool signal;           /* the signal table: read for watermarks, never published */
 } my_table_t;
+
+#define MY_CHUNK_ROWS 10000
+typedef struct {
+    char *name, *data_type;
+    bool is_unsigned, json, binary, number;
+} my_snap_col_t;
+
+typedef struct {
+    my_table_t *tb;
+    my_snap_col_t *cols;
+    size_t n;
+    size_t *key; /* indexes into cols, key order */
+    size_t n_key;
+    cdc_buf_t select; /* SELECT ... FROM ... (without WHERE / ORDER BY) */
+    cdc_buf_t keys;   /* `k1`,`k2` */
+} my_snap_table_t;
+
+/* The key values of one row (text protocol bytes), where the next chunk starts after. */
+typedef struct {
+    bool set; /* false: from the table's start */
+    cdc_buf_t bytes;
+    size_t *off, *len, cap;
+} my_snap_key_t;
+
+typedef struct {
+    bool active;     /* completing the initial snapshot while streaming */
+    size_t ordinal;  /* table being read */
+    bool table_open; /* st describes table ordinal */
+    my_snap_table_t st;
+    my_snap_key_t after; /* where its next chunk starts */
+    char *resume;        /* stored progress, read when its table is opened */
+    my_table_t *signal;  /* the signal table's TABLE_MAP state */
+    uint64_t nonce;      /* this run's watermarks */
+    uint32_t seq;        /* watermark number */
+    bool in_flight, low_seen;
+    MYSQL_RES *rows; /* the chunk read between the watermarks */
+    char **changed;  /* Kafka keys of the table changed between the watermarks */
+    size_t n_changed, cap_changed;
+    bool commit_pending; /* the current transaction emitted a chunk */
+    char *progress;      /* progress after it */
+    bool finished;
+    cdc_buf_t scratch;
+    const cdc_binlog_event_t *cur_event; /* the signal rows event being read */
+} my_resnap_t;
 
 typedef struct {
     uint32_t domain, server_id;
@@ -73,11 +118,16 @@ struct cdc_source {
     size_t cap_cells;
     const cdc_source_cb_t *cb;
     void *ctx;
+    my_resnap_t resnap;
 };
 
 /* my_events.c: canonical events from one rows event of a captured table. */
 cdc_err_t my_rows_events(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *ev,
                          cdc_errstr_t *es);
+/* Calls fn with each row's after image of a rows event (deleted rows skipped). */
+cdc_err_t my_rows_after(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *ev,
+                        cdc_err_t (*fn)(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es),
+                        cdc_errstr_t *es);
 /* Truncate event for tb. */
 cdc_err_t my_truncate_event(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *ev);
 /* Hands an event to the agent, skipping what was published before a restart. */
@@ -87,6 +137,9 @@ void my_gtid_at(cdc_source_t *s, MYSQL *m, const char *file, uint64_t pos);
 /* The resume point JSON after (or at) pos in the current file. */
 void my_native(cdc_source_t *s, uint64_t pos, char *out, size_t cap);
 int64_t my_now_us(void);
+/* "mysql: what: error (errno)" as a connection error. */
+cdc_err_t my_query_error(MYSQL *m, cdc_errstr_t *es, const char *what);
+cdc_err_t my_exec(MYSQL *m, const char *sql, cdc_errstr_t *es);
 /* The number of a binlog file name ("binlog.000042" -> 42): the major of positions. */
 uint64_t my_file_number(const char *file);
 /* my_tables.c: the captured table with that TABLE_MAP id, or NULL. */
@@ -104,10 +157,42 @@ cdc_err_t my_announce(cdc_source_t *s, my_table_t *tb, uint32_t n, const char *c
                       const cdc_binlog_col_t *cols, const bool *binary, const bool *json,
                       cdc_errstr_t *es);
 cdc_err_t my_start_streaming(cdc_source_t *s, cdc_errstr_t *es);
-/* Publishes the stream up to binlog file number file_no, position pos (a consistent snapshot's
- * point), starting from s->file / s->start_pos. */
-cdc_err_t my_stream_until(cdc_source_t *s, uint64_t file_no, uint64_t pos, cdc_errstr_t *es);
-/* my_snapshot.c: the initial snapshot, then streaming from its binlog position. */
+
+/* ---- my_snapshot.c: tables read in primary-key chunks; the initial snapshot ---- */
+/* Reads tb's columns and key from information_schema and announces its structure. */
+cdc_err_t my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t *es);
+void my_snap_close(my_snap_table_t *st);
+/* Sends the query for the next MY_CHUNK_ROWS rows after key (sql is scratch); the caller takes
+ * the result from s->catalog. */
+cdc_err_t my_snap_query(cdc_source_t *s, const my_snap_table_t *st, const my_snap_key_t *after,
+                        cdc_buf_t *sql, cdc_errstr_t *es);
+void my_snap_key_save(const my_snap_table_t *st, MYSQL_ROW row, const unsigned long *len,
+                      my_snap_key_t *key);
+void my_snap_key_free(my_snap_key_t *key);
+/* Snapshot progress (JSON text, caller frees): {"ordinal": table index, "after": [last key
+ * values, binary ones in hex] or null}. */
+char *my_snap_progress(const my_snap_table_t *st, size_t ordinal, const my_snap_key_t *key);
+bool my_snap_progress_parse(const char *progress, size_t *ordinal);
+/* The key a progress record resumes after (for the table st is open on); false if unreadable. */
+bool my_snap_progress_key(const my_snap_table_t *st, const char *progress, my_snap_key_t *key);
+/* A row as an `op: r` event (columns in s->arena); the caller sets pos, txn_id and txn_seq. */
+void my_snap_row(cdc_source_t *s, my_snap_table_t *st, MYSQL_ROW row, const unsigned long *len,
+                 cdc_event_t *ev);
+/* The initial snapshot in a consistent snapshot; streaming then starts at its binlog point. */
 cdc_err_t my_snapshot_run(cdc_source_t *s, cdc_errstr_t *es);
+
+/* ---- my_resnap.c: completing an interrupted snapshot between watermarks ---- */
+/* Starts completing the snapshot from stored progress ("" = from the first table). */
+cdc_err_t my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es);
+/* Between events: writes the watermarks around the next chunk when none is in flight. */
+cdc_err_t my_resnap_step(cdc_source_t *s, cdc_errstr_t *es);
+/* An event about to be published: a change of the table being read between the watermarks
+ * drops its key from the chunk. */
+void my_resnap_track(cdc_source_t *s, const cdc_event_t *ev);
+/* A rows event of the signal table: at our high watermark the chunk's rows are emitted. */
+cdc_err_t my_resnap_signal(cdc_source_t *s, const cdc_binlog_event_t *ev, cdc_errstr_t *es);
+/* At commit: fills progress / snapshot_done; true when this commit must reach the agent. */
+bool my_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info);
+void my_resnap_free(cdc_source_t *s);
 
 #endif

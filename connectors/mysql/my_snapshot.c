@@ -1,12 +1,13 @@
 /*
- * Initial snapshot of a MySQL / MariaDB source: START TRANSACTION WITH CONSISTENT SNAPSHOT gives
- * the binlog position the snapshot corresponds to (binlog_snapshot_file / _position); each table
- * is read in primary-key order, 10,000 rows per chunk (keyset pagination), as `op: r` events at
- * phase-0 positions (that file and position, then a row counter); the stream then starts exactly
- * at that position. A snapshot interrupted by a crash is taken again at a new consistent point,
- * after the stream from the first point up to the new one is published (deletes included): rows
- * at positions already published (the same point) are skipped, the others re-read (idempotent).
+ * Snapshots of a MySQL / MariaDB source. Tables are read in primary-key order, 10,000 rows per
+ * keyset chunk. The initial snapshot runs inside START TRANSACTION WITH CONSISTENT SNAPSHOT, whose
+ * binlog point (binlog_snapshot_file / _position) the stream then starts from; its rows are `op: r`
+ * events at phase-0 positions (that file and position, then a row counter), committed in units of
+ * at most one chunk (a table's last chunk is a unit of its own) whose progress (table, last key)
+ * goes into _offsets. A snapshot interrupted by a crash
+ * is completed by my_resnap.c from that progress, chunk by chunk between watermarks.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +16,6 @@
 #include "cdc/json.h"
 #include "cdc/log.h"
 #include "my_internal.h"
-
-#define CHUNK_ROWS 10000
-
-typedef struct {
-    char *name, *data_type;
-    bool is_unsigned, json, binary;
-} snap_col_t;
-
-typedef struct {
-    my_table_t *tb;
-    snap_col_t *cols;
-    size_t n;
-    size_t *key; /* indexes into cols, key order */
-    size_t n_key;
-    cdc_buf_t select; /* SELECT ... FROM ... (without WHERE / ORDER BY) */
-    cdc_buf_t keys;   /* `k1`,`k2` */
-} snap_table_t;
-
-static cdc_err_t
-q_error(MYSQL *m, cdc_errstr_t *es, const char *what)
-{
-    return cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: %s: %s (%u)", what, mysql_error(m),
-                          mysql_errno(m));
-}
 
 static void
 quote_ident(cdc_buf_t *b, const char *s)
@@ -62,10 +39,23 @@ quote_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n)
     b->data[b->len] = '\0';
 }
 
-/* Columns (ordinal order) and primary key from information_schema. */
-static cdc_err_t
-load_table(cdc_source_t *s, snap_table_t *st, cdc_errstr_t *es)
+static bool
+is_number(const char *data_type)
 {
+    static const char *const numbers[] = {"tinyint", "smallint", "mediumint", "int",    "bigint",
+                                          "decimal", "year",     "float",     "double", NULL};
+    for (size_t i = 0; numbers[i]; i++)
+        if (!strcmp(data_type, numbers[i]))
+            return true;
+    return false;
+}
+
+/* Columns (ordinal order) and primary key from information_schema. */
+cdc_err_t
+my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t *es)
+{
+    memset(st, 0, sizeof(*st));
+    st->tb = tb;
     MYSQL *m = s->catalog;
     cdc_buf_t sql;
     cdc_buf_init(&sql);
@@ -82,7 +72,7 @@ load_table(cdc_source_t *s, snap_table_t *st, cdc_errstr_t *es)
     quote_literal(m, &sql, st->tb->name, strlen(st->tb->name));
     cdc_buf_puts(&sql, " ORDER BY c.ORDINAL_POSITION");
     cdc_err_t err =
-        mysql_query(m, sql.data) ? q_error(m, es, "reading the table structure") : CDC_OK;
+        mysql_query(m, sql.data) ? my_query_error(m, es, "reading the table structure") : CDC_OK;
     cdc_buf_deinit(&sql);
     if (err)
         return err;
@@ -93,7 +83,7 @@ load_table(cdc_source_t *s, snap_table_t *st, cdc_errstr_t *es)
         return cdc_errstr_set(es, CDC_ERR_CONFIG, "table %s.%s does not exist", st->tb->db,
                               st->tb->name);
     }
-    st->cols = cdc_xcalloc(rows, sizeof(snap_col_t));
+    st->cols = cdc_xcalloc(rows, sizeof(my_snap_col_t));
     st->key = cdc_xcalloc(rows, sizeof(size_t));
     cdc_binlog_col_t *bc = cdc_xcalloc(rows, sizeof(*bc));
     const char **names = cdc_xcalloc(rows, sizeof(char *));
@@ -101,12 +91,13 @@ load_table(cdc_source_t *s, snap_table_t *st, cdc_errstr_t *es)
     size_t seq_of[256] = {0};
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(r))) {
-        snap_col_t *c = &st->cols[st->n];
+        my_snap_col_t *c = &st->cols[st->n];
         c->name = cdc_xstrdup(row[0]);
         c->data_type = cdc_xstrdup(row[1]);
         c->is_unsigned = row[2] && strstr(row[2], "unsigned");
         c->binary = row[3] == NULL || !strcmp(row[3], "binary");
         c->json = row[4] && strcmp(row[4], "0") != 0;
+        c->number = is_number(c->data_type);
         cdc_my_col_from_data_type(c->data_type, c->is_unsigned, &bc[st->n]);
         bc[st->n].nullable = row[6] && !strcmp(row[6], "YES");
         bc[st->n].key = row[5] != NULL;
@@ -156,8 +147,8 @@ load_table(cdc_source_t *s, snap_table_t *st, cdc_errstr_t *es)
     return CDC_OK;
 }
 
-static void
-snap_table_free(snap_table_t *st)
+void
+my_snap_close(my_snap_table_t *st)
 {
     for (size_t i = 0; i < st->n; i++) {
         free(st->cols[i].name);
@@ -167,6 +158,7 @@ snap_table_free(snap_table_t *st)
     free(st->key);
     cdc_buf_deinit(&st->select);
     cdc_buf_deinit(&st->keys);
+    memset(st, 0, sizeof(*st));
 }
 
 /* ---- text values ----------------------------------------------------------------------------- */
@@ -203,7 +195,7 @@ frac(const char **p)
 
 /* One column of a SELECT row (text protocol, session time_zone +00:00, utf8mb4) -> value. */
 static void
-text_value(const snap_col_t *c, const char *p, size_t n, cdc_value_t *out, bool *zero)
+text_value(const my_snap_col_t *c, const char *p, size_t n, cdc_value_t *out, bool *zero)
 {
     memset(out, 0, sizeof(*out));
     const char *t = c->data_type;
@@ -273,21 +265,153 @@ text_value(const snap_col_t *c, const char *p, size_t n, cdc_value_t *out, bool 
     }
 }
 
-/* ---- reading --------------------------------------------------------------------------------- */
+/* ---- chunks ---------------------------------------------------------------------------------- */
 
-typedef struct {
-    cdc_source_t *s;
-    cdc_pos_t pos; /* next row's position */
-    char pos_str[CDC_POS_STRLEN];
-    char native[512];
-    uint64_t rows;
-    bool unit_open; /* begin was called for the rows since the last commit */
-} snap_t;
-
-static cdc_err_t
-emit_row(snap_t *sn, snap_table_t *st, MYSQL_ROW row, unsigned long *len, cdc_errstr_t *es)
+cdc_err_t
+my_snap_query(cdc_source_t *s, const my_snap_table_t *st, const my_snap_key_t *after,
+              cdc_buf_t *sql, cdc_errstr_t *es)
 {
-    cdc_source_t *s = sn->s;
+    MYSQL *m = s->catalog;
+    cdc_buf_reset(sql);
+    cdc_buf_append(sql, st->select.data, st->select.len);
+    if (after && after->set) {
+        cdc_buf_printf(sql, " WHERE (%s) > (", st->keys.data);
+        for (size_t k = 0; k < st->n_key; k++) {
+            const my_snap_col_t *c = &st->cols[st->key[k]];
+            if (k)
+                cdc_buf_putc(sql, ',');
+            const char *v = after->bytes.data + after->off[k];
+            size_t n = after->len[k];
+            if (c->number && n > 0 && n < 80 && strspn(v, "+-.0123456789eE") >= n)
+                cdc_buf_append(sql, v, n); /* exact: a quoted number compares as a double */
+            else {
+                if (c->binary && !is(c->data_type, "bit"))
+                    cdc_buf_puts(sql, "BINARY ");
+                quote_literal(m, sql, v, n);
+            }
+        }
+        cdc_buf_putc(sql, ')');
+    }
+    cdc_buf_printf(sql, " ORDER BY %s LIMIT %d", st->keys.data, MY_CHUNK_ROWS);
+    return mysql_query(m, sql->data) ? my_query_error(m, es, "reading a snapshot chunk") : CDC_OK;
+}
+
+void
+my_snap_key_save(const my_snap_table_t *st, MYSQL_ROW row, const unsigned long *len,
+                 my_snap_key_t *key)
+{
+    if (key->cap < st->n_key) {
+        key->off = cdc_xrealloc(key->off, st->n_key * sizeof(size_t));
+        key->len = cdc_xrealloc(key->len, st->n_key * sizeof(size_t));
+        key->cap = st->n_key;
+    }
+    cdc_buf_reset(&key->bytes);
+    for (size_t k = 0; k < st->n_key; k++) {
+        size_t i = st->key[k];
+        key->off[k] = key->bytes.len;
+        key->len[k] = row[i] ? len[i] : 0;
+        cdc_buf_append(&key->bytes, row[i] ? row[i] : "", key->len[k]);
+    }
+    key->set = true;
+}
+
+void
+my_snap_key_free(my_snap_key_t *key)
+{
+    cdc_buf_deinit(&key->bytes);
+    free(key->off);
+    free(key->len);
+    memset(key, 0, sizeof(*key));
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+char *
+my_snap_progress(const my_snap_table_t *st, size_t ordinal, const my_snap_key_t *key)
+{
+    json_t *after = json_null();
+    if (key && key->set) {
+        after = json_array();
+        cdc_buf_t hex;
+        cdc_buf_init(&hex);
+        for (size_t k = 0; k < st->n_key; k++) {
+            const char *p = key->bytes.data + key->off[k];
+            const my_snap_col_t *c = &st->cols[st->key[k]];
+            if (c->binary && !c->number) { /* any bytes: hex */
+                cdc_buf_reset(&hex);
+                for (size_t j = 0; j < key->len[k]; j++) {
+                    cdc_buf_putc(&hex, hexdig[(unsigned char)p[j] >> 4]);
+                    cdc_buf_putc(&hex, hexdig[(unsigned char)p[j] & 15]);
+                }
+                json_array_append_new(after, json_stringn(hex.data ? hex.data : "", hex.len));
+            } else {
+                json_array_append_new(after, json_stringn(p, key->len[k]));
+            }
+        }
+        cdc_buf_deinit(&hex);
+    }
+    json_t *o = json_pack("{s:I, s:o}", "ordinal", (json_int_t)ordinal, "after", after);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+bool
+my_snap_progress_parse(const char *progress, size_t *ordinal)
+{
+    json_int_t ord = 0;
+    json_t *p = json_loads(progress, 0, NULL);
+    bool ok = p && !json_unpack(p, "{s:I}", "ordinal", &ord) && ord >= 0;
+    json_decref(p);
+    *ordinal = ok ? (size_t)ord : 0;
+    return ok;
+}
+
+bool
+my_snap_progress_key(const my_snap_table_t *st, const char *progress, my_snap_key_t *key)
+{
+    json_t *p = json_loads(progress, 0, NULL), *after = p ? json_object_get(p, "after") : NULL;
+    bool ok = true;
+    key->set = false;
+    if (json_is_array(after)) {
+        ok = json_array_size(after) == st->n_key;
+        if (key->cap < st->n_key) {
+            key->off = cdc_xrealloc(key->off, st->n_key * sizeof(size_t));
+            key->len = cdc_xrealloc(key->len, st->n_key * sizeof(size_t));
+            key->cap = st->n_key;
+        }
+        cdc_buf_reset(&key->bytes);
+        for (size_t k = 0; ok && k < st->n_key; k++) {
+            const char *v = json_string_value(json_array_get(after, k));
+            size_t n = v ? json_string_length(json_array_get(after, k)) : 0;
+            ok = v != NULL;
+            key->off[k] = key->bytes.len;
+            const my_snap_col_t *c = &st->cols[st->key[k]];
+            if (ok && c->binary && !c->number) {
+                ok = n % 2 == 0;
+                for (size_t j = 0; ok && j < n; j += 2) {
+                    const char *a = strchr(hexdig, v[j]), *b = strchr(hexdig, v[j + 1]);
+                    ok = a && b && v[j] && v[j + 1];
+                    if (ok)
+                        cdc_buf_putc(&key->bytes, (char)((a - hexdig) << 4 | (b - hexdig)));
+                }
+            } else if (ok) {
+                cdc_buf_append(&key->bytes, v, n);
+            }
+            key->len[k] = key->bytes.len - key->off[k];
+        }
+        key->set = ok;
+    } else {
+        ok = after == NULL || json_is_null(after);
+    }
+    json_decref(p);
+    return ok;
+}
+
+void
+my_snap_row(cdc_source_t *s, my_snap_table_t *st, MYSQL_ROW row, const unsigned long *len,
+            cdc_event_t *ev)
+{
     cdc_column_t *cols = cdc_arena_alloc(&s->arena, st->n * sizeof(cdc_column_t));
     cdc_column_t *key = cdc_arena_alloc(&s->arena, st->n_key * sizeof(cdc_column_t));
     for (size_t i = 0; i < st->n; i++) {
@@ -302,25 +426,44 @@ emit_row(snap_t *sn, snap_table_t *st, MYSQL_ROW row, unsigned long *len, cdc_er
     }
     for (size_t k = 0; k < st->n_key; k++)
         key[k] = cols[st->key[k]];
+    memset(ev, 0, sizeof(*ev));
+    ev->version = CDC_EVENT_VERSION;
+    ev->op = CDC_OP_READ;
+    ev->source = (cdc_event_source_t){.system = s->conf->name,
+                                      .connector = CDC_CONNECTOR_MYSQL,
+                                      .db = st->tb->db,
+                                      .table = st->tb->name,
+                                      .ts_ms = my_now_us() / 1000,
+                                      .snapshot = true,
+                                      .file = s->file,
+                                      .offset = s->start_pos,
+                                      .server_id = s->server_id};
+    ev->key = (cdc_row_t){true, key, st->n_key};
+    ev->after = (cdc_row_t){true, cols, st->n};
+    ev->sv = st->tb->sv;
+}
+
+/* ---- the initial snapshot -------------------------------------------------------------------- */
+
+typedef struct {
+    cdc_source_t *s;
+    cdc_pos_t pos; /* next row's position */
+    char pos_str[CDC_POS_STRLEN];
+    char native[512];
+    uint64_t rows;
+    bool unit_open; /* begin was called for the rows since the last commit */
+} snap_t;
+
+static cdc_err_t
+emit_row(snap_t *sn, my_snap_table_t *st, MYSQL_ROW row, unsigned long *len)
+{
+    cdc_source_t *s = sn->s;
+    cdc_event_t ev;
+    my_snap_row(s, st, row, len, &ev);
     cdc_pos_format(sn->pos_str, &sn->pos);
-    cdc_event_t ev = {0};
-    ev.version = CDC_EVENT_VERSION;
-    ev.op = CDC_OP_READ;
-    ev.source = (cdc_event_source_t){.system = s->conf->name,
-                                     .connector = CDC_CONNECTOR_MYSQL,
-                                     .db = st->tb->db,
-                                     .table = st->tb->name,
-                                     .ts_ms = my_now_us() / 1000,
-                                     .snapshot = true,
-                                     .pos = sn->pos_str,
-                                     .file = s->file,
-                                     .offset = s->start_pos,
-                                     .server_id = s->server_id};
-    ev.key = (cdc_row_t){true, key, st->n_key};
-    ev.after = (cdc_row_t){true, cols, st->n};
+    ev.source.pos = sn->pos_str;
     ev.txn_id = "snapshot";
     ev.txn_seq = sn->pos.idx;
-    ev.sv = st->tb->sv;
     cdc_err_t err = CDC_OK;
     if (!sn->unit_open && s->cb->begin) {
         /* the resume point of a unit split over Kafka transactions: the snapshot point */
@@ -329,46 +472,37 @@ emit_row(snap_t *sn, snap_table_t *st, MYSQL_ROW row, unsigned long *len, cdc_er
         if ((err = s->cb->begin(s->ctx, &info)))
             return err;
     }
-    bool skip = s->resume.has_pos && sn->pos.epoch == s->resume.pos.epoch &&
-                cdc_pos_cmp(&sn->pos, &s->resume.pos) <= 0; /* published before a restart */
-    if (!skip)
-        err = s->cb->event(s->ctx, &ev);
+    err = s->cb->event(s->ctx, &ev);
     sn->pos.idx++;
     sn->rows++;
     return err;
 }
 
-/* Commits the rows read so far as one unit; the last one marks the snapshot done. */
+/* Commits the rows read so far as one unit with the progress after them; the last one marks
+ * the snapshot done. */
 static cdc_err_t
-commit_unit(snap_t *sn, bool done)
+commit_unit(snap_t *sn, const char *progress, bool done)
 {
     cdc_pos_t pos = sn->pos;
     if (pos.idx)
         pos.idx--;
-    cdc_txn_info_t info = {pos, 0, "snapshot", my_now_us() / 1000, done, NULL, sn->native};
+    cdc_txn_info_t info = {pos, 0, "snapshot", my_now_us() / 1000, done, progress, sn->native};
     sn->unit_open = false;
     return sn->s->cb->commit(sn->s->ctx, &info);
 }
 
 static cdc_err_t
-read_table(snap_t *sn, snap_table_t *st, cdc_errstr_t *es)
+read_table(snap_t *sn, my_snap_table_t *st, size_t ordinal, cdc_errstr_t *es)
 {
     cdc_source_t *s = sn->s;
     MYSQL *m = s->catalog;
-    cdc_buf_t sql, last;
+    cdc_buf_t sql;
     cdc_buf_init(&sql);
-    cdc_buf_init(&last); /* "(v1, v2)" of the last key read, quoted */
+    my_snap_key_t last = {0};
     cdc_err_t err = CDC_OK;
     for (;;) {
-        cdc_buf_reset(&sql);
-        cdc_buf_append(&sql, st->select.data, st->select.len);
-        if (last.len)
-            cdc_buf_printf(&sql, " WHERE (%s) > %s", st->keys.data, last.data);
-        cdc_buf_printf(&sql, " ORDER BY %s LIMIT %d", st->keys.data, CHUNK_ROWS);
-        if (mysql_query(m, sql.data)) {
-            err = q_error(m, es, "reading a snapshot chunk");
+        if ((err = my_snap_query(s, st, &last, &sql, es)))
             break;
-        }
         MYSQL_RES *r = mysql_use_result(m);
         MYSQL_ROW row;
         size_t got = 0;
@@ -376,30 +510,23 @@ read_table(snap_t *sn, snap_table_t *st, cdc_errstr_t *es)
             unsigned long *len = mysql_fetch_lengths(r);
             cdc_arena_reset(&s->arena);
             if (!err)
-                err = emit_row(sn, st, row, len, es);
+                err = emit_row(sn, st, row, len);
             got++;
-            cdc_buf_reset(&last);
-            cdc_buf_putc(&last, '(');
-            for (size_t k = 0; k < st->n_key; k++) {
-                size_t i = st->key[k];
-                if (k)
-                    cdc_buf_putc(&last, ',');
-                if (st->cols[i].binary && !is(st->cols[i].data_type, "bit"))
-                    cdc_buf_puts(&last, "BINARY ");
-                quote_literal(m, &last, row[i] ? row[i] : "", len[i]);
-            }
-            cdc_buf_putc(&last, ')');
+            my_snap_key_save(st, row, len, &last);
         }
         if (mysql_errno(m) && !err)
-            err = q_error(m, es, "reading a snapshot chunk");
+            err = my_query_error(m, es, "reading a snapshot chunk");
         mysql_free_result(r);
-        if (err || got < CHUNK_ROWS)
+        if (err || got < MY_CHUNK_ROWS)
             break;
-        if ((err = commit_unit(sn, false)))
+        char *progress = my_snap_progress(st, ordinal, &last);
+        err = commit_unit(sn, progress, false);
+        free(progress);
+        if (err)
             break;
     }
     cdc_buf_deinit(&sql);
-    cdc_buf_deinit(&last);
+    my_snap_key_free(&last);
     return err;
 }
 
@@ -410,10 +537,10 @@ my_snapshot_run(cdc_source_t *s, cdc_errstr_t *es)
     char file[256] = "", pos[32] = "";
     if (mysql_query(m, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ") ||
         mysql_query(m, "START TRANSACTION WITH CONSISTENT SNAPSHOT"))
-        return q_error(m, es, "starting the snapshot transaction");
+        return my_query_error(m, es, "starting the snapshot transaction");
     if (mysql_query(m, "SHOW STATUS WHERE Variable_name IN ('binlog_snapshot_file', "
                        "'binlog_snapshot_position')"))
-        return q_error(m, es, "reading the snapshot's binlog position");
+        return my_query_error(m, es, "reading the snapshot's binlog position");
     MYSQL_RES *r = mysql_store_result(m);
     MYSQL_ROW row;
     while (r && (row = mysql_fetch_row(r))) {
@@ -427,34 +554,29 @@ my_snapshot_run(cdc_source_t *s, cdc_errstr_t *es)
         return cdc_errstr_set(es, CDC_ERR_CONFIG,
                               "mysql: the server gives no binlog position for a consistent "
                               "snapshot (binlog_snapshot_file): is the binary log on?");
-    uint64_t snap_pos = strtoull(pos, NULL, 10);
-    cdc_err_t err = CDC_OK;
-    if (s->resume.has_pos) { /* an interrupted snapshot: catch up to the new point first */
-        CDC_LOG_INFO("source=%s publishing the stream from %s:%llu up to the new snapshot point",
-                     s->conf->name, s->file, (unsigned long long)s->start_pos);
-        err = my_stream_until(s, my_file_number(file), snap_pos, es);
-        if (err) {
-            mysql_query(m, "ROLLBACK");
-            return err;
-        }
-    }
     memcpy(s->file, file, sizeof(s->file));
-    s->start_pos = snap_pos;
-    my_gtid_at(s, m, file, snap_pos); /* the GTID state at the snapshot point */
+    s->start_pos = strtoull(pos, NULL, 10);
+    my_gtid_at(s, m, file, s->start_pos); /* the GTID state at the snapshot point */
     snap_t sn = {.s = s,
                  .pos = {s->epoch, CDC_PHASE_SNAPSHOT, my_file_number(file), s->start_pos, 0}};
     my_native(s, s->start_pos, sn.native, sizeof(sn.native));
     CDC_LOG_INFO("source=%s initial snapshot at %s:%s", s->conf->name, file, pos);
+    cdc_err_t err = CDC_OK;
     for (size_t i = 0; !err && i < s->n_tables; i++) {
-        snap_table_t st = {.tb = &s->tables[i]};
-        err = load_table(s, &st, es);
+        my_snap_table_t st;
+        err = my_snap_open(s, &s->tables[i], &st, es);
         if (!err)
-            err = read_table(&sn, &st, es);
-        snap_table_free(&st);
+            err = read_table(&sn, &st, i, es);
+        my_snap_close(&st);
+        if (!err && i + 1 < s->n_tables) { /* a unit never spans tables: at most a chunk */
+            char *progress = my_snap_progress(NULL, i + 1, NULL);
+            err = commit_unit(&sn, progress, false);
+            free(progress);
+        }
     }
     mysql_query(m, "COMMIT");
     if (!err)
-        err = commit_unit(&sn, true);
+        err = commit_unit(&sn, NULL, true);
     if (!err) {
         CDC_LOG_INFO("source=%s initial snapshot completed rows=%llu; streaming from %s:%llu",
                      s->conf->name, (unsigned long long)sn.rows, s->file,

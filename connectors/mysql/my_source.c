@@ -27,17 +27,17 @@ my_now_us(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-static cdc_err_t
-query_error(cdc_errstr_t *es, MYSQL *m, const char *what)
+cdc_err_t
+my_query_error(MYSQL *m, cdc_errstr_t *es, const char *what)
 {
     return cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: %s: %s (%u)", what, mysql_error(m),
                           mysql_errno(m));
 }
 
-static cdc_err_t
-exec(MYSQL *m, const char *sql, cdc_errstr_t *es)
+cdc_err_t
+my_exec(MYSQL *m, const char *sql, cdc_errstr_t *es)
 {
-    return mysql_query(m, sql) ? query_error(es, m, sql) : CDC_OK;
+    return mysql_query(m, sql) ? my_query_error(m, es, sql) : CDC_OK;
 }
 
 uint64_t
@@ -133,6 +133,7 @@ native_parse(const char *native, char *file, size_t cap, uint64_t *pos, uint32_t
 cdc_err_t
 my_emit(cdc_source_t *s, cdc_event_t *ev)
 {
+    my_resnap_track(s, ev);
     if (s->resume.has_pos) {
         cdc_pos_t p;
         cdc_pos_parse(ev->source.pos, &p);
@@ -182,19 +183,22 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
     my_native(s, ev->log_pos, native, sizeof(native));
     s->start_pos = ev->log_pos;
     int64_t now = my_now_us();
-    if (s->txn.delivered == 0) {
+    cdc_txn_info_t snap = {0};
+    bool chunk = my_resnap_commit_info(s, &snap); /* a high watermark: carries progress */
+    if (s->txn.delivered == 0 && !chunk) {
         /* nothing captured: move the stored position now and then, so purged binlogs behind
          * it are never needed again */
         if (now - s->last_advance_us < (int64_t)s->conf->heartbeat_ms * 1000)
             return CDC_OK;
     }
     s->last_advance_us = now;
-    cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->txn.minor,
-                     s->txn.idx ? s->txn.idx - 1 : 0};
+    cdc_pos_t pos = {s->epoch, chunk ? CDC_PHASE_RESNAPSHOT : CDC_PHASE_STREAM,
+                     my_file_number(s->file), s->txn.minor, s->txn.idx ? s->txn.idx - 1 : 0};
     if (s->resume.has_pos && pos.epoch == s->resume.pos.epoch &&
         cdc_pos_cmp(&pos, &s->resume.pos) <= 0)
         return CDC_OK; /* a re-read transaction that was already stored */
-    cdc_txn_info_t info = {pos, 0, s->txn.txn_id, s->txn.ts_ms, false, NULL, native};
+    cdc_txn_info_t info = {pos,           0,     s->txn.txn_id, s->txn.ts_ms, snap.snapshot_done,
+                           snap.progress, native};
     return s->cb->commit(s->ctx, &info);
 }
 
@@ -281,6 +285,8 @@ dispatch(cdc_source_t *s, const uint8_t *raw, size_t n, cdc_errstr_t *es)
             return CDC_OK; /* not captured */
         if (!s->txn.open)
             txn_begin(s, &ev, NULL);
+        if (tb->signal)
+            return my_resnap_signal(s, &ev, es);
         return my_rows_events(s, tb, &ev, es);
     }
     case CDC_BL_TRANSACTION_PAYLOAD:
@@ -319,9 +325,9 @@ my_start_streaming(cdc_source_t *s, cdc_errstr_t *es)
         return err;
     char sql[128];
     snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %llu", HEARTBEAT_NS);
-    if ((err = exec(s->repl, "SET @master_binlog_checksum = @@global.binlog_checksum", es)) ||
-        (err = exec(s->repl, "SET @mariadb_slave_capability = 4", es)) ||
-        (err = exec(s->repl, sql, es)))
+    if ((err = my_exec(s->repl, "SET @master_binlog_checksum = @@global.binlog_checksum", es)) ||
+        (err = my_exec(s->repl, "SET @mariadb_slave_capability = 4", es)) ||
+        (err = my_exec(s->repl, sql, es)))
         return err;
     s->rpl = mariadb_rpl_init(s->repl);
     if (!s->rpl)
@@ -363,22 +369,10 @@ my_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void *ctx, c
         return CDC_OK; /* nothing to acknowledge to the server */
     cdc_err_t err = s->streaming ? CDC_OK : my_start_streaming(s, es);
     int64_t until = my_now_us() + (int64_t)timeout_ms * 1000;
-    while (!err && my_now_us() < until)
-        err = next_event(s, es);
-    return err;
-}
-
-cdc_err_t
-my_stream_until(cdc_source_t *s, uint64_t file_no, uint64_t pos, cdc_errstr_t *es)
-{
-    cdc_err_t err = s->streaming ? CDC_OK : my_start_streaming(s, es);
-    while (!err) {
-        uint64_t at = my_file_number(s->file);
-        if (at > file_no ||
-            (at == file_no && s->ev && s->ev->next_event_pos >= pos &&
-             s->ev->event_type != ROTATE_EVENT && s->ev->event_type != FORMAT_DESCRIPTION_EVENT))
-            break;
-        err = next_event(s, es);
+    while (!err && my_now_us() < until) {
+        err = my_resnap_step(s, es); /* completing an interrupted snapshot */
+        if (!err)
+            err = next_event(s, es);
     }
     return err;
 }
@@ -389,7 +383,7 @@ static cdc_err_t
 load_charsets(cdc_source_t *s, cdc_errstr_t *es)
 {
     if (mysql_query(s->catalog, "SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS"))
-        return query_error(es, s->catalog, "reading collations");
+        return my_query_error(s->catalog, es, "reading collations");
     MYSQL_RES *r = mysql_store_result(s->catalog);
     MYSQL_ROW row;
     s->n_charset = 4096;
@@ -407,7 +401,7 @@ static cdc_err_t
 first_row(MYSQL *m, const char *sql, char *a, size_t na, char *b, size_t nb, cdc_errstr_t *es)
 {
     if (mysql_query(m, sql))
-        return query_error(es, m, sql);
+        return my_query_error(m, es, sql);
     MYSQL_RES *r = mysql_store_result(m);
     MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
     if (row && a)
@@ -429,6 +423,7 @@ my_close(cdc_source_t *s)
     }
     if (s->repl)
         mysql_close(s->repl);
+    my_resnap_free(s); /* before the connection its chunk result came from */
     if (s->catalog)
         mysql_close(s->catalog);
     for (size_t i = 0; i < s->n_tables; i++) {
@@ -506,13 +501,10 @@ my_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
                                conf->name, (unsigned)s->server_id, (unsigned)stored_id, conf->name);
             goto fail;
         }
-        if (!resume->snapshot_done && conf->snapshot == CDC_SNAPSHOT_INITIAL) {
-            /* interrupted initial snapshot: the stream from its start point up to a new
-             * consistent point is published first, then the snapshot is taken again there */
-            CDC_LOG_INFO("source=%s the initial snapshot was interrupted; taking it again",
-                         conf->name);
-            s->snapshot_due = true;
-        }
+        /* an interrupted initial snapshot: completed from its progress while streaming */
+        if (!resume->snapshot_done && conf->snapshot == CDC_SNAPSHOT_INITIAL &&
+            (err = my_resnap_start(s, resume->progress, es)))
+            goto fail;
     } else {
         char pos[32];
         if ((err = first_row(s->catalog, "SHOW MASTER STATUS", s->file, sizeof(s->file), pos,

@@ -21,6 +21,10 @@ table_find(cdc_source_t *s, const char *db, size_t dbn, const char *name, size_t
             !memcmp(tb->name, name, namen))
             return tb;
     }
+    my_table_t *sig = s->resnap.signal;
+    if (sig && strlen(sig->db) == dbn && !memcmp(sig->db, db, dbn) && strlen(sig->name) == namen &&
+        !memcmp(sig->name, name, namen))
+        return sig;
     return NULL;
 }
 
@@ -30,6 +34,8 @@ my_table_by_id(cdc_source_t *s, uint64_t id)
     for (size_t i = 0; i < s->n_tables; i++)
         if (s->tables[i].table_id == id)
             return &s->tables[i];
+    if (s->resnap.signal && s->resnap.signal->table_id == id)
+        return s->resnap.signal;
     return NULL;
 }
 
@@ -163,9 +169,11 @@ my_table_map(cdc_source_t *s, const uint8_t *raw, size_t n, const cdc_binlog_eve
             cdc_errstr_prefix(es, "%s.%s.%s", tb->db, tb->name, tb->cols[i]);
             return err;
         }
-        tb->json[i] = (c->type == CDC_MT_BLOB || c->type == CDC_MT_LONG_BLOB) &&
+        tb->json[i] = !tb->signal && (c->type == CDC_MT_BLOB || c->type == CDC_MT_LONG_BLOB) &&
                       tb->text[i].kind != CDC_MY_TEXT_BINARY && is_json_column(s, tb, tb->cols[i]);
     }
+    if (tb->signal)
+        return CDC_OK; /* read for watermarks, never published */
     CDC_LOG_INFO("source=%s table=%s.%s columns=%u", s->conf->name, tb->db, tb->name,
                  (unsigned)keep);
     return announce_schema(s, tb, es);

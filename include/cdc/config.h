@@ -74,6 +74,7 @@ typedef struct {
     char *slot;         /* PostgreSQL */
     char *publication;  /* PostgreSQL */
     uint32_t server_id; /* MySQL: our replica id */
+    char *signal_table; /* MySQL: "db.table" of the snapshot watermarks */
     cdc_snapshot_mode_t snapshot;
     int heartbeat_ms;
     int line; /* where it was defined, for later errors */

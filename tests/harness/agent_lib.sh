@@ -96,7 +96,7 @@ setup_tmp() {
 cleanup_tmp() {
     [ -n "${agent_pid:-}" ] && kill -9 "$agent_pid" 2>/dev/null || true
     jobs -p | xargs -r kill 2>/dev/null || true
-    rm -rf "$tmp"
+    [ -n "${CDC_KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
 }
 # Starts the agent on $tmp/agent.yaml in the background, its output appended to $tmp/agent.log.
 start_agent() {
@@ -128,10 +128,10 @@ my_master_pos() {
 
 # Waits until source erp's stored resume point reaches "FILENUMBER POS" (default: the server's
 # current position), up to TENTHS tenths of a second.
-my_wait_caught_up() { # [target] [tenths]
+my_wait_caught_up() { # [target] [tenths] [source]
     local target=${1:-$(my_master_pos)} i got
     for i in $(seq 1 "${2:-600}"); do
-        got=$("$CDC_TOPIC_DUMP" "$boot" cdc._offsets 2>/dev/null | grep '"source":"erp"' | tail -1 |
+        got=$("$CDC_TOPIC_DUMP" "$boot" cdc._offsets 2>/dev/null | grep "\"source\":\"${3:-erp}\"" | tail -1 |
             sed -n 's/.*"source_resume":{"file":"[^"]*\.\([0-9]*\)","gtid":"[^"]*","pos":\([0-9]*\).*/\1 \2/p')
         if [ -n "$got" ] && awk -v a="$got" -v b="$target" 'BEGIN {
                 split(a, x, " "); split(b, y, " ");

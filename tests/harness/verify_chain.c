@@ -3,7 +3,8 @@
  * The workload keeps a counter per row (insert v=1, each update v+1, delete removes the row), so
  * after dropping re-sent records (a position already seen), every key's events must form an
  * unbroken chain: a missing change or a duplicate breaks it. The state rebuilt from the topic must
- * equal EXPECTED ("id v" lines dumped from the source table). Prints "N passed, N failed".
+ * equal EXPECTED ("id v" lines dumped from the source table). Prints "N passed, N failed";
+ * CDC_VERIFY_VERBOSE prints the first re-sent records.
  * With CDC_VERIFY_LENIENT set (a snapshot resumed with watermarks), a key's first event may be a
  * change made before its snapshot row was read, so unknown keys are taken as they come.
  */
@@ -88,7 +89,9 @@ on_record(void *ctx, const rd_kafka_message_t *m)
         return;
     }
     if (!posset_add(&c->seen, ev.source.pos)) {
-        c->resent++;
+        if (c->resent++ < 3 && getenv("CDC_VERIFY_VERBOSE"))
+            printf("re-sent: %d/%lld %.*s\n", (int)m->partition, (long long)m->offset,
+                   (int)m->len, (const char *)m->payload);
         return;
     }
     c->events++;

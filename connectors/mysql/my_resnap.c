@@ -1,0 +1,314 @@
+/*
+ * Completing an interrupted initial snapshot of a MySQL / MariaDB source while streaming (the
+ * DBLog / incremental-snapshot algorithm). The stored resume point still stands at the snapshot's
+ * binlog point (or later, with the snapshot's progress carried along), so every change since then
+ * arrives in the stream. The remaining rows are read chunk by chunk between a low and a high
+ * watermark: a row of the signal table (`signal_table`, one row per source, updated each time)
+ * written before and after the chunk's SELECT. Rows whose key changed in the stream between the
+ * two watermarks are dropped, since the stream carries them; the others go out as phase-2 rows
+ * inside the high watermark's transaction, after every change committed before it and before every
+ * later one. Progress is committed with that transaction, so a crash repeats at most one chunk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cdc/log.h"
+#include "my_internal.h"
+
+#define SIGNAL_TYPE "watermark"
+
+static void
+clear_changed(my_resnap_t *r)
+{
+    for (size_t i = 0; i < r->n_changed; i++)
+        free(r->changed[i]);
+    r->n_changed = 0;
+}
+
+void
+my_resnap_free(cdc_source_t *s)
+{
+    my_resnap_t *r = &s->resnap;
+    clear_changed(r);
+    free(r->changed);
+    mysql_free_result(r->rows);
+    if (r->table_open)
+        my_snap_close(&r->st);
+    my_snap_key_free(&r->after);
+    free(r->resume);
+    free(r->progress);
+    if (r->signal) {
+        my_table_clear(r->signal);
+        cdc_binlog_table_free(&r->signal->t);
+        free(r->signal->raw);
+        free(r->signal->db);
+        free(r->signal->name);
+        free(r->signal);
+    }
+    cdc_buf_deinit(&r->scratch);
+    memset(r, 0, sizeof(*r));
+}
+
+/* `db`.`table` of the signal table into b. */
+static void
+signal_ident(const cdc_source_t *s, cdc_buf_t *b)
+{
+    const my_table_t *t = s->resnap.signal;
+    const char *parts[2] = {t->db, t->name};
+    for (int i = 0; i < 2; i++) {
+        if (i)
+            cdc_buf_putc(b, '.');
+        cdc_buf_putc(b, '`');
+        for (const char *p = parts[i]; *p; p++) {
+            if (*p == '`')
+                cdc_buf_putc(b, '`');
+            cdc_buf_putc(b, *p);
+        }
+        cdc_buf_putc(b, '`');
+    }
+}
+
+cdc_err_t
+my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
+{
+    my_resnap_t *r = &s->resnap;
+    if (progress && progress[0] && !my_snap_progress_parse(progress, &r->ordinal))
+        return cdc_errstr_set(es, CDC_ERR_FATAL,
+                              "source %s: unreadable snapshot progress in the stored offsets; "
+                              "re-snapshot with `cdc-agent source drop`",
+                              s->conf->name);
+    r->resume = progress && progress[0] ? cdc_xstrdup(progress) : NULL;
+    const char *st = s->conf->signal_table, *dot = strchr(st, '.');
+    r->signal = cdc_xcalloc(1, sizeof(my_table_t));
+    r->signal->db = cdc_xstrndup(st, (size_t)(dot - st));
+    r->signal->name = cdc_xstrdup(dot + 1);
+    r->signal->signal = true;
+    r->nonce = (uint64_t)my_now_us() ^ ((uint64_t)getpid() << 40);
+    cdc_buf_init(&r->scratch);
+    cdc_buf_reset(&r->scratch);
+    cdc_buf_puts(&r->scratch, "CREATE TABLE IF NOT EXISTS ");
+    signal_ident(s, &r->scratch);
+    cdc_buf_puts(&r->scratch, " (id VARCHAR(64) NOT NULL PRIMARY KEY, type VARCHAR(32) NOT NULL, "
+                              "data VARCHAR(2048) NULL) CHARACTER SET ascii");
+    if (mysql_query(s->catalog, r->scratch.data))
+        return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                              "source %s: cannot create the signal table %s (signal_table) the "
+                              "snapshot's watermarks are written to: %s; create it or grant "
+                              "CREATE, INSERT, UPDATE on it",
+                              s->conf->name, st, mysql_error(s->catalog));
+    r->active = true;
+    CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks "
+                 "in %s",
+                 s->conf->name, r->ordinal + 1, s->conf->n_tables, st);
+    return CDC_OK;
+}
+
+static cdc_err_t
+watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
+{
+    my_resnap_t *r = &s->resnap;
+    cdc_buf_t *b = &r->scratch;
+    cdc_buf_reset(b);
+    cdc_buf_puts(b, "INSERT INTO ");
+    signal_ident(s, b);
+    /* source names are [A-Za-z0-9_-]: no quoting needed */
+    cdc_buf_printf(b,
+                   " (id, type, data) VALUES ('%s', '" SIGNAL_TYPE "', '%c:%llx:%u') ON "
+                   "DUPLICATE KEY UPDATE type = VALUES(type), data = VALUES(data)",
+                   s->conf->name, kind, (unsigned long long)r->nonce, (unsigned)r->seq);
+    if (mysql_query(s->catalog, b->data))
+        return my_query_error(s->catalog, es, "writing a snapshot watermark");
+    return CDC_OK;
+}
+
+cdc_err_t
+my_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
+{
+    my_resnap_t *r = &s->resnap;
+    if (!r->active || r->in_flight || r->commit_pending)
+        return CDC_OK;
+    cdc_err_t err;
+    bool more = r->ordinal < s->n_tables;
+    if (more && !r->table_open) {
+        if ((err = my_snap_open(s, &s->tables[r->ordinal], &r->st, es)))
+            return err;
+        r->table_open = true;
+        r->after.set = false;
+        if (r->resume && !my_snap_progress_key(&r->st, r->resume, &r->after))
+            return cdc_errstr_set(es, CDC_ERR_FATAL,
+                                  "source %s: the stored snapshot progress does not fit the key "
+                                  "of %s.%s; re-snapshot with `cdc-agent source drop`",
+                                  s->conf->name, r->st.tb->db, r->st.tb->name);
+        free(r->resume);
+        r->resume = NULL;
+    }
+    r->seq++;
+    clear_changed(r);
+    r->low_seen = false;
+    if ((err = watermark(s, 'L', es)))
+        return err;
+    if (more) {
+        if ((err = my_snap_query(s, &r->st, &r->after, &r->scratch, es)))
+            return err;
+        r->rows = mysql_store_result(s->catalog);
+        if (!r->rows)
+            return my_query_error(s->catalog, es, "reading a snapshot chunk");
+    }
+    if ((err = watermark(s, 'H', es)))
+        return err;
+    r->in_flight = true;
+    return CDC_OK;
+}
+
+void
+my_resnap_track(cdc_source_t *s, const cdc_event_t *ev)
+{
+    my_resnap_t *r = &s->resnap;
+    if (!r->in_flight || !r->low_seen || !r->table_open || strcmp(ev->source.db, r->st.tb->db) ||
+        strcmp(ev->source.table, r->st.tb->name))
+        return;
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    cdc_errstr_t es;
+    if (cdc_event_key_encode(ev, &b, &es)) {
+        cdc_buf_deinit(&b); /* the publisher stops on the same encoding error */
+        return;
+    }
+    if (r->n_changed == r->cap_changed) {
+        r->cap_changed = r->cap_changed ? 2 * r->cap_changed : 64;
+        r->changed = cdc_xrealloc(r->changed, r->cap_changed * sizeof(char *));
+    }
+    r->changed[r->n_changed++] = b.data;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* At the high watermark: the chunk's rows whose key did not change, as phase-2 reads. */
+static cdc_err_t
+emit_chunk(cdc_source_t *s, const cdc_binlog_event_t *bev, cdc_errstr_t *es)
+{
+    my_resnap_t *r = &s->resnap;
+    if (!r->rows)
+        return CDC_OK;
+    qsort(r->changed, r->n_changed, sizeof(char *), cmp_str);
+    cdc_buf_t key;
+    cdc_buf_init(&key);
+    cdc_err_t err = CDC_OK;
+    MYSQL_ROW row;
+    mysql_data_seek(r->rows, 0);
+    while (!err && (row = mysql_fetch_row(r->rows))) {
+        unsigned long *len = mysql_fetch_lengths(r->rows);
+        cdc_event_t ev;
+        cdc_arena_reset(&s->arena);
+        my_snap_row(s, &r->st, row, len, &ev);
+        cdc_buf_reset(&key);
+        if ((err = cdc_event_key_encode(&ev, &key, es)))
+            break;
+        const char *k = key.data;
+        if (r->n_changed && bsearch(&k, r->changed, r->n_changed, sizeof(char *), cmp_str))
+            continue; /* the stream carries this key's newer state */
+        cdc_pos_t pos = {s->epoch, CDC_PHASE_RESNAPSHOT, my_file_number(s->file), s->txn.minor,
+                         s->txn.idx};
+        cdc_pos_format(s->txn.pos, &pos);
+        ev.source.pos = s->txn.pos;
+        ev.source.offset = bev->log_pos ? bev->log_pos - bev->size : 0;
+        ev.source.gtid = s->txn.gtid[0] ? s->txn.gtid : NULL;
+        ev.txn_id = s->txn.txn_id;
+        ev.txn_seq = s->txn.idx++;
+        err = my_emit(s, &ev);
+    }
+    cdc_buf_deinit(&key);
+    return err;
+}
+
+/* Moves past the emitted chunk and prepares the progress its commit carries. */
+static void
+advance(cdc_source_t *s)
+{
+    my_resnap_t *r = &s->resnap;
+    bool more = r->ordinal < s->n_tables;
+    uint64_t n = r->rows ? mysql_num_rows(r->rows) : 0;
+    bool table_done = !more || n < MY_CHUNK_ROWS;
+    if (!table_done) {
+        mysql_data_seek(r->rows, n - 1);
+        MYSQL_ROW row = mysql_fetch_row(r->rows);
+        my_snap_key_save(&r->st, row, mysql_fetch_lengths(r->rows), &r->after);
+    } else if (more) {
+        my_snap_close(&r->st);
+        r->table_open = false;
+        r->after.set = false;
+        r->ordinal++;
+    }
+    mysql_free_result(r->rows);
+    r->rows = NULL;
+    free(r->progress);
+    r->finished = r->ordinal >= s->n_tables;
+    r->progress = r->finished     ? NULL
+                  : r->table_open ? my_snap_progress(&r->st, r->ordinal, &r->after)
+                                  : my_snap_progress(NULL, r->ordinal, NULL);
+    r->commit_pending = true;
+}
+
+static cdc_err_t
+on_signal(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
+{
+    my_resnap_t *r = &s->resnap;
+    const cdc_column_t *id = cdc_row_find(row, "id"), *data = cdc_row_find(row, "data");
+    if (!id || !data || id->value.type != CDC_VAL_STRING || data->value.type != CDC_VAL_STRING ||
+        id->value.s.n != strlen(s->conf->name) ||
+        memcmp(id->value.s.p, s->conf->name, id->value.s.n))
+        return CDC_OK; /* another source's */
+    char text[64], kind = 0;
+    unsigned long long nonce = 0;
+    unsigned seq = 0;
+    snprintf(text, sizeof(text), "%.*s", (int)(data->value.s.n < 63 ? data->value.s.n : 63),
+             data->value.s.p);
+    if (sscanf(text, "%c:%llx:%u", &kind, &nonce, &seq) != 3 || nonce != r->nonce ||
+        seq != r->seq || !r->in_flight)
+        return CDC_OK; /* a watermark of an earlier run or chunk */
+    if (kind == 'L') {
+        r->low_seen = true;
+        return CDC_OK;
+    }
+    if (kind != 'H' || !r->low_seen)
+        return CDC_OK;
+    r->in_flight = false; /* the chunk's own rows are not tracked */
+    cdc_err_t err = emit_chunk(s, s->resnap.cur_event, es);
+    if (!err)
+        advance(s);
+    return err;
+}
+
+cdc_err_t
+my_resnap_signal(cdc_source_t *s, const cdc_binlog_event_t *ev, cdc_errstr_t *es)
+{
+    my_resnap_t *r = &s->resnap;
+    if (!r->active)
+        return CDC_OK;
+    r->cur_event = ev;
+    cdc_err_t err = my_rows_after(s, r->signal, ev, on_signal, es);
+    r->cur_event = NULL;
+    return err;
+}
+
+bool
+my_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info)
+{
+    my_resnap_t *r = &s->resnap;
+    if (!r->commit_pending)
+        return false;
+    r->commit_pending = false;
+    info->progress = r->progress;
+    info->snapshot_done = r->finished;
+    if (r->finished) {
+        r->active = false;
+        CDC_LOG_INFO("source=%s initial snapshot completed", s->conf->name);
+    }
+    return true;
+}
