@@ -90,8 +90,8 @@ on_record(void *ctx, const rd_kafka_message_t *m)
     }
     if (!posset_add(&c->seen, ev.source.pos)) {
         if (c->resent++ < 3 && getenv("CDC_VERIFY_VERBOSE"))
-            printf("re-sent: %d/%lld %.*s\n", (int)m->partition, (long long)m->offset,
-                   (int)m->len, (const char *)m->payload);
+            printf("re-sent: %d/%lld %.*s\n", (int)m->partition, (long long)m->offset, (int)m->len,
+                   (const char *)m->payload);
         return;
     }
     c->events++;
