@@ -153,6 +153,17 @@ cb_begin(void *ctx, const cdc_txn_info_t *txn)
     return CDC_OK;
 }
 
+/* The position of the batch's last event: parsed from its record only when needed, not for every
+ * event. */
+static const cdc_pos_t *
+batch_pos(batch_t *b)
+{
+    if (b->pos_stale && b->n > 0)
+        cdc_pos_parse(b->recs[b->n - 1].pos, &b->pos);
+    b->pos_stale = false;
+    return &b->pos;
+}
+
 /* Closes the open batch: everything up to its last boundary (or all of it when split). */
 static cdc_err_t
 close_batch(cdc_publisher_t *p, bool split)
@@ -162,7 +173,7 @@ close_batch(cdc_publisher_t *p, bool split)
     if (split) {
         b->bound_n = b->n;
         b->bound_len = b->data.len;
-        b->bound_pos = b->pos;
+        b->bound_pos = *batch_pos(b);
         b->bound_token = 0; /* not a whole source transaction: nothing to acknowledge */
         b->bound_snapshot_done = false;
         memcpy(b->bound_native, b->txn_native, sizeof(b->bound_native)); /* re-read it all */
@@ -175,7 +186,7 @@ close_batch(cdc_publisher_t *p, bool split)
             batch_add(rest, r->topic, r->partition, r->key_len ? &k : NULL,
                       r->val_len < 0 ? NULL : &v, r->ts_ms, r->op, r->pos);
         }
-        rest->pos = b->pos;
+        rest->pos = *batch_pos(b);
         rest->has_pos = b->has_pos;
         memcpy(rest->txn_native, b->txn_native, sizeof(rest->txn_native));
     }
@@ -240,8 +251,8 @@ cb_event(void *ctx, const cdc_event_t *ev)
             batch_add_span(b, ti, RD_KAFKA_PARTITION_UA, key_off, key_len, 0, -1, ev->source.ts_ms,
                            op, ev->source.pos);
     }
-    cdc_pos_parse(ev->source.pos, &b->pos);
     b->has_pos = true;
+    b->pos_stale = true;
     if (b->bound_n == 0 && (b->data.len > p->max_batch_bytes || b->n > 4 * BATCH_MAX_RECORDS))
         return close_batch(p, true); /* one source transaction larger than a batch */
     return CDC_OK;
@@ -262,7 +273,7 @@ cb_commit(void *ctx, const cdc_txn_info_t *txn)
     b->bound_any = true;
     b->bound_n = b->n;
     b->bound_len = b->data.len;
-    b->bound_pos = b->pos;
+    b->bound_pos = *batch_pos(b);
     if (txn->ack_token)
         b->bound_token = txn->ack_token;
     b->bound_snapshot_done |= txn->snapshot_done;
@@ -339,6 +350,7 @@ cdc_publisher_discard_partial(cdc_publisher_t *p)
     b->n = b->bound_n;
     b->data.len = b->bound_len;
     b->pos = b->bound_pos;
+    b->pos_stale = false;
 }
 
 cdc_err_t

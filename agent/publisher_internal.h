@@ -27,6 +27,7 @@ typedef struct batch {
     size_t n, cap;
     size_t bound_n, bound_len; /* records and bytes up to the last whole source transaction */
     bool has_pos;
+    bool pos_stale; /* pos is the last record's, not parsed yet (see batch_pos) */
     cdc_pos_t pos, bound_pos;
     uint64_t bound_token;
     bool bound_snapshot_done;

@@ -12,15 +12,32 @@
 
 #include "cdc/json.h"
 
+/* v in decimal, zero-padded to width digits (no printf: this runs for every temporal value). */
+static void
+put_num(cdc_buf_t *b, uint32_t v, int width)
+{
+    char t[12];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width)
+        t[n++] = '0';
+    cdc_buf_reserve(b, (size_t)n);
+    while (n)
+        b->data[b->len++] = t[--n];
+    b->data[b->len] = '\0';
+}
+
 static void
 put_year(cdc_buf_t *b, int32_t year)
 {
     if (year < 0)
-        cdc_buf_printf(b, "-%04" PRId32, -year);
+        cdc_buf_putc(b, '-');
     else if (year > 9999)
-        cdc_buf_printf(b, "+%" PRId32, year);
-    else
-        cdc_buf_printf(b, "%04" PRId32, year);
+        cdc_buf_putc(b, '+');
+    put_num(b, year < 0 ? (uint32_t)(-(int64_t)year) : (uint32_t)year, 4);
 }
 
 void
@@ -31,22 +48,37 @@ cdc_date_format(cdc_buf_t *b, const cdc_date_t *d)
         return;
     }
     put_year(b, d->year);
-    cdc_buf_printf(b, "-%02u-%02u", d->month, d->day);
+    cdc_buf_putc(b, '-');
+    put_num(b, d->month, 2);
+    cdc_buf_putc(b, '-');
+    put_num(b, d->day, 2);
 }
 
 /* ".ffffff" with trailing zeros dropped; nothing when usec is zero. */
 static void
 put_fraction(cdc_buf_t *b, uint32_t usec)
 {
+    usec %= 1000000u;
     if (!usec)
         return;
-    char f[8];
-    snprintf(f, sizeof(f), "%06u", usec % 1000000u);
     int k = 6;
-    while (k > 1 && f[k - 1] == '0')
+    while (usec % 10 == 0) {
+        usec /= 10;
         k--;
+    }
     cdc_buf_putc(b, '.');
-    cdc_buf_append(b, f, (size_t)k);
+    put_num(b, usec, k);
+}
+
+/* hh:mm:ss (hours at least two digits) */
+static void
+put_hms(cdc_buf_t *b, uint32_t h, unsigned m, unsigned sec)
+{
+    put_num(b, h, 2);
+    cdc_buf_putc(b, ':');
+    put_num(b, m, 2);
+    cdc_buf_putc(b, ':');
+    put_num(b, sec, 2);
 }
 
 void
@@ -57,7 +89,8 @@ cdc_timestamp_format(cdc_buf_t *b, const cdc_timestamp_t *ts, bool utc)
         return;
     }
     cdc_date_format(b, &ts->date);
-    cdc_buf_printf(b, "T%02u:%02u:%02u", ts->hour, ts->minute, ts->second);
+    cdc_buf_putc(b, 'T');
+    put_hms(b, ts->hour, ts->minute, ts->second);
     put_fraction(b, ts->usec);
     if (utc)
         cdc_buf_putc(b, 'Z');
@@ -66,16 +99,22 @@ cdc_timestamp_format(cdc_buf_t *b, const cdc_timestamp_t *ts, bool utc)
 void
 cdc_time_format(cdc_buf_t *b, const cdc_time_t *t, bool with_zone)
 {
-    cdc_buf_printf(b, "%s%02" PRIu32 ":%02u:%02u", t->negative ? "-" : "", t->hours, t->minute,
-                   t->second);
+    if (t->negative)
+        cdc_buf_putc(b, '-');
+    put_hms(b, t->hours, t->minute, t->second);
     put_fraction(b, t->usec);
     if (!with_zone)
         return;
     int32_t off = t->tz_offset_sec;
     uint32_t mag = off < 0 ? (uint32_t)(-(int64_t)off) : (uint32_t)off;
-    cdc_buf_printf(b, "%c%02u:%02u", off < 0 ? '-' : '+', mag / 3600, (mag / 60) % 60);
-    if (mag % 60)
-        cdc_buf_printf(b, ":%02u", mag % 60);
+    cdc_buf_putc(b, off < 0 ? '-' : '+');
+    put_num(b, mag / 3600, 2);
+    cdc_buf_putc(b, ':');
+    put_num(b, (mag / 60) % 60, 2);
+    if (mag % 60) {
+        cdc_buf_putc(b, ':');
+        put_num(b, mag % 60, 2);
+    }
 }
 
 static void

@@ -87,6 +87,7 @@ struct cdc_source {
     MARIADB_RPL_EVENT *ev;
     cdc_binlog_format_t fmt;
     bool streaming;
+    bool yield;           /* a transaction was committed or the server is idle: end the poll */
     uint32_t server_id;   /* the server's @@server_id */
     const char **charset; /* collation id -> character set name */
     size_t n_charset;
@@ -102,6 +103,7 @@ struct cdc_source {
     struct {
         bool open;
         bool standalone;
+        bool may_skip;  /* at or before the stored position: events may have been published */
         uint64_t minor; /* end position of its first (GTID) event */
         uint64_t start; /* position of its first event */
         uint32_t idx;   /* next event index */

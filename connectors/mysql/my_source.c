@@ -17,7 +17,9 @@
 #include "cdc/log.h"
 #include "my_internal.h"
 
-#define HEARTBEAT_NS 100000000ULL /* the server's heartbeat when idle: bounds a blocked poll */
+/* The server's heartbeat when idle: bounds a blocked poll, so the agent closes a lingering Kafka
+ * transaction (and notices a stop) within about this much. */
+#define HEARTBEAT_NS 20000000ULL
 
 int64_t
 my_now_us(void)
@@ -134,7 +136,7 @@ cdc_err_t
 my_emit(cdc_source_t *s, cdc_event_t *ev)
 {
     my_resnap_track(s, ev);
-    if (s->resume.has_pos) {
+    if (s->txn.may_skip) {
         cdc_pos_t p;
         cdc_pos_parse(ev->source.pos, &p);
         if (p.epoch == s->resume.pos.epoch && cdc_pos_cmp(&p, &s->resume.pos) <= 0)
@@ -161,6 +163,10 @@ txn_begin(cdc_source_t *s, const cdc_binlog_event_t *ev, const cdc_binlog_gtid_t
     s->txn.start = ev->log_pos - ev->size;
     s->txn.minor = ev->log_pos;
     s->txn.ts_ms = (int64_t)ev->timestamp * 1000;
+    uint64_t file_no = my_file_number(s->file); /* only a re-read transaction compares events */
+    const cdc_pos_t *r = &s->resume.pos;
+    s->txn.may_skip = s->resume.has_pos && r->epoch == s->epoch &&
+                      (file_no < r->major || (file_no == r->major && s->txn.minor <= r->minor));
     my_native(s, s->txn.start, s->txn.start_native, sizeof(s->txn.start_native));
     if (g) {
         snprintf(s->txn.gtid, sizeof(s->txn.gtid), "%u-%u-%llu", g->domain, g->server_id,
@@ -199,6 +205,7 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
         return CDC_OK; /* a re-read transaction that was already stored */
     cdc_txn_info_t info = {pos,           0,     s->txn.txn_id, s->txn.ts_ms, snap.snapshot_done,
                            snap.progress, native};
+    s->yield = true; /* let the agent close a Kafka transaction whose linger is over */
     return s->cb->commit(s->ctx, &info);
 }
 
@@ -293,8 +300,11 @@ dispatch(cdc_source_t *s, const uint8_t *raw, size_t n, cdc_errstr_t *es)
         return cdc_errstr_set(es, CDC_ERR_NOTIMPL,
                               "compressed binlog transactions are not decoded; set "
                               "binlog_transaction_compression=OFF");
+    case CDC_BL_HEARTBEAT:
+        s->yield = true; /* idle */
+        return CDC_OK;
     default:
-        return CDC_OK; /* heartbeats, annotations, checkpoints */
+        return CDC_OK; /* annotations, checkpoints */
     }
 }
 
@@ -369,7 +379,8 @@ my_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void *ctx, c
         return CDC_OK; /* nothing to acknowledge to the server */
     cdc_err_t err = s->streaming ? CDC_OK : my_start_streaming(s, es);
     int64_t until = my_now_us() + (int64_t)timeout_ms * 1000;
-    while (!err && my_now_us() < until) {
+    s->yield = false;
+    while (!err && !s->yield && my_now_us() < until) {
         err = my_resnap_step(s, es); /* completing an interrupted snapshot */
         if (!err)
             err = next_event(s, es);

@@ -15,25 +15,28 @@
 
 /* ---- character sets -------------------------------------------------------------------------- */
 
+/* ascii: bytes below 0x80 are the same characters in UTF-8 (not for UCS-2 / UTF-16 / UTF-32, nor
+ * Shift-JIS, where iconv maps 0x5C to the yen sign) */
 static const struct {
     const char *mysql, *iconv;
+    bool ascii;
 } charsets[] = {
-    {"latin1", "CP1252"}, /* MySQL's latin1 is Windows-1252 */
-    {"ascii", "ASCII"},       {"latin2", "ISO-8859-2"},
-    {"latin5", "ISO-8859-9"}, {"latin7", "ISO-8859-13"},
-    {"greek", "ISO-8859-7"},  {"hebrew", "ISO-8859-8"},
-    {"cp1250", "CP1250"},     {"cp1251", "CP1251"},
-    {"cp1256", "CP1256"},     {"cp1257", "CP1257"},
-    {"cp850", "CP850"},       {"cp852", "CP852"},
-    {"cp866", "CP866"},       {"koi8r", "KOI8-R"},
-    {"koi8u", "KOI8-U"},      {"macroman", "MACINTOSH"},
-    {"ucs2", "UCS-2BE"},      {"utf16", "UTF-16BE"},
-    {"utf16le", "UTF-16LE"},  {"utf32", "UTF-32BE"},
-    {"sjis", "SHIFT_JIS"},    {"cp932", "CP932"},
-    {"ujis", "EUC-JP"},       {"eucjpms", "EUC-JP-MS"},
-    {"gbk", "GBK"},           {"gb2312", "GB2312"},
-    {"big5", "BIG5"},         {"euckr", "EUC-KR"},
-    {"tis620", "TIS-620"},
+    {"latin1", "CP1252", true}, /* MySQL's latin1 is Windows-1252 */
+    {"ascii", "ASCII", true},       {"latin2", "ISO-8859-2", true},
+    {"latin5", "ISO-8859-9", true}, {"latin7", "ISO-8859-13", true},
+    {"greek", "ISO-8859-7", true},  {"hebrew", "ISO-8859-8", true},
+    {"cp1250", "CP1250", true},     {"cp1251", "CP1251", true},
+    {"cp1256", "CP1256", true},     {"cp1257", "CP1257", true},
+    {"cp850", "CP850", true},       {"cp852", "CP852", true},
+    {"cp866", "CP866", true},       {"koi8r", "KOI8-R", true},
+    {"koi8u", "KOI8-U", true},      {"macroman", "MACINTOSH", true},
+    {"ucs2", "UCS-2BE", false},     {"utf16", "UTF-16BE", false},
+    {"utf16le", "UTF-16LE", false}, {"utf32", "UTF-32BE", false},
+    {"sjis", "SHIFT_JIS", false},   {"cp932", "CP932", true},
+    {"ujis", "EUC-JP", true},       {"eucjpms", "EUC-JP-MS", true},
+    {"gbk", "GBK", true},           {"gb2312", "GB2312", true},
+    {"big5", "BIG5", true},         {"euckr", "EUC-KR", true},
+    {"tis620", "TIS-620", true},
 };
 
 cdc_err_t
@@ -57,6 +60,7 @@ cdc_my_text_for(const char *charset, cdc_my_text_t *out, cdc_errstr_t *es)
             break;
         out->kind = CDC_MY_TEXT_ICONV;
         out->cd = cd;
+        out->ascii = charsets[i].ascii;
         return CDC_OK;
     }
     return cdc_errstr_set(es, CDC_ERR_NOTIMPL, "character set %s cannot be converted to UTF-8 here",
@@ -83,6 +87,15 @@ text_value(const cdc_my_text_t *t, const uint8_t *p, size_t n, cdc_arena_t *a, c
     if (t->kind != CDC_MY_TEXT_ICONV) { /* UTF-8 (validated by the encoder) */
         *out = cdc_value_str(CDC_VAL_STRING, (const char *)p, n);
         return CDC_OK;
+    }
+    if (t->ascii) { /* plain ASCII (the common case) needs no conversion */
+        size_t i = 0;
+        while (i < n && p[i] < 0x80)
+            i++;
+        if (i == n) {
+            *out = cdc_value_str(CDC_VAL_STRING, (const char *)p, n);
+            return CDC_OK;
+        }
     }
     size_t cap = n * 4 + 4;
     char *dst = cdc_arena_alloc(a, cap), *o = dst;

@@ -25,7 +25,8 @@ void cdc_mysql_source_problems(MYSQL *m, cdc_probe_t *out);
 enum { CDC_MY_TEXT_UTF8 = 0, CDC_MY_TEXT_BINARY, CDC_MY_TEXT_ICONV };
 typedef struct {
     int kind;
-    void *cd; /* iconv_t to UTF-8 */
+    void *cd;   /* iconv_t to UTF-8 */
+    bool ascii; /* ASCII text is the same bytes in UTF-8: converted only when it has others */
 } cdc_my_text_t;
 
 /* For a MySQL character set name (information_schema.COLLATIONS.CHARACTER_SET_NAME). */
