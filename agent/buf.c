@@ -82,7 +82,7 @@ cdc_buf_reset(cdc_buf_t *b)
 }
 
 void
-cdc_buf_reserve(cdc_buf_t *b, size_t extra)
+cdc_buf_grow(cdc_buf_t *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
@@ -92,30 +92,6 @@ cdc_buf_reserve(cdc_buf_t *b, size_t extra)
         cap *= 2;
     b->data = cdc_xrealloc(b->data, cap);
     b->cap = cap;
-}
-
-void
-cdc_buf_append(cdc_buf_t *b, const void *p, size_t n)
-{
-    cdc_buf_reserve(b, n);
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void
-cdc_buf_putc(cdc_buf_t *b, char c)
-{
-    cdc_buf_reserve(b, 1);
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
-}
-
-void
-cdc_buf_puts(cdc_buf_t *b, const char *s)
-{
-    cdc_buf_append(b, s, strlen(s));
 }
 
 void

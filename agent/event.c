@@ -86,15 +86,42 @@ put_row(cdc_buf_t *b, const cdc_row_t *row, cdc_errstr_t *es, const char *which)
     return CDC_OK;
 }
 
-static cdc_err_t
-put_source(cdc_buf_t *b, const cdc_event_source_t *s, cdc_errstr_t *es)
+/* "source":{"system":..,"connector":..,"db":..[,"schema":..],"table":.. of the last table
+ * encoded on this thread: the same for every event of a table, so kept encoded. */
+#define PREFIX_NAME 128
+static _Thread_local struct {
+    cdc_connector_kind_t connector;
+    char system[PREFIX_NAME], db[PREFIX_NAME], schema[PREFIX_NAME], table[PREFIX_NAME];
+    size_t len;
+    char text[6 * PREFIX_NAME]; /* len 0: nothing kept */
+} prefix;
+
+static bool
+same(const char *kept, const char *s)
 {
-    const char *conn = cdc_connector_kind_name(s->connector);
-    if (!conn)
-        return cdc_errstr_set(es, CDC_ERR_INVAL, "source.connector: unknown kind %d",
-                              (int)s->connector);
-    if (!s->pos || !cdc_pos_valid(s->pos))
-        return cdc_errstr_set(es, CDC_ERR_INVAL, "source.pos: not a v1 position");
+    return s ? !strcmp(kept, s) : !kept[0];
+}
+
+static bool
+keep(char *dst, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n >= PREFIX_NAME)
+        return false;
+    memcpy(dst, s ? s : "", n + 1);
+    return true;
+}
+
+static cdc_err_t
+put_source_prefix(cdc_buf_t *b, const cdc_event_source_t *s, const char *conn, cdc_errstr_t *es)
+{
+    if (prefix.len && prefix.connector == s->connector && s->system && s->db && s->table &&
+        same(prefix.system, s->system) && same(prefix.db, s->db) &&
+        same(prefix.schema, s->schema) && same(prefix.table, s->table)) {
+        cdc_buf_append(b, prefix.text, prefix.len);
+        return CDC_OK;
+    }
+    size_t start = b->len;
     cdc_err_t err;
     cdc_buf_puts(b, "\"source\":{\"system\":");
     if ((err = put_name(b, s->system, es, "source.system")))
@@ -108,6 +135,28 @@ put_source(cdc_buf_t *b, const cdc_event_source_t *s, cdc_errstr_t *es)
         (err = put_str_field(b, "schema", s->schema, es)))
         return err;
     if ((err = put_str_field(b, "table", s->table, es)))
+        return err;
+    prefix.len = 0;
+    if (b->len - start <= sizeof(prefix.text) && keep(prefix.system, s->system) &&
+        keep(prefix.db, s->db) && keep(prefix.schema, s->schema) && keep(prefix.table, s->table)) {
+        prefix.connector = s->connector;
+        memcpy(prefix.text, b->data + start, b->len - start);
+        prefix.len = b->len - start;
+    }
+    return CDC_OK;
+}
+
+static cdc_err_t
+put_source(cdc_buf_t *b, const cdc_event_source_t *s, cdc_errstr_t *es)
+{
+    const char *conn = cdc_connector_kind_name(s->connector);
+    if (!conn)
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "source.connector: unknown kind %d",
+                              (int)s->connector);
+    if (!s->pos || !cdc_pos_valid(s->pos))
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "source.pos: not a v1 position");
+    cdc_err_t err = put_source_prefix(b, s, conn, es);
+    if (err)
         return err;
     cdc_buf_puts(b, ",\"ts_ms\":");
     cdc_json_write_int(b, s->ts_ms);

@@ -126,15 +126,14 @@ cdc_producer_begin(cdc_producer_t *p)
     return txn_error(p, "begin_transaction", rd_kafka_begin_transaction(p->rk));
 }
 
-static rd_kafka_headers_t *
-make_headers(const cdc_record_t *rec)
+rd_kafka_headers_t *
+cdc_kafka_headers(const cdc_header_t *hs, size_t n)
 {
-    if (!rec->n_headers)
+    if (!n)
         return NULL;
-    rd_kafka_headers_t *h = rd_kafka_headers_new(rec->n_headers);
-    for (size_t i = 0; i < rec->n_headers; i++)
-        rd_kafka_header_add(h, rec->headers[i].name, -1, rec->headers[i].value,
-                            (ssize_t)rec->headers[i].len);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_header_add(h, hs[i].name, -1, hs[i].value, (ssize_t)hs[i].len);
     return h;
 }
 
@@ -142,7 +141,9 @@ cdc_err_t
 cdc_producer_send(cdc_producer_t *p, const cdc_record_t *rec)
 {
     for (;;) {
-        rd_kafka_headers_t *h = make_headers(rec);
+        bool ahead = rec->prebuilt && *rec->prebuilt;
+        rd_kafka_headers_t *h =
+            ahead ? *rec->prebuilt : cdc_kafka_headers(rec->headers, rec->n_headers);
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(rec->topic), RD_KAFKA_V_PARTITION(rec->partition),
             RD_KAFKA_V_MSGFLAGS(rec->borrow ? 0 : RD_KAFKA_MSG_F_COPY),
@@ -150,9 +151,11 @@ cdc_producer_send(cdc_producer_t *p, const cdc_record_t *rec)
             RD_KAFKA_V_VALUE((void *)rec->value, rec->value_len), RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_TIMESTAMP(rec->timestamp_ms), RD_KAFKA_V_END);
         if (!e) {
+            if (ahead)
+                *rec->prebuilt = NULL; /* librdkafka owns them now */
             return CDC_OK;
         }
-        if (h)
+        if (h && !ahead)
             rd_kafka_headers_destroy(h); /* not taken over on failure */
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(p->rk, 100); /* backpressure: wait for deliveries */

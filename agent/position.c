@@ -12,8 +12,19 @@
 void
 cdc_pos_format(char out[CDC_POS_STRLEN], const cdc_pos_t *p)
 {
-    snprintf(out, CDC_POS_STRLEN, "v1:%08" PRIx32 ":%016" PRIx64 ":%016" PRIx64 ":%1x:%08" PRIx32,
-             p->epoch, p->major, p->minor, (unsigned)p->phase & 0xf, p->idx);
+    /* "v1:%08x:%016llx:%016llx:%1x:%08x" without printf: written for every event */
+    static const char hex[] = "0123456789abcdef";
+    const uint64_t fields[] = {p->epoch, p->major, p->minor, (unsigned)p->phase & 0xf, p->idx};
+    static const int widths[] = {8, 16, 16, 1, 8};
+    char *o = out;
+    *o++ = 'v';
+    *o++ = '1';
+    for (int f = 0; f < 5; f++) {
+        *o++ = ':';
+        for (int i = widths[f] - 1; i >= 0; i--)
+            *o++ = hex[(fields[f] >> (4 * i)) & 15];
+    }
+    *o = '\0';
 }
 
 /* Reads exactly width lowercase hex digits. */

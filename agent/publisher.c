@@ -28,7 +28,9 @@ now_us(void)
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static batch_t *pool;
 static size_t pool_n;
-#define POOL_MAX 8
+#define POOL_MAX 16 /* the queue, a Kafka transaction's batches and the open one */
+/* A new batch's buffer: a batch closes soon after 1 MB, so it never grows by copying. */
+#define BATCH_PRESIZE ((1u << 20) + (1u << 18))
 
 batch_t *
 batch_new(void)
@@ -43,6 +45,7 @@ batch_new(void)
     if (!b) {
         b = cdc_xcalloc(1, sizeof(*b));
         cdc_buf_init(&b->data);
+        cdc_buf_reserve(&b->data, BATCH_PRESIZE);
     }
     cdc_buf_t data = b->data;
     rec_t *recs = b->recs;
@@ -56,11 +59,23 @@ batch_new(void)
     return b;
 }
 
+/* Headers built for records that were never sent. */
+static void
+drop_headers(batch_t *b, size_t from)
+{
+    for (size_t i = from; i < b->n; i++)
+        if (b->recs[i].hdrs) {
+            rd_kafka_headers_destroy(b->recs[i].hdrs);
+            b->recs[i].hdrs = NULL;
+        }
+}
+
 void
 batch_free(batch_t *b)
 {
     if (!b)
         return;
+    drop_headers(b, 0);
     pthread_mutex_lock(&pool_mu);
     bool keep = pool_n < POOL_MAX;
     if (keep) {
@@ -98,6 +113,9 @@ batch_add_span(batch_t *b, uint32_t topic, int32_t partition, size_t key_off, si
         pl = sizeof(r->pos) - 1;
     memcpy(r->pos, pos ? pos : "", pl);
     r->pos[pl] = '\0';
+    /* built here, on the source thread, so the publisher thread only hands records over */
+    cdc_header_t h[2] = {{"cdc-op", &r->op, 1}, {"cdc-pos", r->pos, pl}};
+    r->hdrs = pl ? cdc_kafka_headers(h, 2) : NULL;
 }
 
 void
@@ -185,6 +203,11 @@ close_batch(cdc_publisher_t *p, bool split)
             cdc_buf_t v = {b->data.data + r->val_off, r->val_len < 0 ? 0 : (size_t)r->val_len, 0};
             batch_add(rest, r->topic, r->partition, r->key_len ? &k : NULL,
                       r->val_len < 0 ? NULL : &v, r->ts_ms, r->op, r->pos);
+            if (r->hdrs) { /* the moved record keeps the headers already built */
+                rd_kafka_headers_destroy(rest->recs[rest->n - 1].hdrs);
+                rest->recs[rest->n - 1].hdrs = r->hdrs;
+                r->hdrs = NULL;
+            }
         }
         rest->pos = *batch_pos(b);
         rest->has_pos = b->has_pos;
@@ -245,16 +268,25 @@ cb_event(void *ctx, const cdc_event_t *ev)
             batch_add_span(b, ti, part, 0, 0, val_off, val_len, ev->source.ts_ms, op,
                            ev->source.pos);
     } else {
-        batch_add_span(b, ti, RD_KAFKA_PARTITION_UA, key_off, key_len, val_off, val_len,
-                       ev->source.ts_ms, op, ev->source.pos);
+        /* the producer's partitioner (murmur2_random), run here instead of on the publisher
+         * thread; every event has a key */
+        int32_t part = key_len && t->partitions > 0
+                           ? rd_kafka_msg_partitioner_murmur2_random(
+                                 NULL, b->data.data + key_off, key_len, t->partitions, NULL, NULL)
+                           : RD_KAFKA_PARTITION_UA;
+        batch_add_span(b, ti, part, key_off, key_len, val_off, val_len, ev->source.ts_ms, op,
+                       ev->source.pos);
         if (ev->op == CDC_OP_DELETE && p->cfg->kafka.tombstones)
-            batch_add_span(b, ti, RD_KAFKA_PARTITION_UA, key_off, key_len, 0, -1, ev->source.ts_ms,
-                           op, ev->source.pos);
+            batch_add_span(b, ti, part, key_off, key_len, 0, -1, ev->source.ts_ms, op,
+                           ev->source.pos);
     }
     b->has_pos = true;
     b->pos_stale = true;
-    if (b->bound_n == 0 && (b->data.len > p->max_batch_bytes || b->n > 4 * BATCH_MAX_RECORDS))
-        return close_batch(p, true); /* one source transaction larger than a batch */
+    if (b->data.len > p->max_batch_bytes || b->n > 4 * BATCH_MAX_RECORDS) {
+        /* full inside a source transaction: whole ones go first, the rest of it moves on to the
+         * next batch; a transaction larger than a batch is split */
+        return close_batch(p, b->bound_n == 0);
+    }
     return CDC_OK;
 }
 
@@ -347,6 +379,7 @@ void
 cdc_publisher_discard_partial(cdc_publisher_t *p)
 {
     batch_t *b = p->open;
+    drop_headers(b, b->bound_n);
     b->n = b->bound_n;
     b->data.len = b->bound_len;
     b->pos = b->bound_pos;

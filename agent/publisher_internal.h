@@ -17,6 +17,7 @@ typedef struct {
     size_t val_off;
     ssize_t val_len; /* -1 = null value (tombstone) */
     int64_t ts_ms;
+    rd_kafka_headers_t *hdrs; /* cdc-op and cdc-pos, built on the source thread; NULL once sent */
     char op;
     char pos[CDC_POS_STRLEN];
 } rec_t;

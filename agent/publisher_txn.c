@@ -15,9 +15,6 @@
 #include "publisher_internal.h"
 
 #define TXN_TIMEOUT_MS 60000
-/* A Kafka transaction takes further queued batches while it is below these sizes. */
-#define TXN_BYTES   (4u << 20)
-#define TXN_RECORDS 20000
 
 cdc_err_t
 queue_push(cdc_publisher_t *p, batch_t *b)
@@ -43,10 +40,10 @@ queue_push(cdc_publisher_t *p, batch_t *b)
 }
 
 static cdc_err_t
-send_records(cdc_publisher_t *p, const batch_t *b)
+send_records(cdc_publisher_t *p, batch_t *b)
 {
     for (size_t i = 0; i < b->bound_n; i++) {
-        const rec_t *r = &b->recs[i];
+        rec_t *r = &b->recs[i];
         cdc_header_t h[2] = {{"cdc-op", &r->op, 1}, {"cdc-pos", r->pos, strlen(r->pos)}};
         cdc_record_t rec = {.topic = p->topics[r->topic].topic,
                             .partition = r->partition,
@@ -57,7 +54,8 @@ send_records(cdc_publisher_t *p, const batch_t *b)
                             .headers = h,
                             .n_headers = r->pos[0] ? 2 : 0,
                             .timestamp_ms = r->ts_ms,
-                            .borrow = true};
+                            .borrow = true,
+                            .prebuilt = &r->hdrs}; /* built again only for a retry */
         cdc_err_t err = cdc_producer_send(p->producer, &rec);
         if (err)
             return err;
@@ -139,7 +137,7 @@ publish_once(cdc_publisher_t *p, batch_t *first, batch_t **last, bool extend)
         err = send_records(p, b);
         bytes += b->bound_len;
         records += b->bound_n;
-        if (!err && b == *last && extend && bytes < TXN_BYTES && records < TXN_RECORDS) {
+        if (!err && b == *last && extend && bytes < CDC_TXN_BYTES && records < CDC_TXN_RECORDS) {
             batch_t *n = next_batch(p, b, false);
             if (n)
                 *last = n;

@@ -49,7 +49,7 @@ static void
 event_init(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *bev, cdc_op_t op,
            cdc_event_t *ev)
 {
-    cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->txn.minor, s->txn.idx};
+    cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, s->txn.file_no, s->txn.minor, s->txn.idx};
     cdc_pos_format(s->txn.pos, &pos);
     memset(ev, 0, sizeof(*ev));
     ev->version = CDC_EVENT_VERSION;

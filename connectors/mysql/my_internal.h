@@ -103,10 +103,11 @@ struct cdc_source {
     struct {
         bool open;
         bool standalone;
-        bool may_skip;  /* at or before the stored position: events may have been published */
-        uint64_t minor; /* end position of its first (GTID) event */
-        uint64_t start; /* position of its first event */
-        uint32_t idx;   /* next event index */
+        bool may_skip;    /* at or before the stored position: events may have been published */
+        uint64_t file_no; /* the binlog file number: major of its positions */
+        uint64_t minor;   /* end position of its first (GTID) event */
+        uint64_t start;   /* position of its first event */
+        uint32_t idx;     /* next event index */
         uint32_t delivered;
         int64_t ts_ms;
         char gtid[64];

@@ -213,8 +213,7 @@ emit_chunk(cdc_source_t *s, const cdc_binlog_event_t *bev, cdc_errstr_t *es)
         const char *k = key.data;
         if (r->n_changed && bsearch(&k, r->changed, r->n_changed, sizeof(char *), cmp_str))
             continue; /* the stream carries this key's newer state */
-        cdc_pos_t pos = {s->epoch, CDC_PHASE_RESNAPSHOT, my_file_number(s->file), s->txn.minor,
-                         s->txn.idx};
+        cdc_pos_t pos = {s->epoch, CDC_PHASE_RESNAPSHOT, s->txn.file_no, s->txn.minor, s->txn.idx};
         cdc_pos_format(s->txn.pos, &pos);
         ev.source.pos = s->txn.pos;
         ev.source.offset = bev->log_pos ? bev->log_pos - bev->size : 0;

@@ -163,8 +163,8 @@ txn_begin(cdc_source_t *s, const cdc_binlog_event_t *ev, const cdc_binlog_gtid_t
     s->txn.start = ev->log_pos - ev->size;
     s->txn.minor = ev->log_pos;
     s->txn.ts_ms = (int64_t)ev->timestamp * 1000;
-    uint64_t file_no = my_file_number(s->file); /* only a re-read transaction compares events */
-    const cdc_pos_t *r = &s->resume.pos;
+    uint64_t file_no = s->txn.file_no = my_file_number(s->file);
+    const cdc_pos_t *r = &s->resume.pos; /* only a re-read transaction compares events */
     s->txn.may_skip = s->resume.has_pos && r->epoch == s->epoch &&
                       (file_no < r->major || (file_no == r->major && s->txn.minor <= r->minor));
     my_native(s, s->txn.start, s->txn.start_native, sizeof(s->txn.start_native));
@@ -198,8 +198,8 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
             return CDC_OK;
     }
     s->last_advance_us = now;
-    cdc_pos_t pos = {s->epoch, chunk ? CDC_PHASE_RESNAPSHOT : CDC_PHASE_STREAM,
-                     my_file_number(s->file), s->txn.minor, s->txn.idx ? s->txn.idx - 1 : 0};
+    cdc_pos_t pos = {s->epoch, chunk ? CDC_PHASE_RESNAPSHOT : CDC_PHASE_STREAM, s->txn.file_no,
+                     s->txn.minor, s->txn.idx ? s->txn.idx - 1 : 0};
     if (s->resume.has_pos && pos.epoch == s->resume.pos.epoch &&
         cdc_pos_cmp(&pos, &s->resume.pos) <= 0)
         return CDC_OK; /* a re-read transaction that was already stored */

@@ -111,6 +111,22 @@ text_value(const cdc_my_text_t *t, const uint8_t *p, size_t n, cdc_arena_t *a, c
 
 /* ---- numbers --------------------------------------------------------------------------------- */
 
+/* The proleptic Gregorian date of a day count since 1970-01-01 (days >= 0: TIMESTAMP is unsigned),
+ * without gmtime_r's locking (H. Hinnant's days_from_civil inverse). */
+static cdc_date_t
+civil_from_days(int64_t z)
+{
+    z += 719468;
+    int64_t era = z / 146097;
+    uint32_t doe = (uint32_t)(z - era * 146097);
+    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    uint32_t mp = (5 * doy + 2) / 153;
+    uint32_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+    return (cdc_date_t){(int32_t)y, (uint8_t)m, (uint8_t)d, 0};
+}
+
 static uint64_t
 le(const uint8_t *p, size_t n)
 {
@@ -300,14 +316,12 @@ temporal_value(const cdc_binlog_col_t *col, const uint8_t *p, size_t n, cdc_valu
             out->type = CDC_VAL_NULL;
             return CDC_OK;
         }
-        struct tm tm;
-        gmtime_r(&sec, &tm);
         out->type = CDC_VAL_TIMESTAMPTZ;
-        out->ts.date =
-            (cdc_date_t){tm.tm_year + 1900, (uint8_t)(tm.tm_mon + 1), (uint8_t)tm.tm_mday, 0};
-        out->ts.hour = (uint8_t)tm.tm_hour;
-        out->ts.minute = (uint8_t)tm.tm_min;
-        out->ts.second = (uint8_t)tm.tm_sec;
+        out->ts.date = civil_from_days((int64_t)sec / 86400);
+        uint32_t tod = (uint32_t)((int64_t)sec % 86400);
+        out->ts.hour = (uint8_t)(tod / 3600);
+        out->ts.minute = (uint8_t)(tod / 60 % 60);
+        out->ts.second = (uint8_t)(tod % 60);
         out->ts.usec = usec;
         return CDC_OK;
     }

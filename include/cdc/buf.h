@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cdc/err.h"
 
@@ -20,12 +21,42 @@ void cdc_buf_init(cdc_buf_t *b);
 void cdc_buf_deinit(cdc_buf_t *b);
 /* Keeps the allocation, forgets the contents. */
 void cdc_buf_reset(cdc_buf_t *b);
-/* Makes room for extra more bytes; aborts the process on out-of-memory (nothing sane is left). */
-void cdc_buf_reserve(cdc_buf_t *b, size_t extra);
-void cdc_buf_append(cdc_buf_t *b, const void *p, size_t n);
-void cdc_buf_putc(cdc_buf_t *b, char c);
-void cdc_buf_puts(cdc_buf_t *b, const char *s);
+/* Grows the allocation for extra more bytes; aborts the process on out-of-memory (nothing sane
+ * is left). The inline functions below call it only when the room is short. */
+void cdc_buf_grow(cdc_buf_t *b, size_t extra);
 void cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Makes room for extra more bytes (and the terminating NUL). */
+static inline void
+cdc_buf_reserve(cdc_buf_t *b, size_t extra)
+{
+    if (b->len + extra >= b->cap)
+        cdc_buf_grow(b, extra);
+}
+
+static inline void
+cdc_buf_append(cdc_buf_t *b, const void *p, size_t n)
+{
+    cdc_buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static inline void
+cdc_buf_putc(cdc_buf_t *b, char c)
+{
+    cdc_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+static inline void
+cdc_buf_puts(cdc_buf_t *b, const char *s)
+{
+    cdc_buf_append(b, s, strlen(s));
+}
 
 /* A bump allocator: many small allocations, one reset. */
 typedef struct cdc_arena_block cdc_arena_block_t;

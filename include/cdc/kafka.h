@@ -73,7 +73,13 @@ typedef struct {
     size_t n_headers;
     int64_t timestamp_ms; /* 0: now */
     bool borrow;          /* key and value stay valid until delivery is confirmed: not copied */
+    /* headers built ahead with cdc_kafka_headers (on another thread): taken over when the send
+     * succeeds (*prebuilt is then NULL); NULL or *prebuilt NULL: built here from headers */
+    rd_kafka_headers_t **prebuilt;
 } cdc_record_t;
+
+/* librdkafka headers for a record (NULL when n is 0). */
+rd_kafka_headers_t *cdc_kafka_headers(const cdc_header_t *h, size_t n);
 
 /* A producer with transactional.id = txn_id. Call cdc_producer_init before anything else. */
 cdc_producer_t *cdc_producer_new(const cdc_kafka_conf_t *kc, const char *bootstrap,

@@ -12,6 +12,11 @@
 #include "cdc/kafka.h"
 #include "cdc/source.h"
 
+/* A Kafka transaction takes further queued batches while it is below these sizes (the benchmarks'
+ * Kafka ceiling uses the same). */
+#define CDC_TXN_BYTES   (4u << 20)
+#define CDC_TXN_RECORDS 20000
+
 typedef struct cdc_publisher cdc_publisher_t;
 
 /* Initialises the transactional producer (fencing an older instance), loads the stored offsets

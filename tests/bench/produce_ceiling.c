@@ -1,10 +1,11 @@
 /*
  * cdc-bench-produce BOOTSTRAP TOPIC FILE: the Kafka ceiling of the benchmarks. Reads records
  * already encoded (cdc-topic-dump lines: partition, offset, cdc-pos, key, value) into memory, then
- * publishes them to TOPIC with the agent's own producer settings (transactions, idempotence,
- * compression from CDC_BENCH_COMPRESSION, default lz4) in Kafka transactions of 4 MB / 20,000
- * records, the same sizes as the publisher's. Prints "records=N seconds=S cpu=C": from the first
- * send to the last commit, without start-up and reading the file.
+ * publishes them to TOPIC as the agent does: its producer settings (transactions, idempotence,
+ * compression from CDC_BENCH_COMPRESSION, default lz4), its headers (cdc-op, cdc-pos) and its
+ * Kafka transaction sizes (CDC_TXN_BYTES / CDC_TXN_RECORDS), from one thread. Prints
+ * "records=N seconds=S cpu=C": from the first send to the last commit, without start-up and
+ * reading the file.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,7 @@
 #include <sys/time.h>
 
 #include "cdc/kafka.h"
-
-#define TXN_BYTES   (4u << 20)
-#define TXN_RECORDS 20000
+#include "cdc/publisher.h"
 
 typedef struct {
     char *line; /* owns the fields */
@@ -114,18 +113,20 @@ main(int argc, char **argv)
         if (cdc_producer_begin(p))
             return fail(p, "begin");
         size_t bytes = 0, k = 0;
-        for (; i < n && k < TXN_RECORDS && bytes < TXN_BYTES; i++, k++) {
-            cdc_header_t h = {"cdc-pos", recs[i].pos, strlen(recs[i].pos)};
-            cdc_record_t r = {argv[2],
-                              RD_KAFKA_PARTITION_UA,
-                              recs[i].key,
-                              recs[i].key_len,
-                              recs[i].value,
-                              recs[i].value_len,
-                              &h,
-                              1,
-                              0,
-                              true};
+        for (; i < n && k < CDC_TXN_RECORDS && bytes < CDC_TXN_BYTES; i++, k++) {
+            /* the agent's headers: cdc-op (from the value) and cdc-pos */
+            const char *op = strstr(recs[i].value, "\"op\":\"");
+            cdc_header_t h[2] = {{"cdc-op", op ? op + 6 : "c", 1},
+                                 {"cdc-pos", recs[i].pos, strlen(recs[i].pos)}};
+            cdc_record_t r = {.topic = argv[2],
+                              .partition = RD_KAFKA_PARTITION_UA,
+                              .key = recs[i].key,
+                              .key_len = recs[i].key_len,
+                              .value = recs[i].value,
+                              .value_len = recs[i].value_len,
+                              .headers = h,
+                              .n_headers = 2,
+                              .borrow = true};
             if (cdc_producer_send(p, &r))
                 return fail(p, "send");
             bytes += recs[i].key_len + recs[i].value_len;
