@@ -9,6 +9,7 @@
 #include <mariadb_rpl.h>
 
 #include "cdc/source.h"
+#include "cdc/watermark.h"
 
 #define MY_MAX_DOMAINS 16
 
@@ -60,14 +61,8 @@ typedef struct {
     char *resume;        /* stored progress, read when its table is opened */
     my_table_t *signal;  /* the signal table's TABLE_MAP state */
     uint64_t nonce;      /* this run's watermarks */
-    uint32_t seq;        /* watermark number */
-    bool in_flight, low_seen;
-    MYSQL_RES *rows; /* the chunk read between the watermarks */
-    char **changed;  /* Kafka keys of the table changed between the watermarks */
-    size_t n_changed, cap_changed;
-    bool commit_pending; /* the current transaction emitted a chunk */
-    char *progress;      /* progress after it */
-    bool finished;
+    cdc_wm_t wm;         /* chunk in flight, changed keys (Kafka keys), what the commit carries */
+    MYSQL_RES *rows;     /* the chunk read between the watermarks */
     cdc_buf_t scratch;
     const cdc_binlog_event_t *cur_event; /* the signal rows event being read */
 } my_resnap_t;

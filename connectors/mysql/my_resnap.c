@@ -19,26 +19,16 @@
 
 #define SIGNAL_TYPE "watermark"
 
-static void
-clear_changed(my_resnap_t *r)
-{
-    for (size_t i = 0; i < r->n_changed; i++)
-        free(r->changed[i]);
-    r->n_changed = 0;
-}
-
 void
 my_resnap_free(cdc_source_t *s)
 {
     my_resnap_t *r = &s->resnap;
-    clear_changed(r);
-    free(r->changed);
+    cdc_wm_free(&r->wm);
     mysql_free_result(r->rows);
     if (r->table_open)
         my_snap_close(&r->st);
     my_snap_key_free(&r->after);
     free(r->resume);
-    free(r->progress);
     if (r->signal) {
         my_table_clear(r->signal);
         cdc_binlog_table_free(&r->signal->t);
@@ -98,7 +88,7 @@ my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
                               "snapshot's watermarks are written to: %s; create it or grant "
                               "CREATE, INSERT, UPDATE on it",
                               s->conf->name, st, mysql_error(s->catalog));
-    r->active = true;
+    r->wm.active = true;
     CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks "
                  "in %s",
                  s->conf->name, r->ordinal + 1, s->conf->n_tables, st);
@@ -117,7 +107,7 @@ watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
     cdc_buf_printf(b,
                    " (id, type, data) VALUES ('%s', '" SIGNAL_TYPE "', '%c:%llx:%u') ON "
                    "DUPLICATE KEY UPDATE type = VALUES(type), data = VALUES(data)",
-                   s->conf->name, kind, (unsigned long long)r->nonce, (unsigned)r->seq);
+                   s->conf->name, kind, (unsigned long long)r->nonce, (unsigned)r->wm.seq);
     if (mysql_query(s->catalog, b->data))
         return my_query_error(s->catalog, es, "writing a snapshot watermark");
     return CDC_OK;
@@ -127,7 +117,7 @@ cdc_err_t
 my_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
 {
     my_resnap_t *r = &s->resnap;
-    if (!r->active || r->in_flight || r->commit_pending)
+    if (!r->wm.active || r->wm.in_flight || r->wm.commit_pending)
         return CDC_OK;
     cdc_err_t err;
     bool more = r->ordinal < s->n_tables;
@@ -144,9 +134,7 @@ my_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
         free(r->resume);
         r->resume = NULL;
     }
-    r->seq++;
-    clear_changed(r);
-    r->low_seen = false;
+    cdc_wm_next(&r->wm);
     if ((err = watermark(s, 'L', es)))
         return err;
     if (more) {
@@ -156,17 +144,14 @@ my_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
         if (!r->rows)
             return my_query_error(s->catalog, es, "reading a snapshot chunk");
     }
-    if ((err = watermark(s, 'H', es)))
-        return err;
-    r->in_flight = true;
-    return CDC_OK;
+    return watermark(s, 'H', es);
 }
 
 void
 my_resnap_track(cdc_source_t *s, const cdc_event_t *ev)
 {
     my_resnap_t *r = &s->resnap;
-    if (!r->in_flight || !r->low_seen || !r->table_open || strcmp(ev->source.db, r->st.tb->db) ||
+    if (!cdc_wm_tracking(&r->wm) || !r->table_open || strcmp(ev->source.db, r->st.tb->db) ||
         strcmp(ev->source.table, r->st.tb->name))
         return;
     cdc_buf_t b;
@@ -176,17 +161,7 @@ my_resnap_track(cdc_source_t *s, const cdc_event_t *ev)
         cdc_buf_deinit(&b); /* the publisher stops on the same encoding error */
         return;
     }
-    if (r->n_changed == r->cap_changed) {
-        r->cap_changed = r->cap_changed ? 2 * r->cap_changed : 64;
-        r->changed = cdc_xrealloc(r->changed, r->cap_changed * sizeof(char *));
-    }
-    r->changed[r->n_changed++] = b.data;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    cdc_wm_track(&r->wm, b.data);
 }
 
 /* At the high watermark: the chunk's rows whose key did not change, as phase-2 reads. */
@@ -196,7 +171,6 @@ emit_chunk(cdc_source_t *s, const cdc_binlog_event_t *bev, cdc_errstr_t *es)
     my_resnap_t *r = &s->resnap;
     if (!r->rows)
         return CDC_OK;
-    qsort(r->changed, r->n_changed, sizeof(char *), cmp_str);
     cdc_buf_t key;
     cdc_buf_init(&key);
     cdc_err_t err = CDC_OK;
@@ -210,8 +184,7 @@ emit_chunk(cdc_source_t *s, const cdc_binlog_event_t *bev, cdc_errstr_t *es)
         cdc_buf_reset(&key);
         if ((err = cdc_event_key_encode(&ev, &key, es)))
             break;
-        const char *k = key.data;
-        if (r->n_changed && bsearch(&k, r->changed, r->n_changed, sizeof(char *), cmp_str))
+        if (cdc_wm_changed(&r->wm, key.data))
             continue; /* the stream carries this key's newer state */
         cdc_pos_t pos = {s->epoch, CDC_PHASE_RESNAPSHOT, s->txn.file_no, s->txn.minor, s->txn.idx};
         cdc_pos_format(s->txn.pos, &pos);
@@ -246,12 +219,12 @@ advance(cdc_source_t *s)
     }
     mysql_free_result(r->rows);
     r->rows = NULL;
-    free(r->progress);
-    r->finished = r->ordinal >= s->n_tables;
-    r->progress = r->finished     ? NULL
-                  : r->table_open ? my_snap_progress(&r->st, r->ordinal, &r->after)
-                                  : my_snap_progress(NULL, r->ordinal, NULL);
-    r->commit_pending = true;
+    bool finished = r->ordinal >= s->n_tables;
+    cdc_wm_done(&r->wm,
+                finished        ? NULL
+                : r->table_open ? my_snap_progress(&r->st, r->ordinal, &r->after)
+                                : my_snap_progress(NULL, r->ordinal, NULL),
+                finished);
 }
 
 static cdc_err_t
@@ -269,15 +242,8 @@ on_signal(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
     snprintf(text, sizeof(text), "%.*s", (int)(data->value.s.n < 63 ? data->value.s.n : 63),
              data->value.s.p);
     if (sscanf(text, "%c:%llx:%u", &kind, &nonce, &seq) != 3 || nonce != r->nonce ||
-        seq != r->seq || !r->in_flight)
-        return CDC_OK; /* a watermark of an earlier run or chunk */
-    if (kind == 'L') {
-        r->low_seen = true;
-        return CDC_OK;
-    }
-    if (kind != 'H' || !r->low_seen)
-        return CDC_OK;
-    r->in_flight = false; /* the chunk's own rows are not tracked */
+        !cdc_wm_seen(&r->wm, kind, seq))
+        return CDC_OK; /* another run's, a low watermark, or an earlier chunk's */
     cdc_err_t err = emit_chunk(s, s->resnap.cur_event, es);
     if (!err)
         advance(s);
@@ -288,7 +254,7 @@ cdc_err_t
 my_resnap_signal(cdc_source_t *s, const cdc_binlog_event_t *ev, cdc_errstr_t *es)
 {
     my_resnap_t *r = &s->resnap;
-    if (!r->active)
+    if (!r->wm.active)
         return CDC_OK;
     r->cur_event = ev;
     cdc_err_t err = my_rows_after(s, r->signal, ev, on_signal, es);
@@ -299,15 +265,5 @@ my_resnap_signal(cdc_source_t *s, const cdc_binlog_event_t *ev, cdc_errstr_t *es
 bool
 my_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info)
 {
-    my_resnap_t *r = &s->resnap;
-    if (!r->commit_pending)
-        return false;
-    r->commit_pending = false;
-    info->progress = r->progress;
-    info->snapshot_done = r->finished;
-    if (r->finished) {
-        r->active = false;
-        CDC_LOG_INFO("source=%s initial snapshot completed", s->conf->name);
-    }
-    return true;
+    return cdc_wm_commit_info(&s->resnap.wm, s->conf->name, info);
 }

@@ -28,25 +28,15 @@ free_after(pg_resnap_t *r)
     r->n_after = 0;
 }
 
-static void
-clear_changed(pg_resnap_t *r)
-{
-    for (size_t i = 0; i < r->n_changed; i++)
-        free(r->changed[i]);
-    r->n_changed = 0;
-}
-
 void
 pg_resnap_free(cdc_source_t *s)
 {
     pg_resnap_t *r = &s->resnap;
     free_after(r);
-    clear_changed(r);
-    free(r->changed);
+    cdc_wm_free(&r->wm);
     PQclear(r->rows);
     if (r->scan_open)
         pg_scan_close(&r->scan);
-    free(r->progress);
     memset(r, 0, sizeof(*r));
 }
 
@@ -72,7 +62,7 @@ pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
         }
     }
     json_decref(p);
-    r->active = true;
+    r->wm.active = true;
     CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks",
                  s->conf->name, r->ordinal + 1, s->conf->n_tables);
     return CDC_OK;
@@ -82,7 +72,7 @@ static cdc_err_t
 watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
 {
     char content[300];
-    snprintf(content, sizeof(content), "%s:%c:%u", s->conf->slot, kind, s->resnap.seq);
+    snprintf(content, sizeof(content), "%s:%c:%u", s->conf->slot, kind, s->resnap.wm.seq);
     const char *params[] = {content};
     PGresult *res =
         PQexecParams(s->catalog, "SELECT pg_logical_emit_message(true, '" WATERMARK_PREFIX "', $1)",
@@ -98,7 +88,7 @@ cdc_err_t
 pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
 {
     pg_resnap_t *r = &s->resnap;
-    if (!r->active || r->in_flight)
+    if (!r->wm.active || r->wm.in_flight)
         return CDC_OK;
     cdc_err_t err = CDC_OK;
     bool more = r->ordinal < s->conf->n_tables;
@@ -107,18 +97,13 @@ pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
             return err;
         r->scan_open = true;
     }
-    r->seq++;
-    clear_changed(r);
-    r->low_seen = false;
+    cdc_wm_next(&r->wm);
     if ((err = watermark(s, 'L', es)))
         return err;
     if (more && (err = pg_scan_chunk(&r->scan, r->n_after ? (const char *const *)r->after : NULL,
                                      &r->rows, es)))
         return err;
-    if ((err = watermark(s, 'H', es)))
-        return err;
-    r->in_flight = true;
-    return CDC_OK;
+    return watermark(s, 'H', es);
 }
 
 /* Key text of a row, for comparing stream changes with chunk rows. */
@@ -149,18 +134,14 @@ track_tuple(pg_resnap_t *r, const pg_relmeta_t *meta, const cdc_pgo_tuple_t *t)
     cdc_buf_t b;
     cdc_buf_init(&b);
     key_text(&b, vals, lens, n);
-    if (r->n_changed == r->cap_changed) {
-        r->cap_changed = r->cap_changed ? 2 * r->cap_changed : 64;
-        r->changed = cdc_xrealloc(r->changed, r->cap_changed * sizeof(char *));
-    }
-    r->changed[r->n_changed++] = b.data ? b.data : cdc_xstrdup("");
+    cdc_wm_track(&r->wm, b.data);
 }
 
 void
 pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *m)
 {
     pg_resnap_t *r = &s->resnap;
-    if (!r->in_flight || !r->low_seen || !r->scan_open ||
+    if (!cdc_wm_tracking(&r->wm) || !r->scan_open ||
         strcmp(meta->rel->nspname, r->scan.rel.nspname) ||
         strcmp(meta->rel->relname, r->scan.rel.relname))
         return;
@@ -168,15 +149,6 @@ pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *
         track_tuple(r, meta, &m->change.old_tuple);
     if (m->type != CDC_PGO_DELETE)
         track_tuple(r, meta, &m->change.new_tuple);
-}
-
-static bool
-changed(const pg_resnap_t *r, const char *key)
-{
-    for (size_t i = 0; i < r->n_changed; i++)
-        if (!strcmp(r->changed[i], key))
-            return true;
-    return false;
 }
 
 /* At the high watermark: the chunk's unchanged rows, then the progress for the commit. */
@@ -202,7 +174,7 @@ emit_chunk(cdc_source_t *s, cdc_errstr_t *es)
                 vals[k] = NULL;
         }
         key_text(&key, vals, lens, nk);
-        if (!changed(r, key.data))
+        if (!cdc_wm_changed(&r->wm, key.data))
             err = pg_scan_emit_row(&r->scan, &s->txn, r->rows, row, pg_source_emit, s, es);
     }
     s->txn.phase = phase;
@@ -220,8 +192,7 @@ advance(cdc_source_t *s)
     bool more = r->ordinal < s->conf->n_tables;
     int rows = r->rows ? PQntuples(r->rows) : 0;
     bool table_done = !more || rows < PG_SCAN_CHUNK_ROWS;
-    free(r->progress);
-    r->progress = more ? pg_scan_progress(&r->scan, 0, r->rows, table_done) : NULL;
+    char *progress = more ? pg_scan_progress(&r->scan, 0, r->rows, table_done) : NULL;
     free_after(r);
     if (table_done) {
         if (more) {
@@ -240,9 +211,12 @@ advance(cdc_source_t *s)
     }
     PQclear(r->rows);
     r->rows = NULL;
-    r->finished = r->ordinal >= s->conf->n_tables;
-    r->commit_pending = true;
-    r->in_flight = false;
+    bool finished = r->ordinal >= s->conf->n_tables;
+    if (finished) {
+        free(progress);
+        progress = NULL;
+    }
+    cdc_wm_done(&r->wm, progress, finished);
 }
 
 cdc_err_t
@@ -250,21 +224,15 @@ pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
 {
     pg_resnap_t *r = &s->resnap;
     size_t sl = strlen(s->conf->slot);
-    if (!r->active || strcmp(m->message.prefix, WATERMARK_PREFIX) || m->message.len < sl + 4 ||
+    if (!r->wm.active || strcmp(m->message.prefix, WATERMARK_PREFIX) || m->message.len < sl + 4 ||
         memcmp(m->message.content, s->conf->slot, sl) || m->message.content[sl] != ':')
         return CDC_OK; /* not ours */
     char kind = m->message.content[sl + 1];
     char seqtxt[16];
     size_t n = m->message.len - sl - 3;
     snprintf(seqtxt, sizeof(seqtxt), "%.*s", (int)(n < 15 ? n : 15), m->message.content + sl + 3);
-    if ((uint32_t)strtoul(seqtxt, NULL, 10) != r->seq || !r->in_flight)
-        return CDC_OK; /* a watermark of an earlier run */
-    if (kind == 'L') {
-        r->low_seen = true;
-        return CDC_OK;
-    }
-    if (kind != 'H' || !r->low_seen)
-        return CDC_OK;
+    if (!cdc_wm_seen(&r->wm, kind, (uint32_t)strtoul(seqtxt, NULL, 10)))
+        return CDC_OK; /* a low watermark, or one of an earlier run or chunk */
     cdc_err_t err = emit_chunk(s, es);
     if (!err)
         advance(s);
@@ -274,15 +242,5 @@ pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
 bool
 pg_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info)
 {
-    pg_resnap_t *r = &s->resnap;
-    if (!r->commit_pending)
-        return false;
-    r->commit_pending = false;
-    info->progress = r->progress;
-    info->snapshot_done = r->finished;
-    if (r->finished) {
-        r->active = false;
-        CDC_LOG_INFO("source=%s initial snapshot completed", s->conf->name);
-    }
-    return true;
+    return cdc_wm_commit_info(&s->resnap.wm, s->conf->name, info);
 }

@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 
+#include "cdc/watermark.h"
 #include "pg_internal.h"
 
 /* ---- table scans (pg_scan.c) ---- */
@@ -39,20 +40,13 @@ void pg_scan_close(pg_scan_t *sc);
 int64_t pg_now_us(void);
 /* ---- resuming an interrupted initial snapshot (pg_resnap.c) ---- */
 typedef struct {
-    bool active;    /* completing the initial snapshot while streaming */
     size_t ordinal; /* table being read */
     char **after;   /* last key read (text values); NULL = from the table's start */
     uint16_t n_after;
     bool scan_open;
     pg_scan_t scan;
-    uint32_t seq; /* watermark number */
-    bool in_flight, low_seen;
+    cdc_wm_t wm;    /* chunk in flight, changed keys (key_text), what the commit carries */
     PGresult *rows; /* the chunk read between the watermarks */
-    char **changed; /* keys changed between the watermarks */
-    size_t n_changed, cap_changed;
-    bool commit_pending; /* the current transaction emitted a chunk */
-    char *progress;      /* progress after it */
-    bool finished;
 } pg_resnap_t;
 
 struct cdc_source {
