@@ -106,6 +106,9 @@ start_agent() {
 
 # ---- MariaDB sources ----
 export MYPW=${CDC_TEST_MYSQL_PASSWORD:-}
+# Our replica id: one per test process, since tests run side by side against one server, which
+# disconnects one of two replicas with the same id.
+MY_SERVER_ID=${MY_SERVER_ID:-$((10000 + $$))}
 my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }
 
 # Writes an agent config to FILE: source erp (type mysql) capturing cdc_test.TABLE, Kafka at
@@ -116,7 +119,7 @@ agent: {name: $2}
 kafka: {brokers: "$boot", linger_ms: 20${4:+, $4}}
 sources:
   - {name: erp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc,
-     password_env: MYPW, database: cdc_test, server_id: 4242, tables: [cdc_test.$3],
+     password_env: MYPW, database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.$3],
      snapshot: never, heartbeat_ms: 1000}
 EOC
 }

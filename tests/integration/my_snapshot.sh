@@ -75,7 +75,8 @@ my_wait_caught_up "" 600 erp2 && ok || bad "caught up"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
 log=$(cat "$tmp/agent.log")
-assert_eq 2 "$(grep -c 'resuming the initial snapshot at table [12] of 2 with watermarks in cdc_test.cdc_signal' <<<"$log")" "resumed twice with watermarks"
+resumed=$(grep -c 'resuming the initial snapshot at table [12] of 2 with watermarks in cdc_test.cdc_signal' <<<"$log")
+[ "$resumed" -ge 2 ] && ok || bad "resumed after each kill with watermarks ($resumed)"
 keys=$("$CDC_TOPIC_DUMP" "$boot" cdc.erp2.cdc_test.mkey | grep '"op":"r"' | sed 's/.*"key":\({[^}]*}\).*/\1/')
 assert_eq 25000 "$(sort -u <<<"$keys" | wc -l)" "every row of the byte/number key read"
 [ "$(wc -l <<<"$keys")" -le $((25000 + 2 * 10000)) ] && ok || bad "byte/number key: at most one chunk again per kill"

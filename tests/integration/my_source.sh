@@ -90,7 +90,7 @@ assert_eq $((before + 2)) "$(dump | wc -l)" "restart publishes exactly the new c
 
 run "$CDC_AGENT" source drop -c "$tmp/agent.yaml" --source erp --yes
 assert_eq 1 "$rc" "source drop refused while the agent streams"
-assert_contains "$out" "server_id 4242" "the running replica named"
+assert_contains "$out" "server_id $MY_SERVER_ID" "the running replica named"
 
 # ---- server restart under the running agent ----
 kill "$(cat "$CDC_TEST_MYSQL_ROOT/pid")"
