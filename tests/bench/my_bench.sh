@@ -7,7 +7,7 @@
 #    published (read back from its topic) into the same cluster with the agent's producer
 #    settings and Kafka transaction sizes: the Kafka ceiling.
 # Prints rows/s of each, cdc-agent's ratio to both ceilings (to mariadb-binlog with start-up on
-# both sides, to the Kafka ceiling without), its CPU seconds and peak RSS. Each
+# both sides, to the Kafka ceiling without), each client's CPU seconds and cdc-agent's peak RSS. Each
 # measurement runs BENCH_REPS times (default 3); medians are printed with every run's ratios.
 # cdc-agent's rate runs from its process start to its last Kafka commit (read from its debug log);
 # the rate without start-up starts when it begins streaming the binlog.
@@ -99,7 +99,7 @@ agent_run() {
         "$(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc) $rss"
 }
 
-ceil='' kceil='' agent='' agent_ns='' cpus='' rsss='' ratios='' kratios=''
+ceil='' kceil='' agent='' agent_ns='' cpus='' bcpus='' kcpus='' rsss='' ratios='' kratios=''
 for rep in $(seq 1 "$REPS"); do
     config "b$rep"
     my -e "TRUNCATE bench"
@@ -109,15 +109,19 @@ for rep in $(seq 1 "$REPS"); do
            seq * 1.5, '2026-11-25 12:00:00.123456' FROM seq_1_to_$rows"
     read -r _ end < <(master)
     t0=$(now)
-    mariadb-binlog --no-defaults --read-from-remote-server -v --base64-output=DECODE-ROWS \
-        -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" --start-position="$start" \
-        --stop-position="$end" "$file" >/dev/null
+    bcpu=$({
+        mariadb-binlog --no-defaults --read-from-remote-server -v --base64-output=DECODE-ROWS \
+            -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" --start-position="$start" \
+            --stop-position="$end" "$file" >/dev/null
+        times # children's user and system time: mariadb-binlog's
+    } | tail -1 | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.2f", t }')
     rt=$(echo "$(now) - $t0" | bc)
     read -r at st cpu rss < <(agent_run "$rows")
     "$build/tests/cdc-topic-dump" "$boot" "cdc.b$rep.cdc_test.bench" >"$work/records"
     got=$(wc -l <"$work/records")
     [ "$got" -eq "$rows" ] || { echo "cdc-agent published $got records, expected $rows" >&2; exit 1; }
-    read -r _ kt _ < <("$build/tests/cdc-bench-produce" "$boot" "ceil.b$rep" "$work/records" | tr '=' ' ' | awk '{print $2, $4, $6}')
+    read -r _ kt kcpu < <("$build/tests/cdc-bench-produce" "$boot" "ceil.b$rep" "$work/records" | tr '=' ' ' | awk '{print $2, $4, $6}')
+    bcpus+=" $bcpu" kcpus+=" $kcpu"
     ceil+=" $(echo "$rows / $rt" | bc)" kceil+=" $(echo "$rows / $kt" | bc)"
     agent+=" $(echo "$rows / $at" | bc)" agent_ns+=" $(echo "$rows / ($at - $st)" | bc)"
     cpus+=" $cpu" rsss+=" $((rss / 1024))"
@@ -135,5 +139,6 @@ printf "          to the kafka ceiling (both without start-up)=%s (runs:%s)\n" "
 small=$rk
 [ "$c" -lt "$k" ] && small=$rb
 printf "          to the smaller ceiling=%s (target >= 0.5)\n" "$small"
-printf "  agent cpu=%ss peak_rss=%sMB (max)\n" "$(echo "$cpus" | median)" \
+printf "  client cpu: mariadb-binlog=%ss kafka ceiling=%ss cdc-agent=%ss; cdc-agent peak_rss=%sMB (max)\n" \
+    "$(echo "$bcpus" | median)" "$(echo "$kcpus" | median)" "$(echo "$cpus" | median)" \
     "$(echo "$rsss" | tr ' ' '\n' | sort -n | tail -1)"
