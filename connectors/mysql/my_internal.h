@@ -19,6 +19,7 @@ typedef struct {
     uint64_t table_id; /* of the last TABLE_MAP; 0 = none seen yet */
     uint8_t *raw;      /* copy of that TABLE_MAP event (t's spans point into it) */
     size_t raw_n;
+    size_t body_n; /* its body's length after the table id (what identifies the structure) */
     cdc_binlog_table_t t;
     uint32_t n_cols;       /* entries of cols, text and json */
     char **cols;           /* column names, NUL-terminated */

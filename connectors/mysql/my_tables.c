@@ -126,8 +126,17 @@ my_table_map(cdc_source_t *s, const uint8_t *raw, size_t n, const cdc_binlog_eve
     my_table_t *tb = table_find(s, db, dbn, name, namen);
     if (!tb)
         return CDC_OK;
-    if (tb->raw && tb->raw_n == n && !memcmp(tb->raw, raw, n))
-        return CDC_OK; /* the same map again (every transaction repeats it) */
+    /* every transaction repeats the map: the same body after the table id (the header's
+     * position and time differ) is the same structure */
+    size_t off = (size_t)(ev->body.p - raw) + 6, bn = ev->body.n - 6;
+    if (tb->raw && tb->body_n == bn && !memcmp(tb->raw + off, ev->body.p + 6, bn)) {
+        uint64_t id = 0;
+        for (int i = 0; i < 6; i++)
+            id |= (uint64_t)b[i] << (8 * i);
+        tb->table_id = tb->t.table_id = id;
+        return CDC_OK;
+    }
+    tb->body_n = bn;
     free(tb->raw);
     tb->raw = cdc_xmalloc(n);
     memcpy(tb->raw, raw, n);
