@@ -78,10 +78,7 @@ my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
     r->nonce = (uint64_t)my_now_us() ^ ((uint64_t)getpid() << 40);
     cdc_buf_init(&r->scratch);
     cdc_buf_reset(&r->scratch);
-    cdc_buf_puts(&r->scratch, "CREATE TABLE IF NOT EXISTS ");
-    signal_ident(s, &r->scratch);
-    cdc_buf_puts(&r->scratch, " (id VARCHAR(64) NOT NULL PRIMARY KEY, type VARCHAR(32) NOT NULL, "
-                              "data VARCHAR(2048) NULL) CHARACTER SET ascii");
+    cdc_mysql_signal_ddl(&r->scratch, st);
     if (mysql_query(s->catalog, r->scratch.data))
         return cdc_errstr_set(es, CDC_ERR_CONFIG,
                               "source %s: cannot create the signal table %s (signal_table) the "

@@ -123,6 +123,53 @@ check_server_id(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
                        (unsigned)source->server_id);
 }
 
+void
+cdc_mysql_signal_ddl(cdc_buf_t *out, const char *signal_table)
+{
+    const char *dot = strchr(signal_table, '.');
+    size_t dbn = dot ? (size_t)(dot - signal_table) : 0;
+    cdc_buf_puts(out, "CREATE TABLE IF NOT EXISTS `");
+    for (size_t i = 0; signal_table[i]; i++) {
+        if (i == dbn && dot) {
+            cdc_buf_puts(out, "`.`");
+            continue;
+        }
+        if (signal_table[i] == '`')
+            cdc_buf_putc(out, '`');
+        cdc_buf_putc(out, signal_table[i]);
+    }
+    cdc_buf_puts(out, "` (id VARCHAR(64) NOT NULL PRIMARY KEY, type VARCHAR(32) NOT NULL, data "
+                      "VARCHAR(2048) NULL) CHARACTER SET ascii");
+}
+
+/* The signal table of an initial snapshot's watermarks: noted when it does not exist yet. */
+static void
+check_signal_table(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
+{
+    if (source->snapshot != CDC_SNAPSHOT_INITIAL || !source->signal_table)
+        return;
+    const char *dot = strchr(source->signal_table, '.');
+    char db[200], tb[200], edb[401], etb[401], sql[1024];
+    snprintf(db, sizeof(db), "%.*s", (int)(dot - source->signal_table), source->signal_table);
+    snprintf(tb, sizeof(tb), "%s", dot + 1);
+    mysql_real_escape_string(m, edb, db, strlen(db));
+    mysql_real_escape_string(m, etb, tb, strlen(tb));
+    snprintf(sql, sizeof(sql),
+             "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s' AND "
+             "TABLE_NAME = '%s'",
+             edb, etb);
+    if (mysql_query(m, sql))
+        return;
+    MYSQL_RES *r = mysql_store_result(m);
+    bool exists = r && mysql_num_rows(r) > 0;
+    mysql_free_result(r);
+    if (!exists)
+        cdc_probe_note(out, false,
+                       "signal table %s does not exist yet: it is created (CREATE, INSERT, UPDATE "
+                       "needed) if an interrupted snapshot is resumed; or create it now",
+                       source->signal_table);
+}
+
 /* Whether a replica with server_id is connected (SHOW SLAVE HOSTS). */
 static cdc_err_t
 replica_connected(MYSQL *m, uint32_t server_id, bool *yes, cdc_errstr_t *es)
@@ -176,6 +223,7 @@ cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_
     if (source) {
         cdc_mysql_source_problems(m, out);
         check_server_id(m, source, out);
+        check_signal_table(m, source, out);
     }
     mysql_close(m);
     return CDC_OK;

@@ -18,6 +18,8 @@
  * mysql_close()s the result. */
 MYSQL *cdc_mysql_connect(const cdc_db_conn_t *conn, cdc_err_t *err, cdc_errstr_t *es);
 
+/* The CREATE TABLE IF NOT EXISTS of a source's signal table ("db.table"), appended to out. */
+void cdc_mysql_signal_ddl(cdc_buf_t *out, const char *signal_table);
 /* The binlog prerequisites the server does not meet, as probe notes with their fixes. */
 void cdc_mysql_source_problems(MYSQL *m, cdc_probe_t *out);
 

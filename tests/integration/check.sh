@@ -51,6 +51,12 @@ assert_contains "$out" "kafka    embedded (in-process mock cluster, non-durable)
 assert_contains "$out" "source   crm (postgresql 127.0.0.1:$CDC_TEST_PG_PORT): ok, PostgreSQL 15" "pg source ok"
 assert_contains "$out" "source   erp (mysql 127.0.0.1:$CDC_TEST_MYSQL_PORT): ok, MariaDB 10.11" "mariadb source ok"
 assert_contains "$out" "result   ready" "ready"
+if mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MY_PW" -N \
+    -e "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'erp' AND TABLE_NAME = 'cdc_signal'" | grep -q 1; then
+    assert_not_contains "$out" "signal table" "signal table exists: nothing to say"
+else
+    assert_contains "$out" "signal table erp.cdc_signal does not exist yet" "missing signal table noted, not refused"
+fi
 
 # wrong passwords: named endpoint and cause, never the password
 export PG_PW=wrong-pg-secret MY_PW=wrong-my-secret
