@@ -4,6 +4,7 @@
  * high watermark; the last record with the source's key wins.
  */
 #include "cdc/offsets.h"
+#include "cdc/sink_offsets.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -182,4 +183,21 @@ cdc_offsets_load(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *
     memset(o, 0, sizeof(*o));
     load_ctx_t l = {source, strlen(source), o};
     return cdc_topic_scan(kc, bootstrap, topic, load_one, &l, es);
+}
+
+void
+cdc_sink_offsets_free(cdc_sink_offsets_t *o)
+{
+    free(o->v);
+    o->v = NULL;
+    o->n = 0;
+}
+
+const cdc_sink_offset_t *
+cdc_sink_offsets_find(const cdc_sink_offsets_t *o, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (o->v[i].partition == partition && !strcmp(o->v[i].topic, topic))
+            return &o->v[i];
+    return NULL;
 }
