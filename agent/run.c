@@ -5,6 +5,7 @@
  * resume after the last committed position; anything else stops the agent with exit code 1.
  */
 #include "cdc/run.h"
+#include "cdc/sink.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -43,6 +44,8 @@ typedef struct {
     cdc_kafka_bus_t *bus;
     pthread_t thread;
     int rc;
+    const cdc_sink_conf_t *sink; /* a sink worker instead */
+    const cdc_sink_ops_t *sink_ops;
 } worker_t;
 
 static void
@@ -112,6 +115,35 @@ source_worker(void *arg)
     return NULL;
 }
 
+/* A sink: applies its routes until stop; a lost target connection is retried inside, a lost
+ * Kafka or a failure that is not the connection's stops the agent with the reason. */
+static void *
+sink_worker(void *arg)
+{
+    worker_t *w = arg;
+    cdc_errstr_t es = {{0}};
+    cdc_sink_stats_t stats = {0};
+    int backoff = 500;
+    cdc_err_t err;
+    while ((err = cdc_sink_run(w->cfg, w->sink, cdc_kafka_bus_bootstrap(w->bus), w->sink_ops,
+                               stopping, &stats, &es)) &&
+           err == CDC_ERR_CONNECT && !stopping()) {
+        CDC_LOG_WARN("sink=%s %s; reconnecting in %d ms", w->sink->name, es.msg, backoff);
+        sleep_ms(backoff);
+        backoff = backoff < 30000 ? backoff * 2 : 30000;
+    }
+    CDC_LOG_INFO("sink=%s stopped applied=%llu skipped=%llu batches=%llu retried=%llu",
+                 w->sink->name, (unsigned long long)stats.applied,
+                 (unsigned long long)stats.skipped, (unsigned long long)stats.batches,
+                 (unsigned long long)stats.retried);
+    if (err) {
+        CDC_LOG_ERROR("sink=%s stopped: %s", w->sink->name, es.msg);
+        atomic_store(&failed, 1);
+        w->rc = CDC_EXIT_FAILURE;
+    }
+    return NULL;
+}
+
 /* Names every configured source or sink whose connector does not exist yet. */
 static int
 missing_connectors(const cdc_config_t *cfg)
@@ -157,14 +189,27 @@ cdc_run(const cdc_config_t *cfg)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    worker_t *workers = cdc_xcalloc(cfg->n_sources + 1, sizeof(worker_t));
+    size_t n = cfg->n_sources + cfg->n_sinks;
+    worker_t *workers = cdc_xcalloc(n + 1, sizeof(worker_t));
     for (size_t i = 0; i < cfg->n_sources; i++) {
-        workers[i] = (worker_t){
-            cfg, &cfg->sources[i], cdc_connector_find(cfg->sources[i].type)->source, bus, 0, 0};
+        workers[i] = (worker_t){cfg,
+                                &cfg->sources[i],
+                                cdc_connector_find(cfg->sources[i].type)->source,
+                                bus,
+                                0,
+                                0,
+                                NULL,
+                                NULL};
         pthread_create(&workers[i].thread, NULL, source_worker, &workers[i]);
     }
+    for (size_t j = 0; j < cfg->n_sinks; j++) {
+        worker_t *w = &workers[cfg->n_sources + j];
+        *w = (worker_t){cfg, NULL, NULL,           bus,
+                        0,   0,    &cfg->sinks[j], cdc_connector_find(cfg->sinks[j].type)->sink};
+        pthread_create(&w->thread, NULL, sink_worker, w);
+    }
     int rc = CDC_EXIT_OK;
-    for (size_t i = 0; i < cfg->n_sources; i++) {
+    for (size_t i = 0; i < n; i++) {
         pthread_join(workers[i].thread, NULL);
         if (workers[i].rc)
             rc = workers[i].rc;

@@ -22,10 +22,17 @@ result_error(PGconn *c, PGresult *r, const char *what, cdc_errstr_t *es)
 cdc_err_t
 cdc_pg_sink_offsets_ensure(PGconn *c, cdc_errstr_t *es)
 {
-    PGresult *r = PQexec(c, "CREATE TABLE IF NOT EXISTS " TABLE
-                            " (sink text NOT NULL, topic text NOT NULL, partition integer NOT "
-                            "NULL, next_offset bigint NOT NULL, epoch bigint NOT NULL, "
-                            "source_pos text NOT NULL, PRIMARY KEY (sink, topic, partition))");
+    PGresult *r = PQexec(c, "SELECT to_regclass('" TABLE "') IS NOT NULL");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return result_error(c, r, "looking for " TABLE, es);
+    bool exists = !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    if (exists)
+        return CDC_OK; /* no "already exists" notice in the log */
+    r = PQexec(c, "CREATE TABLE IF NOT EXISTS " TABLE
+                  " (sink text NOT NULL, topic text NOT NULL, partition integer NOT "
+                  "NULL, next_offset bigint NOT NULL, epoch bigint NOT NULL, "
+                  "source_pos text NOT NULL, PRIMARY KEY (sink, topic, partition))");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return result_error(c, r, "creating " TABLE, es);
     PQclear(r);

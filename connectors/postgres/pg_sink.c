@@ -1,0 +1,433 @@
+/*
+ * PostgreSQL target of a sink (include/cdc/sink.h): upserts as INSERT ... ON CONFLICT (key) DO
+ * UPDATE, deletes by key, rows with unchanged (left out) columns as an UPDATE of the present ones.
+ * Values are sent as text and converted by the server into the target column's type, except
+ * where the event's form is not the column's input form: bytea (base64 in events) and json
+ * (strings quoted). The session holds an advisory lock named after the sink, so a second instance
+ * refuses to start, and cdc_sink_offsets is moved in the same transaction as the rows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/json.h"
+#include "cdc/log.h"
+#include "cdc/sink.h"
+
+typedef struct {
+    char *schema, *table;
+    char **names, **types; /* target columns and their type names */
+    size_t n;
+} target_table_t;
+
+struct cdc_sink_target {
+    const cdc_sink_conf_t *conf;
+    PGconn *c;
+    target_table_t *tables;
+    size_t n_tables;
+    cdc_buf_t sql, vals;
+    size_t *val_off;
+    const char **params;
+    size_t cap_params;
+};
+
+static cdc_err_t
+pg_error(cdc_sink_target_t *t, PGresult *r, const char *what, cdc_errstr_t *es)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(t->c);
+    cdc_err_t err = CDC_ERR_IO;
+    if (PQstatus(t->c) != CONNECTION_OK || (state && !strncmp(state, "08", 2)))
+        err = CDC_ERR_CONNECT; /* reconnect and retry */
+    else if (state && (!strncmp(state, "40", 2) || !strcmp(state, "55P03")))
+        err = CDC_ERR_ABORTED; /* serialization failure, deadlock, lock timeout: retry */
+    cdc_errstr_set(es, err, "postgresql: %s: %.*s%s%s%s", what, (int)strcspn(msg, "\n"), msg,
+                   state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
+    PQclear(r);
+    return err;
+}
+
+static cdc_err_t
+exec(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
+{
+    PGresult *r = PQexec(t->c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        return pg_error(t, r, sql, es);
+    PQclear(r);
+    return CDC_OK;
+}
+
+static void
+quote_ident(cdc_buf_t *b, const char *s)
+{
+    cdc_buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"')
+            cdc_buf_putc(b, '"');
+        cdc_buf_putc(b, *s);
+    }
+    cdc_buf_putc(b, '"');
+}
+
+static void
+pg_close(cdc_sink_target_t *t)
+{
+    if (!t)
+        return;
+    if (t->c)
+        PQfinish(t->c); /* the advisory lock goes with the session */
+    for (size_t i = 0; i < t->n_tables; i++) {
+        target_table_t *tt = &t->tables[i];
+        for (size_t k = 0; k < tt->n; k++) {
+            free(tt->names[k]);
+            free(tt->types[k]);
+        }
+        free(tt->names);
+        free(tt->types);
+        free(tt->schema);
+        free(tt->table);
+    }
+    free(t->tables);
+    cdc_buf_deinit(&t->sql);
+    cdc_buf_deinit(&t->vals);
+    free(t->val_off);
+    free(t->params);
+    free(t);
+}
+
+static cdc_err_t
+pg_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
+{
+    cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
+    t->conf = conf;
+    cdc_buf_init(&t->sql);
+    cdc_buf_init(&t->vals);
+    cdc_err_t err;
+    t->c = cdc_pg_connect(&conf->conn, false, &err, es);
+    if (!t->c) {
+        pg_close(t);
+        return err;
+    }
+    char lock[300];
+    snprintf(lock, sizeof(lock), "cdc-sink:%s", conf->name);
+    const char *params[] = {lock};
+    PGresult *r = PQexecParams(t->c, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL, params,
+                               NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        err = pg_error(t, r, "taking the sink's lock", es);
+    } else {
+        bool got = !strcmp(PQgetvalue(r, 0, 0), "t");
+        PQclear(r);
+        err = got ? CDC_OK
+                  : cdc_errstr_set(es, CDC_ERR_FENCED,
+                                   "sink %s: another instance of the sink is running (it holds "
+                                   "the advisory lock '%s')",
+                                   conf->name, lock);
+    }
+    bool fk_off = conf->n_routes > 0;
+    for (size_t i = 0; i < conf->n_routes; i++)
+        fk_off &= !conf->routes[i].fk_checks;
+    if (!err && fk_off && exec(t, "SET session_replication_role = replica", es))
+        CDC_LOG_WARN("sink=%s cannot turn foreign-key checks off (%s): a child row arriving "
+                     "before its parent is retried",
+                     conf->name, es->msg);
+    if (!err)
+        err = cdc_pg_sink_offsets_ensure(t->c, es);
+    if (err) {
+        pg_close(t);
+        return err;
+    }
+    *out = t;
+    return CDC_OK;
+}
+
+static cdc_err_t
+pg_load_offsets(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
+{
+    return cdc_pg_sink_offsets_load(t->c, t->conf->name, out, es);
+}
+
+static cdc_err_t
+pg_begin(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    return exec(t, "BEGIN", es);
+}
+
+static cdc_err_t
+pg_commit(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    return exec(t, "COMMIT", es);
+}
+
+static void
+pg_rollback(cdc_sink_target_t *t)
+{
+    PQclear(PQexec(t->c, "ROLLBACK"));
+}
+
+static cdc_err_t
+pg_move_offset(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expected,
+               cdc_errstr_t *es)
+{
+    return cdc_pg_sink_offsets_move(t->c, t->conf->name, next, expected, es);
+}
+
+/* ---- target tables --------------------------------------------------------------------------- */
+
+static cdc_err_t
+table_of(cdc_sink_target_t *t, const char *schema, const char *table, target_table_t **out,
+         cdc_errstr_t *es)
+{
+    for (size_t i = 0; i < t->n_tables; i++)
+        if (!strcmp(t->tables[i].schema, schema) && !strcmp(t->tables[i].table, table)) {
+            *out = &t->tables[i];
+            return CDC_OK;
+        }
+    const char *params[] = {schema, table};
+    PGresult *r = PQexecParams(
+        t->c,
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN "
+        "pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+        "n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY "
+        "a.attnum",
+        2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return pg_error(t, r, "reading the target table's columns", es);
+    int n = PQntuples(r);
+    if (n == 0) {
+        PQclear(r);
+        return cdc_errstr_set(es, CDC_ERR_CONFIG, "sink %s: target table %s.%s does not exist",
+                              t->conf->name, schema, table);
+    }
+    t->tables = cdc_xrealloc(t->tables, (t->n_tables + 1) * sizeof(target_table_t));
+    target_table_t *tt = &t->tables[t->n_tables++];
+    tt->schema = cdc_xstrdup(schema);
+    tt->table = cdc_xstrdup(table);
+    tt->n = (size_t)n;
+    tt->names = cdc_xcalloc((size_t)n, sizeof(char *));
+    tt->types = cdc_xcalloc((size_t)n, sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        tt->names[i] = cdc_xstrdup(PQgetvalue(r, i, 0));
+        tt->types[i] = cdc_xstrdup(PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    *out = tt;
+    return CDC_OK;
+}
+
+static const char *
+column_type(const target_table_t *tt, const char *name)
+{
+    for (size_t i = 0; i < tt->n; i++)
+        if (!strcmp(tt->names[i], name))
+            return tt->types[i];
+    return NULL;
+}
+
+/* ---- values ---------------------------------------------------------------------------------- */
+
+static void
+params_reserve(cdc_sink_target_t *t, size_t n)
+{
+    if (n <= t->cap_params)
+        return;
+    t->cap_params = n * 2;
+    t->val_off = cdc_xrealloc(t->val_off, t->cap_params * sizeof(size_t));
+    t->params = cdc_xrealloc(t->params, t->cap_params * sizeof(char *));
+}
+
+/* Appends parameter i's text (or marks it NULL) converted for the column's type. */
+static cdc_err_t
+add_value(cdc_sink_target_t *t, size_t i, const char *type, const cdc_column_t *col,
+          cdc_errstr_t *es)
+{
+    const cdc_value_t *v = &col->value;
+    if (v->type == CDC_VAL_NULL) {
+        t->val_off[i] = SIZE_MAX;
+        return CDC_OK;
+    }
+    t->val_off[i] = t->vals.len;
+    bool json = !strcmp(type, "json") || !strcmp(type, "jsonb");
+    if (!strcmp(type, "bytea") && v->type == CDC_VAL_STRING) {
+        cdc_buf_t raw;
+        cdc_buf_init(&raw);
+        if (!cdc_base64_decode(&raw, v->s.p, v->s.n)) {
+            cdc_buf_deinit(&raw);
+            return cdc_errstr_set(es, CDC_ERR_PARSE, "column %s: not base64 bytes", col->name);
+        }
+        static const char hex[] = "0123456789abcdef";
+        cdc_buf_puts(&t->vals, "\\x");
+        for (size_t k = 0; k < raw.len; k++) {
+            cdc_buf_putc(&t->vals, hex[(unsigned char)raw.data[k] >> 4]);
+            cdc_buf_putc(&t->vals, hex[(unsigned char)raw.data[k] & 15]);
+        }
+        cdc_buf_deinit(&raw);
+    } else if (v->type == CDC_VAL_BOOL) {
+        cdc_buf_puts(&t->vals, v->b ? "true" : "false");
+    } else if (json && v->type == CDC_VAL_STRING) {
+        size_t bad;
+        if (cdc_json_write_string(&t->vals, v->s.p, v->s.n, &bad))
+            return cdc_errstr_set(es, CDC_ERR_UTF8, "column %s: invalid utf-8", col->name);
+    } else {
+        if (memchr(v->s.p, '\0', v->s.n))
+            return cdc_errstr_set(es, CDC_ERR_RANGE,
+                                  "column %s: a NUL character cannot be stored in PostgreSQL text",
+                                  col->name);
+        cdc_buf_append(&t->vals, v->s.p, v->s.n);
+    }
+    cdc_buf_putc(&t->vals, '\0');
+    return CDC_OK;
+}
+
+/* Checks the row's columns against the target: an unknown one fails or is left out (route). */
+static cdc_err_t
+check_columns(cdc_sink_target_t *t, const cdc_sink_row_t *row, const target_table_t *tt,
+              const cdc_column_t *cols, size_t n, bool *keep, cdc_errstr_t *es)
+{
+    for (size_t i = 0; i < n; i++) {
+        keep[i] = column_type(tt, cols[i].name) != NULL;
+        if (keep[i] || row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_IGNORE)
+            continue;
+        return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                              "sink %s route %s: column %s is not in target table %s.%s (%s); add "
+                              "it or set on_unknown_column: ignore",
+                              t->conf->name, row->route->from, cols[i].name, tt->schema, tt->table,
+                              row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_ADD
+                                  ? "on_unknown_column: add is not supported yet"
+                                  : "on_unknown_column: fail");
+    }
+    return CDC_OK;
+}
+
+static bool
+is_key(const cdc_sink_row_t *row, const char *name)
+{
+    for (size_t k = 0; k < row->n_key; k++)
+        if (!strcmp(row->key[k].name, name))
+            return true;
+    return false;
+}
+
+static cdc_err_t
+pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
+{
+    target_table_t *tt = NULL;
+    cdc_err_t err = table_of(t, row->schema, row->table, &tt, es);
+    if (err)
+        return err;
+    size_t n = row->is_delete ? 0 : row->n_cols;
+    bool *keep = cdc_xcalloc(n + row->n_key + 1, sizeof(bool));
+    if ((err = check_columns(t, row, tt, row->cols, n, keep, es)) ||
+        (err = check_columns(t, row, tt, row->key, row->n_key, keep + n, es))) {
+        free(keep);
+        return err;
+    }
+    params_reserve(t, n + row->n_key + 1);
+    cdc_buf_reset(&t->vals);
+    cdc_buf_t *q = &t->sql;
+    cdc_buf_reset(q);
+    size_t np = 0;
+    if (row->is_delete || row->update_only) {
+        if (row->is_delete) {
+            cdc_buf_puts(q, "DELETE FROM ");
+            quote_ident(q, tt->schema);
+            cdc_buf_putc(q, '.');
+            quote_ident(q, tt->table);
+        } else {
+            cdc_buf_puts(q, "UPDATE ");
+            quote_ident(q, tt->schema);
+            cdc_buf_putc(q, '.');
+            quote_ident(q, tt->table);
+            cdc_buf_puts(q, " SET ");
+            size_t set = 0;
+            for (size_t i = 0; !err && i < n; i++) {
+                if (!keep[i] || is_key(row, row->cols[i].name))
+                    continue;
+                if (set++)
+                    cdc_buf_puts(q, ", ");
+                quote_ident(q, row->cols[i].name);
+                cdc_buf_printf(q, " = $%zu", np + 1);
+                err = add_value(t, np++, column_type(tt, row->cols[i].name), &row->cols[i], es);
+            }
+            if (!set) { /* only key columns present: nothing to update */
+                free(keep);
+                return CDC_OK;
+            }
+        }
+        cdc_buf_puts(q, " WHERE ");
+        for (size_t k = 0; !err && k < row->n_key; k++) {
+            if (k)
+                cdc_buf_puts(q, " AND ");
+            quote_ident(q, row->key[k].name);
+            cdc_buf_printf(q, " = $%zu", np + 1);
+            err = add_value(t, np++, column_type(tt, row->key[k].name), &row->key[k], es);
+        }
+    } else {
+        cdc_buf_puts(q, "INSERT INTO ");
+        quote_ident(q, tt->schema);
+        cdc_buf_putc(q, '.');
+        quote_ident(q, tt->table);
+        cdc_buf_puts(q, " (");
+        for (size_t i = 0; i < n; i++) {
+            if (!keep[i])
+                continue;
+            if (np)
+                cdc_buf_puts(q, ", ");
+            quote_ident(q, row->cols[i].name);
+            np++;
+        }
+        cdc_buf_puts(q, ") VALUES (");
+        np = 0;
+        for (size_t i = 0; !err && i < n; i++) {
+            if (!keep[i])
+                continue;
+            cdc_buf_printf(q, "%s$%zu", np ? ", " : "", np + 1);
+            err = add_value(t, np++, column_type(tt, row->cols[i].name), &row->cols[i], es);
+        }
+        cdc_buf_puts(q, ") ON CONFLICT (");
+        for (size_t k = 0; k < row->n_key; k++) {
+            if (k)
+                cdc_buf_puts(q, ", ");
+            quote_ident(q, row->key[k].name);
+        }
+        cdc_buf_puts(q, ") DO ");
+        size_t set = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!keep[i] || is_key(row, row->cols[i].name))
+                continue;
+            cdc_buf_puts(q, set++ ? ", " : "UPDATE SET ");
+            quote_ident(q, row->cols[i].name);
+            cdc_buf_puts(q, " = EXCLUDED.");
+            quote_ident(q, row->cols[i].name);
+        }
+        if (!set)
+            cdc_buf_puts(q, "NOTHING");
+    }
+    free(keep);
+    if (err) {
+        cdc_errstr_prefix(es, "sink %s: %s.%s", t->conf->name, tt->schema, tt->table);
+        return err;
+    }
+    for (size_t i = 0; i < np; i++)
+        t->params[i] = t->val_off[i] == SIZE_MAX ? NULL : t->vals.data + t->val_off[i];
+    PGresult *r = PQexecParams(t->c, q->data, (int)np, NULL, t->params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        char what[600];
+        snprintf(what, sizeof(what), "applying %s[%d] offset %lld to %s.%s", row->topic,
+                 (int)row->partition, (long long)row->offset, tt->schema, tt->table);
+        return pg_error(t, r, what, es);
+    }
+    bool none = !strcmp(PQcmdTuples(r), "0");
+    PQclear(r);
+    if (row->update_only && none)
+        return cdc_errstr_set(es, CDC_ERR_NOTFOUND,
+                              "sink %s: %s[%d] offset %lld: base row missing in %s.%s (the event "
+                              "leaves unchanged columns out); re-snapshot %s",
+                              t->conf->name, row->topic, (int)row->partition,
+                              (long long)row->offset, tt->schema, tt->table, row->route->from);
+    return CDC_OK;
+}
+
+const cdc_sink_ops_t cdc_pg_sink_ops = {"postgresql", pg_open,     pg_load_offsets,
+                                        pg_begin,     pg_apply,    pg_move_offset,
+                                        pg_commit,    pg_rollback, pg_close};

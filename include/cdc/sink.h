@@ -1,0 +1,64 @@
+/*
+ * Sinks: the engine that consumes a sink's route topics (read_committed, from the offsets stored
+ * in the target) and applies their events in batches, one target transaction per batch together
+ * with the conditional move of cdc_sink_offsets; and the operations a target database provides.
+ * Events at or below a partition's stored source position within the same epoch are re-sends and
+ * are skipped (DESIGN "Exactly-once-style offsets").
+ */
+#ifndef CDC_SINK_H
+#define CDC_SINK_H
+
+#include <stdbool.h>
+
+#include "cdc/config.h"
+#include "cdc/err.h"
+#include "cdc/event.h"
+#include "cdc/sink_offsets.h"
+
+typedef struct cdc_sink_target cdc_sink_target_t;
+
+/* One event in target terms: the target table, the row's columns renamed by the route (with its
+ * constants), and the key columns. */
+typedef struct {
+    const cdc_route_conf_t *route;
+    const char *schema, *table; /* the route's target */
+    bool is_delete;
+    bool update_only; /* some columns were left out (unchanged TOAST): update what is present */
+    const cdc_column_t *cols; /* upsert: every column written */
+    size_t n_cols;
+    const cdc_column_t *key; /* key columns (target names) with their values */
+    size_t n_key;
+    const char *topic; /* where it came from, for errors */
+    int32_t partition;
+    int64_t offset;
+} cdc_sink_row_t;
+
+typedef struct cdc_sink_ops {
+    const char *name;
+    /* Connects with the sink's session settings, takes the sink's lock (another running
+     * instance: CDC_ERR_FENCED) and creates cdc_sink_offsets when missing. */
+    cdc_err_t (*open)(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es);
+    cdc_err_t (*load_offsets)(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es);
+    cdc_err_t (*begin)(cdc_sink_target_t *t, cdc_errstr_t *es);
+    /* Applies one row inside the transaction; es names the table and column on failure. */
+    cdc_err_t (*apply)(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es);
+    cdc_err_t (*move_offset)(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expected,
+                             cdc_errstr_t *es);
+    cdc_err_t (*commit)(cdc_sink_target_t *t, cdc_errstr_t *es);
+    void (*rollback)(cdc_sink_target_t *t);
+    void (*close)(cdc_sink_target_t *t);
+} cdc_sink_ops_t;
+
+extern const cdc_sink_ops_t cdc_pg_sink_ops;
+
+/* Counters of a running sink. */
+typedef struct {
+    uint64_t applied, skipped, batches, retried;
+} cdc_sink_stats_t;
+
+/* Runs sink conf until stop() returns true or a non-retriable error; Kafka at bootstrap. */
+cdc_err_t cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *bootstrap,
+                       const cdc_sink_ops_t *ops, bool (*stop)(void), cdc_sink_stats_t *stats,
+                       cdc_errstr_t *es);
+
+#endif
