@@ -426,3 +426,90 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     cdc_arena_deinit(&s.arena);
     return err;
 }
+
+/* ---- helpers for targets --------------------------------------------------------------------- */
+
+cdc_sink_table_t *
+cdc_sink_tables_get(cdc_sink_tables_t *ts, const char *schema, const char *table)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        if (!strcmp(ts->v[i].schema, schema) && !strcmp(ts->v[i].table, table))
+            return &ts->v[i];
+    ts->v = cdc_xrealloc(ts->v, (ts->n + 1) * sizeof(cdc_sink_table_t));
+    cdc_sink_table_t *tt = &ts->v[ts->n++];
+    memset(tt, 0, sizeof(*tt));
+    tt->schema = cdc_xstrdup(schema);
+    tt->table = cdc_xstrdup(table);
+    return tt;
+}
+
+void
+cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type)
+{
+    tt->names = cdc_xrealloc(tt->names, (tt->n + 1) * sizeof(char *));
+    tt->types = cdc_xrealloc(tt->types, (tt->n + 1) * sizeof(char *));
+    tt->names[tt->n] = cdc_xstrdup(name ? name : "");
+    tt->types[tt->n] = cdc_xstrdup(type ? type : "");
+    tt->n++;
+}
+
+const char *
+cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name)
+{
+    for (size_t i = 0; i < tt->n; i++)
+        if (!strcmp(tt->names[i], name))
+            return tt->types[i];
+    return NULL;
+}
+
+void
+cdc_sink_tables_free(cdc_sink_tables_t *ts)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        cdc_sink_table_t *tt = &ts->v[i];
+        for (size_t k = 0; k < tt->n; k++) {
+            free(tt->names[k]);
+            free(tt->types[k]);
+        }
+        free(tt->names);
+        free(tt->types);
+        free(tt->schema);
+        free(tt->table);
+    }
+    free(ts->v);
+    ts->v = NULL;
+    ts->n = 0;
+}
+
+bool
+cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name)
+{
+    for (size_t k = 0; k < row->n_key; k++)
+        if (!strcmp(row->key[k].name, name))
+            return true;
+    return false;
+}
+
+cdc_err_t
+cdc_sink_check_columns(const cdc_sink_conf_t *conf, const cdc_sink_row_t *row,
+                       const cdc_sink_table_t *tt, bool *keep, cdc_errstr_t *es)
+{
+    if (!tt->n)
+        return cdc_errstr_set(es, CDC_ERR_CONFIG, "sink %s: target table %s.%s does not exist",
+                              conf->name, tt->schema, tt->table);
+    size_t n = row->is_delete ? 0 : row->n_cols;
+    for (size_t i = 0; i < n + row->n_key; i++) {
+        const cdc_column_t *c = i < n ? &row->cols[i] : &row->key[i - n];
+        keep[i] = cdc_sink_table_type(tt, c->name) != NULL;
+        if (keep[i] || row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_IGNORE)
+            continue;
+        return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                              "sink %s route %s: column %s is not in target table %s.%s (%s); add "
+                              "it or set on_unknown_column: ignore",
+                              conf->name, row->route->from, c->name, tt->schema, tt->table,
+                              row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_ADD
+                                  ? "on_unknown_column: add is not supported yet"
+                                  : "on_unknown_column: fail");
+    }
+    return CDC_OK;
+}

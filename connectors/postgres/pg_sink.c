@@ -14,17 +14,10 @@
 #include "cdc/log.h"
 #include "cdc/sink.h"
 
-typedef struct {
-    char *schema, *table;
-    char **names, **types; /* target columns and their type names */
-    size_t n;
-} target_table_t;
-
 struct cdc_sink_target {
     const cdc_sink_conf_t *conf;
     PGconn *c;
-    target_table_t *tables;
-    size_t n_tables;
+    cdc_sink_tables_t tables;
     cdc_buf_t sql, vals;
     size_t *val_off;
     const char **params;
@@ -76,18 +69,7 @@ pg_close(cdc_sink_target_t *t)
         return;
     if (t->c)
         PQfinish(t->c); /* the advisory lock goes with the session */
-    for (size_t i = 0; i < t->n_tables; i++) {
-        target_table_t *tt = &t->tables[i];
-        for (size_t k = 0; k < tt->n; k++) {
-            free(tt->names[k]);
-            free(tt->types[k]);
-        }
-        free(tt->names);
-        free(tt->types);
-        free(tt->schema);
-        free(tt->table);
-    }
-    free(t->tables);
+    cdc_sink_tables_free(&t->tables);
     cdc_buf_deinit(&t->sql);
     cdc_buf_deinit(&t->vals);
     free(t->val_off);
@@ -175,15 +157,9 @@ pg_move_offset(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expe
 /* ---- target tables --------------------------------------------------------------------------- */
 
 static cdc_err_t
-table_of(cdc_sink_target_t *t, const char *schema, const char *table, target_table_t **out,
-         cdc_errstr_t *es)
+load_columns(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es)
 {
-    for (size_t i = 0; i < t->n_tables; i++)
-        if (!strcmp(t->tables[i].schema, schema) && !strcmp(t->tables[i].table, table)) {
-            *out = &t->tables[i];
-            return CDC_OK;
-        }
-    const char *params[] = {schema, table};
+    const char *params[] = {tt->schema, tt->table};
     PGresult *r = PQexecParams(
         t->c,
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN "
@@ -193,35 +169,10 @@ table_of(cdc_sink_target_t *t, const char *schema, const char *table, target_tab
         2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return pg_error(t, r, "reading the target table's columns", es);
-    int n = PQntuples(r);
-    if (n == 0) {
-        PQclear(r);
-        return cdc_errstr_set(es, CDC_ERR_CONFIG, "sink %s: target table %s.%s does not exist",
-                              t->conf->name, schema, table);
-    }
-    t->tables = cdc_xrealloc(t->tables, (t->n_tables + 1) * sizeof(target_table_t));
-    target_table_t *tt = &t->tables[t->n_tables++];
-    tt->schema = cdc_xstrdup(schema);
-    tt->table = cdc_xstrdup(table);
-    tt->n = (size_t)n;
-    tt->names = cdc_xcalloc((size_t)n, sizeof(char *));
-    tt->types = cdc_xcalloc((size_t)n, sizeof(char *));
-    for (int i = 0; i < n; i++) {
-        tt->names[i] = cdc_xstrdup(PQgetvalue(r, i, 0));
-        tt->types[i] = cdc_xstrdup(PQgetvalue(r, i, 1));
-    }
+    for (int i = 0; i < PQntuples(r); i++)
+        cdc_sink_table_add(tt, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
     PQclear(r);
-    *out = tt;
     return CDC_OK;
-}
-
-static const char *
-column_type(const target_table_t *tt, const char *name)
-{
-    for (size_t i = 0; i < tt->n; i++)
-        if (!strcmp(tt->names[i], name))
-            return tt->types[i];
-    return NULL;
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */
@@ -279,46 +230,16 @@ add_value(cdc_sink_target_t *t, size_t i, const char *type, const cdc_column_t *
     return CDC_OK;
 }
 
-/* Checks the row's columns against the target: an unknown one fails or is left out (route). */
-static cdc_err_t
-check_columns(cdc_sink_target_t *t, const cdc_sink_row_t *row, const target_table_t *tt,
-              const cdc_column_t *cols, size_t n, bool *keep, cdc_errstr_t *es)
-{
-    for (size_t i = 0; i < n; i++) {
-        keep[i] = column_type(tt, cols[i].name) != NULL;
-        if (keep[i] || row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_IGNORE)
-            continue;
-        return cdc_errstr_set(es, CDC_ERR_CONFIG,
-                              "sink %s route %s: column %s is not in target table %s.%s (%s); add "
-                              "it or set on_unknown_column: ignore",
-                              t->conf->name, row->route->from, cols[i].name, tt->schema, tt->table,
-                              row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_ADD
-                                  ? "on_unknown_column: add is not supported yet"
-                                  : "on_unknown_column: fail");
-    }
-    return CDC_OK;
-}
-
-static bool
-is_key(const cdc_sink_row_t *row, const char *name)
-{
-    for (size_t k = 0; k < row->n_key; k++)
-        if (!strcmp(row->key[k].name, name))
-            return true;
-    return false;
-}
-
 static cdc_err_t
 pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
 {
-    target_table_t *tt = NULL;
-    cdc_err_t err = table_of(t, row->schema, row->table, &tt, es);
+    cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
+    cdc_err_t err = tt->n ? CDC_OK : load_columns(t, tt, es);
     if (err)
         return err;
     size_t n = row->is_delete ? 0 : row->n_cols;
     bool *keep = cdc_xcalloc(n + row->n_key + 1, sizeof(bool));
-    if ((err = check_columns(t, row, tt, row->cols, n, keep, es)) ||
-        (err = check_columns(t, row, tt, row->key, row->n_key, keep + n, es))) {
+    if ((err = cdc_sink_check_columns(t->conf, row, tt, keep, es))) {
         free(keep);
         return err;
     }
@@ -341,13 +262,14 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
             cdc_buf_puts(q, " SET ");
             size_t set = 0;
             for (size_t i = 0; !err && i < n; i++) {
-                if (!keep[i] || is_key(row, row->cols[i].name))
+                if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
                     continue;
                 if (set++)
                     cdc_buf_puts(q, ", ");
                 quote_ident(q, row->cols[i].name);
                 cdc_buf_printf(q, " = $%zu", np + 1);
-                err = add_value(t, np++, column_type(tt, row->cols[i].name), &row->cols[i], es);
+                err = add_value(t, np++, cdc_sink_table_type(tt, row->cols[i].name), &row->cols[i],
+                                es);
             }
             if (!set) { /* only key columns present: nothing to update */
                 free(keep);
@@ -360,7 +282,7 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
                 cdc_buf_puts(q, " AND ");
             quote_ident(q, row->key[k].name);
             cdc_buf_printf(q, " = $%zu", np + 1);
-            err = add_value(t, np++, column_type(tt, row->key[k].name), &row->key[k], es);
+            err = add_value(t, np++, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
         }
     } else {
         cdc_buf_puts(q, "INSERT INTO ");
@@ -382,7 +304,7 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
             if (!keep[i])
                 continue;
             cdc_buf_printf(q, "%s$%zu", np ? ", " : "", np + 1);
-            err = add_value(t, np++, column_type(tt, row->cols[i].name), &row->cols[i], es);
+            err = add_value(t, np++, cdc_sink_table_type(tt, row->cols[i].name), &row->cols[i], es);
         }
         cdc_buf_puts(q, ") ON CONFLICT (");
         for (size_t k = 0; k < row->n_key; k++) {
@@ -393,7 +315,7 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
         cdc_buf_puts(q, ") DO ");
         size_t set = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!keep[i] || is_key(row, row->cols[i].name))
+            if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
                 continue;
             cdc_buf_puts(q, set++ ? ", " : "UPDATE SET ");
             quote_ident(q, row->cols[i].name);

@@ -50,6 +50,34 @@ typedef struct cdc_sink_ops {
 } cdc_sink_ops_t;
 
 extern const cdc_sink_ops_t cdc_pg_sink_ops;
+extern const cdc_sink_ops_t cdc_mysql_sink_ops;
+
+/* ---- helpers for targets ---- */
+
+/* A target table's columns and their type names, as the target reports them. */
+typedef struct {
+    char *schema, *table;
+    char **names, **types;
+    size_t n; /* 0: not loaded yet (or the table does not exist) */
+} cdc_sink_table_t;
+
+typedef struct {
+    cdc_sink_table_t *v;
+    size_t n;
+} cdc_sink_tables_t;
+
+/* The cached entry of schema.table, added empty when new (valid until the next call). */
+cdc_sink_table_t *cdc_sink_tables_get(cdc_sink_tables_t *ts, const char *schema, const char *table);
+void cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type);
+/* The type of column name, or NULL when the target has no such column. */
+const char *cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name);
+void cdc_sink_tables_free(cdc_sink_tables_t *ts);
+bool cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name);
+/* Checks the row's columns, then its key columns, against the target table: keep[i] is false
+ * for one the target lacks when the route ignores unknown columns; otherwise CDC_ERR_CONFIG
+ * naming it. A table without columns does not exist: CDC_ERR_CONFIG. */
+cdc_err_t cdc_sink_check_columns(const cdc_sink_conf_t *conf, const cdc_sink_row_t *row,
+                                 const cdc_sink_table_t *tt, bool *keep, cdc_errstr_t *es);
 
 /* Counters of a running sink. */
 typedef struct {

@@ -108,12 +108,11 @@ assert_eq 1 "$rc" "table problems exit"
 assert_contains "$out" 'ALTER TABLE "public"."contacts" REPLICA IDENTITY FULL;' "replica identity fix"
 assert_contains "$out" "publication cdc_crm lacks public.contacts; run ALTER PUBLICATION cdc_crm ADD TABLE public.contacts;" "publication fix"
 
-# run refuses to start while a configured connector does not exist yet, and names it (exit 1)
+# every configured connector exists: run does not refuse for a missing one (it stops on the
+# table problems above instead)
 write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
-run "$agent" run -c "$tmp/c.yaml"
-assert_eq 1 "$rc" "run exit without connectors"
-assert_not_contains "$out" "source=erp: the mysql source connector" "mysql source exists"
-assert_contains "$out" "sink=erp: the mysql sink connector is not implemented yet" "names the sink"
-assert_not_contains "$out" "source=crm: the postgresql source connector" "postgresql source exists"
+run timeout 30 "$agent" run -c "$tmp/c.yaml"
+assert_eq 1 "$rc" "run exits on the table problems"
+assert_not_contains "$out" "connector is not implemented yet" "every connector exists"
 
 finish
