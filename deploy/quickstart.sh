@@ -2,7 +2,9 @@
 # The demo on a fresh Debian 12 machine: installs what is needed, builds cdc-agent, starts a
 # throwaway CRM database (PostgreSQL) and ERP database (MariaDB) on free loopback ports with the
 # demo schema, checks everything with `cdc-agent check`, then runs config/crm-erp.yaml with the
-# embedded (in-process, non-durable) Kafka. Servers are stopped and removed on exit.
+# embedded (in-process, non-durable) Kafka: it waits for the initial sync, makes live changes on
+# both sides, prints both databases converging, and keeps running until Ctrl-C. Servers are
+# stopped and removed on exit.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/deploy/install-deps.sh"
@@ -28,7 +30,44 @@ export CRM_PORT=$CDC_TEST_PG_PORT CRM_PASSWORD=$CDC_TEST_PG_PASSWORD
 export ERP_PORT=$CDC_TEST_MYSQL_PORT ERP_PASSWORD=$CDC_TEST_MYSQL_PASSWORD
 echo "== cdc-agent check -c config/crm-erp.yaml"
 "$root/build/cdc-agent" check -c "$root/config/crm-erp.yaml"
-echo "== cdc-agent run -c config/crm-erp.yaml"
-exec_status=0
-"$root/build/cdc-agent" run -c "$root/config/crm-erp.yaml" || exec_status=$?
-exit $exec_status
+crm() { PGPASSWORD=$CRM_PASSWORD psql -q -h 127.0.0.1 -p "$CRM_PORT" -U cdc -d crm -v ON_ERROR_STOP=1 "$@"; }
+erp() { mariadb --no-defaults -h 127.0.0.1 -P "$ERP_PORT" -u cdc -p"$ERP_PASSWORD" erp "$@"; }
+show() {
+    echo "-- CRM (PostgreSQL): accounts, contacts, orders and invoices from the ERP"
+    crm -c "SELECT id, name, country FROM accounts ORDER BY id" \
+        -c "SELECT id, account_id, first_name, last_name, email FROM contacts ORDER BY id" \
+        -c "SELECT id, customer_id, total, status FROM erp_orders ORDER BY id" \
+        -c "SELECT id, order_id, amount, paid FROM erp_invoices ORDER BY id"
+    echo "-- ERP (MariaDB): customers and contacts from the CRM, its own orders and invoices"
+    erp -t -e "SELECT crm_account_id, company_name, country_code FROM customers ORDER BY 1;
+               SELECT crm_contact_id, crm_account_id, given_name, family_name, email FROM contacts ORDER BY 1;
+               SELECT id, customer_id, total, status FROM orders ORDER BY 1;
+               SELECT id, order_id, amount, paid FROM invoices ORDER BY 1"
+}
+# converged: every CRM account is an ERP customer, every ERP order is a CRM erp_order
+converged() {
+    [ "$(crm -Atc "SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM accounts")" = \
+      "$(erp -N -e "SELECT GROUP_CONCAT(CONCAT(crm_account_id, ':', company_name) ORDER BY crm_account_id) FROM customers")" ] &&
+    [ "$(crm -Atc "SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM erp_orders")" = \
+      "$(erp -N -e "SELECT GROUP_CONCAT(CONCAT(id, ':', status) ORDER BY id) FROM orders")" ]
+}
+wait_converged() {
+    for _ in $(seq 1 150); do converged && return 0; sleep 0.2; done
+    echo "!! not converged after 30 s: see the agent's log above" >&2
+    return 1
+}
+
+echo "== cdc-agent run -c config/crm-erp.yaml (Ctrl-C stops it and removes the databases)"
+"$root/build/cdc-agent" run -c "$root/config/crm-erp.yaml" &
+agent=$!
+trap 'kill -TERM $agent 2>/dev/null; wait $agent 2>/dev/null; cleanup' EXIT INT TERM
+wait_converged && { echo "== initial sync done"; show; }
+echo "== live changes: a new CRM account and contact, a renamed account; a new ERP order, one shipped"
+crm -c "INSERT INTO accounts (id, name, country) VALUES (4, 'Umbrella plc', 'GB')" \
+    -c "INSERT INTO contacts (id, account_id, first_name, last_name, email) VALUES (13, 4, 'Alice', 'Abernathy', 'alice@umbrella.example')" \
+    -c "UPDATE accounts SET name = 'Acme Corporation' WHERE id = 1"
+erp -e "INSERT INTO orders (id, customer_id, total, status, ordered_at) VALUES (1004, 4, 99.50, 'open', NOW(3));
+        UPDATE orders SET status = 'shipped' WHERE id = (SELECT MIN(id) FROM (SELECT id FROM orders) o)"
+wait_converged && { echo "== both databases agree again"; show; }
+echo "== the agent keeps running; make your own changes (psql / mariadb: see the ports above), Ctrl-C to stop"
+wait $agent
