@@ -45,19 +45,9 @@ my_resnap_free(cdc_source_t *s)
 static void
 signal_ident(const cdc_source_t *s, cdc_buf_t *b)
 {
-    const my_table_t *t = s->resnap.signal;
-    const char *parts[2] = {t->db, t->name};
-    for (int i = 0; i < 2; i++) {
-        if (i)
-            cdc_buf_putc(b, '.');
-        cdc_buf_putc(b, '`');
-        for (const char *p = parts[i]; *p; p++) {
-            if (*p == '`')
-                cdc_buf_putc(b, '`');
-            cdc_buf_putc(b, *p);
-        }
-        cdc_buf_putc(b, '`');
-    }
+    cdc_mysql_ident(b, s->resnap.signal->db);
+    cdc_buf_putc(b, '.');
+    cdc_mysql_ident(b, s->resnap.signal->name);
 }
 
 cdc_err_t

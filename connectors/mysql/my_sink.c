@@ -46,28 +46,6 @@ exec(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 }
 
 static void
-quote_ident(cdc_buf_t *b, const char *s)
-{
-    cdc_buf_putc(b, '`');
-    for (; *s; s++) {
-        if (*s == '`')
-            cdc_buf_putc(b, '`');
-        cdc_buf_putc(b, *s);
-    }
-    cdc_buf_putc(b, '`');
-}
-
-static void
-literal(cdc_sink_target_t *t, cdc_buf_t *b, const char *p, size_t n)
-{
-    cdc_buf_reserve(b, 2 * n + 3);
-    b->data[b->len++] = '\'';
-    b->len += mysql_real_escape_string(t->m, b->data + b->len, p, (unsigned long)n);
-    b->data[b->len++] = '\'';
-    b->data[b->len] = '\0';
-}
-
-static void
 my_close(cdc_sink_target_t *t)
 {
     if (!t)
@@ -101,7 +79,7 @@ my_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
     cdc_buf_puts(q, "SELECT GET_LOCK(");
     char lock[300];
     snprintf(lock, sizeof(lock), "cdc-sink:%s", conf->name);
-    literal(t, q, lock, strlen(lock));
+    cdc_mysql_literal(t->m, q, lock, strlen(lock));
     cdc_buf_puts(q, ", 0)");
     err = exec(t, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'", es);
     if (!err && fk_off)
@@ -174,9 +152,9 @@ load_columns(cdc_sink_target_t *t, const char *schema, const char *table, cdc_si
                     "c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND k.CONSTRAINT_NAME = "
                     "c.COLUMN_NAME AND k.CHECK_CLAUSE LIKE 'json_valid(%') > 0, 'json', "
                     "c.DATA_TYPE) FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ");
-    literal(t, q, schema, strlen(schema));
+    cdc_mysql_literal(t->m, q, schema, strlen(schema));
     cdc_buf_puts(q, " AND c.TABLE_NAME = ");
-    literal(t, q, table, strlen(table));
+    cdc_mysql_literal(t->m, q, table, strlen(table));
     cdc_buf_puts(q, " ORDER BY c.ORDINAL_POSITION");
     if (mysql_query(t->m, q->data))
         return my_error(t, "reading the target table's columns", es);
@@ -236,7 +214,7 @@ value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cdc_co
         size_t n = v->s.n;
         if (n && v->s.p[n - 1] == 'Z')
             n--; /* UTC, the session's zone */
-        literal(t, q, v->s.p, n);
+        cdc_mysql_literal(t->m, q, v->s.p, n);
         return CDC_OK;
     }
     if (!strcasecmp(type, "json") && v->type == CDC_VAL_STRING) {
@@ -244,19 +222,19 @@ value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cdc_co
         size_t bad;
         if (cdc_json_write_string(&t->tmp, v->s.p, v->s.n, &bad))
             return cdc_errstr_set(es, CDC_ERR_UTF8, "column %s: invalid utf-8", col->name);
-        literal(t, q, t->tmp.data, t->tmp.len);
+        cdc_mysql_literal(t->m, q, t->tmp.data, t->tmp.len);
         return CDC_OK;
     }
-    literal(t, q, v->s.p, v->s.n);
+    cdc_mysql_literal(t->m, q, v->s.p, v->s.n);
     return CDC_OK;
 }
 
 static void
 table_name(cdc_buf_t *q, const cdc_sink_table_t *tt)
 {
-    quote_ident(q, tt->schema);
+    cdc_mysql_ident(q, tt->schema);
     cdc_buf_putc(q, '.');
-    quote_ident(q, tt->table);
+    cdc_mysql_ident(q, tt->table);
 }
 
 /* "WHERE k1 = v1 AND ..." for the row's key. */
@@ -269,7 +247,7 @@ where_key(cdc_sink_target_t *t, cdc_buf_t *q, const cdc_sink_table_t *tt, const 
     for (size_t k = 0; !err && k < row->n_key; k++) {
         if (k)
             cdc_buf_puts(q, " AND ");
-        quote_ident(q, row->key[k].name);
+        cdc_mysql_ident(q, row->key[k].name);
         cdc_buf_puts(q, " = ");
         err = value_literal(t, q, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
     }
@@ -297,7 +275,7 @@ build(cdc_sink_target_t *t, const cdc_sink_row_t *row, const cdc_sink_table_t *t
             if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
                 continue;
             cdc_buf_puts(q, set++ ? ", " : " SET ");
-            quote_ident(q, row->cols[i].name);
+            cdc_mysql_ident(q, row->cols[i].name);
             cdc_buf_puts(q, " = ");
             err =
                 value_literal(t, q, cdc_sink_table_type(tt, row->cols[i].name), &row->cols[i], es);
@@ -315,7 +293,7 @@ build(cdc_sink_target_t *t, const cdc_sink_row_t *row, const cdc_sink_table_t *t
             continue;
         if (k++)
             cdc_buf_puts(q, ", ");
-        quote_ident(q, row->cols[i].name);
+        cdc_mysql_ident(q, row->cols[i].name);
     }
     cdc_buf_puts(q, ") VALUES (");
     k = 0;
@@ -333,15 +311,15 @@ build(cdc_sink_target_t *t, const cdc_sink_row_t *row, const cdc_sink_table_t *t
             continue;
         if (set++)
             cdc_buf_puts(q, ", ");
-        quote_ident(q, row->cols[i].name);
+        cdc_mysql_ident(q, row->cols[i].name);
         cdc_buf_puts(q, " = VALUES(");
-        quote_ident(q, row->cols[i].name);
+        cdc_mysql_ident(q, row->cols[i].name);
         cdc_buf_putc(q, ')');
     }
     if (!set) { /* only key columns: keep the row as it is */
-        quote_ident(q, row->key[0].name);
+        cdc_mysql_ident(q, row->key[0].name);
         cdc_buf_puts(q, " = ");
-        quote_ident(q, row->key[0].name);
+        cdc_mysql_ident(q, row->key[0].name);
     }
     return err;
 }

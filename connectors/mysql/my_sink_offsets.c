@@ -20,17 +20,6 @@ query(MYSQL *m, const char *sql, const char *what, cdc_errstr_t *es)
                           mysql_error(m), no);
 }
 
-static void
-literal(MYSQL *m, cdc_buf_t *b, const char *s)
-{
-    size_t n = strlen(s);
-    cdc_buf_reserve(b, 2 * n + 3);
-    b->data[b->len++] = '\'';
-    b->len += mysql_real_escape_string(m, b->data + b->len, s, (unsigned long)n);
-    b->data[b->len++] = '\'';
-    b->data[b->len] = '\0';
-}
-
 cdc_err_t
 cdc_mysql_sink_offsets_ensure(MYSQL *m, cdc_errstr_t *es)
 {
@@ -50,7 +39,7 @@ cdc_mysql_sink_offsets_load(MYSQL *m, const char *sink, cdc_sink_offsets_t *out,
     cdc_buf_init(&sql);
     cdc_buf_puts(&sql, "SELECT topic, `partition`, next_offset, epoch, source_pos FROM " TABLE
                        " WHERE sink = ");
-    literal(m, &sql, sink);
+    cdc_mysql_literal(m, &sql, sink, strlen(sink));
     cdc_buf_puts(&sql, " ORDER BY topic, `partition`");
     cdc_err_t err = query(m, sql.data, "reading " TABLE, es);
     cdc_buf_deinit(&sql);
@@ -83,21 +72,21 @@ cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t 
     if (expected < 0) { /* the first move inserts the row; one inserted meanwhile is kept */
         cdc_buf_puts(&sql, "INSERT IGNORE INTO " TABLE
                            " (sink, topic, `partition`, next_offset, epoch, source_pos) VALUES (");
-        literal(m, &sql, sink);
+        cdc_mysql_literal(m, &sql, sink, strlen(sink));
         cdc_buf_putc(&sql, ',');
-        literal(m, &sql, next->topic);
+        cdc_mysql_literal(m, &sql, next->topic, strlen(next->topic));
         cdc_buf_printf(&sql, ",%d,%lld,%u,", (int)next->partition, (long long)next->next_offset,
                        (unsigned)next->epoch);
-        literal(m, &sql, next->source_pos);
+        cdc_mysql_literal(m, &sql, next->source_pos, strlen(next->source_pos));
         cdc_buf_putc(&sql, ')');
     } else {
         cdc_buf_printf(&sql, "UPDATE " TABLE " SET next_offset = %lld, epoch = %u, source_pos = ",
                        (long long)next->next_offset, (unsigned)next->epoch);
-        literal(m, &sql, next->source_pos);
+        cdc_mysql_literal(m, &sql, next->source_pos, strlen(next->source_pos));
         cdc_buf_puts(&sql, " WHERE sink = ");
-        literal(m, &sql, sink);
+        cdc_mysql_literal(m, &sql, sink, strlen(sink));
         cdc_buf_puts(&sql, " AND topic = ");
-        literal(m, &sql, next->topic);
+        cdc_mysql_literal(m, &sql, next->topic, strlen(next->topic));
         cdc_buf_printf(&sql, " AND `partition` = %d AND next_offset = %lld", (int)next->partition,
                        (long long)expected);
     }

@@ -17,28 +17,6 @@
 #include "cdc/log.h"
 #include "my_internal.h"
 
-static void
-quote_ident(cdc_buf_t *b, const char *s)
-{
-    cdc_buf_putc(b, '`');
-    for (; *s; s++) {
-        if (*s == '`')
-            cdc_buf_putc(b, '`');
-        cdc_buf_putc(b, *s);
-    }
-    cdc_buf_putc(b, '`');
-}
-
-static void
-quote_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n)
-{
-    cdc_buf_reserve(b, 2 * n + 3);
-    b->data[b->len++] = '\'';
-    b->len += mysql_real_escape_string(m, b->data + b->len, p, (unsigned long)n);
-    b->data[b->len++] = '\'';
-    b->data[b->len] = '\0';
-}
-
 static bool
 is_number(const char *data_type)
 {
@@ -67,9 +45,9 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
                        "s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME AND "
                        "s.INDEX_NAME = 'PRIMARY' AND s.COLUMN_NAME = c.COLUMN_NAME), c.IS_NULLABLE "
                        "FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ");
-    quote_literal(m, &sql, st->tb->db, strlen(st->tb->db));
+    cdc_mysql_literal(m, &sql, st->tb->db, strlen(st->tb->db));
     cdc_buf_puts(&sql, " AND c.TABLE_NAME = ");
-    quote_literal(m, &sql, st->tb->name, strlen(st->tb->name));
+    cdc_mysql_literal(m, &sql, st->tb->name, strlen(st->tb->name));
     cdc_buf_puts(&sql, " ORDER BY c.ORDINAL_POSITION");
     cdc_err_t err =
         mysql_query(m, sql.data) ? my_query_error(m, es, "reading the table structure") : CDC_OK;
@@ -131,19 +109,19 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
     for (size_t k = 0; k < st->n_key; k++) {
         if (k)
             cdc_buf_putc(&st->keys, ',');
-        quote_ident(&st->keys, st->cols[st->key[k]].name);
+        cdc_mysql_ident(&st->keys, st->cols[st->key[k]].name);
     }
     cdc_buf_init(&st->select);
     cdc_buf_puts(&st->select, "SELECT ");
     for (size_t i = 0; i < st->n; i++) {
         if (i)
             cdc_buf_puts(&st->select, ", ");
-        quote_ident(&st->select, st->cols[i].name);
+        cdc_mysql_ident(&st->select, st->cols[i].name);
     }
     cdc_buf_puts(&st->select, " FROM ");
-    quote_ident(&st->select, st->tb->db);
+    cdc_mysql_ident(&st->select, st->tb->db);
     cdc_buf_putc(&st->select, '.');
-    quote_ident(&st->select, st->tb->name);
+    cdc_mysql_ident(&st->select, st->tb->name);
     return CDC_OK;
 }
 
@@ -287,7 +265,7 @@ my_snap_query(cdc_source_t *s, const my_snap_table_t *st, const my_snap_key_t *a
             else {
                 if (c->binary && !is(c->data_type, "bit"))
                     cdc_buf_puts(sql, "BINARY ");
-                quote_literal(m, sql, v, n);
+                cdc_mysql_literal(m, sql, v, n);
             }
         }
         cdc_buf_putc(sql, ')');

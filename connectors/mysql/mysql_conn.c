@@ -124,6 +124,28 @@ check_server_id(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
 }
 
 void
+cdc_mysql_ident(cdc_buf_t *b, const char *s)
+{
+    cdc_buf_putc(b, '`');
+    for (; *s; s++) {
+        if (*s == '`')
+            cdc_buf_putc(b, '`');
+        cdc_buf_putc(b, *s);
+    }
+    cdc_buf_putc(b, '`');
+}
+
+void
+cdc_mysql_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n)
+{
+    cdc_buf_reserve(b, 2 * n + 3);
+    b->data[b->len++] = '\'';
+    b->len += mysql_real_escape_string(m, b->data + b->len, p, (unsigned long)n);
+    b->data[b->len++] = '\'';
+    b->data[b->len] = '\0';
+}
+
+void
 cdc_mysql_signal_ddl(cdc_buf_t *out, const char *signal_table)
 {
     const char *dot = strchr(signal_table, '.');

@@ -18,6 +18,9 @@
  * mysql_close()s the result. */
 MYSQL *cdc_mysql_connect(const cdc_db_conn_t *conn, cdc_err_t *err, cdc_errstr_t *es);
 
+/* Appends `name` (backquotes doubled) / 'text' escaped for m's character set. */
+void cdc_mysql_ident(cdc_buf_t *b, const char *name);
+void cdc_mysql_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n);
 /* The CREATE TABLE IF NOT EXISTS of a source's signal table ("db.table"), appended to out. */
 void cdc_mysql_signal_ddl(cdc_buf_t *out, const char *signal_table);
 /* The binlog prerequisites the server does not meet, as probe notes with their fixes. */

@@ -87,6 +87,48 @@ DELETE FROM $2 WHERE id = :id;
 EOS
 }
 
+# ---- sinks ----
+# Creates TABLE (id int PRIMARY KEY, name text, v int, data bytea, doc jsonb, ts timestamptz,
+# n numeric) with 5000 rows and one of awkward values (id 9001: quotes, backslash, bytes 00ff, a
+# JSON string).
+sink_source_table() { # table
+    pg_reset "$1" "$1"
+    pg -c "CREATE TABLE $1 (id int PRIMARY KEY, name text, v int NOT NULL, data bytea, doc jsonb,
+             ts timestamptz, n numeric(20,5))" \
+       -c "INSERT INTO $1 SELECT g, 'name ' || g, 1, decode(md5(g::text), 'hex'),
+             jsonb_build_object('g', g, 's', 'it''s'), '2026-11-25 12:00:00.5+00'::timestamptz + g * interval '1 s',
+             g * 1.25 FROM generate_series(1, 5000) g" \
+       -c "INSERT INTO $1 VALUES (9001, E'quote '' \" back\\\\slash', 1, '\x00ff'::bytea, '\"str\"', NULL, -0.00001)" >/dev/null
+}
+# Runs upserts and deletes of ids up to 6000 and key changes (id <-> -id) on TABLE from 2 clients
+# for 8 s in the background ($bench), while the agent is killed with SIGKILL KILLS times at random
+# moments and restarted; then waits for the workload.
+sink_workload_with_kills() { # table kills
+    upsert_workload "$tmp/w.sql" "$1" 6000
+    sed -i "s/INSERT INTO $1 VALUES (:id, 1, 'w')/INSERT INTO $1 (id, name, v) VALUES (:id, 'w', 1)/" "$tmp/w.sql"
+    cat >"$tmp/k.sql" <<EOS
+\\set id random(1, 6000)
+DO \$\$ BEGIN UPDATE $1 SET id = -id WHERE id = :id OR id = -:id; EXCEPTION WHEN unique_violation THEN NULL; END \$\$;
+EOS
+    pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -T 8 -f "$tmp/w.sql@9" -f "$tmp/k.sql@1" cdc_test >"$tmp/bench.log" 2>&1 &
+    local bench=$! k
+    for k in $(seq 1 "$2"); do
+        sleep "0.$((RANDOM % 5 + 2))"
+        kill -9 "$agent_pid"
+        wait "$agent_pid" 2>/dev/null || true
+        start_agent
+    done
+    wait "$bench" && ok || bad "workload ran"
+}
+# A second agent with only the sinks of $tmp/agent.yaml (another agent name): refused by the
+# sink's lock while the first runs.
+second_sink_refused() {
+    sed -n '/^agent:/p; /^kafka:/p; /^sinks:/,$p' "$tmp/agent.yaml" | sed 's/^agent: {name: \([^}]*\)}/agent: {name: \1-second}/' >"$tmp/second.yaml"
+    run timeout 60 "$CDC_AGENT" run -c "$tmp/second.yaml"
+    assert_eq 1 "$rc" "second instance exits"
+    assert_contains "$out" "another instance of the sink is running" "second instance refused"
+}
+
 # A temp dir in $tmp, removed on exit with the agent ($agent_pid) and background jobs killed.
 setup_tmp() {
     tmp=$(mktemp -d)

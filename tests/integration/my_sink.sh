@@ -12,13 +12,7 @@ load_harness_env
 . "$here/harness/agent_lib.sh"
 setup_tmp
 kills=${CDC_SINK_KILLS:-10}
-pg_reset mysinksrc mysinksrc
-pg -c "CREATE TABLE mysinksrc (id int PRIMARY KEY, name text, v int NOT NULL, data bytea, doc jsonb,
-         ts timestamptz, n numeric(20,5))" \
-   -c "INSERT INTO mysinksrc SELECT g, 'name ' || g, 1, decode(md5(g::text), 'hex'),
-         jsonb_build_object('g', g, 's', 'it''s'), '2026-11-25 12:00:00.5+00'::timestamptz + g * interval '1 s',
-         g * 1.25 FROM generate_series(1, 5000) g" \
-   -c "INSERT INTO mysinksrc VALUES (9001, E'quote '' \" back\\\\slash', 1, '\x00ff'::bytea, '\"str\"', NULL, -0.00001)" >/dev/null
+sink_source_table mysinksrc
 my -e "DROP TABLE IF EXISTS customers, cdc_sink_offsets;
        CREATE TABLE customers (crm_id INT PRIMARY KEY, full_name VARCHAR(100), v INT NOT NULL,
          data VARBINARY(64), doc JSON, ts DATETIME(6), n DECIMAL(20,5), origin VARCHAR(10))"
@@ -67,21 +61,7 @@ assert_eq "$(my -N -e "SELECT full_name FROM customers WHERE crm_id = 9001")" "q
 assert_eq "$(my -N -e "SELECT LOWER(HEX(data)) FROM customers WHERE crm_id = 9001")" "00ff" "bytea into VARBINARY"
 assert_eq "$(my -N -e "SELECT JSON_VALUE(doc, '\$.s') FROM customers WHERE crm_id = 1")" "it's" "jsonb into JSON"
 
-upsert_workload "$tmp/w.sql" mysinksrc 6000
-sed -i "s/INSERT INTO mysinksrc VALUES (:id, 1, 'w')/INSERT INTO mysinksrc (id, name, v) VALUES (:id, 'w', 1)/" "$tmp/w.sql"
-cat >"$tmp/k.sql" <<'EOS'
-\set id random(1, 6000)
-DO $$ BEGIN UPDATE mysinksrc SET id = -id WHERE id = :id OR id = -:id; EXCEPTION WHEN unique_violation THEN NULL; END $$;
-EOS
-pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -T 8 -f "$tmp/w.sql@9" -f "$tmp/k.sql@1" cdc_test >"$tmp/bench.log" 2>&1 &
-bench=$!
-for k in $(seq 1 "$kills"); do
-    sleep "0.$((RANDOM % 5 + 2))"
-    kill -9 "$agent_pid"
-    wait "$agent_pid" 2>/dev/null || true
-    start_agent
-done
-wait "$bench" && ok || bad "workload ran"
+sink_workload_with_kills mysinksrc "$kills"
 wait_same 900 && ok || bad "after $kills kills: target equals source"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
@@ -92,9 +72,6 @@ assert_eq 8 "$(my -N -e "SELECT COUNT(*) FROM cdc_sink_offsets WHERE sink = 'erp
 # a second instance of the sink: refused by its lock
 start_agent
 for i in $(seq 1 100); do grep -q "sink=erp applying" <(tail -5 "$tmp/agent.log") && break; sleep 0.1; done
-sed -n '/^agent:/p; /^kafka:/p; /^sinks:/,$p' "$tmp/agent.yaml" | sed 's/name: my-sink-test/name: my-sink-second/' >"$tmp/second.yaml"
-run timeout 60 "$CDC_AGENT" run -c "$tmp/second.yaml"
-assert_eq 1 "$rc" "second instance exits"
-assert_contains "$out" "another instance of the sink is running" "second instance refused"
+second_sink_refused
 agent_stop
 finish

@@ -12,15 +12,10 @@ load_harness_env
 . "$here/harness/agent_lib.sh"
 setup_tmp
 kills=${CDC_SINK_KILLS:-10}
-pg_reset sinksrc sinksrc sinkdst cdc_sink_offsets
-pg -c "CREATE TABLE sinksrc (id int PRIMARY KEY, name text, v int NOT NULL, data bytea, doc jsonb,
-         ts timestamptz, n numeric(20,5))" \
-   -c "CREATE TABLE sinkdst (crm_id int PRIMARY KEY, full_name text, v int NOT NULL, data bytea,
-         doc jsonb, ts timestamptz, n numeric(20,5), origin text)" \
-   -c "INSERT INTO sinksrc SELECT g, 'name ' || g, 1, decode(md5(g::text), 'hex'),
-         jsonb_build_object('g', g, 's', 'it''s'), '2026-11-25 12:00:00.5+00'::timestamptz + g * interval '1 s',
-         g * 1.25 FROM generate_series(1, 5000) g" \
-   -c "INSERT INTO sinksrc VALUES (9001, E'quote '' \" back\\\\slash', 1, '\x00ff'::bytea, '\"str\"', NULL, -0.00001)" >/dev/null
+pg_reset sinksrc sinkdst cdc_sink_offsets
+sink_source_table sinksrc
+pg -c "CREATE TABLE sinkdst (crm_id int PRIMARY KEY, full_name text, v int NOT NULL, data bytea,
+         doc jsonb, ts timestamptz, n numeric(20,5), origin text)" >/dev/null
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.sinksrc 8"
 agent_config "$tmp/agent.yaml" pg-sink-test sinksrc
 cat >>"$tmp/agent.yaml" <<EOC
@@ -58,21 +53,7 @@ assert_eq "$(pg -Atc "SELECT doc FROM sinkdst WHERE crm_id = 9001")" '"str"' "js
 assert_eq "$(pg -Atc "SELECT doc->>'s' FROM sinkdst WHERE crm_id = 1")" "it's" "jsonb object"
 
 # workload with key changes, killed 10 times
-upsert_workload "$tmp/w.sql" sinksrc 6000
-sed -i "s/INSERT INTO sinksrc VALUES (:id, 1, 'w')/INSERT INTO sinksrc (id, name, v) VALUES (:id, 'w', 1)/" "$tmp/w.sql"
-cat >"$tmp/k.sql" <<'EOS'
-\set id random(1, 6000)
-DO $$ BEGIN UPDATE sinksrc SET id = -id WHERE id = :id OR id = -:id; EXCEPTION WHEN unique_violation THEN NULL; END $$;
-EOS
-pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -T 8 -f "$tmp/w.sql@9" -f "$tmp/k.sql@1" cdc_test >"$tmp/bench.log" 2>&1 &
-bench=$!
-for k in $(seq 1 "$kills"); do
-    sleep "0.$((RANDOM % 5 + 2))"
-    kill -9 "$agent_pid"
-    wait "$agent_pid" 2>/dev/null || true
-    start_agent
-done
-wait "$bench" && ok || bad "workload ran"
+sink_workload_with_kills sinksrc "$kills"
 wait_same 900 && ok || bad "after $kills kills: target equals source"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
@@ -93,9 +74,6 @@ done
 assert_eq "$before" "$(pg -Atc "SELECT md5(string_agg(format('%s', d), ',' ORDER BY crm_id)) FROM sinkdst d")" "re-applied from offset 0: target unchanged"
 
 # a second instance of the sink: refused by the lock
-sed -n '/^agent:/p; /^kafka:/p; /^sinks:/,$p' "$tmp/agent.yaml" | sed 's/name: pg-sink-test/name: pg-sink-second/' >"$tmp/second.yaml"
-run timeout 60 "$CDC_AGENT" run -c "$tmp/second.yaml"
-assert_eq 1 "$rc" "second instance exits"
-assert_contains "$out" "another instance of the sink is running" "second instance refused"
+second_sink_refused
 agent_stop
 finish
