@@ -1,8 +1,8 @@
 /*
- * cdc_sink_offsets in real PostgreSQL and MariaDB targets: created when missing (twice is fine),
- * loaded per sink, moved forward inside the caller's transaction; a move from an offset the row
- * no longer has (another instance of the sink took over) is refused as fenced, and so is a first
- * insert racing an existing row.
+ * cdc_sink_offsets in real PostgreSQL and MariaDB targets (in a schema / database of the test's
+ * own): created when missing (twice is fine), loaded per sink, moved forward inside the caller's
+ * transaction; a move from an offset the row no longer has (another instance of the sink took
+ * over) is refused as fenced, and so is a first insert racing an existing row.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,6 +97,15 @@ check_target(const target_t *t, void *db, void *other)
 
 /* ---- PostgreSQL ---- */
 
+static void
+pg_exec(void *db, const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
 static PGconn *
 pg_open(void)
 {
@@ -107,16 +116,10 @@ pg_open(void)
     PGconn *c = PQconnectdb(conninfo);
     if (PQstatus(c) != CONNECTION_OK)
         fail_msg("postgresql: %s", PQerrorMessage(c));
+    /* a schema of its own: the sink tests running meanwhile use cdc_test's cdc_sink_offsets */
+    pg_exec(c, "CREATE SCHEMA IF NOT EXISTS cdc_it_offsets");
+    pg_exec(c, "SET search_path = cdc_it_offsets");
     return c;
-}
-
-static void
-pg_exec(void *db, const char *sql)
-{
-    PGresult *r = PQexec(db, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
 }
 
 static cdc_err_t
@@ -164,6 +167,10 @@ my_open(void)
     MYSQL *m = cdc_mysql_connect(&conn, &err, &es);
     if (!m)
         fail_msg("%s", es.msg);
+    /* a database of its own: the sink tests running meanwhile use cdc_test.cdc_sink_offsets */
+    if (mysql_query(m, "CREATE DATABASE IF NOT EXISTS cdc_it_offsets") ||
+        mysql_query(m, "USE cdc_it_offsets"))
+        fail_msg("%s", mysql_error(m));
     return m;
 }
 
