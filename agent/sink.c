@@ -100,8 +100,8 @@ assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es)
             break;
         int n = 0;
         err = cdc_kafka_partition_count(cdc_consumer_handle(s->c), topic.data, 10000, &n, es);
-        if (!err && n == 0)
-            err = cdc_errstr_set(es, CDC_ERR_NOTFOUND,
+        if (!err && n == 0) /* its source has not created it yet: tried again */
+            err = cdc_errstr_set(es, CDC_ERR_CONNECT,
                                  "sink %s: topic %s (route %s) does not exist yet", s->conf->name,
                                  topic.data, s->conf->routes[r].from);
         for (int p = 0; !err && p < n; p++) {
