@@ -113,9 +113,17 @@ batch_add_span(batch_t *b, uint32_t topic, int32_t partition, size_t key_off, si
         pl = sizeof(r->pos) - 1;
     memcpy(r->pos, pos ? pos : "", pl);
     r->pos[pl] = '\0';
-    /* built here, on the source thread, so the publisher thread only hands records over */
-    cdc_header_t h[2] = {{"cdc-op", &r->op, 1}, {"cdc-pos", r->pos, pl}};
-    r->hdrs = pl ? cdc_kafka_headers(h, 2) : NULL;
+    r->hdrs = NULL;
+    rec_headers(r); /* here, on the source thread, so the publisher thread only hands it over */
+}
+
+void
+rec_headers(rec_t *r)
+{
+    if (r->hdrs || !r->pos[0])
+        return; /* built already, or a record without a position (schemas) */
+    cdc_header_t h[2] = {{"cdc-op", &r->op, 1}, {"cdc-pos", r->pos, strlen(r->pos)}};
+    r->hdrs = cdc_kafka_headers(h, 2);
 }
 
 void
@@ -203,11 +211,6 @@ close_batch(cdc_publisher_t *p, bool split)
             cdc_buf_t v = {b->data.data + r->val_off, r->val_len < 0 ? 0 : (size_t)r->val_len, 0};
             batch_add(rest, r->topic, r->partition, r->key_len ? &k : NULL,
                       r->val_len < 0 ? NULL : &v, r->ts_ms, r->op, r->pos);
-            if (r->hdrs) { /* the moved record keeps the headers already built */
-                rd_kafka_headers_destroy(rest->recs[rest->n - 1].hdrs);
-                rest->recs[rest->n - 1].hdrs = r->hdrs;
-                r->hdrs = NULL;
-            }
         }
         rest->pos = *batch_pos(b);
         rest->has_pos = b->has_pos;

@@ -82,6 +82,8 @@ batch_t *batch_new(void);
 void batch_free(batch_t *b);
 /* Hands a batch to the publisher thread, waiting while the queue is full. */
 cdc_err_t queue_push(cdc_publisher_t *p, batch_t *b);
+/* Builds r's Kafka headers (contract: cdc-op, cdc-pos) unless it has them or no position. */
+void rec_headers(rec_t *r);
 void *publisher_thread(void *arg);
 /* Queues the open batch up to its last whole source transaction (graceful stop). */
 cdc_err_t publisher_flush_open(cdc_publisher_t *p);

@@ -44,18 +44,16 @@ send_records(cdc_publisher_t *p, batch_t *b)
 {
     for (size_t i = 0; i < b->bound_n; i++) {
         rec_t *r = &b->recs[i];
-        cdc_header_t h[2] = {{"cdc-op", &r->op, 1}, {"cdc-pos", r->pos, strlen(r->pos)}};
+        rec_headers(r); /* sent ones are gone: built again for a retry */
         cdc_record_t rec = {.topic = p->topics[r->topic].topic,
                             .partition = r->partition,
                             .key = r->key_len ? b->data.data + r->key_off : NULL,
                             .key_len = r->key_len,
                             .value = r->val_len < 0 ? NULL : b->data.data + r->val_off,
                             .value_len = r->val_len < 0 ? 0 : (size_t)r->val_len,
-                            .headers = h,
-                            .n_headers = r->pos[0] ? 2 : 0,
                             .timestamp_ms = r->ts_ms,
                             .borrow = true,
-                            .prebuilt = &r->hdrs}; /* built again only for a retry */
+                            .prebuilt = &r->hdrs};
         cdc_err_t err = cdc_producer_send(p->producer, &rec);
         if (err)
             return err;
