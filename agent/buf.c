@@ -95,6 +95,19 @@ cdc_buf_grow(cdc_buf_t *b, size_t extra)
 }
 
 void
+cdc_buf_put_hex(cdc_buf_t *b, const void *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = p;
+    cdc_buf_reserve(b, 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        b->data[b->len++] = hex[u[i] >> 4];
+        b->data[b->len++] = hex[u[i] & 15];
+    }
+    b->data[b->len] = '\0';
+}
+
+void
 cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...)
 {
     cdc_buf_reserve(b, 64); /* most calls fit: one formatting pass */

@@ -196,12 +196,8 @@ value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cdc_co
         cdc_buf_reset(&t->tmp);
         if (!cdc_base64_decode(&t->tmp, v->s.p, v->s.n))
             return cdc_errstr_set(es, CDC_ERR_PARSE, "column %s: not base64 bytes", col->name);
-        static const char hex[] = "0123456789abcdef";
         cdc_buf_puts(q, "X'");
-        for (size_t k = 0; k < t->tmp.len; k++) {
-            cdc_buf_putc(q, hex[(unsigned char)t->tmp.data[k] >> 4]);
-            cdc_buf_putc(q, hex[(unsigned char)t->tmp.data[k] & 15]);
-        }
+        cdc_buf_put_hex(q, t->tmp.data, t->tmp.len);
         cdc_buf_putc(q, '\'');
         return CDC_OK;
     }

@@ -317,10 +317,7 @@ my_snap_progress(const my_snap_table_t *st, size_t ordinal, const my_snap_key_t 
             const my_snap_col_t *c = &st->cols[st->key[k]];
             if (c->binary && !c->number) { /* any bytes: hex */
                 cdc_buf_reset(&hex);
-                for (size_t j = 0; j < key->len[k]; j++) {
-                    cdc_buf_putc(&hex, hexdig[(unsigned char)p[j] >> 4]);
-                    cdc_buf_putc(&hex, hexdig[(unsigned char)p[j] & 15]);
-                }
+                cdc_buf_put_hex(&hex, p, key->len[k]);
                 json_array_append_new(after, json_stringn(hex.data ? hex.data : "", hex.len));
             } else {
                 json_array_append_new(after, json_stringn(p, key->len[k]));

@@ -18,7 +18,7 @@ struct cdc_sink_target {
     const cdc_sink_conf_t *conf;
     PGconn *c;
     cdc_sink_tables_t tables;
-    cdc_buf_t sql, vals;
+    cdc_buf_t sql, vals, raw; /* raw: decoded bytes, scratch */
     size_t *val_off;
     const char **params;
     size_t cap_params;
@@ -72,6 +72,7 @@ pg_close(cdc_sink_target_t *t)
     cdc_sink_tables_free(&t->tables);
     cdc_buf_deinit(&t->sql);
     cdc_buf_deinit(&t->vals);
+    cdc_buf_deinit(&t->raw);
     free(t->val_off);
     free(t->params);
     free(t);
@@ -84,6 +85,7 @@ pg_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
     t->conf = conf;
     cdc_buf_init(&t->sql);
     cdc_buf_init(&t->vals);
+    cdc_buf_init(&t->raw);
     cdc_err_t err;
     t->c = cdc_pg_connect(&conf->conn, false, &err, es);
     if (!t->c) {
@@ -200,19 +202,11 @@ add_value(cdc_sink_target_t *t, size_t i, const char *type, const cdc_column_t *
     t->val_off[i] = t->vals.len;
     bool json = !strcmp(type, "json") || !strcmp(type, "jsonb");
     if (!strcmp(type, "bytea") && v->type == CDC_VAL_STRING) {
-        cdc_buf_t raw;
-        cdc_buf_init(&raw);
-        if (!cdc_base64_decode(&raw, v->s.p, v->s.n)) {
-            cdc_buf_deinit(&raw);
+        cdc_buf_reset(&t->raw);
+        if (!cdc_base64_decode(&t->raw, v->s.p, v->s.n))
             return cdc_errstr_set(es, CDC_ERR_PARSE, "column %s: not base64 bytes", col->name);
-        }
-        static const char hex[] = "0123456789abcdef";
         cdc_buf_puts(&t->vals, "\\x");
-        for (size_t k = 0; k < raw.len; k++) {
-            cdc_buf_putc(&t->vals, hex[(unsigned char)raw.data[k] >> 4]);
-            cdc_buf_putc(&t->vals, hex[(unsigned char)raw.data[k] & 15]);
-        }
-        cdc_buf_deinit(&raw);
+        cdc_buf_put_hex(&t->vals, t->raw.data, t->raw.len);
     } else if (v->type == CDC_VAL_BOOL) {
         cdc_buf_puts(&t->vals, v->b ? "true" : "false");
     } else if (json && v->type == CDC_VAL_STRING) {

@@ -25,6 +25,8 @@ void cdc_buf_reset(cdc_buf_t *b);
  * is left). The inline functions below call it only when the room is short. */
 void cdc_buf_grow(cdc_buf_t *b, size_t extra);
 void cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends p[0..n) as lowercase hex, two digits a byte. */
+void cdc_buf_put_hex(cdc_buf_t *b, const void *p, size_t n);
 
 /* Makes room for extra more bytes (and the terminating NUL). */
 static inline void
