@@ -185,8 +185,6 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
     if (!s->txn.open)
         return CDC_OK;
     s->txn.open = false;
-    char native[512];
-    my_native(s, ev->log_pos, native, sizeof(native));
     s->start_pos = ev->log_pos;
     int64_t now = my_now_us();
     cdc_txn_info_t snap = {0};
@@ -203,6 +201,8 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
     if (s->resume.has_pos && pos.epoch == s->resume.pos.epoch &&
         cdc_pos_cmp(&pos, &s->resume.pos) <= 0)
         return CDC_OK; /* a re-read transaction that was already stored */
+    char native[512];
+    my_native(s, ev->log_pos, native, sizeof(native));
     cdc_txn_info_t info = {pos,           0,     s->txn.txn_id, s->txn.ts_ms, snap.snapshot_done,
                            snap.progress, native};
     s->yield = true; /* let the agent close a Kafka transaction whose linger is over */
