@@ -184,9 +184,9 @@ map_key(sink_t *s, const cdc_route_conf_t *r, const cdc_event_t *ev, const cdc_c
         map_cols(s, r, &ev->key, false, &out->key, &out->n_key);
         if (out->n_key != ev->key.n)
             return cdc_errstr_set(es, CDC_ERR_CONFIG,
-                                  "sink %s route %s: a key column is not among the route's "
-                                  "columns; add it, or give the route a key",
-                                  s->conf->name, r->from);
+                                  "route %s: a key column is not among the route's columns; add "
+                                  "it, or give the route a key",
+                                  r->from);
         return CDC_OK;
     }
     cdc_column_t *key = cdc_arena_alloc(&s->arena, r->n_key * sizeof(cdc_column_t));
@@ -196,8 +196,8 @@ map_key(sink_t *s, const cdc_route_conf_t *r, const cdc_event_t *ev, const cdc_c
             i++;
         if (i == n_row)
             return cdc_errstr_set(es, CDC_ERR_CONFIG,
-                                  "sink %s route %s: key column %s has no value in the event",
-                                  s->conf->name, r->from, r->key[k]);
+                                  "route %s: key column %s has no value in the event", r->from,
+                                  r->key[k]);
         key[k] = row[i];
     }
     out->key = key;
@@ -206,37 +206,46 @@ map_key(sink_t *s, const cdc_route_conf_t *r, const cdc_event_t *ev, const cdc_c
 }
 
 static cdc_err_t
+map_event(sink_t *s, const cdc_route_conf_t *r, const cdc_event_t *ev, cdc_sink_row_t *row,
+          cdc_errstr_t *es)
+{
+    if (ev->op == CDC_OP_DELETE) {
+        row->is_delete = true;
+        const cdc_column_t *before;
+        size_t nb;
+        map_cols(s, r, ev->before.present ? &ev->before : &ev->key, false, &before, &nb);
+        return map_key(s, r, ev, before, nb, row, es);
+    }
+    map_cols(s, r, &ev->after, true, &row->cols, &row->n_cols);
+    row->update_only = ev->n_unchanged > 0;
+    return map_key(s, r, ev, row->cols, row->n_cols, row, es);
+}
+
+/* One event through its route into the target; errors say which record. */
+static cdc_err_t
 apply_event(sink_t *s, const part_t *pt, const rd_kafka_message_t *m, const cdc_event_t *ev,
             cdc_errstr_t *es)
 {
     const cdc_route_conf_t *r = &s->conf->routes[pt->route];
     char schema[256];
-    cdc_sink_row_t row = {
-        .route = r, .topic = pt->topic, .partition = pt->partition, .offset = m->offset};
+    cdc_sink_row_t row = {.route = r};
     row.table = cdc_config_split_table(r->to, schema, sizeof(schema));
     row.schema = schema;
-    if (ev->op == CDC_OP_TRUNCATE) {
-        if (r->truncate == CDC_TRUNCATE_IGNORE)
-            return CDC_OK;
-        return cdc_errstr_set(es, CDC_ERR_NOTIMPL,
-                              "sink %s route %s: truncate: apply is not supported yet (at %s[%d] "
-                              "offset %lld); set truncate: ignore",
-                              s->conf->name, r->from, pt->topic, (int)pt->partition,
-                              (long long)m->offset);
-    }
     cdc_err_t err;
-    if (ev->op == CDC_OP_DELETE) {
-        row.is_delete = true;
-        const cdc_column_t *before;
-        size_t nb;
-        map_cols(s, r, ev->before.present ? &ev->before : &ev->key, false, &before, &nb);
-        err = map_key(s, r, ev, before, nb, &row, es);
-    } else {
-        map_cols(s, r, &ev->after, true, &row.cols, &row.n_cols);
-        row.update_only = ev->n_unchanged > 0;
-        err = map_key(s, r, ev, row.cols, row.n_cols, &row, es);
-    }
-    return err ? err : s->ops->apply(s->t, &row, es);
+    if (ev->op != CDC_OP_TRUNCATE)
+        err = map_event(s, r, ev, &row, es);
+    else if (r->truncate == CDC_TRUNCATE_IGNORE)
+        return CDC_OK;
+    else
+        err = cdc_errstr_set(es, CDC_ERR_NOTIMPL,
+                             "route %s: truncate: apply is not supported yet; set truncate: ignore",
+                             r->from);
+    if (!err)
+        err = s->ops->apply(s->t, &row, es);
+    if (err)
+        cdc_errstr_prefix(es, "sink %s: %s[%d] offset %lld", s->conf->name, pt->topic,
+                          (int)pt->partition, (long long)m->offset);
+    return err;
 }
 
 /* ---- batches --------------------------------------------------------------------------------- */
@@ -491,12 +500,12 @@ cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name)
 }
 
 cdc_err_t
-cdc_sink_check_columns(const cdc_sink_conf_t *conf, const cdc_sink_row_t *row,
-                       const cdc_sink_table_t *tt, bool *keep, cdc_errstr_t *es)
+cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, bool *keep,
+                       cdc_errstr_t *es)
 {
     if (!tt->n)
-        return cdc_errstr_set(es, CDC_ERR_CONFIG, "sink %s: target table %s.%s does not exist",
-                              conf->name, tt->schema, tt->table);
+        return cdc_errstr_set(es, CDC_ERR_CONFIG, "target table %s.%s does not exist", tt->schema,
+                              tt->table);
     size_t n = row->is_delete ? 0 : row->n_cols;
     for (size_t i = 0; i < n + row->n_key; i++) {
         const cdc_column_t *c = i < n ? &row->cols[i] : &row->key[i - n];
@@ -504,9 +513,9 @@ cdc_sink_check_columns(const cdc_sink_conf_t *conf, const cdc_sink_row_t *row,
         if (keep[i] || row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_IGNORE)
             continue;
         return cdc_errstr_set(es, CDC_ERR_CONFIG,
-                              "sink %s route %s: column %s is not in target table %s.%s (%s); add "
+                              "route %s: column %s is not in target table %s.%s (%s); add "
                               "it or set on_unknown_column: ignore",
-                              conf->name, row->route->from, c->name, tt->schema, tt->table,
+                              row->route->from, c->name, tt->schema, tt->table,
                               row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_ADD
                                   ? "on_unknown_column: add is not supported yet"
                                   : "on_unknown_column: fail");

@@ -329,20 +329,19 @@ my_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
         return err;
     size_t n = row->is_delete ? 0 : row->n_cols;
     bool *keep = cdc_xcalloc(n + row->n_key + 1, sizeof(bool));
-    err = cdc_sink_check_columns(t->conf, row, tt, keep, es);
+    err = cdc_sink_check_columns(row, tt, keep, es);
     if (!err)
         err = build(t, row, tt, keep, es);
     free(keep);
     if (err) {
-        cdc_errstr_prefix(es, "sink %s: %s.%s", t->conf->name, tt->schema, tt->table);
+        cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
         return err;
     }
     if (!t->sql.len)
         return CDC_OK;
     if (mysql_query(t->m, t->sql.data)) {
         char what[600];
-        snprintf(what, sizeof(what), "applying %s[%d] offset %lld to %s.%s", row->topic,
-                 (int)row->partition, (long long)row->offset, tt->schema, tt->table);
+        snprintf(what, sizeof(what), "applying to %s.%s", tt->schema, tt->table);
         return my_error(t, what, es);
     }
     if (!row->update_only || mysql_affected_rows(t->m) > 0)
@@ -361,11 +360,10 @@ my_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
     mysql_free_result(r);
     if (found)
         return CDC_OK;
-    return cdc_errstr_set(es, CDC_ERR_NOTFOUND,
-                          "sink %s: %s[%d] offset %lld: base row missing in %s.%s (the event "
-                          "leaves unchanged columns out); re-snapshot %s",
-                          t->conf->name, row->topic, (int)row->partition, (long long)row->offset,
-                          tt->schema, tt->table, row->route->from);
+    return cdc_errstr_set(
+        es, CDC_ERR_NOTFOUND,
+        "base row missing in %s.%s (the event leaves unchanged columns out); re-snapshot %s",
+        tt->schema, tt->table, row->route->from);
 }
 
 const cdc_sink_ops_t cdc_mysql_sink_ops = {"mysql",   my_open,     my_load_offsets,

@@ -233,7 +233,7 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
         return err;
     size_t n = row->is_delete ? 0 : row->n_cols;
     bool *keep = cdc_xcalloc(n + row->n_key + 1, sizeof(bool));
-    if ((err = cdc_sink_check_columns(t->conf, row, tt, keep, es))) {
+    if ((err = cdc_sink_check_columns(row, tt, keep, es))) {
         free(keep);
         return err;
     }
@@ -321,7 +321,7 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
     }
     free(keep);
     if (err) {
-        cdc_errstr_prefix(es, "sink %s: %s.%s", t->conf->name, tt->schema, tt->table);
+        cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
         return err;
     }
     for (size_t i = 0; i < np; i++)
@@ -329,18 +329,16 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
     PGresult *r = PQexecParams(t->c, q->data, (int)np, NULL, t->params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         char what[600];
-        snprintf(what, sizeof(what), "applying %s[%d] offset %lld to %s.%s", row->topic,
-                 (int)row->partition, (long long)row->offset, tt->schema, tt->table);
+        snprintf(what, sizeof(what), "applying to %s.%s", tt->schema, tt->table);
         return pg_error(t, r, what, es);
     }
     bool none = !strcmp(PQcmdTuples(r), "0");
     PQclear(r);
     if (row->update_only && none)
-        return cdc_errstr_set(es, CDC_ERR_NOTFOUND,
-                              "sink %s: %s[%d] offset %lld: base row missing in %s.%s (the event "
-                              "leaves unchanged columns out); re-snapshot %s",
-                              t->conf->name, row->topic, (int)row->partition,
-                              (long long)row->offset, tt->schema, tt->table, row->route->from);
+        return cdc_errstr_set(
+            es, CDC_ERR_NOTFOUND,
+            "base row missing in %s.%s (the event leaves unchanged columns out); re-snapshot %s",
+            tt->schema, tt->table, row->route->from);
     return CDC_OK;
 }
 

@@ -28,9 +28,6 @@ typedef struct {
     size_t n_cols;
     const cdc_column_t *key; /* key columns (target names) with their values */
     size_t n_key;
-    const char *topic; /* where it came from, for errors */
-    int32_t partition;
-    int64_t offset;
 } cdc_sink_row_t;
 
 typedef struct cdc_sink_ops {
@@ -40,7 +37,8 @@ typedef struct cdc_sink_ops {
     cdc_err_t (*open)(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es);
     cdc_err_t (*load_offsets)(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es);
     cdc_err_t (*begin)(cdc_sink_target_t *t, cdc_errstr_t *es);
-    /* Applies one row inside the transaction; es names the table and column on failure. */
+    /* Applies one row inside the transaction; es names the table and column on failure (the
+     * engine adds which record it was). */
     cdc_err_t (*apply)(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es);
     cdc_err_t (*move_offset)(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expected,
                              cdc_errstr_t *es);
@@ -76,8 +74,8 @@ bool cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name);
 /* Checks the row's columns, then its key columns, against the target table: keep[i] is false
  * for one the target lacks when the route ignores unknown columns; otherwise CDC_ERR_CONFIG
  * naming it. A table without columns does not exist: CDC_ERR_CONFIG. */
-cdc_err_t cdc_sink_check_columns(const cdc_sink_conf_t *conf, const cdc_sink_row_t *row,
-                                 const cdc_sink_table_t *tt, bool *keep, cdc_errstr_t *es);
+cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, bool *keep,
+                                 cdc_errstr_t *es);
 
 /* Counters of a running sink. */
 typedef struct {
