@@ -13,6 +13,7 @@
 #include "cdc/json.h"
 #include "cdc/log.h"
 #include "cdc/sink.h"
+#include "pg_internal.h"
 
 struct cdc_sink_target {
     const cdc_sink_conf_t *conf;
@@ -28,14 +29,13 @@ static cdc_err_t
 pg_error(cdc_sink_target_t *t, PGresult *r, const char *what, cdc_errstr_t *es)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(t->c);
     cdc_err_t err = CDC_ERR_IO;
     if (PQstatus(t->c) != CONNECTION_OK || (state && !strncmp(state, "08", 2)))
         err = CDC_ERR_CONNECT; /* reconnect and retry */
     else if (state && (!strncmp(state, "40", 2) || !strcmp(state, "55P03")))
         err = CDC_ERR_ABORTED; /* serialization failure, deadlock, lock timeout: retry */
-    cdc_errstr_set(es, err, "postgresql: %s: %.*s%s%s%s", what, (int)strcspn(msg, "\n"), msg,
-                   state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
+    pg_result_error(es, err, t->c, r, "%s%s%s%s", what, state ? " (SQLSTATE " : "",
+                    state ? state : "", state ? ")" : "");
     PQclear(r);
     return err;
 }

@@ -6,15 +6,15 @@
 #include <string.h>
 
 #include "cdc/sink_offsets.h"
+#include "pg_internal.h"
 
 #define TABLE "cdc_sink_offsets"
 
 static cdc_err_t
 result_error(PGconn *c, PGresult *r, const char *what, cdc_errstr_t *es)
 {
-    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
     cdc_err_t err = PQstatus(c) == CONNECTION_OK ? CDC_ERR_IO : CDC_ERR_CONNECT;
-    cdc_errstr_set(es, err, "postgresql: %s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+    pg_result_error(es, err, c, r, "%s", what);
     PQclear(r);
     return err;
 }
