@@ -148,19 +148,13 @@ cdc_mysql_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n)
 void
 cdc_mysql_signal_ddl(cdc_buf_t *out, const char *signal_table)
 {
-    const char *dot = strchr(signal_table, '.');
-    size_t dbn = dot ? (size_t)(dot - signal_table) : 0;
-    cdc_buf_puts(out, "CREATE TABLE IF NOT EXISTS `");
-    for (size_t i = 0; signal_table[i]; i++) {
-        if (i == dbn && dot) {
-            cdc_buf_puts(out, "`.`");
-            continue;
-        }
-        if (signal_table[i] == '`')
-            cdc_buf_putc(out, '`');
-        cdc_buf_putc(out, signal_table[i]);
-    }
-    cdc_buf_puts(out, "` (id VARCHAR(64) NOT NULL PRIMARY KEY, type VARCHAR(32) NOT NULL, data "
+    char db[256];
+    const char *table = cdc_config_split_table(signal_table, db, sizeof(db));
+    cdc_buf_puts(out, "CREATE TABLE IF NOT EXISTS ");
+    cdc_mysql_ident(out, db);
+    cdc_buf_putc(out, '.');
+    cdc_mysql_ident(out, table);
+    cdc_buf_puts(out, " (id VARCHAR(64) NOT NULL PRIMARY KEY, type VARCHAR(32) NOT NULL, data "
                       "VARCHAR(2048) NULL) CHARACTER SET ascii");
 }
 
@@ -170,17 +164,17 @@ check_signal_table(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
 {
     if (source->snapshot != CDC_SNAPSHOT_INITIAL || !source->signal_table)
         return;
-    const char *dot = strchr(source->signal_table, '.');
-    char db[200], tb[200], edb[401], etb[401], sql[1024];
-    snprintf(db, sizeof(db), "%.*s", (int)(dot - source->signal_table), source->signal_table);
-    snprintf(tb, sizeof(tb), "%s", dot + 1);
-    mysql_real_escape_string(m, edb, db, strlen(db));
-    mysql_real_escape_string(m, etb, tb, strlen(tb));
-    snprintf(sql, sizeof(sql),
-             "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s' AND "
-             "TABLE_NAME = '%s'",
-             edb, etb);
-    if (mysql_query(m, sql))
+    char db[256];
+    const char *tb = cdc_config_split_table(source->signal_table, db, sizeof(db));
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    cdc_buf_puts(&sql, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ");
+    cdc_mysql_literal(m, &sql, db, strlen(db));
+    cdc_buf_puts(&sql, " AND TABLE_NAME = ");
+    cdc_mysql_literal(m, &sql, tb, strlen(tb));
+    bool failed = mysql_query(m, sql.data) != 0;
+    cdc_buf_deinit(&sql);
+    if (failed)
         return;
     MYSQL_RES *r = mysql_store_result(m);
     bool exists = r && mysql_num_rows(r) > 0;
