@@ -81,11 +81,6 @@ cdc_admin_source_drop(const cdc_config_t *cfg, const char *source, bool yes, FIL
         return CDC_EXIT_USAGE;
     }
     const cdc_connector_t *c = cdc_connector_find(src->type);
-    if (!c->source_drop) {
-        fprintf(stderr, "cdc-agent: 'source drop' is not implemented yet for %s sources\n",
-                c->name);
-        return CDC_EXIT_FAILURE;
-    }
     cdc_errstr_t es = {{0}};
     uint32_t epoch = 0;
     if (c->source_drop(src, true, &es)) {

@@ -34,7 +34,6 @@ check_db(const char *role, const char *name, cdc_db_type_t type, const cdc_db_co
     const cdc_connector_t *c = cdc_connector_find(type);
     cdc_probe_t probe;
     cdc_errstr_t es = {{0}};
-    bool as_source = source != NULL;
     if (c->probe(conn, source, &probe, &es) != CDC_OK) {
         fprintf(out, "%-8s %s (%s): FAILED: %s\n", role, name, c->name, es.msg);
         return 1;
@@ -43,9 +42,6 @@ check_db(const char *role, const char *name, cdc_db_type_t type, const cdc_db_co
             probe.n_problems ? "NOT READY" : "ok", probe.server_version);
     for (int i = 0; i < probe.n_notes; i++)
         fprintf(out, "         - %s\n", probe.notes[i]);
-    if (as_source ? !c->source : !c->sink)
-        fprintf(out, "         - note: the %s %s connector is not implemented yet\n", c->name,
-                role);
     return probe.n_problems ? 1 : 0;
 }
 

@@ -1,6 +1,5 @@
 /*
- * The static connector table. Source and sink operations stay NULL until their connector exists;
- * callers report that plainly instead of pretending to run.
+ * The static connector table: every database type with its source, sink and probe.
  */
 #include "cdc/connector.h"
 

@@ -144,38 +144,12 @@ sink_worker(void *arg)
     return NULL;
 }
 
-/* Names every configured source or sink whose connector does not exist yet. */
-static int
-missing_connectors(const cdc_config_t *cfg)
-{
-    int missing = 0;
-    for (size_t i = 0; i < cfg->n_sources; i++) {
-        const cdc_connector_t *c = cdc_connector_find(cfg->sources[i].type);
-        if (!c->source) {
-            CDC_LOG_ERROR("source=%s: the %s source connector is not implemented yet",
-                          cfg->sources[i].name, c->name);
-            missing++;
-        }
-    }
-    for (size_t i = 0; i < cfg->n_sinks; i++) {
-        const cdc_connector_t *c = cdc_connector_find(cfg->sinks[i].type);
-        if (!c->sink) {
-            CDC_LOG_ERROR("sink=%s: the %s sink connector is not implemented yet",
-                          cfg->sinks[i].name, c->name);
-            missing++;
-        }
-    }
-    return missing;
-}
-
 int
 cdc_run(const cdc_config_t *cfg)
 {
     cdc_errstr_t es = {{0}};
     CDC_LOG_INFO("agent starting name=%s config=%s sources=%zu sinks=%zu", cfg->agent.name,
                  cfg->path, cfg->n_sources, cfg->n_sinks);
-    if (missing_connectors(cfg))
-        return CDC_EXIT_FAILURE;
     cdc_kafka_bus_t *bus = cdc_kafka_bus_new(&cfg->kafka, &es);
     int brokers = 0;
     if (!bus || cdc_kafka_bus_ping(bus, 30000, &brokers, &es)) {

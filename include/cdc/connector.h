@@ -1,6 +1,6 @@
 /*
  * The connector table: one entry per database type, listed statically (no dlopen). Each entry
- * carries its source and sink operations (filled in as the connectors land) and a probe used by
+ * carries its source and sink operations and a probe used by
  * `cdc-agent check` to reach the server with the contract's session settings.
  */
 #ifndef CDC_CONNECTOR_H
@@ -27,15 +27,15 @@ typedef struct {
 typedef struct {
     cdc_db_type_t type;
     const char *name;
-    const struct cdc_source_ops *source; /* NULL: not implemented yet */
-    const struct cdc_sink_ops *sink;     /* NULL: not implemented yet */
+    const struct cdc_source_ops *source;
+    const struct cdc_sink_ops *sink;
     /* Connects with the contract's session settings and reports the server; for a source
      * (source != NULL) also the replication prerequisites and its tables. es names host:port and
      * the cause; never a secret. */
     cdc_err_t (*probe)(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
                        cdc_errstr_t *es);
     /* Drops the source's replication state (slot, publication); refuses while an agent streams
-     * from it. dry_run only checks that. NULL: not implemented yet. */
+     * from it. dry_run only checks that. */
     cdc_err_t (*source_drop)(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
 } cdc_connector_t;
 
