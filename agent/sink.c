@@ -491,6 +491,15 @@ cdc_sink_tables_free(cdc_sink_tables_t *ts)
 }
 
 bool
+cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf)
+{
+    bool off = conf->n_routes > 0;
+    for (size_t i = 0; i < conf->n_routes; i++)
+        off &= !conf->routes[i].fk_checks;
+    return off;
+}
+
+bool
 cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name)
 {
     for (size_t k = 0; k < row->n_key; k++)

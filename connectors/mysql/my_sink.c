@@ -71,9 +71,6 @@ my_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
         my_close(t);
         return err;
     }
-    bool fk_off = conf->n_routes > 0;
-    for (size_t i = 0; i < conf->n_routes; i++)
-        fk_off &= !conf->routes[i].fk_checks;
     cdc_buf_t *q = &t->sql;
     cdc_buf_reset(q);
     cdc_buf_puts(q, "SELECT GET_LOCK(");
@@ -82,7 +79,7 @@ my_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
     cdc_mysql_literal(t->m, q, lock, strlen(lock));
     cdc_buf_puts(q, ", 0)");
     err = exec(t, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'", es);
-    if (!err && fk_off)
+    if (!err && cdc_sink_fk_checks_off(conf))
         err = exec(t, "SET SESSION foreign_key_checks = 0", es);
     if (!err && mysql_query(t->m, q->data))
         err = my_error(t, "taking the sink's lock", es);

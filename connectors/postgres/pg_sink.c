@@ -108,10 +108,8 @@ pg_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
                                    "the advisory lock '%s')",
                                    conf->name, lock);
     }
-    bool fk_off = conf->n_routes > 0;
-    for (size_t i = 0; i < conf->n_routes; i++)
-        fk_off &= !conf->routes[i].fk_checks;
-    if (!err && fk_off && exec(t, "SET session_replication_role = replica", es))
+    if (!err && cdc_sink_fk_checks_off(conf) &&
+        exec(t, "SET session_replication_role = replica", es))
         CDC_LOG_WARN("sink=%s cannot turn foreign-key checks off (%s): a child row arriving "
                      "before its parent is retried",
                      conf->name, es->msg);

@@ -71,6 +71,8 @@ void cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type
 const char *cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name);
 void cdc_sink_tables_free(cdc_sink_tables_t *ts);
 bool cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name);
+/* Whether the sink's session turns foreign-key checks off: every route has fk_checks: false. */
+bool cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf);
 /* Checks the row's columns, then its key columns, against the target table: keep[i] is false
  * for one the target lacks when the route ignores unknown columns; otherwise CDC_ERR_CONFIG
  * naming it. A table without columns does not exist: CDC_ERR_CONFIG. */
