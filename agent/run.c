@@ -21,6 +21,7 @@
 #include "cdc/kafka.h"
 #include "cdc/log.h"
 #include "cdc/publisher.h"
+#include "cdc/topic.h"
 
 static volatile sig_atomic_t stop_signal;
 static atomic_int failed;
@@ -124,6 +125,15 @@ sink_worker(void *arg)
     cdc_errstr_t es = {{0}};
     cdc_sink_stats_t stats = {0};
     int backoff = 500;
+    cdc_buf_t dlq;
+    cdc_buf_init(&dlq);
+    cdc_topic_internal(&dlq, w->cfg->kafka.topic_prefix, "dlq", w->sink->name);
+    if (cdc_kafka_bus_embedded(w->bus) &&
+        cdc_kafka_bus_create_topic(w->bus, dlq.data, 1, false, &es))
+        CDC_LOG_WARN("sink=%s cannot create its dead-letter topic %s (%s); create it before a "
+                     "record needs it",
+                     w->sink->name, dlq.data, es.msg);
+    cdc_buf_deinit(&dlq);
     cdc_err_t err;
     while ((err = cdc_sink_run(w->cfg, w->sink, cdc_kafka_bus_bootstrap(w->bus), w->sink_ops,
                                stopping, &stats, &es)) &&
@@ -132,10 +142,10 @@ sink_worker(void *arg)
         sleep_ms(backoff);
         backoff = backoff < 30000 ? backoff * 2 : 30000;
     }
-    CDC_LOG_INFO("sink=%s stopped applied=%llu skipped=%llu batches=%llu retried=%llu",
+    CDC_LOG_INFO("sink=%s stopped applied=%llu skipped=%llu batches=%llu retried=%llu dlq=%llu",
                  w->sink->name, (unsigned long long)stats.applied,
                  (unsigned long long)stats.skipped, (unsigned long long)stats.batches,
-                 (unsigned long long)stats.retried);
+                 (unsigned long long)stats.retried, (unsigned long long)stats.dlq);
     if (err) {
         CDC_LOG_ERROR("sink=%s stopped: %s", w->sink->name, es.msg);
         atomic_store(&failed, 1);

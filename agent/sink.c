@@ -1,11 +1,24 @@
 /*
  * Sink engine (include/cdc/sink.h): assigns every partition of the sink's route topics at the
- * offset stored in the target, collects records into a batch (batch_size records or batch_ms),
- * and applies the batch in one target transaction that also moves each touched partition's row in
- * cdc_sink_offsets with a conditional update. A failed batch is rolled back; connection-level
- * failures reconnect and retry it with backoff, anything else stops the sink with the reason (no
- * record is ever skipped silently). Records at or below a partition's stored position within the
- * same epoch are re-sends and are skipped; a new epoch resets that guard and is logged.
+ * offset stored in the target, collects records into a batch (batch_size records or batch_ms)
+ * and applies the batch in one target transaction that also moves each touched partition's row
+ * in cdc_sink_offsets with a conditional update. Rows go to the target in multi-row statements
+ * (agent/sink_group.c).
+ *
+ * Failures: a lost connection reconnects and retries the batch with backoff; a deadlock,
+ * serialization failure or lock timeout retries it. When a statement fails because of a record
+ * (a value the target refuses, a base row missing, a unique or foreign-key violation) the batch
+ * is redone one row at a time, each inside a savepoint: a record that can never apply goes to the
+ * dead-letter topic (agent/sink_dlq.c) with its reason and the batch goes on; a violation holds
+ * its partition back and is tried again after the other partitions advance, with backoff, and
+ * goes to the DLQ after CONFLICT_ATTEMPTS tries. The DLQ's Kafka transaction commits before the
+ * target transaction that moves past its records. Anything else stops the sink with the reason;
+ * no record is ever skipped silently.
+ *
+ * A truncate (published to every partition of its topic) is a barrier: each partition stops at
+ * it, and once all have reached it the table is emptied, in order with the rows around it.
+ * Records at or below a partition's stored source position within the same epoch are re-sends and
+ * are skipped; a new epoch resets that guard and is logged.
  */
 #include "cdc/sink.h"
 
@@ -18,17 +31,30 @@
 #include "cdc/kafka.h"
 #include "cdc/log.h"
 #include "cdc/topic.h"
+#include "sink_internal.h"
+
+#define CONFLICT_ATTEMPTS   6   /* tries of a record that violates a constraint, then the DLQ */
+#define CONFLICT_BACKOFF_MS 250 /* doubled per try: ~8 s in all */
 
 typedef struct {
     char topic[CDC_TOPIC_MAX_LEN + 1];
     int32_t partition;
     size_t route;
-    int64_t next;     /* next offset to read and apply */
+    int64_t next;     /* next offset to apply */
     int64_t expected; /* what cdc_sink_offsets holds (-1: no row yet) */
     uint32_t epoch;   /* guard: last applied position */
     char pos[CDC_POS_STRLEN];
+    int64_t polled; /* next offset expected from the consumer */
+    bool paused;
+    /* held back between batches */
+    int64_t wait_offset; /* a record that violated a constraint (-1: none) */
+    int attempts;
+    int64_t retry_at_ms;
+    bool barrier; /* stopped at a truncate */
+    char barrier_pos[CDC_POS_STRLEN];
     /* the batch being applied */
-    bool touched;
+    bool touched, held;
+    size_t barrier_item;
     int64_t b_next;
     uint32_t b_epoch;
     char b_pos[CDC_POS_STRLEN];
@@ -37,7 +63,13 @@ typedef struct {
 typedef struct {
     rd_kafka_message_t *m;
     size_t part;
+    bool held; /* not applied by the last batch: stays for the next one */
 } item_t;
+
+typedef struct {
+    char schema[256];
+    const char *table;
+} route_target_t;
 
 typedef struct {
     const cdc_config_t *cfg;
@@ -45,12 +77,19 @@ typedef struct {
     const cdc_sink_ops_t *ops;
     cdc_sink_target_t *t;
     cdc_consumer_t *c;
+    route_target_t *targets;
     part_t *parts;
     size_t n_parts;
     item_t *items;
     size_t n_items, cap_items;
+    size_t n_ready;        /* items whose partition is not held back */
+    int64_t next_retry_ms; /* earliest retry of a held-back record (0: none) */
     cdc_arena_t arena;
+    cdc_sink_grouper_t grouper;
+    cdc_sink_dlq_t *dlq;
     cdc_sink_stats_t *stats;
+    uint64_t applied, skipped; /* in the batch being applied */
+    bool diverted;             /* the record just processed went to the DLQ or was held back */
 } sink_t;
 
 static int64_t
@@ -59,22 +98,6 @@ now_ms(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-/* The topic a route reads: its override, or the contract's name for "source.schema.table". */
-static cdc_err_t
-route_topic(const cdc_config_t *cfg, const cdc_route_conf_t *r, cdc_buf_t *out, cdc_errstr_t *es)
-{
-    cdc_buf_reset(out);
-    if (r->topic) {
-        cdc_buf_puts(out, r->topic);
-        return CDC_OK;
-    }
-    const char *dot = strchr(r->from, '.');
-    char source[256], schema[256];
-    snprintf(source, sizeof(source), "%.*s", dot ? (int)(dot - r->from) : 0, r->from);
-    const char *table = cdc_config_split_table(dot ? dot + 1 : r->from, schema, sizeof(schema));
-    return cdc_topic_for_table(out, cfg->kafka.topic_prefix, source, schema, table, es);
 }
 
 static part_t *
@@ -96,7 +119,7 @@ assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es)
     cdc_buf_init(&topic);
     cdc_err_t err = CDC_OK;
     for (size_t r = 0; !err && r < s->conf->n_routes; r++) {
-        if ((err = route_topic(s->cfg, &s->conf->routes[r], &topic, es)))
+        if ((err = cdc_sink_route_topic(s->cfg, &s->conf->routes[r], &topic, es)))
             break;
         int n = 0;
         err = cdc_kafka_partition_count(cdc_consumer_handle(s->c), topic.data, 10000, &n, es);
@@ -112,6 +135,7 @@ assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es)
             pt->partition = p;
             pt->route = r;
             pt->expected = -1;
+            pt->wait_offset = -1;
             const cdc_sink_offset_t *o = cdc_sink_offsets_find(stored, topic.data, p);
             int64_t low = 0, high = 0;
             err = cdc_consumer_watermarks(s->c, topic.data, p, &low, &high, 10000, es);
@@ -133,6 +157,7 @@ assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es)
                     s->conf->routes[r].from, s->conf->routes[r].to);
                 break;
             }
+            pt->polled = pt->next;
             err = cdc_consumer_assign(s->c, topic.data, p, pt->next, es);
         }
     }
@@ -140,176 +165,224 @@ assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es)
     return err;
 }
 
-/* ---- mapping an event through its route ------------------------------------------------------ */
+/* ---- one record --------------------------------------------------------------------------- */
 
-static const char *
-target_name(const cdc_route_conf_t *r, const char *col)
-{
-    if (!r->n_columns)
-        return col;
-    for (size_t i = 0; i < r->n_columns; i++)
-        if (!strcmp(r->columns[i].key, col))
-            return r->columns[i].value;
-    return NULL; /* not written */
-}
-
-/* Renames src's columns into the arena; constants appended when with_constants. */
-static void
-map_cols(sink_t *s, const cdc_route_conf_t *r, const cdc_row_t *src, bool with_constants,
-         const cdc_column_t **out, size_t *n)
-{
-    size_t cap = src->n + (with_constants ? r->n_constants : 0) + 1;
-    cdc_column_t *cols = cdc_arena_alloc(&s->arena, cap * sizeof(cdc_column_t));
-    size_t k = 0;
-    for (size_t i = 0; i < src->n; i++) {
-        const char *name = target_name(r, src->cols[i].name);
-        if (name)
-            cols[k++] = (cdc_column_t){name, src->cols[i].value};
-    }
-    for (size_t i = 0; with_constants && i < r->n_constants; i++)
-        cols[k++] =
-            (cdc_column_t){r->constants[i].key, cdc_value_str(CDC_VAL_STRING, r->constants[i].value,
-                                                              strlen(r->constants[i].value))};
-    *out = cols;
-    *n = k;
-}
-
-/* The key in target terms: the route's key columns (values from row), or the event's key renamed.
- */
-static cdc_err_t
-map_key(sink_t *s, const cdc_route_conf_t *r, const cdc_event_t *ev, const cdc_column_t *row,
-        size_t n_row, cdc_sink_row_t *out, cdc_errstr_t *es)
-{
-    if (!r->n_key) {
-        map_cols(s, r, &ev->key, false, &out->key, &out->n_key);
-        if (out->n_key != ev->key.n)
-            return cdc_errstr_set(es, CDC_ERR_CONFIG,
-                                  "route %s: a key column is not among the route's columns; add "
-                                  "it, or give the route a key",
-                                  r->from);
-        return CDC_OK;
-    }
-    cdc_column_t *key = cdc_arena_alloc(&s->arena, r->n_key * sizeof(cdc_column_t));
-    for (size_t k = 0; k < r->n_key; k++) {
-        size_t i = 0;
-        while (i < n_row && strcmp(row[i].name, r->key[k]))
-            i++;
-        if (i == n_row)
-            return cdc_errstr_set(es, CDC_ERR_CONFIG,
-                                  "route %s: key column %s has no value in the event", r->from,
-                                  r->key[k]);
-        key[k] = row[i];
-    }
-    out->key = key;
-    out->n_key = r->n_key;
-    return CDC_OK;
-}
-
-static cdc_err_t
-map_event(sink_t *s, const cdc_route_conf_t *r, const cdc_event_t *ev, cdc_sink_row_t *row,
-          cdc_errstr_t *es)
-{
-    if (ev->op == CDC_OP_DELETE) {
-        row->is_delete = true;
-        const cdc_column_t *before;
-        size_t nb;
-        map_cols(s, r, ev->before.present ? &ev->before : &ev->key, false, &before, &nb);
-        return map_key(s, r, ev, before, nb, row, es);
-    }
-    map_cols(s, r, &ev->after, true, &row->cols, &row->n_cols);
-    row->update_only = ev->n_unchanged > 0;
-    return map_key(s, r, ev, row->cols, row->n_cols, row, es);
-}
-
-/* One event through its route into the target; errors say which record. */
-static cdc_err_t
-apply_event(sink_t *s, const part_t *pt, const rd_kafka_message_t *m, const cdc_event_t *ev,
-            cdc_errstr_t *es)
-{
-    const cdc_route_conf_t *r = &s->conf->routes[pt->route];
-    char schema[256];
-    cdc_sink_row_t row = {.route = r};
-    row.table = cdc_config_split_table(r->to, schema, sizeof(schema));
-    row.schema = schema;
-    cdc_err_t err;
-    if (ev->op != CDC_OP_TRUNCATE)
-        err = map_event(s, r, ev, &row, es);
-    else if (r->truncate == CDC_TRUNCATE_IGNORE)
-        return CDC_OK;
-    else
-        err = cdc_errstr_set(es, CDC_ERR_NOTIMPL,
-                             "route %s: truncate: apply is not supported yet; set truncate: ignore",
-                             r->from);
-    if (!err)
-        err = s->ops->apply(s->t, &row, es);
-    if (err)
-        cdc_errstr_prefix(es, "sink %s: %s[%d] offset %lld", s->conf->name, pt->topic,
-                          (int)pt->partition, (long long)m->offset);
-    return err;
-}
-
-/* ---- batches --------------------------------------------------------------------------------- */
-
-static void
-drop_items(sink_t *s)
-{
-    for (size_t i = 0; i < s->n_items; i++)
-        rd_kafka_message_destroy(s->items[i].m);
-    s->n_items = 0;
-}
-
-/* Whether ev was applied before (at or below the guard in the same epoch); moves the guard. */
+/* Whether ev was applied before: at or below the guard in the same epoch. */
 static bool
-resent(sink_t *s, part_t *pt, const cdc_event_t *ev)
+resent(const part_t *pt, const cdc_event_t *ev)
 {
     cdc_pos_t p;
     if (!ev->source.pos || !cdc_pos_parse(ev->source.pos, &p))
         return false;
-    if (pt->b_pos[0] && p.epoch == pt->b_epoch && strcmp(ev->source.pos, pt->b_pos) <= 0)
-        return true;
+    return pt->b_pos[0] && p.epoch == pt->b_epoch && strcmp(ev->source.pos, pt->b_pos) <= 0;
+}
+
+/* Moves the guard to ev's position. */
+static void
+guard_advance(sink_t *s, part_t *pt, const cdc_event_t *ev)
+{
+    cdc_pos_t p;
+    if (!ev->source.pos || !cdc_pos_parse(ev->source.pos, &p))
+        return;
     if (pt->b_pos[0] && p.epoch != pt->b_epoch)
         CDC_LOG_INFO("sink=%s %s[%d] new epoch %u (was %u): positions start over", s->conf->name,
                      pt->topic, (int)pt->partition, (unsigned)p.epoch, (unsigned)pt->b_epoch);
     pt->b_epoch = p.epoch;
     memcpy(pt->b_pos, ev->source.pos, CDC_POS_STRLEN);
     pt->b_pos[CDC_POS_STRLEN - 1] = '\0';
-    return false;
 }
 
-/* One attempt at applying the collected batch in one target transaction. */
+static void
+consumed(part_t *pt, const rd_kafka_message_t *m)
+{
+    pt->touched = true;
+    pt->b_next = m->offset + 1;
+}
+
+static void
+prefix_record(sink_t *s, const part_t *pt, const rd_kafka_message_t *m, cdc_errstr_t *es)
+{
+    cdc_errstr_prefix(es, "sink %s: %s[%d] offset %lld", s->conf->name, pt->topic,
+                      (int)pt->partition, (long long)m->offset);
+}
+
+/* A record that failed on its own (careful mode): the DLQ, or held back to be tried later. */
 static cdc_err_t
-apply_batch(sink_t *s, uint64_t *applied, uint64_t *skipped, cdc_errstr_t *es)
+record_failed(sink_t *s, item_t *it, part_t *pt, cdc_err_t err, const cdc_errstr_t *es)
+{
+    int attempts = 1;
+    s->diverted = true;
+    if (err == CDC_ERR_CONFLICT) {
+        attempts = (pt->wait_offset == it->m->offset ? pt->attempts : 0) + 1;
+        if (attempts < CONFLICT_ATTEMPTS) {
+            pt->wait_offset = it->m->offset;
+            pt->attempts = attempts;
+            pt->retry_at_ms = now_ms() + ((int64_t)CONFLICT_BACKOFF_MS << (attempts - 1));
+            pt->held = it->held = true;
+            CDC_LOG_WARN("sink=%s %s; holding %s[%d] back, try %d of %d", s->conf->name, es->msg,
+                         pt->topic, (int)pt->partition, attempts + 1, CONFLICT_ATTEMPTS);
+            return CDC_OK;
+        }
+    }
+    cdc_sink_dlq_add(s->dlq, it->m, es->msg, attempts);
+    consumed(pt, it->m);
+    return CDC_OK;
+}
+
+/* One row alone inside a savepoint: its failure is its own. */
+static cdc_err_t
+apply_careful(sink_t *s, item_t *it, part_t *pt, const cdc_sink_row_t *row, cdc_errstr_t *es)
+{
+    cdc_err_t err = s->ops->savepoint(s->t, CDC_SINK_SAVEPOINT, es);
+    if (!err)
+        err = s->ops->apply(s->t, &row, 1, es);
+    if (!err)
+        return s->ops->savepoint(s->t, CDC_SINK_RELEASE, es);
+    if (!cdc_sink_err_record(err) && err != CDC_ERR_CONFLICT)
+        return err;
+    prefix_record(s, pt, it->m, es);
+    cdc_errstr_t rs = {{0}};
+    cdc_err_t rerr = s->ops->savepoint(s->t, CDC_SINK_ROLLBACK_TO, &rs);
+    if (rerr) {
+        *es = rs;
+        return rerr;
+    }
+    return record_failed(s, it, pt, err, es);
+}
+
+/* One record of the batch: applied (or grouped to be), skipped, sent to the DLQ or held back. */
+static cdc_err_t
+process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
+{
+    item_t *it = &s->items[i];
+    part_t *pt = &s->parts[it->part];
+    rd_kafka_message_t *m = it->m;
+    if (!m->payload) { /* a tombstone: the delete before it did the work */
+        consumed(pt, m);
+        return CDC_OK;
+    }
+    cdc_event_t ev;
+    cdc_err_t err = cdc_event_decode(m->payload, m->len, &ev, &s->arena, es);
+    if (err) {
+        prefix_record(s, pt, m, es);
+        return record_failed(s, it, pt, err, es);
+    }
+    if (resent(pt, &ev)) {
+        s->skipped++;
+        consumed(pt, m);
+        return CDC_OK;
+    }
+    const cdc_route_conf_t *r = &s->conf->routes[pt->route];
+    if (ev.op == CDC_OP_TRUNCATE && r->truncate == CDC_TRUNCATE_APPLY) {
+        pt->held = it->held = pt->barrier = true; /* until every partition is here */
+        pt->barrier_item = i;
+        memcpy(pt->barrier_pos, ev.source.pos ? ev.source.pos : "", CDC_POS_STRLEN);
+        pt->barrier_pos[CDC_POS_STRLEN - 1] = '\0';
+        return CDC_OK;
+    }
+    if (ev.op != CDC_OP_TRUNCATE) {
+        cdc_sink_row_t *row = cdc_arena_alloc(&s->arena, sizeof(*row));
+        memset(row, 0, sizeof(*row));
+        row->route = r;
+        row->schema = s->targets[pt->route].schema;
+        row->table = s->targets[pt->route].table;
+        if ((err = cdc_sink_map_event(&s->arena, r, &ev, row, es))) {
+            prefix_record(s, pt, m, es);
+            return err;
+        }
+        s->diverted = false;
+        if (!careful)
+            err = cdc_sink_grouper_add(&s->grouper, s->ops, s->t, row, es);
+        else if ((err = apply_careful(s, it, pt, row, es)) && !cdc_sink_err_record(err) &&
+                 err != CDC_ERR_CONFLICT)
+            prefix_record(s, pt, m, es);
+        if (err || s->diverted)
+            return err;
+        s->applied++;
+    }
+    consumed(pt, m);
+    guard_advance(s, pt, &ev);
+    return CDC_OK;
+}
+
+/* Empties the tables whose every partition stopped at the same truncate. */
+static cdc_err_t
+release_barriers(sink_t *s, cdc_errstr_t *es)
 {
     for (size_t i = 0; i < s->n_parts; i++) {
         part_t *pt = &s->parts[i];
+        if (!pt->barrier || !pt->held || s->items[pt->barrier_item].m->offset < pt->b_next)
+            continue;
+        bool all = true;
+        for (size_t k = 0; all && k < s->n_parts; k++)
+            all = strcmp(s->parts[k].topic, pt->topic) ||
+                  (s->parts[k].barrier && !strcmp(s->parts[k].barrier_pos, pt->barrier_pos) &&
+                   s->items[s->parts[k].barrier_item].m->offset >= s->parts[k].b_next);
+        if (!all)
+            continue;
+        const route_target_t *rt = &s->targets[pt->route];
+        cdc_err_t err = cdc_sink_grouper_flush(&s->grouper, s->ops, s->t, es);
+        if (!err)
+            err = s->ops->truncate(s->t, rt->schema, rt->table, es);
+        if (err) {
+            prefix_record(s, pt, s->items[pt->barrier_item].m, es);
+            return err;
+        }
+        CDC_LOG_INFO("sink=%s truncating %s.%s: every partition of %s reached it", s->conf->name,
+                     rt->schema, rt->table, pt->topic);
+        for (size_t k = 0; k < s->n_parts; k++) {
+            part_t *pk = &s->parts[k];
+            if (strcmp(pk->topic, pt->topic))
+                continue;
+            consumed(pk, s->items[pk->barrier_item].m);
+            s->items[pk->barrier_item].held = false;
+            pk->held = pk->barrier = false;
+            memcpy(pk->b_pos, pk->barrier_pos, CDC_POS_STRLEN);
+            cdc_pos_t p;
+            if (cdc_pos_parse(pk->barrier_pos, &p))
+                pk->b_epoch = p.epoch;
+        }
+    }
+    return CDC_OK;
+}
+
+/* ---- batches ------------------------------------------------------------------------------- */
+
+static bool
+part_waits(const part_t *pt, int64_t now)
+{
+    return pt->barrier || (pt->wait_offset >= 0 && now < pt->retry_at_ms);
+}
+
+/* One attempt at applying the collected batch in one target transaction. careful: one row at a
+ * time inside savepoints, so a failing record is known and dealt with on its own. */
+static cdc_err_t
+apply_batch(sink_t *s, bool careful, cdc_errstr_t *es)
+{
+    int64_t now = now_ms();
+    for (size_t i = 0; i < s->n_parts; i++) {
+        part_t *pt = &s->parts[i];
         pt->touched = false;
+        pt->held = pt->wait_offset >= 0 && now < pt->retry_at_ms;
         pt->b_next = pt->next;
         pt->b_epoch = pt->epoch;
         memcpy(pt->b_pos, pt->pos, sizeof(pt->b_pos));
     }
-    *applied = *skipped = 0;
+    s->applied = s->skipped = 0;
     cdc_arena_reset(&s->arena);
+    cdc_sink_grouper_reset(&s->grouper);
+    cdc_sink_dlq_clear(s->dlq);
     cdc_err_t err = s->ops->begin(s->t, es);
     for (size_t i = 0; !err && i < s->n_items; i++) {
-        rd_kafka_message_t *m = s->items[i].m;
         part_t *pt = &s->parts[s->items[i].part];
-        pt->touched = true;
-        pt->b_next = m->offset + 1;
-        if (!m->payload)
-            continue; /* a tombstone: the delete before it did the work */
-        cdc_event_t ev;
-        if ((err = cdc_event_decode(m->payload, m->len, &ev, &s->arena, es))) {
-            cdc_errstr_prefix(es, "sink %s: %s[%d] offset %lld", s->conf->name, pt->topic,
-                              (int)pt->partition, (long long)m->offset);
-            break;
-        }
-        if (resent(s, pt, &ev)) {
-            (*skipped)++;
-            continue;
-        }
-        if (!(err = apply_event(s, pt, m, &ev, es)))
-            (*applied)++;
+        s->items[i].held = pt->held;
+        if (!pt->held)
+            err = process(s, i, careful, es);
     }
+    if (!err)
+        err = cdc_sink_grouper_flush(&s->grouper, s->ops, s->t, es);
+    if (!err)
+        err = release_barriers(s, es);
     for (size_t i = 0; !err && i < s->n_parts; i++) {
         part_t *pt = &s->parts[i];
         if (!pt->touched || pt->b_next == pt->expected)
@@ -321,55 +394,144 @@ apply_batch(sink_t *s, uint64_t *applied, uint64_t *skipped, cdc_errstr_t *es)
         err = s->ops->move_offset(s->t, &next, pt->expected, es);
     }
     if (!err)
+        err = cdc_sink_dlq_send(s->dlq, es); /* confirmed before the target moves past it */
+    if (!err)
         err = s->ops->commit(s->t, es);
     if (err) {
         s->ops->rollback(s->t);
         return err;
     }
-    for (size_t i = 0; i < s->n_parts; i++) {
-        part_t *pt = &s->parts[i];
-        if (!pt->touched)
-            continue;
-        pt->next = pt->expected = pt->b_next;
-        pt->epoch = pt->b_epoch;
-        memcpy(pt->pos, pt->b_pos, sizeof(pt->pos));
-    }
     return CDC_OK;
 }
 
-/* Applies the batch, reconnecting and retrying while the failure is the connection's. */
+/* After a commit: the partitions move on, applied records go, held ones stay in order. */
+static void
+batch_done(sink_t *s)
+{
+    s->stats->applied += s->applied;
+    s->stats->skipped += s->skipped;
+    s->stats->dlq += cdc_sink_dlq_pending(s->dlq);
+    s->stats->batches++;
+    cdc_sink_dlq_clear(s->dlq);
+    for (size_t i = 0; i < s->n_parts; i++) {
+        part_t *pt = &s->parts[i];
+        if (pt->touched) {
+            pt->next = pt->expected = pt->b_next;
+            pt->epoch = pt->b_epoch;
+            memcpy(pt->pos, pt->b_pos, sizeof(pt->pos));
+        }
+        if (pt->wait_offset >= 0 && pt->wait_offset < pt->next)
+            pt->wait_offset = -1; /* applied (or dead-lettered) at last */
+    }
+    size_t k = 0;
+    int64_t now = now_ms();
+    s->n_ready = 0;
+    s->next_retry_ms = 0;
+    for (size_t i = 0; i < s->n_items; i++) {
+        item_t *it = &s->items[i];
+        if (it->m->offset < s->parts[it->part].next) {
+            rd_kafka_message_destroy(it->m);
+            continue;
+        }
+        s->items[k++] = *it;
+        s->n_ready += !part_waits(&s->parts[it->part], now);
+    }
+    s->n_items = k;
+    /* held partitions stop fetching until they move again */
+    rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(4);
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; i < s->n_parts; i++) {
+        part_t *pt = &s->parts[i];
+        bool hold = pt->barrier || pt->wait_offset >= 0;
+        if (pt->wait_offset >= 0 && (!s->next_retry_ms || pt->retry_at_ms < s->next_retry_ms))
+            s->next_retry_ms = pt->retry_at_ms;
+        if (hold != pt->paused)
+            rd_kafka_topic_partition_list_add(hold ? pause : resume, pt->topic, pt->partition);
+        pt->paused = hold;
+    }
+    rd_kafka_t *rk = cdc_consumer_handle(s->c);
+    if (pause->cnt)
+        rd_kafka_pause_partitions(rk, pause);
+    if (resume->cnt)
+        rd_kafka_resume_partitions(rk, resume);
+    rd_kafka_topic_partition_list_destroy(pause);
+    rd_kafka_topic_partition_list_destroy(resume);
+}
+
+static cdc_err_t
+reconnect(sink_t *s, cdc_errstr_t *es)
+{
+    if (s->t)
+        s->ops->close(s->t);
+    s->t = NULL;
+    cdc_errstr_t oe = {{0}};
+    if (s->ops->open(s->conf, &s->t, &oe) == CDC_OK)
+        return CDC_OK;
+    s->t = NULL;
+    return cdc_errstr_set(es, CDC_ERR_CONNECT, "%s", oe.msg);
+}
+
+/* Applies the batch: again one row at a time when a record failed, after adding a missing column,
+ * and with backoff while the connection, a lock or Kafka fails. */
 static cdc_err_t
 flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
 {
-    int backoff = 200;
+    int backoff = 200, added = 0;
+    bool careful = false;
     for (;;) {
-        uint64_t applied, skipped;
-        cdc_err_t err = s->t ? apply_batch(s, &applied, &skipped, es) : CDC_ERR_CONNECT;
+        cdc_err_t err = s->t ? apply_batch(s, careful, es) : CDC_ERR_CONNECT;
         if (!err) {
-            s->stats->applied += applied;
-            s->stats->skipped += skipped;
-            s->stats->batches++;
-            drop_items(s);
+            batch_done(s);
             return CDC_OK;
         }
-        if ((err != CDC_ERR_CONNECT && err != CDC_ERR_ABORTED) || stop())
+        bool retry = err == CDC_ERR_CONNECT || err == CDC_ERR_ABORTED || err == CDC_ERR_KAFKA ||
+                     err == CDC_ERR_TIMEOUT;
+        if (!careful && !retry && err != CDC_ERR_SCHEMA && err != CDC_ERR_FENCED) {
+            careful = true; /* which record it was: one at a time */
+            continue;
+        }
+        if (err == CDC_ERR_SCHEMA && ++added <= 1000) {
+            if ((err = s->ops->add_column(s->t, es)))
+                return err;
+            continue;
+        }
+        if (!retry || stop())
             return err;
         CDC_LOG_WARN("sink=%s %s; %s in %d ms", s->conf->name, es->msg,
                      err == CDC_ERR_CONNECT ? "reconnecting" : "retrying the batch", backoff);
         s->stats->retried++;
         usleep((useconds_t)backoff * 1000);
         backoff = backoff < 10000 ? backoff * 2 : 10000;
-        if (err == CDC_ERR_ABORTED)
-            continue; /* deadlock, serialization failure, lock timeout: the same batch again */
-        if (s->t)
-            s->ops->close(s->t);
-        s->t = NULL;
-        cdc_errstr_t oe = {{0}};
-        if (s->ops->open(s->conf, &s->t, &oe) != CDC_OK) {
-            s->t = NULL;
-            cdc_errstr_set(es, CDC_ERR_CONNECT, "%s", oe.msg);
-        }
+        if (err == CDC_ERR_CONNECT)
+            reconnect(s, es);
     }
+}
+
+static void
+add_item(sink_t *s, rd_kafka_message_t *m, int64_t *first_ms)
+{
+    size_t idx = 0;
+    part_t *pt = find_part(s, rd_kafka_topic_name(m->rkt), m->partition, &idx);
+    if (!pt || m->offset < pt->polled) { /* not ours, or fetched again after a pause */
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    pt->polled = m->offset + 1;
+    if (s->n_items == s->cap_items) {
+        s->cap_items = s->cap_items ? 2 * s->cap_items : 256;
+        s->items = cdc_xrealloc(s->items, s->cap_items * sizeof(item_t));
+    }
+    s->items[s->n_items++] = (item_t){m, idx, false};
+    if (!part_waits(pt, now_ms()) && ++s->n_ready == 1)
+        *first_ms = now_ms();
+}
+
+static void
+drop_items(sink_t *s)
+{
+    for (size_t i = 0; i < s->n_items; i++)
+        rd_kafka_message_destroy(s->items[i].m);
+    s->n_items = 0;
 }
 
 cdc_err_t
@@ -379,6 +541,12 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
 {
     sink_t s = {.cfg = cfg, .conf = conf, .ops = ops, .stats = stats};
     cdc_arena_init(&s.arena);
+    cdc_sink_grouper_init(&s.grouper, !cdc_sink_fk_checks_off(conf), (size_t)conf->batch_size);
+    s.dlq = cdc_sink_dlq_new(cfg, conf, bootstrap);
+    s.targets = cdc_xcalloc(conf->n_routes + 1, sizeof(route_target_t));
+    for (size_t r = 0; r < conf->n_routes; r++)
+        s.targets[r].table = cdc_config_split_table(conf->routes[r].to, s.targets[r].schema,
+                                                    sizeof(s.targets[r].schema));
     cdc_sink_offsets_t stored = {0};
     char group[300];
     snprintf(group, sizeof(group), "cdc-sink.%s.%s", cfg->agent.name, conf->name);
@@ -390,9 +558,17 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     if (!err)
         err = assign(&s, &stored, es);
     cdc_sink_offsets_free(&stored);
+    int n_dlq = 0;
+    if (!err &&
+        !cdc_kafka_partition_count(cdc_consumer_handle(s.c), cdc_sink_dlq_topic(s.dlq), 10000,
+                                   &n_dlq, es) &&
+        !n_dlq)
+        CDC_LOG_WARN("sink=%s its dead-letter topic %s does not exist: create it (or allow "
+                     "auto-creation) before a record needs it",
+                     conf->name, cdc_sink_dlq_topic(s.dlq));
     if (!err)
-        CDC_LOG_INFO("sink=%s applying %zu partitions of %zu routes", conf->name, s.n_parts,
-                     conf->n_routes);
+        CDC_LOG_INFO("sink=%s applying %zu partitions of %zu routes; dead letters to %s",
+                     conf->name, s.n_parts, conf->n_routes, cdc_sink_dlq_topic(s.dlq));
     int64_t first_ms = 0;
     while (!err && !stop()) {
         rd_kafka_message_t *m = cdc_consumer_poll(s.c, 50);
@@ -408,126 +584,23 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
             rd_kafka_message_destroy(m);
             m = NULL;
         }
-        if (m) {
-            size_t idx = 0;
-            if (!find_part(&s, rd_kafka_topic_name(m->rkt), m->partition, &idx)) {
-                rd_kafka_message_destroy(m);
-                continue;
-            }
-            if (s.n_items == s.cap_items) {
-                s.cap_items = s.cap_items ? 2 * s.cap_items : 256;
-                s.items = cdc_xrealloc(s.items, s.cap_items * sizeof(item_t));
-            }
-            s.items[s.n_items++] = (item_t){m, idx};
-            if (s.n_items == 1)
-                first_ms = now_ms();
-        }
-        if (!err && s.n_items &&
-            (s.n_items >= (size_t)conf->batch_size || now_ms() - first_ms >= conf->batch_ms || !m))
+        if (m)
+            add_item(&s, m, &first_ms);
+        int64_t now = now_ms();
+        bool due = s.n_ready && (s.n_ready >= (size_t)conf->batch_size ||
+                                 now - first_ms >= conf->batch_ms || !m);
+        if (!err && (due || (s.next_retry_ms && now >= s.next_retry_ms)))
             err = flush_batch(&s, stop, es);
     }
     drop_items(&s);
     free(s.items);
     free(s.parts);
+    free(s.targets);
     cdc_consumer_free(s.c);
     if (s.t)
         ops->close(s.t);
+    cdc_sink_dlq_free(s.dlq);
+    cdc_sink_grouper_deinit(&s.grouper);
     cdc_arena_deinit(&s.arena);
     return err;
-}
-
-/* ---- helpers for targets --------------------------------------------------------------------- */
-
-cdc_sink_table_t *
-cdc_sink_tables_get(cdc_sink_tables_t *ts, const char *schema, const char *table)
-{
-    for (size_t i = 0; i < ts->n; i++)
-        if (!strcmp(ts->v[i].schema, schema) && !strcmp(ts->v[i].table, table))
-            return &ts->v[i];
-    ts->v = cdc_xrealloc(ts->v, (ts->n + 1) * sizeof(cdc_sink_table_t));
-    cdc_sink_table_t *tt = &ts->v[ts->n++];
-    memset(tt, 0, sizeof(*tt));
-    tt->schema = cdc_xstrdup(schema);
-    tt->table = cdc_xstrdup(table);
-    return tt;
-}
-
-void
-cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type)
-{
-    tt->names = cdc_xrealloc(tt->names, (tt->n + 1) * sizeof(char *));
-    tt->types = cdc_xrealloc(tt->types, (tt->n + 1) * sizeof(char *));
-    tt->names[tt->n] = cdc_xstrdup(name ? name : "");
-    tt->types[tt->n] = cdc_xstrdup(type ? type : "");
-    tt->n++;
-}
-
-const char *
-cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name)
-{
-    for (size_t i = 0; i < tt->n; i++)
-        if (!strcmp(tt->names[i], name))
-            return tt->types[i];
-    return NULL;
-}
-
-void
-cdc_sink_tables_free(cdc_sink_tables_t *ts)
-{
-    for (size_t i = 0; i < ts->n; i++) {
-        cdc_sink_table_t *tt = &ts->v[i];
-        for (size_t k = 0; k < tt->n; k++) {
-            free(tt->names[k]);
-            free(tt->types[k]);
-        }
-        free(tt->names);
-        free(tt->types);
-        free(tt->schema);
-        free(tt->table);
-    }
-    free(ts->v);
-    ts->v = NULL;
-    ts->n = 0;
-}
-
-bool
-cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf)
-{
-    bool off = conf->n_routes > 0;
-    for (size_t i = 0; i < conf->n_routes; i++)
-        off &= !conf->routes[i].fk_checks;
-    return off;
-}
-
-bool
-cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name)
-{
-    for (size_t k = 0; k < row->n_key; k++)
-        if (!strcmp(row->key[k].name, name))
-            return true;
-    return false;
-}
-
-cdc_err_t
-cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, bool *keep,
-                       cdc_errstr_t *es)
-{
-    if (!tt->n)
-        return cdc_errstr_set(es, CDC_ERR_CONFIG, "target table %s.%s does not exist", tt->schema,
-                              tt->table);
-    size_t n = row->is_delete ? 0 : row->n_cols;
-    for (size_t i = 0; i < n + row->n_key; i++) {
-        const cdc_column_t *c = i < n ? &row->cols[i] : &row->key[i - n];
-        keep[i] = cdc_sink_table_type(tt, c->name) != NULL;
-        if (keep[i] || row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_IGNORE)
-            continue;
-        return cdc_errstr_set(es, CDC_ERR_CONFIG,
-                              "route %s: column %s is not in target table %s.%s (%s); add "
-                              "it or set on_unknown_column: ignore",
-                              row->route->from, c->name, tt->schema, tt->table,
-                              row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_ADD
-                                  ? "on_unknown_column: add is not supported yet"
-                                  : "on_unknown_column: fail");
-    }
-    return CDC_OK;
 }

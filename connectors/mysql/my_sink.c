@@ -1,11 +1,12 @@
 /*
- * MySQL / MariaDB target of a sink (include/cdc/sink.h): upserts as INSERT ... ON DUPLICATE KEY
- * UPDATE, deletes by key, rows with unchanged (left out) columns as an UPDATE of the present
- * ones. The session runs in strict mode (sql_mode STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO; UTC,
- * utf8mb4), so a value the column cannot hold is refused, never truncated. Values are escaped
- * literals converted for the target column's type: bytes (base64 in events) as X'..', booleans as
- * 1/0, UTC timestamps without their Z. The session holds GET_LOCK('cdc-sink:<name>'), so a second
- * instance refuses to start.
+ * MySQL / MariaDB target of a sink (include/cdc/sink.h): upserts as multi-row INSERT ... ON
+ * DUPLICATE KEY UPDATE, deletes as one DELETE by a key list, rows with unchanged (left out)
+ * columns as an UPDATE of the present ones, truncates as DELETE (TRUNCATE would commit). The
+ * session runs in strict mode (sql_mode STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO; UTC, utf8mb4), so
+ * a value the column cannot hold is refused, never truncated. Values are escaped literals converted
+ * for the target column's type: bytes (base64 in events) as X'..', booleans as 1/0, UTC timestamps
+ * without their Z. The session holds GET_LOCK('cdc-sink:<name>'), so a second instance refuses to
+ * start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,11 @@ struct cdc_sink_target {
     MYSQL *m;
     cdc_sink_tables_t tables;
     cdc_buf_t sql, tmp;
+    cdc_sink_new_column_t add; /* a column to add (on_unknown_column: add) */
 };
+
+/* Statements are cut before this size (max_allowed_packet is 16 MiB by default). */
+#define MY_MAX_STATEMENT (4u << 20)
 
 static cdc_err_t
 my_error(cdc_sink_target_t *t, const char *what, cdc_errstr_t *es)
@@ -32,6 +37,13 @@ my_error(cdc_sink_target_t *t, const char *what, cdc_errstr_t *es)
         err = CDC_ERR_CONNECT;
     else if (no == 1213 || no == 1205) /* deadlock, lock wait timeout: retry */
         err = CDC_ERR_ABORTED;
+    else if (no == 1062 || no == 1451 || no == 1452 || no == 1216 || no == 1217)
+        err = CDC_ERR_CONFLICT; /* duplicate entry, foreign key: later, then the DLQ */
+    else if (no == 1406 || no == 1264 || no == 1265 || no == 1366 || no == 1292 || no == 1048 ||
+             no == 1690 || no == 1367 || no == 1411 || no == 4025 || no == 3140 || no == 1364)
+        err = CDC_ERR_DATA; /* strict mode refused a value: too long, out of range, invalid */
+    else if (no == 1054 || no == 1146)
+        err = CDC_ERR_CONFIG; /* the target table or column is gone */
     return cdc_errstr_set(es, err, "mysql: %s: %s (%u)", what, mysql_error(t->m), no);
 }
 
@@ -230,127 +242,55 @@ table_name(cdc_buf_t *q, const cdc_sink_table_t *tt)
     cdc_mysql_ident(q, tt->table);
 }
 
+/* A value's literal; errors name the table. */
+static cdc_err_t
+literal(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_column_t *c, cdc_errstr_t *es)
+{
+    cdc_err_t err = value_literal(t, &t->sql, cdc_sink_table_type(tt, c->name), c, es);
+    if (err)
+        cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
+    return err;
+}
+
+static cdc_err_t
+run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, cdc_errstr_t *es)
+{
+    if (!mysql_query(t->m, t->sql.data))
+        return CDC_OK;
+    char what[600];
+    snprintf(what, sizeof(what), "applying to %s.%s", tt->schema, tt->table);
+    return my_error(t, what, es);
+}
+
 /* "WHERE k1 = v1 AND ..." for the row's key. */
 static cdc_err_t
-where_key(cdc_sink_target_t *t, cdc_buf_t *q, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
+where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
           cdc_errstr_t *es)
 {
     cdc_err_t err = CDC_OK;
-    cdc_buf_puts(q, " WHERE ");
+    cdc_buf_puts(&t->sql, " WHERE ");
     for (size_t k = 0; !err && k < row->n_key; k++) {
         if (k)
-            cdc_buf_puts(q, " AND ");
-        cdc_mysql_ident(q, row->key[k].name);
-        cdc_buf_puts(q, " = ");
-        err = value_literal(t, q, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
+            cdc_buf_puts(&t->sql, " AND ");
+        cdc_mysql_ident(&t->sql, row->key[k].name);
+        cdc_buf_puts(&t->sql, " = ");
+        err = literal(t, tt, &row->key[k], es);
     }
     return err;
 }
 
+/* Whether the row's key exists (an UPDATE that changed nothing: same values, or no row). */
 static cdc_err_t
-build(cdc_sink_target_t *t, const cdc_sink_row_t *row, const cdc_sink_table_t *tt, const bool *keep,
-      cdc_errstr_t *es)
+base_row_exists(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
+                cdc_errstr_t *es)
 {
-    cdc_buf_t *q = &t->sql;
-    cdc_buf_reset(q);
-    cdc_err_t err = CDC_OK;
-    size_t n = row->is_delete ? 0 : row->n_cols;
-    if (row->is_delete) {
-        cdc_buf_puts(q, "DELETE FROM ");
-        table_name(q, tt);
-        return where_key(t, q, tt, row, es);
-    }
-    if (row->update_only) {
-        cdc_buf_puts(q, "UPDATE ");
-        table_name(q, tt);
-        size_t set = 0;
-        for (size_t i = 0; !err && i < n; i++) {
-            if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
-                continue;
-            cdc_buf_puts(q, set++ ? ", " : " SET ");
-            cdc_mysql_ident(q, row->cols[i].name);
-            cdc_buf_puts(q, " = ");
-            err =
-                value_literal(t, q, cdc_sink_table_type(tt, row->cols[i].name), &row->cols[i], es);
-        }
-        if (!set)
-            cdc_buf_reset(q); /* only key columns: nothing to update */
-        return err || !set ? err : where_key(t, q, tt, row, es);
-    }
-    cdc_buf_puts(q, "INSERT INTO ");
-    table_name(q, tt);
-    cdc_buf_puts(q, " (");
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!keep[i])
-            continue;
-        if (k++)
-            cdc_buf_puts(q, ", ");
-        cdc_mysql_ident(q, row->cols[i].name);
-    }
-    cdc_buf_puts(q, ") VALUES (");
-    k = 0;
-    for (size_t i = 0; !err && i < n; i++) {
-        if (!keep[i])
-            continue;
-        if (k++)
-            cdc_buf_puts(q, ", ");
-        err = value_literal(t, q, cdc_sink_table_type(tt, row->cols[i].name), &row->cols[i], es);
-    }
-    cdc_buf_puts(q, ") ON DUPLICATE KEY UPDATE ");
-    size_t set = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
-            continue;
-        if (set++)
-            cdc_buf_puts(q, ", ");
-        cdc_mysql_ident(q, row->cols[i].name);
-        cdc_buf_puts(q, " = VALUES(");
-        cdc_mysql_ident(q, row->cols[i].name);
-        cdc_buf_putc(q, ')');
-    }
-    if (!set) { /* only key columns: keep the row as it is */
-        cdc_mysql_ident(q, row->key[0].name);
-        cdc_buf_puts(q, " = ");
-        cdc_mysql_ident(q, row->key[0].name);
-    }
-    return err;
-}
-
-static cdc_err_t
-my_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
-{
-    cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
-    cdc_err_t err = tt->n ? CDC_OK : load_columns(t, row->schema, row->table, tt, es);
+    cdc_buf_reset(&t->sql);
+    cdc_buf_puts(&t->sql, "SELECT 1 FROM ");
+    table_name(&t->sql, tt);
+    cdc_err_t err = where_key(t, tt, row, es);
     if (err)
         return err;
-    size_t n = row->is_delete ? 0 : row->n_cols;
-    bool *keep = cdc_xcalloc(n + row->n_key + 1, sizeof(bool));
-    err = cdc_sink_check_columns(row, tt, keep, es);
-    if (!err)
-        err = build(t, row, tt, keep, es);
-    free(keep);
-    if (err) {
-        cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
-        return err;
-    }
-    if (!t->sql.len)
-        return CDC_OK;
-    if (mysql_query(t->m, t->sql.data)) {
-        char what[600];
-        snprintf(what, sizeof(what), "applying to %s.%s", tt->schema, tt->table);
-        return my_error(t, what, es);
-    }
-    if (!row->update_only || mysql_affected_rows(t->m) > 0)
-        return CDC_OK;
-    /* no row changed: the same values again, or no row at all */
-    cdc_buf_t *q = &t->sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "SELECT 1 FROM ");
-    table_name(q, tt);
-    if ((err = where_key(t, q, tt, row, es)))
-        return err;
-    if (mysql_query(t->m, q->data))
+    if (mysql_query(t->m, t->sql.data))
         return my_error(t, "looking for the base row", es);
     MYSQL_RES *r = mysql_store_result(t->m);
     bool found = r && mysql_num_rows(r) > 0;
@@ -363,6 +303,246 @@ my_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
         tt->schema, tt->table, row->route->from);
 }
 
-const cdc_sink_ops_t cdc_mysql_sink_ops = {"mysql",   my_open,     my_load_offsets,
-                                           my_begin,  my_apply,    my_move_offset,
-                                           my_commit, my_rollback, my_close};
+/* Rows with unchanged columns: an UPDATE of the present ones each. */
+static cdc_err_t
+update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+            size_t n, const bool *keep, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->sql;
+    cdc_err_t err = CDC_OK;
+    for (size_t r = 0; !err && r < n; r++) {
+        const cdc_sink_row_t *row = rows[r];
+        cdc_buf_reset(q);
+        cdc_buf_puts(q, "UPDATE ");
+        table_name(q, tt);
+        size_t set = 0;
+        for (size_t i = 0; !err && i < row->n_cols; i++) {
+            if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+                continue;
+            cdc_buf_puts(q, set++ ? ", " : " SET ");
+            cdc_mysql_ident(q, row->cols[i].name);
+            cdc_buf_puts(q, " = ");
+            err = literal(t, tt, &row->cols[i], es);
+        }
+        if (!set) /* only key columns: nothing to update */
+            continue;
+        if (!err)
+            err = where_key(t, tt, row, es);
+        if (!err)
+            err = run(t, tt, es);
+        if (!err && mysql_affected_rows(t->m) == 0)
+            err = base_row_exists(t, tt, row, es);
+    }
+    return err;
+}
+
+/* DELETE ... WHERE k IN (...) (or (k1 = .. AND k2 = ..) OR ...), cut at MY_MAX_STATEMENT. */
+static cdc_err_t
+delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+            size_t n, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->sql;
+    bool one = rows[0]->n_key == 1;
+    cdc_err_t err = CDC_OK;
+    for (size_t r = 0; !err && r < n;) {
+        cdc_buf_reset(q);
+        cdc_buf_puts(q, "DELETE FROM ");
+        table_name(q, tt);
+        cdc_buf_puts(q, " WHERE ");
+        if (one) {
+            cdc_mysql_ident(q, rows[0]->key[0].name);
+            cdc_buf_puts(q, " IN (");
+        }
+        for (size_t first = r; !err && r < n && q->len < MY_MAX_STATEMENT; r++) {
+            if (one) {
+                if (r > first)
+                    cdc_buf_puts(q, ", ");
+                err = literal(t, tt, &rows[r]->key[0], es);
+                continue;
+            }
+            cdc_buf_puts(q, r > first ? " OR (" : "(");
+            for (size_t k = 0; !err && k < rows[r]->n_key; k++) {
+                if (k)
+                    cdc_buf_puts(q, " AND ");
+                cdc_mysql_ident(q, rows[r]->key[k].name);
+                cdc_buf_puts(q, " = ");
+                err = literal(t, tt, &rows[r]->key[k], es);
+            }
+            cdc_buf_putc(q, ')');
+        }
+        if (one)
+            cdc_buf_putc(q, ')');
+        if (!err)
+            err = run(t, tt, es);
+    }
+    return err;
+}
+
+/* " ON DUPLICATE KEY UPDATE k = IF(k <=> VALUES(k), k, NULL), c = VALUES(c), ...": MySQL takes a
+ * clash on any unique index for a duplicate, so a row whose key differs from the one that clashed
+ * must not be overwritten; its NOT NULL key set to NULL fails the statement instead (1048). */
+static void
+on_duplicate(cdc_buf_t *q, const cdc_sink_row_t *row, const bool *keep)
+{
+    cdc_buf_puts(q, " ON DUPLICATE KEY UPDATE ");
+    cdc_mysql_ident(q, row->key[0].name);
+    cdc_buf_puts(q, " = IF(");
+    for (size_t k = 0; k < row->n_key; k++) {
+        if (k)
+            cdc_buf_puts(q, " AND ");
+        cdc_mysql_ident(q, row->key[k].name);
+        cdc_buf_puts(q, " <=> VALUES(");
+        cdc_mysql_ident(q, row->key[k].name);
+        cdc_buf_putc(q, ')');
+    }
+    cdc_buf_puts(q, ", ");
+    cdc_mysql_ident(q, row->key[0].name);
+    cdc_buf_puts(q, ", NULL)");
+    for (size_t i = 0; i < row->n_cols; i++) {
+        if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+            continue;
+        cdc_buf_puts(q, ", ");
+        cdc_mysql_ident(q, row->cols[i].name);
+        cdc_buf_puts(q, " = VALUES(");
+        cdc_mysql_ident(q, row->cols[i].name);
+        cdc_buf_putc(q, ')');
+    }
+}
+
+/* Whether a "Column 'x' cannot be null" message names the first key column. */
+static bool
+key_named(const cdc_sink_row_t *row, const char *msg)
+{
+    char want[300];
+    snprintf(want, sizeof(want), "Column '%s' ", row->key[0].name);
+    return strstr(msg, want) != NULL;
+}
+
+/* INSERT ... VALUES (...), (...) ON DUPLICATE KEY UPDATE c = VALUES(c), cut at MY_MAX_STATEMENT. */
+static cdc_err_t
+upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+            size_t n, const bool *keep, cdc_errstr_t *es)
+{
+    const cdc_sink_row_t *row = rows[0];
+    cdc_buf_t *q = &t->sql;
+    cdc_err_t err = CDC_OK;
+    for (size_t r = 0; !err && r < n;) {
+        cdc_buf_reset(q);
+        cdc_buf_puts(q, "INSERT INTO ");
+        table_name(q, tt);
+        cdc_buf_puts(q, " (");
+        size_t k = 0;
+        for (size_t i = 0; i < row->n_cols; i++) {
+            if (!keep[i])
+                continue;
+            if (k++)
+                cdc_buf_puts(q, ", ");
+            cdc_mysql_ident(q, row->cols[i].name);
+        }
+        cdc_buf_puts(q, ") VALUES ");
+        for (size_t first = r; !err && r < n && q->len < MY_MAX_STATEMENT; r++) {
+            cdc_buf_puts(q, r > first ? ", (" : "(");
+            k = 0;
+            for (size_t i = 0; !err && i < rows[r]->n_cols; i++) {
+                if (!keep[i])
+                    continue;
+                if (k++)
+                    cdc_buf_puts(q, ", ");
+                err = literal(t, tt, &rows[r]->cols[i], es);
+            }
+            cdc_buf_putc(q, ')');
+        }
+        on_duplicate(q, row, keep);
+        if (!err && (err = run(t, tt, es)) == CDC_ERR_DATA && mysql_errno(t->m) == 1048 &&
+            key_named(row, mysql_error(t->m)))
+            err = cdc_errstr_set(es, CDC_ERR_CONFLICT,
+                                 "mysql: applying to %s.%s: another row holds one of the row's "
+                                 "unique values (a unique index besides the key)",
+                                 tt->schema, tt->table);
+    }
+    return err;
+}
+
+static cdc_err_t
+my_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es)
+{
+    const cdc_sink_row_t *row = rows[0];
+    cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
+    cdc_err_t err = tt->n ? CDC_OK : load_columns(t, row->schema, row->table, tt, es);
+    if (err)
+        return err;
+    size_t nc = row->is_delete ? 0 : row->n_cols;
+    bool *keep = cdc_xcalloc(nc + row->n_key + 1, sizeof(bool));
+    err = cdc_sink_check_columns(row, tt, keep, &t->add, es);
+    if (!err && row->is_delete)
+        err = delete_rows(t, tt, rows, n, es);
+    else if (!err && row->update_only)
+        err = update_rows(t, tt, rows, n, keep, es);
+    else if (!err)
+        err = upsert_rows(t, tt, rows, n, keep, es);
+    free(keep);
+    return err;
+}
+
+static cdc_err_t
+my_savepoint(cdc_sink_target_t *t, cdc_sink_sp_t op, cdc_errstr_t *es)
+{
+    return exec(t,
+                op == CDC_SINK_SAVEPOINT ? "SAVEPOINT cdc_row"
+                : op == CDC_SINK_RELEASE ? "RELEASE SAVEPOINT cdc_row"
+                                         : "ROLLBACK TO SAVEPOINT cdc_row",
+                es);
+}
+
+static cdc_err_t
+my_truncate(cdc_sink_target_t *t, const char *schema, const char *table, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "DELETE FROM ");
+    cdc_mysql_ident(q, schema);
+    cdc_buf_putc(q, '.');
+    cdc_mysql_ident(q, table);
+    return exec(t, q->data, es);
+}
+
+static cdc_err_t
+my_add_column(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    const cdc_sink_new_column_t *a = &t->add;
+    const char *type = a->type == CDC_VAL_NUMBER ? "DECIMAL(65,30)"
+                       : a->type == CDC_VAL_BOOL ? "BOOLEAN"
+                       : a->type == CDC_VAL_JSON ? "JSON"
+                                                 : "LONGTEXT";
+    cdc_buf_t *q = &t->sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "ALTER TABLE ");
+    cdc_mysql_ident(q, a->schema);
+    cdc_buf_putc(q, '.');
+    cdc_mysql_ident(q, a->table);
+    cdc_buf_puts(q, " ADD COLUMN IF NOT EXISTS ");
+    cdc_mysql_ident(q, a->column);
+    cdc_buf_printf(q, " %s NULL", type);
+    cdc_err_t err = exec(t, q->data, es);
+    if (err)
+        return err;
+    cdc_sink_tables_forget(&t->tables, a->schema, a->table);
+    CDC_LOG_INFO("sink=%s added column %s %s to %s.%s (on_unknown_column: add)", t->conf->name,
+                 a->column, type, a->schema, a->table);
+    return CDC_OK;
+}
+
+const cdc_sink_ops_t cdc_mysql_sink_ops = {
+    .name = "mysql",
+    .open = my_open,
+    .load_offsets = my_load_offsets,
+    .begin = my_begin,
+    .apply = my_apply,
+    .savepoint = my_savepoint,
+    .truncate = my_truncate,
+    .add_column = my_add_column,
+    .move_offset = my_move_offset,
+    .commit = my_commit,
+    .rollback = my_rollback,
+    .close = my_close,
+};

@@ -1,6 +1,8 @@
 /*
- * PostgreSQL target of a sink (include/cdc/sink.h): upserts as INSERT ... ON CONFLICT (key) DO
- * UPDATE, deletes by key, rows with unchanged (left out) columns as an UPDATE of the present ones.
+ * PostgreSQL target of a sink (include/cdc/sink.h): upserts as one multi-row INSERT ... ON
+ * CONFLICT (key) DO UPDATE, deletes as one DELETE by a key list, rows with unchanged (left out)
+ * columns as an UPDATE of the present ones, truncates as DELETE (foreign keys may point at the
+ * table).
  * Values are sent as text and converted by the server into the target column's type, except
  * where the event's form is not the column's input form: bytea (base64 in events) and json
  * (strings quoted). The session holds an advisory lock named after the sink, so a second instance
@@ -23,6 +25,7 @@ struct cdc_sink_target {
     size_t *val_off;
     const char **params;
     size_t cap_params;
+    cdc_sink_new_column_t add; /* a column to add (on_unknown_column: add) */
 };
 
 static cdc_err_t
@@ -34,6 +37,12 @@ pg_error(cdc_sink_target_t *t, PGresult *r, const char *what, cdc_errstr_t *es)
         err = CDC_ERR_CONNECT; /* reconnect and retry */
     else if (state && (!strncmp(state, "40", 2) || !strcmp(state, "55P03")))
         err = CDC_ERR_ABORTED; /* serialization failure, deadlock, lock timeout: retry */
+    else if (state && (!strcmp(state, "23505") || !strcmp(state, "23503")))
+        err = CDC_ERR_CONFLICT; /* unique or foreign-key violation: later, then the DLQ */
+    else if (state && (!strncmp(state, "22", 2) || !strncmp(state, "23", 2)))
+        err = CDC_ERR_DATA; /* a value the column refuses (data exception, not null, check) */
+    else if (state && (!strcmp(state, "42703") || !strcmp(state, "42P01")))
+        err = CDC_ERR_CONFIG; /* the target table or column is gone */
     pg_result_error(es, err, t->c, r, "%s%s%s%s", what, state ? " (SQLSTATE " : "",
                     state ? state : "", state ? ")" : "");
     PQclear(r);
@@ -222,124 +231,268 @@ add_value(cdc_sink_target_t *t, size_t i, const char *type, const cdc_column_t *
     return CDC_OK;
 }
 
-static cdc_err_t
-pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es)
+static void
+table_ident(cdc_buf_t *q, const cdc_sink_table_t *tt)
 {
-    cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
-    cdc_err_t err = tt->n ? CDC_OK : load_columns(t, tt, es);
-    if (err)
-        return err;
-    size_t n = row->is_delete ? 0 : row->n_cols;
-    bool *keep = cdc_xcalloc(n + row->n_key + 1, sizeof(bool));
-    if ((err = cdc_sink_check_columns(row, tt, keep, es))) {
-        free(keep);
-        return err;
-    }
-    params_reserve(t, n + row->n_key + 1);
-    cdc_buf_reset(&t->vals);
-    cdc_buf_t *q = &t->sql;
-    cdc_buf_reset(q);
-    size_t np = 0;
-    if (row->is_delete || row->update_only) {
-        if (row->is_delete) {
-            cdc_buf_puts(q, "DELETE FROM ");
-            quote_ident(q, tt->schema);
-            cdc_buf_putc(q, '.');
-            quote_ident(q, tt->table);
-        } else {
-            cdc_buf_puts(q, "UPDATE ");
-            quote_ident(q, tt->schema);
-            cdc_buf_putc(q, '.');
-            quote_ident(q, tt->table);
-            cdc_buf_puts(q, " SET ");
-            size_t set = 0;
-            for (size_t i = 0; !err && i < n; i++) {
-                if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
-                    continue;
-                if (set++)
-                    cdc_buf_puts(q, ", ");
-                quote_ident(q, row->cols[i].name);
-                cdc_buf_printf(q, " = $%zu", np + 1);
-                err = add_value(t, np++, cdc_sink_table_type(tt, row->cols[i].name), &row->cols[i],
-                                es);
-            }
-            if (!set) { /* only key columns present: nothing to update */
-                free(keep);
-                return CDC_OK;
-            }
-        }
-        cdc_buf_puts(q, " WHERE ");
-        for (size_t k = 0; !err && k < row->n_key; k++) {
-            if (k)
-                cdc_buf_puts(q, " AND ");
-            quote_ident(q, row->key[k].name);
-            cdc_buf_printf(q, " = $%zu", np + 1);
-            err = add_value(t, np++, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
-        }
-    } else {
-        cdc_buf_puts(q, "INSERT INTO ");
-        quote_ident(q, tt->schema);
-        cdc_buf_putc(q, '.');
-        quote_ident(q, tt->table);
-        cdc_buf_puts(q, " (");
-        for (size_t i = 0; i < n; i++) {
-            if (!keep[i])
-                continue;
-            if (np)
-                cdc_buf_puts(q, ", ");
-            quote_ident(q, row->cols[i].name);
-            np++;
-        }
-        cdc_buf_puts(q, ") VALUES (");
-        np = 0;
-        for (size_t i = 0; !err && i < n; i++) {
-            if (!keep[i])
-                continue;
-            cdc_buf_printf(q, "%s$%zu", np ? ", " : "", np + 1);
-            err = add_value(t, np++, cdc_sink_table_type(tt, row->cols[i].name), &row->cols[i], es);
-        }
-        cdc_buf_puts(q, ") ON CONFLICT (");
-        for (size_t k = 0; k < row->n_key; k++) {
-            if (k)
-                cdc_buf_puts(q, ", ");
-            quote_ident(q, row->key[k].name);
-        }
-        cdc_buf_puts(q, ") DO ");
-        size_t set = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
-                continue;
-            cdc_buf_puts(q, set++ ? ", " : "UPDATE SET ");
-            quote_ident(q, row->cols[i].name);
-            cdc_buf_puts(q, " = EXCLUDED.");
-            quote_ident(q, row->cols[i].name);
-        }
-        if (!set)
-            cdc_buf_puts(q, "NOTHING");
-    }
-    free(keep);
-    if (err) {
-        cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
-        return err;
-    }
+    quote_ident(q, tt->schema);
+    cdc_buf_putc(q, '.');
+    quote_ident(q, tt->table);
+}
+
+/* Runs q with the np parameters collected in vals. */
+static cdc_err_t
+run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, size_t np, bool *none, cdc_errstr_t *es)
+{
     for (size_t i = 0; i < np; i++)
         t->params[i] = t->val_off[i] == SIZE_MAX ? NULL : t->vals.data + t->val_off[i];
-    PGresult *r = PQexecParams(t->c, q->data, (int)np, NULL, t->params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(t->c, t->sql.data, (int)np, NULL, t->params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         char what[600];
         snprintf(what, sizeof(what), "applying to %s.%s", tt->schema, tt->table);
         return pg_error(t, r, what, es);
     }
-    bool none = !strcmp(PQcmdTuples(r), "0");
+    if (none)
+        *none = !strcmp(PQcmdTuples(r), "0");
     PQclear(r);
-    if (row->update_only && none)
-        return cdc_errstr_set(
-            es, CDC_ERR_NOTFOUND,
-            "base row missing in %s.%s (the event leaves unchanged columns out); re-snapshot %s",
-            tt->schema, tt->table, row->route->from);
     return CDC_OK;
 }
 
-const cdc_sink_ops_t cdc_pg_sink_ops = {"postgresql", pg_open,     pg_load_offsets,
-                                        pg_begin,     pg_apply,    pg_move_offset,
-                                        pg_commit,    pg_rollback, pg_close};
+/* "$i" for row's column c, its value added as parameter i. */
+static cdc_err_t
+param(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_column_t *c, size_t *np,
+      cdc_errstr_t *es)
+{
+    cdc_buf_printf(&t->sql, "$%zu", *np + 1);
+    cdc_err_t err = add_value(t, (*np)++, cdc_sink_table_type(tt, c->name), c, es);
+    if (err)
+        cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
+    return err;
+}
+
+/* "WHERE k1 = $1 AND ..." for one row. */
+static cdc_err_t
+where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row, size_t *np,
+          cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    cdc_buf_puts(&t->sql, " WHERE ");
+    for (size_t k = 0; !err && k < row->n_key; k++) {
+        if (k)
+            cdc_buf_puts(&t->sql, " AND ");
+        quote_ident(&t->sql, row->key[k].name);
+        cdc_buf_puts(&t->sql, " = ");
+        err = param(t, tt, &row->key[k], np, es);
+    }
+    return err;
+}
+
+/* Rows with unchanged columns: an UPDATE of the present ones each; no row matched is an error. */
+static cdc_err_t
+update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+            size_t n, const bool *keep, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->sql;
+    cdc_err_t err = CDC_OK;
+    for (size_t r = 0; !err && r < n; r++) {
+        const cdc_sink_row_t *row = rows[r];
+        cdc_buf_reset(q);
+        cdc_buf_reset(&t->vals);
+        cdc_buf_puts(q, "UPDATE ");
+        table_ident(q, tt);
+        size_t np = 0, set = 0;
+        for (size_t i = 0; !err && i < row->n_cols; i++) {
+            if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+                continue;
+            cdc_buf_puts(q, set++ ? ", " : " SET ");
+            quote_ident(q, row->cols[i].name);
+            cdc_buf_puts(q, " = ");
+            err = param(t, tt, &row->cols[i], &np, es);
+        }
+        if (!set) /* only key columns present: nothing to update */
+            continue;
+        bool none = false;
+        if (!err)
+            err = where_key(t, tt, row, &np, es);
+        if (!err)
+            err = run(t, tt, np, &none, es);
+        if (!err && none)
+            err = cdc_errstr_set(es, CDC_ERR_NOTFOUND,
+                                 "base row missing in %s.%s (the event leaves unchanged columns "
+                                 "out); re-snapshot %s",
+                                 tt->schema, tt->table, row->route->from);
+    }
+    return err;
+}
+
+/* DELETE ... WHERE (k1, k2) IN (($1, $2), ...) for every row. */
+static cdc_err_t
+delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+            size_t n, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->sql;
+    cdc_buf_puts(q, "DELETE FROM ");
+    table_ident(q, tt);
+    cdc_buf_puts(q, " WHERE (");
+    for (size_t k = 0; k < rows[0]->n_key; k++) {
+        if (k)
+            cdc_buf_puts(q, ", ");
+        quote_ident(q, rows[0]->key[k].name);
+    }
+    cdc_buf_puts(q, ") IN (");
+    size_t np = 0;
+    cdc_err_t err = CDC_OK;
+    for (size_t r = 0; !err && r < n; r++) {
+        cdc_buf_puts(q, r ? ", (" : "(");
+        for (size_t k = 0; !err && k < rows[r]->n_key; k++) {
+            if (k)
+                cdc_buf_puts(q, ", ");
+            err = param(t, tt, &rows[r]->key[k], &np, es);
+        }
+        cdc_buf_putc(q, ')');
+    }
+    cdc_buf_putc(q, ')');
+    return err ? err : run(t, tt, np, NULL, es);
+}
+
+/* INSERT ... VALUES (...), (...) ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c for every row. */
+static cdc_err_t
+upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+            size_t n, const bool *keep, cdc_errstr_t *es)
+{
+    const cdc_sink_row_t *row = rows[0];
+    cdc_buf_t *q = &t->sql;
+    cdc_buf_puts(q, "INSERT INTO ");
+    table_ident(q, tt);
+    cdc_buf_puts(q, " (");
+    size_t k = 0;
+    for (size_t i = 0; i < row->n_cols; i++) {
+        if (!keep[i])
+            continue;
+        if (k++)
+            cdc_buf_puts(q, ", ");
+        quote_ident(q, row->cols[i].name);
+    }
+    cdc_buf_puts(q, ") VALUES ");
+    size_t np = 0;
+    cdc_err_t err = CDC_OK;
+    for (size_t r = 0; !err && r < n; r++) {
+        cdc_buf_puts(q, r ? ", (" : "(");
+        k = 0;
+        for (size_t i = 0; !err && i < rows[r]->n_cols; i++) {
+            if (!keep[i])
+                continue;
+            if (k++)
+                cdc_buf_puts(q, ", ");
+            err = param(t, tt, &rows[r]->cols[i], &np, es);
+        }
+        cdc_buf_putc(q, ')');
+    }
+    cdc_buf_puts(q, " ON CONFLICT (");
+    for (k = 0; k < row->n_key; k++) {
+        if (k)
+            cdc_buf_puts(q, ", ");
+        quote_ident(q, row->key[k].name);
+    }
+    cdc_buf_puts(q, ") DO ");
+    size_t set = 0;
+    for (size_t i = 0; i < row->n_cols; i++) {
+        if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+            continue;
+        cdc_buf_puts(q, set++ ? ", " : "UPDATE SET ");
+        quote_ident(q, row->cols[i].name);
+        cdc_buf_puts(q, " = EXCLUDED.");
+        quote_ident(q, row->cols[i].name);
+    }
+    if (!set)
+        cdc_buf_puts(q, "NOTHING");
+    return err ? err : run(t, tt, np, NULL, es);
+}
+
+static cdc_err_t
+pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es)
+{
+    const cdc_sink_row_t *row = rows[0];
+    cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
+    cdc_err_t err = tt->n ? CDC_OK : load_columns(t, tt, es);
+    if (err)
+        return err;
+    size_t nc = row->is_delete ? 0 : row->n_cols;
+    bool *keep = cdc_xcalloc(nc + row->n_key + 1, sizeof(bool));
+    err = cdc_sink_check_columns(row, tt, keep, &t->add, es);
+    if (!err) {
+        params_reserve(t, n * (nc + row->n_key) + 1);
+        cdc_buf_reset(&t->vals);
+        cdc_buf_reset(&t->sql);
+        if (row->is_delete)
+            err = delete_rows(t, tt, rows, n, es);
+        else if (row->update_only)
+            err = update_rows(t, tt, rows, n, keep, es);
+        else
+            err = upsert_rows(t, tt, rows, n, keep, es);
+    }
+    free(keep);
+    return err;
+}
+
+static cdc_err_t
+pg_savepoint(cdc_sink_target_t *t, cdc_sink_sp_t op, cdc_errstr_t *es)
+{
+    return exec(t,
+                op == CDC_SINK_SAVEPOINT ? "SAVEPOINT cdc_row"
+                : op == CDC_SINK_RELEASE ? "RELEASE SAVEPOINT cdc_row"
+                                         : "ROLLBACK TO SAVEPOINT cdc_row",
+                es);
+}
+
+static cdc_err_t
+pg_truncate(cdc_sink_target_t *t, const char *schema, const char *table, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "DELETE FROM ");
+    quote_ident(q, schema);
+    cdc_buf_putc(q, '.');
+    quote_ident(q, table);
+    return exec(t, q->data, es);
+}
+
+static cdc_err_t
+pg_add_column(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    const cdc_sink_new_column_t *a = &t->add;
+    const char *type = a->type == CDC_VAL_NUMBER ? "numeric"
+                       : a->type == CDC_VAL_BOOL ? "boolean"
+                       : a->type == CDC_VAL_JSON ? "jsonb"
+                                                 : "text";
+    cdc_buf_t *q = &t->sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "ALTER TABLE ");
+    quote_ident(q, a->schema);
+    cdc_buf_putc(q, '.');
+    quote_ident(q, a->table);
+    cdc_buf_puts(q, " ADD COLUMN IF NOT EXISTS ");
+    quote_ident(q, a->column);
+    cdc_buf_printf(q, " %s", type);
+    cdc_err_t err = exec(t, q->data, es);
+    if (err)
+        return err;
+    cdc_sink_tables_forget(&t->tables, a->schema, a->table);
+    CDC_LOG_INFO("sink=%s added column %s %s to %s.%s (on_unknown_column: add)", t->conf->name,
+                 a->column, type, a->schema, a->table);
+    return CDC_OK;
+}
+
+const cdc_sink_ops_t cdc_pg_sink_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .load_offsets = pg_load_offsets,
+    .begin = pg_begin,
+    .apply = pg_apply,
+    .savepoint = pg_savepoint,
+    .truncate = pg_truncate,
+    .add_column = pg_add_column,
+    .move_offset = pg_move_offset,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .close = pg_close,
+};

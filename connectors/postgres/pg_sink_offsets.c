@@ -29,12 +29,17 @@ cdc_pg_sink_offsets_ensure(PGconn *c, cdc_errstr_t *es)
     PQclear(r);
     if (exists)
         return CDC_OK; /* no "already exists" notice in the log */
-    r = PQexec(c, "CREATE TABLE IF NOT EXISTS " TABLE
+    /* sinks starting together on one database: one creates it, the others wait and see it */
+    r = PQexec(c, "BEGIN; SELECT pg_advisory_xact_lock(hashtext('" TABLE "')); "
+                  "CREATE TABLE IF NOT EXISTS " TABLE
                   " (sink text NOT NULL, topic text NOT NULL, partition integer NOT "
                   "NULL, next_offset bigint NOT NULL, epoch bigint NOT NULL, "
-                  "source_pos text NOT NULL, PRIMARY KEY (sink, topic, partition))");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        return result_error(c, r, "creating " TABLE, es);
+                  "source_pos text NOT NULL, PRIMARY KEY (sink, topic, partition)); COMMIT");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        cdc_err_t err = result_error(c, r, "creating " TABLE, es);
+        PQclear(PQexec(c, "ROLLBACK"));
+        return err;
+    }
     PQclear(r);
     return CDC_OK;
 }

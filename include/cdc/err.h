@@ -28,7 +28,10 @@
     X(FATAL, -14, "fatal error", false)                                                            \
     X(NOTIMPL, -15, "not implemented", false)                                                      \
     X(TOOBIG, -16, "too large", false)                                                             \
-    X(NOTFOUND, -17, "not found", false)
+    X(NOTFOUND, -17, "not found", false)                                                           \
+    X(DATA, -18, "value refused by the target", false)                                             \
+    X(CONFLICT, -19, "unique or foreign-key violation", true)                                      \
+    X(SCHEMA, -20, "target table lacks a column", true)
 
 typedef enum {
 #define CDC_ERR_ENUM(name, value, msg, retry) CDC_ERR_##name = value,

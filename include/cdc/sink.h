@@ -30,6 +30,13 @@ typedef struct {
     size_t n_key;
 } cdc_sink_row_t;
 
+typedef enum { CDC_SINK_SAVEPOINT, CDC_SINK_RELEASE, CDC_SINK_ROLLBACK_TO } cdc_sink_sp_t;
+
+/* What a target does. Errors are classified for the engine: CDC_ERR_CONNECT (reconnect, retry
+ * the batch), CDC_ERR_ABORTED (deadlock, serialization failure, lock timeout: retry the batch),
+ * CDC_ERR_CONFLICT (unique or foreign-key violation: retry the record later, then the DLQ),
+ * CDC_ERR_DATA / RANGE / PARSE / UTF8 / NOTFOUND (this record can never apply: the DLQ),
+ * CDC_ERR_SCHEMA (a column to add first, see add_column); anything else stops the sink. */
 typedef struct cdc_sink_ops {
     const char *name;
     /* Connects with the sink's session settings, takes the sink's lock (another running
@@ -37,9 +44,20 @@ typedef struct cdc_sink_ops {
     cdc_err_t (*open)(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es);
     cdc_err_t (*load_offsets)(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es);
     cdc_err_t (*begin)(cdc_sink_target_t *t, cdc_errstr_t *es);
-    /* Applies one row inside the transaction; es names the table and column on failure (the
-     * engine adds which record it was). */
-    cdc_err_t (*apply)(cdc_sink_target_t *t, const cdc_sink_row_t *row, cdc_errstr_t *es);
+    /* Applies n >= 1 rows of one route that share target table, kind and column names and have
+     * distinct keys, in one statement where the target can (multi-row upsert, delete by a key
+     * list). es names the table and column on failure; which row failed is not known (the
+     * engine then redoes the batch one row at a time). */
+    cdc_err_t (*apply)(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n,
+                       cdc_errstr_t *es);
+    /* One savepoint around a single row inside the transaction. */
+    cdc_err_t (*savepoint)(cdc_sink_target_t *t, cdc_sink_sp_t op, cdc_errstr_t *es);
+    /* Empties schema.table inside the transaction. */
+    cdc_err_t (*truncate)(cdc_sink_target_t *t, const char *schema, const char *table,
+                          cdc_errstr_t *es);
+    /* Outside a transaction: adds the column an apply reported missing with CDC_ERR_SCHEMA
+     * (route on_unknown_column: add), nullable, typed from the value it carried. */
+    cdc_err_t (*add_column)(cdc_sink_target_t *t, cdc_errstr_t *es);
     cdc_err_t (*move_offset)(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expected,
                              cdc_errstr_t *es);
     cdc_err_t (*commit)(cdc_sink_target_t *t, cdc_errstr_t *es);
@@ -73,15 +91,24 @@ void cdc_sink_tables_free(cdc_sink_tables_t *ts);
 bool cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name);
 /* Whether the sink's session turns foreign-key checks off: every route has fk_checks: false. */
 bool cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf);
+/* A column to add to a target table (on_unknown_column: add). */
+typedef struct {
+    char schema[256], table[256], column[256];
+    cdc_vtype_t type; /* the JSON kind of the value that carried it (NULL: unknown) */
+} cdc_sink_new_column_t;
+
 /* Checks the row's columns, then its key columns, against the target table: keep[i] is false
- * for one the target lacks when the route ignores unknown columns; otherwise CDC_ERR_CONFIG
- * naming it. A table without columns does not exist: CDC_ERR_CONFIG. */
+ * for one the target lacks when the route ignores unknown columns; when it adds them,
+ * CDC_ERR_SCHEMA with *add filled in; otherwise CDC_ERR_CONFIG naming it. A table without columns
+ * does not exist: CDC_ERR_CONFIG. */
 cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, bool *keep,
-                                 cdc_errstr_t *es);
+                                 cdc_sink_new_column_t *add, cdc_errstr_t *es);
+/* Forgets the cached columns of schema.table (after adding one). */
+void cdc_sink_tables_forget(cdc_sink_tables_t *ts, const char *schema, const char *table);
 
 /* Counters of a running sink. */
 typedef struct {
-    uint64_t applied, skipped, batches, retried;
+    uint64_t applied, skipped, batches, retried, dlq;
 } cdc_sink_stats_t;
 
 /* Runs sink conf until stop() returns true or a non-retriable error; Kafka at bootstrap. */

@@ -1,0 +1,234 @@
+/*
+ * Sink routes (agent/sink_internal.h): the topic a route reads, an event mapped into target terms
+ * (renamed columns, constants, key), and the helpers targets share to check rows against a
+ * target table's columns.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/topic.h"
+#include "sink_internal.h"
+
+cdc_err_t
+cdc_sink_route_topic(const cdc_config_t *cfg, const cdc_route_conf_t *r, cdc_buf_t *out,
+                     cdc_errstr_t *es)
+{
+    cdc_buf_reset(out);
+    if (r->topic) {
+        cdc_buf_puts(out, r->topic);
+        return CDC_OK;
+    }
+    const char *dot = strchr(r->from, '.');
+    char source[256], schema[256];
+    snprintf(source, sizeof(source), "%.*s", dot ? (int)(dot - r->from) : 0, r->from);
+    const char *table = cdc_config_split_table(dot ? dot + 1 : r->from, schema, sizeof(schema));
+    return cdc_topic_for_table(out, cfg->kafka.topic_prefix, source, schema, table, es);
+}
+
+/* ---- mapping an event through its route ------------------------------------------------------ */
+
+static const char *
+target_name(const cdc_route_conf_t *r, const char *col)
+{
+    if (!r->n_columns)
+        return col;
+    for (size_t i = 0; i < r->n_columns; i++)
+        if (!strcmp(r->columns[i].key, col))
+            return r->columns[i].value;
+    return NULL; /* not written */
+}
+
+/* Renames src's columns into the arena; constants appended when with_constants. */
+static void
+map_cols(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_row_t *src, bool with_constants,
+         const cdc_column_t **out, size_t *n)
+{
+    size_t cap = src->n + (with_constants ? r->n_constants : 0) + 1;
+    cdc_column_t *cols = cdc_arena_alloc(arena, cap * sizeof(cdc_column_t));
+    size_t k = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        const char *name = target_name(r, src->cols[i].name);
+        if (name)
+            cols[k++] = (cdc_column_t){name, src->cols[i].value};
+    }
+    for (size_t i = 0; with_constants && i < r->n_constants; i++)
+        cols[k++] =
+            (cdc_column_t){r->constants[i].key, cdc_value_str(CDC_VAL_STRING, r->constants[i].value,
+                                                              strlen(r->constants[i].value))};
+    *out = cols;
+    *n = k;
+}
+
+/* The key in target terms: the route's key columns (values from row), or the event's key renamed.
+ */
+static cdc_err_t
+map_key(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev,
+        const cdc_column_t *row, size_t n_row, cdc_sink_row_t *out, cdc_errstr_t *es)
+{
+    if (!r->n_key) {
+        map_cols(arena, r, &ev->key, false, &out->key, &out->n_key);
+        if (out->n_key != ev->key.n)
+            return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                                  "route %s: a key column is not among the route's columns; add "
+                                  "it, or give the route a key",
+                                  r->from);
+        return CDC_OK;
+    }
+    cdc_column_t *key = cdc_arena_alloc(arena, r->n_key * sizeof(cdc_column_t));
+    for (size_t k = 0; k < r->n_key; k++) {
+        size_t i = 0;
+        while (i < n_row && strcmp(row[i].name, r->key[k]))
+            i++;
+        if (i == n_row)
+            return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                                  "route %s: key column %s has no value in the event", r->from,
+                                  r->key[k]);
+        key[k] = row[i];
+    }
+    out->key = key;
+    out->n_key = r->n_key;
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_sink_map_event(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev,
+                   cdc_sink_row_t *row, cdc_errstr_t *es)
+{
+    if (ev->op == CDC_OP_DELETE) {
+        row->is_delete = true;
+        const cdc_column_t *before;
+        size_t nb;
+        map_cols(arena, r, ev->before.present ? &ev->before : &ev->key, false, &before, &nb);
+        return map_key(arena, r, ev, before, nb, row, es);
+    }
+    map_cols(arena, r, &ev->after, true, &row->cols, &row->n_cols);
+    row->update_only = ev->n_unchanged > 0;
+    return map_key(arena, r, ev, row->cols, row->n_cols, row, es);
+}
+
+/* ---- helpers for targets --------------------------------------------------------------------- */
+
+static void
+table_clear(cdc_sink_table_t *tt)
+{
+    for (size_t k = 0; k < tt->n; k++) {
+        free(tt->names[k]);
+        free(tt->types[k]);
+    }
+    free(tt->names);
+    free(tt->types);
+    tt->names = tt->types = NULL;
+    tt->n = 0;
+}
+
+cdc_sink_table_t *
+cdc_sink_tables_get(cdc_sink_tables_t *ts, const char *schema, const char *table)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        if (!strcmp(ts->v[i].schema, schema) && !strcmp(ts->v[i].table, table))
+            return &ts->v[i];
+    ts->v = cdc_xrealloc(ts->v, (ts->n + 1) * sizeof(cdc_sink_table_t));
+    cdc_sink_table_t *tt = &ts->v[ts->n++];
+    memset(tt, 0, sizeof(*tt));
+    tt->schema = cdc_xstrdup(schema);
+    tt->table = cdc_xstrdup(table);
+    return tt;
+}
+
+void
+cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type)
+{
+    tt->names = cdc_xrealloc(tt->names, (tt->n + 1) * sizeof(char *));
+    tt->types = cdc_xrealloc(tt->types, (tt->n + 1) * sizeof(char *));
+    tt->names[tt->n] = cdc_xstrdup(name ? name : "");
+    tt->types[tt->n] = cdc_xstrdup(type ? type : "");
+    tt->n++;
+}
+
+const char *
+cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name)
+{
+    for (size_t i = 0; i < tt->n; i++)
+        if (!strcmp(tt->names[i], name))
+            return tt->types[i];
+    return NULL;
+}
+
+void
+cdc_sink_tables_free(cdc_sink_tables_t *ts)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        cdc_sink_table_t *tt = &ts->v[i];
+        table_clear(tt);
+        free(tt->schema);
+        free(tt->table);
+    }
+    free(ts->v);
+    ts->v = NULL;
+    ts->n = 0;
+}
+
+bool
+cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf)
+{
+    bool off = conf->n_routes > 0;
+    for (size_t i = 0; i < conf->n_routes; i++)
+        off &= !conf->routes[i].fk_checks;
+    return off;
+}
+
+bool
+cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name)
+{
+    for (size_t k = 0; k < row->n_key; k++)
+        if (!strcmp(row->key[k].name, name))
+            return true;
+    return false;
+}
+
+cdc_err_t
+cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, bool *keep,
+                       cdc_sink_new_column_t *add, cdc_errstr_t *es)
+{
+    if (!tt->n)
+        return cdc_errstr_set(es, CDC_ERR_CONFIG, "target table %s.%s does not exist", tt->schema,
+                              tt->table);
+    size_t n = row->is_delete ? 0 : row->n_cols;
+    for (size_t i = 0; i < n + row->n_key; i++) {
+        const cdc_column_t *c = i < n ? &row->cols[i] : &row->key[i - n];
+        keep[i] = cdc_sink_table_type(tt, c->name) != NULL;
+        if (keep[i] || row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_IGNORE)
+            continue;
+        if (row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_ADD && add) {
+            snprintf(add->schema, sizeof(add->schema), "%s", tt->schema);
+            snprintf(add->table, sizeof(add->table), "%s", tt->table);
+            snprintf(add->column, sizeof(add->column), "%s", c->name);
+            add->type = c->value.type;
+            return cdc_errstr_set(es, CDC_ERR_SCHEMA, "column %s is not in target table %s.%s",
+                                  c->name, tt->schema, tt->table);
+        }
+        return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                              "route %s: column %s is not in target table %s.%s; add it or set "
+                              "on_unknown_column: ignore or add",
+                              row->route->from, c->name, tt->schema, tt->table);
+    }
+    return CDC_OK;
+}
+
+void
+cdc_sink_tables_forget(cdc_sink_tables_t *ts, const char *schema, const char *table)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        cdc_sink_table_t *tt = &ts->v[i];
+        if (!strcmp(tt->schema, schema) && !strcmp(tt->table, table))
+            table_clear(tt);
+    }
+}
+
+bool
+cdc_sink_err_record(cdc_err_t err)
+{
+    return err == CDC_ERR_DATA || err == CDC_ERR_RANGE || err == CDC_ERR_PARSE ||
+           err == CDC_ERR_UTF8 || err == CDC_ERR_NOTFOUND || err == CDC_ERR_TOOBIG;
+}

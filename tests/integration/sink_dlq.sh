@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Sink failure handling, PostgreSQL source to a MariaDB and a PostgreSQL target in one agent:
+# - poison records: a name too long for the target's VARCHAR(10), and one of two rows that share
+#   an email (the target has a unique index on it, the source does not), go to each sink's
+#   dead-letter topic with their reason, topic, partition, offset and number of attempts (1 and
+#   6); every other row is applied (on MariaDB the clash is not taken for an upsert of the
+#   other row);
+# - on_unknown_column: add: a column the targets lack is added and filled;
+# - truncate: apply on the MariaDB route (a barrier across the topic's 4 partitions) empties the
+#   table in order with the rows around it; truncate: ignore on the other route keeps them;
+# - a child row arriving before its parent with fk_checks: true is held back and applied once the
+#   parent is there, and nothing of it reaches the DLQ.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/harness/assert.sh"
+load_harness_env
+. "$here/harness/agent_lib.sh"
+setup_tmp
+# targets in their own databases: other tests' sinks keep cdc_sink_offsets in cdc_test
+pg_reset dlqsrc dlqsrc fkparent fkchild
+[ "$(pg -Atc "SELECT count(*) FROM pg_database WHERE datname = 'cdc_dlq'")" = 1 ] ||
+    pg -c "CREATE DATABASE cdc_dlq" >/dev/null
+pgt() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_dlq -v ON_ERROR_STOP=1 "$@"; }
+myt() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_dlq "$@"; }
+pgt -c "DROP TABLE IF EXISTS dlq_copy, fk_child_t, fk_parent_t, cdc_sink_offsets" \
+    -c "CREATE TABLE dlq_copy (id int PRIMARY KEY, name varchar(10), email text UNIQUE)" \
+    -c "CREATE TABLE fk_parent_t (id int PRIMARY KEY, name text)" \
+    -c "CREATE TABLE fk_child_t (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES fk_parent_t (id))" \
+    >/dev/null
+pg -c "CREATE TABLE dlqsrc (id int PRIMARY KEY, name text, email text, note text)" \
+   -c "INSERT INTO dlqsrc SELECT g, 'n' || g, 'u' || g || '@x', 'note ' || g FROM generate_series(1, 200) g" \
+   -c "INSERT INTO dlqsrc VALUES (1001, 'this name is far too long', 'u1001@x', NULL),
+                                 (1002, 'dup', 'u1@x', NULL)" \
+   -c "CREATE TABLE fkparent (id int PRIMARY KEY, name text)" \
+   -c "CREATE TABLE fkchild (id int PRIMARY KEY, parent_id int)" >/dev/null
+my -e "CREATE DATABASE IF NOT EXISTS cdc_dlq"
+myt -e "DROP TABLE IF EXISTS dlq_customers, cdc_sink_offsets;
+       CREATE TABLE dlq_customers (id INT PRIMARY KEY, name VARCHAR(10), email VARCHAR(50) UNIQUE)"
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.dlqsrc 4" "cdc.crm.public.fkparent 2" \
+    "cdc.crm.public.fkchild 2" "cdc._dlq.erp 1" "cdc._dlq.pgdst 1" "cdc._dlq.fk 1"
+cat >"$tmp/agent.yaml" <<EOC
+agent: {name: dlq-test}
+kafka: {brokers: "$boot", linger_ms: 20}
+sources:
+  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, tables: [public.dlqsrc, public.fkparent, public.fkchild], slot: dlqsrc,
+     publication: dlqsrc, heartbeat_ms: 1000}
+sinks:
+  - name: erp
+    type: mysql
+    host: 127.0.0.1
+    port: $CDC_TEST_MYSQL_PORT
+    user: cdc
+    password_env: MYPW
+    database: cdc_dlq
+    batch_size: 100
+    batch_ms: 20
+    routes:
+      - {from: crm.public.dlqsrc, to: cdc_dlq.dlq_customers, on_unknown_column: add, truncate: apply}
+  - name: pgdst
+    type: postgresql
+    conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_dlq user=cdc"
+    password_env: PGPASSWORD
+    batch_size: 100
+    batch_ms: 20
+    routes:
+      - {from: crm.public.dlqsrc, to: public.dlq_copy, on_unknown_column: add}
+  - name: fk
+    type: postgresql
+    conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_dlq user=cdc"
+    password_env: PGPASSWORD
+    batch_ms: 20
+    routes:
+      - {from: crm.public.fkparent, to: public.fk_parent_t, fk_checks: true}
+      - {from: crm.public.fkchild, to: public.fk_child_t, fk_checks: true}
+EOC
+dump() { "$CDC_TOPIC_DUMP" "$boot" "$1" --headers; }
+wait_for_count() { # what expected command...
+    local what=$1 want=$2 i got=
+    shift 2
+    for i in $(seq 1 300); do
+        got=$("$@")
+        [ "$got" = "$want" ] && break
+        sleep 0.1
+    done
+    assert_eq "$want" "$got" "$what"
+}
+start_agent
+wait_for_count "erp: 200 rows applied" 200 myt -N -e "SELECT COUNT(*) FROM dlq_customers"
+wait_for_count "pgdst: 200 rows applied" 200 pgt -Atc "SELECT COUNT(*) FROM dlq_copy"
+dlq_lines() { dump "cdc._dlq.$1" | wc -l; }
+wait_for_count "erp: 2 records in the DLQ" 2 dlq_lines erp
+wait_for_count "pgdst: 2 records in the DLQ" 2 dlq_lines pgdst
+erp_dlq=$(dump cdc._dlq.erp)
+pg_dlq=$(dump cdc._dlq.pgdst)
+assert_contains "$erp_dlq" '"id":1001' "erp DLQ holds the long name"
+assert_contains "$erp_dlq" "cdc-dlq-error=sink erp: cdc.crm.public.dlqsrc[" "erp DLQ reason names the record"
+assert_contains "$erp_dlq" "Data too long for column" "erp DLQ reason says why"
+assert_contains "$erp_dlq" "cdc-dlq-topic=cdc.crm.public.dlqsrc|cdc-dlq-partition=" "erp DLQ topic and partition headers"
+assert_contains "$erp_dlq" "another row holds one of the row's unique values" "erp DLQ: the unique violation"
+assert_contains "$erp_dlq" "cdc-dlq-attempts=6" "erp DLQ: the violation was tried 6 times"
+assert_contains "$erp_dlq" "cdc-op=" "erp DLQ keeps the original headers"
+assert_contains "$pg_dlq" "value too long for type character varying(10)" "pgdst DLQ: the long name"
+assert_contains "$pg_dlq" "SQLSTATE 23505" "pgdst DLQ: the unique violation"
+assert_contains "$pg_dlq" "cdc-dlq-attempts=6" "pgdst DLQ: tried 6 times"
+assert_eq "note 7" "$(myt -N -e "SELECT note FROM dlq_customers WHERE id = 7")" "erp: column note added and filled"
+assert_eq "note 7" "$(pgt -Atc "SELECT note FROM dlq_copy WHERE id = 7")" "pgdst: column note added and filled"
+# rows 1 and 1002 share an email: whichever came second (they are in different partitions) is
+# the dead letter
+assert_eq 1 "$(myt -N -e "SELECT COUNT(*) FROM dlq_customers WHERE id IN (1, 1001, 1002)")" "erp: poison rows not applied"
+assert_eq 1 "$(pgt -Atc "SELECT COUNT(*) FROM dlq_copy WHERE id IN (1, 1001, 1002)")" "pgdst: poison rows not applied"
+
+# truncate: a barrier across the 4 partitions on the MariaDB route, ignored on the other
+pg -c "UPDATE dlqsrc SET note = 'before' WHERE id <= 50" -c "TRUNCATE dlqsrc" \
+   -c "INSERT INTO dlqsrc SELECT g, 'after' || g, 'a' || g || '@x' FROM generate_series(301, 320) g" >/dev/null
+wait_for_count "erp: truncated, then the 20 new rows" 20 myt -N -e "SELECT COUNT(*) FROM dlq_customers"
+assert_eq "301 320" "$(myt -N -e "SELECT MIN(id), MAX(id) FROM dlq_customers" | tr '\t' ' ')" "erp: only the rows after the truncate"
+wait_for_count "pgdst: truncate ignored" 220 pgt -Atc "SELECT COUNT(*) FROM dlq_copy"
+
+# a child before its parent, foreign-key checks on: held back, then applied
+pg -c "INSERT INTO fkchild VALUES (1, 77)" >/dev/null
+sleep 1.5
+pg -c "INSERT INTO fkparent VALUES (77, 'parent')" >/dev/null
+wait_for_count "fk: the child row applied after its parent" 1 pgt -Atc "SELECT COUNT(*) FROM fk_child_t WHERE parent_id = 77"
+agent_stop
+assert_eq 0 "$rc" "graceful stop"
+log=$(cat "$tmp/agent.log")
+assert_not_contains "$log" "stopped: " "no sink failed"
+assert_contains "$log" "holding cdc.crm.public.fkchild[" "the child was held back"
+assert_contains "$log" "sink=erp stopped applied=" "erp stats"
+assert_contains "$(grep 'sink=erp stopped' "$tmp/agent.log")" "dlq=2" "erp counted 2 dead letters"
+assert_eq 0 "$(dlq_lines fk)" "fk: nothing in the DLQ"
+assert_contains "$log" "truncating cdc_dlq.dlq_customers: every partition" "the barrier released once"
+finish
