@@ -157,20 +157,22 @@ cdc_arena_deinit(cdc_arena_t *a)
 void
 cdc_arena_reset(cdc_arena_t *a)
 {
-    cdc_arena_block_t *keep = NULL, *b = a->head;
-    while (b) {
-        cdc_arena_block_t *next = b->next;
-        if (!keep || b->size > keep->size) {
-            free(keep);
-            keep = b;
-        } else {
-            free(b);
-        }
-        b = next;
+    if (!a->head || !a->head->next) { /* one block: the steady state, nothing to free */
+        a->used = 0;
+        return;
     }
-    if (keep)
-        keep->next = NULL;
-    a->head = keep;
+    /* several blocks: one block as large as all of them, so the next round fits in it */
+    size_t total = 0;
+    for (cdc_arena_block_t *b = a->head, *next; b; b = next) {
+        next = b->next;
+        total += b->size;
+        free(b);
+    }
+    if (total > (1u << 26))
+        total = 1u << 26; /* an outsized round does not pin its memory */
+    a->head = cdc_xmalloc(sizeof(*a->head) + total);
+    a->head->size = total;
+    a->head->next = NULL;
     a->used = 0;
 }
 

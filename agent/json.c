@@ -546,15 +546,33 @@ cdc_jr_string(cdc_jr_t *r, cdc_arena_t *a, const char **s, size_t *n)
     if (r->pos >= r->n || r->p[r->pos] != '"')
         return jr_fail(r, "expected a string");
     size_t start = ++r->pos, end = start;
-    while (end < r->n && r->p[end] != '"')
-        end += r->p[end] == '\\' ? 2 : 1;
-    if (end >= r->n)
-        return jr_fail(r, "unterminated string");
+    for (;;) { /* the closing quote: one not preceded by an odd run of backslashes */
+        const char *q = memchr(r->p + end, '"', r->n - end);
+        if (!q)
+            return jr_fail(r, "unterminated string");
+        end = (size_t)(q - r->p);
+        size_t bs = 0;
+        while (end - bs > start && r->p[end - bs - 1] == '\\')
+            bs++;
+        if (!(bs & 1))
+            break;
+        end++;
+    }
     /* Unescaped output is never longer than the escaped input. */
     char *out = a ? cdc_arena_alloc(a, end - start + 1) : NULL;
     size_t o = 0;
     const unsigned char *u = (const unsigned char *)r->p;
     for (size_t i = start; i < end;) {
+        size_t j = i; /* a run of plain ASCII is copied at once */
+        while (j < end && u[j] >= 0x20 && u[j] < 0x80 && u[j] != '\\')
+            j++;
+        if (j > i) {
+            if (out)
+                memcpy(out + o, r->p + i, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
         if (u[i] < 0x20) {
             r->pos = i;
             return jr_fail(r, "control character in string");

@@ -44,8 +44,10 @@ typedef struct {
     int64_t expected; /* what cdc_sink_offsets holds (-1: no row yet) */
     uint32_t epoch;   /* guard: last applied position */
     char pos[CDC_POS_STRLEN];
-    int64_t polled; /* next offset expected from the consumer */
+    const rd_kafka_topic_t *rkt; /* the consumer's handle of topic, once seen */
+    int64_t polled;              /* next offset expected from the consumer */
     bool paused;
+    bool eof; /* the consumer reached the partition's end */
     /* held back between batches */
     int64_t wait_offset; /* a record that violated a constraint (-1: none) */
     int attempts;
@@ -236,6 +238,8 @@ apply_careful(sink_t *s, item_t *it, part_t *pt, const cdc_sink_row_t *row, cdc_
     cdc_err_t err = s->ops->savepoint(s->t, CDC_SINK_SAVEPOINT, es);
     if (!err)
         err = s->ops->apply(s->t, &row, 1, es);
+    if (!err)
+        err = s->ops->sync(s->t, es);
     if (!err)
         return s->ops->savepoint(s->t, CDC_SINK_RELEASE, es);
     if (!cdc_sink_err_record(err) && err != CDC_ERR_CONFLICT)
@@ -507,16 +511,32 @@ flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
     }
 }
 
+/* The partition of m: by the topic handle once it is known, by name the first time. */
+static part_t *
+msg_part(sink_t *s, const rd_kafka_message_t *m, size_t *idx)
+{
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (s->parts[i].rkt == m->rkt && s->parts[i].partition == m->partition) {
+            *idx = i;
+            return &s->parts[i];
+        }
+    part_t *pt = m->rkt ? find_part(s, rd_kafka_topic_name(m->rkt), m->partition, idx) : NULL;
+    if (pt)
+        pt->rkt = m->rkt;
+    return pt;
+}
+
 static void
 add_item(sink_t *s, rd_kafka_message_t *m, int64_t *first_ms)
 {
     size_t idx = 0;
-    part_t *pt = find_part(s, rd_kafka_topic_name(m->rkt), m->partition, &idx);
+    part_t *pt = msg_part(s, m, &idx);
     if (!pt || m->offset < pt->polled) { /* not ours, or fetched again after a pause */
         rd_kafka_message_destroy(m);
         return;
     }
     pt->polled = m->offset + 1;
+    pt->eof = false;
     if (s->n_items == s->cap_items) {
         s->cap_items = s->cap_items ? 2 * s->cap_items : 256;
         s->items = cdc_xrealloc(s->items, s->cap_items * sizeof(item_t));
@@ -524,6 +544,16 @@ add_item(sink_t *s, rd_kafka_message_t *m, int64_t *first_ms)
     s->items[s->n_items++] = (item_t){m, idx, false};
     if (!part_waits(pt, now_ms()) && ++s->n_ready == 1)
         *first_ms = now_ms();
+}
+
+/* Every partition is at its end and applied. */
+static bool
+caught_up(const sink_t *s)
+{
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (!s->parts[i].eof)
+            return false;
+    return true;
 }
 
 static void
@@ -541,7 +571,10 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
 {
     sink_t s = {.cfg = cfg, .conf = conf, .ops = ops, .stats = stats};
     cdc_arena_init(&s.arena);
-    cdc_sink_grouper_init(&s.grouper, !cdc_sink_fk_checks_off(conf), (size_t)conf->batch_size);
+    /* statements of a quarter batch: the target runs one while the next is prepared */
+    size_t per_statement =
+        conf->batch_size >= 400 ? (size_t)conf->batch_size / 4 : (size_t)conf->batch_size;
+    cdc_sink_grouper_init(&s.grouper, !cdc_sink_fk_checks_off(conf), per_statement);
     s.dlq = cdc_sink_dlq_new(cfg, conf, bootstrap);
     s.targets = cdc_xcalloc(conf->n_routes + 1, sizeof(route_target_t));
     for (size_t r = 0; r < conf->n_routes; r++)
@@ -570,10 +603,14 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         CDC_LOG_INFO("sink=%s applying %zu partitions of %zu routes; dead letters to %s",
                      conf->name, s.n_parts, conf->n_routes, cdc_sink_dlq_topic(s.dlq));
     int64_t first_ms = 0;
+    uint64_t reported = 0;
     while (!err && !stop()) {
         rd_kafka_message_t *m = cdc_consumer_poll(s.c, 50);
         if (m && m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            size_t idx;
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && msg_part(&s, m, &idx))
+                s.parts[idx].eof = true;
+            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 cdc_err_t ke = cdc_kafka_classify_code(m->err);
                 if (ke != CDC_ERR_KAFKA && ke != CDC_ERR_TIMEOUT)
                     err = cdc_errstr_set(es, ke, "sink %s: consuming: %s", conf->name,
@@ -591,6 +628,11 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
                                  now - first_ms >= conf->batch_ms || !m);
         if (!err && (due || (s.next_retry_ms && now >= s.next_retry_ms)))
             err = flush_batch(&s, stop, es);
+        if (!err && !s.n_items && stats->applied + stats->dlq != reported && caught_up(&s)) {
+            reported = stats->applied + stats->dlq;
+            CDC_LOG_INFO("sink=%s caught up applied=%llu dlq=%llu", conf->name,
+                         (unsigned long long)stats->applied, (unsigned long long)stats->dlq);
+        }
     }
     drop_items(&s);
     free(s.items);

@@ -188,7 +188,7 @@ cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name)
 }
 
 cdc_err_t
-cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, bool *keep,
+cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, const char **types,
                        cdc_sink_new_column_t *add, cdc_errstr_t *es)
 {
     if (!tt->n)
@@ -197,8 +197,8 @@ cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, bo
     size_t n = row->is_delete ? 0 : row->n_cols;
     for (size_t i = 0; i < n + row->n_key; i++) {
         const cdc_column_t *c = i < n ? &row->cols[i] : &row->key[i - n];
-        keep[i] = cdc_sink_table_type(tt, c->name) != NULL;
-        if (keep[i] || row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_IGNORE)
+        types[i] = cdc_sink_table_type(tt, c->name);
+        if (types[i] || row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_IGNORE)
             continue;
         if (row->route->on_unknown_column == CDC_UNKNOWN_COLUMN_ADD && add) {
             snprintf(add->schema, sizeof(add->schema), "%s", tt->schema);

@@ -23,6 +23,9 @@ struct cdc_sink_target {
     cdc_sink_tables_t tables;
     cdc_buf_t sql, tmp;
     cdc_sink_new_column_t add; /* a column to add (on_unknown_column: add) */
+    bool busy;                 /* a statement sent, its result not read yet */
+    char busy_what[600];       /* "applying to db.table" */
+    char busy_key[256];        /* its first key column (an upsert), for my_sync */
 };
 
 /* Statements are cut before this size (max_allowed_packet is 16 MiB by default). */
@@ -47,9 +50,42 @@ my_error(cdc_sink_target_t *t, const char *what, cdc_errstr_t *es)
     return cdc_errstr_set(es, err, "mysql: %s: %s (%u)", what, mysql_error(t->m), no);
 }
 
+/* Whether a "Column 'x' cannot be null" message names key column key. */
+static bool
+key_named(const char *key, const char *msg)
+{
+    char want[300];
+    snprintf(want, sizeof(want), "Column '%s' ", key);
+    return strstr(msg, want) != NULL;
+}
+
+/* Reads the result of the statement left running, if any. */
+static cdc_err_t
+my_sync(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    if (!t->busy)
+        return CDC_OK;
+    t->busy = false;
+    if (!mysql_read_query_result(t->m)) {
+        mysql_free_result(mysql_store_result(t->m));
+        return CDC_OK;
+    }
+    cdc_err_t err = my_error(t, t->busy_what, es);
+    if (err == CDC_ERR_DATA && mysql_errno(t->m) == 1048 && t->busy_key[0] &&
+        key_named(t->busy_key, mysql_error(t->m))) /* see on_duplicate */
+        err = cdc_errstr_set(es, CDC_ERR_CONFLICT,
+                             "mysql: %s: another row holds one of the row's unique values (a "
+                             "unique index besides the key)",
+                             t->busy_what);
+    return err;
+}
+
 static cdc_err_t
 exec(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 {
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
     if (mysql_query(t->m, sql))
         return my_error(t, sql, es);
     MYSQL_RES *r = mysql_store_result(t->m);
@@ -137,6 +173,8 @@ my_commit(cdc_sink_target_t *t, cdc_errstr_t *es)
 static void
 my_rollback(cdc_sink_target_t *t)
 {
+    cdc_errstr_t ignore;
+    my_sync(t, &ignore);
     mysql_query(t->m, "ROLLBACK");
 }
 
@@ -144,6 +182,9 @@ static cdc_err_t
 my_move_offset(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expected,
                cdc_errstr_t *es)
 {
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
     return cdc_mysql_sink_offsets_move(t->m, t->conf->name, next, expected, es);
 }
 
@@ -244,9 +285,10 @@ table_name(cdc_buf_t *q, const cdc_sink_table_t *tt)
 
 /* A value's literal; errors name the table. */
 static cdc_err_t
-literal(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_column_t *c, cdc_errstr_t *es)
+literal(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *type, const cdc_column_t *c,
+        cdc_errstr_t *es)
 {
-    cdc_err_t err = value_literal(t, &t->sql, cdc_sink_table_type(tt, c->name), c, es);
+    cdc_err_t err = value_literal(t, &t->sql, type, c, es);
     if (err)
         cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
     return err;
@@ -262,6 +304,22 @@ run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, cdc_errstr_t *es)
     return my_error(t, what, es);
 }
 
+/* Sends the statement in sql and returns while the server runs it (my_sync reads its result);
+ * key: the upsert's first key column. */
+static cdc_err_t
+send(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *key, cdc_errstr_t *es)
+{
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    snprintf(t->busy_what, sizeof(t->busy_what), "applying to %s.%s", tt->schema, tt->table);
+    snprintf(t->busy_key, sizeof(t->busy_key), "%s", key ? key : "");
+    if (mysql_send_query(t->m, t->sql.data, (unsigned long)t->sql.len))
+        return my_error(t, t->busy_what, es);
+    t->busy = true;
+    return CDC_OK;
+}
+
 /* "WHERE k1 = v1 AND ..." for the row's key. */
 static cdc_err_t
 where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
@@ -274,7 +332,7 @@ where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t
             cdc_buf_puts(&t->sql, " AND ");
         cdc_mysql_ident(&t->sql, row->key[k].name);
         cdc_buf_puts(&t->sql, " = ");
-        err = literal(t, tt, &row->key[k], es);
+        err = literal(t, tt, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
     }
     return err;
 }
@@ -306,7 +364,7 @@ base_row_exists(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink
 /* Rows with unchanged columns: an UPDATE of the present ones each. */
 static cdc_err_t
 update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
-            size_t n, const bool *keep, cdc_errstr_t *es)
+            size_t n, const char *const *types, cdc_errstr_t *es)
 {
     cdc_buf_t *q = &t->sql;
     cdc_err_t err = CDC_OK;
@@ -317,12 +375,12 @@ update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
         table_name(q, tt);
         size_t set = 0;
         for (size_t i = 0; !err && i < row->n_cols; i++) {
-            if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+            if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name))
                 continue;
             cdc_buf_puts(q, set++ ? ", " : " SET ");
             cdc_mysql_ident(q, row->cols[i].name);
             cdc_buf_puts(q, " = ");
-            err = literal(t, tt, &row->cols[i], es);
+            err = literal(t, tt, types[i], &row->cols[i], es);
         }
         if (!set) /* only key columns: nothing to update */
             continue;
@@ -357,7 +415,8 @@ delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
             if (one) {
                 if (r > first)
                     cdc_buf_puts(q, ", ");
-                err = literal(t, tt, &rows[r]->key[0], es);
+                err = literal(t, tt, cdc_sink_table_type(tt, rows[r]->key[0].name),
+                              &rows[r]->key[0], es);
                 continue;
             }
             cdc_buf_puts(q, r > first ? " OR (" : "(");
@@ -366,14 +425,15 @@ delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
                     cdc_buf_puts(q, " AND ");
                 cdc_mysql_ident(q, rows[r]->key[k].name);
                 cdc_buf_puts(q, " = ");
-                err = literal(t, tt, &rows[r]->key[k], es);
+                err = literal(t, tt, cdc_sink_table_type(tt, rows[r]->key[k].name),
+                              &rows[r]->key[k], es);
             }
             cdc_buf_putc(q, ')');
         }
         if (one)
             cdc_buf_putc(q, ')');
         if (!err)
-            err = run(t, tt, es);
+            err = send(t, tt, NULL, es);
     }
     return err;
 }
@@ -382,7 +442,7 @@ delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
  * clash on any unique index for a duplicate, so a row whose key differs from the one that clashed
  * must not be overwritten; its NOT NULL key set to NULL fails the statement instead (1048). */
 static void
-on_duplicate(cdc_buf_t *q, const cdc_sink_row_t *row, const bool *keep)
+on_duplicate(cdc_buf_t *q, const cdc_sink_row_t *row, const char *const *types)
 {
     cdc_buf_puts(q, " ON DUPLICATE KEY UPDATE ");
     cdc_mysql_ident(q, row->key[0].name);
@@ -399,7 +459,7 @@ on_duplicate(cdc_buf_t *q, const cdc_sink_row_t *row, const bool *keep)
     cdc_mysql_ident(q, row->key[0].name);
     cdc_buf_puts(q, ", NULL)");
     for (size_t i = 0; i < row->n_cols; i++) {
-        if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+        if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name))
             continue;
         cdc_buf_puts(q, ", ");
         cdc_mysql_ident(q, row->cols[i].name);
@@ -409,19 +469,10 @@ on_duplicate(cdc_buf_t *q, const cdc_sink_row_t *row, const bool *keep)
     }
 }
 
-/* Whether a "Column 'x' cannot be null" message names the first key column. */
-static bool
-key_named(const cdc_sink_row_t *row, const char *msg)
-{
-    char want[300];
-    snprintf(want, sizeof(want), "Column '%s' ", row->key[0].name);
-    return strstr(msg, want) != NULL;
-}
-
 /* INSERT ... VALUES (...), (...) ON DUPLICATE KEY UPDATE c = VALUES(c), cut at MY_MAX_STATEMENT. */
 static cdc_err_t
 upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
-            size_t n, const bool *keep, cdc_errstr_t *es)
+            size_t n, const char *const *types, cdc_errstr_t *es)
 {
     const cdc_sink_row_t *row = rows[0];
     cdc_buf_t *q = &t->sql;
@@ -433,7 +484,7 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
         cdc_buf_puts(q, " (");
         size_t k = 0;
         for (size_t i = 0; i < row->n_cols; i++) {
-            if (!keep[i])
+            if (!types[i])
                 continue;
             if (k++)
                 cdc_buf_puts(q, ", ");
@@ -444,21 +495,17 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
             cdc_buf_puts(q, r > first ? ", (" : "(");
             k = 0;
             for (size_t i = 0; !err && i < rows[r]->n_cols; i++) {
-                if (!keep[i])
+                if (!types[i])
                     continue;
                 if (k++)
                     cdc_buf_puts(q, ", ");
-                err = literal(t, tt, &rows[r]->cols[i], es);
+                err = literal(t, tt, types[i], &rows[r]->cols[i], es);
             }
             cdc_buf_putc(q, ')');
         }
-        on_duplicate(q, row, keep);
-        if (!err && (err = run(t, tt, es)) == CDC_ERR_DATA && mysql_errno(t->m) == 1048 &&
-            key_named(row, mysql_error(t->m)))
-            err = cdc_errstr_set(es, CDC_ERR_CONFLICT,
-                                 "mysql: applying to %s.%s: another row holds one of the row's "
-                                 "unique values (a unique index besides the key)",
-                                 tt->schema, tt->table);
+        on_duplicate(q, row, types);
+        if (!err)
+            err = send(t, tt, row->key[0].name, es);
     }
     return err;
 }
@@ -468,19 +515,21 @@ my_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_
 {
     const cdc_sink_row_t *row = rows[0];
     cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
-    cdc_err_t err = tt->n ? CDC_OK : load_columns(t, row->schema, row->table, tt, es);
+    cdc_err_t err = my_sync(t, es);
+    if (!err && !tt->n)
+        err = load_columns(t, row->schema, row->table, tt, es);
     if (err)
         return err;
     size_t nc = row->is_delete ? 0 : row->n_cols;
-    bool *keep = cdc_xcalloc(nc + row->n_key + 1, sizeof(bool));
-    err = cdc_sink_check_columns(row, tt, keep, &t->add, es);
+    const char **types = cdc_xcalloc(nc + row->n_key + 1, sizeof(char *));
+    err = cdc_sink_check_columns(row, tt, types, &t->add, es);
     if (!err && row->is_delete)
         err = delete_rows(t, tt, rows, n, es);
     else if (!err && row->update_only)
-        err = update_rows(t, tt, rows, n, keep, es);
+        err = update_rows(t, tt, rows, n, types, es);
     else if (!err)
-        err = upsert_rows(t, tt, rows, n, keep, es);
-    free(keep);
+        err = upsert_rows(t, tt, rows, n, types, es);
+    free(types);
     return err;
 }
 
@@ -538,6 +587,7 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .load_offsets = my_load_offsets,
     .begin = my_begin,
     .apply = my_apply,
+    .sync = my_sync,
     .savepoint = my_savepoint,
     .truncate = my_truncate,
     .add_column = my_add_column,

@@ -26,6 +26,8 @@ struct cdc_sink_target {
     const char **params;
     size_t cap_params;
     cdc_sink_new_column_t add; /* a column to add (on_unknown_column: add) */
+    bool busy;                 /* a statement sent, its result not read yet */
+    char busy_what[600];       /* "applying to schema.table" */
 };
 
 static cdc_err_t
@@ -49,9 +51,33 @@ pg_error(cdc_sink_target_t *t, PGresult *r, const char *what, cdc_errstr_t *es)
     return err;
 }
 
+/* Reads the result of the statement left running, if any. */
+static cdc_err_t
+pg_sync(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    if (!t->busy)
+        return CDC_OK;
+    t->busy = false;
+    PGresult *first = NULL, *r;
+    while ((r = PQgetResult(t->c))) {
+        if (!first)
+            first = r;
+        else
+            PQclear(r);
+    }
+    if (first && PQresultStatus(first) == PGRES_COMMAND_OK) {
+        PQclear(first);
+        return CDC_OK;
+    }
+    return pg_error(t, first, t->busy_what, es);
+}
+
 static cdc_err_t
 exec(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 {
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
     PGresult *r = PQexec(t->c, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         return pg_error(t, r, sql, es);
@@ -153,6 +179,8 @@ pg_commit(cdc_sink_target_t *t, cdc_errstr_t *es)
 static void
 pg_rollback(cdc_sink_target_t *t)
 {
+    cdc_errstr_t ignore;
+    pg_sync(t, &ignore);
     PQclear(PQexec(t->c, "ROLLBACK"));
 }
 
@@ -160,6 +188,9 @@ static cdc_err_t
 pg_move_offset(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expected,
                cdc_errstr_t *es)
 {
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
     return cdc_pg_sink_offsets_move(t->c, t->conf->name, next, expected, es);
 }
 
@@ -239,12 +270,31 @@ table_ident(cdc_buf_t *q, const cdc_sink_table_t *tt)
     quote_ident(q, tt->table);
 }
 
-/* Runs q with the np parameters collected in vals. */
-static cdc_err_t
-run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, size_t np, bool *none, cdc_errstr_t *es)
+static void
+set_params(cdc_sink_target_t *t, size_t np)
 {
     for (size_t i = 0; i < np; i++)
         t->params[i] = t->val_off[i] == SIZE_MAX ? NULL : t->vals.data + t->val_off[i];
+}
+
+/* Sends sql with the np parameters collected in vals and returns while the server runs it
+ * (pg_sync reads its result). */
+static cdc_err_t
+send(cdc_sink_target_t *t, const cdc_sink_table_t *tt, size_t np, cdc_errstr_t *es)
+{
+    set_params(t, np);
+    snprintf(t->busy_what, sizeof(t->busy_what), "applying to %s.%s", tt->schema, tt->table);
+    if (!PQsendQueryParams(t->c, t->sql.data, (int)np, NULL, t->params, NULL, NULL, 0))
+        return pg_error(t, NULL, t->busy_what, es);
+    t->busy = true;
+    return CDC_OK;
+}
+
+/* Runs sql with the np parameters collected in vals. */
+static cdc_err_t
+run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, size_t np, bool *none, cdc_errstr_t *es)
+{
+    set_params(t, np);
     PGresult *r = PQexecParams(t->c, t->sql.data, (int)np, NULL, t->params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         char what[600];
@@ -257,13 +307,13 @@ run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, size_t np, bool *none, cdc
     return CDC_OK;
 }
 
-/* "$i" for row's column c, its value added as parameter i. */
+/* "$i" for column c of type, its value added as parameter i. */
 static cdc_err_t
-param(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_column_t *c, size_t *np,
-      cdc_errstr_t *es)
+param(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *type, const cdc_column_t *c,
+      size_t *np, cdc_errstr_t *es)
 {
     cdc_buf_printf(&t->sql, "$%zu", *np + 1);
-    cdc_err_t err = add_value(t, (*np)++, cdc_sink_table_type(tt, c->name), c, es);
+    cdc_err_t err = add_value(t, (*np)++, type, c, es);
     if (err)
         cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
     return err;
@@ -281,7 +331,7 @@ where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t
             cdc_buf_puts(&t->sql, " AND ");
         quote_ident(&t->sql, row->key[k].name);
         cdc_buf_puts(&t->sql, " = ");
-        err = param(t, tt, &row->key[k], np, es);
+        err = param(t, tt, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], np, es);
     }
     return err;
 }
@@ -289,7 +339,7 @@ where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t
 /* Rows with unchanged columns: an UPDATE of the present ones each; no row matched is an error. */
 static cdc_err_t
 update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
-            size_t n, const bool *keep, cdc_errstr_t *es)
+            size_t n, const char *const *types, cdc_errstr_t *es)
 {
     cdc_buf_t *q = &t->sql;
     cdc_err_t err = CDC_OK;
@@ -301,12 +351,12 @@ update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
         table_ident(q, tt);
         size_t np = 0, set = 0;
         for (size_t i = 0; !err && i < row->n_cols; i++) {
-            if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+            if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name))
                 continue;
             cdc_buf_puts(q, set++ ? ", " : " SET ");
             quote_ident(q, row->cols[i].name);
             cdc_buf_puts(q, " = ");
-            err = param(t, tt, &row->cols[i], &np, es);
+            err = param(t, tt, types[i], &row->cols[i], &np, es);
         }
         if (!set) /* only key columns present: nothing to update */
             continue;
@@ -346,18 +396,19 @@ delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
         for (size_t k = 0; !err && k < rows[r]->n_key; k++) {
             if (k)
                 cdc_buf_puts(q, ", ");
-            err = param(t, tt, &rows[r]->key[k], &np, es);
+            err = param(t, tt, cdc_sink_table_type(tt, rows[r]->key[k].name), &rows[r]->key[k], &np,
+                        es);
         }
         cdc_buf_putc(q, ')');
     }
     cdc_buf_putc(q, ')');
-    return err ? err : run(t, tt, np, NULL, es);
+    return err ? err : send(t, tt, np, es);
 }
 
 /* INSERT ... VALUES (...), (...) ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c for every row. */
 static cdc_err_t
 upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
-            size_t n, const bool *keep, cdc_errstr_t *es)
+            size_t n, const char *const *types, cdc_errstr_t *es)
 {
     const cdc_sink_row_t *row = rows[0];
     cdc_buf_t *q = &t->sql;
@@ -366,7 +417,7 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     cdc_buf_puts(q, " (");
     size_t k = 0;
     for (size_t i = 0; i < row->n_cols; i++) {
-        if (!keep[i])
+        if (!types[i])
             continue;
         if (k++)
             cdc_buf_puts(q, ", ");
@@ -379,11 +430,11 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
         cdc_buf_puts(q, r ? ", (" : "(");
         k = 0;
         for (size_t i = 0; !err && i < rows[r]->n_cols; i++) {
-            if (!keep[i])
+            if (!types[i])
                 continue;
             if (k++)
                 cdc_buf_puts(q, ", ");
-            err = param(t, tt, &rows[r]->cols[i], &np, es);
+            err = param(t, tt, types[i], &rows[r]->cols[i], &np, es);
         }
         cdc_buf_putc(q, ')');
     }
@@ -396,7 +447,7 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     cdc_buf_puts(q, ") DO ");
     size_t set = 0;
     for (size_t i = 0; i < row->n_cols; i++) {
-        if (!keep[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+        if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name))
             continue;
         cdc_buf_puts(q, set++ ? ", " : "UPDATE SET ");
         quote_ident(q, row->cols[i].name);
@@ -405,7 +456,7 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     }
     if (!set)
         cdc_buf_puts(q, "NOTHING");
-    return err ? err : run(t, tt, np, NULL, es);
+    return err ? err : send(t, tt, np, es);
 }
 
 static cdc_err_t
@@ -413,12 +464,14 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_
 {
     const cdc_sink_row_t *row = rows[0];
     cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
-    cdc_err_t err = tt->n ? CDC_OK : load_columns(t, tt, es);
+    cdc_err_t err = pg_sync(t, es); /* the previous statement's result first */
+    if (!err && !tt->n)
+        err = load_columns(t, tt, es);
     if (err)
         return err;
     size_t nc = row->is_delete ? 0 : row->n_cols;
-    bool *keep = cdc_xcalloc(nc + row->n_key + 1, sizeof(bool));
-    err = cdc_sink_check_columns(row, tt, keep, &t->add, es);
+    const char **types = cdc_xcalloc(nc + row->n_key + 1, sizeof(char *));
+    err = cdc_sink_check_columns(row, tt, types, &t->add, es);
     if (!err) {
         params_reserve(t, n * (nc + row->n_key) + 1);
         cdc_buf_reset(&t->vals);
@@ -426,11 +479,11 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_
         if (row->is_delete)
             err = delete_rows(t, tt, rows, n, es);
         else if (row->update_only)
-            err = update_rows(t, tt, rows, n, keep, es);
+            err = update_rows(t, tt, rows, n, types, es);
         else
-            err = upsert_rows(t, tt, rows, n, keep, es);
+            err = upsert_rows(t, tt, rows, n, types, es);
     }
-    free(keep);
+    free(types);
     return err;
 }
 
@@ -488,6 +541,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .load_offsets = pg_load_offsets,
     .begin = pg_begin,
     .apply = pg_apply,
+    .sync = pg_sync,
     .savepoint = pg_savepoint,
     .truncate = pg_truncate,
     .add_column = pg_add_column,

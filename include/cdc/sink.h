@@ -46,10 +46,14 @@ typedef struct cdc_sink_ops {
     cdc_err_t (*begin)(cdc_sink_target_t *t, cdc_errstr_t *es);
     /* Applies n >= 1 rows of one route that share target table, kind and column names and have
      * distinct keys, in one statement where the target can (multi-row upsert, delete by a key
-     * list). es names the table and column on failure; which row failed is not known (the
-     * engine then redoes the batch one row at a time). */
+     * list). The statement may still run on the server when this returns, so the agent prepares
+     * the next one meanwhile: its failure is then reported by the target's next call, or by
+     * sync. es names the table and column on failure; which row failed is not known (the engine
+     * then redoes the batch one row at a time). */
     cdc_err_t (*apply)(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n,
                        cdc_errstr_t *es);
+    /* Waits for the statement apply left running; its result. */
+    cdc_err_t (*sync)(cdc_sink_target_t *t, cdc_errstr_t *es);
     /* One savepoint around a single row inside the transaction. */
     cdc_err_t (*savepoint)(cdc_sink_target_t *t, cdc_sink_sp_t op, cdc_errstr_t *es);
     /* Empties schema.table inside the transaction. */
@@ -97,12 +101,12 @@ typedef struct {
     cdc_vtype_t type; /* the JSON kind of the value that carried it (NULL: unknown) */
 } cdc_sink_new_column_t;
 
-/* Checks the row's columns, then its key columns, against the target table: keep[i] is false
- * for one the target lacks when the route ignores unknown columns; when it adds them,
- * CDC_ERR_SCHEMA with *add filled in; otherwise CDC_ERR_CONFIG naming it. A table without columns
- * does not exist: CDC_ERR_CONFIG. */
-cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, bool *keep,
-                                 cdc_sink_new_column_t *add, cdc_errstr_t *es);
+/* Checks the row's columns, then its key columns, against the target table: types[i] is the
+ * target type of each, NULL for one the target lacks when the route ignores unknown columns; when
+ * it adds them, CDC_ERR_SCHEMA with *add filled in; otherwise CDC_ERR_CONFIG naming it. A table
+ * without columns does not exist: CDC_ERR_CONFIG. */
+cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt,
+                                 const char **types, cdc_sink_new_column_t *add, cdc_errstr_t *es);
 /* Forgets the cached columns of schema.table (after adding one). */
 void cdc_sink_tables_forget(cdc_sink_tables_t *ts, const char *schema, const char *table);
 

@@ -192,6 +192,38 @@ test_reader_string_unescape(void **state)
     cdc_arena_deinit(&a);
 }
 
+/* The closing quote is found after escaped quotes and after runs of escaped backslashes. */
+static void
+test_reader_string_quotes_and_backslashes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"\"a\\\"b\" ,", "a\"b"},   /* "a\"b" */
+        {"\"x\\\\\" ,", "x\\"},     /* "x\\" */
+        {"\"\\\\\\\"\" ,", "\\\""}, /* "\\\"" */
+        {"\"\" ,", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cdc_jr_t r;
+        cdc_arena_t a;
+        const char *s;
+        size_t n;
+        cdc_arena_init(&a);
+        cdc_jr_init(&r, cases[i].in, strlen(cases[i].in), NULL);
+        assert_int_equal(cdc_jr_string(&r, &a, &s, &n), CDC_OK);
+        assert_string_equal(s, cases[i].out);
+        assert_int_equal(n, strlen(cases[i].out));
+        cdc_arena_deinit(&a);
+    }
+    const char *open = "\"abc\\\"";
+    cdc_jr_t r;
+    cdc_errstr_t es = {{0}};
+    cdc_jr_init(&r, open, strlen(open), &es);
+    assert_int_not_equal(cdc_jr_string(&r, NULL, NULL, NULL), CDC_OK);
+}
+
 int
 main(void)
 {
@@ -205,6 +237,7 @@ main(void)
         cmocka_unit_test(test_reader_valid_and_invalid),
         cmocka_unit_test(test_reader_depth_limit),
         cmocka_unit_test(test_reader_string_unescape),
+        cmocka_unit_test(test_reader_string_quotes_and_backslashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

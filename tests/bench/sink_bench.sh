@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Sink benchmark (not a timed test): in one run, for each target database, compares the limit (a
+# client streaming the same 200k rows into the target as multi-row INSERT ... ON CONFLICT / ON
+# DUPLICATE KEY UPDATE statements of batch_size rows, one transaction each: psql / mariadb reading
+# pre-built SQL) with cdc-agent's sink draining those 200k events from Kafka (8 partitions, lz4;
+# a mock cluster in its own process) into an empty table. Prints rows/s, the ratio, the agent's
+# CPU seconds and peak RSS. Each side runs BENCH_REPS times (default 3), alternating; medians.
+#   tests/bench/sink_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+work=$(mktemp -d)
+ROWS=${BENCH_ROWS:-200000}
+BATCH=${BENCH_BATCH:-1000}
+REPS=${BENCH_REPS:-3}
+cleanup() {
+    pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
+    "$root/tests/harness/pg.sh" stop "$work/h" >/dev/null 2>&1 || true
+    "$root/tests/harness/mariadb.sh" stop "$work/h" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+"$root/tests/harness/pg.sh" start "$work/h" >/dev/null
+"$root/tests/harness/mariadb.sh" start "$work/h" >/dev/null
+. "$work/h/pg.env"
+. "$work/h/mariadb.env"
+export PGPASSWORD=$CDC_TEST_PG_PASSWORD PGTZ=UTC MYPW=$CDC_TEST_MYSQL_PASSWORD
+pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d "${DB:-cdc_test}" -v ON_ERROR_STOP=1 "$@"; }
+my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }
+now() { date +%s.%N; }
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+pg -c "CREATE TABLE src (id int PRIMARY KEY, name text, email text, amount numeric(12,2),
+         created timestamptz)" \
+   -c "INSERT INTO src SELECT g, 'name ' || g, 'user' || g || '@example.com', g * 0.01,
+         '2026-11-25 12:00:00+00'::timestamptz + g * interval '1 s' FROM generate_series(1, $ROWS) g" \
+   -c "CREATE DATABASE sinkbench" >/dev/null
+DB=sinkbench pg -c "CREATE TABLE dst (id int PRIMARY KEY, name text, email text,
+                      amount numeric(12,2), created timestamptz)" >/dev/null
+my -e "CREATE TABLE dst (id INT PRIMARY KEY, name VARCHAR(100), email VARCHAR(100),
+         amount DECIMAL(12,2), created DATETIME(6))"
+
+# the limit's input: one line of BATCH rows per statement, built before anything is timed
+pg -Atc "SELECT string_agg(format('(%s,%L,%L,%s,%L)', id, name, email, amount,
+           to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')), ',' ORDER BY id)
+         FROM src GROUP BY (id - 1) / $BATCH ORDER BY min(id)" >"$work/values"
+awk '{print "BEGIN; INSERT INTO dst (id, name, email, amount, created) VALUES " $0 " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, amount = EXCLUDED.amount, created = EXCLUDED.created; COMMIT;"}' \
+    "$work/values" >"$work/pg.sql"
+awk '{print "START TRANSACTION; INSERT INTO dst (id, name, email, amount, created) VALUES " $0 " ON DUPLICATE KEY UPDATE name = VALUES(name), email = VALUES(email), amount = VALUES(amount), created = VALUES(created); COMMIT;"}' \
+    "$work/values" >"$work/my.sql"
+
+# the events: the agent's PostgreSQL source snapshots src into an 8-partition topic
+coproc MOCK { "$build/tests/cdc-mock-kafka" 3; }
+read -r line <&"${MOCK[0]}"
+boot=${line#bootstrap=}
+read -r line <&"${MOCK[0]}"
+for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src 8" "cdc._dlq.pg 1" "cdc._dlq.my 1"; do
+    echo "topic $t" >&"${MOCK[1]}"
+    read -r line <&"${MOCK[0]}"
+done
+cat >"$work/source.yaml" <<EOF
+agent: {name: bench}
+kafka: {brokers: "$boot", compression: lz4, linger_ms: 50}
+sources:
+  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, tables: [public.src], slot: src, publication: src}
+EOF
+"$build/cdc-agent" run -c "$work/source.yaml" >"$work/source.log" 2>&1 &
+pid=$!
+until grep -q "snapshot table=public.src rows=$ROWS" "$work/source.log"; do
+    kill -0 "$pid" || { cat "$work/source.log" >&2; exit 1; }
+    sleep 0.2
+done
+for i in $(seq 1 600); do
+    [ "$("$build/tests/cdc-topic-dump" "$boot" cdc.crm.public.src | wc -l)" -ge "$ROWS" ] && break
+    sleep 0.5
+done
+kill -TERM "$pid"
+wait "$pid" || true
+
+sink_config() { # type connection...
+    cat >"$work/sink.yaml" <<EOF
+agent: {name: bench}
+kafka: {brokers: "$boot", compression: lz4}
+sinks:
+  - name: $1
+    type: $2
+$3
+    batch_size: $BATCH
+    batch_ms: 100
+    routes:
+      - {from: crm.public.src, to: $4}
+EOF
+}
+# Runs the sink until it logs that it caught up; prints "seconds cpu_s rss_kb", from process start.
+sink_run() {
+    local t0 pid ticks rss t1
+    : >"$work/sink.log"
+    t0=$(now)
+    "$build/cdc-agent" run -c "$work/sink.yaml" >>"$work/sink.log" 2>&1 &
+    pid=$!
+    until grep -q "caught up applied=$ROWS" "$work/sink.log"; do
+        kill -0 "$pid" 2>/dev/null || { cat "$work/sink.log" >&2; exit 1; }
+        sleep 0.01
+    done
+    t1=$(now)
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+    kill -TERM "$pid"
+    wait "$pid" || true
+    echo "$(echo "$t1 - $t0" | bc) $(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc) $rss"
+}
+timed() { local t0; t0=$(now); "$@" >/dev/null; echo "$(now) - $t0" | bc; }
+
+measure() { # label reset limit-command...
+    local label=$1 reset=$2 rep lt at cpu rss
+    shift 2
+    local lim='' agent='' cpus='' rsss='' ratios=''
+    for rep in $(seq 1 "$REPS"); do
+        "$reset"
+        lt=$(timed "$@")
+        "$reset"
+        read -r at cpu rss < <(sink_run)
+        lim+=" $(echo "$ROWS / $lt" | bc)" agent+=" $(echo "$ROWS / $at" | bc)"
+        cpus+=" $cpu" rsss+=" $((rss / 1024))" ratios+=" $(echo "scale=2; $lt / $at" | bc)"
+    done
+    local l_m a_m
+    l_m=$(echo "$lim" | median) a_m=$(echo "$agent" | median)
+    printf "%-10s rows=%s batch=%s median of %s: bulk upsert limit=%7s rows/s cdc-agent sink=%7s rows/s ratio=%s (runs:%s) | agent cpu=%ss peak_rss=%sMB (max)\n" \
+        "$label" "$ROWS" "$BATCH" "$REPS" "$l_m" "$a_m" "$(echo "scale=2; $a_m / $l_m" | bc)" \
+        "$ratios" "$(echo "$cpus" | median)" "$(echo "$rsss" | tr ' ' '\n' | sort -n | tail -1)"
+}
+pg_reset() { DB=sinkbench pg -c "TRUNCATE dst" -c "DROP TABLE IF EXISTS cdc_sink_offsets" >/dev/null; }
+my_reset() { my -e "TRUNCATE dst; DROP TABLE IF EXISTS cdc_sink_offsets"; }
+pg_limit() { DB=sinkbench pg -f "$work/pg.sql"; }
+my_limit() { my <"$work/my.sql"; }
+
+sink_config pg postgresql "    conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=sinkbench user=cdc\"
+    password_env: PGPASSWORD" public.dst
+measure postgresql pg_reset pg_limit
+sink_config my mysql "    host: 127.0.0.1
+    port: $CDC_TEST_MYSQL_PORT
+    user: cdc
+    password_env: MYPW
+    database: cdc_test" cdc_test.dst
+measure mariadb my_reset my_limit
