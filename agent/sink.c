@@ -603,7 +603,7 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         CDC_LOG_INFO("sink=%s applying %zu partitions of %zu routes; dead letters to %s",
                      conf->name, s.n_parts, conf->n_routes, cdc_sink_dlq_topic(s.dlq));
     int64_t first_ms = 0;
-    uint64_t reported = 0;
+    int64_t behind_ms = 0; /* since when records wait to be applied (0: caught up) */
     while (!err && !stop()) {
         rd_kafka_message_t *m = cdc_consumer_poll(s.c, 50);
         if (m && m->err) {
@@ -628,10 +628,14 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
                                  now - first_ms >= conf->batch_ms || !m);
         if (!err && (due || (s.next_retry_ms && now >= s.next_retry_ms)))
             err = flush_batch(&s, stop, es);
-        if (!err && !s.n_items && stats->applied + stats->dlq != reported && caught_up(&s)) {
-            reported = stats->applied + stats->dlq;
-            CDC_LOG_INFO("sink=%s caught up applied=%llu dlq=%llu", conf->name,
-                         (unsigned long long)stats->applied, (unsigned long long)stats->dlq);
+        if (m && !behind_ms)
+            behind_ms = now_ms();
+        if (!err && behind_ms && !s.n_items && caught_up(&s)) {
+            /* the end of a backlog that took a while is worth a line; steady traffic is not */
+            if (now_ms() - behind_ms >= 1000)
+                CDC_LOG_INFO("sink=%s caught up applied=%llu dlq=%llu", conf->name,
+                             (unsigned long long)stats->applied, (unsigned long long)stats->dlq);
+            behind_ms = 0;
         }
     }
     drop_items(&s);

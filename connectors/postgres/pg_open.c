@@ -99,8 +99,9 @@ prepare_slot(cdc_source_t *s, cdc_errstr_t *es)
     cdc_err_t err = pg_slot_info(s->catalog, s->conf->slot, &info, es);
     if (err)
         return err;
-    bool unfinished_snapshot =
-        s->resume.has_pos && s->resume.pos.phase == CDC_PHASE_SNAPSHOT && !s->resume.snapshot_done;
+    /* the initial snapshot did not complete: still reading it (phase snapshot), or completing
+     * it with watermarks while streaming (phases re-snapshot and stream) */
+    bool unfinished_snapshot = s->resume.has_pos && want_snapshot && !s->resume.snapshot_done;
     if (!info.exists) {
         if (s->resume.has_pos && !unfinished_snapshot) {
             char pos[CDC_POS_STRLEN];
@@ -115,19 +116,17 @@ prepare_slot(cdc_source_t *s, cdc_errstr_t *es)
     }
     if ((err = slot_unusable(s, &info, es)))
         return err;
-    if (unfinished_snapshot && s->resume.progress[0])
-        return pg_resnap_start(s, s->resume.progress, es); /* complete it while streaming */
     if (unfinished_snapshot) {
-        /* Part of the snapshot is in Kafka but its progress is unknown. A new slot would miss
-         * deletes made since, leaving rows at the sinks that the source no longer has. */
-        char pos[CDC_POS_STRLEN];
-        cdc_pos_format(pos, &s->resume.pos);
-        return cdc_errstr_set(
-            es, CDC_ERR_FATAL,
-            "source %s: the initial snapshot was interrupted after %s and its progress was not "
-            "recorded. To take it again from the start: stop the agent, run cdc-agent source "
-            "drop -c FILE --source %s, empty the target tables, and start the agent",
-            s->conf->name, pos, s->conf->name);
+        /* Complete it while streaming from the slot, which holds every change since the
+         * snapshot's consistent point. Without recorded progress (the crash came before the
+         * first whole chunk was committed) it is read again from the first table. */
+        if (!s->resume.progress[0])
+            CDC_LOG_WARN("source=%s the initial snapshot was interrupted before its progress was "
+                         "recorded; reading it again from the first table",
+                         s->conf->name);
+        return pg_resnap_start(
+            s, s->resume.progress[0] ? s->resume.progress : "{\"ordinal\": 0, \"after\": null}",
+            es);
     }
     if (!s->resume.has_pos) {
         /* nothing of this slot was ever committed to Kafka: start over from a new slot */
