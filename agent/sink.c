@@ -603,9 +603,15 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         CDC_LOG_INFO("sink=%s applying %zu partitions of %zu routes; dead letters to %s",
                      conf->name, s.n_parts, conf->n_routes, cdc_sink_dlq_topic(s.dlq));
     int64_t first_ms = 0;
-    int64_t behind_ms = 0; /* since when records wait to be applied (0: caught up) */
+    int64_t behind_ms = 0;    /* since when records wait to be applied (0: caught up) */
+    uint64_t behind_from = 0; /* records done when it started */
     while (!err && !stop()) {
-        rd_kafka_message_t *m = cdc_consumer_poll(s.c, 50);
+        int wait = 50; /* a pending batch waits no longer than batch_ms */
+        if (s.n_ready) {
+            int64_t left = conf->batch_ms - (now_ms() - first_ms);
+            wait = left <= 0 ? 0 : left < wait ? (int)left : wait;
+        }
+        rd_kafka_message_t *m = cdc_consumer_poll(s.c, wait);
         if (m && m->err) {
             size_t idx;
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && msg_part(&s, m, &idx))
@@ -628,11 +634,14 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
                                  now - first_ms >= conf->batch_ms || !m);
         if (!err && (due || (s.next_retry_ms && now >= s.next_retry_ms)))
             err = flush_batch(&s, stop, es);
-        if (m && !behind_ms)
+        if (m && !behind_ms) {
             behind_ms = now_ms();
+            behind_from = stats->applied + stats->dlq;
+        }
         if (!err && behind_ms && !s.n_items && caught_up(&s)) {
-            /* the end of a backlog that took a while is worth a line; steady traffic is not */
-            if (now_ms() - behind_ms >= 1000)
+            /* the end of a backlog is worth a line; steady traffic is not */
+            if (now_ms() - behind_ms >= 1000 ||
+                stats->applied + stats->dlq - behind_from >= 10 * (uint64_t)conf->batch_size)
                 CDC_LOG_INFO("sink=%s caught up applied=%llu dlq=%llu", conf->name,
                              (unsigned long long)stats->applied, (unsigned long long)stats->dlq);
             behind_ms = 0;

@@ -212,6 +212,7 @@ on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
                            snap.snapshot_done,
                            snap.progress,
                            NULL};
+    s->committed = true;
     return s->cb->commit(s->ctx, &info);
 }
 
@@ -388,7 +389,9 @@ pg_stream_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void 
     s->ctx = ctx;
     cdc_err_t err = s->streaming ? CDC_OK : start_streaming(s, es);
     int64_t until = pg_now_us() + (int64_t)timeout_ms * 1000;
-    while (!err && pg_now_us() < until) {
+    s->committed = false;
+    /* back to the agent after each commit, so a lingering batch goes out on time */
+    while (!err && pg_now_us() < until && !s->committed) {
         err = send_status(s, false, es);
         if (!err)
             err = heartbeat(s, es);

@@ -67,6 +67,7 @@ struct cdc_source {
     uint64_t consistent_point;
     /* stream */
     bool streaming;
+    bool committed; /* a transaction reached the agent during this poll */
     pg_txn_t txn;
     bool in_txn;
     uint32_t delivered; /* events of the current txn handed to the agent */

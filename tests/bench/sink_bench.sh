@@ -144,3 +144,48 @@ sink_config my mysql "    host: 127.0.0.1
     password_env: MYPW
     database: cdc_test" cdc_test.dst
 measure mariadb my_reset my_limit
+
+# End-to-end latency, PostgreSQL -> Kafka -> MariaDB, at a steady LAT_RATE changes/s (default
+# 1000) for LAT_S seconds: each row carries its commit-side clock_timestamp(); the target fills
+# applied with NOW(6) when the sink writes it (one clock: both servers run here).
+LAT_RATE=${LAT_RATE:-1000}
+LAT_S=${LAT_S:-20}
+pg -c "CREATE TABLE lat (id bigserial PRIMARY KEY, t timestamptz NOT NULL)" >/dev/null
+my -e "CREATE TABLE lat (id BIGINT PRIMARY KEY, t DATETIME(6) NOT NULL,
+         applied DATETIME(6) NOT NULL DEFAULT NOW(6))"
+echo "topic cdc.lat.public.lat 8" >&"${MOCK[1]}"
+read -r line <&"${MOCK[0]}"
+cat >"$work/lat.yaml" <<EOF
+agent: {name: latency}
+kafka: {brokers: "$boot", compression: lz4, linger_ms: 5}
+sources:
+  - {name: lat, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, tables: [public.lat], slot: lat, publication: lat}
+sinks:
+  - {name: lat, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+     database: cdc_test, batch_size: $BATCH, batch_ms: 10, routes: [{from: lat.public.lat, to: cdc_test.lat}]}
+EOF
+"$build/cdc-agent" run -c "$work/lat.yaml" >"$work/lat.log" 2>&1 &
+pid=$!
+until grep -q "sink=lat applying" "$work/lat.log"; do
+    kill -0 "$pid" 2>/dev/null || { grep -v debug "$work/lat.log" | tail -5 >&2; exit 1; }
+    sleep 0.1
+done
+sleep 1
+echo "INSERT INTO lat (t) VALUES (clock_timestamp());" >"$work/lat.sql"
+# the harness server runs with synchronous_commit=off, which holds WAL (and so the walsender) for
+# up to wal_writer_delay (200 ms); the writers here commit as a production database does
+PGOPTIONS="-c synchronous_commit=on" pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -R "$LAT_RATE" -T "$LAT_S" -f "$work/lat.sql" \
+    cdc_test >"$work/pgbench.log" 2>&1
+want=$(pg -Atc "SELECT count(*) FROM lat")
+for i in $(seq 1 300); do
+    [ "$(my -N -e "SELECT COUNT(*) FROM lat")" = "$want" ] && break
+    sleep 0.1
+done
+kill -0 "$pid" 2>/dev/null || { grep -v debug "$work/lat.log" | tail -5 >&2; exit 1; }
+kill -TERM "$pid"
+wait "$pid" || true
+my -N -e "SELECT TIMESTAMPDIFF(MICROSECOND, t, applied) FROM lat ORDER BY 1" >"$work/lat.us"
+awk -v rate="$LAT_RATE" -v want="$want" '{v[NR] = $1} END {
+    printf "latency    PostgreSQL -> Kafka -> MariaDB at %s changes/s: %d of %d rows applied, p50=%.0f ms p99=%.0f ms max=%.0f ms\n",
+        rate, NR, want, v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000, v[NR] / 1000 }' "$work/lat.us"

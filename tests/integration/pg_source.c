@@ -357,14 +357,15 @@ test_refusals(void **state)
     assert_int_equal(cdc_pg_source_ops.open(&bad, &resume, &s, &es), CDC_ERR_CONFIG);
     assert_non_null(strstr(es.msg, "ALTER TABLE \"public\".\"it_nokey\" REPLICA IDENTITY FULL;"));
 
-    /* part of an initial snapshot committed, then a crash: stop with the way out (a new slot
-     * would miss deletes made in between) */
+    /* part of an initial snapshot committed, then a crash before its progress was recorded:
+     * the slot still holds every change since its consistent point, so the snapshot is read
+     * again with watermarks while streaming (neither refused nor left unfinished) */
     cdc_source_resume_t partial = {.has_pos = true,
                                    .pos = {1, CDC_PHASE_SNAPSHOT, 0x1000000, 0, 7}};
     wait_slot_inactive();
-    assert_int_equal(cdc_pg_source_ops.open(&conf, &partial, &s, &es), CDC_ERR_FATAL);
-    assert_non_null(strstr(es.msg, "the initial snapshot was interrupted"));
-    assert_non_null(strstr(es.msg, "cdc-agent source drop -c FILE --source crm"));
+    assert_int_equal(cdc_pg_source_ops.open(&conf, &partial, &s, &es), CDC_OK);
+    cdc_pg_source_ops.close(s);
+    s = NULL;
 
     /* a stored position whose slot is gone: stop, never recreate silently */
     wait_slot_inactive();
