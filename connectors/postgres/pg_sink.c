@@ -490,49 +490,25 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_
 static cdc_err_t
 pg_savepoint(cdc_sink_target_t *t, cdc_sink_sp_t op, cdc_errstr_t *es)
 {
-    return exec(t,
-                op == CDC_SINK_SAVEPOINT ? "SAVEPOINT cdc_row"
-                : op == CDC_SINK_RELEASE ? "RELEASE SAVEPOINT cdc_row"
-                                         : "ROLLBACK TO SAVEPOINT cdc_row",
-                es);
+    return exec(t, cdc_sink_savepoint_sql(op), es);
 }
 
 static cdc_err_t
 pg_truncate(cdc_sink_target_t *t, const char *schema, const char *table, cdc_errstr_t *es)
 {
-    cdc_buf_t *q = &t->sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "DELETE FROM ");
-    quote_ident(q, schema);
-    cdc_buf_putc(q, '.');
-    quote_ident(q, table);
-    return exec(t, q->data, es);
+    cdc_sink_delete_all_sql(&t->sql, schema, table, quote_ident);
+    return exec(t, t->sql.data, es);
 }
 
 static cdc_err_t
 pg_add_column(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
-    const cdc_sink_new_column_t *a = &t->add;
-    const char *type = a->type == CDC_VAL_NUMBER ? "numeric"
-                       : a->type == CDC_VAL_BOOL ? "boolean"
-                       : a->type == CDC_VAL_JSON ? "jsonb"
-                                                 : "text";
-    cdc_buf_t *q = &t->sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "ALTER TABLE ");
-    quote_ident(q, a->schema);
-    cdc_buf_putc(q, '.');
-    quote_ident(q, a->table);
-    cdc_buf_puts(q, " ADD COLUMN IF NOT EXISTS ");
-    quote_ident(q, a->column);
-    cdc_buf_printf(q, " %s", type);
-    cdc_err_t err = exec(t, q->data, es);
-    if (err)
-        return err;
-    cdc_sink_tables_forget(&t->tables, a->schema, a->table);
-    CDC_LOG_INFO("sink=%s added column %s %s to %s.%s (on_unknown_column: add)", t->conf->name,
-                 a->column, type, a->schema, a->table);
-    return CDC_OK;
+    static const char *const types[4] = {"numeric", "boolean", "jsonb", "text"};
+    const char *type = cdc_sink_add_column_sql(&t->sql, &t->add, quote_ident, types);
+    cdc_err_t err = exec(t, t->sql.data, es);
+    if (!err)
+        cdc_sink_column_added(&t->tables, t->conf->name, &t->add, type);
+    return err;
 }
 
 const cdc_sink_ops_t cdc_pg_sink_ops = {

@@ -110,6 +110,21 @@ cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table
 /* Forgets the cached columns of schema.table (after adding one). */
 void cdc_sink_tables_forget(cdc_sink_tables_t *ts, const char *schema, const char *table);
 
+/* Target-side identifier quoting (PostgreSQL "x", MySQL `x`). */
+typedef void (*cdc_sink_ident_fn)(cdc_buf_t *q, const char *name);
+/* The statement of a savepoint operation (one savepoint, cdc_row). */
+const char *cdc_sink_savepoint_sql(cdc_sink_sp_t op);
+/* q = "DELETE FROM schema.table" (a truncate inside the batch's transaction). */
+void cdc_sink_delete_all_sql(cdc_buf_t *q, const char *schema, const char *table,
+                             cdc_sink_ident_fn ident);
+/* q = "ALTER TABLE ... ADD COLUMN IF NOT EXISTS col TYPE" for a; the type from types: for a
+ * number, a boolean, JSON, anything else. Returns the type chosen. */
+const char *cdc_sink_add_column_sql(cdc_buf_t *q, const cdc_sink_new_column_t *a,
+                                    cdc_sink_ident_fn ident, const char *const types[4]);
+/* After a column was added: forgets the table's cached columns and logs it. */
+void cdc_sink_column_added(cdc_sink_tables_t *ts, const char *sink, const cdc_sink_new_column_t *a,
+                           const char *type);
+
 /* Counters of a running sink. */
 typedef struct {
     uint64_t applied, skipped, batches, retried, dlq;
