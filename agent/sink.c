@@ -462,6 +462,48 @@ batch_done(sink_t *s)
     rd_kafka_topic_partition_list_destroy(resume);
 }
 
+/* After a reconnect (the sink's lock held again): the stored offsets are the truth. A commit whose
+ * answer the lost connection swallowed may have gone through; its records are then done. */
+static cdc_err_t
+adopt_stored(sink_t *s, cdc_errstr_t *es)
+{
+    cdc_sink_offsets_t stored = {0};
+    cdc_err_t err = s->ops->load_offsets(s->t, &stored, es);
+    for (size_t i = 0; !err && i < s->n_parts; i++) {
+        part_t *pt = &s->parts[i];
+        const cdc_sink_offset_t *o = cdc_sink_offsets_find(&stored, pt->topic, pt->partition);
+        int64_t at = o ? o->next_offset : -1;
+        if (at == pt->expected)
+            continue;
+        if (at < pt->expected) {
+            err = cdc_errstr_set(es, CDC_ERR_FENCED,
+                                 "sink %s: %s[%d] went back from offset %lld to %lld while the "
+                                 "connection was lost",
+                                 s->conf->name, pt->topic, (int)pt->partition,
+                                 (long long)pt->expected, (long long)at);
+            break;
+        }
+        CDC_LOG_INFO("sink=%s %s[%d] the last commit went through before the connection was "
+                     "lost: at offset %lld",
+                     s->conf->name, pt->topic, (int)pt->partition, (long long)at);
+        pt->next = pt->expected = at;
+        pt->epoch = o->epoch;
+        memcpy(pt->pos, o->source_pos, sizeof(pt->pos));
+    }
+    cdc_sink_offsets_free(&stored);
+    if (err)
+        return err;
+    size_t k = 0; /* records the commit applied are done */
+    for (size_t i = 0; i < s->n_items; i++) {
+        if (s->items[i].m->offset < s->parts[s->items[i].part].next)
+            rd_kafka_message_destroy(s->items[i].m);
+        else
+            s->items[k++] = s->items[i];
+    }
+    s->n_items = k;
+    return CDC_OK;
+}
+
 static cdc_err_t
 reconnect(sink_t *s, cdc_errstr_t *es)
 {
@@ -469,10 +511,14 @@ reconnect(sink_t *s, cdc_errstr_t *es)
         s->ops->close(s->t);
     s->t = NULL;
     cdc_errstr_t oe = {{0}};
-    if (s->ops->open(s->conf, &s->t, &oe) == CDC_OK)
+    cdc_err_t err = s->ops->open(s->conf, &s->t, &oe);
+    if (!err && (err = adopt_stored(s, &oe)) == CDC_OK)
         return CDC_OK;
+    if (s->t)
+        s->ops->close(s->t);
     s->t = NULL;
-    return cdc_errstr_set(es, CDC_ERR_CONNECT, "%s", oe.msg);
+    return cdc_errstr_set(es, err == CDC_ERR_FENCED ? CDC_ERR_FENCED : CDC_ERR_CONNECT, "%s",
+                          oe.msg);
 }
 
 /* Applies the batch: again one row at a time when a record failed, after adding a missing column,
@@ -506,8 +552,8 @@ flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
         s->stats->retried++;
         usleep((useconds_t)backoff * 1000);
         backoff = backoff < 10000 ? backoff * 2 : 10000;
-        if (err == CDC_ERR_CONNECT)
-            reconnect(s, es);
+        if (err == CDC_ERR_CONNECT && reconnect(s, es) == CDC_ERR_FENCED)
+            return CDC_ERR_FENCED;
     }
 }
 

@@ -137,6 +137,10 @@ setup_tmp() {
 }
 cleanup_tmp() {
     [ -n "${agent_pid:-}" ] && kill -9 "$agent_pid" 2>/dev/null || true
+    if [ "${failed:-0}" -gt 0 ] && [ -f "$tmp/agent.log" ]; then # what the agent said, for CI
+        echo "--- last lines of the agent's log:"
+        grep -v -e ' debug ' -e facility= "$tmp/agent.log" | tail -25
+    fi >&2
     jobs -p | xargs -r kill 2>/dev/null || true
     [ -n "${CDC_KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
 }

@@ -111,7 +111,7 @@ assert_eq 1 "$(myt -N -e "SELECT COUNT(*) FROM dlq_customers WHERE id IN (1, 100
 assert_eq 1 "$(pgt -Atc "SELECT COUNT(*) FROM dlq_copy WHERE id IN (1, 1001, 1002)")" "pgdst: poison rows not applied"
 
 # truncate: a barrier across the 4 partitions on the MariaDB route, ignored on the other
-pg -c "UPDATE dlqsrc SET note = 'before' WHERE id <= 50" -c "TRUNCATE dlqsrc" \
+pg -c "UPDATE dlqsrc SET note = 'before' WHERE id BETWEEN 2 AND 50" -c "TRUNCATE dlqsrc" \
    -c "INSERT INTO dlqsrc SELECT g, 'after' || g, 'a' || g || '@x' FROM generate_series(301, 320) g" >/dev/null
 wait_for_count "erp: truncated, then the 20 new rows" 20 myt -N -e "SELECT COUNT(*) FROM dlq_customers"
 assert_eq "301 320" "$(myt -N -e "SELECT MIN(id), MAX(id) FROM dlq_customers" | tr '\t' ' ')" "erp: only the rows after the truncate"
