@@ -122,8 +122,17 @@ my_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
     cdc_buf_t *q = &t->sql;
     cdc_buf_reset(q);
     cdc_buf_puts(q, "SELECT GET_LOCK(");
-    char lock[300];
-    snprintf(lock, sizeof(lock), "cdc-sink:%s", conf->name);
+    /* GET_LOCK names are server-wide (at most 64 characters): the sink's database is part of it,
+     * as it is of the PostgreSQL advisory lock and of cdc_sink_offsets */
+    char lock[600];
+    snprintf(lock, sizeof(lock), "cdc-sink:%s.%s", conf->conn.database ? conf->conn.database : "",
+             conf->name);
+    if (strlen(lock) > 64) {
+        uint64_t h = 14695981039346656037ULL;
+        for (const char *c = lock; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        snprintf(lock, sizeof(lock), "cdc-sink:%.30s:%016llx", conf->name, (unsigned long long)h);
+    }
     cdc_mysql_literal(t->m, q, lock, strlen(lock));
     cdc_buf_puts(q, ", 0)");
     err = exec(t, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'", es);
