@@ -62,10 +62,11 @@ typedef struct {
     char b_pos[CDC_POS_STRLEN];
 } part_t;
 
+/* A record polled and not applied yet: after a commit the ones below their partition's next
+ * offset go, the ones a held-back partition did not reach stay for the next batch. */
 typedef struct {
     rd_kafka_message_t *m;
     size_t part;
-    bool held; /* not applied by the last batch: stays for the next one */
 } item_t;
 
 typedef struct {
@@ -169,28 +170,25 @@ assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es)
 
 /* ---- one record --------------------------------------------------------------------------- */
 
-/* Whether ev was applied before: at or below the guard in the same epoch. */
+/* Whether an event at position pos (parsed as p; NULL: it has none) was applied before: at or below
+ * the guard in the same epoch. */
 static bool
-resent(const part_t *pt, const cdc_event_t *ev)
+resent(const part_t *pt, const char *pos, const cdc_pos_t *p)
 {
-    cdc_pos_t p;
-    if (!ev->source.pos || !cdc_pos_parse(ev->source.pos, &p))
-        return false;
-    return pt->b_pos[0] && p.epoch == pt->b_epoch && strcmp(ev->source.pos, pt->b_pos) <= 0;
+    return p && pt->b_pos[0] && p->epoch == pt->b_epoch && strcmp(pos, pt->b_pos) <= 0;
 }
 
-/* Moves the guard to ev's position. */
+/* Moves the guard to pos (parsed as p; NULL: the event has none). */
 static void
-guard_advance(sink_t *s, part_t *pt, const cdc_event_t *ev)
+guard_advance(sink_t *s, part_t *pt, const char *pos, const cdc_pos_t *p)
 {
-    cdc_pos_t p;
-    if (!ev->source.pos || !cdc_pos_parse(ev->source.pos, &p))
+    if (!p)
         return;
-    if (pt->b_pos[0] && p.epoch != pt->b_epoch)
+    if (pt->b_pos[0] && p->epoch != pt->b_epoch)
         CDC_LOG_INFO("sink=%s %s[%d] new epoch %u (was %u): positions start over", s->conf->name,
-                     pt->topic, (int)pt->partition, (unsigned)p.epoch, (unsigned)pt->b_epoch);
-    pt->b_epoch = p.epoch;
-    memcpy(pt->b_pos, ev->source.pos, CDC_POS_STRLEN);
+                     pt->topic, (int)pt->partition, (unsigned)p->epoch, (unsigned)pt->b_epoch);
+    pt->b_epoch = p->epoch;
+    memcpy(pt->b_pos, pos, CDC_POS_STRLEN);
     pt->b_pos[CDC_POS_STRLEN - 1] = '\0';
 }
 
@@ -220,7 +218,7 @@ record_failed(sink_t *s, item_t *it, part_t *pt, cdc_err_t err, const cdc_errstr
             pt->wait_offset = it->m->offset;
             pt->attempts = attempts;
             pt->retry_at_ms = now_ms() + ((int64_t)CONFLICT_BACKOFF_MS << (attempts - 1));
-            pt->held = it->held = true;
+            pt->held = true;
             CDC_LOG_WARN("sink=%s %s; holding %s[%d] back, try %d of %d", s->conf->name, es->msg,
                          pt->topic, (int)pt->partition, attempts + 1, CONFLICT_ATTEMPTS);
             return CDC_OK;
@@ -271,14 +269,16 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         prefix_record(s, pt, m, es);
         return record_failed(s, it, pt, err, es);
     }
-    if (resent(pt, &ev)) {
+    cdc_pos_t pos; /* parsed once: the guard's check and its move */
+    const cdc_pos_t *p = ev.source.pos && cdc_pos_parse(ev.source.pos, &pos) ? &pos : NULL;
+    if (resent(pt, ev.source.pos, p)) {
         s->skipped++;
         consumed(pt, m);
         return CDC_OK;
     }
     const cdc_route_conf_t *r = &s->conf->routes[pt->route];
     if (ev.op == CDC_OP_TRUNCATE && r->truncate == CDC_TRUNCATE_APPLY) {
-        pt->held = it->held = pt->barrier = true; /* until every partition is here */
+        pt->held = pt->barrier = true; /* until every partition is here */
         pt->barrier_item = i;
         memcpy(pt->barrier_pos, ev.source.pos ? ev.source.pos : "", CDC_POS_STRLEN);
         pt->barrier_pos[CDC_POS_STRLEN - 1] = '\0';
@@ -305,7 +305,7 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         s->applied++;
     }
     consumed(pt, m);
-    guard_advance(s, pt, &ev);
+    guard_advance(s, pt, ev.source.pos, p);
     return CDC_OK;
 }
 
@@ -339,7 +339,6 @@ release_barriers(sink_t *s, cdc_errstr_t *es)
             if (strcmp(pk->topic, pt->topic))
                 continue;
             consumed(pk, s->items[pk->barrier_item].m);
-            s->items[pk->barrier_item].held = false;
             pk->held = pk->barrier = false;
             memcpy(pk->b_pos, pk->barrier_pos, CDC_POS_STRLEN);
             cdc_pos_t p;
@@ -379,7 +378,6 @@ apply_batch(sink_t *s, bool careful, cdc_errstr_t *es)
     cdc_err_t err = s->ops->begin(s->t, es);
     for (size_t i = 0; !err && i < s->n_items; i++) {
         part_t *pt = &s->parts[s->items[i].part];
-        s->items[i].held = pt->held;
         if (!pt->held)
             err = process(s, i, careful, es);
     }
@@ -587,7 +585,7 @@ add_item(sink_t *s, rd_kafka_message_t *m, int64_t *first_ms)
         s->cap_items = s->cap_items ? 2 * s->cap_items : 256;
         s->items = cdc_xrealloc(s->items, s->cap_items * sizeof(item_t));
     }
-    s->items[s->n_items++] = (item_t){m, idx, false};
+    s->items[s->n_items++] = (item_t){m, idx};
     if (!part_waits(pt, now_ms()) && ++s->n_ready == 1)
         *first_ms = now_ms();
 }
