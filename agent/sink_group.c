@@ -20,27 +20,18 @@ cdc_sink_grouper_init(cdc_sink_grouper_t *gr, bool ordered, size_t max_rows)
 }
 
 static uint64_t
-fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ c[i]) * 1099511628211ULL;
-    return h;
-}
-
-static uint64_t
 key_hash(const cdc_sink_row_t *row)
 {
-    uint64_t h = fnv(14695981039346656037ULL, row->route->to, strlen(row->route->to) + 1);
+    uint64_t h = cdc_sink_hash(CDC_SINK_HASH_SEED, row->route->to, strlen(row->route->to) + 1);
     for (size_t k = 0; k < row->n_key; k++) {
         const cdc_value_t *v = &row->key[k].value;
         unsigned char t = (unsigned char)v->type;
-        h = fnv(h, &t, 1);
+        h = cdc_sink_hash(h, &t, 1);
         if (v->type == CDC_VAL_BOOL)
-            h = fnv(h, &v->b, sizeof(v->b));
+            h = cdc_sink_hash(h, &v->b, sizeof(v->b));
         else if (v->type != CDC_VAL_NULL)
-            h = fnv(h, v->s.p, v->s.n);
-        h = fnv(h, "", 1);
+            h = cdc_sink_hash(h, v->s.p, v->s.n);
+        h = cdc_sink_hash(h, "", 1);
     }
     return h ? h : 1;
 }

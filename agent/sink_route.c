@@ -284,3 +284,12 @@ cdc_sink_column_added(cdc_sink_tables_t *ts, const char *sink, const cdc_sink_ne
     CDC_LOG_INFO("sink=%s added column %s %s to %s.%s (on_unknown_column: add)", sink, a->column,
                  type, a->schema, a->table);
 }
+
+uint64_t
+cdc_sink_hash(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 1099511628211ULL;
+    return h;
+}

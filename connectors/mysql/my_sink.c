@@ -128,9 +128,7 @@ my_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
     snprintf(lock, sizeof(lock), "cdc-sink:%s.%s", conf->conn.database ? conf->conn.database : "",
              conf->name);
     if (strlen(lock) > 64) {
-        uint64_t h = 14695981039346656037ULL;
-        for (const char *c = lock; *c; c++)
-            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        uint64_t h = cdc_sink_hash(CDC_SINK_HASH_SEED, lock, strlen(lock));
         snprintf(lock, sizeof(lock), "cdc-sink:%.30s:%016llx", conf->name, (unsigned long long)h);
     }
     cdc_mysql_literal(t->m, q, lock, strlen(lock));

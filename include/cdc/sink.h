@@ -110,6 +110,10 @@ cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table
 /* Forgets the cached columns of schema.table (after adding one). */
 void cdc_sink_tables_forget(cdc_sink_tables_t *ts, const char *schema, const char *table);
 
+/* FNV-1a over n bytes, continuing from h (start with CDC_SINK_HASH_SEED). */
+#define CDC_SINK_HASH_SEED 14695981039346656037ULL
+uint64_t cdc_sink_hash(uint64_t h, const void *p, size_t n);
+
 /* Target-side identifier quoting (PostgreSQL "x", MySQL `x`). */
 typedef void (*cdc_sink_ident_fn)(cdc_buf_t *q, const char *name);
 /* The statement of a savepoint operation (one savepoint, cdc_row). */
