@@ -54,7 +54,8 @@ coproc MOCK { "$build/tests/cdc-mock-kafka" 3; }
 read -r line <&"${MOCK[0]}"
 boot=${line#bootstrap=}
 read -r line <&"${MOCK[0]}"
-for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src 8" "cdc._dlq.pg 1" "cdc._dlq.my 1"; do
+for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src 8" "cdc._dlq.pg 1" "cdc._dlq.my 1" \
+    "cdc.lat.public.lat 8" "cdc._dlq.lat 1"; do
     echo "topic $t" >&"${MOCK[1]}"
     read -r line <&"${MOCK[0]}"
 done
@@ -153,8 +154,6 @@ LAT_S=${LAT_S:-20}
 pg -c "CREATE TABLE lat (id bigserial PRIMARY KEY, t timestamptz NOT NULL)" >/dev/null
 my -e "CREATE TABLE lat (id BIGINT PRIMARY KEY, t DATETIME(6) NOT NULL,
          applied DATETIME(6) NOT NULL DEFAULT NOW(6))"
-echo "topic cdc.lat.public.lat 8" >&"${MOCK[1]}"
-read -r line <&"${MOCK[0]}"
 cat >"$work/lat.yaml" <<EOF
 agent: {name: latency}
 kafka: {brokers: "$boot", compression: lz4, linger_ms: 5}
