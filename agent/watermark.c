@@ -3,8 +3,12 @@
  */
 #include "cdc/watermark.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cdc/buf.h"
 #include "cdc/log.h"
@@ -16,6 +20,37 @@ clear_changed(cdc_wm_t *w)
         free(w->changed[i]);
     w->n_changed = 0;
     w->sorted = true;
+}
+
+void
+cdc_wm_start(cdc_wm_t *w)
+{
+    uint64_t n = 0;
+    if (getrandom(&n, sizeof(n), 0) != (ssize_t)sizeof(n)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        n = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 40);
+    }
+    w->nonce = n;
+    w->active = true;
+}
+
+void
+cdc_wm_label(const cdc_wm_t *w, char kind, char *out, size_t size)
+{
+    snprintf(out, size, "%c:%llx:%u", kind, (unsigned long long)w->nonce, (unsigned)w->seq);
+}
+
+bool
+cdc_wm_read(cdc_wm_t *w, const char *text, size_t len)
+{
+    char buf[64], kind = 0;
+    unsigned long long nonce = 0;
+    unsigned seq = 0;
+    snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) - 1 ? len : sizeof(buf) - 1), text);
+    if (sscanf(buf, "%c:%llx:%u", &kind, &nonce, &seq) != 3 || nonce != w->nonce)
+        return false; /* another run's */
+    return cdc_wm_seen(w, kind, seq);
 }
 
 void

@@ -61,7 +61,6 @@ typedef struct {
     my_snap_key_t after; /* where its next chunk starts */
     char *resume;        /* stored progress, read when its table is opened */
     my_table_t *signal;  /* the signal table's TABLE_MAP state */
-    uint64_t nonce;      /* this run's watermarks */
     cdc_wm_t wm;         /* chunk in flight, changed keys (Kafka keys), what the commit carries */
     MYSQL_RES *rows;     /* the chunk read between the watermarks */
     cdc_buf_t scratch;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cdc/log.h"
 #include "my_internal.h"
@@ -65,7 +64,6 @@ my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
     r->signal->db = cdc_xstrndup(st, (size_t)(dot - st));
     r->signal->name = cdc_xstrdup(dot + 1);
     r->signal->signal = true;
-    r->nonce = (uint64_t)my_now_us() ^ ((uint64_t)getpid() << 40);
     cdc_buf_init(&r->scratch);
     cdc_buf_reset(&r->scratch);
     cdc_mysql_signal_ddl(&r->scratch, st);
@@ -75,7 +73,7 @@ my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
                               "snapshot's watermarks are written to: %s; create it or grant "
                               "CREATE, INSERT, UPDATE on it",
                               s->conf->name, st, mysql_error(s->catalog));
-    r->wm.active = true;
+    cdc_wm_start(&r->wm);
     CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks "
                  "in %s",
                  s->conf->name, r->ordinal + 1, s->conf->n_tables, st);
@@ -91,10 +89,12 @@ watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
     cdc_buf_puts(b, "INSERT INTO ");
     signal_ident(s, b);
     /* source names are [A-Za-z0-9_-]: no quoting needed */
+    char label[64];
+    cdc_wm_label(&r->wm, kind, label, sizeof(label));
     cdc_buf_printf(b,
-                   " (id, type, data) VALUES ('%s', '" SIGNAL_TYPE "', '%c:%llx:%u') ON "
+                   " (id, type, data) VALUES ('%s', '" SIGNAL_TYPE "', '%s') ON "
                    "DUPLICATE KEY UPDATE type = VALUES(type), data = VALUES(data)",
-                   s->conf->name, kind, (unsigned long long)r->nonce, (unsigned)r->wm.seq);
+                   s->conf->name, label);
     if (mysql_query(s->catalog, b->data))
         return my_query_error(s->catalog, es, "writing a snapshot watermark");
     return CDC_OK;
@@ -223,13 +223,7 @@ on_signal(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
         id->value.s.n != strlen(s->conf->name) ||
         memcmp(id->value.s.p, s->conf->name, id->value.s.n))
         return CDC_OK; /* another source's */
-    char text[64], kind = 0;
-    unsigned long long nonce = 0;
-    unsigned seq = 0;
-    snprintf(text, sizeof(text), "%.*s", (int)(data->value.s.n < 63 ? data->value.s.n : 63),
-             data->value.s.p);
-    if (sscanf(text, "%c:%llx:%u", &kind, &nonce, &seq) != 3 || nonce != r->nonce ||
-        !cdc_wm_seen(&r->wm, kind, seq))
+    if (!cdc_wm_read(&r->wm, data->value.s.p, data->value.s.n))
         return CDC_OK; /* another run's, a low watermark, or an earlier chunk's */
     cdc_err_t err = emit_chunk(s, s->resnap.cur_event, es);
     if (!err)

@@ -6,7 +6,9 @@
  * the two watermarks are dropped, since the stream carries them; the others go out as phase-2
  * rows inside the high watermark's transaction, after every change committed before it and
  * before every later one. Progress is recorded with that transaction, so a crash repeats at most
- * one chunk.
+ * one chunk. Watermarks carry a nonce of the run: the slot replays the watermarks of a run that
+ * crashed, and one of those must never stand in for this run's (its chunk's rows would go out at
+ * the old position, where the agent drops them as already published).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -62,7 +64,7 @@ pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
         }
     }
     json_decref(p);
-    r->wm.active = true;
+    cdc_wm_start(&r->wm);
     CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks",
                  s->conf->name, r->ordinal + 1, s->conf->n_tables);
     return CDC_OK;
@@ -71,8 +73,9 @@ pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
 static cdc_err_t
 watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
 {
-    char content[300];
-    snprintf(content, sizeof(content), "%s:%c:%u", s->conf->slot, kind, s->resnap.wm.seq);
+    char content[400], label[64];
+    cdc_wm_label(&s->resnap.wm, kind, label, sizeof(label));
+    snprintf(content, sizeof(content), "%s:%s", s->conf->slot, label);
     const char *params[] = {content};
     PGresult *res =
         PQexecParams(s->catalog, "SELECT pg_logical_emit_message(true, '" WATERMARK_PREFIX "', $1)",
@@ -88,7 +91,7 @@ cdc_err_t
 pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
 {
     pg_resnap_t *r = &s->resnap;
-    if (!r->wm.active || r->wm.in_flight)
+    if (!r->wm.active || r->wm.in_flight || r->wm.commit_pending)
         return CDC_OK;
     cdc_err_t err = CDC_OK;
     bool more = r->ordinal < s->conf->n_tables;
@@ -227,11 +230,7 @@ pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
     if (!r->wm.active || strcmp(m->message.prefix, WATERMARK_PREFIX) || m->message.len < sl + 4 ||
         memcmp(m->message.content, s->conf->slot, sl) || m->message.content[sl] != ':')
         return CDC_OK; /* not ours */
-    char kind = m->message.content[sl + 1];
-    char seqtxt[16];
-    size_t n = m->message.len - sl - 3;
-    snprintf(seqtxt, sizeof(seqtxt), "%.*s", (int)(n < 15 ? n : 15), m->message.content + sl + 3);
-    if (!cdc_wm_seen(&r->wm, kind, (uint32_t)strtoul(seqtxt, NULL, 10)))
+    if (!cdc_wm_read(&r->wm, m->message.content + sl + 1, m->message.len - sl - 1))
         return CDC_OK; /* a low watermark, or one of an earlier run or chunk */
     cdc_err_t err = emit_chunk(s, es);
     if (!err)

@@ -16,6 +16,7 @@
 
 typedef struct {
     bool active;    /* completing a snapshot */
+    uint64_t nonce; /* this run's: watermarks of earlier runs, replayed from the log, never match */
     uint32_t seq;   /* watermark number of the current chunk */
     bool in_flight; /* its watermarks are written; the high one is not read back yet */
     bool low_seen;  /* its low watermark was read back: changes are tracked */
@@ -27,6 +28,13 @@ typedef struct {
     bool finished;
 } cdc_wm_t;
 
+/* Starts completing a snapshot with a fresh nonce. */
+void cdc_wm_start(cdc_wm_t *w);
+/* The text a watermark of the current chunk carries: "K:nonce:seq". */
+void cdc_wm_label(const cdc_wm_t *w, char kind, char *out, size_t size);
+/* A watermark's text read back from the stream: true when it is this run's high watermark of the
+ * current chunk after its low one, and the chunk is to be emitted (see cdc_wm_seen). */
+bool cdc_wm_read(cdc_wm_t *w, const char *text, size_t len);
 /* A new chunk: the next watermark number, nothing tracked. */
 void cdc_wm_next(cdc_wm_t *w);
 /* Whether a change read from the stream now is tracked (between our two watermarks). */
