@@ -4,9 +4,10 @@
  * columns as an UPDATE of the present ones, truncates as DELETE (foreign keys may point at the
  * table).
  * Values are sent as text and converted by the server into the target column's type, except
- * where the event's form is not the column's input form: bytea (base64 in events) and json
- * (strings quoted). The session holds an advisory lock named after the sink, so a second instance
- * refuses to start, and cdc_sink_offsets is moved in the same transaction as the rows.
+ * where the event's form is not the column's input form: bytea (base64 in events), json
+ * (strings quoted) and arrays (JSON arrays in events, array input text here). The session holds an
+ * advisory lock named after the sink, so a second instance refuses to start, and cdc_sink_offsets
+ * is moved in the same transaction as the rows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct cdc_sink_target {
     PGconn *c;
     cdc_sink_tables_t tables;
     cdc_buf_t sql, vals, raw; /* raw: decoded bytes, scratch */
+    cdc_arena_t arena;        /* strings of an array value being converted */
     size_t *val_off;
     const char **params;
     size_t cap_params;
@@ -108,6 +110,7 @@ pg_close(cdc_sink_target_t *t)
     cdc_buf_deinit(&t->sql);
     cdc_buf_deinit(&t->vals);
     cdc_buf_deinit(&t->raw);
+    cdc_arena_deinit(&t->arena);
     free(t->val_off);
     free(t->params);
     free(t);
@@ -121,6 +124,7 @@ pg_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
     cdc_buf_init(&t->sql);
     cdc_buf_init(&t->vals);
     cdc_buf_init(&t->raw);
+    cdc_arena_init(&t->arena);
     cdc_err_t err;
     t->c = cdc_pg_connect(&conf->conn, false, &err, es);
     if (!t->c) {
@@ -227,6 +231,79 @@ params_reserve(cdc_sink_target_t *t, size_t n)
     t->params = cdc_xrealloc(t->params, t->cap_params * sizeof(char *));
 }
 
+/* One element of an array as PostgreSQL's array input reads it: quoted with backslash escapes,
+ * NULL unquoted, nested arrays in braces; bytea elements come as base64 like bytea columns. */
+static cdc_err_t
+array_element(cdc_sink_target_t *t, cdc_jr_t *r, bool bytea, cdc_errstr_t *es)
+{
+    const char *p;
+    size_t n;
+    cdc_err_t err = CDC_OK;
+    switch (cdc_jr_peek(r)) {
+    case CDC_JSON_NULL:
+        cdc_buf_puts(&t->vals, "NULL");
+        return cdc_jr_null(r);
+    case CDC_JSON_ARRAY:
+        if ((err = cdc_jr_arr_begin(r)))
+            return err;
+        cdc_buf_putc(&t->vals, '{');
+        int more = 0;
+        for (size_t i = 0; !err && (more = cdc_jr_arr_next(r, i)) > 0; i++) {
+            if (i)
+                cdc_buf_putc(&t->vals, ',');
+            err = array_element(t, r, bytea, es);
+        }
+        cdc_buf_putc(&t->vals, '}');
+        return err ? err : more < 0 ? (cdc_err_t)-more : CDC_OK;
+    case CDC_JSON_STRING:
+        if ((err = cdc_jr_string(r, &t->arena, &p, &n)))
+            return err;
+        if (bytea) {
+            cdc_buf_reset(&t->raw);
+            if (!cdc_base64_decode(&t->raw, p, n))
+                return cdc_errstr_set(es, CDC_ERR_PARSE, "not base64 bytes");
+            cdc_buf_puts(&t->vals, "\"\\\\x");
+            cdc_buf_put_hex(&t->vals, t->raw.data, t->raw.len);
+            cdc_buf_putc(&t->vals, '"');
+            return CDC_OK;
+        }
+        if (memchr(p, '\0', n))
+            return cdc_errstr_set(es, CDC_ERR_RANGE,
+                                  "a NUL character cannot be stored in PostgreSQL text");
+        break;
+    default: /* numbers, booleans, objects (json[] elements): their JSON text */
+        if ((err = cdc_jr_skip(r, &p, &n)))
+            return err;
+        break;
+    }
+    cdc_buf_putc(&t->vals, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"' || p[i] == '\\')
+            cdc_buf_putc(&t->vals, '\\');
+        cdc_buf_putc(&t->vals, p[i]);
+    }
+    cdc_buf_putc(&t->vals, '"');
+    return CDC_OK;
+}
+
+/* A JSON array (how events carry arrays) into an array column: {…} input text. */
+static cdc_err_t
+array_value(cdc_sink_target_t *t, const char *type, const cdc_column_t *col, cdc_errstr_t *es)
+{
+    cdc_errstr_t jerr = {{0}};
+    cdc_jr_t r;
+    cdc_jr_init(&r, col->value.s.p, col->value.s.n, &jerr);
+    cdc_arena_reset(&t->arena);
+    bool bytea = !strncmp(type, "bytea", 5);
+    cdc_err_t err = array_element(t, &r, bytea, &jerr);
+    if (!err)
+        err = cdc_jr_end(&r);
+    if (err)
+        return cdc_errstr_set(es, err == CDC_ERR_RANGE ? CDC_ERR_RANGE : CDC_ERR_PARSE,
+                              "column %s: not an array for %s: %s", col->name, type, jerr.msg);
+    return CDC_OK;
+}
+
 /* Appends parameter i's text (or marks it NULL) converted for the column's type. */
 static cdc_err_t
 add_value(cdc_sink_target_t *t, size_t i, const char *type, const cdc_column_t *col,
@@ -239,7 +316,12 @@ add_value(cdc_sink_target_t *t, size_t i, const char *type, const cdc_column_t *
     }
     t->val_off[i] = t->vals.len;
     bool json = !strcmp(type, "json") || !strcmp(type, "jsonb");
-    if (!strcmp(type, "bytea") && v->type == CDC_VAL_STRING) {
+    size_t tl = strlen(type);
+    if (v->type == CDC_VAL_JSON && tl > 2 && !strcmp(type + tl - 2, "[]")) {
+        cdc_err_t err = array_value(t, type, col, es);
+        if (err)
+            return err;
+    } else if (!strcmp(type, "bytea") && v->type == CDC_VAL_STRING) {
         cdc_buf_reset(&t->raw);
         if (!cdc_base64_decode(&t->raw, v->s.p, v->s.n))
             return cdc_errstr_set(es, CDC_ERR_PARSE, "column %s: not base64 bytes", col->name);
