@@ -522,7 +522,8 @@ my_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_
 {
     const cdc_sink_row_t *row = rows[0];
     cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
-    cdc_err_t err = my_sync(t, es);
+    /* the statement is built while the previous one runs; what queries the server waits first */
+    cdc_err_t err = !tt->n || row->update_only ? my_sync(t, es) : CDC_OK;
     if (!err && !tt->n)
         err = load_columns(t, row->schema, row->table, tt, es);
     if (err)

@@ -364,6 +364,9 @@ set_params(cdc_sink_target_t *t, size_t np)
 static cdc_err_t
 send(cdc_sink_target_t *t, const cdc_sink_table_t *tt, size_t np, cdc_errstr_t *es)
 {
+    cdc_err_t err = pg_sync(t, es); /* the previous statement's result first */
+    if (err)
+        return err;
     set_params(t, np);
     snprintf(t->busy_what, sizeof(t->busy_what), "applying to %s.%s", tt->schema, tt->table);
     if (!PQsendQueryParams(t->c, t->sql.data, (int)np, NULL, t->params, NULL, NULL, 0))
@@ -546,7 +549,8 @@ pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_
 {
     const cdc_sink_row_t *row = rows[0];
     cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
-    cdc_err_t err = pg_sync(t, es); /* the previous statement's result first */
+    /* the statement is built while the previous one runs; what queries the server waits first */
+    cdc_err_t err = !tt->n || row->update_only ? pg_sync(t, es) : CDC_OK;
     if (!err && !tt->n)
         err = load_columns(t, tt, es);
     if (err)

@@ -6,6 +6,7 @@
 # a mock cluster in its own process) into an empty table. Prints rows/s, the ratio, the agent's
 # CPU seconds and peak RSS. Each side runs BENCH_REPS times (default 3), alternating; medians.
 #   tests/bench/sink_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
+# BENCH_PARTS (default "pg my lat") picks the parts: PostgreSQL target, MariaDB target, latency.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -13,6 +14,8 @@ work=$(mktemp -d)
 ROWS=${BENCH_ROWS:-200000}
 BATCH=${BENCH_BATCH:-1000}
 REPS=${BENCH_REPS:-3}
+PARTS=" ${BENCH_PARTS:-pg my lat} "
+part() { [[ $PARTS == *" $1 "* ]]; }
 cleanup() {
     pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
     "$root/tests/harness/pg.sh" stop "$work/h" >/dev/null 2>&1 || true
@@ -136,15 +139,20 @@ my_reset() { my -e "TRUNCATE dst; DROP TABLE IF EXISTS cdc_sink_offsets"; }
 pg_limit() { DB=sinkbench pg -f "$work/pg.sql"; }
 my_limit() { my <"$work/my.sql"; }
 
-sink_config pg postgresql "    conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=sinkbench user=cdc\"
+if part pg; then
+    sink_config pg postgresql "    conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=sinkbench user=cdc\"
     password_env: PGPASSWORD" public.dst
-measure postgresql pg_reset pg_limit
-sink_config my mysql "    host: 127.0.0.1
+    measure postgresql pg_reset pg_limit
+fi
+if part my; then
+    sink_config my mysql "    host: 127.0.0.1
     port: $CDC_TEST_MYSQL_PORT
     user: cdc
     password_env: MYPW
     database: cdc_test" cdc_test.dst
-measure mariadb my_reset my_limit
+    measure mariadb my_reset my_limit
+fi
+part lat || exit 0
 
 # End-to-end latency, PostgreSQL -> Kafka -> MariaDB, at a steady LAT_RATE changes/s (default
 # 1000) for LAT_S seconds: each row carries its commit-side clock_timestamp(); the target fills
