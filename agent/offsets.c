@@ -185,6 +185,38 @@ cdc_offsets_load(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *
     return cdc_topic_scan(kc, bootstrap, topic, load_one, &l, es);
 }
 
+cdc_err_t
+cdc_sink_offsets_check_moves(const char *sink, const cdc_sink_offset_t *next,
+                             const int64_t *expected, size_t n, size_t *existing, cdc_errstr_t *es)
+{
+    *existing = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (next[i].next_offset <= expected[i])
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "sink %s: offsets only move forward", sink);
+        *existing += expected[i] >= 0;
+    }
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_sink_offsets_fenced(const char *sink, const cdc_sink_offset_t *next, const int64_t *expected,
+                        size_t n, cdc_errstr_t *es)
+{
+    size_t i = 0;
+    while (i + 1 < n && expected[i] < 0)
+        i++;
+    if (n > 1)
+        return cdc_errstr_set(es, CDC_ERR_FENCED,
+                              "sink %s: %s[%d] (or another of the %zu partitions moved together) "
+                              "is no longer at offset %lld: another instance of the sink took over",
+                              sink, next[i].topic, (int)next[i].partition, n,
+                              (long long)expected[i]);
+    return cdc_errstr_set(es, CDC_ERR_FENCED,
+                          "sink %s: %s[%d] is no longer at offset %lld: another instance of the "
+                          "sink took over",
+                          sink, next[i].topic, (int)next[i].partition, (long long)expected[i]);
+}
+
 void
 cdc_sink_offsets_free(cdc_sink_offsets_t *o)
 {

@@ -90,6 +90,8 @@ typedef struct {
     cdc_arena_t arena;
     cdc_sink_grouper_t grouper;
     cdc_sink_dlq_t *dlq;
+    cdc_sink_offset_t *moves; /* per partition: the offset moves of a batch */
+    int64_t *moves_from;
     cdc_sink_stats_t *stats;
     uint64_t applied, skipped; /* in the batch being applied */
     bool diverted;             /* the record just processed went to the DLQ or was held back */
@@ -385,16 +387,20 @@ apply_batch(sink_t *s, bool careful, cdc_errstr_t *es)
         err = cdc_sink_grouper_flush(&s->grouper, s->ops, s->t, es);
     if (!err)
         err = release_barriers(s, es);
+    size_t n_moves = 0;
     for (size_t i = 0; !err && i < s->n_parts; i++) {
         part_t *pt = &s->parts[i];
         if (!pt->touched || pt->b_next == pt->expected)
             continue;
-        cdc_sink_offset_t next = {
+        cdc_sink_offset_t *next = &s->moves[n_moves];
+        *next = (cdc_sink_offset_t){
             .partition = pt->partition, .next_offset = pt->b_next, .epoch = pt->b_epoch};
-        memcpy(next.topic, pt->topic, sizeof(next.topic));
-        memcpy(next.source_pos, pt->b_pos, sizeof(next.source_pos));
-        err = s->ops->move_offset(s->t, &next, pt->expected, es);
+        memcpy(next->topic, pt->topic, sizeof(next->topic));
+        memcpy(next->source_pos, pt->b_pos, sizeof(next->source_pos));
+        s->moves_from[n_moves++] = pt->expected;
     }
+    if (!err && n_moves) /* one statement for every partition the batch moved */
+        err = s->ops->move_offsets(s->t, s->moves, s->moves_from, n_moves, es);
     if (!err)
         err = cdc_sink_dlq_send(s->dlq, es); /* confirmed before the target moves past it */
     if (!err)
@@ -635,6 +641,8 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     if (!err)
         err = assign(&s, &stored, es);
     cdc_sink_offsets_free(&stored);
+    s.moves = cdc_xcalloc(s.n_parts + 1, sizeof(cdc_sink_offset_t));
+    s.moves_from = cdc_xcalloc(s.n_parts + 1, sizeof(int64_t));
     int n_dlq = 0;
     if (!err &&
         !cdc_kafka_partition_count(cdc_consumer_handle(s.c), cdc_sink_dlq_topic(s.dlq), 10000,
@@ -694,6 +702,8 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     drop_items(&s);
     free(s.items);
     free(s.parts);
+    free(s.moves);
+    free(s.moves_from);
     free(s.targets);
     cdc_consumer_free(s.c);
     if (s.t)

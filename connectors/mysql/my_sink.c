@@ -168,7 +168,17 @@ my_load_offsets(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
 static cdc_err_t
 my_begin(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
-    return exec(t, "START TRANSACTION", es);
+    /* not waited for: the batch's first statement reads its result */
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    static const char begin[] = "START TRANSACTION";
+    snprintf(t->busy_what, sizeof(t->busy_what), "%s", begin);
+    t->busy_key[0] = '\0';
+    if (mysql_send_query(t->m, begin, sizeof(begin) - 1))
+        return my_error(t, begin, es);
+    t->busy = true;
+    return CDC_OK;
 }
 
 static cdc_err_t
@@ -186,13 +196,13 @@ my_rollback(cdc_sink_target_t *t)
 }
 
 static cdc_err_t
-my_move_offset(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expected,
-               cdc_errstr_t *es)
+my_move_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, const int64_t *expected,
+                size_t n, cdc_errstr_t *es)
 {
     cdc_err_t err = my_sync(t, es);
     if (err)
         return err;
-    return cdc_mysql_sink_offsets_move(t->m, t->conf->name, next, expected, es);
+    return cdc_mysql_sink_offsets_move(t->m, t->conf->name, next, expected, n, es);
 }
 
 /* ---- target tables and values ---------------------------------------------------------------- */
@@ -230,6 +240,33 @@ is_binary(const char *type)
            strstr(type, "blob") != NULL;
 }
 
+/* Integer, decimal, floating-point, BIT and YEAR column types: numbers go unquoted, so the
+ * server does not convert them from text. */
+static bool
+is_numeric(const char *type)
+{
+    switch (type[0]) {
+    case 'i':
+        return !strcmp(type, "int");
+    case 't':
+        return !strcmp(type, "tinyint");
+    case 's':
+        return !strcmp(type, "smallint");
+    case 'm':
+        return !strcmp(type, "mediumint");
+    case 'b':
+        return !strcmp(type, "bigint") || !strcmp(type, "bit"); /* '5' would be the byte 0x35 */
+    case 'y':
+        return !strcmp(type, "year");
+    case 'd':
+        return !strcmp(type, "decimal") || !strcmp(type, "double");
+    case 'f':
+        return !strcmp(type, "float");
+    default:
+        return false;
+    }
+}
+
 /* The literal of a value for a column of type (information_schema DATA_TYPE). */
 static cdc_err_t
 value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cdc_column_t *col,
@@ -248,6 +285,10 @@ value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cdc_co
         return CDC_OK;
     default:
         break;
+    }
+    if (v->type == CDC_VAL_NUMBER && is_numeric(type)) {
+        cdc_buf_append(q, v->s.p, v->s.n); /* JSON number text is an SQL numeric literal */
+        return CDC_OK;
     }
     if (is_binary(type) && v->type == CDC_VAL_STRING) {
         cdc_buf_reset(&t->tmp);
@@ -576,7 +617,7 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .savepoint = my_savepoint,
     .truncate = my_truncate,
     .add_column = my_add_column,
-    .move_offset = my_move_offset,
+    .move_offsets = my_move_offsets,
     .commit = my_commit,
     .rollback = my_rollback,
     .close = my_close,

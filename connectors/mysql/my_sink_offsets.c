@@ -61,43 +61,88 @@ cdc_mysql_sink_offsets_load(MYSQL *m, const char *sink, cdc_sink_offsets_t *out,
     return CDC_OK;
 }
 
-cdc_err_t
-cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
-                            int64_t expected, cdc_errstr_t *es)
+/* The first move of a partition inserts its row; one inserted meanwhile is kept (and fences). */
+static cdc_err_t
+insert_row(MYSQL *m, const char *sink, const cdc_sink_offset_t *next, cdc_errstr_t *es)
 {
-    if (next->next_offset <= expected)
-        return cdc_errstr_set(es, CDC_ERR_INVAL, "sink %s: offsets only move forward", sink);
     cdc_buf_t sql;
     cdc_buf_init(&sql);
-    if (expected < 0) { /* the first move inserts the row; one inserted meanwhile is kept */
-        cdc_buf_puts(&sql, "INSERT IGNORE INTO " TABLE
-                           " (sink, topic, `partition`, next_offset, epoch, source_pos) VALUES (");
-        cdc_mysql_literal(m, &sql, sink, strlen(sink));
-        cdc_buf_putc(&sql, ',');
-        cdc_mysql_literal(m, &sql, next->topic, strlen(next->topic));
-        cdc_buf_printf(&sql, ",%d,%lld,%u,", (int)next->partition, (long long)next->next_offset,
-                       (unsigned)next->epoch);
-        cdc_mysql_literal(m, &sql, next->source_pos, strlen(next->source_pos));
-        cdc_buf_putc(&sql, ')');
-    } else {
-        cdc_buf_printf(&sql, "UPDATE " TABLE " SET next_offset = %lld, epoch = %u, source_pos = ",
-                       (long long)next->next_offset, (unsigned)next->epoch);
-        cdc_mysql_literal(m, &sql, next->source_pos, strlen(next->source_pos));
-        cdc_buf_puts(&sql, " WHERE sink = ");
-        cdc_mysql_literal(m, &sql, sink, strlen(sink));
-        cdc_buf_puts(&sql, " AND topic = ");
-        cdc_mysql_literal(m, &sql, next->topic, strlen(next->topic));
-        cdc_buf_printf(&sql, " AND `partition` = %d AND next_offset = %lld", (int)next->partition,
-                       (long long)expected);
-    }
+    cdc_buf_puts(&sql, "INSERT IGNORE INTO " TABLE
+                       " (sink, topic, `partition`, next_offset, epoch, source_pos) VALUES (");
+    cdc_mysql_literal(m, &sql, sink, strlen(sink));
+    cdc_buf_putc(&sql, ',');
+    cdc_mysql_literal(m, &sql, next->topic, strlen(next->topic));
+    cdc_buf_printf(&sql, ",%d,%lld,%u,", (int)next->partition, (long long)next->next_offset,
+                   (unsigned)next->epoch);
+    cdc_mysql_literal(m, &sql, next->source_pos, strlen(next->source_pos));
+    cdc_buf_putc(&sql, ')');
     cdc_err_t err = query(m, sql.data, "moving the sink's offset", es);
     cdc_buf_deinit(&sql);
-    if (err)
+    if (!err && mysql_affected_rows(m) != 1) {
+        int64_t none = -1;
+        err = cdc_sink_offsets_fenced(sink, next, &none, 1, es);
+    }
+    return err;
+}
+
+/* "WHEN topic = '…' AND `partition` = p THEN " for row next. */
+static void
+when_row(MYSQL *m, cdc_buf_t *sql, const cdc_sink_offset_t *next)
+{
+    cdc_buf_puts(sql, " WHEN topic = ");
+    cdc_mysql_literal(m, sql, next->topic, strlen(next->topic));
+    cdc_buf_printf(sql, " AND `partition` = %d THEN ", (int)next->partition);
+}
+
+cdc_err_t
+cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
+                            const int64_t *expected, size_t n, cdc_errstr_t *es)
+{
+    size_t existing;
+    cdc_err_t err = cdc_sink_offsets_check_moves(sink, next, expected, n, &existing, es);
+    for (size_t i = 0; !err && i < n; i++)
+        if (expected[i] < 0)
+            err = insert_row(m, sink, &next[i], es);
+    if (err || !existing)
         return err;
-    if (mysql_affected_rows(m) != 1)
-        return cdc_errstr_set(es, CDC_ERR_FENCED,
-                              "sink %s: %s[%d] is no longer at offset %lld: another instance of "
-                              "the sink took over",
-                              sink, next->topic, (int)next->partition, (long long)expected);
-    return CDC_OK;
+    /* the existing rows in one conditional UPDATE: each moves from its expected offset, so the
+     * rows it changed (every matched row changes) must be all of them */
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    cdc_buf_puts(&sql, "UPDATE " TABLE " SET next_offset = CASE");
+    for (size_t i = 0; i < n; i++)
+        if (expected[i] >= 0) {
+            when_row(m, &sql, &next[i]);
+            cdc_buf_printf(&sql, "%lld", (long long)next[i].next_offset);
+        }
+    cdc_buf_puts(&sql, " END, epoch = CASE");
+    for (size_t i = 0; i < n; i++)
+        if (expected[i] >= 0) {
+            when_row(m, &sql, &next[i]);
+            cdc_buf_printf(&sql, "%u", (unsigned)next[i].epoch);
+        }
+    cdc_buf_puts(&sql, " END, source_pos = CASE");
+    for (size_t i = 0; i < n; i++)
+        if (expected[i] >= 0) {
+            when_row(m, &sql, &next[i]);
+            cdc_mysql_literal(m, &sql, next[i].source_pos, strlen(next[i].source_pos));
+        }
+    cdc_buf_puts(&sql, " END WHERE sink = ");
+    cdc_mysql_literal(m, &sql, sink, strlen(sink));
+    cdc_buf_puts(&sql, " AND (");
+    bool first = true;
+    for (size_t i = 0; i < n; i++)
+        if (expected[i] >= 0) {
+            cdc_buf_puts(&sql, first ? "(topic = " : " OR (topic = ");
+            cdc_mysql_literal(m, &sql, next[i].topic, strlen(next[i].topic));
+            cdc_buf_printf(&sql, " AND `partition` = %d AND next_offset = %lld)",
+                           (int)next[i].partition, (long long)expected[i]);
+            first = false;
+        }
+    cdc_buf_putc(&sql, ')');
+    err = query(m, sql.data, "moving the sink's offsets", es);
+    cdc_buf_deinit(&sql);
+    if (!err && mysql_affected_rows(m) != (my_ulonglong)existing)
+        err = cdc_sink_offsets_fenced(sink, next, expected, n, es);
+    return err;
 }

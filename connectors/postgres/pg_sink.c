@@ -171,7 +171,15 @@ pg_load_offsets(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
 static cdc_err_t
 pg_begin(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
-    return exec(t, "BEGIN", es);
+    /* not waited for: the batch's first statement reads its result */
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    snprintf(t->busy_what, sizeof(t->busy_what), "BEGIN");
+    if (!PQsendQuery(t->c, "BEGIN"))
+        return pg_error(t, NULL, "BEGIN", es);
+    t->busy = true;
+    return CDC_OK;
 }
 
 static cdc_err_t
@@ -189,13 +197,13 @@ pg_rollback(cdc_sink_target_t *t)
 }
 
 static cdc_err_t
-pg_move_offset(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expected,
-               cdc_errstr_t *es)
+pg_move_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, const int64_t *expected,
+                size_t n, cdc_errstr_t *es)
 {
     cdc_err_t err = pg_sync(t, es);
     if (err)
         return err;
-    return cdc_pg_sink_offsets_move(t->c, t->conf->name, next, expected, es);
+    return cdc_pg_sink_offsets_move(t->c, t->conf->name, next, expected, n, es);
 }
 
 /* ---- target tables --------------------------------------------------------------------------- */
@@ -607,7 +615,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .savepoint = pg_savepoint,
     .truncate = pg_truncate,
     .add_column = pg_add_column,
-    .move_offset = pg_move_offset,
+    .move_offsets = pg_move_offsets,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .close = pg_close,

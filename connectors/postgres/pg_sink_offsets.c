@@ -71,35 +71,77 @@ cdc_pg_sink_offsets_load(PGconn *c, const char *sink, cdc_sink_offsets_t *out, c
 
 cdc_err_t
 cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
-                         int64_t expected, cdc_errstr_t *es)
+                         const int64_t *expected, size_t n, cdc_errstr_t *es)
 {
-    if (next->next_offset <= expected)
-        return cdc_errstr_set(es, CDC_ERR_INVAL, "sink %s: offsets only move forward", sink);
-    char part[16], off[24], epoch[16], exp[24];
-    snprintf(part, sizeof(part), "%d", (int)next->partition);
-    snprintf(off, sizeof(off), "%lld", (long long)next->next_offset);
-    snprintf(epoch, sizeof(epoch), "%u", (unsigned)next->epoch);
-    snprintf(exp, sizeof(exp), "%lld", (long long)expected);
-    const char *params[] = {sink, next->topic, part, off, epoch, next->source_pos, exp};
-    /* the first move inserts the row; a row inserted meanwhile by another instance conflicts */
-    PGresult *r =
-        expected < 0
-            ? PQexecParams(c,
-                           "INSERT INTO " TABLE " (sink, topic, partition, next_offset, epoch, "
-                           "source_pos) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                           6, NULL, params, NULL, NULL, 0)
-            : PQexecParams(c,
-                           "UPDATE " TABLE " SET next_offset = $4, epoch = $5, source_pos = $6 "
-                           "WHERE sink = $1 AND topic = $2 AND partition = $3 AND next_offset = $7",
-                           7, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        return result_error(c, r, "moving the sink's offset", es);
-    bool moved = !strcmp(PQcmdTuples(r), "1");
-    PQclear(r);
-    if (!moved)
-        return cdc_errstr_set(es, CDC_ERR_FENCED,
-                              "sink %s: %s[%d] is no longer at offset %lld: another instance of "
-                              "the sink took over",
-                              sink, next->topic, (int)next->partition, (long long)expected);
-    return CDC_OK;
+    size_t existing;
+    cdc_err_t err = cdc_sink_offsets_check_moves(sink, next, expected, n, &existing, es);
+    if (err)
+        return err;
+    /* parameters: $1 the sink, then per row topic, partition, next offset, epoch, position,
+     * expected offset */
+    char(*num)[4][24] = cdc_xcalloc(n + 1, sizeof(*num));
+    const char **params = cdc_xcalloc(1 + 6 * n, sizeof(char *));
+    params[0] = sink;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(num[i][0], sizeof(num[i][0]), "%d", (int)next[i].partition);
+        snprintf(num[i][1], sizeof(num[i][1]), "%lld", (long long)next[i].next_offset);
+        snprintf(num[i][2], sizeof(num[i][2]), "%u", (unsigned)next[i].epoch);
+        snprintf(num[i][3], sizeof(num[i][3]), "%lld", (long long)expected[i]);
+        const char *row[] = {next[i].topic, num[i][0],          num[i][1],
+                             num[i][2],     next[i].source_pos, num[i][3]};
+        memcpy(&params[1 + 6 * i], row, sizeof(row));
+    }
+    /* the first move of a partition inserts its row; a row inserted meanwhile by another
+     * instance conflicts */
+    for (size_t i = 0; !err && i < n; i++) {
+        if (expected[i] >= 0)
+            continue;
+        PGresult *r = PQexecParams(c,
+                                   "INSERT INTO " TABLE " (sink, topic, partition, next_offset, "
+                                   "epoch, source_pos) VALUES ($1, $2, $3, $4, $5, $6) ON "
+                                   "CONFLICT DO NOTHING",
+                                   6, NULL,
+                                   (const char *const[]){sink, params[1 + 6 * i], params[2 + 6 * i],
+                                                         params[3 + 6 * i], params[4 + 6 * i],
+                                                         params[5 + 6 * i]},
+                                   NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            err = result_error(c, r, "moving the sink's offset", es);
+        else if (strcmp(PQcmdTuples(r), "1"))
+            err = cdc_sink_offsets_fenced(sink, &next[i], &expected[i], 1, es);
+        PQclear(r);
+    }
+    if (!err && existing) {
+        /* the existing rows in one conditional UPDATE; each matched row moves forward */
+        cdc_buf_t sql;
+        cdc_buf_init(&sql);
+        cdc_buf_puts(&sql, "UPDATE " TABLE " o SET next_offset = v.n, epoch = v.e, source_pos = "
+                           "v.p FROM (VALUES ");
+        size_t np = 1;
+        const char **used = cdc_xcalloc(1 + 6 * n, sizeof(char *));
+        used[0] = sink;
+        for (size_t i = 0; i < n; i++) {
+            if (expected[i] < 0)
+                continue;
+            cdc_buf_printf(&sql,
+                           "%s($%zu::text, $%zu::int, $%zu::bigint, $%zu::bigint, $%zu::text, "
+                           "$%zu::bigint)",
+                           np > 1 ? ", " : "", np + 1, np + 2, np + 3, np + 4, np + 5, np + 6);
+            memcpy(&used[np], &params[1 + 6 * i], 6 * sizeof(char *));
+            np += 6;
+        }
+        cdc_buf_puts(&sql, ") AS v(t, part, n, e, p, x) WHERE o.sink = $1 AND o.topic = v.t AND "
+                           "o.partition = v.part AND o.next_offset = v.x");
+        PGresult *r = PQexecParams(c, sql.data, (int)np, NULL, used, NULL, NULL, 0);
+        cdc_buf_deinit(&sql);
+        free(used);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            err = result_error(c, r, "moving the sink's offsets", es);
+        else if (strtoull(PQcmdTuples(r), NULL, 10) != existing)
+            err = cdc_sink_offsets_fenced(sink, next, expected, n, es);
+        PQclear(r);
+    }
+    free(params);
+    free(num);
+    return err;
 }

@@ -62,8 +62,9 @@ typedef struct cdc_sink_ops {
     /* Outside a transaction: adds the column an apply reported missing with CDC_ERR_SCHEMA
      * (route on_unknown_column: add), nullable, typed from the value it carried. */
     cdc_err_t (*add_column)(cdc_sink_target_t *t, cdc_errstr_t *es);
-    cdc_err_t (*move_offset)(cdc_sink_target_t *t, const cdc_sink_offset_t *next, int64_t expected,
-                             cdc_errstr_t *es);
+    /* Moves the offsets of the n partitions the batch touched (cdc_*_sink_offsets_move). */
+    cdc_err_t (*move_offsets)(cdc_sink_target_t *t, const cdc_sink_offset_t *next,
+                              const int64_t *expected, size_t n, cdc_errstr_t *es);
     cdc_err_t (*commit)(cdc_sink_target_t *t, cdc_errstr_t *es);
     void (*rollback)(cdc_sink_target_t *t);
     void (*close)(cdc_sink_target_t *t);

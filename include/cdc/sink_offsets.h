@@ -40,17 +40,27 @@ cdc_err_t cdc_pg_sink_offsets_ensure(PGconn *c, cdc_errstr_t *es);
 /* Every stored offset of sink. */
 cdc_err_t cdc_pg_sink_offsets_load(PGconn *c, const char *sink, cdc_sink_offsets_t *out,
                                    cdc_errstr_t *es);
-/* Inside the caller's transaction: moves the row of next->topic/partition from expected (-1: no
- * row yet) to next (next->next_offset > expected). CDC_ERR_FENCED when the row is not at
- * expected: another instance of the sink moved it. */
+/* Inside the caller's transaction: moves the rows of next[i].topic/partition from expected[i]
+ * (-1: no row yet) to next[i] (next_offset > expected), the existing rows in one statement.
+ * CDC_ERR_FENCED when a row is not at its expected offset: another instance of the sink moved
+ * it. */
 cdc_err_t cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
-                                   int64_t expected, cdc_errstr_t *es);
+                                   const int64_t *expected, size_t n, cdc_errstr_t *es);
 
 /* The same for a MySQL / MariaDB target (in the connection's current database). */
 cdc_err_t cdc_mysql_sink_offsets_ensure(MYSQL *m, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_sink_offsets_load(MYSQL *m, const char *sink, cdc_sink_offsets_t *out,
                                       cdc_errstr_t *es);
 cdc_err_t cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
-                                      int64_t expected, cdc_errstr_t *es);
+                                      const int64_t *expected, size_t n, cdc_errstr_t *es);
+
+/* For the targets: checks that every move goes forward (CDC_ERR_INVAL) and counts the rows that
+ * exist (expected >= 0). */
+cdc_err_t cdc_sink_offsets_check_moves(const char *sink, const cdc_sink_offset_t *next,
+                                       const int64_t *expected, size_t n, size_t *existing,
+                                       cdc_errstr_t *es);
+/* CDC_ERR_FENCED for a move of n_rows existing rows of which fewer moved; names the first. */
+cdc_err_t cdc_sink_offsets_fenced(const char *sink, const cdc_sink_offset_t *next,
+                                  const int64_t *expected, size_t n, cdc_errstr_t *es);
 
 #endif

@@ -2,7 +2,8 @@
  * cdc_sink_offsets in real PostgreSQL and MariaDB targets (in a schema / database of the test's
  * own): created when missing (twice is fine), loaded per sink, moved forward inside the caller's
  * transaction; a move from an offset the row no longer has (another instance of the sink took
- * over) is refused as fenced, and so is a first insert racing an existing row.
+ * over) is refused as fenced, and so is a first insert racing an existing row; several partitions
+ * move in one statement, all or none.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +34,8 @@ typedef struct {
     cdc_err_t (*load)(void *db, const char *sink, cdc_sink_offsets_t *out, cdc_errstr_t *es);
     cdc_err_t (*move)(void *db, const char *sink, const cdc_sink_offset_t *next, int64_t expected,
                       cdc_errstr_t *es);
+    cdc_err_t (*move_many)(void *db, const char *sink, const cdc_sink_offset_t *next,
+                           const int64_t *expected, size_t n, cdc_errstr_t *es);
     void (*exec)(void *db, const char *sql);
 } target_t;
 
@@ -93,6 +96,32 @@ check_target(const target_t *t, void *db, void *other)
     assert_int_equal(got->next_offset, 40);
     assert_string_equal(got->source_pos, pos2);
     cdc_sink_offsets_free(&o);
+
+    /* several partitions in one statement (new rows and existing ones): all move, or none when
+     * one of them is no longer where this instance left it */
+    cdc_sink_offset_t two[] = {at("t.multi", 0, 5, pos1), at("t.multi", 1, 6, pos1)};
+    int64_t none[] = {-1, -1};
+    assert_int_equal(t->move_many(db, "erp", two, none, 2, &es), CDC_OK);
+    cdc_sink_offset_t three[] = {at("t.multi", 0, 15, pos2), at("t.multi", 1, 16, pos2),
+                                 at("t.multi", 2, 3, "")};
+    int64_t from[] = {5, 6, -1};
+    t->exec(db, "BEGIN");
+    assert_int_equal(t->move_many(db, "erp", three, from, 3, &es), CDC_OK);
+    t->exec(db, "COMMIT");
+    cdc_sink_offset_t one = at("t.multi", 1, 20, pos2);
+    assert_int_equal(t->move(other, "erp", &one, 16, &es), CDC_OK);
+    cdc_sink_offset_t again[] = {at("t.multi", 0, 25, pos2), at("t.multi", 1, 26, pos2)};
+    int64_t from2[] = {15, 16};
+    t->exec(db, "BEGIN");
+    assert_int_equal(t->move_many(db, "erp", again, from2, 2, &es), CDC_ERR_FENCED);
+    assert_non_null(strstr(es.msg, "another instance of the sink took over"));
+    t->exec(db, "ROLLBACK");
+    assert_int_equal(t->load(db, "erp", &o, &es), CDC_OK);
+    assert_int_equal(cdc_sink_offsets_find(&o, "t.multi", 0)->next_offset, 15);
+    assert_int_equal(cdc_sink_offsets_find(&o, "t.multi", 1)->next_offset, 20);
+    assert_int_equal(cdc_sink_offsets_find(&o, "t.multi", 2)->next_offset, 3);
+    assert_string_equal(cdc_sink_offsets_find(&o, "t.multi", 0)->source_pos, pos2);
+    cdc_sink_offsets_free(&o);
 }
 
 /* ---- PostgreSQL ---- */
@@ -138,7 +167,14 @@ static cdc_err_t
 pg_move(void *db, const char *sink, const cdc_sink_offset_t *next, int64_t expected,
         cdc_errstr_t *es)
 {
-    return cdc_pg_sink_offsets_move(db, sink, next, expected, es);
+    return cdc_pg_sink_offsets_move(db, sink, next, &expected, 1, es);
+}
+
+static cdc_err_t
+pg_move_many(void *db, const char *sink, const cdc_sink_offset_t *next, const int64_t *expected,
+             size_t n, cdc_errstr_t *es)
+{
+    return cdc_pg_sink_offsets_move(db, sink, next, expected, n, es);
 }
 
 static void
@@ -146,7 +182,7 @@ test_postgresql(void **state)
 {
     (void)state;
     PGconn *a = pg_open(), *b = pg_open();
-    target_t t = {pg_ensure, pg_load, pg_move, pg_exec};
+    target_t t = {pg_ensure, pg_load, pg_move, pg_move_many, pg_exec};
     check_target(&t, a, b);
     PQfinish(a);
     PQfinish(b);
@@ -197,7 +233,14 @@ static cdc_err_t
 my_move(void *db, const char *sink, const cdc_sink_offset_t *next, int64_t expected,
         cdc_errstr_t *es)
 {
-    return cdc_mysql_sink_offsets_move(db, sink, next, expected, es);
+    return cdc_mysql_sink_offsets_move(db, sink, next, &expected, 1, es);
+}
+
+static cdc_err_t
+my_move_many(void *db, const char *sink, const cdc_sink_offset_t *next, const int64_t *expected,
+             size_t n, cdc_errstr_t *es)
+{
+    return cdc_mysql_sink_offsets_move(db, sink, next, expected, n, es);
 }
 
 static void
@@ -205,7 +248,7 @@ test_mariadb(void **state)
 {
     (void)state;
     MYSQL *a = my_open(), *b = my_open();
-    target_t t = {my_ensure, my_load, my_move, my_exec};
+    target_t t = {my_ensure, my_load, my_move, my_move_many, my_exec};
     check_target(&t, a, b);
     mysql_close(a);
     mysql_close(b);

@@ -23,6 +23,8 @@ pg_to_my=(
     "real|real|0.1|FLOAT|CAST(0.1 AS FLOAT)"
     "double|double precision|0.30000000000000004|DOUBLE|0.30000000000000004"
     "boolean|boolean|true|BOOLEAN|1"
+    "int_bit|integer|5|BIT(5)|b'00101'"
+    "int_year|smallint|2026|YEAR|2026"
     "text|text|E'h\\u00e9llo \"w\"\\n\\\\'|TEXT|'héllo \"w\"\\n\\\\'"
     "varchar|varchar(20)|'Zoë ''q'' 😀'|VARCHAR(20)|'Zoë ''q'' 😀'"
     "bytea|bytea|'\\x00ff10'|VARBINARY(16)|X'00FF10'"
