@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "cdc/metrics.h"
 #include "cdc/offsets.h"
 #include "cdc/publisher.h"
 
@@ -76,6 +77,9 @@ struct cdc_publisher {
     cdc_source_t *source;
     cdc_source_resume_t committed; /* after the last commit */
     uint64_t pending_idle;         /* idle token waiting for the queue to drain */
+    /* metrics */
+    cdc_metric_t *m_events[5]; /* c u d r t */
+    cdc_metric_t *m_lag, *m_latency, *m_queue, *m_commits;
 };
 
 batch_t *batch_new(void);

@@ -127,6 +127,37 @@ init_producer(cdc_publisher_t *p, cdc_errstr_t *es)
     return err;
 }
 
+static void
+register_metrics(cdc_publisher_t *p)
+{
+    static const char ops[] = "cudrt";
+    cdc_buf_t l;
+    cdc_buf_init(&l);
+    for (int i = 0; i < 5; i++) {
+        char op[2] = {ops[i], 0};
+        cdc_metric_labels(&l, "source", p->src->name, "op", op, (const char *)NULL);
+        p->m_events[i] =
+            cdc_metric_counter("cdc_source_events_total",
+                               "Change events committed to Kafka, by source and op", l.data);
+    }
+    cdc_metric_labels(&l, "source", p->src->name, (const char *)NULL);
+    p->m_lag = cdc_metric_gauge("cdc_source_lag_seconds",
+                                "Age of the newest change in the last Kafka commit (source "
+                                "commit time to now)",
+                                l.data);
+    p->m_latency = cdc_metric_histogram("cdc_commit_to_kafka_seconds",
+                                        "From a change's source commit to its Kafka commit (the "
+                                        "newest change of each batch)",
+                                        l.data);
+    p->m_queue = cdc_metric_gauge("cdc_publisher_queue_batches",
+                                  "Batches waiting for their Kafka transaction (bounded: the "
+                                  "source waits when full)",
+                                  l.data);
+    p->m_commits = cdc_metric_counter("cdc_kafka_transactions_total",
+                                      "Kafka transactions committed, by source", l.data);
+    cdc_buf_deinit(&l);
+}
+
 cdc_publisher_t *
 cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kafka_bus_t *bus,
                   cdc_source_resume_t *resume, cdc_errstr_t *es)
@@ -142,6 +173,7 @@ cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kaf
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->open = batch_new();
+    register_metrics(p);
     cdc_err_t err = build_topics(p, es);
     if (!err)
         err = init_producer(p, es);

@@ -31,6 +31,7 @@ queue_push(cdc_publisher_t *p, batch_t *b)
             p->head = b;
         p->tail = b;
         p->queued++;
+        cdc_metric_set(p->m_queue, (double)p->queued);
         pthread_cond_broadcast(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
@@ -180,6 +181,44 @@ publish(cdc_publisher_t *p, batch_t *first, batch_t **last)
     }
 }
 
+/* Metrics of a commit: events by op (a truncate once, not per partition; no tombstones, no
+ * internal records), the age of the newest change, the commit latency per batch. */
+static void
+count_committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
+{
+    static const char ops[] = "cudrt";
+    uint64_t n[5] = {0};
+    int64_t newest = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    for (batch_t *b = first;; b = b->next) {
+        int64_t batch_newest = 0;
+        for (size_t i = 0; i < b->n; i++) {
+            const rec_t *r = &b->recs[i];
+            const char *op = r->op ? strchr(ops, r->op) : NULL;
+            if (!op || r->val_len < 0 || r->topic == p->offsets_idx || r->topic == p->schemas_idx ||
+                (r->op == 't' && r->partition > 0))
+                continue;
+            n[op - ops]++;
+            if (r->ts_ms > batch_newest)
+                batch_newest = r->ts_ms;
+        }
+        if (batch_newest)
+            cdc_metric_observe(p->m_latency, (double)(now - batch_newest) / 1000.0);
+        if (batch_newest > newest)
+            newest = batch_newest;
+        if (b == last)
+            break;
+    }
+    for (int i = 0; i < 5; i++)
+        if (n[i])
+            cdc_metric_add(p->m_events[i], n[i]);
+    if (newest)
+        cdc_metric_set(p->m_lag, (double)(now - newest) / 1000.0);
+    cdc_metric_add(p->m_commits, 1);
+}
+
 /* After a commit of first..last: remember the position, dequeue the batches and acknowledge
  * to the source. */
 static void
@@ -210,6 +249,7 @@ committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
     if (token && p->ops && p->source) /* the source thread swaps it only with the queue empty */
         p->ops->ack(p->source, token);
     pthread_mutex_unlock(&p->mu);
+    count_committed(p, first, last);
 }
 
 /* Takes first..last off the queue: freed, or kept for the producer when it failed. */
@@ -227,6 +267,7 @@ dequeue(cdc_publisher_t *p, batch_t *first, batch_t *last, cdc_err_t err)
     last->next = NULL;
     for (batch_t *b = first; b; b = b->next)
         p->queued--;
+    cdc_metric_set(p->m_queue, (double)p->queued);
     if (err) { /* the producer may still point into them until it is destroyed */
         last->next = p->graveyard;
         p->graveyard = first;

@@ -18,8 +18,10 @@
 #include "cdc/buf.h"
 #include "cdc/cli.h"
 #include "cdc/connector.h"
+#include "cdc/http.h"
 #include "cdc/kafka.h"
 #include "cdc/log.h"
+#include "cdc/metrics.h"
 #include "cdc/publisher.h"
 #include "cdc/topic.h"
 
@@ -67,6 +69,8 @@ run_connection(worker_t *w, cdc_publisher_t *pub, cdc_source_resume_t *resume, c
     const cdc_source_cb_t *cb = cdc_publisher_callbacks();
     err = cdc_publisher_rebind(pub, s, es);
     if (!err)
+        cdc_metrics_up("source", w->src->name, true);
+    if (!err)
         err = w->ops->snapshot(s, cb, pub, es);
     while (!err && !stopping()) {
         err = w->ops->poll(s, 200, cb, pub, es);
@@ -83,6 +87,7 @@ run_connection(worker_t *w, cdc_publisher_t *pub, cdc_source_resume_t *resume, c
         cdc_publisher_rebind(pub, NULL, &ignore); /* drain before the source goes away */
         *resume = cdc_publisher_resume(pub);
     }
+    cdc_metrics_up("source", w->src->name, false);
     w->ops->close(s);
     return err;
 }
@@ -93,6 +98,7 @@ source_worker(void *arg)
     worker_t *w = arg;
     cdc_errstr_t es = {{0}};
     cdc_source_resume_t resume;
+    cdc_metrics_up("source", w->src->name, false);
     cdc_publisher_t *pub = cdc_publisher_new(w->cfg, w->src, w->bus, &resume, &es);
     cdc_err_t err = pub ? cdc_publisher_start(pub, w->ops, NULL, &es) : CDC_ERR_KAFKA;
     int backoff = 500;
@@ -135,13 +141,16 @@ sink_worker(void *arg)
                      w->sink->name, dlq.data, es.msg);
     cdc_buf_deinit(&dlq);
     cdc_err_t err;
+    cdc_metrics_up("sink", w->sink->name, false);
     while ((err = cdc_sink_run(w->cfg, w->sink, cdc_kafka_bus_bootstrap(w->bus), w->sink_ops,
                                stopping, &stats, &es)) &&
            err == CDC_ERR_CONNECT && !stopping()) {
+        cdc_metrics_up("sink", w->sink->name, false);
         CDC_LOG_WARN("sink=%s %s; reconnecting in %d ms", w->sink->name, es.msg, backoff);
         sleep_ms(backoff);
         backoff = backoff < 30000 ? backoff * 2 : 30000;
     }
+    cdc_metrics_up("sink", w->sink->name, false);
     CDC_LOG_INFO("sink=%s stopped applied=%llu skipped=%llu batches=%llu retried=%llu dlq=%llu",
                  w->sink->name, (unsigned long long)stats.applied,
                  (unsigned long long)stats.skipped, (unsigned long long)stats.batches,
@@ -150,6 +159,21 @@ sink_worker(void *arg)
         CDC_LOG_ERROR("sink=%s stopped: %s", w->sink->name, es.msg);
         atomic_store(&failed, 1);
         w->rc = CDC_EXIT_FAILURE;
+    }
+    return NULL;
+}
+
+/* With agent.http: whether the Kafka cluster answers, for /readyz (every 3 s). */
+static void *
+kafka_watch(void *arg)
+{
+    cdc_kafka_bus_t *bus = arg;
+    while (!stopping()) {
+        cdc_errstr_t es = {{0}};
+        int brokers = 0;
+        bool up = !cdc_kafka_bus_ping(bus, 2000, &brokers, &es);
+        cdc_metrics_up("kafka", cdc_kafka_bus_bootstrap(bus), up);
+        sleep_ms(3000);
     }
     return NULL;
 }
@@ -168,6 +192,16 @@ cdc_run(const cdc_config_t *cfg)
         return CDC_EXIT_FAILURE;
     }
     CDC_LOG_INFO("kafka ready bootstrap=%s brokers=%d", cdc_kafka_bus_bootstrap(bus), brokers);
+    cdc_http_t *http = NULL;
+    if (cfg->agent.http) {
+        if (!(http = cdc_http_start(cfg->agent.http, &es))) {
+            CDC_LOG_ERROR("%s (config %s)", es.msg, cfg->path);
+            cdc_kafka_bus_free(bus);
+            return CDC_EXIT_FAILURE;
+        }
+        CDC_LOG_INFO("http listening on %s: /healthz /readyz /metrics", cfg->agent.http);
+        cdc_metrics_up("kafka", cdc_kafka_bus_bootstrap(bus), true);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -192,6 +226,8 @@ cdc_run(const cdc_config_t *cfg)
                         0,   0,    &cfg->sinks[j], cdc_connector_find(cfg->sinks[j].type)->sink};
         pthread_create(&w->thread, NULL, sink_worker, w);
     }
+    pthread_t watch;
+    bool watching = http && !pthread_create(&watch, NULL, kafka_watch, bus);
     int rc = CDC_EXIT_OK;
     for (size_t i = 0; i < n; i++) {
         pthread_join(workers[i].thread, NULL);
@@ -199,6 +235,10 @@ cdc_run(const cdc_config_t *cfg)
             rc = workers[i].rc;
     }
     free(workers);
+    if (watching) /* workers end only once stopping() holds: so does the watch */
+        pthread_join(watch, NULL);
+    cdc_http_stop(http);
+    cdc_metrics_free();
     cdc_kafka_bus_free(bus);
     CDC_LOG_INFO("agent stopped exit=%d%s", rc, stop_signal ? " (signal)" : "");
     return rc;

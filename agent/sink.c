@@ -30,6 +30,7 @@
 
 #include "cdc/kafka.h"
 #include "cdc/log.h"
+#include "cdc/metrics.h"
 #include "cdc/topic.h"
 #include "sink_internal.h"
 
@@ -90,6 +91,7 @@ typedef struct {
     cdc_arena_t arena;
     cdc_sink_grouper_t grouper;
     cdc_sink_dlq_t *dlq;
+    cdc_metric_t *m_applied, *m_skipped, *m_dlq, *m_retried, *m_conflicts, *m_batch, *m_lag, *m_up;
     cdc_sink_offset_t *moves; /* per partition: the offset moves of a batch */
     int64_t *moves_from;
     cdc_sink_stats_t *stats;
@@ -221,6 +223,7 @@ record_failed(sink_t *s, item_t *it, part_t *pt, cdc_err_t err, const cdc_errstr
             pt->attempts = attempts;
             pt->retry_at_ms = now_ms() + ((int64_t)CONFLICT_BACKOFF_MS << (attempts - 1));
             pt->held = true;
+            cdc_metric_add(s->m_conflicts, 1);
             CDC_LOG_WARN("sink=%s %s; holding %s[%d] back, try %d of %d", s->conf->name, es->msg,
                          pt->topic, (int)pt->partition, attempts + 1, CONFLICT_ATTEMPTS);
             return CDC_OK;
@@ -351,6 +354,33 @@ release_barriers(sink_t *s, cdc_errstr_t *es)
     return CDC_OK;
 }
 
+static void
+register_metrics(sink_t *s)
+{
+    cdc_buf_t l;
+    cdc_buf_init(&l);
+    cdc_metric_labels(&l, "sink", s->conf->name, (const char *)NULL);
+    s->m_applied = cdc_metric_counter("cdc_sink_applied_total",
+                                      "Records applied to the target (committed)", l.data);
+    s->m_skipped = cdc_metric_counter("cdc_sink_skipped_total",
+                                      "Re-sent records skipped by the position guard", l.data);
+    s->m_dlq = cdc_metric_counter("cdc_sink_dlq_total", "Records written to the dead-letter topic",
+                                  l.data);
+    s->m_retried = cdc_metric_counter("cdc_sink_retries_total",
+                                      "Batches tried again (connection lost, deadlock)", l.data);
+    s->m_conflicts =
+        cdc_metric_counter("cdc_sink_conflicts_total",
+                           "Unique or foreign-key violations that held a partition back", l.data);
+    s->m_batch = cdc_metric_histogram(
+        "cdc_sink_batch_seconds", "Time to apply and commit one batch, retries included", l.data);
+    s->m_lag = cdc_metric_gauge("cdc_sink_lag_records",
+                                "Records in the sink's partitions not applied yet", l.data);
+    cdc_metrics_up("sink", s->conf->name, false);
+    cdc_metric_labels(&l, "component", "sink", "name", s->conf->name, (const char *)NULL);
+    s->m_up = cdc_metric_gauge("cdc_up", "", l.data); /* registered by cdc_metrics_up */
+    cdc_buf_deinit(&l);
+}
+
 /* ---- batches ------------------------------------------------------------------------------- */
 
 static bool
@@ -420,6 +450,9 @@ batch_done(sink_t *s)
     s->stats->skipped += s->skipped;
     s->stats->dlq += cdc_sink_dlq_pending(s->dlq);
     s->stats->batches++;
+    cdc_metric_add(s->m_applied, s->applied);
+    cdc_metric_add(s->m_skipped, s->skipped);
+    cdc_metric_add(s->m_dlq, cdc_sink_dlq_pending(s->dlq));
     cdc_sink_dlq_clear(s->dlq);
     for (size_t i = 0; i < s->n_parts; i++) {
         part_t *pt = &s->parts[i];
@@ -464,6 +497,16 @@ batch_done(sink_t *s)
         rd_kafka_resume_partitions(rk, resume);
     rd_kafka_topic_partition_list_destroy(pause);
     rd_kafka_topic_partition_list_destroy(resume);
+    /* records behind: the log ends the consumer last heard of, less what is applied */
+    int64_t behind = 0;
+    for (size_t i = 0; i < s->n_parts; i++) {
+        int64_t low = 0, high = 0;
+        if (!rd_kafka_get_watermark_offsets(rk, s->parts[i].topic, s->parts[i].partition, &low,
+                                            &high) &&
+            high > s->parts[i].next)
+            behind += high - s->parts[i].next;
+    }
+    cdc_metric_set(s->m_lag, (double)behind);
 }
 
 /* After a reconnect (the sink's lock held again): the stored offsets are the truth. A commit whose
@@ -532,10 +575,13 @@ flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
 {
     int backoff = 200, added = 0;
     bool careful = false;
+    int64_t started = now_ms();
     for (;;) {
         cdc_err_t err = s->t ? apply_batch(s, careful, es) : CDC_ERR_CONNECT;
         if (!err) {
             batch_done(s);
+            cdc_metric_observe(s->m_batch, (double)(now_ms() - started) / 1000.0);
+            cdc_metric_set(s->m_up, 1);
             return CDC_OK;
         }
         bool retry = err == CDC_ERR_CONNECT || err == CDC_ERR_ABORTED || err == CDC_ERR_KAFKA ||
@@ -554,6 +600,9 @@ flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
         CDC_LOG_WARN("sink=%s %s; %s in %d ms", s->conf->name, es->msg,
                      err == CDC_ERR_CONNECT ? "reconnecting" : "retrying the batch", backoff);
         s->stats->retried++;
+        cdc_metric_add(s->m_retried, 1);
+        if (err == CDC_ERR_CONNECT)
+            cdc_metric_set(s->m_up, 0); /* not ready until it is back */
         usleep((useconds_t)backoff * 1000);
         backoff = backoff < 10000 ? backoff * 2 : 10000;
         if (err == CDC_ERR_CONNECT && reconnect(s, es) == CDC_ERR_FENCED)
@@ -626,6 +675,7 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         conf->batch_size >= 400 ? (size_t)conf->batch_size / 4 : (size_t)conf->batch_size;
     cdc_sink_grouper_init(&s.grouper, !cdc_sink_fk_checks_off(conf), per_statement);
     s.dlq = cdc_sink_dlq_new(cfg, conf, bootstrap);
+    register_metrics(&s);
     s.targets = cdc_xcalloc(conf->n_routes + 1, sizeof(route_target_t));
     for (size_t r = 0; r < conf->n_routes; r++)
         s.targets[r].table = cdc_config_split_table(conf->routes[r].to, s.targets[r].schema,
@@ -651,9 +701,11 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         CDC_LOG_WARN("sink=%s its dead-letter topic %s does not exist: create it (or allow "
                      "auto-creation) before a record needs it",
                      conf->name, cdc_sink_dlq_topic(s.dlq));
-    if (!err)
+    if (!err) {
         CDC_LOG_INFO("sink=%s applying %zu partitions of %zu routes; dead letters to %s",
                      conf->name, s.n_parts, conf->n_routes, cdc_sink_dlq_topic(s.dlq));
+        cdc_metric_set(s.m_up, 1);
+    }
     int64_t first_ms = 0;
     int64_t behind_ms = 0;    /* since when records wait to be applied (0: caught up) */
     uint64_t behind_from = 0; /* records done when it started */

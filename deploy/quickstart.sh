@@ -28,6 +28,12 @@ mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$CDC_TEST
 
 export CRM_PORT=$CDC_TEST_PG_PORT CRM_PASSWORD=$CDC_TEST_PG_PASSWORD
 export ERP_PORT=$CDC_TEST_MYSQL_PORT ERP_PASSWORD=$CDC_TEST_MYSQL_PASSWORD
+# the health and metrics endpoint on 8080, or a free port when 8080 is taken
+if [ -z "${CDC_HTTP_PORT:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
+    . "$root/tests/harness/lib.sh"
+    CDC_HTTP_PORT=$(free_port)
+fi
+export CDC_HTTP_PORT=${CDC_HTTP_PORT:-8080}
 echo "== cdc-agent check -c config/crm-erp.yaml"
 "$root/build/cdc-agent" check -c "$root/config/crm-erp.yaml"
 crm() { PGPASSWORD=$CRM_PASSWORD psql -q -h 127.0.0.1 -p "$CRM_PORT" -U cdc -d crm -v ON_ERROR_STOP=1 "$@"; }
@@ -69,5 +75,7 @@ crm -c "INSERT INTO accounts (id, name, country) VALUES (4, 'Umbrella plc', 'GB'
 erp -e "INSERT INTO orders (id, customer_id, total, status, ordered_at) VALUES (1004, 4, 99.50, 'open', NOW(3));
         UPDATE orders SET status = 'shipped' WHERE id = (SELECT MIN(id) FROM (SELECT id FROM orders) o)"
 wait_converged && { echo "== both databases agree again"; show; }
+echo "== metrics: curl -s http://127.0.0.1:$CDC_HTTP_PORT/metrics | grep ^cdc_ (also /healthz, /readyz)"
+curl -s "http://127.0.0.1:$CDC_HTTP_PORT/metrics" | grep -E '^cdc_(source_events_total|sink_applied_total)' || true
 echo "== the agent keeps running; make your own changes (psql / mariadb: see the ports above), Ctrl-C to stop"
 wait $agent

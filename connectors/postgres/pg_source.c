@@ -304,6 +304,39 @@ on_xlogdata(cdc_source_t *s, const char *buf, int len, cdc_errstr_t *es)
     return dispatch(s, buf + 25, (size_t)len - 25, es);
 }
 
+/* Every 5 s: the WAL the slot holds back (restart_lsn) and what is not acknowledged yet
+ * (confirmed_flush_lsn), behind the server's current position. */
+static void
+slot_metrics(cdc_source_t *s)
+{
+    int64_t now = pg_now_us();
+    if (now - s->last_metrics_us < 5000000)
+        return;
+    s->last_metrics_us = now;
+    if (!s->m_retained) {
+        cdc_buf_t l;
+        cdc_buf_init(&l);
+        cdc_metric_labels(&l, "source", s->conf->name, "slot", s->conf->slot, (const char *)NULL);
+        s->m_retained = cdc_metric_gauge("cdc_slot_retained_wal_bytes",
+                                         "WAL the replication slot keeps on the server", l.data);
+        cdc_metric_labels(&l, "source", s->conf->name, (const char *)NULL);
+        s->m_lag_bytes =
+            cdc_metric_gauge("cdc_source_lag_bytes",
+                             "Source log not yet committed to Kafka and acknowledged", l.data);
+        cdc_buf_deinit(&l);
+    }
+    const char *params[] = {s->conf->slot};
+    PGresult *r = PQexecParams(s->catalog,
+                               "SELECT pg_current_wal_lsn() - restart_lsn, pg_current_wal_lsn() - "
+                               "confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        cdc_metric_set(s->m_retained, strtod(PQgetvalue(r, 0, 0), NULL));
+        cdc_metric_set(s->m_lag_bytes, strtod(PQgetvalue(r, 0, 1), NULL));
+    }
+    PQclear(r); /* a failed query shows in the stream soon enough */
+}
+
 static cdc_err_t
 heartbeat(cdc_source_t *s, cdc_errstr_t *es)
 {
@@ -395,6 +428,8 @@ pg_stream_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void 
         err = send_status(s, false, es);
         if (!err)
             err = heartbeat(s, es);
+        if (!err)
+            slot_metrics(s);
         if (!err)
             err = pg_resnap_step(s, es);
         if (!err)

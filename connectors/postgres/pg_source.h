@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 
+#include "cdc/metrics.h"
 #include "cdc/watermark.h"
 #include "pg_internal.h"
 
@@ -75,7 +76,8 @@ struct cdc_source {
     _Atomic uint64_t acked;
     int wake_fd; /* eventfd: an acknowledgement arrived (feedback goes out without waiting) */
     uint64_t sent_flush;
-    int64_t last_status_us, last_data_us, last_heartbeat_us;
+    int64_t last_status_us, last_data_us, last_heartbeat_us, last_metrics_us;
+    cdc_metric_t *m_retained, *m_lag_bytes; /* the slot's retained WAL, what is not acked */
     const cdc_source_cb_t *cb;
     void *ctx;
     pg_resnap_t resnap;
