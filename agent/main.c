@@ -34,8 +34,6 @@ command_name(cdc_cmd_t cmd)
         return "offsets show";
     case CDC_CMD_OFFSETS_SET:
         return "offsets set";
-    case CDC_CMD_REPLAY:
-        return "replay";
     case CDC_CMD_SNAPSHOT:
         return "snapshot";
     default:
@@ -85,6 +83,9 @@ main(int argc, char **argv)
         break;
     case CDC_CMD_SOURCE_DROP:
         rc = cdc_admin_source_drop(cfg, cli.source, cli.yes, stdin, stdout);
+        break;
+    case CDC_CMD_REPLAY:
+        rc = cdc_admin_replay(cfg, &cli, stdout);
         break;
     default:
         rc = not_implemented(&cli);

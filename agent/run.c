@@ -143,7 +143,7 @@ sink_worker(void *arg)
     cdc_err_t err;
     cdc_metrics_up("sink", w->sink->name, false);
     while ((err = cdc_sink_run(w->cfg, w->sink, cdc_kafka_bus_bootstrap(w->bus), w->sink_ops,
-                               stopping, &stats, &es)) &&
+                               stopping, NULL, &stats, &es)) &&
            err == CDC_ERR_CONNECT && !stopping()) {
         cdc_metrics_up("sink", w->sink->name, false);
         CDC_LOG_WARN("sink=%s %s; reconnecting in %d ms", w->sink->name, es.msg, backoff);

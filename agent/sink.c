@@ -663,10 +663,47 @@ drop_items(sink_t *s)
     s->n_items = 0;
 }
 
+/* Replay: the partitions start again at the given offsets, their guard cleared; only backwards:
+ * a partition not applied that far yet (or never) stays where it is. */
+static cdc_err_t
+replay_rewind(sink_t *s, const cdc_sink_opts_t *opts, cdc_errstr_t *es)
+{
+    cdc_sink_offsets_t stored = {0};
+    cdc_err_t err = s->ops->load_offsets(s->t, &stored, es);
+    cdc_sink_offset_t *set = cdc_xcalloc(opts->n_rewind + 1, sizeof(*set));
+    size_t n = 0;
+    for (size_t i = 0; !err && i < opts->n_rewind; i++) {
+        const cdc_sink_offset_t *want = &opts->rewind[i];
+        const cdc_sink_offset_t *o = cdc_sink_offsets_find(&stored, want->topic, want->partition);
+        if (!o || o->next_offset <= want->next_offset) {
+            CDC_LOG_INFO("sink=%s replay: %s[%d] stays at offset %lld (not applied past %lld "
+                         "yet)",
+                         s->conf->name, want->topic, (int)want->partition,
+                         (long long)(o ? o->next_offset : 0), (long long)want->next_offset);
+            continue;
+        }
+        set[n] = *want;
+        set[n].epoch = o->epoch;
+        set[n].source_pos[0] = '\0'; /* the guard would skip everything replayed */
+        CDC_LOG_INFO("sink=%s replay: %s[%d] goes back from offset %lld to %lld", s->conf->name,
+                     want->topic, (int)want->partition, (long long)o->next_offset,
+                     (long long)want->next_offset);
+        n++;
+    }
+    cdc_sink_offsets_free(&stored);
+    if (!err && n && !(err = s->ops->begin(s->t, es)) &&
+        !(err = s->ops->set_offsets(s->t, set, n, es)))
+        err = s->ops->commit(s->t, es);
+    if (err)
+        s->ops->rollback(s->t);
+    free(set);
+    return err;
+}
+
 cdc_err_t
 cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *bootstrap,
-             const cdc_sink_ops_t *ops, bool (*stop)(void), cdc_sink_stats_t *stats,
-             cdc_errstr_t *es)
+             const cdc_sink_ops_t *ops, bool (*stop)(void), const cdc_sink_opts_t *opts,
+             cdc_sink_stats_t *stats, cdc_errstr_t *es)
 {
     sink_t s = {.cfg = cfg, .conf = conf, .ops = ops, .stats = stats};
     cdc_arena_init(&s.arena);
@@ -684,6 +721,8 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     char group[300];
     snprintf(group, sizeof(group), "cdc-sink.%s.%s", cfg->agent.name, conf->name);
     cdc_err_t err = ops->open(conf, &s.t, es);
+    if (!err && opts && opts->n_rewind) /* replay: under the lock, before anything is read */
+        err = replay_rewind(&s, opts, es);
     if (!err)
         err = ops->load_offsets(s.t, &stored, es);
     if (!err && !(s.c = cdc_consumer_new(&cfg->kafka, bootstrap, group, es)))
@@ -709,7 +748,8 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     int64_t first_ms = 0;
     int64_t behind_ms = 0;    /* since when records wait to be applied (0: caught up) */
     uint64_t behind_from = 0; /* records done when it started */
-    while (!err && !stop()) {
+    while (!err && !stop() &&
+           !(opts && opts->until_caught_up && !s.n_items && s.n_parts && caught_up(&s))) {
         int wait = 50; /* a pending batch waits no longer than batch_ms */
         if (s.n_ready) {
             int64_t left = conf->batch_ms - (now_ms() - first_ms);

@@ -196,6 +196,15 @@ my_rollback(cdc_sink_target_t *t)
 }
 
 static cdc_err_t
+my_set_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n, cdc_errstr_t *es)
+{
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    return cdc_mysql_sink_offsets_set(t->m, t->conf->name, next, n, es);
+}
+
+static cdc_err_t
 my_move_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, const int64_t *expected,
                 size_t n, cdc_errstr_t *es)
 {
@@ -618,6 +627,7 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .truncate = my_truncate,
     .add_column = my_add_column,
     .move_offsets = my_move_offsets,
+    .set_offsets = my_set_offsets,
     .commit = my_commit,
     .rollback = my_rollback,
     .close = my_close,

@@ -146,3 +146,28 @@ cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t 
         err = cdc_sink_offsets_fenced(sink, next, expected, n, es);
     return err;
 }
+
+cdc_err_t
+cdc_mysql_sink_offsets_set(MYSQL *m, const char *sink, const cdc_sink_offset_t *next, size_t n,
+                           cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    for (size_t i = 0; !err && i < n; i++) {
+        cdc_buf_reset(&sql);
+        cdc_buf_puts(&sql, "INSERT INTO " TABLE
+                           " (sink, topic, `partition`, next_offset, epoch, source_pos) VALUES (");
+        cdc_mysql_literal(m, &sql, sink, strlen(sink));
+        cdc_buf_putc(&sql, ',');
+        cdc_mysql_literal(m, &sql, next[i].topic, strlen(next[i].topic));
+        cdc_buf_printf(&sql, ",%d,%lld,%u,", (int)next[i].partition, (long long)next[i].next_offset,
+                       (unsigned)next[i].epoch);
+        cdc_mysql_literal(m, &sql, next[i].source_pos, strlen(next[i].source_pos));
+        cdc_buf_puts(&sql, ") ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), epoch = "
+                           "VALUES(epoch), source_pos = VALUES(source_pos)");
+        err = query(m, sql.data, "setting the sink's offsets", es);
+    }
+    cdc_buf_deinit(&sql);
+    return err;
+}

@@ -197,6 +197,15 @@ pg_rollback(cdc_sink_target_t *t)
 }
 
 static cdc_err_t
+pg_set_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n, cdc_errstr_t *es)
+{
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    return cdc_pg_sink_offsets_set(t->c, t->conf->name, next, n, es);
+}
+
+static cdc_err_t
 pg_move_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, const int64_t *expected,
                 size_t n, cdc_errstr_t *es)
 {
@@ -616,6 +625,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .truncate = pg_truncate,
     .add_column = pg_add_column,
     .move_offsets = pg_move_offsets,
+    .set_offsets = pg_set_offsets,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .close = pg_close,

@@ -145,3 +145,28 @@ cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *n
     free(num);
     return err;
 }
+
+cdc_err_t
+cdc_pg_sink_offsets_set(PGconn *c, const char *sink, const cdc_sink_offset_t *next, size_t n,
+                        cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; !err && i < n; i++) {
+        char part[16], off[24], epoch[16];
+        snprintf(part, sizeof(part), "%d", (int)next[i].partition);
+        snprintf(off, sizeof(off), "%lld", (long long)next[i].next_offset);
+        snprintf(epoch, sizeof(epoch), "%u", (unsigned)next[i].epoch);
+        const char *params[] = {sink, next[i].topic, part, off, epoch, next[i].source_pos};
+        PGresult *r = PQexecParams(c,
+                                   "INSERT INTO " TABLE " (sink, topic, partition, next_offset, "
+                                   "epoch, source_pos) VALUES ($1, $2, $3, $4, $5, $6) ON "
+                                   "CONFLICT (sink, topic, partition) DO UPDATE SET next_offset "
+                                   "= EXCLUDED.next_offset, epoch = EXCLUDED.epoch, source_pos = "
+                                   "EXCLUDED.source_pos",
+                                   6, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            err = result_error(c, r, "setting the sink's offsets", es);
+        PQclear(r);
+    }
+    return err;
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cdc/cli.h"
 #include "cdc/config.h"
 
 /* `source drop`: after confirmation (the source's name typed on in, unless yes), drops the
@@ -14,5 +15,10 @@
  * snapshot in a new epoch. Returns a process exit code. Main thread. */
 int cdc_admin_source_drop(const cdc_config_t *cfg, const char *source, bool yes, FILE *in,
                           FILE *out);
+
+/* `replay`: re-applies sink cli->sink from --from-timestamp or --from-offset (for --table only),
+ * or with --dry-run prints per table how many events that would be. Refuses while the sink runs
+ * elsewhere (its lock). Returns a process exit code. */
+int cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out);
 
 #endif

@@ -65,6 +65,9 @@ typedef struct cdc_sink_ops {
     /* Moves the offsets of the n partitions the batch touched (cdc_*_sink_offsets_move). */
     cdc_err_t (*move_offsets)(cdc_sink_target_t *t, const cdc_sink_offset_t *next,
                               const int64_t *expected, size_t n, cdc_errstr_t *es);
+    /* Sets the rows of next[0..n) as they are, inserting missing ones (replay rewinds them). */
+    cdc_err_t (*set_offsets)(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n,
+                             cdc_errstr_t *es);
     cdc_err_t (*commit)(cdc_sink_target_t *t, cdc_errstr_t *es);
     void (*rollback)(cdc_sink_target_t *t);
     void (*close)(cdc_sink_target_t *t);
@@ -135,9 +138,19 @@ typedef struct {
     uint64_t applied, skipped, batches, retried, dlq;
 } cdc_sink_stats_t;
 
-/* Runs sink conf until stop() returns true or a non-retriable error; Kafka at bootstrap. */
+/* What `replay` asks of a sink run. */
+typedef struct {
+    /* partitions that start again at these offsets, their re-send guard cleared, set in the
+     * target under the sink's lock before anything is read */
+    const cdc_sink_offset_t *rewind;
+    size_t n_rewind;
+    bool until_caught_up; /* return once every partition reached its log end */
+} cdc_sink_opts_t;
+
+/* Runs sink conf until stop() returns true or a non-retriable error; Kafka at bootstrap. opts may
+ * be NULL (the agent's normal run). */
 cdc_err_t cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *bootstrap,
-                       const cdc_sink_ops_t *ops, bool (*stop)(void), cdc_sink_stats_t *stats,
-                       cdc_errstr_t *es);
+                       const cdc_sink_ops_t *ops, bool (*stop)(void), const cdc_sink_opts_t *opts,
+                       cdc_sink_stats_t *stats, cdc_errstr_t *es);
 
 #endif

@@ -47,12 +47,18 @@ cdc_err_t cdc_pg_sink_offsets_load(PGconn *c, const char *sink, cdc_sink_offsets
 cdc_err_t cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
                                    const int64_t *expected, size_t n, cdc_errstr_t *es);
 
+/* Sets the rows of next[0..n) as given, inserting missing ones (replay rewinds partitions). */
+cdc_err_t cdc_pg_sink_offsets_set(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
+                                  size_t n, cdc_errstr_t *es);
+
 /* The same for a MySQL / MariaDB target (in the connection's current database). */
 cdc_err_t cdc_mysql_sink_offsets_ensure(MYSQL *m, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_sink_offsets_load(MYSQL *m, const char *sink, cdc_sink_offsets_t *out,
                                       cdc_errstr_t *es);
 cdc_err_t cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
                                       const int64_t *expected, size_t n, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_sink_offsets_set(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
+                                     size_t n, cdc_errstr_t *es);
 
 /* For the targets: checks that every move goes forward (CDC_ERR_INVAL) and counts the rows that
  * exist (expected >= 0). */

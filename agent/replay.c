@@ -1,0 +1,349 @@
+/*
+ * `cdc-agent replay`: re-applies a sink's history from a point in time or an offset.
+ *
+ * The start of each partition is found on the Kafka cluster: --from-offset names it; for
+ * --from-timestamp it is the first record at or after that record timestamp, asked with
+ * offsets_for_times and, where the broker cannot answer that (it returns -1, as the mock cluster
+ * does), found by binary search on record timestamps between the watermarks (they follow source
+ * commit order within a partition). --dry-run counts the events per table and changes nothing.
+ * Otherwise the sink runs once: under its lock it moves those partitions back (never forward: a
+ * partition not applied that far yet stays where it is) with their re-send guard cleared, applies
+ * up to the log end and returns. Upserts and deletes are idempotent, so an up-to-date target is
+ * left as it is and a damaged one gets back every row its history covers.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/admin.h"
+#include "cdc/connector.h"
+#include "cdc/kafka.h"
+#include "cdc/log.h"
+#include "cdc/metrics.h"
+#include "sink_internal.h"
+
+typedef struct {
+    size_t route;
+    char topic[256];
+    int32_t partition;
+    int64_t low, high, start;
+    uint64_t events;
+} rpart_t;
+
+typedef struct {
+    rpart_t *v;
+    size_t n;
+} rparts_t;
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+static bool
+stop_requested(void)
+{
+    return interrupted != 0;
+}
+
+/* Whether route r is the table asked for: its source table with or without the source name,
+ * or its target table. */
+static bool
+route_matches(const cdc_route_conf_t *r, const char *table)
+{
+    if (!table || !strcmp(r->from, table) || !strcmp(r->to, table))
+        return true;
+    const char *dot = strchr(r->from, '.');
+    return dot && !strcmp(dot + 1, table);
+}
+
+static rd_kafka_t *
+reader_new(const cdc_config_t *cfg, const char *bootstrap, cdc_errstr_t *es)
+{
+    rd_kafka_conf_t *conf = cdc_kafka_conf_new(&cfg->kafka, bootstrap, CDC_KAFKA_CONSUMER, es);
+    if (!conf)
+        return NULL;
+    char group[300], errstr[256];
+    snprintf(group, sizeof(group), "cdc-replay.%s", cfg->agent.name);
+    if (cdc_kafka_conf_set(conf, "group.id", group, es) ||
+        cdc_kafka_conf_set(conf, "isolation.level", "read_committed", es) ||
+        cdc_kafka_conf_set(conf, "enable.partition.eof", "true", es) ||
+        cdc_kafka_conf_set(conf, "enable.auto.commit", "false", es) ||
+        cdc_kafka_conf_set(conf, "fetch.wait.max.ms", "10", es)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        cdc_errstr_set(es, CDC_ERR_KAFKA, "kafka consumer: %s", errstr);
+    }
+    return rk;
+}
+
+/* Reads partition p from offset on; calls each(record) until it returns false, the log end or
+ * an error. */
+static cdc_err_t
+read_from(rd_kafka_t *rk, const rpart_t *p, int64_t offset,
+          bool (*each)(void *ctx, const rd_kafka_message_t *m), void *ctx, cdc_errstr_t *es)
+{
+    if (offset >= p->high)
+        return CDC_OK;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, p->topic, NULL);
+    if (rd_kafka_consume_start(rkt, p->partition, offset) == -1) {
+        cdc_errstr_set(es, CDC_ERR_KAFKA, "reading %s[%d]: %s", p->topic, (int)p->partition,
+                       rd_kafka_err2str(rd_kafka_last_error()));
+        rd_kafka_topic_destroy(rkt);
+        return CDC_ERR_KAFKA;
+    }
+    cdc_err_t err = CDC_OK;
+    for (int idle = 0; !interrupted;) {
+        rd_kafka_message_t *m = rd_kafka_consume(rkt, p->partition, 1000);
+        if (!m) {
+            if (++idle < 30)
+                continue;
+            err = cdc_errstr_set(es, CDC_ERR_TIMEOUT, "reading %s[%d]: no answer for 30 s",
+                                 p->topic, (int)p->partition);
+            break;
+        }
+        idle = 0;
+        bool done = false;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            done = true;
+        else if (m->err)
+            err = cdc_errstr_set(es, CDC_ERR_KAFKA, "reading %s[%d]: %s", p->topic,
+                                 (int)p->partition, rd_kafka_message_errstr(m));
+        else if (m->offset >= offset)
+            done = !each(ctx, m) || m->offset + 1 >= p->high;
+        rd_kafka_message_destroy(m);
+        if (done || err)
+            break;
+    }
+    rd_kafka_consume_stop(rkt, p->partition);
+    rd_kafka_topic_destroy(rkt);
+    return err;
+}
+
+typedef struct {
+    bool found;
+    int64_t offset, ts;
+} probe_t;
+
+static bool
+probe_one(void *ctx, const rd_kafka_message_t *m)
+{
+    probe_t *pr = ctx;
+    pr->found = true;
+    pr->offset = m->offset;
+    pr->ts = rd_kafka_message_timestamp(m, NULL);
+    return false;
+}
+
+/* The first offset whose record has a timestamp at or after ts_ms. */
+static cdc_err_t
+offset_for_time(rd_kafka_t *rk, rpart_t *p, int64_t ts_ms, cdc_errstr_t *es)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = ts_ms;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, 10000);
+    int64_t got = e ? -1 : l->elems[0].err ? -1 : l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (got >= 0) {
+        p->start = got < p->low ? p->low : got;
+        return CDC_OK;
+    }
+    /* the broker cannot say (or there is no such record): binary search on record timestamps */
+    int64_t lo = p->low, hi = p->high;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        probe_t pr = {0};
+        cdc_err_t err = read_from(rk, p, mid, probe_one, &pr, es);
+        if (err)
+            return err;
+        if (!pr.found || pr.ts >= ts_ms)
+            hi = mid;
+        else
+            lo = pr.offset + 1;
+    }
+    p->start = lo;
+    return CDC_OK;
+}
+
+static bool
+count_one(void *ctx, const rd_kafka_message_t *m)
+{
+    rpart_t *p = ctx;
+    if (m->payload) /* tombstones follow their delete */
+        p->events++;
+    return true;
+}
+
+/* The partitions of the sink's routes (those of --table), with their watermarks. */
+static cdc_err_t
+collect(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const char *table, rd_kafka_t *rk,
+        rparts_t *out, cdc_errstr_t *es)
+{
+    cdc_buf_t topic;
+    cdc_buf_init(&topic);
+    cdc_err_t err = CDC_OK;
+    bool any = false;
+    for (size_t r = 0; !err && r < sink->n_routes; r++) {
+        if (!route_matches(&sink->routes[r], table))
+            continue;
+        any = true;
+        int n = 0;
+        if ((err = cdc_sink_route_topic(cfg, &sink->routes[r], &topic, es)) ||
+            (err = cdc_kafka_partition_count(rk, topic.data, 10000, &n, es)))
+            break;
+        if (!n)
+            err = cdc_errstr_set(es, CDC_ERR_CONFIG, "topic %s (route %s) does not exist",
+                                 topic.data, sink->routes[r].from);
+        for (int p = 0; !err && p < n; p++) {
+            out->v = cdc_xrealloc(out->v, (out->n + 1) * sizeof(rpart_t));
+            rpart_t *rp = &out->v[out->n++];
+            memset(rp, 0, sizeof(*rp));
+            rp->route = r;
+            snprintf(rp->topic, sizeof(rp->topic), "%s", topic.data);
+            rp->partition = p;
+            rd_kafka_resp_err_t e =
+                rd_kafka_query_watermark_offsets(rk, topic.data, p, &rp->low, &rp->high, 10000);
+            if (e)
+                err = cdc_errstr_set(es, CDC_ERR_KAFKA, "%s[%d]: %s", topic.data, p,
+                                     rd_kafka_err2str(e));
+            rp->start = rp->high; /* nothing unless asked */
+        }
+    }
+    cdc_buf_deinit(&topic);
+    if (!err && !any)
+        err = cdc_errstr_set(es, CDC_ERR_CONFIG, "sink %s has no route for table %s", sink->name,
+                             table);
+    return err;
+}
+
+/* Where each partition starts again. */
+static cdc_err_t
+find_starts(const cdc_cli_t *cli, const cdc_sink_conf_t *sink, rd_kafka_t *rk, rparts_t *ps,
+            cdc_errstr_t *es)
+{
+    if (cli->has_from_ts) {
+        for (size_t i = 0; i < ps->n; i++) {
+            cdc_err_t err = offset_for_time(rk, &ps->v[i], cli->from_ts_ms, es);
+            if (err)
+                return err;
+        }
+        return CDC_OK;
+    }
+    for (size_t i = 0; i < ps->n; i++) {
+        rpart_t *p = &ps->v[i];
+        if (strcmp(p->topic, cli->topic) || p->partition != cli->partition)
+            continue;
+        if (cli->offset < p->low || cli->offset > p->high)
+            return cdc_errstr_set(es, CDC_ERR_INVAL,
+                                  "%s[%d] holds offsets %lld..%lld; %lld is not among them",
+                                  p->topic, (int)p->partition, (long long)p->low,
+                                  (long long)p->high, (long long)cli->offset);
+        p->start = cli->offset;
+        return CDC_OK;
+    }
+    return cdc_errstr_set(es, CDC_ERR_INVAL,
+                          "%s[%d] is not a partition the routes of sink %s%s%s read", cli->topic,
+                          (int)cli->partition, sink->name, cli->table ? " for table " : "",
+                          cli->table ? cli->table : "");
+}
+
+static void
+report(const cdc_sink_conf_t *sink, const rparts_t *ps, bool dry_run, FILE *out)
+{
+    fprintf(out, "%s of sink %s:\n", dry_run ? "replay (dry run, nothing changed)" : "replay",
+            sink->name);
+    for (size_t r = 0; r < sink->n_routes; r++) {
+        uint64_t events = 0;
+        size_t parts = 0;
+        bool selected = false;
+        for (size_t i = 0; i < ps->n; i++) {
+            if (ps->v[i].route != r)
+                continue;
+            selected = true;
+            events += ps->v[i].events;
+            parts += ps->v[i].start < ps->v[i].high;
+        }
+        if (selected)
+            fprintf(out, "  %s -> %s: %llu events %s from %zu partition(s)\n", sink->routes[r].from,
+                    sink->routes[r].to, (unsigned long long)events,
+                    dry_run ? "would be re-applied" : "to re-apply", parts);
+    }
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i].start < ps->v[i].high)
+            fprintf(out, "    %s[%d] from offset %lld to %lld\n", ps->v[i].topic,
+                    (int)ps->v[i].partition, (long long)ps->v[i].start, (long long)ps->v[i].high);
+    fflush(out);
+}
+
+int
+cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
+{
+    const cdc_sink_conf_t *sink = cdc_config_sink(cfg, cli->sink);
+    if (!sink) {
+        fprintf(stderr, "cdc-agent: %s: no sink named %s\n", cfg->path, cli->sink);
+        return CDC_EXIT_USAGE;
+    }
+    if (cfg->kafka.embedded) {
+        fprintf(stderr,
+                "cdc-agent: %s: kafka.brokers is embedded: its records live only inside a running "
+                "agent, so there is no history to replay; replay works with a Kafka cluster\n",
+                cfg->path);
+        return CDC_EXIT_USAGE;
+    }
+    cdc_errstr_t es = {{0}};
+    rparts_t ps = {0};
+    rd_kafka_t *rk = reader_new(cfg, cfg->kafka.brokers, &es);
+    cdc_err_t err = rk ? collect(cfg, sink, cli->table, rk, &ps, &es) : CDC_ERR_KAFKA;
+    if (!err)
+        err = find_starts(cli, sink, rk, &ps, &es);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    for (size_t i = 0; !err && i < ps.n; i++)
+        err = read_from(rk, &ps.v[i], ps.v[i].start, count_one, &ps.v[i], &es);
+    if (rk)
+        rd_kafka_destroy(rk);
+    if (!err)
+        report(sink, &ps, cli->dry_run, out);
+    if (!err && !cli->dry_run) {
+        size_t n = 0;
+        cdc_sink_offset_t *rewind = cdc_xcalloc(ps.n + 1, sizeof(*rewind));
+        for (size_t i = 0; i < ps.n; i++) {
+            if (ps.v[i].start >= ps.v[i].high)
+                continue;
+            cdc_sink_offset_t *o = &rewind[n++];
+            snprintf(o->topic, sizeof(o->topic), "%s", ps.v[i].topic);
+            o->partition = ps.v[i].partition;
+            o->next_offset = ps.v[i].start;
+        }
+        cdc_sink_opts_t opts = {rewind, n, true};
+        cdc_sink_stats_t stats = {0};
+        err = cdc_sink_run(cfg, sink, cfg->kafka.brokers, cdc_connector_find(sink->type)->sink,
+                           stop_requested, &opts, &stats, &es);
+        if (err == CDC_ERR_FENCED)
+            cdc_errstr_prefix(&es, "the sink is running elsewhere or took over meanwhile: stop it "
+                                   "before a replay");
+        if (!err)
+            fprintf(out, "replayed: applied=%llu skipped=%llu dlq=%llu%s\n",
+                    (unsigned long long)stats.applied, (unsigned long long)stats.skipped,
+                    (unsigned long long)stats.dlq, interrupted ? " (interrupted)" : "");
+        free(rewind);
+        cdc_metrics_free();
+    }
+    free(ps.v);
+    if (err) {
+        fprintf(stderr, "cdc-agent: replay: %s\n", es.msg);
+        return err == CDC_ERR_INVAL || err == CDC_ERR_CONFIG ? CDC_EXIT_USAGE : CDC_EXIT_FAILURE;
+    }
+    return interrupted ? CDC_EXIT_FAILURE : CDC_EXIT_OK;
+}

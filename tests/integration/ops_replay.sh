@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# `cdc-agent replay` against a Kafka cluster kept between runs (the mock helper process),
+# PostgreSQL -> Kafka (4 partitions) -> PostgreSQL:
+# - --dry-run from a timestamp counts the events after it per table (the mock cannot answer
+#   offsets_for_times: the by-time lookup searches record timestamps) and changes nothing;
+#   --from-offset counts one partition; --table picks one route;
+# - replay onto an up-to-date target leaves it unchanged;
+# - replay from the beginning onto a damaged target (rows deleted, values changed, a row that
+#   should not be there) repairs every row the history covers;
+# - replay from a later timestamp repairs only what changed after it;
+# - refusals: while the agent runs (the sink's lock), an unknown table, an offset outside the
+#   partition, a partition the sink does not read, embedded Kafka.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/harness/assert.sh"
+load_harness_env
+. "$here/harness/agent_lib.sh"
+setup_tmp
+pg_reset replsrc replsrc replother
+[ "$(pg -Atc "SELECT count(*) FROM pg_database WHERE datname = 'cdc_replay'")" = 1 ] ||
+    pg -c "CREATE DATABASE cdc_replay" >/dev/null
+pgt() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_replay -v ON_ERROR_STOP=1 "$@"; }
+pgt -c "DROP TABLE IF EXISTS repldst, replother_t, cdc_sink_offsets" \
+    -c "CREATE TABLE repldst (id int PRIMARY KEY, v int, note text)" \
+    -c "CREATE TABLE replother_t (id int PRIMARY KEY)" >/dev/null
+pg -c "CREATE TABLE replsrc (id int PRIMARY KEY, v int, note text)" \
+   -c "CREATE TABLE replother (id int PRIMARY KEY)" >/dev/null
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.replsrc 4" "cdc.crm.public.replother 1" \
+    "cdc._dlq.rep 1"
+cat >"$tmp/agent.yaml" <<EOC
+agent: {name: replay-test}
+kafka: {brokers: "$boot", linger_ms: 20}
+sources:
+  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, tables: [public.replsrc, public.replother], slot: replsrc,
+     publication: replsrc, heartbeat_ms: 1000}
+sinks:
+  - {name: rep, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_replay user=cdc",
+     password_env: PGPASSWORD, batch_ms: 20,
+     routes: [{from: crm.public.replsrc, to: public.repldst}, {from: crm.public.replother, to: public.replother_t}]}
+EOC
+src() { pg -Atc "SELECT id, v, note FROM replsrc ORDER BY id"; }
+dst() { pgt -Atc "SELECT id, v, note FROM repldst ORDER BY id"; }
+wait_same() {
+    local i
+    for i in $(seq 1 300); do
+        [ "$(src | md5sum)" = "$(dst | md5sum)" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+replay() { "$CDC_AGENT" replay -c "$tmp/agent.yaml" --sink rep "$@" 2>&1; }
+
+start_agent
+pg -c "INSERT INTO replsrc SELECT g, 0, 'first' FROM generate_series(1, 200) g" \
+   -c "INSERT INTO replother SELECT g FROM generate_series(1, 5) g" >/dev/null
+wait_same && ok || bad "first sync"
+sleep 1.2 # record timestamps are milliseconds: a clear gap
+mid=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+sleep 0.3
+pg -c "UPDATE replsrc SET v = 1, note = 'second' WHERE id <= 60" \
+   -c "DELETE FROM replsrc WHERE id > 190" \
+   -c "INSERT INTO replsrc SELECT g, 2, 'third' FROM generate_series(201, 230) g" >/dev/null
+wait_same && ok || bad "second sync"
+
+# while the agent runs, its sink holds the lock
+out=$(replay --from-timestamp 2020-01-01) && rc=0 || rc=$?
+assert_eq 1 "$rc" "replay while the sink runs: exit 1"
+assert_contains "$out" "another instance of the sink is running" "replay while the sink runs: refused"
+agent_stop
+assert_eq 0 "$rc" "agent stopped"
+
+# dry runs
+out=$(replay --from-timestamp "$mid" --dry-run)
+assert_contains "$out" "crm.public.replsrc -> public.repldst: 100 events would be re-applied" \
+    "dry run from the middle: 60 updates + 10 deletes + 30 inserts"
+assert_contains "$out" "crm.public.replother -> public.replother_t: 0 events" "dry run: the other table had nothing after"
+out=$(replay --from-timestamp 2020-01-01 --dry-run --table public.replsrc)
+assert_contains "$out" "crm.public.replsrc -> public.repldst: 300 events would be re-applied" "dry run from the start, one table"
+assert_not_contains "$out" "replother" "--table: only that route"
+out=$(replay --from-offset cdc.crm.public.replsrc:2:0 --dry-run)
+n2=$("$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.replsrc | awk -F'\t' '$1 == 2 && $5 != "null"' | wc -l)
+assert_contains "$out" "public.repldst: $n2 events would be re-applied from 1 partition(s)" "dry run from an offset: that partition"
+assert_eq "$(src | md5sum)" "$(dst | md5sum)" "dry runs changed nothing"
+
+# onto an up-to-date target: unchanged
+before=$(dst | md5sum)
+out=$(replay --from-timestamp 2020-01-01) && rc=0 || rc=$?
+assert_eq 0 "$rc" "replay onto an up-to-date target: exit 0"
+assert_contains "$out" "replayed: applied=" "replay reports what it applied"
+assert_eq "$before" "$(dst | md5sum)" "an up-to-date target is left unchanged"
+
+# a damaged target: repaired from the beginning
+pgt -c "DELETE FROM repldst WHERE id BETWEEN 100 AND 140" -c "UPDATE repldst SET v = 99 WHERE id < 20" \
+    -c "UPDATE repldst SET note = 'damaged' WHERE id = 220" >/dev/null
+assert_not_contains "$(dst | md5sum)" "$before" "the target is damaged"
+replay --from-timestamp 2020-01-01 >/dev/null
+assert_eq "$(src | md5sum)" "$(dst | md5sum)" "replay from the beginning repairs the target"
+
+# from the middle: repairs what changed after, leaves older damage alone
+pgt -c "UPDATE repldst SET note = 'old damage' WHERE id = 150" -c "UPDATE repldst SET note = 'new damage' WHERE id = 30" >/dev/null
+replay --from-timestamp "$mid" >/dev/null
+assert_eq "1|second" "$(pgt -Atc "SELECT v || '|' || note FROM repldst WHERE id = 30")" "a row changed after the time is repaired"
+assert_eq "old damage" "$(pgt -Atc "SELECT note FROM repldst WHERE id = 150")" "a row not changed after the time is left alone"
+
+# refusals
+out=$(replay --from-timestamp 2020-01-01 --table public.nothing) && rc=0 || rc=$?
+assert_eq 2 "$rc" "unknown table: exit 2"
+assert_contains "$out" "sink rep has no route for table public.nothing" "unknown table: said"
+out=$(replay --from-offset cdc.crm.public.replsrc:1:999999) && rc=0 || rc=$?
+assert_eq 2 "$rc" "offset outside the partition: exit 2"
+assert_contains "$out" "is not among them" "offset outside the partition: said"
+out=$(replay --from-offset cdc.crm.public.other:0:0) && rc=0 || rc=$?
+assert_contains "$out" "is not a partition the routes of sink rep read" "a partition the sink does not read"
+sed "s|brokers: \"$boot\"|brokers: embedded|" "$tmp/agent.yaml" >"$tmp/embedded.yaml"
+out=$("$CDC_AGENT" replay -c "$tmp/embedded.yaml" --sink rep --from-timestamp 2020-01-01 2>&1) && rc=0 || rc=$?
+assert_eq 2 "$rc" "embedded Kafka: exit 2"
+assert_contains "$out" "no history to replay" "embedded Kafka: said"
+finish
