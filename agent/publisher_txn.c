@@ -68,6 +68,7 @@ send_offset_record(cdc_publisher_t *p, const batch_t *first, const batch_t *last
 {
     cdc_offsets_t o = p->stored;
     o.found = true;
+    o.reset = false; /* the reset that started this epoch is done with: later starts resume */
     o.snapshot_done = p->committed.snapshot_done;
     o.progress = p->committed.progress[0] ? p->committed.progress : NULL;
     o.native = p->committed.native[0] ? p->committed.native : NULL;

@@ -2,6 +2,7 @@
  * MySQL / MariaDB connections with MariaDB Connector/C, and the probe behind `cdc-agent check`:
  * binlog prerequisites of the contract (ROW format, FULL row image and metadata, no compression).
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -220,6 +221,74 @@ cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t 
                              conf->name, (unsigned)conf->server_id);
     mysql_close(m);
     return err;
+}
+
+/* Bytes of binlog from (file, pos) up to (now_file, now_pos), from SHOW BINARY LOGS; -1 when the
+ * file is gone. */
+static int64_t
+binlog_distance(MYSQL *m, const char *file, uint64_t pos, const char *now_file, uint64_t now_pos)
+{
+    if (!strcmp(file, now_file))
+        return now_pos >= pos ? (int64_t)(now_pos - pos) : 0;
+    if (mysql_query(m, "SHOW BINARY LOGS"))
+        return -1;
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row;
+    int64_t total = -1;
+    while (r && (row = mysql_fetch_row(r))) {
+        if (!row[0] || !row[1])
+            continue;
+        int64_t size = strtoll(row[1], NULL, 10);
+        if (!strcmp(row[0], file))
+            total = size > (int64_t)pos ? size - (int64_t)pos : 0;
+        else if (total >= 0 && !strcmp(row[0], now_file))
+            total += (int64_t)now_pos;
+        else if (total >= 0 && strcmp(row[0], now_file) < 0)
+            total += size;
+    }
+    mysql_free_result(r);
+    return total;
+}
+
+cdc_err_t
+cdc_mysql_source_now(const cdc_source_conf_t *conf, const char *native, cdc_source_now_t *out,
+                     cdc_errstr_t *es)
+{
+    memset(out, 0, sizeof(*out));
+    out->lag_bytes = out->retained_bytes = -1;
+    cdc_err_t err;
+    MYSQL *m = cdc_mysql_connect(&conf->conn, &err, es);
+    if (!m)
+        return err;
+    if (mysql_query(m, "SHOW MASTER STATUS")) {
+        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: SHOW MASTER STATUS: %s (%u)",
+                             mysql_error(m), mysql_errno(m));
+        mysql_close(m);
+        return err;
+    }
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    char now_file[128] = "";
+    uint64_t now_pos = 0;
+    if (row && row[0] && row[1]) {
+        snprintf(now_file, sizeof(now_file), "%s", row[0]);
+        now_pos = strtoull(row[1], NULL, 10);
+        snprintf(out->position, sizeof(out->position), "%s:%llu", now_file,
+                 (unsigned long long)now_pos);
+    }
+    mysql_free_result(r);
+    json_t *j = native ? json_loads(native, 0, NULL) : NULL;
+    const char *file = json_string_value(json_object_get(j, "file"));
+    json_int_t pos = json_integer_value(json_object_get(j, "pos"));
+    if (file && now_file[0])
+        out->lag_bytes = binlog_distance(m, file, (uint64_t)pos, now_file, now_pos);
+    json_decref(j);
+    bool running = false;
+    if (!replica_connected(m, conf->server_id, &running, es) && running)
+        snprintf(out->running, sizeof(out->running), "a replica with server_id %u reads it",
+                 (unsigned)conf->server_id);
+    mysql_close(m);
+    return CDC_OK;
 }
 
 cdc_err_t

@@ -21,4 +21,9 @@ int cdc_admin_source_drop(const cdc_config_t *cfg, const char *source, bool yes,
  * elsewhere (its lock). Returns a process exit code. */
 int cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out);
 
+/* `offsets show`: per source the stored and the server's position and the lag; per sink and
+ * partition the stored offset, the log end and the lag (--json: one JSON document). Reads only.
+ */
+int cdc_admin_offsets_show(const cdc_config_t *cfg, bool as_json, FILE *out);
+
 #endif

@@ -24,6 +24,15 @@ typedef struct {
     int n_notes;
 } cdc_probe_t;
 
+/* Where a source's server is now, for `offsets show`. */
+typedef struct {
+    char position[160];     /* PostgreSQL: current WAL LSN; MySQL: binlog file:position */
+    char acked[160];        /* PostgreSQL: the slot's confirmed_flush_lsn ("" without a slot) */
+    int64_t lag_bytes;      /* log the agent has not committed yet (-1: unknown) */
+    int64_t retained_bytes; /* PostgreSQL: WAL the slot keeps (-1: no slot / MySQL) */
+    char running[160]; /* who reads it now ("slot active, pid 123", "replica connected") or "" */
+} cdc_source_now_t;
+
 typedef struct {
     cdc_db_type_t type;
     const char *name;
@@ -37,6 +46,10 @@ typedef struct {
     /* Drops the source's replication state (slot, publication); refuses while an agent streams
      * from it. dry_run only checks that. */
     cdc_err_t (*source_drop)(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
+    /* The server's current position and the lag behind it of the stored resume point (native:
+     * the source_resume JSON of the stored offsets, or NULL). */
+    cdc_err_t (*source_now)(const cdc_source_conf_t *conf, const char *native,
+                            cdc_source_now_t *out, cdc_errstr_t *es);
 } cdc_connector_t;
 
 /* The connector for type, or NULL. */
@@ -51,6 +64,10 @@ cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *sourc
                        cdc_errstr_t *es);
 cdc_err_t cdc_pg_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
+cdc_err_t cdc_pg_source_now(const cdc_source_conf_t *conf, const char *native,
+                            cdc_source_now_t *out, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_source_now(const cdc_source_conf_t *conf, const char *native,
+                               cdc_source_now_t *out, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
                           cdc_probe_t *out, cdc_errstr_t *es);
 

@@ -137,5 +137,21 @@ start_streaming
 my -e "INSERT INTO fx_types (id) VALUES (50)"
 my_wait_caught_up && ok || bad "caught up in the new epoch"
 assert_contains "$(dump | grep '"key":{"id":50}')" '"pos":"v1:00000002:' "new epoch in positions"
+# offsets show: the stored binlog point, the server's, and the replica reading it
+run "$CDC_AGENT" offsets show -c "$tmp/agent.yaml"
+assert_eq 0 "$rc" "offsets show: exit 0"
+assert_contains "$out" "erp          mysql      binlog." "offsets show: the stored binlog file and position"
+assert_contains "$out" "(epoch 2)" "offsets show: the epoch"
+assert_contains "$out" "a replica with server_id $MY_SERVER_ID reads it" "offsets show: the agent's binlog dump"
+run "$CDC_AGENT" offsets show -c "$tmp/agent.yaml" --json
+assert_contains "$out" '"lag_bytes": ' "offsets show --json: bytes behind"
+agent_stop
+# the start after that resumes in epoch 2 (the reset is not carried into later offset records)
+: >"$tmp/agent.log"
+start_agent
+my -e "INSERT INTO fx_types (id) VALUES (51)"
+my_wait_caught_up && ok || bad "caught up after the restart"
+assert_contains "$(cat "$tmp/agent.log")" "resuming after pos=v1:00000002:" "the restart resumes in epoch 2"
+assert_not_contains "$(cat "$tmp/agent.log")" "starting over" "no second fresh start"
 agent_stop
 finish

@@ -63,6 +63,22 @@ pg -c "UPDATE replsrc SET v = 1, note = 'second' WHERE id <= 60" \
    -c "INSERT INTO replsrc SELECT g, 2, 'third' FROM generate_series(201, 230) g" >/dev/null
 wait_same && ok || bad "second sync"
 
+# offsets show, while the agent runs (it only reads)
+wait_caught_up replsrc || true
+out=$("$CDC_AGENT" offsets show -c "$tmp/agent.yaml" 2>&1) && rc=0 || rc=$?
+assert_eq 0 "$rc" "offsets show while the agent runs: exit 0"
+assert_contains "$out" "slot replsrc active, pid" "offsets show: the slot is in use"
+assert_contains "$out" "crm          postgresql lsn " "offsets show: the source's stored LSN"
+for p in 0 1 2 3; do
+    end=$("$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.replsrc | awk -F'\t' -v p=$p '$1 == p {o = $2} END {print o + 1}')
+    assert_contains "$out" "$(printf '%-12s %-40s %10s %10s %10s' rep "cdc.crm.public.replsrc[$p]" "$end" "$end" 0)" \
+        "offsets show: partition $p applied to its log end"
+done
+json=$("$CDC_AGENT" offsets show -c "$tmp/agent.yaml" --json)
+assert_contains "$json" '"name": "rep"' "offsets show --json: the sink"
+assert_contains "$json" '"lag": 0' "offsets show --json: lag per partition"
+assert_contains "$json" '"acknowledged": "' "offsets show --json: the slot's acknowledged LSN"
+
 # while the agent runs, its sink holds the lock
 out=$(replay --from-timestamp 2020-01-01) && rc=0 || rc=$?
 assert_eq 1 "$rc" "replay while the sink runs: exit 1"
