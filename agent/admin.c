@@ -13,10 +13,9 @@
 #include "cdc/offsets.h"
 #include "cdc/topic.h"
 
-/* Writes a reset record for source with the epoch after the stored one. */
-static cdc_err_t
-write_reset(const cdc_config_t *cfg, const cdc_source_conf_t *src, uint32_t *epoch,
-            cdc_errstr_t *es)
+cdc_err_t
+cdc_admin_write_offsets(const cdc_config_t *cfg, const cdc_source_conf_t *src,
+                        const cdc_offsets_t *o, cdc_errstr_t *es)
 {
     cdc_kafka_bus_t *bus = cdc_kafka_bus_new(&cfg->kafka, es);
     if (!bus)
@@ -25,19 +24,12 @@ write_reset(const cdc_config_t *cfg, const cdc_source_conf_t *src, uint32_t *epo
     cdc_buf_init(&topic);
     cdc_buf_init(&value);
     cdc_topic_internal(&topic, cfg->kafka.topic_prefix, "offsets", NULL);
-    cdc_offsets_t stored;
-    cdc_err_t err = cdc_offsets_load(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), topic.data,
-                                     src->name, &stored, es);
-    cdc_producer_t *p = NULL;
-    if (!err) {
-        *epoch = stored.found ? cdc_pos_epoch_next(stored.pos.epoch) : 1;
-        cdc_offsets_t reset = {.found = true, .reset = true, .pos = {.epoch = *epoch}};
-        cdc_offsets_encode(&value, src->name, &reset);
-        char txn_id[300];
-        snprintf(txn_id, sizeof(txn_id), "%s.%s", cfg->agent.name, src->name);
-        p = cdc_producer_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), txn_id, es);
-        err = p ? cdc_producer_init(p, 30000) : CDC_ERR_KAFKA;
-    }
+    cdc_offsets_encode(&value, src->name, o);
+    /* the agent's own transactional id: a producer of an agent still running is fenced */
+    char txn_id[300];
+    snprintf(txn_id, sizeof(txn_id), "%s.%s", cfg->agent.name, src->name);
+    cdc_producer_t *p = cdc_producer_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), txn_id, es);
+    cdc_err_t err = p ? cdc_producer_init(p, 30000) : CDC_ERR_KAFKA;
     cdc_record_t rec = {.topic = topic.data,
                         .partition = 0,
                         .key = src->name,
@@ -49,9 +41,42 @@ write_reset(const cdc_config_t *cfg, const cdc_source_conf_t *src, uint32_t *epo
     if (err && p)
         cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p));
     cdc_producer_free(p);
-    cdc_offsets_clear(&stored);
     cdc_buf_deinit(&topic);
     cdc_buf_deinit(&value);
+    cdc_kafka_bus_free(bus);
+    return err;
+}
+
+/* Writes a reset record for source with the epoch after the stored one. */
+static cdc_err_t
+write_reset(const cdc_config_t *cfg, const cdc_source_conf_t *src, uint32_t *epoch,
+            cdc_errstr_t *es)
+{
+    cdc_offsets_t stored;
+    cdc_err_t err = cdc_admin_load_offsets(cfg, src, &stored, es);
+    if (!err) {
+        *epoch = stored.found ? cdc_pos_epoch_next(stored.pos.epoch) : 1;
+        cdc_offsets_t reset = {.found = true, .reset = true, .pos = {.epoch = *epoch}};
+        err = cdc_admin_write_offsets(cfg, src, &reset, es);
+    }
+    cdc_offsets_clear(&stored);
+    return err;
+}
+
+cdc_err_t
+cdc_admin_load_offsets(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_offsets_t *o,
+                       cdc_errstr_t *es)
+{
+    memset(o, 0, sizeof(*o));
+    cdc_kafka_bus_t *bus = cdc_kafka_bus_new(&cfg->kafka, es);
+    if (!bus)
+        return CDC_ERR_KAFKA;
+    cdc_buf_t topic;
+    cdc_buf_init(&topic);
+    cdc_topic_internal(&topic, cfg->kafka.topic_prefix, "offsets", NULL);
+    cdc_err_t err =
+        cdc_offsets_load(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), topic.data, src->name, o, es);
+    cdc_buf_deinit(&topic);
     cdc_kafka_bus_free(bus);
     return err;
 }

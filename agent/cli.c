@@ -20,7 +20,8 @@ static const char usage_text[] =
     "  offsets show -c FILE [--json]\n"
     "                               source positions, sink offsets, lag\n"
     "  offsets set  -c FILE (--sink NAME --offset TOPIC:PART:OFF | --source NAME --position POS)\n"
-    "                               move a sink offset, or a source position forward only\n"
+    "               [--force]       move a sink offset, or a source position forward only;\n"
+    "                               refused while the agent runs unless --force\n"
     "  replay   -c FILE --sink NAME (--from-timestamp ISO | --from-offset TOPIC:PART:OFF)\n"
     "           [--table T] [--dry-run]\n"
     "                               rewind a sink and re-apply to log end\n"
@@ -49,7 +50,8 @@ enum {
     OPT_OFFSET,
     OPT_POSITION,
     OPT_DRY_RUN,
-    OPT_YES
+    OPT_YES,
+    OPT_FORCE
 };
 
 typedef struct {
@@ -66,7 +68,7 @@ static const cmd_spec_t specs[] = {
     {"check", CDC_CMD_CHECK, NULL, 0},
     {"offsets", CDC_CMD_OFFSETS_SHOW, "show", B(OPT_JSON)},
     {"offsets", CDC_CMD_OFFSETS_SET, "set",
-     B(OPT_SINK) | B(OPT_SOURCE) | B(OPT_OFFSET) | B(OPT_POSITION)},
+     B(OPT_SINK) | B(OPT_SOURCE) | B(OPT_OFFSET) | B(OPT_POSITION) | B(OPT_FORCE)},
     {"replay", CDC_CMD_REPLAY, NULL,
      B(OPT_SINK) | B(OPT_FROM_TS) | B(OPT_FROM_OFF) | B(OPT_TABLE) | B(OPT_DRY_RUN)},
     {"snapshot", CDC_CMD_SNAPSHOT, NULL, B(OPT_SOURCE) | B(OPT_TABLE)},
@@ -85,6 +87,7 @@ static const struct option long_opts[] = {
     {"position", required_argument, NULL, OPT_POSITION},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"yes", no_argument, NULL, OPT_YES},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -139,6 +142,9 @@ take_option(cdc_cli_t *o, int opt, const char *arg, cdc_errstr_t *es)
         break;
     case OPT_YES:
         o->yes = true;
+        break;
+    case OPT_FORCE:
+        o->force = true;
         break;
     case OPT_POSITION:
         o->position = arg;

@@ -30,8 +30,6 @@ static const char *
 command_name(cdc_cmd_t cmd)
 {
     switch (cmd) {
-    case CDC_CMD_OFFSETS_SET:
-        return "offsets set";
     case CDC_CMD_SNAPSHOT:
         return "snapshot";
     default:
@@ -87,6 +85,9 @@ main(int argc, char **argv)
         break;
     case CDC_CMD_OFFSETS_SHOW:
         rc = cdc_admin_offsets_show(cfg, cli.json, stdout);
+        break;
+    case CDC_CMD_OFFSETS_SET:
+        rc = cdc_admin_offsets_set(cfg, &cli, stdout);
         break;
     default:
         rc = not_implemented(&cli);

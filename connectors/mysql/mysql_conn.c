@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cdc/connector.h"
+#include "cdc/offsets.h"
 #include "cdc/mysql.h"
 
 MYSQL *
@@ -288,6 +289,100 @@ cdc_mysql_source_now(const cdc_source_conf_t *conf, const char *native, cdc_sour
         snprintf(out->running, sizeof(out->running), "a replica with server_id %u reads it",
                  (unsigned)conf->server_id);
     mysql_close(m);
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool force,
+                      cdc_offsets_t *o, cdc_errstr_t *es)
+{
+    char file[128];
+    unsigned long long pos = 0;
+    const char *colon = strrchr(position, ':');
+    if (!colon || colon == position || (size_t)(colon - position) >= sizeof(file) ||
+        sscanf(colon + 1, "%llu", &pos) != 1)
+        return cdc_errstr_set(es, CDC_ERR_INVAL,
+                              "--position %s: expected a binlog FILE:POSITION such as "
+                              "binlog.000003:1234",
+                              position);
+    snprintf(file, sizeof(file), "%.*s", (int)(colon - position), position);
+    json_t *n = o->native ? json_loads(o->native, 0, NULL) : NULL;
+    const char *sfile = json_string_value(json_object_get(n, "file"));
+    unsigned long long spos = (unsigned long long)json_integer_value(json_object_get(n, "pos"));
+    json_int_t server_id = json_integer_value(json_object_get(n, "server_id"));
+    int c = sfile ? strcmp(file, sfile) : 1;
+    bool ahead = c > 0 || (c == 0 && pos > spos);
+    char stored[200];
+    snprintf(stored, sizeof(stored), "%s:%llu", sfile ? sfile : "?", spos);
+    json_decref(n);
+    cdc_err_t err;
+    MYSQL *m = cdc_mysql_connect(&conf->conn, &err, es);
+    if (!m)
+        return err;
+    bool running = false, found = false;
+    unsigned long long size = 0;
+    if (!(err = replica_connected(m, conf->server_id, &running, es)) && running && !force)
+        err = cdc_errstr_set(es, CDC_ERR_FATAL,
+                             "source %s is running: a replica with server_id %u reads the "
+                             "binlog; stop the agent first, or --force (it then restarts from "
+                             "the new position)",
+                             conf->name, (unsigned)conf->server_id);
+    if (!err && !ahead)
+        err = cdc_errstr_set(es, CDC_ERR_INVAL,
+                             "source %s: %s is not ahead of the stored position %s; positions "
+                             "move forward only (re-apply history with cdc-agent replay, or "
+                             "start over with cdc-agent source drop)",
+                             conf->name, position, stored);
+    if (!err && mysql_query(m, "SHOW BINARY LOGS"))
+        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: SHOW BINARY LOGS: %s (%u)",
+                             mysql_error(m), mysql_errno(m));
+    if (!err) {
+        MYSQL_RES *r = mysql_store_result(m);
+        MYSQL_ROW row;
+        while (r && (row = mysql_fetch_row(r)))
+            if (row[0] && !strcmp(row[0], file)) {
+                found = true;
+                size = row[1] ? strtoull(row[1], NULL, 10) : 0;
+            }
+        mysql_free_result(r);
+        if (!found || pos > size || pos < 4)
+            err = cdc_errstr_set(es, CDC_ERR_INVAL,
+                                 "source %s: %s is not in the server's binary logs%s", conf->name,
+                                 position, found ? " (past the end of that file)" : "");
+    }
+    char gtid[256] = "";
+    if (!err) {
+        cdc_buf_t q;
+        cdc_buf_init(&q);
+        cdc_buf_puts(&q, "SELECT BINLOG_GTID_POS(");
+        cdc_mysql_literal(m, &q, file, strlen(file));
+        cdc_buf_printf(&q, ", %llu)", pos);
+        if (mysql_query(m, q.data)) {
+            err = cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: BINLOG_GTID_POS: %s (%u)",
+                                 mysql_error(m), mysql_errno(m));
+        } else {
+            MYSQL_RES *r = mysql_store_result(m);
+            MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+            snprintf(gtid, sizeof(gtid), "%s", row && row[0] ? row[0] : "");
+            mysql_free_result(r);
+        }
+        cdc_buf_deinit(&q);
+    }
+    mysql_close(m);
+    if (err)
+        return err;
+    const char *digits = strrchr(file, '.');
+    uint64_t file_no = digits ? strtoull(digits + 1, NULL, 10) : 0;
+    o->pos = (cdc_pos_t){o->pos.epoch, CDC_PHASE_STREAM, file_no, pos, UINT32_MAX};
+    char native[512];
+    snprintf(native, sizeof(native),
+             "{\"file\":\"%s\",\"gtid\":\"%s\",\"pos\":%llu,\"server_id\":%lld}", file, gtid, pos,
+             (long long)server_id);
+    free(o->native);
+    o->native = cdc_xstrdup(native);
+    o->snapshot_done = true;
+    free(o->progress);
+    o->progress = NULL;
     return CDC_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cdc/connector.h"
+#include "cdc/offsets.h"
 #include "cdc/pg.h"
 #include "pg_internal.h"
 
@@ -83,4 +84,70 @@ cdc_pg_source_now(const cdc_source_conf_t *conf, const char *native, cdc_source_
     PQclear(r);
     PQfinish(c);
     return err;
+}
+
+cdc_err_t
+cdc_pg_source_seek(const cdc_source_conf_t *conf, const char *position, bool force,
+                   cdc_offsets_t *o, cdc_errstr_t *es)
+{
+    (void)force; /* a slot in use cannot be advanced at all */
+    uint64_t lsn;
+    if (!cdc_lsn_parse(position, &lsn))
+        return cdc_errstr_set(es, CDC_ERR_INVAL,
+                              "--position %s: expected a PostgreSQL LSN such as 0/1A2B3C4D",
+                              position);
+    if (o->pos.phase == CDC_PHASE_STREAM && lsn <= o->pos.major)
+        return cdc_errstr_set(es, CDC_ERR_INVAL,
+                              "source %s: %s is not ahead of the stored position; a replication "
+                              "slot cannot go back: to read older changes again take a new "
+                              "snapshot (cdc-agent snapshot, or cdc-agent source drop)",
+                              conf->name, position);
+    cdc_err_t err;
+    PGconn *c = cdc_pg_connect(&conf->conn, false, &err, es);
+    if (!c)
+        return err;
+    char lsn_txt[CDC_LSN_STRLEN];
+    cdc_lsn_format(lsn_txt, lsn);
+    const char *params[] = {conf->slot, lsn_txt};
+    PGresult *r = PQexecParams(c,
+                               "SELECT s.active_pid, s.confirmed_flush_lsn > $2::pg_lsn, "
+                               "$2::pg_lsn > pg_current_wal_lsn() FROM pg_replication_slots s "
+                               "WHERE s.slot_name = $1",
+                               2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        err = pg_result_error(es, CDC_ERR_CONNECT, c, r, "reading slot %s", conf->slot);
+    else if (PQntuples(r) != 1)
+        err = cdc_errstr_set(es, CDC_ERR_FATAL, "source %s: slot %s does not exist", conf->name,
+                             conf->slot);
+    else if (!PQgetisnull(r, 0, 0))
+        err = cdc_errstr_set(es, CDC_ERR_FATAL,
+                             "source %s is running: slot %s is in use by pid %s; stop the agent "
+                             "first (a slot in use cannot be moved)",
+                             conf->name, conf->slot, PQgetvalue(r, 0, 0));
+    else if (!strcmp(PQgetvalue(r, 0, 1), "t"))
+        err = cdc_errstr_set(es, CDC_ERR_INVAL,
+                             "source %s: slot %s already confirmed past %s; a replication slot "
+                             "cannot go back",
+                             conf->name, conf->slot, position);
+    else if (!strcmp(PQgetvalue(r, 0, 2), "t"))
+        err = cdc_errstr_set(es, CDC_ERR_INVAL, "source %s: %s lies beyond the server's WAL",
+                             conf->name, position);
+    PQclear(r);
+    if (!err) {
+        r = PQexecParams(c, "SELECT pg_replication_slot_advance($1, $2::pg_lsn)", 2, NULL, params,
+                         NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            err = pg_result_error(es, CDC_ERR_FATAL, c, r, "advancing slot %s", conf->slot);
+        PQclear(r);
+    }
+    PQfinish(c);
+    if (err)
+        return err;
+    /* resume after everything that committed up to lsn */
+    o->pos = (cdc_pos_t){o->pos.epoch, CDC_PHASE_STREAM, lsn, 0, UINT32_MAX};
+    o->ack_token = lsn;
+    o->snapshot_done = true;
+    free(o->progress);
+    o->progress = NULL;
+    return CDC_OK;
 }

@@ -40,7 +40,8 @@ typedef struct {
     int64_t offset;
     const char *position; /* offsets set --position (source) */
     bool dry_run;
-    bool yes; /* source drop: skip the confirmation prompt */
+    bool yes;   /* source drop: skip the confirmation prompt */
+    bool force; /* offsets set: even while the agent runs */
 } cdc_cli_t;
 
 /* Parses argv. Returns CDC_OK or CDC_ERR_INVAL with es saying what is wrong (print usage, exit 2).

@@ -24,6 +24,8 @@ typedef struct {
     int n_notes;
 } cdc_probe_t;
 
+struct cdc_offsets; /* cdc/offsets.h */
+
 /* Where a source's server is now, for `offsets show`. */
 typedef struct {
     char position[160];     /* PostgreSQL: current WAL LSN; MySQL: binlog file:position */
@@ -50,6 +52,12 @@ typedef struct {
      * the source_resume JSON of the stored offsets, or NULL). */
     cdc_err_t (*source_now)(const cdc_source_conf_t *conf, const char *native,
                             cdc_source_now_t *out, cdc_errstr_t *es);
+    /* `offsets set --source`: checks that position (the database's own notation) lies ahead of
+     * the stored one (*o) and on the server, prepares the server (a PostgreSQL slot advances;
+     * refused while in use) and updates *o to resume there. force: even while a replica with
+     * our server_id reads the binlog (MySQL). */
+    cdc_err_t (*source_seek)(const cdc_source_conf_t *conf, const char *position, bool force,
+                             struct cdc_offsets *o, cdc_errstr_t *es);
 } cdc_connector_t;
 
 /* The connector for type, or NULL. */
@@ -64,6 +72,10 @@ cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *sourc
                        cdc_errstr_t *es);
 cdc_err_t cdc_pg_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
+cdc_err_t cdc_pg_source_seek(const cdc_source_conf_t *conf, const char *position, bool force,
+                             struct cdc_offsets *o, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool force,
+                                struct cdc_offsets *o, cdc_errstr_t *es);
 cdc_err_t cdc_pg_source_now(const cdc_source_conf_t *conf, const char *native,
                             cdc_source_now_t *out, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_source_now(const cdc_source_conf_t *conf, const char *native,

@@ -19,7 +19,7 @@ typedef struct {
     int partitions;
 } cdc_topic_parts_t;
 
-typedef struct {
+typedef struct cdc_offsets {
     bool found;
     bool reset; /* written by `source drop`: start over with a snapshot in epoch pos.epoch */
     cdc_pos_t pos;

@@ -153,5 +153,24 @@ my -e "INSERT INTO fx_types (id) VALUES (51)"
 my_wait_caught_up && ok || bad "caught up after the restart"
 assert_contains "$(cat "$tmp/agent.log")" "resuming after pos=v1:00000002:" "the restart resumes in epoch 2"
 assert_not_contains "$(cat "$tmp/agent.log")" "starting over" "no second fresh start"
+# offsets set --source: refused while the agent reads the binlog; forward only; a change before
+# the new position is skipped, one after it arrives
+now=$(my -N -e "SHOW MASTER STATUS" | awk '{print $1 ":" $2}')
+run "$CDC_AGENT" offsets set -c "$tmp/agent.yaml" --source erp --position "$now"
+assert_eq 1 "$rc" "offsets set --source while streaming: exit 1"
+assert_contains "$out" "reads the binlog; stop the agent first, or --force" "offsets set while streaming: refused"
+agent_stop
+run "$CDC_AGENT" offsets set -c "$tmp/agent.yaml" --source erp --position "binlog.000001:4"
+assert_eq 2 "$rc" "offsets set --source backwards: exit 2"
+assert_contains "$out" "positions move forward only" "offsets set backwards: said"
+my -e "INSERT INTO fx_types (id) VALUES (60)"
+now=$(my -N -e "SHOW MASTER STATUS" | awk '{print $1 ":" $2}')
+run "$CDC_AGENT" offsets set -c "$tmp/agent.yaml" --source erp --position "$now"
+assert_eq 0 "$rc" "offsets set --source forward: exit 0"
+my -e "INSERT INTO fx_types (id) VALUES (61)"
+start_agent
+my_wait_caught_up && ok || bad "caught up after offsets set"
+assert_eq 1 "$(dump | grep -c '"key":{"id":61}' || true)" "a change after the new position arrives"
+assert_eq 0 "$(dump | grep -c '"key":{"id":60}' || true)" "a change before it is skipped, as asked"
 agent_stop
 finish

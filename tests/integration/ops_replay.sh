@@ -79,6 +79,15 @@ assert_contains "$json" '"name": "rep"' "offsets show --json: the sink"
 assert_contains "$json" '"lag": 0' "offsets show --json: lag per partition"
 assert_contains "$json" '"acknowledged": "' "offsets show --json: the slot's acknowledged LSN"
 
+# offsets set while the agent runs: refused (the sink's lock, the slot in use)
+out=$("$CDC_AGENT" offsets set -c "$tmp/agent.yaml" --sink rep --offset cdc.crm.public.replsrc:0:0 2>&1) && rc=0 || rc=$?
+assert_eq 1 "$rc" "offsets set --sink while the sink runs: exit 1"
+assert_contains "$out" "--force writes it anyway" "offsets set --sink while running: refused, --force named"
+lsn_now=$(pg -Atc "SELECT pg_current_wal_lsn()")
+out=$("$CDC_AGENT" offsets set -c "$tmp/agent.yaml" --source crm --position "$lsn_now" 2>&1) && rc=0 || rc=$?
+assert_eq 1 "$rc" "offsets set --source while the slot is in use: exit 1"
+assert_contains "$out" "slot replsrc is in use by pid" "offsets set --source while running: refused"
+
 # while the agent runs, its sink holds the lock
 out=$(replay --from-timestamp 2020-01-01) && rc=0 || rc=$?
 assert_eq 1 "$rc" "replay while the sink runs: exit 1"
@@ -118,6 +127,32 @@ pgt -c "UPDATE repldst SET note = 'old damage' WHERE id = 150" -c "UPDATE replds
 replay --from-timestamp "$mid" >/dev/null
 assert_eq "1|second" "$(pgt -Atc "SELECT v || '|' || note FROM repldst WHERE id = 30")" "a row changed after the time is repaired"
 assert_eq "old damage" "$(pgt -Atc "SELECT note FROM repldst WHERE id = 150")" "a row not changed after the time is left alone"
+
+# offsets set --sink: a partition back to 0 (its guard cleared), then the agent re-applies it
+osn() { "$CDC_AGENT" offsets set -c "$tmp/agent.yaml" "$@" 2>&1; }
+out=$(osn --sink rep --offset cdc.crm.public.replsrc:0:0) && rc=0 || rc=$?
+assert_eq 0 "$rc" "offsets set --sink: exit 0"
+assert_contains "$out" "cdc.crm.public.replsrc[0] moves from offset " "offsets set --sink: says from where"
+assert_contains "$("$CDC_AGENT" offsets show -c "$tmp/agent.yaml")" \
+    "$(printf '%-12s %-40s %10s' rep "cdc.crm.public.replsrc[0]" 0)" "offsets show: partition 0 stored at 0"
+out=$(osn --sink rep --offset cdc.crm.public.replsrc:0:999999) && rc=0 || rc=$?
+assert_eq 2 "$rc" "offsets set --sink outside the log: exit 2"
+assert_contains "$out" "is not among them" "offsets set --sink outside the log: said"
+# offsets set --source: never back; forward skips what lies before the new position
+out=$(osn --source crm --position 0/10) && rc=0 || rc=$?
+assert_eq 2 "$rc" "offsets set --source backwards: exit 2"
+assert_contains "$out" "a replication slot cannot go back" "offsets set --source backwards: said"
+pg -c "INSERT INTO replsrc VALUES (500, 5, 'skipped')" >/dev/null
+lsn_now=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
+out=$(osn --source crm --position "$lsn_now") && rc=0 || rc=$?
+assert_eq 0 "$rc" "offsets set --source forward: exit 0"
+pg -c "INSERT INTO replsrc VALUES (501, 5, 'after')" >/dev/null
+start_agent
+for i in $(seq 1 300); do [ "$(pgt -Atc "SELECT count(*) FROM repldst WHERE id = 501")" = 1 ] && break; sleep 0.1; done
+assert_eq 1 "$(pgt -Atc "SELECT count(*) FROM repldst WHERE id = 501")" "a change after the new position arrives"
+assert_eq 0 "$(pgt -Atc "SELECT count(*) FROM repldst WHERE id = 500")" "a change before it is skipped, as asked"
+agent_stop
+pg -c "DELETE FROM replsrc WHERE id = 500" >/dev/null
 
 # refusals
 out=$(replay --from-timestamp 2020-01-01 --table public.nothing) && rc=0 || rc=$?

@@ -1,0 +1,176 @@
+/*
+ * `cdc-agent offsets set`: moves where a sink or a source goes on from.
+ *   --sink NAME --offset TOPIC:PART:OFF: the partition's row in the target's cdc_sink_offsets,
+ *     either way, within the partition's log on the Kafka cluster, its re-send guard cleared (so
+ *     records moved back over are applied again). Taken under the sink's lock, so refused while
+ *     the sink runs; --force writes it anyway and the running sink is fenced by its next
+ *     conditional offset update (it stops, and starts again from here).
+ *   --source NAME --position POS: forward only, checked by the connector against the server (a
+ *     PostgreSQL slot advances and cannot go back; a binlog position must still exist), recorded
+ *     in <prefix>._offsets with the agent's transactional id.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cdc/admin.h"
+#include "cdc/connector.h"
+#include "cdc/kafka.h"
+#include "cdc/sink_offsets.h"
+#include "sink_internal.h"
+
+/* The partition's log [low, high], and whether the sink reads it. */
+static cdc_err_t
+check_partition(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_cli_t *cli,
+                cdc_errstr_t *es)
+{
+    bool routed = false;
+    cdc_buf_t topic;
+    cdc_buf_init(&topic);
+    for (size_t r = 0; r < sink->n_routes && !routed; r++)
+        routed = !cdc_sink_route_topic(cfg, &sink->routes[r], &topic, es) &&
+                 !strcmp(topic.data, cli->topic);
+    cdc_buf_deinit(&topic);
+    if (!routed)
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "sink %s reads no topic %s", sink->name,
+                              cli->topic);
+    rd_kafka_conf_t *conf =
+        cdc_kafka_conf_new(&cfg->kafka, cfg->kafka.brokers, CDC_KAFKA_CONSUMER, es);
+    if (!conf)
+        return CDC_ERR_CONFIG;
+    char errstr[256];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return cdc_errstr_set(es, CDC_ERR_KAFKA, "kafka consumer: %s", errstr);
+    }
+    int64_t low = 0, high = 0;
+    int n = 0;
+    cdc_err_t err = cdc_kafka_partition_count(rk, cli->topic, 10000, &n, es);
+    if (!err && cli->partition >= n)
+        err = cdc_errstr_set(es, CDC_ERR_INVAL, "%s has %d partition(s); there is no %d",
+                             cli->topic, n, (int)cli->partition);
+    rd_kafka_resp_err_t e =
+        err ? RD_KAFKA_RESP_ERR_NO_ERROR
+            : rd_kafka_query_watermark_offsets(rk, cli->topic, cli->partition, &low, &high, 10000);
+    if (e)
+        err = cdc_errstr_set(es, CDC_ERR_KAFKA, "%s[%d]: %s", cli->topic, (int)cli->partition,
+                             rd_kafka_err2str(e));
+    else if (!err && (cli->offset < low || cli->offset > high))
+        err = cdc_errstr_set(es, CDC_ERR_INVAL,
+                             "%s[%d] holds offsets %lld..%lld; %lld is not among them", cli->topic,
+                             (int)cli->partition, (long long)low, (long long)high,
+                             (long long)cli->offset);
+    rd_kafka_destroy(rk);
+    return err;
+}
+
+static cdc_err_t
+set_sink(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_cli_t *cli, FILE *out,
+         cdc_errstr_t *es)
+{
+    cdc_err_t err = check_partition(cfg, sink, cli, es);
+    if (err)
+        return err;
+    cdc_sink_offset_t next = {.partition = cli->partition, .next_offset = cli->offset};
+    snprintf(next.topic, sizeof(next.topic), "%s", cli->topic);
+    const cdc_sink_ops_t *ops = cdc_connector_find(sink->type)->sink;
+    cdc_sink_target_t *t = NULL;
+    if (!cli->force) {
+        /* the sink's own session: its lock tells whether it runs */
+        if ((err = ops->open(sink, &t, es))) {
+            if (err == CDC_ERR_FENCED)
+                cdc_errstr_prefix(es, "refused (--force writes it anyway)");
+            return err;
+        }
+        cdc_sink_offsets_t stored = {0};
+        if (!(err = ops->load_offsets(t, &stored, es))) {
+            const cdc_sink_offset_t *o = cdc_sink_offsets_find(&stored, cli->topic, cli->partition);
+            next.epoch = o ? o->epoch : 0;
+            fprintf(out, "sink %s: %s[%d] moves from offset %s%lld to %lld\n", sink->name,
+                    cli->topic, (int)cli->partition, o ? "" : "(none) ",
+                    (long long)(o ? o->next_offset : 0), (long long)cli->offset);
+        }
+        cdc_sink_offsets_free(&stored);
+        if (!err && !(err = ops->begin(t, es)) && !(err = ops->set_offsets(t, &next, 1, es)))
+            err = ops->commit(t, es);
+        if (err)
+            ops->rollback(t);
+        ops->close(t);
+        return err;
+    }
+    /* --force: a plain session, the lock not taken */
+    if (sink->type == CDC_DB_POSTGRESQL) {
+        PGconn *c = cdc_pg_connect(&sink->conn, false, &err, es);
+        if (!c)
+            return err;
+        err = cdc_pg_sink_offsets_set(c, sink->name, &next, 1, es);
+        PQfinish(c);
+    } else {
+        MYSQL *m = cdc_mysql_connect(&sink->conn, &err, es);
+        if (!m)
+            return err;
+        err = cdc_mysql_sink_offsets_set(m, sink->name, &next, 1, es);
+        mysql_close(m);
+    }
+    if (!err)
+        fprintf(out,
+                "sink %s: %s[%d] set to offset %lld (forced; a running sink is fenced and "
+                "starts again from there)\n",
+                sink->name, cli->topic, (int)cli->partition, (long long)cli->offset);
+    return err;
+}
+
+static cdc_err_t
+set_source(const cdc_config_t *cfg, const cdc_source_conf_t *src, const cdc_cli_t *cli, FILE *out,
+           cdc_errstr_t *es)
+{
+    cdc_offsets_t o;
+    cdc_err_t err = cdc_admin_load_offsets(cfg, src, &o, es);
+    if (!err && (!o.found || o.reset))
+        err = cdc_errstr_set(es, CDC_ERR_INVAL,
+                             "source %s has no stored position to move%s: its next start "
+                             "decides where it begins",
+                             src->name, o.reset ? " (a reset is pending)" : "");
+    if (!err)
+        err = cdc_connector_find(src->type)->source_seek(src, cli->position, cli->force, &o, es);
+    if (!err)
+        err = cdc_admin_write_offsets(cfg, src, &o, es);
+    if (!err)
+        fprintf(out, "source %s: goes on from %s at its next start\n", src->name, cli->position);
+    cdc_offsets_clear(&o);
+    return err;
+}
+
+int
+cdc_admin_offsets_set(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
+{
+    if (cfg->kafka.embedded) {
+        fprintf(stderr,
+                "cdc-agent: %s: kafka.brokers is embedded: its topics and stored positions live "
+                "only inside a running agent; offsets set works with a Kafka cluster\n",
+                cfg->path);
+        return CDC_EXIT_USAGE;
+    }
+    cdc_errstr_t es = {{0}};
+    cdc_err_t err;
+    if (cli->sink) {
+        const cdc_sink_conf_t *sink = cdc_config_sink(cfg, cli->sink);
+        if (!sink) {
+            fprintf(stderr, "cdc-agent: %s: no sink named %s\n", cfg->path, cli->sink);
+            return CDC_EXIT_USAGE;
+        }
+        err = set_sink(cfg, sink, cli, out, &es);
+    } else {
+        const cdc_source_conf_t *src = cdc_config_source(cfg, cli->source);
+        if (!src) {
+            fprintf(stderr, "cdc-agent: %s: no source named %s\n", cfg->path, cli->source);
+            return CDC_EXIT_USAGE;
+        }
+        err = set_source(cfg, src, cli, out, &es);
+    }
+    if (err) {
+        fprintf(stderr, "cdc-agent: offsets set: %s\n", es.msg);
+        return err == CDC_ERR_INVAL ? CDC_EXIT_USAGE : CDC_EXIT_FAILURE;
+    }
+    return CDC_EXIT_OK;
+}
