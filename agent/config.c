@@ -31,7 +31,8 @@ cdc_db_type_name(cdc_db_type_t t)
 
 /* ---- agent ---------------------------------------------------------------------------------- */
 
-static const char *const agent_keys[] = {"name", "http", "log_format", "log_level", NULL};
+static const char *const agent_keys[] = {"name",      "http", "log_format",
+                                         "log_level", "shutdown_timeout_ms", NULL};
 static const char *const agent_required[] = {"name", NULL};
 
 static cdc_err_t
@@ -51,6 +52,8 @@ agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
             return err;
         return strrchr(a->http, ':') ? CDC_OK : cfg_fail(c, v, path, "expected host:port");
     }
+    if (!strcmp(key, "shutdown_timeout_ms"))
+        return cfg_int(c, v, path, 100, 3600000, &a->shutdown_timeout_ms);
     if (!strcmp(key, "log_format")) {
         if (!(err = cfg_enum(c, v, path, formats, &e)))
             a->log_format = (cdc_log_format_t)e;
@@ -212,6 +215,7 @@ set_defaults(cdc_config_t *cfg)
 {
     cfg->agent.log_format = CDC_LOG_FORMAT_TEXT;
     cfg->agent.log_level = CDC_LOG_INFO;
+    cfg->agent.shutdown_timeout_ms = 30000;
     cfg->kafka.topic_prefix = cdc_xstrdup("cdc");
     cfg->kafka.max_event_bytes = 8388608;
     cfg->kafka.compression = cdc_xstrdup("lz4");

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cdc/buf.h"
@@ -25,13 +26,14 @@
 #include "cdc/publisher.h"
 #include "cdc/topic.h"
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, signals;
 static atomic_int failed;
 
 static void
 on_signal(int sig)
 {
     stop_signal = sig;
+    signals++;
 }
 
 static bool
@@ -49,6 +51,7 @@ typedef struct {
     int rc;
     const cdc_sink_conf_t *sink; /* a sink worker instead */
     const cdc_sink_ops_t *sink_ops;
+    atomic_bool done;
 } worker_t;
 
 static void
@@ -119,6 +122,7 @@ source_worker(void *arg)
         w->rc = CDC_EXIT_FAILURE;
     }
     cdc_publisher_free(pub);
+    atomic_store(&w->done, true);
     return NULL;
 }
 
@@ -160,7 +164,44 @@ sink_worker(void *arg)
         atomic_store(&failed, 1);
         w->rc = CDC_EXIT_FAILURE;
     }
+    atomic_store(&w->done, true);
     return NULL;
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Until every worker is done. After SIGTERM/SIGINT they flush, commit and close; past
+ * agent.shutdown_timeout_ms, or at a second signal, the process exits without waiting (nothing
+ * is lost: the next start resumes from the committed offsets, as after a crash). */
+static void
+wait_workers(const cdc_config_t *cfg, worker_t *workers, size_t n)
+{
+    int64_t stop_at = 0;
+    for (;;) {
+        size_t running = 0;
+        for (size_t i = 0; i < n; i++)
+            running += !atomic_load(&workers[i].done);
+        if (!running)
+            return;
+        if (stopping() && !stop_at) {
+            stop_at = mono_ms();
+            CDC_LOG_INFO("stopping: flushing and committing (at most %lld ms)",
+                         (long long)cfg->agent.shutdown_timeout_ms);
+        }
+        if (stop_at && (signals > 1 || mono_ms() - stop_at > cfg->agent.shutdown_timeout_ms)) {
+            CDC_LOG_ERROR("stop %s: %zu worker(s) still busy; exiting without them (the next "
+                          "start resumes from the committed offsets)",
+                          signals > 1 ? "forced by a second signal" : "timed out", running);
+            _exit(CDC_EXIT_FAILURE);
+        }
+        usleep(20000);
+    }
 }
 
 /* With agent.http: whether the Kafka cluster answers, for /readyz (every 3 s). */
@@ -210,25 +251,25 @@ cdc_run(const cdc_config_t *cfg)
     size_t n = cfg->n_sources + cfg->n_sinks;
     worker_t *workers = cdc_xcalloc(n + 1, sizeof(worker_t));
     for (size_t i = 0; i < cfg->n_sources; i++) {
-        workers[i] = (worker_t){cfg,
-                                &cfg->sources[i],
-                                cdc_connector_find(cfg->sources[i].type)->source,
-                                bus,
-                                0,
-                                0,
-                                NULL,
-                                NULL};
+        worker_t *w = &workers[i]; /* zeroed by calloc */
+        w->cfg = cfg;
+        w->src = &cfg->sources[i];
+        w->ops = cdc_connector_find(cfg->sources[i].type)->source;
+        w->bus = bus;
         pthread_create(&workers[i].thread, NULL, source_worker, &workers[i]);
     }
     for (size_t j = 0; j < cfg->n_sinks; j++) {
         worker_t *w = &workers[cfg->n_sources + j];
-        *w = (worker_t){cfg, NULL, NULL,           bus,
-                        0,   0,    &cfg->sinks[j], cdc_connector_find(cfg->sinks[j].type)->sink};
+        w->cfg = cfg;
+        w->bus = bus;
+        w->sink = &cfg->sinks[j];
+        w->sink_ops = cdc_connector_find(cfg->sinks[j].type)->sink;
         pthread_create(&w->thread, NULL, sink_worker, w);
     }
     pthread_t watch;
     bool watching = http && !pthread_create(&watch, NULL, kafka_watch, bus);
     int rc = CDC_EXIT_OK;
+    wait_workers(cfg, workers, n);
     for (size_t i = 0; i < n; i++) {
         pthread_join(workers[i].thread, NULL);
         if (workers[i].rc)

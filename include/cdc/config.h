@@ -26,6 +26,7 @@ typedef struct {
     char *http; /* host:port of the health/metrics endpoint; NULL disables it */
     cdc_log_format_t log_format;
     cdc_log_level_t log_level;
+    int64_t shutdown_timeout_ms; /* after SIGTERM/SIGINT, the longest a clean stop may take */
 } cdc_agent_conf_t;
 
 typedef struct {

@@ -123,6 +123,12 @@ EOS
 # A second agent with only the sinks of $tmp/agent.yaml (another agent name): refused by the
 # sink's lock while the first runs.
 second_sink_refused() {
+    # the running agent holds its sink's lock first: wait for this start's "applying" line
+    local i before=${applying_before:-0}
+    for i in $(seq 1 300); do
+        [ "$(grep -c "applying .* partitions" "$tmp/agent.log" || true)" -gt "$before" ] && break
+        sleep 0.1
+    done
     sed -n '/^agent:/p; /^kafka:/p; /^sinks:/,$p' "$tmp/agent.yaml" | sed 's/^agent: {name: \([^}]*\)}/agent: {name: \1-second}/' >"$tmp/second.yaml"
     run timeout 60 "$CDC_AGENT" run -c "$tmp/second.yaml"
     assert_eq 1 "$rc" "second instance exits"
