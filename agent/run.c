@@ -26,12 +26,16 @@
 #include "cdc/publisher.h"
 #include "cdc/topic.h"
 
-static volatile sig_atomic_t stop_signal, signals;
+static volatile sig_atomic_t stop_signal, signals, reload_signal;
 static atomic_int failed;
 
 static void
 on_signal(int sig)
 {
+    if (sig == SIGHUP) {
+        reload_signal = 1;
+        return;
+    }
     stop_signal = sig;
     signals++;
 }
@@ -52,7 +56,16 @@ typedef struct {
     const cdc_sink_conf_t *sink; /* a sink worker instead */
     const cdc_sink_ops_t *sink_ops;
     atomic_bool done;
+    atomic_bool restart; /* a sink whose settings a reload changed: stop, to start again */
 } worker_t;
+
+static __thread worker_t *current_sink; /* the sink worker of this thread */
+
+static bool
+sink_stopping(void)
+{
+    return stopping() || (current_sink && atomic_load(&current_sink->restart));
+}
 
 static void
 sleep_ms(int ms)
@@ -132,6 +145,7 @@ static void *
 sink_worker(void *arg)
 {
     worker_t *w = arg;
+    current_sink = w;
     cdc_errstr_t es = {{0}};
     cdc_sink_stats_t stats = {0};
     int backoff = 500;
@@ -147,8 +161,8 @@ sink_worker(void *arg)
     cdc_err_t err;
     cdc_metrics_up("sink", w->sink->name, false);
     while ((err = cdc_sink_run(w->cfg, w->sink, cdc_kafka_bus_bootstrap(w->bus), w->sink_ops,
-                               stopping, NULL, &stats, &es)) &&
-           err == CDC_ERR_CONNECT && !stopping()) {
+                               sink_stopping, NULL, &stats, &es)) &&
+           err == CDC_ERR_CONNECT && !sink_stopping()) {
         cdc_metrics_up("sink", w->sink->name, false);
         CDC_LOG_WARN("sink=%s %s; reconnecting in %d ms", w->sink->name, es.msg, backoff);
         sleep_ms(backoff);
@@ -176,25 +190,126 @@ mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+typedef struct {
+    const cdc_config_t *cfg; /* what the agent started with */
+    worker_t *workers;
+    size_t n;
+    cdc_config_canon_t canon; /* the file as it was last applied */
+    cdc_config_t **loaded;    /* configs of reloads, in use by restarted sinks */
+    size_t n_loaded;
+} run_t;
+
+/* SIGHUP: reads the file again. Sinks whose settings (routes included) changed start again with
+ * them; they resume from their stored offsets, so nothing is lost or applied twice. Any other
+ * change needs a restart of the agent, and says so; a file that does not load changes nothing. */
+static void
+reload(run_t *r)
+{
+    cdc_errstr_t es = {{0}};
+    cdc_config_t *next = cdc_config_load(r->cfg->path, &es);
+    cdc_config_canon_t canon;
+    if (!next || cdc_config_canon(r->cfg->path, &canon, &es)) {
+        CDC_LOG_ERROR("reload: %s; the running configuration stays", es.msg);
+        cdc_config_free(next);
+        return;
+    }
+    bool changed = false;
+    const char *const parts[] = {"agent", "kafka", "sources"};
+    const char *const was[] = {r->canon.agent, r->canon.kafka, r->canon.sources};
+    const char *const now[] = {canon.agent, canon.kafka, canon.sources};
+    bool kafka_same = true;
+    for (int i = 0; i < 3; i++) {
+        if (!strcmp(was[i] ? was[i] : "", now[i] ? now[i] : ""))
+            continue;
+        changed = true;
+        kafka_same &= i != 1;
+        CDC_LOG_WARN("reload: %s changed in %s: restart the agent to apply it", parts[i],
+                     r->cfg->path);
+    }
+    bool used = false;
+    for (size_t i = 0; i < r->n; i++) {
+        worker_t *w = &r->workers[i];
+        if (!w->sink)
+            continue;
+        const char *a = cdc_config_canon_sink(&r->canon, w->sink->name),
+                   *b = cdc_config_canon_sink(&canon, w->sink->name);
+        const cdc_sink_conf_t *ns = cdc_config_sink(next, w->sink->name);
+        if (a && b && !strcmp(a, b))
+            continue;
+        changed = true;
+        if (!ns) {
+            CDC_LOG_WARN("reload: sink %s was removed: restart the agent to stop it",
+                         w->sink->name);
+            continue;
+        }
+        if (!kafka_same || atomic_load(&w->done)) {
+            CDC_LOG_WARN("reload: sink %s changed: restart the agent to apply it", w->sink->name);
+            continue;
+        }
+        CDC_LOG_INFO("reload: sink %s changed: starting it again with its new settings",
+                     w->sink->name);
+        atomic_store(&w->restart, true);
+        pthread_join(w->thread, NULL);
+        w->cfg = next;
+        w->sink = ns;
+        w->sink_ops = cdc_connector_find(ns->type)->sink;
+        atomic_store(&w->restart, false);
+        atomic_store(&w->done, false);
+        pthread_create(&w->thread, NULL, sink_worker, w);
+        used = true;
+    }
+    for (size_t i = 0; i < next->n_sinks; i++) {
+        if (cdc_config_canon_sink(&r->canon, next->sinks[i].name))
+            continue;
+        changed = true;
+        CDC_LOG_WARN("reload: sink %s was added: restart the agent to start it",
+                     next->sinks[i].name);
+    }
+    if (!changed)
+        CDC_LOG_INFO("reload: %s unchanged", r->cfg->path);
+    if (used) {
+        r->loaded = cdc_xrealloc(r->loaded, (r->n_loaded + 1) * sizeof(*r->loaded));
+        r->loaded[r->n_loaded++] = next;
+    } else {
+        cdc_config_free(next);
+    }
+    /* what was applied is now the reference; parts left for a restart keep warning */
+    for (size_t i = 0; i < canon.n_sinks && used; i++) {
+        const char *old = cdc_config_canon_sink(&r->canon, canon.sinks[i].key);
+        if (!old)
+            continue;
+        for (size_t k = 0; k < r->canon.n_sinks; k++)
+            if (!strcmp(r->canon.sinks[k].key, canon.sinks[i].key)) {
+                free(r->canon.sinks[k].value);
+                r->canon.sinks[k].value = cdc_xstrdup(canon.sinks[i].value);
+            }
+    }
+    cdc_config_canon_free(&canon);
+}
+
 /* Until every worker is done. After SIGTERM/SIGINT they flush, commit and close; past
  * agent.shutdown_timeout_ms, or at a second signal, the process exits without waiting (nothing
  * is lost: the next start resumes from the committed offsets, as after a crash). */
 static void
-wait_workers(const cdc_config_t *cfg, worker_t *workers, size_t n)
+wait_workers(run_t *r)
 {
     int64_t stop_at = 0;
     for (;;) {
         size_t running = 0;
-        for (size_t i = 0; i < n; i++)
-            running += !atomic_load(&workers[i].done);
+        for (size_t i = 0; i < r->n; i++)
+            running += !atomic_load(&r->workers[i].done);
         if (!running)
             return;
+        if (reload_signal && !stopping()) {
+            reload_signal = 0;
+            reload(r);
+        }
         if (stopping() && !stop_at) {
             stop_at = mono_ms();
             CDC_LOG_INFO("stopping: flushing and committing (at most %lld ms)",
-                         (long long)cfg->agent.shutdown_timeout_ms);
+                         (long long)r->cfg->agent.shutdown_timeout_ms);
         }
-        if (stop_at && (signals > 1 || mono_ms() - stop_at > cfg->agent.shutdown_timeout_ms)) {
+        if (stop_at && (signals > 1 || mono_ms() - stop_at > r->cfg->agent.shutdown_timeout_ms)) {
             CDC_LOG_ERROR("stop %s: %zu worker(s) still busy; exiting without them (the next "
                           "start resumes from the committed offsets)",
                           signals > 1 ? "forced by a second signal" : "timed out", running);
@@ -248,6 +363,7 @@ cdc_run(const cdc_config_t *cfg)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     size_t n = cfg->n_sources + cfg->n_sinks;
     worker_t *workers = cdc_xcalloc(n + 1, sizeof(worker_t));
     for (size_t i = 0; i < cfg->n_sources; i++) {
@@ -269,13 +385,20 @@ cdc_run(const cdc_config_t *cfg)
     pthread_t watch;
     bool watching = http && !pthread_create(&watch, NULL, kafka_watch, bus);
     int rc = CDC_EXIT_OK;
-    wait_workers(cfg, workers, n);
+    run_t r = {cfg, workers, n, {0}, NULL, 0};
+    if (cdc_config_canon(cfg->path, &r.canon, &es))
+        CDC_LOG_WARN("%s; SIGHUP will not reload", es.msg);
+    wait_workers(&r);
     for (size_t i = 0; i < n; i++) {
         pthread_join(workers[i].thread, NULL);
         if (workers[i].rc)
             rc = workers[i].rc;
     }
     free(workers);
+    cdc_config_canon_free(&r.canon);
+    for (size_t i = 0; i < r.n_loaded; i++)
+        cdc_config_free(r.loaded[i]);
+    free(r.loaded);
     if (watching) /* workers end only once stopping() holds: so does the watch */
         pthread_join(watch, NULL);
     cdc_http_stop(http);

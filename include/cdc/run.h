@@ -10,4 +10,17 @@
 /* Returns a process exit code (cli.h). Main thread; installs SIGTERM/SIGINT handlers. */
 int cdc_run(const cdc_config_t *cfg);
 
+/* A config file as canonical text per part, to tell what a reload changed (agent/config_canon.c):
+ * equal text, equal settings. */
+typedef struct {
+    char *agent, *kafka, *sources;
+    cdc_kv_t *sinks; /* key: the sink's name, value: its text */
+    size_t n_sinks;
+} cdc_config_canon_t;
+
+cdc_err_t cdc_config_canon(const char *path, cdc_config_canon_t *out, cdc_errstr_t *es);
+/* The text of sink name, or NULL when the file has no such sink. */
+const char *cdc_config_canon_sink(const cdc_config_canon_t *c, const char *name);
+void cdc_config_canon_free(cdc_config_canon_t *c);
+
 #endif

@@ -4,6 +4,8 @@
 # within agent.shutdown_timeout_ms, having flushed and committed; afterwards the topic holds every
 # change exactly once (no position published twice: nothing re-sent after a graceful stop) in
 # order per key, it rebuilds the table, and the sink's target equals the source.
+# SIGHUP reloads the file: a sink whose settings changed starts again with them, other changes
+# say they need a restart, a broken file changes nothing.
 # Then: a stop that cannot finish (every Kafka broker down, so nothing can be committed) exits 1
 # after the timeout, naming it, and the next start loses nothing either.
 set -euo pipefail
@@ -51,6 +53,32 @@ src() { pg -Atc "SELECT id, v, pad FROM shut ORDER BY id"; }
 dst() { pgt -Atc "SELECT id, v, pad FROM shutdst ORDER BY id"; }
 for i in $(seq 1 300); do [ "$(src | md5sum)" = "$(dst | md5sum)" ] && break; sleep 0.1; done
 assert_eq "$(src | md5sum)" "$(dst | md5sum)" "the sink's target equals the source"
+
+# SIGHUP: unchanged; a sink's settings changed (it starts again with them); a Kafka setting
+# changed (needs a restart, says so); a broken file (nothing changes)
+hup_wait() { # pattern
+    local i
+    for i in $(seq 1 100); do grep -q "$1" "$tmp/agent.log" && return 0; sleep 0.1; done
+    return 1
+}
+kill -HUP "$agent_pid"
+hup_wait "reload: $tmp/agent.yaml unchanged" && ok || bad "SIGHUP with the same file: unchanged"
+cp "$tmp/agent.yaml" "$tmp/agent.yaml.orig"
+sed -i 's/batch_ms: 20, routes/batch_ms: 30, routes/' "$tmp/agent.yaml"
+kill -HUP "$agent_pid"
+hup_wait "reload: sink shutsink changed: starting it again" && ok || bad "SIGHUP: the changed sink starts again"
+pg -c "INSERT INTO shut VALUES (800001, 1, 'after the reload')" >/dev/null
+for i in $(seq 1 300); do [ "$(pgt -Atc "SELECT count(*) FROM shutdst WHERE id = 800001")" = 1 ] && break; sleep 0.1; done
+assert_eq 1 "$(pgt -Atc "SELECT count(*) FROM shutdst WHERE id = 800001")" "the restarted sink applies new changes"
+sed -i 's/linger_ms: 20}/linger_ms: 25}/' "$tmp/agent.yaml"
+kill -HUP "$agent_pid"
+hup_wait "reload: kafka changed in $tmp/agent.yaml: restart the agent" && ok || bad "SIGHUP: a Kafka change needs a restart"
+echo "sinks: [" >>"$tmp/agent.yaml"
+kill -HUP "$agent_pid"
+hup_wait "the running configuration stays" && ok || bad "SIGHUP with a broken file: nothing changes"
+cp "$tmp/agent.yaml.orig" "$tmp/agent.yaml"
+pg -c "DELETE FROM shut WHERE id = 800001" >/dev/null
+for i in $(seq 1 300); do [ "$(src | md5sum)" = "$(dst | md5sum)" ] && break; sleep 0.1; done
 agent_stop
 assert_eq 0 "$rc" "final graceful stop"
 log=$(cat "$tmp/agent.log")
