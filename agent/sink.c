@@ -91,6 +91,7 @@ typedef struct {
     cdc_arena_t arena;
     cdc_sink_grouper_t grouper;
     cdc_sink_dlq_t *dlq;
+    const cdc_sink_opts_t *opts;
     cdc_metric_t *m_applied, *m_skipped, *m_dlq, *m_retried, *m_conflicts, *m_batch, *m_lag, *m_up;
     cdc_sink_offset_t *moves; /* per partition: the offset moves of a batch */
     int64_t *moves_from;
@@ -632,6 +633,8 @@ flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
             batch_done(s);
             cdc_metric_observe(s->m_batch, (double)(now_ms() - started) / 1000.0);
             cdc_metric_set(s->m_up, 1);
+            if (s->opts && s->opts->progress)
+                s->opts->progress(s->opts->progress_ctx, s->stats);
             return CDC_OK;
         }
         bool retry = err == CDC_ERR_CONNECT || err == CDC_ERR_ABORTED || err == CDC_ERR_KAFKA ||
@@ -755,7 +758,7 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
              const cdc_sink_ops_t *ops, bool (*stop)(void), const cdc_sink_opts_t *opts,
              cdc_sink_stats_t *stats, cdc_errstr_t *es)
 {
-    sink_t s = {.cfg = cfg, .conf = conf, .ops = ops, .stats = stats};
+    sink_t s = {.cfg = cfg, .conf = conf, .ops = ops, .stats = stats, .opts = opts};
     cdc_arena_init(&s.arena);
     /* statements of a quarter batch: the target runs one while the next is prepared */
     size_t per_statement =

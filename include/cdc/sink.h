@@ -134,7 +134,7 @@ void cdc_sink_column_added(cdc_sink_tables_t *ts, const char *sink, const cdc_si
                            const char *type);
 
 /* Counters of a running sink. */
-typedef struct {
+typedef struct cdc_sink_stats {
     uint64_t applied, skipped, batches, retried, dlq;
 } cdc_sink_stats_t;
 
@@ -145,6 +145,9 @@ typedef struct {
     const cdc_sink_offset_t *rewind;
     size_t n_rewind;
     bool until_caught_up; /* return once every partition reached its log end */
+    /* called after each applied batch with the running totals (progress display) */
+    void (*progress)(void *ctx, const struct cdc_sink_stats *stats);
+    void *progress_ctx;
 } cdc_sink_opts_t;
 
 /* Runs sink conf until stop() returns true or a non-retriable error; Kafka at bootstrap. opts may

@@ -113,6 +113,7 @@ before=$(dst | md5sum)
 out=$(replay --from-timestamp 2020-01-01) && rc=0 || rc=$?
 assert_eq 0 "$rc" "replay onto an up-to-date target: exit 0"
 assert_contains "$out" "replayed: applied=" "replay reports what it applied"
+assert_contains "$out" "of 305 events (" "replay shows progress (events done of the total, rate, ETA)"
 assert_eq "$before" "$(dst | md5sum)" "an up-to-date target is left unchanged"
 
 # a damaged target: repaired from the beginning
