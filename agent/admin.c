@@ -97,14 +97,43 @@ confirmed(const cdc_source_conf_t *src, FILE *in, FILE *out)
     return strcmp(line, src->name) == 0;
 }
 
+const cdc_source_conf_t *
+cdc_admin_source(const cdc_config_t *cfg, const char *name)
+{
+    const cdc_source_conf_t *src = cdc_config_source(cfg, name);
+    if (!src)
+        fprintf(stderr, "cdc-agent: %s: no source named %s\n", cfg->path, name);
+    return src;
+}
+
+const cdc_sink_conf_t *
+cdc_admin_sink(const cdc_config_t *cfg, const char *name)
+{
+    const cdc_sink_conf_t *sink = cdc_config_sink(cfg, name);
+    if (!sink)
+        fprintf(stderr, "cdc-agent: %s: no sink named %s\n", cfg->path, name);
+    return sink;
+}
+
+bool
+cdc_admin_kafka_cluster(const cdc_config_t *cfg, const char *command)
+{
+    if (!cfg->kafka.embedded)
+        return true;
+    fprintf(stderr,
+            "cdc-agent: %s: kafka.brokers is embedded: its topics and stored positions live only "
+            "inside a running agent, so there is nothing for %s to work on; it works with a "
+            "Kafka cluster\n",
+            cfg->path, command);
+    return false;
+}
+
 int
 cdc_admin_source_drop(const cdc_config_t *cfg, const char *source, bool yes, FILE *in, FILE *out)
 {
-    const cdc_source_conf_t *src = cdc_config_source(cfg, source);
-    if (!src) {
-        fprintf(stderr, "cdc-agent: %s: no source named %s\n", cfg->path, source);
+    const cdc_source_conf_t *src = cdc_admin_source(cfg, source);
+    if (!src)
         return CDC_EXIT_USAGE;
-    }
     const cdc_connector_t *c = cdc_connector_find(src->type);
     cdc_errstr_t es = {{0}};
     uint32_t epoch = 0;

@@ -31,8 +31,8 @@ cdc_db_type_name(cdc_db_type_t t)
 
 /* ---- agent ---------------------------------------------------------------------------------- */
 
-static const char *const agent_keys[] = {"name",      "http", "log_format",
-                                         "log_level", "shutdown_timeout_ms", NULL};
+static const char *const agent_keys[] = {
+    "name", "http", "log_format", "log_level", "shutdown_timeout_ms", NULL};
 static const char *const agent_required[] = {"name", NULL};
 
 static cdc_err_t

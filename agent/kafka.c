@@ -336,9 +336,9 @@ struct cdc_consumer {
     rd_kafka_topic_partition_list_t *assignment;
 };
 
-cdc_consumer_t *
-cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *group_id,
-                 cdc_errstr_t *es)
+rd_kafka_t *
+cdc_kafka_reader_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *group_id,
+                     cdc_errstr_t *es)
 {
     rd_kafka_conf_t *conf = cdc_kafka_conf_new(kc, bootstrap, CDC_KAFKA_CONSUMER, es);
     if (!conf)
@@ -359,8 +359,17 @@ cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *
     if (!rk) {
         rd_kafka_conf_destroy(conf);
         cdc_errstr_set(es, CDC_ERR_KAFKA, "kafka consumer: %s", errstr);
-        return NULL;
     }
+    return rk;
+}
+
+cdc_consumer_t *
+cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *group_id,
+                 cdc_errstr_t *es)
+{
+    rd_kafka_t *rk = cdc_kafka_reader_new(kc, bootstrap, group_id, es);
+    if (!rk)
+        return NULL;
     rd_kafka_poll_set_consumer(rk);
     cdc_consumer_t *c = cdc_xcalloc(1, sizeof(*c));
     c->rk = rk;

@@ -33,16 +33,9 @@ check_partition(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_
     if (!routed)
         return cdc_errstr_set(es, CDC_ERR_INVAL, "sink %s reads no topic %s", sink->name,
                               cli->topic);
-    rd_kafka_conf_t *conf =
-        cdc_kafka_conf_new(&cfg->kafka, cfg->kafka.brokers, CDC_KAFKA_CONSUMER, es);
-    if (!conf)
-        return CDC_ERR_CONFIG;
-    char errstr[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        return cdc_errstr_set(es, CDC_ERR_KAFKA, "kafka consumer: %s", errstr);
-    }
+    rd_kafka_t *rk = cdc_kafka_reader_new(&cfg->kafka, cfg->kafka.brokers, "cdc-offsets-set", es);
+    if (!rk)
+        return CDC_ERR_KAFKA;
     int64_t low = 0, high = 0;
     int n = 0;
     cdc_err_t err = cdc_kafka_partition_count(rk, cli->topic, 10000, &n, es);
@@ -144,28 +137,19 @@ set_source(const cdc_config_t *cfg, const cdc_source_conf_t *src, const cdc_cli_
 int
 cdc_admin_offsets_set(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
 {
-    if (cfg->kafka.embedded) {
-        fprintf(stderr,
-                "cdc-agent: %s: kafka.brokers is embedded: its topics and stored positions live "
-                "only inside a running agent; offsets set works with a Kafka cluster\n",
-                cfg->path);
+    if (!cdc_admin_kafka_cluster(cfg, "offsets set"))
         return CDC_EXIT_USAGE;
-    }
     cdc_errstr_t es = {{0}};
     cdc_err_t err;
     if (cli->sink) {
-        const cdc_sink_conf_t *sink = cdc_config_sink(cfg, cli->sink);
-        if (!sink) {
-            fprintf(stderr, "cdc-agent: %s: no sink named %s\n", cfg->path, cli->sink);
+        const cdc_sink_conf_t *sink = cdc_admin_sink(cfg, cli->sink);
+        if (!sink)
             return CDC_EXIT_USAGE;
-        }
         err = set_sink(cfg, sink, cli, out, &es);
     } else {
-        const cdc_source_conf_t *src = cdc_config_source(cfg, cli->source);
-        if (!src) {
-            fprintf(stderr, "cdc-agent: %s: no source named %s\n", cfg->path, cli->source);
+        const cdc_source_conf_t *src = cdc_admin_source(cfg, cli->source);
+        if (!src)
             return CDC_EXIT_USAGE;
-        }
         err = set_source(cfg, src, cli, out, &es);
     }
     if (err) {

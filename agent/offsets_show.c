@@ -213,16 +213,10 @@ cdc_admin_offsets_show(const cdc_config_t *cfg, bool as_json, FILE *out)
     rd_kafka_t *rk = NULL;
     if (!cfg->kafka.embedded) {
         bus = cdc_kafka_bus_new(&cfg->kafka, &es);
-        rd_kafka_conf_t *conf = bus ? cdc_kafka_conf_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus),
-                                                         CDC_KAFKA_CONSUMER, &es)
-                                    : NULL;
-        char errstr[256];
-        if (conf && !cdc_kafka_conf_set(conf, "group.id", "cdc-offsets-show", &es) &&
-            !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr))))
-            cdc_errstr_set(&es, CDC_ERR_KAFKA, "kafka consumer: %s", errstr);
+        rk = bus ? cdc_kafka_reader_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus),
+                                        "cdc-offsets-show", &es)
+                 : NULL;
         if (!rk) {
-            if (conf && !rk)
-                rd_kafka_conf_destroy(conf);
             fprintf(stderr, "cdc-agent: offsets show: %s\n", es.msg);
             cdc_kafka_bus_free(bus);
             return CDC_EXIT_FAILURE;

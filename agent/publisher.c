@@ -7,21 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "cdc/clock.h"
 #include "cdc/log.h"
 #include "cdc/topic.h"
 #include "publisher_internal.h"
 
 #define BATCH_MAX_RECORDS 5000
-
-static int64_t
-now_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 /* Spent batches are kept (their buffers already paged in) instead of freed: a new batch would
  * otherwise fault in megabytes of fresh memory for every Kafka transaction. */
@@ -55,7 +47,7 @@ batch_new(void)
     cdc_buf_reset(&b->data);
     b->recs = recs;
     b->cap = cap;
-    b->opened_us = now_us();
+    b->opened_us = cdc_mono_us();
     return b;
 }
 
@@ -364,7 +356,7 @@ cdc_publisher_tick(cdc_publisher_t *p, cdc_errstr_t *es)
         return fatal;
     batch_t *b = p->open;
     int64_t linger = (int64_t)p->cfg->kafka.linger_ms * 1000;
-    if ((b->bound_n > 0 || b->bound_any) && now_us() - b->opened_us >= linger)
+    if ((b->bound_n > 0 || b->bound_any) && cdc_mono_us() - b->opened_us >= linger)
         return close_batch(p, false);
     return CDC_OK;
 }

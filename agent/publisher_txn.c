@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdc/clock.h"
 #include "cdc/log.h"
 #include "publisher_internal.h"
 
@@ -101,14 +102,6 @@ send_offset_record(cdc_publisher_t *p, const batch_t *first, const batch_t *last
     return err;
 }
 
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The batch after b in the queue, waiting for one when wait is set; NULL when there is none
  * (or the publisher is stopping and drained). */
 static batch_t *
@@ -130,7 +123,7 @@ next_batch(cdc_publisher_t *p, batch_t *b, bool wait)
 static cdc_err_t
 publish_once(cdc_publisher_t *p, batch_t *first, batch_t **last, bool extend)
 {
-    int64_t t0 = mono_us(), t1 = t0;
+    int64_t t0 = cdc_mono_us(), t1 = t0;
     size_t bytes = 0, records = 0;
     cdc_err_t err = cdc_producer_begin(p->producer);
     for (batch_t *b = first; !err && b; b = b == *last ? NULL : b->next) {
@@ -143,10 +136,10 @@ publish_once(cdc_publisher_t *p, batch_t *first, batch_t **last, bool extend)
                 *last = n;
         }
     }
-    t1 = mono_us();
+    t1 = cdc_mono_us();
     if (!err)
         err = cdc_producer_wait_delivered(p->producer, TXN_TIMEOUT_MS);
-    int64_t t2 = mono_us();
+    int64_t t2 = cdc_mono_us();
     bool has_pos = false;
     for (batch_t *b = first; b; b = b == *last ? NULL : b->next)
         has_pos |= b->has_pos;
@@ -158,7 +151,7 @@ publish_once(cdc_publisher_t *p, batch_t *first, batch_t **last, bool extend)
         CDC_LOG_DEBUG("source=%s kafka transaction records=%zu bytes=%zu produce_ms=%.1f "
                       "delivery_ms=%.1f commit_ms=%.1f",
                       p->src->name, records, bytes, (t1 - t0) / 1e3, (t2 - t1) / 1e3,
-                      (mono_us() - t2) / 1e3);
+                      (cdc_mono_us() - t2) / 1e3);
     return err;
 }
 
@@ -189,10 +182,7 @@ count_committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
 {
     static const char ops[] = "cudrt";
     uint64_t n[5] = {0};
-    int64_t newest = 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t newest = 0, now = cdc_wall_ms();
     for (batch_t *b = first;; b = b->next) {
         int64_t batch_newest = 0;
         for (size_t i = 0; i < b->n; i++) {

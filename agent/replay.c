@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cdc/admin.h"
+#include "cdc/clock.h"
 #include "cdc/connector.h"
 #include "cdc/kafka.h"
 #include "cdc/log.h"
@@ -61,30 +62,6 @@ route_matches(const cdc_route_conf_t *r, const char *table)
         return true;
     const char *dot = strchr(r->from, '.');
     return dot && !strcmp(dot + 1, table);
-}
-
-static rd_kafka_t *
-reader_new(const cdc_config_t *cfg, const char *bootstrap, cdc_errstr_t *es)
-{
-    rd_kafka_conf_t *conf = cdc_kafka_conf_new(&cfg->kafka, bootstrap, CDC_KAFKA_CONSUMER, es);
-    if (!conf)
-        return NULL;
-    char group[300], errstr[256];
-    snprintf(group, sizeof(group), "cdc-replay.%s", cfg->agent.name);
-    if (cdc_kafka_conf_set(conf, "group.id", group, es) ||
-        cdc_kafka_conf_set(conf, "isolation.level", "read_committed", es) ||
-        cdc_kafka_conf_set(conf, "enable.partition.eof", "true", es) ||
-        cdc_kafka_conf_set(conf, "enable.auto.commit", "false", es) ||
-        cdc_kafka_conf_set(conf, "fetch.wait.max.ms", "10", es)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        cdc_errstr_set(es, CDC_ERR_KAFKA, "kafka consumer: %s", errstr);
-    }
-    return rk;
 }
 
 /* Reads partition p from offset on; calls each(record) until it returns false, the log end or
@@ -266,19 +243,11 @@ typedef struct {
     FILE *out;
 } progress_t;
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 progress(void *ctx, const cdc_sink_stats_t *st)
 {
     progress_t *p = ctx;
-    int64_t now = now_ms();
+    int64_t now = cdc_mono_ms();
     if (now - p->last_ms < (p->tty ? 200 : 5000))
         return;
     p->last_ms = now;
@@ -323,21 +292,14 @@ report(const cdc_sink_conf_t *sink, const rparts_t *ps, bool dry_run, FILE *out)
 int
 cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
 {
-    const cdc_sink_conf_t *sink = cdc_config_sink(cfg, cli->sink);
-    if (!sink) {
-        fprintf(stderr, "cdc-agent: %s: no sink named %s\n", cfg->path, cli->sink);
+    const cdc_sink_conf_t *sink = cdc_admin_sink(cfg, cli->sink);
+    if (!sink || !cdc_admin_kafka_cluster(cfg, "replay"))
         return CDC_EXIT_USAGE;
-    }
-    if (cfg->kafka.embedded) {
-        fprintf(stderr,
-                "cdc-agent: %s: kafka.brokers is embedded: its records live only inside a running "
-                "agent, so there is no history to replay; replay works with a Kafka cluster\n",
-                cfg->path);
-        return CDC_EXIT_USAGE;
-    }
     cdc_errstr_t es = {{0}};
     rparts_t ps = {0};
-    rd_kafka_t *rk = reader_new(cfg, cfg->kafka.brokers, &es);
+    char group[300];
+    snprintf(group, sizeof(group), "cdc-replay.%s", cfg->agent.name);
+    rd_kafka_t *rk = cdc_kafka_reader_new(&cfg->kafka, cfg->kafka.brokers, group, &es);
     cdc_err_t err = rk ? collect(cfg, sink, cli->table, rk, &ps, &es) : CDC_ERR_KAFKA;
     if (!err)
         err = find_starts(cli, sink, rk, &ps, &es);
@@ -363,7 +325,7 @@ cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
             o->partition = ps.v[i].partition;
             o->next_offset = ps.v[i].start;
         }
-        progress_t pr = {0, now_ms(), 0, isatty(fileno(stderr)) == 1, stderr};
+        progress_t pr = {0, cdc_mono_ms(), 0, isatty(fileno(stderr)) == 1, stderr};
         for (size_t i = 0; i < ps.n; i++)
             pr.total += ps.v[i].events;
         cdc_sink_opts_t opts = {rewind, n, true, progress, &pr};

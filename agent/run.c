@@ -18,6 +18,7 @@
 
 #include "cdc/buf.h"
 #include "cdc/cli.h"
+#include "cdc/clock.h"
 #include "cdc/connector.h"
 #include "cdc/http.h"
 #include "cdc/kafka.h"
@@ -182,14 +183,6 @@ sink_worker(void *arg)
     return NULL;
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 typedef struct {
     const cdc_config_t *cfg; /* what the agent started with */
     worker_t *workers;
@@ -305,11 +298,12 @@ wait_workers(run_t *r)
             reload(r);
         }
         if (stopping() && !stop_at) {
-            stop_at = mono_ms();
+            stop_at = cdc_mono_ms();
             CDC_LOG_INFO("stopping: flushing and committing (at most %lld ms)",
                          (long long)r->cfg->agent.shutdown_timeout_ms);
         }
-        if (stop_at && (signals > 1 || mono_ms() - stop_at > r->cfg->agent.shutdown_timeout_ms)) {
+        if (stop_at &&
+            (signals > 1 || cdc_mono_ms() - stop_at > r->cfg->agent.shutdown_timeout_ms)) {
             CDC_LOG_ERROR("stop %s: %zu worker(s) still busy; exiting without them (the next "
                           "start resumes from the committed offsets)",
                           signals > 1 ? "forced by a second signal" : "timed out", running);

@@ -25,9 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
+#include "cdc/clock.h"
 #include "cdc/kafka.h"
 #include "cdc/log.h"
 #include "cdc/metrics.h"
@@ -99,14 +99,6 @@ typedef struct {
     uint64_t applied, skipped; /* in the batch being applied */
     bool diverted;             /* the record just processed went to the DLQ or was held back */
 } sink_t;
-
-static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static part_t *
 find_part(sink_t *s, const char *topic, int32_t partition, size_t *idx)
@@ -222,7 +214,7 @@ record_failed(sink_t *s, item_t *it, part_t *pt, cdc_err_t err, const cdc_errstr
         if (attempts < CONFLICT_ATTEMPTS) {
             pt->wait_offset = it->m->offset;
             pt->attempts = attempts;
-            pt->retry_at_ms = now_ms() + ((int64_t)CONFLICT_BACKOFF_MS << (attempts - 1));
+            pt->retry_at_ms = cdc_mono_ms() + ((int64_t)CONFLICT_BACKOFF_MS << (attempts - 1));
             pt->held = true;
             cdc_metric_add(s->m_conflicts, 1);
             CDC_LOG_WARN("sink=%s %s; holding %s[%d] back, try %d of %d", s->conf->name, es->msg,
@@ -395,7 +387,7 @@ part_waits(const part_t *pt, int64_t now)
 static cdc_err_t
 apply_batch(sink_t *s, bool careful, cdc_errstr_t *es)
 {
-    int64_t now = now_ms();
+    int64_t now = cdc_mono_ms();
     for (size_t i = 0; i < s->n_parts; i++) {
         part_t *pt = &s->parts[i];
         pt->touched = false;
@@ -466,7 +458,7 @@ batch_done(sink_t *s)
             pt->wait_offset = -1; /* applied (or dead-lettered) at last */
     }
     size_t k = 0;
-    int64_t now = now_ms();
+    int64_t now = cdc_mono_ms();
     s->n_ready = 0;
     s->next_retry_ms = 0;
     for (size_t i = 0; i < s->n_items; i++) {
@@ -626,12 +618,12 @@ flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
 {
     int backoff = 200, added = 0;
     bool careful = false;
-    int64_t started = now_ms();
+    int64_t started = cdc_mono_ms();
     for (;;) {
         cdc_err_t err = s->t ? apply_batch(s, careful, es) : CDC_ERR_CONNECT;
         if (!err) {
             batch_done(s);
-            cdc_metric_observe(s->m_batch, (double)(now_ms() - started) / 1000.0);
+            cdc_metric_observe(s->m_batch, (double)(cdc_mono_ms() - started) / 1000.0);
             cdc_metric_set(s->m_up, 1);
             if (s->opts && s->opts->progress)
                 s->opts->progress(s->opts->progress_ctx, s->stats);
@@ -694,8 +686,8 @@ add_item(sink_t *s, rd_kafka_message_t *m, int64_t *first_ms)
         s->items = cdc_xrealloc(s->items, s->cap_items * sizeof(item_t));
     }
     s->items[s->n_items++] = (item_t){m, idx};
-    if (!part_waits(pt, now_ms()) && ++s->n_ready == 1)
-        *first_ms = now_ms();
+    if (!part_waits(pt, cdc_mono_ms()) && ++s->n_ready == 1)
+        *first_ms = cdc_mono_ms();
 }
 
 /* Every partition is at its end and applied. */
@@ -805,7 +797,7 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
            !(opts && opts->until_caught_up && !s.n_items && s.n_parts && caught_up(&s))) {
         int wait = 50; /* a pending batch waits no longer than batch_ms */
         if (s.n_ready) {
-            int64_t left = conf->batch_ms - (now_ms() - first_ms);
+            int64_t left = conf->batch_ms - (cdc_mono_ms() - first_ms);
             wait = left <= 0 ? 0 : left < wait ? (int)left : wait;
         }
         rd_kafka_message_t *m = cdc_consumer_poll(s.c, wait);
@@ -826,18 +818,18 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         }
         if (m)
             add_item(&s, m, &first_ms);
-        int64_t now = now_ms();
+        int64_t now = cdc_mono_ms();
         bool due = s.n_ready && (s.n_ready >= (size_t)conf->batch_size ||
                                  now - first_ms >= conf->batch_ms || !m);
         if (!err && (due || (s.next_retry_ms && now >= s.next_retry_ms)))
             err = flush_batch(&s, stop, es);
         if (m && !behind_ms) {
-            behind_ms = now_ms();
+            behind_ms = cdc_mono_ms();
             behind_from = stats->applied + stats->dlq;
         }
         if (!err && behind_ms && !s.n_items && caught_up(&s)) {
             /* the end of a backlog is worth a line; steady traffic is not */
-            if (now_ms() - behind_ms >= 1000 ||
+            if (cdc_mono_ms() - behind_ms >= 1000 ||
                 stats->applied + stats->dlq - behind_from >= 10 * (uint64_t)conf->batch_size)
                 CDC_LOG_INFO("sink=%s caught up applied=%llu dlq=%llu", conf->name,
                              (unsigned long long)stats->applied, (unsigned long long)stats->dlq);

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cdc/buf.h"
+#include "cdc/clock.h"
 #include "cdc/log.h"
 
 static void
@@ -26,11 +26,8 @@ void
 cdc_wm_start(cdc_wm_t *w)
 {
     uint64_t n = 0;
-    if (getrandom(&n, sizeof(n), 0) != (ssize_t)sizeof(n)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        n = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 40);
-    }
+    if (getrandom(&n, sizeof(n), 0) != (ssize_t)sizeof(n))
+        n = (uint64_t)cdc_wall_us() ^ ((uint64_t)getpid() << 40);
     w->nonce = n;
     w->active = true;
 }

@@ -4,6 +4,7 @@
 #ifndef CDC_MY_INTERNAL_H
 #define CDC_MY_INTERNAL_H
 
+#include "cdc/clock.h"
 #include "cdc/mysql.h" /* mysql.h first: mariadb_rpl.h needs its types */
 
 #include <mariadb_rpl.h>
@@ -134,7 +135,6 @@ cdc_err_t my_emit(cdc_source_t *s, cdc_event_t *ev);
 void my_gtid_at(cdc_source_t *s, MYSQL *m, const char *file, uint64_t pos);
 /* The resume point JSON after (or at) pos in the current file. */
 void my_native(cdc_source_t *s, uint64_t pos, char *out, size_t cap);
-int64_t my_now_us(void);
 /* "mysql: what: error (errno)" as a connection error. */
 cdc_err_t my_query_error(MYSQL *m, cdc_errstr_t *es, const char *what);
 cdc_err_t my_exec(MYSQL *m, const char *sql, cdc_errstr_t *es);

@@ -408,7 +408,7 @@ my_snap_row(cdc_source_t *s, my_snap_table_t *st, MYSQL_ROW row, const unsigned 
                                       .connector = CDC_CONNECTOR_MYSQL,
                                       .db = st->tb->db,
                                       .table = st->tb->name,
-                                      .ts_ms = my_now_us() / 1000,
+                                      .ts_ms = cdc_wall_ms(),
                                       .snapshot = true,
                                       .file = s->file,
                                       .offset = s->start_pos,
@@ -461,7 +461,7 @@ commit_unit(snap_t *sn, const char *progress, bool done)
     cdc_pos_t pos = sn->pos;
     if (pos.idx)
         pos.idx--;
-    cdc_txn_info_t info = {pos, 0, "snapshot", my_now_us() / 1000, done, progress, sn->native};
+    cdc_txn_info_t info = {pos, 0, "snapshot", cdc_wall_ms(), done, progress, sn->native};
     sn->unit_open = false;
     return sn->s->cb->commit(sn->s->ctx, &info);
 }

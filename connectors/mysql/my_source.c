@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 
 #include "cdc/connector.h"
 #include "cdc/log.h"
@@ -20,14 +19,6 @@
 /* The server's heartbeat when idle: bounds a blocked poll, so the agent closes a lingering Kafka
  * transaction (and notices a stop) within about this much. */
 #define HEARTBEAT_NS 20000000ULL
-
-int64_t
-my_now_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 cdc_err_t
 my_query_error(MYSQL *m, cdc_errstr_t *es, const char *what)
@@ -186,7 +177,7 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
         return CDC_OK;
     s->txn.open = false;
     s->start_pos = ev->log_pos;
-    int64_t now = my_now_us();
+    int64_t now = cdc_wall_us();
     cdc_txn_info_t snap = {0};
     bool chunk = my_resnap_commit_info(s, &snap); /* a high watermark: carries progress */
     if (s->txn.delivered == 0 && !chunk) {
@@ -378,9 +369,9 @@ my_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void *ctx, c
     if (timeout_ms == 0)
         return CDC_OK; /* nothing to acknowledge to the server */
     cdc_err_t err = s->streaming ? CDC_OK : my_start_streaming(s, es);
-    int64_t until = my_now_us() + (int64_t)timeout_ms * 1000;
+    int64_t until = cdc_wall_us() + (int64_t)timeout_ms * 1000;
     s->yield = false;
-    while (!err && !s->yield && my_now_us() < until) {
+    while (!err && !s->yield && cdc_wall_us() < until) {
         err = my_resnap_step(s, es); /* completing an interrupted snapshot */
         if (!err)
             err = next_event(s, es);
@@ -547,7 +538,7 @@ my_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
     char native[512];
     my_native(s, s->start_pos, native, sizeof(native));
     cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->start_pos, 0};
-    cdc_txn_info_t info = {pos, 0, "start", my_now_us() / 1000, true, NULL, native};
+    cdc_txn_info_t info = {pos, 0, "start", cdc_wall_ms(), true, NULL, native};
     cdc_err_t err = cb->commit(ctx, &info);
     if (!err && cb->sync)
         err = cb->sync(ctx);

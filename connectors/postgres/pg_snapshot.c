@@ -36,7 +36,7 @@ snapshot_table(cdc_source_t *s, PGconn *conn, snap_t *sn, size_t ordinal, bool l
                     .epoch = s->epoch,
                     .phase = CDC_PHASE_SNAPSHOT,
                     .minor = ordinal,
-                    .ts_ms = pg_now_us() / 1000};
+                    .ts_ms = cdc_wall_ms()};
     snprintf(txn.txn_id, sizeof(txn.txn_id), "snapshot");
     PGresult *last = NULL;
     const char **after = cdc_xcalloc(sc.meta.n_key + 1u, sizeof(char *));

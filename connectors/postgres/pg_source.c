@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "cdc/log.h"
@@ -18,14 +17,6 @@
 
 #define STATUS_INTERVAL_US 10000000LL
 #define FEEDBACK_MIN_US    100000LL /* at most this often for acknowledgements */
-
-int64_t
-pg_now_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 static void
 put64(char *p, uint64_t v)
@@ -248,7 +239,7 @@ dispatch(cdc_source_t *s, const char *buf, size_t len, cdc_errstr_t *es)
 static cdc_err_t
 send_status(cdc_source_t *s, bool force, cdc_errstr_t *es)
 {
-    int64_t now = pg_now_us();
+    int64_t now = cdc_wall_us();
     uint64_t flush = atomic_load(&s->acked);
     /* on the interval, or soon after an acknowledgement so the slot frees WAL promptly */
     if (!force && now - s->last_status_us < STATUS_INTERVAL_US &&
@@ -300,7 +291,7 @@ on_xlogdata(cdc_source_t *s, const char *buf, int len, cdc_errstr_t *es)
     uint64_t start = get64(buf + 1);
     if (start > s->received)
         s->received = start;
-    s->last_data_us = pg_now_us();
+    s->last_data_us = cdc_wall_us();
     return dispatch(s, buf + 25, (size_t)len - 25, es);
 }
 
@@ -309,7 +300,7 @@ on_xlogdata(cdc_source_t *s, const char *buf, int len, cdc_errstr_t *es)
 static void
 slot_metrics(cdc_source_t *s)
 {
-    int64_t now = pg_now_us();
+    int64_t now = cdc_wall_us();
     if (now - s->last_metrics_us < 5000000)
         return;
     s->last_metrics_us = now;
@@ -340,7 +331,7 @@ slot_metrics(cdc_source_t *s)
 static cdc_err_t
 heartbeat(cdc_source_t *s, cdc_errstr_t *es)
 {
-    int64_t now = pg_now_us(), every = (int64_t)s->conf->heartbeat_ms * 1000;
+    int64_t now = cdc_wall_us(), every = (int64_t)s->conf->heartbeat_ms * 1000;
     if (now - s->last_heartbeat_us < every || now - s->last_data_us < every)
         return CDC_OK;
     s->last_heartbeat_us = now;
@@ -351,7 +342,7 @@ heartbeat(cdc_source_t *s, cdc_errstr_t *es)
 static cdc_err_t
 wait_socket(cdc_source_t *s, int64_t until_us, cdc_errstr_t *es)
 {
-    int64_t now = pg_now_us();
+    int64_t now = cdc_wall_us();
     int64_t next = s->last_status_us + STATUS_INTERVAL_US;
     int64_t wake = until_us < next ? until_us : next;
     if (atomic_load(&s->acked) != s->sent_flush) {
@@ -410,7 +401,7 @@ start_streaming(cdc_source_t *s, cdc_errstr_t *es)
     }
     PQclear(r);
     s->streaming = !err;
-    s->last_status_us = s->last_data_us = s->last_heartbeat_us = pg_now_us();
+    s->last_status_us = s->last_data_us = s->last_heartbeat_us = cdc_wall_us();
     return err;
 }
 
@@ -421,10 +412,10 @@ pg_stream_poll(cdc_source_t *s, int timeout_ms, const cdc_source_cb_t *cb, void 
     s->cb = cb;
     s->ctx = ctx;
     cdc_err_t err = s->streaming ? CDC_OK : start_streaming(s, es);
-    int64_t until = pg_now_us() + (int64_t)timeout_ms * 1000;
+    int64_t until = cdc_wall_us() + (int64_t)timeout_ms * 1000;
     s->committed = false;
     /* back to the agent after each commit, so a lingering batch goes out on time */
-    while (!err && pg_now_us() < until && !s->committed) {
+    while (!err && cdc_wall_us() < until && !s->committed) {
         err = send_status(s, false, es);
         if (!err)
             err = heartbeat(s, es);

@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 
+#include "cdc/clock.h"
 #include "cdc/metrics.h"
 #include "cdc/watermark.h"
 #include "pg_internal.h"
@@ -38,7 +39,6 @@ cdc_err_t pg_scan_emit_row(pg_scan_t *sc, pg_txn_t *txn, PGresult *r, int row, p
 char *pg_scan_progress(const pg_scan_t *sc, uint32_t idx, PGresult *last, bool table_done);
 void pg_scan_close(pg_scan_t *sc);
 
-int64_t pg_now_us(void);
 /* ---- resuming an interrupted initial snapshot (pg_resnap.c) ---- */
 typedef struct {
     size_t ordinal; /* table being read */

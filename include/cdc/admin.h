@@ -22,6 +22,13 @@ int cdc_admin_source_drop(const cdc_config_t *cfg, const char *source, bool yes,
  * elsewhere (its lock). Returns a process exit code. */
 int cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out);
 
+/* The named source / sink of cfg, or NULL after saying on stderr that there is none. */
+const cdc_source_conf_t *cdc_admin_source(const cdc_config_t *cfg, const char *name);
+const cdc_sink_conf_t *cdc_admin_sink(const cdc_config_t *cfg, const char *name);
+/* False, after saying why on stderr, when kafka.brokers is embedded: command needs the history
+ * and stored positions of a Kafka cluster. */
+bool cdc_admin_kafka_cluster(const cdc_config_t *cfg, const char *command);
+
 /* The stored offsets of source src (<prefix>._offsets). */
 cdc_err_t cdc_admin_load_offsets(const cdc_config_t *cfg, const cdc_source_conf_t *src,
                                  cdc_offsets_t *o, cdc_errstr_t *es);

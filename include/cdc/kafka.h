@@ -106,6 +106,12 @@ uint64_t cdc_producer_delivered(const cdc_producer_t *p);
 
 typedef struct cdc_consumer cdc_consumer_t;
 
+/* A consumer handle with the settings every reader here uses: read_committed, no automatic
+ * offsets (positions live in the target or are given), end-of-partition events, short fetch
+ * waits. For reads by offset and metadata; cdc_consumer_t wraps one for the sinks. */
+rd_kafka_t *cdc_kafka_reader_new(const cdc_kafka_conf_t *kc, const char *bootstrap,
+                                 const char *group_id, cdc_errstr_t *es);
+
 /* A consumer with isolation.level=read_committed, no auto commit: positions live in the target
  * database, so partitions are assigned explicitly. */
 cdc_consumer_t *cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap,

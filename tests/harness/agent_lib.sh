@@ -54,6 +54,18 @@ wait_offsets() { # pattern [tenths]
     return 1
 }
 
+# Asserts that COMMAND... prints EXPECTED within 30 s (polled every 0.1 s).
+wait_value() { # what expected command...
+    local what=$1 want=$2 i got=
+    shift 2
+    for i in $(seq 1 300); do
+        got=$("$@" 2>/dev/null || true)
+        [ "$got" = "$want" ] && break
+        sleep 0.1
+    done
+    assert_eq "$want" "$got" "$what"
+}
+
 # Stops the agent in $agent_pid with SIGTERM; sets $rc to its exit code.
 agent_stop() {
     kill -TERM "$agent_pid"

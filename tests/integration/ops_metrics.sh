@@ -39,20 +39,10 @@ EOC
 get() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port$1" || true; }
 body() { curl -s "http://127.0.0.1:$http_port$1" || true; }
 metric() { body /metrics | awk -v k="$1" '$1 == k {print $2}'; }
-wait_for() { # what expected command...
-    local what=$1 want=$2 i got=
-    shift 2
-    for i in $(seq 1 300); do
-        got=$("$@" 2>/dev/null || true)
-        [ "$got" = "$want" ] && break
-        sleep 0.1
-    done
-    assert_eq "$want" "$got" "$what"
-}
 
 start_agent
-wait_for "/healthz answers" 200 get /healthz
-wait_for "/readyz: ready once the source streams and the sink is connected" 200 get /readyz
+wait_value "/healthz answers" 200 get /healthz
+wait_value "/readyz: ready once the source streams and the sink is connected" 200 get /readyz
 # a second agent with the same endpoint does not start, and says where (before it touches
 # anything of the first one's)
 out=$(timeout 20 "$CDC_AGENT" run -c "$tmp/agent.yaml" 2>&1) && rc=0 || rc=$?
@@ -63,10 +53,10 @@ pg -c "INSERT INTO metsrc SELECT g, 0 FROM generate_series(1, 200) g" \
    -c "INSERT INTO metsrc SELECT g, 0 FROM generate_series(201, 300) g" \
    -c "UPDATE metsrc SET v = 1 WHERE id <= 120" \
    -c "DELETE FROM metsrc WHERE id > 250" >/dev/null
-wait_for "source: 300 inserts published" 300 metric 'cdc_source_events_total{source="crm",op="c"}'
-wait_for "source: 120 updates published" 120 metric 'cdc_source_events_total{source="crm",op="u"}'
-wait_for "source: 50 deletes published" 50 metric 'cdc_source_events_total{source="crm",op="d"}'
-wait_for "sink: 470 records applied" 470 metric 'cdc_sink_applied_total{sink="met"}'
+wait_value "source: 300 inserts published" 300 metric 'cdc_source_events_total{source="crm",op="c"}'
+wait_value "source: 120 updates published" 120 metric 'cdc_source_events_total{source="crm",op="u"}'
+wait_value "source: 50 deletes published" 50 metric 'cdc_source_events_total{source="crm",op="d"}'
+wait_value "sink: 470 records applied" 470 metric 'cdc_sink_applied_total{sink="met"}'
 assert_eq 250 "$(tpg -Atc "SELECT count(*) FROM metdst")" "the target holds the 250 rows left"
 m=$(body /metrics)
 assert_contains "$m" '# TYPE cdc_source_events_total counter' "Prometheus TYPE lines"
@@ -82,23 +72,23 @@ assert_eq 404 "$(get /nothing)" "unknown path: 404"
 pgd=$(. "$tmp/tpg/pg.env" && echo "$CDC_TEST_PG_DATA")
 runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$pgd" -m fast -w stop >/dev/null
 pg -c "INSERT INTO metsrc VALUES (1000, 1)" >/dev/null # a batch that finds the target gone
-wait_for "/readyz: 503 while the target is down" 503 get /readyz
+wait_value "/readyz: 503 while the target is down" 503 get /readyz
 assert_contains "$(body /readyz)" 'component="sink",name="met"' "/readyz names the sink"
 runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$pgd" -l "$pgd/../server.log" -w -t 60 \
     -o "-p $tpg_port -k $(dirname "$pgd") -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-wait_for "/readyz: 200 after the target is back" 200 get /readyz
-wait_for "the row written meanwhile applied" 1 tpg -Atc "SELECT count(*) FROM metdst WHERE id = 1000"
+wait_value "/readyz: 200 after the target is back" 200 get /readyz
+wait_value "the row written meanwhile applied" 1 tpg -Atc "SELECT count(*) FROM metdst WHERE id = 1000"
 
 # every broker down: not ready; up again: ready
 mock_cmd "down 1"
 mock_cmd "down 2"
 mock_cmd "down 3"
-wait_for "/readyz: 503 while Kafka is down" 503 get /readyz
+wait_value "/readyz: 503 while Kafka is down" 503 get /readyz
 assert_contains "$(body /readyz)" 'component="kafka"' "/readyz names Kafka"
 mock_cmd "up 1"
 mock_cmd "up 2"
 mock_cmd "up 3"
-wait_for "/readyz: 200 after Kafka is back" 200 get /readyz
+wait_value "/readyz: 200 after Kafka is back" 200 get /readyz
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
 

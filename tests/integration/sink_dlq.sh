@@ -75,22 +75,12 @@ sinks:
       - {from: crm.public.fkchild, to: public.fk_child_t, fk_checks: true}
 EOC
 dump() { "$CDC_TOPIC_DUMP" "$boot" "$1" --headers; }
-wait_for_count() { # what expected command...
-    local what=$1 want=$2 i got=
-    shift 2
-    for i in $(seq 1 300); do
-        got=$("$@")
-        [ "$got" = "$want" ] && break
-        sleep 0.1
-    done
-    assert_eq "$want" "$got" "$what"
-}
 start_agent
-wait_for_count "erp: 200 rows applied" 200 myt -N -e "SELECT COUNT(*) FROM dlq_customers"
-wait_for_count "pgdst: 200 rows applied" 200 pgt -Atc "SELECT COUNT(*) FROM dlq_copy"
+wait_value "erp: 200 rows applied" 200 myt -N -e "SELECT COUNT(*) FROM dlq_customers"
+wait_value "pgdst: 200 rows applied" 200 pgt -Atc "SELECT COUNT(*) FROM dlq_copy"
 dlq_lines() { dump "cdc._dlq.$1" | wc -l; }
-wait_for_count "erp: 2 records in the DLQ" 2 dlq_lines erp
-wait_for_count "pgdst: 2 records in the DLQ" 2 dlq_lines pgdst
+wait_value "erp: 2 records in the DLQ" 2 dlq_lines erp
+wait_value "pgdst: 2 records in the DLQ" 2 dlq_lines pgdst
 erp_dlq=$(dump cdc._dlq.erp)
 pg_dlq=$(dump cdc._dlq.pgdst)
 assert_contains "$erp_dlq" '"id":1001' "erp DLQ holds the long name"
@@ -113,15 +103,15 @@ assert_eq 1 "$(pgt -Atc "SELECT COUNT(*) FROM dlq_copy WHERE id IN (1, 1001, 100
 # truncate: a barrier across the 4 partitions on the MariaDB route, ignored on the other
 pg -c "UPDATE dlqsrc SET note = 'before' WHERE id BETWEEN 2 AND 50" -c "TRUNCATE dlqsrc" \
    -c "INSERT INTO dlqsrc SELECT g, 'after' || g, 'a' || g || '@x' FROM generate_series(301, 320) g" >/dev/null
-wait_for_count "erp: truncated, then the 20 new rows" 20 myt -N -e "SELECT COUNT(*) FROM dlq_customers"
+wait_value "erp: truncated, then the 20 new rows" 20 myt -N -e "SELECT COUNT(*) FROM dlq_customers"
 assert_eq "301 320" "$(myt -N -e "SELECT MIN(id), MAX(id) FROM dlq_customers" | tr '\t' ' ')" "erp: only the rows after the truncate"
-wait_for_count "pgdst: truncate ignored" 220 pgt -Atc "SELECT COUNT(*) FROM dlq_copy"
+wait_value "pgdst: truncate ignored" 220 pgt -Atc "SELECT COUNT(*) FROM dlq_copy"
 
 # a child before its parent, foreign-key checks on: held back, then applied
 pg -c "INSERT INTO fkchild VALUES (1, 77)" >/dev/null
 sleep 1.5
 pg -c "INSERT INTO fkparent VALUES (77, 'parent')" >/dev/null
-wait_for_count "fk: the child row applied after its parent" 1 pgt -Atc "SELECT COUNT(*) FROM fk_child_t WHERE parent_id = 77"
+wait_value "fk: the child row applied after its parent" 1 pgt -Atc "SELECT COUNT(*) FROM fk_child_t WHERE parent_id = 77"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
 log=$(cat "$tmp/agent.log")

@@ -149,21 +149,11 @@ inserts types_src "${pg_to_my[@]}" | pg >/dev/null
 { echo "SET time_zone = '+00:00';"; inserts types_src "${my_to_pg[@]}"; } | my
 
 dlq() { "$CDC_TOPIC_DUMP" "$boot" "cdc._dlq.$1" --headers; }
-wait_for() { # what expected command...
-    local what=$1 want=$2 i got=
-    shift 2
-    for i in $(seq 1 300); do
-        got=$("$@" 2>/dev/null || true)
-        [ "$got" = "$want" ] && break
-        sleep 0.1
-    done
-    assert_eq "$want" "$got" "$what"
-}
 dlq_count() { dlq "$1" | wc -l; }
-wait_for "PostgreSQL -> MariaDB: row 1 applied" 1 myt -N -e "SELECT COUNT(*) FROM types_dst"
-wait_for "MariaDB -> PostgreSQL: row 1 applied" 1 pgt -Atc "SELECT COUNT(*) FROM types_dst"
-wait_for "PostgreSQL -> MariaDB: refused cases in the DLQ" "$(refused "${pg_to_my[@]}")" dlq_count tomy
-wait_for "MariaDB -> PostgreSQL: refused cases in the DLQ" "$(refused "${my_to_pg[@]}")" dlq_count topg
+wait_value "PostgreSQL -> MariaDB: row 1 applied" 1 myt -N -e "SELECT COUNT(*) FROM types_dst"
+wait_value "MariaDB -> PostgreSQL: row 1 applied" 1 pgt -Atc "SELECT COUNT(*) FROM types_dst"
+wait_value "PostgreSQL -> MariaDB: refused cases in the DLQ" "$(refused "${pg_to_my[@]}")" dlq_count tomy
+wait_value "MariaDB -> PostgreSQL: refused cases in the DLQ" "$(refused "${my_to_pg[@]}")" dlq_count topg
 
 check_cases() { # sink direction case...
     local sink=$1 dir=$2 c name want i=0 got line dl
