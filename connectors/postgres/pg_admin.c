@@ -111,8 +111,8 @@ cdc_pg_source_seek(const cdc_source_conf_t *conf, const char *position, bool for
     const char *params[] = {conf->slot, lsn_txt};
     PGresult *r = PQexecParams(c,
                                "SELECT s.active_pid, s.confirmed_flush_lsn > $2::pg_lsn, "
-                               "$2::pg_lsn > pg_current_wal_lsn() FROM pg_replication_slots s "
-                               "WHERE s.slot_name = $1",
+                               "$2::pg_lsn > pg_current_wal_insert_lsn() FROM "
+                               "pg_replication_slots s WHERE s.slot_name = $1",
                                2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         err = pg_result_error(es, CDC_ERR_CONNECT, c, r, "reading slot %s", conf->slot);
@@ -143,9 +143,9 @@ cdc_pg_source_seek(const cdc_source_conf_t *conf, const char *position, bool for
     PQfinish(c);
     if (err)
         return err;
-    /* resume after everything that committed up to lsn */
+    /* resume after everything that committed up to lsn (the slot itself stops at what the server
+     * flushed so far; the stored position skips the rest) */
     o->pos = (cdc_pos_t){o->pos.epoch, CDC_PHASE_STREAM, lsn, 0, UINT32_MAX};
-    o->ack_token = lsn;
     o->snapshot_done = true;
     free(o->progress);
     o->progress = NULL;

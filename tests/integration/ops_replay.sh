@@ -146,7 +146,7 @@ assert_contains "$out" "a replication slot cannot go back" "offsets set --source
 pg -c "INSERT INTO replsrc VALUES (500, 5, 'skipped')" >/dev/null
 lsn_now=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
 out=$(osn --source crm --position "$lsn_now") && rc=0 || rc=$?
-assert_eq 0 "$rc" "offsets set --source forward: exit 0"
+assert_eq 0 "$rc" "offsets set --source forward: exit 0 ($out)"
 pg -c "INSERT INTO replsrc VALUES (501, 5, 'after')" >/dev/null
 start_agent
 for i in $(seq 1 300); do [ "$(pgt -Atc "SELECT count(*) FROM repldst WHERE id = 501")" = 1 ] && break; sleep 0.1; done
