@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "cdc/json.h"
@@ -49,13 +50,25 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
     cdc_buf_puts(&sql, " AND c.TABLE_NAME = ");
     cdc_mysql_literal(m, &sql, st->tb->name, strlen(st->tb->name));
     cdc_buf_puts(&sql, " ORDER BY c.ORDINAL_POSITION");
-    cdc_err_t err =
-        mysql_query(m, sql.data) ? my_query_error(m, es, "reading the table structure") : CDC_OK;
+    /* An empty answer is asked again a few times before the table is taken as missing: under
+     * concurrent DDL in the same database (other sessions creating and dropping tables) CI once
+     * saw information_schema answer nothing for a table that existed. */
+    MYSQL_RES *r = NULL;
+    size_t rows = 0;
+    cdc_err_t err = CDC_OK;
+    for (int attempt = 0; !err && rows == 0 && attempt < 4; attempt++) {
+        if (attempt) {
+            mysql_free_result(r);
+            usleep(250000);
+        }
+        err = mysql_query(m, sql.data) ? my_query_error(m, es, "reading the table structure")
+                                       : CDC_OK;
+        r = err ? NULL : mysql_store_result(m);
+        rows = r ? (size_t)mysql_num_rows(r) : 0;
+    }
     cdc_buf_deinit(&sql);
     if (err)
         return err;
-    MYSQL_RES *r = mysql_store_result(m);
-    size_t rows = r ? (size_t)mysql_num_rows(r) : 0;
     if (rows == 0) {
         mysql_free_result(r);
         return cdc_errstr_set(es, CDC_ERR_CONFIG, "table %s.%s does not exist", st->tb->db,
