@@ -30,6 +30,8 @@
 static volatile sig_atomic_t stop_signal, signals, reload_signal;
 static atomic_int failed;
 
+static volatile sig_atomic_t first_signal_s;
+
 static void
 on_signal(int sig)
 {
@@ -37,8 +39,15 @@ on_signal(int sig)
         reload_signal = 1;
         return;
     }
+    /* a second signal forces the exit, but not the one that comes along with the first (Ctrl-C
+     * reaches the whole process group while a wrapper script also sends SIGTERM) */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+    if (!signals || ts.tv_sec - first_signal_s >= 2)
+        signals++;
+    if (!first_signal_s)
+        first_signal_s = (sig_atomic_t)ts.tv_sec;
     stop_signal = sig;
-    signals++;
 }
 
 static bool
