@@ -16,6 +16,7 @@ cmake --build "$root/build" -j "${JOBS:-2}" --target cdc-agent >/dev/null
 state=$root/.harness/demo
 cleanup() { "$root/tests/harness/servers.sh" stop "$state" >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
+cleanup # a run that was cut short may have left its servers: every run starts from fresh ones
 echo "== starting the CRM (PostgreSQL) and ERP (MariaDB) databases"
 "$root/tests/harness/servers.sh" start "$state"
 set -a
