@@ -18,7 +18,8 @@
  * A truncate (published to every partition of its topic) is a barrier: each partition stops at
  * it, and once all have reached it the table is emptied, in order with the rows around it.
  * Records at or below a partition's stored source position within the same epoch are re-sends and
- * are skipped; a new epoch resets that guard and is logged.
+ * are skipped; a new epoch resets that guard and is logged. Partitions, their offsets and metrics
+ * are in agent/sink_parts.c.
  */
 #include "cdc/sink.h"
 
@@ -33,137 +34,10 @@
 #include "cdc/metrics.h"
 #include "cdc/topic.h"
 #include "sink_internal.h"
+#include "sink_state.h"
 
 #define CONFLICT_ATTEMPTS   6   /* tries of a record that violates a constraint, then the DLQ */
 #define CONFLICT_BACKOFF_MS 250 /* doubled per try: ~8 s in all */
-
-typedef struct {
-    char topic[CDC_TOPIC_MAX_LEN + 1];
-    int32_t partition;
-    size_t route;
-    int64_t next;     /* next offset to apply */
-    int64_t expected; /* what cdc_sink_offsets holds (-1: no row yet) */
-    uint32_t epoch;   /* guard: last applied position */
-    char pos[CDC_POS_STRLEN];
-    const rd_kafka_topic_t *rkt; /* the consumer's handle of topic, once seen */
-    int64_t polled;              /* next offset expected from the consumer */
-    bool paused;
-    bool eof; /* the consumer reached the partition's end */
-    /* held back between batches */
-    int64_t wait_offset; /* a record that violated a constraint (-1: none) */
-    int attempts;
-    int64_t retry_at_ms;
-    bool barrier; /* stopped at a truncate */
-    char barrier_pos[CDC_POS_STRLEN];
-    /* the batch being applied */
-    bool touched, held;
-    size_t barrier_item;
-    int64_t b_next;
-    uint32_t b_epoch;
-    char b_pos[CDC_POS_STRLEN];
-} part_t;
-
-/* A record polled and not applied yet: after a commit the ones below their partition's next
- * offset go, the ones a held-back partition did not reach stay for the next batch. */
-typedef struct {
-    rd_kafka_message_t *m;
-    size_t part;
-} item_t;
-
-typedef struct {
-    char schema[256];
-    const char *table;
-} route_target_t;
-
-typedef struct {
-    const cdc_config_t *cfg;
-    const cdc_sink_conf_t *conf;
-    const cdc_sink_ops_t *ops;
-    cdc_sink_target_t *t;
-    cdc_consumer_t *c;
-    route_target_t *targets;
-    part_t *parts;
-    size_t n_parts;
-    item_t *items;
-    size_t n_items, cap_items;
-    size_t n_ready;        /* items whose partition is not held back */
-    int64_t next_retry_ms; /* earliest retry of a held-back record (0: none) */
-    cdc_arena_t arena;
-    cdc_sink_grouper_t grouper;
-    cdc_sink_dlq_t *dlq;
-    const cdc_sink_opts_t *opts;
-    cdc_metric_t *m_applied, *m_skipped, *m_dlq, *m_retried, *m_conflicts, *m_batch, *m_lag, *m_up;
-    cdc_sink_offset_t *moves; /* per partition: the offset moves of a batch */
-    int64_t *moves_from;
-    cdc_sink_stats_t *stats;
-    uint64_t applied, skipped; /* in the batch being applied */
-    bool diverted;             /* the record just processed went to the DLQ or was held back */
-} sink_t;
-
-static part_t *
-find_part(sink_t *s, const char *topic, int32_t partition, size_t *idx)
-{
-    for (size_t i = 0; i < s->n_parts; i++)
-        if (s->parts[i].partition == partition && !strcmp(s->parts[i].topic, topic)) {
-            *idx = i;
-            return &s->parts[i];
-        }
-    return NULL;
-}
-
-/* Every partition of every route topic, at its stored offset. */
-static cdc_err_t
-assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es)
-{
-    cdc_buf_t topic;
-    cdc_buf_init(&topic);
-    cdc_err_t err = CDC_OK;
-    for (size_t r = 0; !err && r < s->conf->n_routes; r++) {
-        if ((err = cdc_sink_route_topic(s->cfg, &s->conf->routes[r], &topic, es)))
-            break;
-        int n = 0;
-        err = cdc_kafka_partition_count(cdc_consumer_handle(s->c), topic.data, 10000, &n, es);
-        if (!err && n == 0) /* its source has not created it yet: tried again */
-            err = cdc_errstr_set(es, CDC_ERR_CONNECT,
-                                 "sink %s: topic %s (route %s) does not exist yet", s->conf->name,
-                                 topic.data, s->conf->routes[r].from);
-        for (int p = 0; !err && p < n; p++) {
-            s->parts = cdc_xrealloc(s->parts, (s->n_parts + 1) * sizeof(part_t));
-            part_t *pt = &s->parts[s->n_parts++];
-            memset(pt, 0, sizeof(*pt));
-            snprintf(pt->topic, sizeof(pt->topic), "%s", topic.data);
-            pt->partition = p;
-            pt->route = r;
-            pt->expected = -1;
-            pt->wait_offset = -1;
-            const cdc_sink_offset_t *o = cdc_sink_offsets_find(stored, topic.data, p);
-            int64_t low = 0, high = 0;
-            err = cdc_consumer_watermarks(s->c, topic.data, p, &low, &high, 10000, es);
-            if (err)
-                break;
-            if (o) {
-                pt->next = pt->expected = o->next_offset;
-                pt->epoch = o->epoch;
-                memcpy(pt->pos, o->source_pos, sizeof(pt->pos));
-            } else {
-                pt->next = low;
-            }
-            if (pt->next < low) {
-                err = cdc_errstr_set(
-                    es, CDC_ERR_FATAL,
-                    "sink %s: %s[%d] offsets %lld..%lld were deleted by retention before they "
-                    "were applied; re-snapshot %s into %s",
-                    s->conf->name, topic.data, p, (long long)pt->next, (long long)low - 1,
-                    s->conf->routes[r].from, s->conf->routes[r].to);
-                break;
-            }
-            pt->polled = pt->next;
-            err = cdc_consumer_assign(s->c, topic.data, p, pt->next, es);
-        }
-    }
-    cdc_buf_deinit(&topic);
-    return err;
-}
 
 /* ---- one record --------------------------------------------------------------------------- */
 
@@ -347,33 +221,6 @@ release_barriers(sink_t *s, cdc_errstr_t *es)
     return CDC_OK;
 }
 
-static void
-register_metrics(sink_t *s)
-{
-    cdc_buf_t l;
-    cdc_buf_init(&l);
-    cdc_metric_labels(&l, "sink", s->conf->name, (const char *)NULL);
-    s->m_applied = cdc_metric_counter("cdc_sink_applied_total",
-                                      "Records applied to the target (committed)", l.data);
-    s->m_skipped = cdc_metric_counter("cdc_sink_skipped_total",
-                                      "Re-sent records skipped by the position guard", l.data);
-    s->m_dlq = cdc_metric_counter("cdc_sink_dlq_total", "Records written to the dead-letter topic",
-                                  l.data);
-    s->m_retried = cdc_metric_counter("cdc_sink_retries_total",
-                                      "Batches tried again (connection lost, deadlock)", l.data);
-    s->m_conflicts =
-        cdc_metric_counter("cdc_sink_conflicts_total",
-                           "Unique or foreign-key violations that held a partition back", l.data);
-    s->m_batch = cdc_metric_histogram(
-        "cdc_sink_batch_seconds", "Time to apply and commit one batch, retries included", l.data);
-    s->m_lag = cdc_metric_gauge("cdc_sink_lag_records",
-                                "Records in the sink's partitions not applied yet", l.data);
-    cdc_metrics_up("sink", s->conf->name, false);
-    cdc_metric_labels(&l, "component", "sink", "name", s->conf->name, (const char *)NULL);
-    s->m_up = cdc_metric_gauge("cdc_up", "", l.data); /* registered by cdc_metrics_up */
-    cdc_buf_deinit(&l);
-}
-
 /* ---- batches ------------------------------------------------------------------------------- */
 
 static bool
@@ -502,98 +349,6 @@ batch_done(sink_t *s)
     cdc_metric_set(s->m_lag, (double)behind);
 }
 
-/* After a reconnect (the sink's lock held again): the stored offsets are the truth. A commit whose
- * answer the lost connection swallowed may have gone through; its records are then done. */
-/* Partition i starts again at the stored offset o (NULL: no row: from the log's start): its
- * records in hand go, the consumer fetches from there. */
-static cdc_err_t
-seek_back(sink_t *s, size_t i, const cdc_sink_offset_t *o, cdc_errstr_t *es)
-{
-    part_t *pt = &s->parts[i];
-    int64_t at = o ? o->next_offset : 0;
-    if (!o) {
-        int64_t high = 0;
-        cdc_err_t err =
-            cdc_consumer_watermarks(s->c, pt->topic, pt->partition, &at, &high, 10000, es);
-        if (err)
-            return err;
-    }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, pt->topic, pt->partition)->offset = at;
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(cdc_consumer_handle(s->c), l, 10000);
-    rd_kafka_resp_err_t perr = l->elems[0].err;
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e || perr) {
-        cdc_errstr_set(es, CDC_ERR_KAFKA, "sink %s: seeking %s[%d] back to %lld: %s", s->conf->name,
-                       pt->topic, (int)pt->partition, (long long)at,
-                       e ? rd_kafka_error_string(e) : rd_kafka_err2str(perr));
-        if (e)
-            rd_kafka_error_destroy(e);
-        return CDC_ERR_KAFKA;
-    }
-    size_t k = 0;
-    for (size_t j = 0; j < s->n_items; j++) {
-        if (s->items[j].part == i)
-            rd_kafka_message_destroy(s->items[j].m);
-        else
-            s->items[k++] = s->items[j];
-    }
-    s->n_items = k;
-    pt->next = pt->polled = at;
-    pt->expected = o ? at : -1;
-    pt->epoch = o ? o->epoch : 0;
-    memcpy(pt->pos, o ? o->source_pos : "", o ? sizeof(pt->pos) : 1);
-    pt->eof = false;
-    pt->wait_offset = -1;
-    return CDC_OK;
-}
-
-static cdc_err_t
-adopt_stored(sink_t *s, cdc_errstr_t *es)
-{
-    cdc_sink_offsets_t stored = {0};
-    cdc_err_t err = s->ops->load_offsets(s->t, &stored, es);
-    for (size_t i = 0; !err && i < s->n_parts; i++) {
-        part_t *pt = &s->parts[i];
-        const cdc_sink_offset_t *o = cdc_sink_offsets_find(&stored, pt->topic, pt->partition);
-        int64_t at = o ? o->next_offset : -1;
-        if (at == pt->expected)
-            continue;
-        if (at < pt->expected) {
-            /* The target lost commits it had acknowledged (synchronous_commit=off, a failover
-             * to a replica behind): rows and offsets went together, so it is consistent at the
-             * older offset; those records are applied again. (Another instance only ever moves
-             * offsets forward.) */
-            CDC_LOG_WARN("sink=%s %s[%d] the target went back from offset %lld to %lld while "
-                         "the connection was lost (it lost acknowledged commits): applying "
-                         "them again",
-                         s->conf->name, pt->topic, (int)pt->partition, (long long)pt->expected,
-                         (long long)at);
-            if ((err = seek_back(s, i, o, es)))
-                break;
-            continue;
-        }
-        CDC_LOG_INFO("sink=%s %s[%d] the last commit went through before the connection was "
-                     "lost: at offset %lld",
-                     s->conf->name, pt->topic, (int)pt->partition, (long long)at);
-        pt->next = pt->expected = at;
-        pt->epoch = o->epoch;
-        memcpy(pt->pos, o->source_pos, sizeof(pt->pos));
-    }
-    cdc_sink_offsets_free(&stored);
-    if (err)
-        return err;
-    size_t k = 0; /* records the commit applied are done */
-    for (size_t i = 0; i < s->n_items; i++) {
-        if (s->items[i].m->offset < s->parts[s->items[i].part].next)
-            rd_kafka_message_destroy(s->items[i].m);
-        else
-            s->items[k++] = s->items[i];
-    }
-    s->n_items = k;
-    return CDC_OK;
-}
-
 static cdc_err_t
 reconnect(sink_t *s, cdc_errstr_t *es)
 {
@@ -602,7 +357,7 @@ reconnect(sink_t *s, cdc_errstr_t *es)
     s->t = NULL;
     cdc_errstr_t oe = {{0}};
     cdc_err_t err = s->ops->open(s->conf, &s->t, &oe);
-    if (!err && (err = adopt_stored(s, &oe)) == CDC_OK)
+    if (!err && (err = cdc_sink_adopt_stored(s, &oe)) == CDC_OK)
         return CDC_OK;
     if (s->t)
         s->ops->close(s->t);
@@ -664,7 +419,8 @@ msg_part(sink_t *s, const rd_kafka_message_t *m, size_t *idx)
             *idx = i;
             return &s->parts[i];
         }
-    part_t *pt = m->rkt ? find_part(s, rd_kafka_topic_name(m->rkt), m->partition, idx) : NULL;
+    part_t *pt =
+        m->rkt ? cdc_sink_find_part(s, rd_kafka_topic_name(m->rkt), m->partition, idx) : NULL;
     if (pt)
         pt->rkt = m->rkt;
     return pt;
@@ -708,43 +464,6 @@ drop_items(sink_t *s)
     s->n_items = 0;
 }
 
-/* Replay: the partitions start again at the given offsets, their guard cleared; only backwards:
- * a partition not applied that far yet (or never) stays where it is. */
-static cdc_err_t
-replay_rewind(sink_t *s, const cdc_sink_opts_t *opts, cdc_errstr_t *es)
-{
-    cdc_sink_offsets_t stored = {0};
-    cdc_err_t err = s->ops->load_offsets(s->t, &stored, es);
-    cdc_sink_offset_t *set = cdc_xcalloc(opts->n_rewind + 1, sizeof(*set));
-    size_t n = 0;
-    for (size_t i = 0; !err && i < opts->n_rewind; i++) {
-        const cdc_sink_offset_t *want = &opts->rewind[i];
-        const cdc_sink_offset_t *o = cdc_sink_offsets_find(&stored, want->topic, want->partition);
-        if (!o || o->next_offset <= want->next_offset) {
-            CDC_LOG_INFO("sink=%s replay: %s[%d] stays at offset %lld (not applied past %lld "
-                         "yet)",
-                         s->conf->name, want->topic, (int)want->partition,
-                         (long long)(o ? o->next_offset : 0), (long long)want->next_offset);
-            continue;
-        }
-        set[n] = *want;
-        set[n].epoch = o->epoch;
-        set[n].source_pos[0] = '\0'; /* the guard would skip everything replayed */
-        CDC_LOG_INFO("sink=%s replay: %s[%d] goes back from offset %lld to %lld", s->conf->name,
-                     want->topic, (int)want->partition, (long long)o->next_offset,
-                     (long long)want->next_offset);
-        n++;
-    }
-    cdc_sink_offsets_free(&stored);
-    if (!err && n && !(err = s->ops->begin(s->t, es)) &&
-        !(err = s->ops->set_offsets(s->t, set, n, es)))
-        err = s->ops->commit(s->t, es);
-    if (err)
-        s->ops->rollback(s->t);
-    free(set);
-    return err;
-}
-
 cdc_err_t
 cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *bootstrap,
              const cdc_sink_ops_t *ops, bool (*stop)(void), const cdc_sink_opts_t *opts,
@@ -757,7 +476,7 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         conf->batch_size >= 400 ? (size_t)conf->batch_size / 4 : (size_t)conf->batch_size;
     cdc_sink_grouper_init(&s.grouper, !cdc_sink_fk_checks_off(conf), per_statement);
     s.dlq = cdc_sink_dlq_new(cfg, conf, bootstrap);
-    register_metrics(&s);
+    cdc_sink_register_metrics(&s);
     s.targets = cdc_xcalloc(conf->n_routes + 1, sizeof(route_target_t));
     for (size_t r = 0; r < conf->n_routes; r++)
         s.targets[r].table = cdc_config_split_table(conf->routes[r].to, s.targets[r].schema,
@@ -767,13 +486,13 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     snprintf(group, sizeof(group), "cdc-sink.%s.%s", cfg->agent.name, conf->name);
     cdc_err_t err = ops->open(conf, &s.t, es);
     if (!err && opts && opts->n_rewind) /* replay: under the lock, before anything is read */
-        err = replay_rewind(&s, opts, es);
+        err = cdc_sink_replay_rewind(&s, opts, es);
     if (!err)
         err = ops->load_offsets(s.t, &stored, es);
     if (!err && !(s.c = cdc_consumer_new(&cfg->kafka, bootstrap, group, es)))
         err = CDC_ERR_KAFKA;
     if (!err)
-        err = assign(&s, &stored, es);
+        err = cdc_sink_assign(&s, &stored, es);
     cdc_sink_offsets_free(&stored);
     s.moves = cdc_xcalloc(s.n_parts + 1, sizeof(cdc_sink_offset_t));
     s.moves_from = cdc_xcalloc(s.n_parts + 1, sizeof(int64_t));

@@ -1,0 +1,234 @@
+/*
+ * The sink engine's partitions (agent/sink_state.h): assignment at the stored offsets, the
+ * metrics, and moving partitions to where the target's cdc_sink_offsets says they are (after a
+ * reconnect, or a replay's rewind).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/clock.h"
+#include "cdc/kafka.h"
+#include "cdc/log.h"
+#include "sink_state.h"
+
+part_t *
+cdc_sink_find_part(sink_t *s, const char *topic, int32_t partition, size_t *idx)
+{
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (s->parts[i].partition == partition && !strcmp(s->parts[i].topic, topic)) {
+            *idx = i;
+            return &s->parts[i];
+        }
+    return NULL;
+}
+
+/* Every partition of every route topic, at its stored offset. */
+cdc_err_t
+cdc_sink_assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es)
+{
+    cdc_buf_t topic;
+    cdc_buf_init(&topic);
+    cdc_err_t err = CDC_OK;
+    for (size_t r = 0; !err && r < s->conf->n_routes; r++) {
+        if ((err = cdc_sink_route_topic(s->cfg, &s->conf->routes[r], &topic, es)))
+            break;
+        int n = 0;
+        err = cdc_kafka_partition_count(cdc_consumer_handle(s->c), topic.data, 10000, &n, es);
+        if (!err && n == 0) /* its source has not created it yet: tried again */
+            err = cdc_errstr_set(es, CDC_ERR_CONNECT,
+                                 "sink %s: topic %s (route %s) does not exist yet", s->conf->name,
+                                 topic.data, s->conf->routes[r].from);
+        for (int p = 0; !err && p < n; p++) {
+            s->parts = cdc_xrealloc(s->parts, (s->n_parts + 1) * sizeof(part_t));
+            part_t *pt = &s->parts[s->n_parts++];
+            memset(pt, 0, sizeof(*pt));
+            snprintf(pt->topic, sizeof(pt->topic), "%s", topic.data);
+            pt->partition = p;
+            pt->route = r;
+            pt->expected = -1;
+            pt->wait_offset = -1;
+            const cdc_sink_offset_t *o = cdc_sink_offsets_find(stored, topic.data, p);
+            int64_t low = 0, high = 0;
+            err = cdc_consumer_watermarks(s->c, topic.data, p, &low, &high, 10000, es);
+            if (err)
+                break;
+            if (o) {
+                pt->next = pt->expected = o->next_offset;
+                pt->epoch = o->epoch;
+                memcpy(pt->pos, o->source_pos, sizeof(pt->pos));
+            } else {
+                pt->next = low;
+            }
+            if (pt->next < low) {
+                err = cdc_errstr_set(
+                    es, CDC_ERR_FATAL,
+                    "sink %s: %s[%d] offsets %lld..%lld were deleted by retention before they "
+                    "were applied; re-snapshot %s into %s",
+                    s->conf->name, topic.data, p, (long long)pt->next, (long long)low - 1,
+                    s->conf->routes[r].from, s->conf->routes[r].to);
+                break;
+            }
+            pt->polled = pt->next;
+            err = cdc_consumer_assign(s->c, topic.data, p, pt->next, es);
+        }
+    }
+    cdc_buf_deinit(&topic);
+    return err;
+}
+
+void
+cdc_sink_register_metrics(sink_t *s)
+{
+    cdc_buf_t l;
+    cdc_buf_init(&l);
+    cdc_metric_labels(&l, "sink", s->conf->name, (const char *)NULL);
+    s->m_applied = cdc_metric_counter("cdc_sink_applied_total",
+                                      "Records applied to the target (committed)", l.data);
+    s->m_skipped = cdc_metric_counter("cdc_sink_skipped_total",
+                                      "Re-sent records skipped by the position guard", l.data);
+    s->m_dlq = cdc_metric_counter("cdc_sink_dlq_total", "Records written to the dead-letter topic",
+                                  l.data);
+    s->m_retried = cdc_metric_counter("cdc_sink_retries_total",
+                                      "Batches tried again (connection lost, deadlock)", l.data);
+    s->m_conflicts =
+        cdc_metric_counter("cdc_sink_conflicts_total",
+                           "Unique or foreign-key violations that held a partition back", l.data);
+    s->m_batch = cdc_metric_histogram(
+        "cdc_sink_batch_seconds", "Time to apply and commit one batch, retries included", l.data);
+    s->m_lag = cdc_metric_gauge("cdc_sink_lag_records",
+                                "Records in the sink's partitions not applied yet", l.data);
+    cdc_metrics_up("sink", s->conf->name, false);
+    cdc_metric_labels(&l, "component", "sink", "name", s->conf->name, (const char *)NULL);
+    s->m_up = cdc_metric_gauge("cdc_up", "", l.data); /* registered by cdc_metrics_up */
+    cdc_buf_deinit(&l);
+}
+
+/* Partition i starts again at the stored offset o (NULL: no row: from the log's start): its
+ * records in hand go, the consumer fetches from there. */
+static cdc_err_t
+seek_back(sink_t *s, size_t i, const cdc_sink_offset_t *o, cdc_errstr_t *es)
+{
+    part_t *pt = &s->parts[i];
+    int64_t at = o ? o->next_offset : 0;
+    if (!o) {
+        int64_t high = 0;
+        cdc_err_t err =
+            cdc_consumer_watermarks(s->c, pt->topic, pt->partition, &at, &high, 10000, es);
+        if (err)
+            return err;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, pt->topic, pt->partition)->offset = at;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(cdc_consumer_handle(s->c), l, 10000);
+    rd_kafka_resp_err_t perr = l->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e || perr) {
+        cdc_errstr_set(es, CDC_ERR_KAFKA, "sink %s: seeking %s[%d] back to %lld: %s", s->conf->name,
+                       pt->topic, (int)pt->partition, (long long)at,
+                       e ? rd_kafka_error_string(e) : rd_kafka_err2str(perr));
+        if (e)
+            rd_kafka_error_destroy(e);
+        return CDC_ERR_KAFKA;
+    }
+    size_t k = 0;
+    for (size_t j = 0; j < s->n_items; j++) {
+        if (s->items[j].part == i)
+            rd_kafka_message_destroy(s->items[j].m);
+        else
+            s->items[k++] = s->items[j];
+    }
+    s->n_items = k;
+    pt->next = pt->polled = at;
+    pt->expected = o ? at : -1;
+    pt->epoch = o ? o->epoch : 0;
+    memcpy(pt->pos, o ? o->source_pos : "", o ? sizeof(pt->pos) : 1);
+    pt->eof = false;
+    pt->wait_offset = -1;
+    return CDC_OK;
+}
+
+/* After a reconnect (the sink's lock held again): the stored offsets are the truth. A commit whose
+ * answer the lost connection swallowed may have gone through; its records are then done. */
+cdc_err_t
+cdc_sink_adopt_stored(sink_t *s, cdc_errstr_t *es)
+{
+    cdc_sink_offsets_t stored = {0};
+    cdc_err_t err = s->ops->load_offsets(s->t, &stored, es);
+    for (size_t i = 0; !err && i < s->n_parts; i++) {
+        part_t *pt = &s->parts[i];
+        const cdc_sink_offset_t *o = cdc_sink_offsets_find(&stored, pt->topic, pt->partition);
+        int64_t at = o ? o->next_offset : -1;
+        if (at == pt->expected)
+            continue;
+        if (at < pt->expected) {
+            /* The target lost commits it had acknowledged (synchronous_commit=off, a failover
+             * to a replica behind): rows and offsets went together, so it is consistent at the
+             * older offset; those records are applied again. (Another instance only ever moves
+             * offsets forward.) */
+            CDC_LOG_WARN("sink=%s %s[%d] the target went back from offset %lld to %lld while "
+                         "the connection was lost (it lost acknowledged commits): applying "
+                         "them again",
+                         s->conf->name, pt->topic, (int)pt->partition, (long long)pt->expected,
+                         (long long)at);
+            if ((err = seek_back(s, i, o, es)))
+                break;
+            continue;
+        }
+        CDC_LOG_INFO("sink=%s %s[%d] the last commit went through before the connection was "
+                     "lost: at offset %lld",
+                     s->conf->name, pt->topic, (int)pt->partition, (long long)at);
+        pt->next = pt->expected = at;
+        pt->epoch = o->epoch;
+        memcpy(pt->pos, o->source_pos, sizeof(pt->pos));
+    }
+    cdc_sink_offsets_free(&stored);
+    if (err)
+        return err;
+    size_t k = 0; /* records the commit applied are done */
+    for (size_t i = 0; i < s->n_items; i++) {
+        if (s->items[i].m->offset < s->parts[s->items[i].part].next)
+            rd_kafka_message_destroy(s->items[i].m);
+        else
+            s->items[k++] = s->items[i];
+    }
+    s->n_items = k;
+    return CDC_OK;
+}
+
+/* Replay: the partitions start again at the given offsets, their guard cleared; only backwards:
+ * a partition not applied that far yet (or never) stays where it is. */
+cdc_err_t
+cdc_sink_replay_rewind(sink_t *s, const cdc_sink_opts_t *opts, cdc_errstr_t *es)
+{
+    cdc_sink_offsets_t stored = {0};
+    cdc_err_t err = s->ops->load_offsets(s->t, &stored, es);
+    cdc_sink_offset_t *set = cdc_xcalloc(opts->n_rewind + 1, sizeof(*set));
+    size_t n = 0;
+    for (size_t i = 0; !err && i < opts->n_rewind; i++) {
+        const cdc_sink_offset_t *want = &opts->rewind[i];
+        const cdc_sink_offset_t *o = cdc_sink_offsets_find(&stored, want->topic, want->partition);
+        if (!o || o->next_offset <= want->next_offset) {
+            CDC_LOG_INFO("sink=%s replay: %s[%d] stays at offset %lld (not applied past %lld "
+                         "yet)",
+                         s->conf->name, want->topic, (int)want->partition,
+                         (long long)(o ? o->next_offset : 0), (long long)want->next_offset);
+            continue;
+        }
+        set[n] = *want;
+        set[n].epoch = o->epoch;
+        set[n].source_pos[0] = '\0'; /* the guard would skip everything replayed */
+        CDC_LOG_INFO("sink=%s replay: %s[%d] goes back from offset %lld to %lld", s->conf->name,
+                     want->topic, (int)want->partition, (long long)o->next_offset,
+                     (long long)want->next_offset);
+        n++;
+    }
+    cdc_sink_offsets_free(&stored);
+    if (!err && n && !(err = s->ops->begin(s->t, es)) &&
+        !(err = s->ops->set_offsets(s->t, set, n, es)))
+        err = s->ops->commit(s->t, es);
+    if (err)
+        s->ops->rollback(s->t);
+    free(set);
+    return err;
+}

@@ -1,0 +1,89 @@
+/*
+ * The sink engine's state (agent/sink.c), shared with agent/sink_parts.c: partitions with their
+ * offsets and re-send guard, the records in hand, the batch being applied.
+ */
+#ifndef CDC_SINK_STATE_H
+#define CDC_SINK_STATE_H
+
+#include "cdc/metrics.h"
+#include "cdc/topic.h"
+#include "sink_internal.h"
+
+typedef struct {
+    char topic[CDC_TOPIC_MAX_LEN + 1];
+    int32_t partition;
+    size_t route;
+    int64_t next;     /* next offset to apply */
+    int64_t expected; /* what cdc_sink_offsets holds (-1: no row yet) */
+    uint32_t epoch;   /* guard: last applied position */
+    char pos[CDC_POS_STRLEN];
+    const rd_kafka_topic_t *rkt; /* the consumer's handle of topic, once seen */
+    int64_t polled;              /* next offset expected from the consumer */
+    bool paused;
+    bool eof; /* the consumer reached the partition's end */
+    /* held back between batches */
+    int64_t wait_offset; /* a record that violated a constraint (-1: none) */
+    int attempts;
+    int64_t retry_at_ms;
+    bool barrier; /* stopped at a truncate */
+    char barrier_pos[CDC_POS_STRLEN];
+    /* the batch being applied */
+    bool touched, held;
+    size_t barrier_item;
+    int64_t b_next;
+    uint32_t b_epoch;
+    char b_pos[CDC_POS_STRLEN];
+} part_t;
+
+/* A record polled and not applied yet: after a commit the ones below their partition's next
+ * offset go, the ones a held-back partition did not reach stay for the next batch. */
+typedef struct {
+    rd_kafka_message_t *m;
+    size_t part;
+} item_t;
+
+typedef struct {
+    char schema[256];
+    const char *table;
+} route_target_t;
+
+typedef struct {
+    const cdc_config_t *cfg;
+    const cdc_sink_conf_t *conf;
+    const cdc_sink_ops_t *ops;
+    cdc_sink_target_t *t;
+    cdc_consumer_t *c;
+    route_target_t *targets;
+    part_t *parts;
+    size_t n_parts;
+    item_t *items;
+    size_t n_items, cap_items;
+    size_t n_ready;        /* items whose partition is not held back */
+    int64_t next_retry_ms; /* earliest retry of a held-back record (0: none) */
+    cdc_arena_t arena;
+    cdc_sink_grouper_t grouper;
+    cdc_sink_dlq_t *dlq;
+    const cdc_sink_opts_t *opts;
+    cdc_metric_t *m_applied, *m_skipped, *m_dlq, *m_retried, *m_conflicts, *m_batch, *m_lag, *m_up;
+    cdc_sink_offset_t *moves; /* per partition: the offset moves of a batch */
+    int64_t *moves_from;
+    cdc_sink_stats_t *stats;
+    uint64_t applied, skipped; /* in the batch being applied */
+    bool diverted;             /* the record just processed went to the DLQ or was held back */
+} sink_t;
+
+/* ---- partitions and their offsets (agent/sink_parts.c) ---- */
+
+/* The partition of topic/partition, its index in *idx; NULL when the sink does not read it. */
+part_t *cdc_sink_find_part(sink_t *s, const char *topic, int32_t partition, size_t *idx);
+/* Every partition of the routes' topics at its stored offset (the low watermark when none); a
+ * stored offset below the low watermark stops the sink. */
+cdc_err_t cdc_sink_assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es);
+void cdc_sink_register_metrics(sink_t *s);
+/* After a reconnect: the stored offsets are the truth (a swallowed commit went through; a target
+ * that lost commits is consistent at older offsets, which are applied again). */
+cdc_err_t cdc_sink_adopt_stored(sink_t *s, cdc_errstr_t *es);
+/* Replay: the partitions of opts start again at their offsets (backwards only), guard cleared. */
+cdc_err_t cdc_sink_replay_rewind(sink_t *s, const cdc_sink_opts_t *opts, cdc_errstr_t *es);
+
+#endif
