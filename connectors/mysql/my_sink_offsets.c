@@ -61,21 +61,31 @@ cdc_mysql_sink_offsets_load(MYSQL *m, const char *sink, cdc_sink_offsets_t *out,
     return CDC_OK;
 }
 
+/* "<verb> INTO cdc_sink_offsets (...) VALUES (<o's row>)" into sql. */
+static void
+insert_sql(MYSQL *m, cdc_buf_t *sql, const char *verb, const char *sink, const cdc_sink_offset_t *o)
+{
+    cdc_buf_reset(sql);
+    cdc_buf_printf(sql,
+                   "%s INTO " TABLE
+                   " (sink, topic, `partition`, next_offset, epoch, source_pos) VALUES (",
+                   verb);
+    cdc_mysql_literal(m, sql, sink, strlen(sink));
+    cdc_buf_putc(sql, ',');
+    cdc_mysql_literal(m, sql, o->topic, strlen(o->topic));
+    cdc_buf_printf(sql, ",%d,%lld,%u,", (int)o->partition, (long long)o->next_offset,
+                   (unsigned)o->epoch);
+    cdc_mysql_literal(m, sql, o->source_pos, strlen(o->source_pos));
+    cdc_buf_putc(sql, ')');
+}
+
 /* The first move of a partition inserts its row; one inserted meanwhile is kept (and fences). */
 static cdc_err_t
 insert_row(MYSQL *m, const char *sink, const cdc_sink_offset_t *next, cdc_errstr_t *es)
 {
     cdc_buf_t sql;
     cdc_buf_init(&sql);
-    cdc_buf_puts(&sql, "INSERT IGNORE INTO " TABLE
-                       " (sink, topic, `partition`, next_offset, epoch, source_pos) VALUES (");
-    cdc_mysql_literal(m, &sql, sink, strlen(sink));
-    cdc_buf_putc(&sql, ',');
-    cdc_mysql_literal(m, &sql, next->topic, strlen(next->topic));
-    cdc_buf_printf(&sql, ",%d,%lld,%u,", (int)next->partition, (long long)next->next_offset,
-                   (unsigned)next->epoch);
-    cdc_mysql_literal(m, &sql, next->source_pos, strlen(next->source_pos));
-    cdc_buf_putc(&sql, ')');
+    insert_sql(m, &sql, "INSERT IGNORE", sink, next);
     cdc_err_t err = query(m, sql.data, "moving the sink's offset", es);
     cdc_buf_deinit(&sql);
     if (!err && mysql_affected_rows(m) != 1) {
@@ -155,16 +165,8 @@ cdc_mysql_sink_offsets_set(MYSQL *m, const char *sink, const cdc_sink_offset_t *
     cdc_buf_t sql;
     cdc_buf_init(&sql);
     for (size_t i = 0; !err && i < n; i++) {
-        cdc_buf_reset(&sql);
-        cdc_buf_puts(&sql, "INSERT INTO " TABLE
-                           " (sink, topic, `partition`, next_offset, epoch, source_pos) VALUES (");
-        cdc_mysql_literal(m, &sql, sink, strlen(sink));
-        cdc_buf_putc(&sql, ',');
-        cdc_mysql_literal(m, &sql, next[i].topic, strlen(next[i].topic));
-        cdc_buf_printf(&sql, ",%d,%lld,%u,", (int)next[i].partition, (long long)next[i].next_offset,
-                       (unsigned)next[i].epoch);
-        cdc_mysql_literal(m, &sql, next[i].source_pos, strlen(next[i].source_pos));
-        cdc_buf_puts(&sql, ") ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), epoch = "
+        insert_sql(m, &sql, "INSERT", sink, &next[i]);
+        cdc_buf_puts(&sql, " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), epoch = "
                            "VALUES(epoch), source_pos = VALUES(source_pos)");
         err = query(m, sql.data, "setting the sink's offsets", es);
     }

@@ -69,80 +69,101 @@ cdc_pg_sink_offsets_load(PGconn *c, const char *sink, cdc_sink_offsets_t *out, c
     return CDC_OK;
 }
 
+/* A row's values as text parameters: sink, topic, partition, next offset, epoch, position. */
+typedef struct {
+    char part[16], off[24], epoch[16];
+    const char *v[6];
+} row_params_t;
+
+static void
+row_params(row_params_t *p, const char *sink, const cdc_sink_offset_t *o)
+{
+    snprintf(p->part, sizeof(p->part), "%d", (int)o->partition);
+    snprintf(p->off, sizeof(p->off), "%lld", (long long)o->next_offset);
+    snprintf(p->epoch, sizeof(p->epoch), "%u", (unsigned)o->epoch);
+    const char *v[6] = {sink, o->topic, p->part, p->off, p->epoch, o->source_pos};
+    memcpy(p->v, v, sizeof(v));
+}
+
+/* INSERT of o's row, on_conflict deciding what a row already there gets; *written: whether a
+ * row was inserted or updated. */
+static cdc_err_t
+insert_row(PGconn *c, const char *sink, const cdc_sink_offset_t *o, const char *on_conflict,
+           const char *what, bool *written, cdc_errstr_t *es)
+{
+    row_params_t p;
+    row_params(&p, sink, o);
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    cdc_buf_printf(&sql,
+                   "INSERT INTO " TABLE " (sink, topic, partition, next_offset, epoch, source_pos) "
+                   "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT %s",
+                   on_conflict);
+    PGresult *r = PQexecParams(c, sql.data, 6, NULL, p.v, NULL, NULL, 0);
+    cdc_buf_deinit(&sql);
+    cdc_err_t err = CDC_OK;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        err = result_error(c, r, what, es);
+    else
+        *written = !strcmp(PQcmdTuples(r), "1");
+    PQclear(r);
+    return err;
+}
+
 cdc_err_t
 cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
                          const int64_t *expected, size_t n, cdc_errstr_t *es)
 {
     size_t existing;
     cdc_err_t err = cdc_sink_offsets_check_moves(sink, next, expected, n, &existing, es);
-    if (err)
-        return err;
-    /* parameters: $1 the sink, then per row topic, partition, next offset, epoch, position,
-     * expected offset */
-    char(*num)[4][24] = cdc_xcalloc(n + 1, sizeof(*num));
-    const char **params = cdc_xcalloc(1 + 6 * n, sizeof(char *));
-    params[0] = sink;
-    for (size_t i = 0; i < n; i++) {
-        snprintf(num[i][0], sizeof(num[i][0]), "%d", (int)next[i].partition);
-        snprintf(num[i][1], sizeof(num[i][1]), "%lld", (long long)next[i].next_offset);
-        snprintf(num[i][2], sizeof(num[i][2]), "%u", (unsigned)next[i].epoch);
-        snprintf(num[i][3], sizeof(num[i][3]), "%lld", (long long)expected[i]);
-        const char *row[] = {next[i].topic, num[i][0],          num[i][1],
-                             num[i][2],     next[i].source_pos, num[i][3]};
-        memcpy(&params[1 + 6 * i], row, sizeof(row));
-    }
     /* the first move of a partition inserts its row; a row inserted meanwhile by another
      * instance conflicts */
     for (size_t i = 0; !err && i < n; i++) {
-        if (expected[i] >= 0)
-            continue;
-        PGresult *r = PQexecParams(c,
-                                   "INSERT INTO " TABLE " (sink, topic, partition, next_offset, "
-                                   "epoch, source_pos) VALUES ($1, $2, $3, $4, $5, $6) ON "
-                                   "CONFLICT DO NOTHING",
-                                   6, NULL,
-                                   (const char *const[]){sink, params[1 + 6 * i], params[2 + 6 * i],
-                                                         params[3 + 6 * i], params[4 + 6 * i],
-                                                         params[5 + 6 * i]},
-                                   NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            err = result_error(c, r, "moving the sink's offset", es);
-        else if (strcmp(PQcmdTuples(r), "1"))
+        bool written = false;
+        if (expected[i] < 0 &&
+            !(err = insert_row(c, sink, &next[i], "DO NOTHING", "moving the sink's offset",
+                               &written, es)) &&
+            !written)
             err = cdc_sink_offsets_fenced(sink, &next[i], &expected[i], 1, es);
-        PQclear(r);
     }
-    if (!err && existing) {
-        /* the existing rows in one conditional UPDATE; each matched row moves forward */
-        cdc_buf_t sql;
-        cdc_buf_init(&sql);
-        cdc_buf_puts(&sql, "UPDATE " TABLE " o SET next_offset = v.n, epoch = v.e, source_pos = "
-                           "v.p FROM (VALUES ");
-        size_t np = 1;
-        const char **used = cdc_xcalloc(1 + 6 * n, sizeof(char *));
-        used[0] = sink;
-        for (size_t i = 0; i < n; i++) {
-            if (expected[i] < 0)
-                continue;
-            cdc_buf_printf(&sql,
-                           "%s($%zu::text, $%zu::int, $%zu::bigint, $%zu::bigint, $%zu::text, "
-                           "$%zu::bigint)",
-                           np > 1 ? ", " : "", np + 1, np + 2, np + 3, np + 4, np + 5, np + 6);
-            memcpy(&used[np], &params[1 + 6 * i], 6 * sizeof(char *));
-            np += 6;
-        }
-        cdc_buf_puts(&sql, ") AS v(t, part, n, e, p, x) WHERE o.sink = $1 AND o.topic = v.t AND "
-                           "o.partition = v.part AND o.next_offset = v.x");
-        PGresult *r = PQexecParams(c, sql.data, (int)np, NULL, used, NULL, NULL, 0);
-        cdc_buf_deinit(&sql);
-        free(used);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            err = result_error(c, r, "moving the sink's offsets", es);
-        else if (strtoull(PQcmdTuples(r), NULL, 10) != existing)
-            err = cdc_sink_offsets_fenced(sink, next, expected, n, es);
-        PQclear(r);
+    if (err || !existing)
+        return err;
+    /* the existing rows in one conditional UPDATE; each matched row moves forward. Parameters:
+     * $1 the sink, then per row topic, partition, next offset, epoch, position, expected offset */
+    row_params_t *rows = cdc_xcalloc(existing, sizeof(*rows));
+    char(*from)[24] = cdc_xcalloc(existing, sizeof(*from));
+    const char **params = cdc_xcalloc(1 + 6 * existing, sizeof(char *));
+    params[0] = sink;
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    cdc_buf_puts(&sql, "UPDATE " TABLE " o SET next_offset = v.n, epoch = v.e, source_pos = "
+                       "v.p FROM (VALUES ");
+    size_t np = 1, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (expected[i] < 0)
+            continue;
+        row_params(&rows[k], sink, &next[i]);
+        snprintf(from[k], sizeof(from[k]), "%lld", (long long)expected[i]);
+        memcpy(&params[np], &rows[k].v[1], 5 * sizeof(char *));
+        params[np + 5] = from[k++];
+        cdc_buf_printf(&sql,
+                       "%s($%zu::text, $%zu::int, $%zu::bigint, $%zu::bigint, $%zu::text, "
+                       "$%zu::bigint)",
+                       np > 1 ? ", " : "", np + 1, np + 2, np + 3, np + 4, np + 5, np + 6);
+        np += 6;
     }
+    cdc_buf_puts(&sql, ") AS v(t, part, n, e, p, x) WHERE o.sink = $1 AND o.topic = v.t AND "
+                       "o.partition = v.part AND o.next_offset = v.x");
+    PGresult *r = PQexecParams(c, sql.data, (int)np, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        err = result_error(c, r, "moving the sink's offsets", es);
+    else if (strtoull(PQcmdTuples(r), NULL, 10) != existing)
+        err = cdc_sink_offsets_fenced(sink, next, expected, n, es);
+    PQclear(r);
+    cdc_buf_deinit(&sql);
     free(params);
-    free(num);
+    free(from);
+    free(rows);
     return err;
 }
 
@@ -152,21 +173,12 @@ cdc_pg_sink_offsets_set(PGconn *c, const char *sink, const cdc_sink_offset_t *ne
 {
     cdc_err_t err = CDC_OK;
     for (size_t i = 0; !err && i < n; i++) {
-        char part[16], off[24], epoch[16];
-        snprintf(part, sizeof(part), "%d", (int)next[i].partition);
-        snprintf(off, sizeof(off), "%lld", (long long)next[i].next_offset);
-        snprintf(epoch, sizeof(epoch), "%u", (unsigned)next[i].epoch);
-        const char *params[] = {sink, next[i].topic, part, off, epoch, next[i].source_pos};
-        PGresult *r = PQexecParams(c,
-                                   "INSERT INTO " TABLE " (sink, topic, partition, next_offset, "
-                                   "epoch, source_pos) VALUES ($1, $2, $3, $4, $5, $6) ON "
-                                   "CONFLICT (sink, topic, partition) DO UPDATE SET next_offset "
-                                   "= EXCLUDED.next_offset, epoch = EXCLUDED.epoch, source_pos = "
-                                   "EXCLUDED.source_pos",
-                                   6, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            err = result_error(c, r, "setting the sink's offsets", es);
-        PQclear(r);
+        bool written;
+        err = insert_row(c, sink, &next[i],
+                         "(sink, topic, partition) DO UPDATE SET next_offset = "
+                         "EXCLUDED.next_offset, epoch = EXCLUDED.epoch, source_pos = "
+                         "EXCLUDED.source_pos",
+                         "setting the sink's offsets", &written, es);
     }
     return err;
 }
