@@ -237,18 +237,19 @@ cdc_metrics_render(cdc_buf_t *out)
     free(v);
 }
 
-void
+cdc_metric_t *
 cdc_metrics_up(const char *component, const char *name, bool up)
 {
     cdc_buf_t l;
     cdc_buf_init(&l);
     cdc_metric_labels(&l, "component", component, "name", name, (const char *)NULL);
-    cdc_metric_set(cdc_metric_gauge("cdc_up",
-                                    "1 when the component is connected and working, 0 while it "
-                                    "reconnects or after it stopped",
-                                    l.data),
-                   up ? 1 : 0);
+    cdc_metric_t *m = cdc_metric_gauge(
+        "cdc_up",
+        "1 when the component is connected and working, 0 while it reconnects or after it stopped",
+        l.data);
     cdc_buf_deinit(&l);
+    cdc_metric_set(m, up ? 1 : 0);
+    return m;
 }
 
 bool

@@ -17,7 +17,6 @@
 #include "cdc/kafka.h"
 #include "cdc/offsets.h"
 #include "cdc/sink_offsets.h"
-#include "cdc/topic.h"
 #include "sink_internal.h"
 
 /* "12.3 MB" style sizes for the table. */
@@ -38,21 +37,16 @@ human_bytes(char *out, size_t n, int64_t v)
 }
 
 static json_t *
-source_json(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kafka_bus_t *bus, FILE *out,
-            bool text)
+source_json(const cdc_config_t *cfg, const cdc_source_conf_t *src, FILE *out, bool text)
 {
     cdc_errstr_t es = {{0}};
     json_t *j =
         json_pack("{s:s, s:s}", "name", src->name, "type", cdc_connector_find(src->type)->name);
     cdc_offsets_t stored = {0};
-    cdc_buf_t topic;
-    cdc_buf_init(&topic);
-    cdc_topic_internal(&topic, cfg->kafka.topic_prefix, "offsets", NULL);
     char stored_txt[700] = "none";
     if (cfg->kafka.embedded) {
         snprintf(stored_txt, sizeof(stored_txt), "? (embedded Kafka: kept inside the agent)");
-    } else if (cdc_offsets_load(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), topic.data, src->name,
-                                &stored, &es)) {
+    } else if (cdc_admin_load_offsets(cfg, src, &stored, &es)) {
         snprintf(stored_txt, sizeof(stored_txt), "? (%s)", es.msg);
         json_object_set_new(j, "stored_error", json_string(es.msg));
     } else if (stored.found) {
@@ -114,7 +108,6 @@ source_json(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kafka_bus
             fprintf(out, "%-12s %s\n", "", now.running);
     }
     cdc_offsets_clear(&stored);
-    cdc_buf_deinit(&topic);
     return j;
 }
 
@@ -209,18 +202,11 @@ int
 cdc_admin_offsets_show(const cdc_config_t *cfg, bool as_json, FILE *out)
 {
     cdc_errstr_t es = {{0}};
-    cdc_kafka_bus_t *bus = NULL;
     rd_kafka_t *rk = NULL;
-    if (!cfg->kafka.embedded) {
-        bus = cdc_kafka_bus_new(&cfg->kafka, &es);
-        rk = bus ? cdc_kafka_reader_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus),
-                                        "cdc-offsets-show", &es)
-                 : NULL;
-        if (!rk) {
-            fprintf(stderr, "cdc-agent: offsets show: %s\n", es.msg);
-            cdc_kafka_bus_free(bus);
-            return CDC_EXIT_FAILURE;
-        }
+    if (!cfg->kafka.embedded &&
+        !(rk = cdc_kafka_reader_new(&cfg->kafka, cfg->kafka.brokers, "cdc-offsets-show", &es))) {
+        fprintf(stderr, "cdc-agent: offsets show: %s\n", es.msg);
+        return CDC_EXIT_FAILURE;
     }
     bool text = !as_json;
     json_t *root = json_pack("{s:[], s:[]}", "sources", "sinks");
@@ -229,7 +215,7 @@ cdc_admin_offsets_show(const cdc_config_t *cfg, bool as_json, FILE *out)
                 "SERVER NOW", "BEHIND", "SLOT");
     for (size_t i = 0; i < cfg->n_sources; i++)
         json_array_append_new(json_object_get(root, "sources"),
-                              source_json(cfg, &cfg->sources[i], bus, out, text));
+                              source_json(cfg, &cfg->sources[i], out, text));
     if (text && cfg->n_sinks)
         fprintf(out, "%s%-12s %-40s %10s %10s %10s\n", cfg->n_sources ? "\n" : "", "SINK",
                 "TOPIC[PARTITION]", "STORED", "LOG END", "LAG");
@@ -247,6 +233,5 @@ cdc_admin_offsets_show(const cdc_config_t *cfg, bool as_json, FILE *out)
     json_decref(root);
     if (rk)
         rd_kafka_destroy(rk);
-    cdc_kafka_bus_free(bus);
     return CDC_EXIT_OK;
 }

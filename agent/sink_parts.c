@@ -98,9 +98,7 @@ cdc_sink_register_metrics(sink_t *s)
         "cdc_sink_batch_seconds", "Time to apply and commit one batch, retries included", l.data);
     s->m_lag = cdc_metric_gauge("cdc_sink_lag_records",
                                 "Records in the sink's partitions not applied yet", l.data);
-    cdc_metrics_up("sink", s->conf->name, false);
-    cdc_metric_labels(&l, "component", "sink", "name", s->conf->name, (const char *)NULL);
-    s->m_up = cdc_metric_gauge("cdc_up", "", l.data); /* registered by cdc_metrics_up */
+    s->m_up = cdc_metrics_up("sink", s->conf->name, false);
     cdc_buf_deinit(&l);
 }
 

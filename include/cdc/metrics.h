@@ -39,7 +39,8 @@ bool cdc_metrics_ready(cdc_buf_t *down);
 /* Frees every series (at exit, once nothing updates them any more). */
 void cdc_metrics_free(void);
 
-/* The component states behind /readyz: cdc_up{component, name} = 1 or 0. */
-void cdc_metrics_up(const char *component, const char *name, bool up);
+/* The component states behind /readyz: cdc_up{component, name} = 1 or 0. Returns the series,
+ * for a component that flips it often. */
+cdc_metric_t *cdc_metrics_up(const char *component, const char *name, bool up);
 
 #endif
