@@ -132,6 +132,16 @@ cdc_config_canon_sink(const cdc_config_canon_t *c, const char *name)
 }
 
 void
+cdc_config_canon_set_sink(cdc_config_canon_t *c, const char *name, const char *text)
+{
+    for (size_t i = 0; i < c->n_sinks; i++)
+        if (!strcmp(c->sinks[i].key, name)) {
+            free(c->sinks[i].value);
+            c->sinks[i].value = cdc_xstrdup(text);
+        }
+}
+
+void
 cdc_config_canon_free(cdc_config_canon_t *c)
 {
     free(c->agent);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cdc/buf.h"
@@ -41,12 +40,11 @@ on_signal(int sig)
     }
     /* a second signal forces the exit, but not the one that comes along with the first (Ctrl-C
      * reaches the whole process group while a wrapper script also sends SIGTERM) */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
-    if (!signals || ts.tv_sec - first_signal_s >= 2)
+    sig_atomic_t now_s = (sig_atomic_t)(cdc_mono_us() / 1000000); /* clock_gettime: signal-safe */
+    if (!signals || now_s - first_signal_s >= 2)
         signals++;
     if (!first_signal_s)
-        first_signal_s = (sig_atomic_t)ts.tv_sec;
+        first_signal_s = now_s;
     stop_signal = sig;
 }
 
@@ -258,6 +256,7 @@ reload(run_t *r)
         atomic_store(&w->restart, false);
         atomic_store(&w->done, false);
         pthread_create(&w->thread, NULL, sink_worker, w);
+        cdc_config_canon_set_sink(&r->canon, w->sink->name, b); /* applied: the new reference */
         used = true;
     }
     for (size_t i = 0; i < next->n_sinks; i++) {
@@ -274,17 +273,6 @@ reload(run_t *r)
         r->loaded[r->n_loaded++] = next;
     } else {
         cdc_config_free(next);
-    }
-    /* what was applied is now the reference; parts left for a restart keep warning */
-    for (size_t i = 0; i < canon.n_sinks && used; i++) {
-        const char *old = cdc_config_canon_sink(&r->canon, canon.sinks[i].key);
-        if (!old)
-            continue;
-        for (size_t k = 0; k < r->canon.n_sinks; k++)
-            if (!strcmp(r->canon.sinks[k].key, canon.sinks[i].key)) {
-                free(r->canon.sinks[k].value);
-                r->canon.sinks[k].value = cdc_xstrdup(canon.sinks[i].value);
-            }
     }
     cdc_config_canon_free(&canon);
 }

@@ -21,6 +21,8 @@ typedef struct {
 cdc_err_t cdc_config_canon(const char *path, cdc_config_canon_t *out, cdc_errstr_t *es);
 /* The text of sink name, or NULL when the file has no such sink. */
 const char *cdc_config_canon_sink(const cdc_config_canon_t *c, const char *name);
+/* Replaces the text of sink name (the reference after a reload applied it). */
+void cdc_config_canon_set_sink(cdc_config_canon_t *c, const char *name, const char *text);
 void cdc_config_canon_free(cdc_config_canon_t *c);
 
 #endif
