@@ -6,7 +6,9 @@
 #include "cdc/admin.h"
 
 #include <string.h>
+#include <unistd.h>
 
+#include "cdc/clock.h"
 #include "cdc/cli.h"
 #include "cdc/connector.h"
 #include "cdc/kafka.h"
@@ -152,4 +154,27 @@ cdc_admin_source_drop(const cdc_config_t *cfg, const char *source, bool yes, FIL
     fprintf(out, "source %s dropped; the next start takes a new snapshot in epoch %u\n", src->name,
             epoch);
     return CDC_EXIT_OK;
+}
+
+void
+cdc_progress_init(cdc_progress_t *p, const char *what, const char *unit, uint64_t total, FILE *out)
+{
+    *p = (cdc_progress_t){what, unit, total, cdc_mono_ms(), 0, isatty(fileno(out)) == 1, out};
+}
+
+void
+cdc_progress_show(cdc_progress_t *p, uint64_t done, bool final)
+{
+    int64_t now = cdc_mono_ms();
+    if (!final && now - p->last_ms < (p->tty ? 200 : 5000))
+        return;
+    p->last_ms = now;
+    double secs = (double)(now - p->started_ms) / 1000.0;
+    double rate = secs > 0 ? (double)done / secs : 0;
+    double eta = rate > 0 && p->total > done ? (double)(p->total - done) / rate : 0;
+    int pct = p->total ? (int)((done < p->total ? done : p->total) * 100 / p->total) : 100;
+    fprintf(p->out, "%s%s: %llu of %llu %s (%d%%), %.0f/s, ETA %.0f s%s", p->tty ? "\r" : "",
+            p->what, (unsigned long long)done, (unsigned long long)p->total, p->unit, pct, rate,
+            eta, p->tty ? (final ? "\n" : "   ") : "\n");
+    fflush(p->out);
 }

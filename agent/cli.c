@@ -25,7 +25,7 @@ static const char usage_text[] =
     "  replay   -c FILE --sink NAME (--from-timestamp ISO | --from-offset TOPIC:PART:OFF)\n"
     "           [--table T] [--dry-run]\n"
     "                               rewind a sink and re-apply to log end\n"
-    "  snapshot -c FILE --source NAME --table T\n"
+    "  snapshot -c FILE --source NAME --table T [--no-wait]\n"
     "                               re-snapshot one table while streaming\n"
     "  source drop -c FILE --source NAME [--yes]\n"
     "                               drop its slot/publication (asks to confirm)\n"
@@ -51,7 +51,8 @@ enum {
     OPT_POSITION,
     OPT_DRY_RUN,
     OPT_YES,
-    OPT_FORCE
+    OPT_FORCE,
+    OPT_NO_WAIT
 };
 
 typedef struct {
@@ -71,7 +72,7 @@ static const cmd_spec_t specs[] = {
      B(OPT_SINK) | B(OPT_SOURCE) | B(OPT_OFFSET) | B(OPT_POSITION) | B(OPT_FORCE)},
     {"replay", CDC_CMD_REPLAY, NULL,
      B(OPT_SINK) | B(OPT_FROM_TS) | B(OPT_FROM_OFF) | B(OPT_TABLE) | B(OPT_DRY_RUN)},
-    {"snapshot", CDC_CMD_SNAPSHOT, NULL, B(OPT_SOURCE) | B(OPT_TABLE)},
+    {"snapshot", CDC_CMD_SNAPSHOT, NULL, B(OPT_SOURCE) | B(OPT_TABLE) | B(OPT_NO_WAIT)},
     {"source", CDC_CMD_SOURCE_DROP, "drop", B(OPT_SOURCE) | B(OPT_YES)},
 };
 
@@ -88,6 +89,7 @@ static const struct option long_opts[] = {
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"yes", no_argument, NULL, OPT_YES},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"no-wait", no_argument, NULL, OPT_NO_WAIT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -145,6 +147,9 @@ take_option(cdc_cli_t *o, int opt, const char *arg, cdc_errstr_t *es)
         break;
     case OPT_FORCE:
         o->force = true;
+        break;
+    case OPT_NO_WAIT:
+        o->no_wait = true;
         break;
     case OPT_POSITION:
         o->position = arg;

@@ -11,9 +11,9 @@
 
 static const cdc_connector_t connectors[] = {
     {CDC_DB_POSTGRESQL, "postgresql", &cdc_pg_source_ops, &cdc_pg_sink_ops, cdc_pg_probe,
-     cdc_pg_source_drop, cdc_pg_source_now, cdc_pg_source_seek},
+     cdc_pg_source_drop, cdc_pg_source_now, cdc_pg_source_seek, cdc_pg_source_request},
     {CDC_DB_MYSQL, "mysql", &cdc_mysql_source_ops, &cdc_mysql_sink_ops, cdc_mysql_probe,
-     cdc_mysql_source_drop, cdc_mysql_source_now, cdc_mysql_source_seek},
+     cdc_mysql_source_drop, cdc_mysql_source_now, cdc_mysql_source_seek, cdc_mysql_source_request},
 };
 
 const cdc_connector_t *

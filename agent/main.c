@@ -26,25 +26,6 @@ print_version(void)
            yaml_get_version_string(), JANSSON_VERSION);
 }
 
-static const char *
-command_name(cdc_cmd_t cmd)
-{
-    switch (cmd) {
-    case CDC_CMD_SNAPSHOT:
-        return "snapshot";
-    default:
-        return "?";
-    }
-}
-
-/* Commands that need a running connector to mean anything. */
-static int
-not_implemented(const cdc_cli_t *cli)
-{
-    fprintf(stderr, "cdc-agent: '%s' is not implemented yet\n", command_name(cli->cmd));
-    return CDC_EXIT_FAILURE;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -89,8 +70,11 @@ main(int argc, char **argv)
     case CDC_CMD_OFFSETS_SET:
         rc = cdc_admin_offsets_set(cfg, &cli, stdout);
         break;
+    case CDC_CMD_SNAPSHOT:
+        rc = cdc_admin_snapshot(cfg, &cli, stdout);
+        break;
     default:
-        rc = not_implemented(&cli);
+        rc = CDC_EXIT_USAGE; /* help and version returned above */
         break;
     }
     cdc_config_free(cfg);

@@ -32,6 +32,9 @@ cdc_offsets_encode(cdc_buf_t *out, const char *source, const cdc_offsets_t *o)
     json_t *native = o->native ? json_loads(o->native, 0, NULL) : NULL;
     if (native)
         json_object_set_new(v, "source_resume", native);
+    json_t *resnap = o->resnap ? json_loads(o->resnap, 0, NULL) : NULL;
+    if (resnap)
+        json_object_set_new(v, "resnapshot", resnap);
     char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
     cdc_buf_puts(out, s);
     free(s);
@@ -46,6 +49,7 @@ cdc_offsets_clear(cdc_offsets_t *o)
     free(o->topics);
     free(o->progress);
     free(o->native);
+    free(o->resnap);
     memset(o, 0, sizeof(*o));
 }
 
@@ -76,6 +80,9 @@ cdc_offsets_decode(const char *p, size_t n, cdc_offsets_t *o)
     json_t *native = json_object_get(v, "source_resume");
     if (json_is_object(native))
         o->native = json_dumps(native, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *resnap = json_object_get(v, "resnapshot");
+    if (json_is_object(resnap))
+        o->resnap = json_dumps(resnap, JSON_COMPACT | JSON_SORT_KEYS);
     o->topics = cdc_xcalloc(json_object_size(parts) + 1, sizeof(cdc_topic_parts_t));
     const char *key;
     json_t *val;

@@ -290,10 +290,10 @@ cb_commit(void *ctx, const cdc_txn_info_t *txn)
 {
     cdc_publisher_t *p = ctx;
     batch_t *b = p->open;
-    if ((txn->snapshot_done || txn->native) && !b->has_pos) {
+    if ((txn->snapshot_done || txn->native || txn->resnap) && !b->has_pos) {
         /* a commit without events still moves the stored position: an empty snapshot must be
          * recorded as done, a binlog position where streaming starts or has got to (tables not
-         * captured) must be stored */
+         * captured) must be stored, and a snapshot request must not be read again */
         b->pos = txn->pos;
         b->has_pos = true;
     }
@@ -308,6 +308,8 @@ cb_commit(void *ctx, const cdc_txn_info_t *txn)
         memcpy(b->bound_progress, txn->progress, strlen(txn->progress) + 1);
     if (txn->native)
         set_native(b->bound_native, sizeof(b->bound_native), txn->native);
+    if (txn->resnap)
+        set_native(b->bound_resnap, sizeof(b->bound_resnap), txn->resnap);
     if (b->data.len >= p->max_batch_bytes || b->n >= BATCH_MAX_RECORDS)
         return close_batch(p, false);
     return CDC_OK;

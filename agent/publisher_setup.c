@@ -205,6 +205,8 @@ cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kaf
             memcpy(resume->progress, p->stored.progress, strlen(p->stored.progress) + 1);
         if (p->stored.native && strlen(p->stored.native) < sizeof(resume->native))
             memcpy(resume->native, p->stored.native, strlen(p->stored.native) + 1);
+        if (p->stored.resnap && strlen(p->stored.resnap) < sizeof(resume->resnap))
+            memcpy(resume->resnap, p->stored.resnap, strlen(p->stored.resnap) + 1);
         char pos[CDC_POS_STRLEN];
         cdc_pos_format(pos, &resume->pos);
         CDC_LOG_INFO("source=%s resuming after pos=%s snapshot_done=%s", src->name, pos,

@@ -73,6 +73,7 @@ send_offset_record(cdc_publisher_t *p, const batch_t *first, const batch_t *last
     o.snapshot_done = p->committed.snapshot_done;
     o.progress = p->committed.progress[0] ? p->committed.progress : NULL;
     o.native = p->committed.native[0] ? p->committed.native : NULL;
+    o.resnap = p->committed.resnap[0] ? p->committed.resnap : NULL;
     for (const batch_t *b = first;; b = b->next) {
         if (b->has_pos)
             o.pos = b->bound_pos;
@@ -83,6 +84,8 @@ send_offset_record(cdc_publisher_t *p, const batch_t *first, const batch_t *last
             o.progress = (char *)b->bound_progress;
         if (b->bound_native[0])
             o.native = (char *)b->bound_native;
+        if (b->bound_resnap[0])
+            o.resnap = (char *)b->bound_resnap;
         if (b == last)
             break;
     }
@@ -227,6 +230,8 @@ committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
             memcpy(p->committed.progress, b->bound_progress, sizeof(p->committed.progress));
         if (b->bound_native[0])
             memcpy(p->committed.native, b->bound_native, sizeof(p->committed.native));
+        if (b->bound_resnap[0])
+            memcpy(p->committed.resnap, b->bound_resnap, sizeof(p->committed.resnap));
         if (b->bound_token > token)
             token = b->bound_token;
         if (b == last)

@@ -234,31 +234,10 @@ find_starts(const cdc_cli_t *cli, const cdc_sink_conf_t *sink, rd_kafka_t *rk, r
                           cli->table ? cli->table : "");
 }
 
-/* Progress of the re-apply: on a terminal one line rewritten in place (events done of total,
- * rate, ETA), otherwise a plain line every 5 s. */
-typedef struct {
-    uint64_t total;
-    int64_t started_ms, last_ms;
-    bool tty;
-    FILE *out;
-} progress_t;
-
 static void
 progress(void *ctx, const cdc_sink_stats_t *st)
 {
-    progress_t *p = ctx;
-    int64_t now = cdc_mono_ms();
-    if (now - p->last_ms < (p->tty ? 200 : 5000))
-        return;
-    p->last_ms = now;
-    uint64_t done = st->applied + st->skipped + st->dlq;
-    double secs = (double)(now - p->started_ms) / 1000.0;
-    double rate = secs > 0 ? (double)done / secs : 0;
-    double eta = rate > 0 && p->total > done ? (double)(p->total - done) / rate : 0;
-    fprintf(p->out, "%sreplay: %llu of %llu events (%d%%), %.0f/s, ETA %.0f s%s",
-            p->tty ? "\r" : "", (unsigned long long)done, (unsigned long long)p->total,
-            p->total ? (int)(done * 100 / p->total) : 100, rate, eta, p->tty ? "   " : "\n");
-    fflush(p->out);
+    cdc_progress_show(ctx, st->applied + st->skipped + st->dlq, false);
 }
 
 static void
@@ -325,9 +304,11 @@ cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
             o->partition = ps.v[i].partition;
             o->next_offset = ps.v[i].start;
         }
-        progress_t pr = {0, cdc_mono_ms(), 0, isatty(fileno(stderr)) == 1, stderr};
+        uint64_t total = 0;
         for (size_t i = 0; i < ps.n; i++)
-            pr.total += ps.v[i].events;
+            total += ps.v[i].events;
+        cdc_progress_t pr;
+        cdc_progress_init(&pr, "replay", "events", total, stderr);
         cdc_sink_opts_t opts = {rewind, n, true, progress, &pr};
         cdc_sink_stats_t stats = {0};
         err = cdc_sink_run(cfg, sink, cfg->kafka.brokers, cdc_connector_find(sink->type)->sink,

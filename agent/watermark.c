@@ -3,6 +3,7 @@
  */
 #include "cdc/watermark.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +23,21 @@ clear_changed(cdc_wm_t *w)
     w->sorted = true;
 }
 
-void
-cdc_wm_start(cdc_wm_t *w)
+static void
+new_nonce(cdc_wm_t *w)
 {
     uint64_t n = 0;
     if (getrandom(&n, sizeof(n), 0) != (ssize_t)sizeof(n))
         n = (uint64_t)cdc_wall_us() ^ ((uint64_t)getpid() << 40);
     w->nonce = n;
+}
+
+void
+cdc_wm_start(cdc_wm_t *w)
+{
+    if (!w->nonce)
+        new_nonce(w);
+    w->initial = true;
     w->active = true;
 }
 
@@ -112,18 +121,261 @@ cdc_wm_done(cdc_wm_t *w, char *progress, bool finished)
     w->commit_pending = true;
 }
 
+/* ---- the re-snapshot queue --------------------------------------------------------------------
+ */
+
+static long
+conf_table(const cdc_source_conf_t *conf, const char *table)
+{
+    for (size_t i = 0; i < conf->n_tables; i++)
+        if (!strcmp(conf->tables[i], table))
+            return (long)i;
+    return -1;
+}
+
+static void
+item_free(cdc_wm_item_t *it)
+{
+    free(it->table);
+    free(it->id);
+    free(it->progress);
+}
+
+static void
+done_free(cdc_wm_done_t *d)
+{
+    free(d->id);
+    free(d->table);
+    free(d->error);
+}
+
+static void
+queue_push(cdc_wm_t *w, const char *table, const char *id, uint64_t rows, const char *progress)
+{
+    w->queue = cdc_xrealloc(w->queue, (w->n_queue + 1) * sizeof(*w->queue));
+    cdc_wm_item_t *it = &w->queue[w->n_queue++];
+    it->table = cdc_xstrdup(table);
+    it->id = cdc_xstrdup(id ? id : "");
+    it->rows = rows;
+    it->progress = progress ? cdc_xstrdup(progress) : NULL;
+}
+
+/* Keeps the last CDC_WM_KEEP_DONE outcomes of requests (tables added to the config have none). */
+static void
+done_push(cdc_wm_t *w, const char *id, const char *table, uint64_t rows, const char *error)
+{
+    if (!id || !id[0])
+        return;
+    if (w->n_done == CDC_WM_KEEP_DONE) {
+        done_free(&w->done[0]);
+        memmove(&w->done[0], &w->done[1], (CDC_WM_KEEP_DONE - 1) * sizeof(w->done[0]));
+        w->n_done--;
+    }
+    cdc_wm_done_t *d = &w->done[w->n_done++];
+    d->id = cdc_xstrdup(id);
+    d->table = cdc_xstrdup(table);
+    d->rows = rows;
+    d->error = error ? cdc_xstrdup(error) : NULL;
+}
+
+static void
+tables_add(cdc_wm_t *w, const char *table)
+{
+    for (size_t i = 0; i < w->n_tables; i++)
+        if (!strcmp(w->tables[i], table))
+            return;
+    w->tables = cdc_xrealloc(w->tables, (w->n_tables + 1) * sizeof(char *));
+    w->tables[w->n_tables++] = cdc_xstrdup(table);
+}
+
+static void
+update_active(cdc_wm_t *w)
+{
+    w->active = w->initial || w->n_queue > 0;
+}
+
+void
+cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, bool snapshot)
+{
+    if (!w->nonce)
+        new_nonce(w);
+    json_t *v = stored && stored[0] ? json_loads(stored, 0, NULL) : NULL;
+    json_t *q = json_object_get(v, "queue"), *d = json_object_get(v, "done"),
+           *t = json_object_get(v, "tables"), *e;
+    size_t i;
+    json_array_foreach(q, i, e)
+    {
+        const char *table = json_string_value(json_object_get(e, "table")),
+                   *id = json_string_value(json_object_get(e, "id"));
+        json_t *p = json_object_get(e, "progress");
+        char *ptext = json_is_object(p) ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        if (table && conf_table(conf, table) >= 0)
+            queue_push(w, table, id, (uint64_t)json_integer_value(json_object_get(e, "rows")),
+                       ptext);
+        else if (table) {
+            CDC_LOG_WARN("source=%s table %s left the config: its re-snapshot is dropped",
+                         conf->name, table);
+            done_push(w, id, table, 0, "the table is no longer in the source's config");
+            w->dirty = true;
+        }
+        free(ptext);
+    }
+    json_array_foreach(d, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id")),
+                   *table = json_string_value(json_object_get(e, "table"));
+        if (id && table)
+            done_push(w, id, table, (uint64_t)json_integer_value(json_object_get(e, "rows")),
+                      json_string_value(json_object_get(e, "error")));
+    }
+    if (!json_is_array(t)) {
+        /* nothing stored yet: the initial snapshot (or its absence) covers the config */
+        for (i = 0; i < conf->n_tables; i++)
+            tables_add(w, conf->tables[i]);
+        w->dirty = true;
+    } else {
+        json_array_foreach(t, i, e)
+        {
+            const char *table = json_string_value(e);
+            if (table && conf_table(conf, table) >= 0)
+                tables_add(w, table);
+            else
+                w->dirty = true; /* left the config */
+        }
+        for (i = 0; i < conf->n_tables; i++) {
+            size_t before = w->n_tables;
+            tables_add(w, conf->tables[i]);
+            if (w->n_tables == before)
+                continue;
+            w->dirty = true;
+            if (!snapshot) {
+                CDC_LOG_INFO("source=%s table %s was added to the config: streaming its "
+                             "changes (no snapshot: snapshot is never)",
+                             conf->name, conf->tables[i]);
+                continue;
+            }
+            CDC_LOG_INFO("source=%s table %s was added to the config: snapshotting it while "
+                         "streaming",
+                         conf->name, conf->tables[i]);
+            queue_push(w, conf->tables[i], "", 0, NULL);
+        }
+    }
+    json_decref(v);
+    update_active(w);
+}
+
+bool
+cdc_wm_request(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *table, const char *id)
+{
+    w->dirty = true;
+    const char *why = NULL;
+    if (conf_table(conf, table) < 0)
+        why = "the table is not one of the source's tables in the running agent's config";
+    else if (w->n_queue >= CDC_WM_MAX_QUEUE)
+        why = "too many re-snapshots are queued; ask again when some are done";
+    if (why) {
+        CDC_LOG_ERROR("source=%s snapshot request %s for %s refused: %s", conf->name, id, table,
+                      why);
+        done_push(w, id, table, 0, why);
+        return false;
+    }
+    CDC_LOG_INFO("source=%s snapshot request %s: re-snapshotting %s while streaming (%zu "
+                 "ahead of it)",
+                 conf->name, id, table, w->n_queue);
+    queue_push(w, table, id, 0, NULL);
+    update_active(w);
+    return true;
+}
+
+long
+cdc_wm_head(const cdc_wm_t *w, const cdc_source_conf_t *conf)
+{
+    if (w->initial || !w->n_queue)
+        return -1;
+    return conf_table(conf, w->queue[0].table);
+}
+
+void
+cdc_wm_head_advance(cdc_wm_t *w, const char *source, uint64_t rows, char *progress)
+{
+    if (!w->n_queue) {
+        free(progress);
+        return;
+    }
+    cdc_wm_item_t *h = &w->queue[0];
+    h->rows += rows;
+    free(h->progress);
+    h->progress = progress;
+    w->dirty = true;
+    if (progress)
+        return;
+    CDC_LOG_INFO("source=%s re-snapshot of %s completed: %llu rows", source, h->table,
+                 (unsigned long long)h->rows);
+    done_push(w, h->id, h->table, h->rows, NULL);
+    item_free(h);
+    memmove(&w->queue[0], &w->queue[1], (w->n_queue - 1) * sizeof(*w->queue));
+    w->n_queue--;
+}
+
+/* The queue as the offset record's "resnapshot" object; finished requests go first when it
+ * would not fit. */
+static char *
+encode(cdc_wm_t *w)
+{
+    for (;;) {
+        json_t *q = json_array(), *d = json_array(), *t = json_array();
+        for (size_t i = 0; i < w->n_queue; i++) {
+            const cdc_wm_item_t *it = &w->queue[i];
+            json_t *e = json_pack("{s:s, s:s, s:I}", "table", it->table, "id", it->id, "rows",
+                                  (json_int_t)it->rows);
+            json_t *p = it->progress ? json_loads(it->progress, 0, NULL) : NULL;
+            if (p)
+                json_object_set_new(e, "progress", p);
+            json_array_append_new(q, e);
+        }
+        for (size_t i = 0; i < w->n_done; i++) {
+            const cdc_wm_done_t *it = &w->done[i];
+            json_t *e = json_pack("{s:s, s:s, s:I}", "id", it->id, "table", it->table, "rows",
+                                  (json_int_t)it->rows);
+            if (it->error)
+                json_object_set_new(e, "error", json_string(it->error));
+            json_array_append_new(d, e);
+        }
+        for (size_t i = 0; i < w->n_tables; i++)
+            json_array_append_new(t, json_string(w->tables[i]));
+        json_t *v = json_pack("{s:o, s:o, s:o}", "queue", q, "done", d, "tables", t);
+        char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(v);
+        if (strlen(s) <= CDC_WM_STATE_MAX || !w->n_done)
+            return s; /* a queue of CDC_WM_MAX_QUEUE items fits (names and keys are short) */
+        free(s);
+        done_free(&w->done[0]);
+        memmove(&w->done[0], &w->done[1], (w->n_done - 1) * sizeof(w->done[0]));
+        w->n_done--;
+    }
+}
+
 bool
 cdc_wm_commit_info(cdc_wm_t *w, const char *source, cdc_txn_info_t *info)
 {
-    if (!w->commit_pending)
+    if (!w->commit_pending && !w->dirty)
         return false;
-    w->commit_pending = false;
-    info->progress = w->progress;
-    info->snapshot_done = w->finished;
-    if (w->finished) {
-        w->active = false;
-        CDC_LOG_INFO("source=%s initial snapshot completed", source);
+    if (w->commit_pending) {
+        w->commit_pending = false;
+        info->progress = w->progress;
+        info->snapshot_done = w->finished;
+        if (w->finished && w->initial) {
+            w->initial = false;
+            CDC_LOG_INFO("source=%s initial snapshot completed", source);
+        }
     }
+    if (w->dirty) {
+        w->dirty = false;
+        free(w->state);
+        w->state = encode(w);
+        info->resnap = w->state;
+    }
+    update_active(w);
     return true;
 }
 
@@ -133,5 +385,14 @@ cdc_wm_free(cdc_wm_t *w)
     clear_changed(w);
     free(w->changed);
     free(w->progress);
+    for (size_t i = 0; i < w->n_queue; i++)
+        item_free(&w->queue[i]);
+    free(w->queue);
+    for (size_t i = 0; i < w->n_done; i++)
+        done_free(&w->done[i]);
+    for (size_t i = 0; i < w->n_tables; i++)
+        free(w->tables[i]);
+    free(w->tables);
+    free(w->state);
     memset(w, 0, sizeof(*w));
 }

@@ -62,6 +62,7 @@ typedef struct {
     my_snap_key_t after; /* where its next chunk starts */
     char *resume;        /* stored progress, read when its table is opened */
     my_table_t *signal;  /* the signal table's TABLE_MAP state */
+    bool signal_ready;   /* created (when missing) in this run */
     cdc_wm_t wm;         /* chunk in flight, changed keys (Kafka keys), what the commit carries */
     MYSQL_RES *rows;     /* the chunk read between the watermarks */
     cdc_buf_t scratch;
@@ -182,6 +183,8 @@ cdc_err_t my_snapshot_run(cdc_source_t *s, cdc_errstr_t *es);
 /* ---- my_resnap.c: completing an interrupted snapshot between watermarks ---- */
 /* Starts completing the snapshot from stored progress ("" = from the first table). */
 cdc_err_t my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es);
+/* At open: the signal table is watched (requests) and the stored re-snapshot queue restored. */
+void my_resnap_restore(cdc_source_t *s);
 /* Between events: writes the watermarks around the next chunk when none is in flight. */
 cdc_err_t my_resnap_step(cdc_source_t *s, cdc_errstr_t *es);
 /* An event about to be published: a change of the table being read between the watermarks

@@ -1,14 +1,18 @@
 /*
- * Completing an interrupted initial snapshot of a MySQL / MariaDB source while streaming (the
- * DBLog / incremental-snapshot algorithm). The stored resume point still stands at the snapshot's
- * binlog point (or later, with the snapshot's progress carried along), so every change since then
- * arrives in the stream. The remaining rows are read chunk by chunk between a low and a high
- * watermark: a row of the signal table (`signal_table`, one row per source, updated each time)
- * written before and after the chunk's SELECT. Rows whose key changed in the stream between the
- * two watermarks are dropped, since the stream carries them; the others go out as phase-2 rows
- * inside the high watermark's transaction, after every change committed before it and before every
- * later one. Progress is committed with that transaction, so a crash repeats at most one chunk.
+ * Snapshots of a MySQL / MariaDB source while streaming (the DBLog / incremental-snapshot
+ * algorithm): completing an interrupted initial snapshot, then re-snapshots of single tables
+ * asked for by `cdc-agent snapshot` (a signal-table row of type "snapshot", read in binlog order)
+ * or added to the config (include/cdc/watermark.h keeps the queue). For the initial snapshot: The
+ * stored resume point still stands at the snapshot's binlog point (or later, with the snapshot's
+ * progress carried along), so every change since then arrives in the stream. The remaining rows are
+ * read chunk by chunk between a low and a high watermark: a row of the signal table
+ * (`signal_table`, one row per source, updated each time) written before and after the chunk's
+ * SELECT. Rows whose key changed in the stream between the two watermarks are dropped, since the
+ * stream carries them; the others go out as phase-2 rows inside the high watermark's transaction,
+ * after every change committed before it and before every later one. Progress is committed with
+ * that transaction, so a crash repeats at most one chunk.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +20,8 @@
 #include "cdc/log.h"
 #include "my_internal.h"
 
-#define SIGNAL_TYPE "watermark"
+#define SIGNAL_TYPE  "watermark"
+#define REQUEST_TYPE "snapshot"
 
 void
 my_resnap_free(cdc_source_t *s)
@@ -49,6 +54,42 @@ signal_ident(const cdc_source_t *s, cdc_buf_t *b)
     cdc_mysql_ident(b, s->resnap.signal->name);
 }
 
+void
+my_resnap_restore(cdc_source_t *s)
+{
+    my_resnap_t *r = &s->resnap;
+    const char *st = s->conf->signal_table, *dot = strchr(st, '.');
+    r->signal = cdc_xcalloc(1, sizeof(my_table_t));
+    r->signal->db = cdc_xstrndup(st, (size_t)(dot - st));
+    r->signal->name = cdc_xstrdup(dot + 1);
+    r->signal->signal = true;
+    cdc_buf_init(&r->scratch);
+    cdc_wm_restore(&r->wm, s->resume.resnap, s->conf, s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
+    for (size_t i = 0; i < r->wm.n_queue; i++)
+        CDC_LOG_INFO("source=%s re-snapshot of %s queued%s (%llu rows read)", s->conf->name,
+                     r->wm.queue[i].table, r->wm.queue[i].id[0] ? "" : " (added to the config)",
+                     (unsigned long long)r->wm.queue[i].rows);
+}
+
+/* The signal table the watermarks go to, created when missing (once a run). */
+static cdc_err_t
+signal_ready(cdc_source_t *s, cdc_errstr_t *es)
+{
+    my_resnap_t *r = &s->resnap;
+    if (r->signal_ready)
+        return CDC_OK;
+    cdc_buf_reset(&r->scratch);
+    cdc_mysql_signal_ddl(&r->scratch, s->conf->signal_table);
+    if (mysql_query(s->catalog, r->scratch.data))
+        return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                              "source %s: cannot create the signal table %s (signal_table) the "
+                              "snapshot's watermarks are written to: %s; create it or grant "
+                              "CREATE, INSERT, UPDATE on it",
+                              s->conf->name, s->conf->signal_table, mysql_error(s->catalog));
+    r->signal_ready = true;
+    return CDC_OK;
+}
+
 cdc_err_t
 my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
 {
@@ -59,24 +100,13 @@ my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
                               "re-snapshot with `cdc-agent source drop`",
                               s->conf->name);
     r->resume = progress && progress[0] ? cdc_xstrdup(progress) : NULL;
-    const char *st = s->conf->signal_table, *dot = strchr(st, '.');
-    r->signal = cdc_xcalloc(1, sizeof(my_table_t));
-    r->signal->db = cdc_xstrndup(st, (size_t)(dot - st));
-    r->signal->name = cdc_xstrdup(dot + 1);
-    r->signal->signal = true;
-    cdc_buf_init(&r->scratch);
-    cdc_buf_reset(&r->scratch);
-    cdc_mysql_signal_ddl(&r->scratch, st);
-    if (mysql_query(s->catalog, r->scratch.data))
-        return cdc_errstr_set(es, CDC_ERR_CONFIG,
-                              "source %s: cannot create the signal table %s (signal_table) the "
-                              "snapshot's watermarks are written to: %s; create it or grant "
-                              "CREATE, INSERT, UPDATE on it",
-                              s->conf->name, st, mysql_error(s->catalog));
+    cdc_err_t err = signal_ready(s, es);
+    if (err)
+        return err;
     cdc_wm_start(&r->wm);
     CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks "
                  "in %s",
-                 s->conf->name, r->ordinal + 1, s->conf->n_tables, st);
+                 s->conf->name, r->ordinal + 1, s->conf->n_tables, s->conf->signal_table);
     return CDC_OK;
 }
 
@@ -108,6 +138,19 @@ my_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
         return CDC_OK;
     cdc_err_t err;
     bool more = r->ordinal < s->n_tables;
+    if (!r->wm.initial) {
+        long head = cdc_wm_head(&r->wm, s->conf);
+        if (head < 0)
+            return CDC_OK; /* the queue is empty */
+        if ((err = signal_ready(s, es)))
+            return err;
+        more = true;
+        if (!r->table_open) {
+            r->ordinal = (size_t)head;
+            free(r->resume);
+            r->resume = r->wm.queue[0].progress ? cdc_xstrdup(r->wm.queue[0].progress) : NULL;
+        }
+    }
     if (more && !r->table_open) {
         if ((err = my_snap_open(s, &s->tables[r->ordinal], &r->st, es)))
             return err;
@@ -191,7 +234,8 @@ static void
 advance(cdc_source_t *s)
 {
     my_resnap_t *r = &s->resnap;
-    bool more = r->ordinal < s->n_tables;
+    bool initial = r->wm.initial;
+    bool more = initial ? r->ordinal < s->n_tables : r->table_open;
     uint64_t n = r->rows ? mysql_num_rows(r->rows) : 0;
     bool table_done = !more || n < MY_CHUNK_ROWS;
     if (!table_done) {
@@ -202,10 +246,16 @@ advance(cdc_source_t *s)
         my_snap_close(&r->st);
         r->table_open = false;
         r->after.set = false;
-        r->ordinal++;
+        r->ordinal += initial;
     }
     mysql_free_result(r->rows);
     r->rows = NULL;
+    if (!initial) {
+        cdc_wm_head_advance(&r->wm, s->conf->name, n,
+                            table_done ? NULL : my_snap_progress(&r->st, r->ordinal, &r->after));
+        cdc_wm_done(&r->wm, NULL, false);
+        return;
+    }
     bool finished = r->ordinal >= s->n_tables;
     cdc_wm_done(&r->wm,
                 finished        ? NULL
@@ -214,13 +264,40 @@ advance(cdc_source_t *s)
                 finished);
 }
 
+/* A request of `cdc-agent snapshot`: data = {"source": ..., "id": ..., "snapshot": "db.table"}.
+ * One in a transaction already stored is not taken again. */
+static void
+on_request(cdc_source_t *s, const cdc_column_t *data)
+{
+    json_t *v = json_loadb(data->value.s.p, data->value.s.n, 0, NULL);
+    const char *src = json_string_value(json_object_get(v, "source")),
+               *id = json_string_value(json_object_get(v, "id")),
+               *table = json_string_value(json_object_get(v, "snapshot"));
+    if (src && !strcmp(src, s->conf->name) && !s->txn.may_skip) {
+        if (id && table)
+            cdc_wm_request(&s->resnap.wm, s->conf, table, id);
+        else
+            CDC_LOG_WARN("source=%s unreadable request in the signal table ignored: %.*s",
+                         s->conf->name, (int)data->value.s.n, data->value.s.p);
+    }
+    json_decref(v);
+}
+
 static cdc_err_t
 on_signal(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
 {
     my_resnap_t *r = &s->resnap;
-    const cdc_column_t *id = cdc_row_find(row, "id"), *data = cdc_row_find(row, "data");
-    if (!id || !data || id->value.type != CDC_VAL_STRING || data->value.type != CDC_VAL_STRING ||
-        id->value.s.n != strlen(s->conf->name) ||
+    const cdc_column_t *id = cdc_row_find(row, "id"), *data = cdc_row_find(row, "data"),
+                       *type = cdc_row_find(row, "type");
+    if (!id || !data || !type || id->value.type != CDC_VAL_STRING ||
+        data->value.type != CDC_VAL_STRING || type->value.type != CDC_VAL_STRING)
+        return CDC_OK;
+    if (type->value.s.n == strlen(REQUEST_TYPE) &&
+        !memcmp(type->value.s.p, REQUEST_TYPE, type->value.s.n)) {
+        on_request(s, data);
+        return CDC_OK;
+    }
+    if (!r->wm.active || id->value.s.n != strlen(s->conf->name) ||
         memcmp(id->value.s.p, s->conf->name, id->value.s.n))
         return CDC_OK; /* another source's */
     if (!cdc_wm_read(&r->wm, data->value.s.p, data->value.s.n))
@@ -235,8 +312,6 @@ cdc_err_t
 my_resnap_signal(cdc_source_t *s, const cdc_binlog_event_t *ev, cdc_errstr_t *es)
 {
     my_resnap_t *r = &s->resnap;
-    if (!r->wm.active)
-        return CDC_OK;
     r->cur_event = ev;
     cdc_err_t err = my_rows_after(s, r->signal, ev, on_signal, es);
     r->cur_event = NULL;

@@ -455,7 +455,8 @@ emit_row(snap_t *sn, my_snap_table_t *st, MYSQL_ROW row, unsigned long *len)
     cdc_err_t err = CDC_OK;
     if (!sn->unit_open && s->cb->begin) {
         /* the resume point of a unit split over Kafka transactions: the snapshot point */
-        cdc_txn_info_t info = {sn->pos, 0, "snapshot", ev.source.ts_ms, false, NULL, sn->native};
+        cdc_txn_info_t info = {sn->pos, 0,    "snapshot", ev.source.ts_ms,
+                               false,   NULL, sn->native, NULL};
         sn->unit_open = true;
         if ((err = s->cb->begin(s->ctx, &info)))
             return err;
@@ -474,7 +475,7 @@ commit_unit(snap_t *sn, const char *progress, bool done)
     cdc_pos_t pos = sn->pos;
     if (pos.idx)
         pos.idx--;
-    cdc_txn_info_t info = {pos, 0, "snapshot", cdc_wall_ms(), done, progress, sn->native};
+    cdc_txn_info_t info = {pos, 0, "snapshot", cdc_wall_ms(), done, progress, sn->native, NULL};
     sn->unit_open = false;
     return sn->s->cb->commit(sn->s->ctx, &info);
 }

@@ -134,8 +134,8 @@ my_emit(cdc_source_t *s, cdc_event_t *ev)
             return CDC_OK; /* published before the restart */
     }
     if (s->txn.delivered++ == 0 && s->cb->begin) {
-        cdc_txn_info_t info = {{0},   0,    s->txn.txn_id,      s->txn.ts_ms,
-                               false, NULL, s->txn.start_native};
+        cdc_txn_info_t info = {{0},   0,    s->txn.txn_id,       s->txn.ts_ms,
+                               false, NULL, s->txn.start_native, NULL};
         cdc_pos_parse(s->txn.pos, &info.pos);
         info.pos.idx = 0;
         cdc_err_t err = s->cb->begin(s->ctx, &info);
@@ -179,8 +179,9 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
     s->start_pos = ev->log_pos;
     int64_t now = cdc_wall_us();
     cdc_txn_info_t snap = {0};
-    bool chunk = my_resnap_commit_info(s, &snap); /* a high watermark: carries progress */
-    if (s->txn.delivered == 0 && !chunk) {
+    bool chunk = s->resnap.wm.commit_pending; /* a high watermark: carries progress */
+    /* ... or the re-snapshot queue changed (a request) */
+    if (s->txn.delivered == 0 && !chunk && !s->resnap.wm.dirty) {
         /* nothing captured: move the stored position now and then, so purged binlogs behind
          * it are never needed again */
         if (now - s->last_advance_us < (int64_t)s->conf->heartbeat_ms * 1000)
@@ -192,10 +193,11 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
     if (s->resume.has_pos && pos.epoch == s->resume.pos.epoch &&
         cdc_pos_cmp(&pos, &s->resume.pos) <= 0)
         return CDC_OK; /* a re-read transaction that was already stored */
+    my_resnap_commit_info(s, &snap);
     char native[512];
     my_native(s, ev->log_pos, native, sizeof(native));
-    cdc_txn_info_t info = {pos,           0,     s->txn.txn_id, s->txn.ts_ms, snap.snapshot_done,
-                           snap.progress, native};
+    cdc_txn_info_t info = {pos,           0,      s->txn.txn_id, s->txn.ts_ms, snap.snapshot_done,
+                           snap.progress, native, snap.resnap};
     s->yield = true; /* let the agent close a Kafka transaction whose linger is over */
     return s->cb->commit(s->ctx, &info);
 }
@@ -484,6 +486,7 @@ my_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
                              conf->name, (unsigned)conf->server_id);
         goto fail;
     }
+    my_resnap_restore(s);
     if (resume->has_pos) {
         uint32_t stored_id = 0;
         if (!resume->native[0] ||
@@ -538,7 +541,7 @@ my_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
     char native[512];
     my_native(s, s->start_pos, native, sizeof(native));
     cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->start_pos, 0};
-    cdc_txn_info_t info = {pos, 0, "start", cdc_wall_ms(), true, NULL, native};
+    cdc_txn_info_t info = {pos, 0, "start", cdc_wall_ms(), true, NULL, native, NULL};
     cdc_err_t err = cb->commit(ctx, &info);
     if (!err && cb->sync)
         err = cb->sync(ctx);

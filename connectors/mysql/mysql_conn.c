@@ -387,6 +387,60 @@ cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool 
 }
 
 cdc_err_t
+cdc_mysql_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
+                         const char *payload, int64_t *rows, cdc_errstr_t *es)
+{
+    cdc_err_t err;
+    MYSQL *m = cdc_mysql_connect(&conf->conn, &err, es);
+    if (!m)
+        return err;
+    char db[256], sdb[256];
+    const char *name = cdc_config_split_table(table, db, sizeof(db));
+    const char *signal = cdc_config_split_table(conf->signal_table, sdb, sizeof(sdb));
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    cdc_buf_puts(&sql, "SELECT COUNT(*) FROM ");
+    cdc_mysql_ident(&sql, db);
+    cdc_buf_putc(&sql, '.');
+    cdc_mysql_ident(&sql, name);
+    MYSQL_RES *r = NULL;
+    MYSQL_ROW row;
+    if (mysql_query(m, sql.data) || !(r = mysql_store_result(m)) || !(row = mysql_fetch_row(r)))
+        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: counting the rows of %s: %s (%u)", table,
+                             mysql_error(m), mysql_errno(m));
+    else
+        *rows = strtoll(row[0] ? row[0] : "0", NULL, 10);
+    mysql_free_result(r);
+    cdc_buf_reset(&sql);
+    cdc_mysql_signal_ddl(&sql, conf->signal_table);
+    if (!err && mysql_query(m, sql.data))
+        err = cdc_errstr_set(es, CDC_ERR_CONFIG,
+                             "mysql: cannot create the signal table %s (signal_table): %s; "
+                             "create it or grant CREATE, INSERT, UPDATE on it",
+                             conf->signal_table, mysql_error(m));
+    if (!err) {
+        char rid[64];
+        snprintf(rid, sizeof(rid), "snapshot:%s", id);
+        cdc_buf_reset(&sql);
+        cdc_buf_puts(&sql, "INSERT INTO ");
+        cdc_mysql_ident(&sql, sdb);
+        cdc_buf_putc(&sql, '.');
+        cdc_mysql_ident(&sql, signal);
+        cdc_buf_puts(&sql, " (id, type, data) VALUES (");
+        cdc_mysql_literal(m, &sql, rid, strlen(rid));
+        cdc_buf_puts(&sql, ", 'snapshot', ");
+        cdc_mysql_literal(m, &sql, payload, strlen(payload));
+        cdc_buf_putc(&sql, ')');
+        if (mysql_query(m, sql.data))
+            err = cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: writing the request into %s: %s (%u)",
+                                 conf->signal_table, mysql_error(m), mysql_errno(m));
+    }
+    cdc_buf_deinit(&sql);
+    mysql_close(m);
+    return err;
+}
+
+cdc_err_t
 cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
                 cdc_errstr_t *es)
 {

@@ -1,6 +1,8 @@
 /*
  * Administrative operations on a PostgreSQL source for the CLI: dropping its slot and publication
- * (`cdc-agent source drop`), refused while an agent streams from the slot.
+ * (`cdc-agent source drop`, refused while an agent streams from the slot), where the server
+ * stands (`offsets show`), moving the slot forward (`offsets set`) and asking for a re-snapshot
+ * (`snapshot`).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,4 +152,54 @@ cdc_pg_source_seek(const cdc_source_conf_t *conf, const char *position, bool for
     free(o->progress);
     o->progress = NULL;
     return CDC_OK;
+}
+
+cdc_err_t
+cdc_pg_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
+                      const char *payload, int64_t *rows, cdc_errstr_t *es)
+{
+    (void)id; /* the payload carries it */
+    cdc_err_t err;
+    PGconn *c = cdc_pg_connect(&conf->conn, false, &err, es);
+    if (!c)
+        return err;
+    pg_slot_info_t info;
+    if ((err = pg_slot_info(c, conf->slot, &info, es)))
+        goto out;
+    if (!info.exists) {
+        err = cdc_errstr_set(es, CDC_ERR_FATAL,
+                             "source %s has no slot %s yet: its first start snapshots every "
+                             "table; start the agent",
+                             conf->name, conf->slot);
+        goto out;
+    }
+    char schema[256];
+    const char *name = cdc_config_split_table(table, schema, sizeof(schema));
+    cdc_buf_t sql, content;
+    cdc_buf_init(&sql);
+    cdc_buf_init(&content);
+    cdc_buf_puts(&sql, "SELECT count(*) FROM ");
+    pg_quote_ident(&sql, schema);
+    cdc_buf_putc(&sql, '.');
+    pg_quote_ident(&sql, name);
+    PGresult *r = PQexec(c, sql.data);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        *rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        err = pg_result_error(es, CDC_ERR_CONNECT, c, r, "counting the rows of %s", table);
+    PQclear(r);
+    if (!err) {
+        cdc_buf_printf(&content, "%s:%s", conf->slot, payload);
+        const char *params[] = {content.data};
+        r = PQexecParams(c, "SELECT pg_logical_emit_message(true, 'cdc-signal', $1)", 1, NULL,
+                         params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            err = pg_result_error(es, CDC_ERR_CONNECT, c, r, "writing the request");
+        PQclear(r);
+    }
+    cdc_buf_deinit(&sql);
+    cdc_buf_deinit(&content);
+out:
+    PQfinish(c);
+    return err;
 }

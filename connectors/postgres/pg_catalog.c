@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/log.h"
 #include "pg_internal.h"
 
 typedef struct {
@@ -251,7 +252,7 @@ table_list(cdc_buf_t *b, const cdc_source_conf_t *conf)
 
 cdc_err_t
 pg_publication_missing(PGconn *conn, const cdc_source_conf_t *conf, cdc_buf_t *missing,
-                       cdc_errstr_t *es)
+                       cdc_buf_t *quoted, cdc_errstr_t *es)
 {
     for (size_t i = 0; i < conf->n_tables; i++) {
         char schema[256];
@@ -265,6 +266,12 @@ pg_publication_missing(PGconn *conn, const cdc_source_conf_t *conf, cdc_buf_t *m
             pg_result_error(es, CDC_ERR_CONNECT, conn, r, "%s", "");
             PQclear(r);
             return CDC_ERR_CONNECT;
+        }
+        if (PQntuples(r) == 0 && quoted) {
+            cdc_buf_puts(quoted, quoted->len ? ", " : "");
+            pg_quote_ident(quoted, schema);
+            cdc_buf_putc(quoted, '.');
+            pg_quote_ident(quoted, table);
         }
         if (PQntuples(r) == 0)
             cdc_buf_printf(missing, "%s%s", missing->len ? ", " : "", conf->tables[i]);
@@ -281,9 +288,10 @@ pg_publication_ensure(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t 
                                params, NULL, NULL, 0);
     bool exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
     PQclear(r);
-    cdc_buf_t sql, missing;
+    cdc_buf_t sql, missing, quoted;
     cdc_buf_init(&sql);
     cdc_buf_init(&missing);
+    cdc_buf_init(&quoted);
     cdc_err_t err = CDC_OK;
     if (!exists) {
         cdc_buf_puts(&sql, "CREATE PUBLICATION ");
@@ -296,14 +304,23 @@ pg_publication_ensure(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t 
                               "creating publication %s (needs CREATE on the database and "
                               "ownership of the tables)",
                               conf->publication);
-    } else if (!(err = pg_publication_missing(conn, conf, &missing, es)) && missing.len) {
-        err = cdc_errstr_set(es, CDC_ERR_CONFIG,
-                             "publication %s does not include %s. Fix: ALTER PUBLICATION %s ADD "
-                             "TABLE %s;",
-                             conf->publication, missing.data, conf->publication, missing.data);
+    } else if (!(err = pg_publication_missing(conn, conf, &missing, &quoted, es)) && missing.len) {
+        /* tables added to the config go into the publication (their rows are snapshotted
+         * while streaming) when we may add them */
+        cdc_buf_puts(&sql, "ALTER PUBLICATION ");
+        pg_quote_ident(&sql, conf->publication);
+        cdc_buf_printf(&sql, " ADD TABLE %s", quoted.data);
+        if (pg_exec(conn, sql.data, es) == CDC_OK)
+            CDC_LOG_INFO("publication %s: added %s", conf->publication, missing.data);
+        else
+            err = cdc_errstr_set(es, CDC_ERR_CONFIG,
+                                 "publication %s does not include %s and adding it failed. Fix: "
+                                 "ALTER PUBLICATION %s ADD TABLE %s;",
+                                 conf->publication, missing.data, conf->publication, quoted.data);
     }
     cdc_buf_deinit(&sql);
     cdc_buf_deinit(&missing);
+    cdc_buf_deinit(&quoted);
     return err;
 }
 

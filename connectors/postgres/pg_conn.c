@@ -164,7 +164,7 @@ probe_tables(PGconn *c, const cdc_source_conf_t *src, cdc_probe_t *out)
     cdc_buf_t missing;
     cdc_errstr_t es = {{0}};
     cdc_buf_init(&missing);
-    if (pg_publication_missing(c, src, &missing, &es) == CDC_OK && missing.len)
+    if (pg_publication_missing(c, src, &missing, NULL, &es) == CDC_OK && missing.len)
         cdc_probe_note(out, true, "publication %s lacks %s; run ALTER PUBLICATION %s ADD TABLE %s;",
                        src->publication, missing.data, src->publication, missing.data);
     cdc_buf_deinit(&missing);

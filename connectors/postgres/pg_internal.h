@@ -37,9 +37,10 @@ cdc_err_t pg_tables_check(PGconn *conn, const cdc_source_conf_t *conf, cdc_errst
  * configured table is missing from it (naming the ALTER PUBLICATION to run). */
 cdc_err_t pg_publication_ensure(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t *es);
 
-/* Appends the configured tables missing from the publication (comma-separated) to missing. */
+/* Appends the configured tables missing from the publication (comma-separated) to missing, and
+ * quoted for SQL to quoted (when not NULL). */
 cdc_err_t pg_publication_missing(PGconn *conn, const cdc_source_conf_t *conf, cdc_buf_t *missing,
-                                 cdc_errstr_t *es);
+                                 cdc_buf_t *quoted, cdc_errstr_t *es);
 
 typedef struct {
     bool exists;

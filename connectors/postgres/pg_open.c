@@ -180,6 +180,8 @@ pg_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
         !(err = pg_tables_check(s->catalog, conf, es)) &&
         !(err = pg_publication_ensure(s->catalog, conf, es)))
         err = prepare_slot(s, es);
+    if (!err)
+        pg_resnap_restore(s);
     if (err) {
         cdc_errstr_prefix(es, "source %s", conf->name);
         pg_close(s);

@@ -1,14 +1,17 @@
 /*
- * Resuming an interrupted initial snapshot while streaming (the DBLog / incremental-snapshot
- * algorithm). The slot still stands at its consistent point, so every change since then arrives
- * in the stream. The remaining rows are read chunk by chunk between a low and a high watermark
- * (transactional pg_logical_emit_message, prefix "cdc-watermark"). Rows whose key changed between
- * the two watermarks are dropped, since the stream carries them; the others go out as phase-2
- * rows inside the high watermark's transaction, after every change committed before it and
- * before every later one. Progress is recorded with that transaction, so a crash repeats at most
- * one chunk. Watermarks carry a nonce of the run: the slot replays the watermarks of a run that
- * crashed, and one of those must never stand in for this run's (its chunk's rows would go out at
- * the old position, where the agent drops them as already published).
+ * Snapshots while streaming (the DBLog / incremental-snapshot algorithm): completing an
+ * interrupted initial snapshot (the slot still stands at its consistent point, so every change
+ * since then arrives in the stream), then re-snapshots of single tables: asked for by
+ * `cdc-agent snapshot` (a transactional message with prefix "cdc-signal" that the stream
+ * delivers in order) or added to the config (include/cdc/watermark.h keeps the queue). The
+ * remaining rows are read chunk by chunk between a low and a high watermark (transactional
+ * pg_logical_emit_message, prefix "cdc-watermark"). Rows whose key changed between the two
+ * watermarks are dropped, since the stream carries them; the others go out as phase-2 rows inside
+ * the high watermark's transaction, after every change committed before it and before every later
+ * one. Progress is recorded with that transaction, so a crash repeats at most one chunk. Watermarks
+ * carry a nonce of the run: the slot replays the watermarks of a run that crashed, and one of those
+ * must never stand in for this run's (its chunk's rows would go out at the old position, where the
+ * agent drops them as already published).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include "pg_source.h"
 
 #define WATERMARK_PREFIX "cdc-watermark"
+#define SIGNAL_PREFIX    "cdc-signal"
 
 static void
 free_after(pg_resnap_t *r)
@@ -42,19 +46,17 @@ pg_resnap_free(cdc_source_t *s)
     memset(r, 0, sizeof(*r));
 }
 
-cdc_err_t
-pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
+/* Progress text (pg_scan_progress) into the table ordinal and the key to continue after; false
+ * when it cannot be read. */
+static bool
+parse_progress(pg_resnap_t *r, const char *progress, json_int_t *ordinal)
 {
-    pg_resnap_t *r = &s->resnap;
-    json_error_t jerr;
-    json_t *p = json_loads(progress, 0, &jerr), *after = NULL;
-    json_int_t ordinal = 0;
-    if (!p || json_unpack(p, "{s:I, s:o}", "ordinal", &ordinal, "after", &after) || ordinal < 0) {
+    json_t *p = json_loads(progress, 0, NULL), *after = NULL;
+    if (!p || json_unpack(p, "{s:I, s:o}", "ordinal", ordinal, "after", &after) || *ordinal < 0) {
         json_decref(p);
-        return cdc_errstr_set(es, CDC_ERR_FATAL, "source %s: unreadable snapshot progress",
-                              s->conf->name);
+        return false;
     }
-    r->ordinal = (size_t)ordinal;
+    free_after(r);
     if (json_is_array(after) && json_array_size(after) > 0) {
         r->n_after = (uint16_t)json_array_size(after);
         r->after = cdc_xcalloc(r->n_after, sizeof(char *));
@@ -64,10 +66,33 @@ pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
         }
     }
     json_decref(p);
+    return true;
+}
+
+cdc_err_t
+pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
+{
+    pg_resnap_t *r = &s->resnap;
+    json_int_t ordinal = 0;
+    if (!parse_progress(r, progress, &ordinal))
+        return cdc_errstr_set(es, CDC_ERR_FATAL, "source %s: unreadable snapshot progress",
+                              s->conf->name);
+    r->ordinal = (size_t)ordinal;
     cdc_wm_start(&r->wm);
     CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks",
                  s->conf->name, r->ordinal + 1, s->conf->n_tables);
     return CDC_OK;
+}
+
+void
+pg_resnap_restore(cdc_source_t *s)
+{
+    cdc_wm_t *w = &s->resnap.wm;
+    cdc_wm_restore(w, s->resume.resnap, s->conf, s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
+    for (size_t i = 0; i < w->n_queue; i++)
+        CDC_LOG_INFO("source=%s re-snapshot of %s queued%s (%llu rows read)", s->conf->name,
+                     w->queue[i].table, w->queue[i].id[0] ? "" : " (added to the config)",
+                     (unsigned long long)w->queue[i].rows);
 }
 
 static cdc_err_t
@@ -95,6 +120,20 @@ pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
         return CDC_OK;
     cdc_err_t err = CDC_OK;
     bool more = r->ordinal < s->conf->n_tables;
+    if (!r->wm.initial) {
+        long head = cdc_wm_head(&r->wm, s->conf);
+        if (head < 0)
+            return CDC_OK; /* the queue is empty */
+        more = true;
+        if (!r->scan_open) {
+            json_int_t ignored;
+            const char *progress = r->wm.queue[0].progress;
+            r->ordinal = (size_t)head;
+            free_after(r);
+            if (progress && !parse_progress(r, progress, &ignored))
+                free_after(r); /* unreadable: the table is read from its start again */
+        }
+    }
     if (more && !r->scan_open) {
         if ((err = pg_scan_open(&r->scan, s, s->catalog, r->ordinal, es)))
             return err;
@@ -192,16 +231,19 @@ static void
 advance(cdc_source_t *s)
 {
     pg_resnap_t *r = &s->resnap;
-    bool more = r->ordinal < s->conf->n_tables;
+    bool initial = r->wm.initial;
+    bool more = initial ? r->ordinal < s->conf->n_tables : r->scan_open;
     int rows = r->rows ? PQntuples(r->rows) : 0;
     bool table_done = !more || rows < PG_SCAN_CHUNK_ROWS;
-    char *progress = more ? pg_scan_progress(&r->scan, 0, r->rows, table_done) : NULL;
+    char *progress = more && (initial || !table_done)
+                         ? pg_scan_progress(&r->scan, 0, r->rows, table_done)
+                         : NULL;
     free_after(r);
     if (table_done) {
         if (more) {
             pg_scan_close(&r->scan);
             r->scan_open = false;
-            r->ordinal++;
+            r->ordinal += initial;
         }
     } else {
         const char **vals = cdc_xcalloc(r->scan.meta.n_key + 1u, sizeof(char *));
@@ -214,6 +256,11 @@ advance(cdc_source_t *s)
     }
     PQclear(r->rows);
     r->rows = NULL;
+    if (!initial) {
+        cdc_wm_head_advance(&r->wm, s->conf->name, (uint64_t)rows, progress);
+        cdc_wm_done(&r->wm, NULL, false);
+        return;
+    }
     bool finished = r->ordinal >= s->conf->n_tables;
     if (finished) {
         free(progress);
@@ -222,14 +269,39 @@ advance(cdc_source_t *s)
     cdc_wm_done(&r->wm, progress, finished);
 }
 
+/* A request of `cdc-agent snapshot`: "<slot>:{"id": ..., "snapshot": "schema.table"}". One
+ * already stored with the transaction that carried it is not taken again. */
+static void
+on_request(cdc_source_t *s, const char *text, size_t len)
+{
+    if (pg_txn_stored(s))
+        return;
+    json_t *v = json_loadb(text, len, 0, NULL);
+    const char *id = json_string_value(json_object_get(v, "id")),
+               *table = json_string_value(json_object_get(v, "snapshot"));
+    if (id && table)
+        cdc_wm_request(&s->resnap.wm, s->conf, table, id);
+    else
+        CDC_LOG_WARN("source=%s unreadable request in the stream ignored: %.*s", s->conf->name,
+                     (int)len, text);
+    json_decref(v);
+}
+
 cdc_err_t
 pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
 {
     pg_resnap_t *r = &s->resnap;
     size_t sl = strlen(s->conf->slot);
-    if (!r->wm.active || strcmp(m->message.prefix, WATERMARK_PREFIX) || m->message.len < sl + 4 ||
-        memcmp(m->message.content, s->conf->slot, sl) || m->message.content[sl] != ':')
+    if (m->message.len < sl + 4 || memcmp(m->message.content, s->conf->slot, sl) ||
+        m->message.content[sl] != ':')
         return CDC_OK; /* not ours */
+    if (!strcmp(m->message.prefix, SIGNAL_PREFIX)) {
+        if (s->in_txn)
+            on_request(s, m->message.content + sl + 1, m->message.len - sl - 1);
+        return CDC_OK;
+    }
+    if (!r->wm.active || strcmp(m->message.prefix, WATERMARK_PREFIX))
+        return CDC_OK;
     if (!cdc_wm_read(&r->wm, m->message.content + sl + 1, m->message.len - sl - 1))
         return CDC_OK; /* a low watermark, or one of an earlier run or chunk */
     cdc_err_t err = emit_chunk(s, es);

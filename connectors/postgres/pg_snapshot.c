@@ -44,7 +44,7 @@ snapshot_table(cdc_source_t *s, PGconn *conn, snap_t *sn, size_t ordinal, bool l
     uint64_t total = 0;
     while (!err && rows == PG_SCAN_CHUNK_ROWS) {
         cdc_pos_t start = {s->epoch, CDC_PHASE_SNAPSHOT, s->consistent_point, ordinal, txn.idx};
-        cdc_txn_info_t info = {start, 0, txn.txn_id, txn.ts_ms, false, NULL, NULL};
+        cdc_txn_info_t info = {start, 0, txn.txn_id, txn.ts_ms, false, NULL, NULL, NULL};
         if (sn->cb->begin && (err = sn->cb->begin(sn->ctx, &info)))
             break;
         PGresult *r = NULL;

@@ -120,6 +120,13 @@ on_relation(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
 
 /* ---- events ---------------------------------------------------------------------------------- */
 
+bool
+pg_txn_stored(const cdc_source_t *s)
+{
+    const cdc_pos_t *stored = &s->resume.pos;
+    return s->resume.has_pos && stored->epoch == s->epoch && s->txn.final_lsn <= stored->major;
+}
+
 /* Hands an event to the agent unless it was published before a restart (at or before the stored
  * position, same epoch). */
 cdc_err_t
@@ -138,6 +145,7 @@ pg_source_emit(void *ctx, const cdc_event_t *ev)
                                s->txn.txn_id,
                                s->txn.ts_ms,
                                false,
+                               NULL,
                                NULL,
                                NULL};
         cdc_err_t err = s->cb->begin(s->ctx, &info);
@@ -193,7 +201,9 @@ on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
 {
     s->in_txn = false;
     cdc_txn_info_t snap = {0};
-    bool force = pg_resnap_commit_info(s, &snap); /* a watermark transaction with progress */
+    /* a watermark transaction with progress, or one that changed the re-snapshot queue (never
+     * one re-read from before the stored position: that would move it back) */
+    bool force = !pg_txn_stored(s) && pg_resnap_commit_info(s, &snap);
     if (s->delivered == 0 && !force)
         return s->cb->idle ? s->cb->idle(s->ctx, m->commit.end_lsn) : CDC_OK;
     cdc_txn_info_t info = {{s->epoch, CDC_PHASE_STREAM, s->txn.final_lsn, 0, s->txn.idx},
@@ -202,7 +212,8 @@ on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
                            s->txn.ts_ms,
                            snap.snapshot_done,
                            snap.progress,
-                           NULL};
+                           NULL,
+                           snap.resnap};
     s->committed = true;
     return s->cb->commit(s->ctx, &info);
 }

@@ -85,6 +85,8 @@ struct cdc_source {
 
 /* Starts completing the snapshot from stored progress (JSON of pg_scan_progress). */
 cdc_err_t pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es);
+/* The stored re-snapshot queue, with the tables added to the config since. */
+void pg_resnap_restore(cdc_source_t *s);
 /* Between receives: writes the watermarks around the next chunk when none is in flight. */
 cdc_err_t pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es);
 /* A change of the table being read, between the watermarks: its key is dropped from the chunk. */
@@ -94,6 +96,8 @@ cdc_err_t pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_
 /* At commit: fills progress / snapshot_done; true when this commit must reach the agent. */
 bool pg_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info);
 void pg_resnap_free(cdc_source_t *s);
+/* Whether the transaction being read was stored before a restart (re-read from the slot). */
+bool pg_txn_stored(const cdc_source_t *s);
 /* Hands an event to the agent (skipping what was published before a restart). */
 cdc_err_t pg_source_emit(void *ctx, const cdc_event_t *ev);
 

@@ -1,5 +1,6 @@
 /*
- * Commands that change the state of a source or sink from the command line, while no agent runs.
+ * Commands that change the state of a source or sink from the command line (most while no agent
+ * runs; `snapshot` asks the running one).
  */
 #ifndef CDC_ADMIN_H
 #define CDC_ADMIN_H
@@ -46,5 +47,25 @@ int cdc_admin_offsets_set(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *o
  * partition the stored offset, the log end and the lag (--json: one JSON document). Reads only.
  */
 int cdc_admin_offsets_show(const cdc_config_t *cfg, bool as_json, FILE *out);
+
+/* `snapshot`: asks source cli->source to re-snapshot cli->table while it streams (a request in
+ * its stream) and, unless --no-wait, follows the progress the agent commits to _offsets until the
+ * table is done. Returns a process exit code. */
+int cdc_admin_snapshot(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out);
+
+/* Progress of a long command: on a terminal one line rewritten in place (done of total, rate,
+ * ETA), otherwise a plain line every 5 s. */
+typedef struct {
+    const char *what, *unit;
+    uint64_t total;
+    int64_t started_ms, last_ms;
+    bool tty;
+    FILE *out;
+} cdc_progress_t;
+
+void cdc_progress_init(cdc_progress_t *p, const char *what, const char *unit, uint64_t total,
+                       FILE *out);
+/* Shows done (rate-limited unless final; a final line ends the terminal line). */
+void cdc_progress_show(cdc_progress_t *p, uint64_t done, bool final);
 
 #endif

@@ -40,8 +40,9 @@ typedef struct {
     int64_t offset;
     const char *position; /* offsets set --position (source) */
     bool dry_run;
-    bool yes;   /* source drop: skip the confirmation prompt */
-    bool force; /* offsets set: even while the agent runs */
+    bool yes;     /* source drop: skip the confirmation prompt */
+    bool force;   /* offsets set: even while the agent runs */
+    bool no_wait; /* snapshot: return once the request is written */
 } cdc_cli_t;
 
 /* Parses argv. Returns CDC_OK or CDC_ERR_INVAL with es saying what is wrong (print usage, exit 2).

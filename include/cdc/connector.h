@@ -58,6 +58,12 @@ typedef struct {
      * our server_id reads the binlog (MySQL). */
     cdc_err_t (*source_seek)(const cdc_source_conf_t *conf, const char *position, bool force,
                              struct cdc_offsets *o, cdc_errstr_t *es);
+    /* `cdc-agent snapshot`: counts the rows of table (one of conf's) into *rows, then writes
+     * payload (the request's JSON) into the source's stream, where the agent reads it in order:
+     * PostgreSQL a transactional logical message, MySQL a row of the signal table (id names the
+     * row). */
+    cdc_err_t (*source_request)(const cdc_source_conf_t *conf, const char *table, const char *id,
+                                const char *payload, int64_t *rows, cdc_errstr_t *es);
 } cdc_connector_t;
 
 /* The connector for type, or NULL. */
@@ -80,6 +86,10 @@ cdc_err_t cdc_pg_source_now(const cdc_source_conf_t *conf, const char *native,
                             cdc_source_now_t *out, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_source_now(const cdc_source_conf_t *conf, const char *native,
                                cdc_source_now_t *out, cdc_errstr_t *es);
+cdc_err_t cdc_pg_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
+                                const char *payload, int64_t *rows, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
+                                   const char *payload, int64_t *rows, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
                           cdc_probe_t *out, cdc_errstr_t *es);
 

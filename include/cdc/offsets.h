@@ -28,6 +28,7 @@ typedef struct cdc_offsets {
     char *progress; /* snapshot progress (JSON object text) or NULL */
     char *native;   /* the source's own resume point (JSON object text, e.g. binlog file, position
                        and GTIDs) or NULL */
+    char *resnap;   /* the re-snapshot queue (JSON object text, include/cdc/watermark.h) or NULL */
     cdc_topic_parts_t *topics;
     size_t n_topics;
 } cdc_offsets_t;

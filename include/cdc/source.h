@@ -45,6 +45,9 @@ typedef struct {
     /* the source's own resume point (JSON object) at this boundary: after the unit on commit, at
      * its start on begin (used when a large unit is split); NULL when the database keeps it */
     const char *native;
+    /* the re-snapshot queue after this unit (the "resnapshot" JSON object of the offset record),
+     * NULL when it did not change */
+    const char *resnap;
 } cdc_txn_info_t;
 
 /* Callbacks into the agent. Arguments are borrowed for the call only. Returning an error stops the
@@ -73,6 +76,7 @@ typedef struct {
     char progress[2048]; /* snapshot progress of the last committed unit, or "" */
     char native[512];    /* the source's own resume point stored with it (txn info native), or "" */
     uint32_t epoch;      /* without a position: the epoch to start (after a reset), 0 = 1 */
+    char resnap[4096];   /* the stored re-snapshot queue (include/cdc/watermark.h), or "" */
 } cdc_source_resume_t;
 
 typedef struct cdc_source cdc_source_t;

@@ -4,6 +4,13 @@
  * high watermark (those rows are dropped from the chunk: the stream carries them), and what the
  * high watermark's commit carries (progress, completion). How watermarks are written and read
  * back, and what a key is, stay with each source.
+ *
+ * Two kinds of work go through it: completing an interrupted initial snapshot (tables in config
+ * order, progress in the offset record's snapshot_progress), then the re-snapshot queue: tables
+ * asked for by `cdc-agent snapshot` (a request written into the stream, so it is read in order
+ * and survives restarts) and tables added to the source's config. The queue, the last finished
+ * requests and the tables the source's snapshots cover travel in the offset record's
+ * "resnapshot" object, committed with the transaction that changed them.
  */
 #ifndef CDC_WATERMARK_H
 #define CDC_WATERMARK_H
@@ -13,6 +20,25 @@
 #include <stdint.h>
 
 #include "cdc/source.h"
+
+/* A table waiting for (or in) its re-snapshot. */
+typedef struct {
+    char *table;    /* as written in the source's config */
+    char *id;       /* the request's id; "" for a table added to the config */
+    uint64_t rows;  /* rows read so far */
+    char *progress; /* the source's progress inside the table (JSON object), NULL at its start */
+} cdc_wm_item_t;
+
+/* A finished (or refused) request, kept so `cdc-agent snapshot` can see its outcome. */
+typedef struct {
+    char *id, *table;
+    uint64_t rows;
+    char *error; /* why it was refused, or NULL */
+} cdc_wm_done_t;
+
+#define CDC_WM_KEEP_DONE 8
+#define CDC_WM_MAX_QUEUE 16
+#define CDC_WM_STATE_MAX 4000 /* the encoded queue fits the offset record's slot */
 
 typedef struct {
     bool active;    /* completing a snapshot */
@@ -26,10 +52,33 @@ typedef struct {
     bool commit_pending; /* the high watermark's transaction emitted the chunk */
     char *progress;      /* the progress its commit carries (NULL when finished) */
     bool finished;
+    /* the re-snapshot queue */
+    bool initial; /* the initial snapshot is completed first (the source's own progress) */
+    cdc_wm_item_t *queue;
+    size_t n_queue;
+    cdc_wm_done_t done[CDC_WM_KEEP_DONE];
+    size_t n_done;
+    char **tables; /* the tables the source's snapshots cover */
+    size_t n_tables;
+    bool dirty;  /* the queue changed: the next commit carries it */
+    char *state; /* what that commit carries */
 } cdc_wm_t;
 
-/* Starts completing a snapshot with a fresh nonce. */
+/* Starts completing the initial snapshot with a fresh nonce. */
 void cdc_wm_start(cdc_wm_t *w);
+/* At open: a fresh nonce and the queue of the stored "resnapshot" object (NULL: none). Tables of
+ * conf missing from the stored covered set are queued (added to the config) when snapshot is
+ * true; tables no longer in conf leave the queue. */
+void cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, bool snapshot);
+/* A request read from the stream: queues table (false and a refusal in the done list when it is
+ * not one of conf's tables or the queue is full). */
+bool cdc_wm_request(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *table, const char *id);
+/* The table the queue reads next (its index in conf->tables), or -1 when the queue is empty or
+ * the initial snapshot comes first. */
+long cdc_wm_head(const cdc_wm_t *w, const cdc_source_conf_t *conf);
+/* After a chunk of the head table: rows read, and the progress inside it (taken), or NULL when
+ * the table is done. */
+void cdc_wm_head_advance(cdc_wm_t *w, const char *source, uint64_t rows, char *progress);
 /* The text a watermark of the current chunk carries: "K:nonce:seq". */
 void cdc_wm_label(const cdc_wm_t *w, char kind, char *out, size_t size);
 /* A watermark's text read back from the stream: true when it is this run's high watermark of the
@@ -53,7 +102,8 @@ bool cdc_wm_changed(cdc_wm_t *w, const char *key);
 bool cdc_wm_seen(cdc_wm_t *w, char kind, uint32_t seq);
 /* After the chunk was emitted: the progress to commit with it (taken; NULL when finished). */
 void cdc_wm_done(cdc_wm_t *w, char *progress, bool finished);
-/* At a commit: fills progress / snapshot_done; true when this commit must reach the agent. */
+/* At a commit: fills progress / snapshot_done / resnap; true when this commit must reach the
+ * agent. */
 bool cdc_wm_commit_info(cdc_wm_t *w, const char *source, cdc_txn_info_t *info);
 void cdc_wm_free(cdc_wm_t *w);
 

@@ -34,8 +34,11 @@ assert_contains "$out" "$tmp/bad.yaml:6:5: sources[0].slto: unknown key; did you
 
 printf 'agent: {name: a}\nkafka: {brokers: embedded}\nsources:\n  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1", tables: [public.t]}\n' >"$tmp/ok.yaml"
 run "$agent" snapshot --source crm --table public.t -c "$tmp/ok.yaml"
-assert_eq 1 "$rc" "snapshot exit"
-assert_contains "$out" "is not implemented yet" "snapshot says so"
+assert_eq 1 "$rc" "snapshot with the source's server down: exit 1"
+assert_contains "$out" "snapshot: source crm: postgresql 127.0.0.1:5432: connection" "snapshot names host:port"
+run "$agent" snapshot --source crm --table t -c "$tmp/ok.yaml"
+assert_eq 2 "$rc" "snapshot of a table the source does not capture: exit 2"
+assert_contains "$out" "source crm does not capture table t; its tables: public.t" "snapshot names the tables"
 # the offset commands name what is wrong with the config they are given
 run "$agent" replay --sink erp --from-offset cdc.crm.public.t:0:5 -c "$tmp/ok.yaml"
 assert_eq 2 "$rc" "replay of an unknown sink: exit 2"

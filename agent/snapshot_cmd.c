@@ -1,0 +1,229 @@
+/*
+ * `cdc-agent snapshot`: re-snapshot one table while the agent streams (DESIGN "Snapshots"). The
+ * command writes a request into the source's own stream (connector source_request), so the
+ * running agent reads it in order with every change, and a stopped one at its next start; the
+ * source then reads the table chunk by chunk between watermarks. Progress and the outcome come
+ * back in the source's offset records (their "resnapshot" object), which this command follows
+ * from the offsets topic until the request is done.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cdc/admin.h"
+#include "cdc/clock.h"
+#include "cdc/connector.h"
+#include "cdc/kafka.h"
+#include "cdc/offsets.h"
+#include "cdc/topic.h"
+
+#define RUNNING_CHECK_MS 10000
+
+typedef enum { REQ_UNSEEN, REQ_QUEUED, REQ_DONE, REQ_REFUSED } req_state_t;
+
+typedef struct {
+    req_state_t state;
+    uint64_t rows;
+    size_t ahead; /* queued tables before it */
+    char error[512];
+} req_status_t;
+
+/* What a stored "resnapshot" object says about request id. */
+static void
+request_status(const char *resnap, const char *id, req_status_t *st)
+{
+    json_t *v = json_loads(resnap, 0, NULL), *e;
+    size_t i;
+    json_array_foreach(json_object_get(v, "queue"), i, e)
+    {
+        const char *eid = json_string_value(json_object_get(e, "id"));
+        if (eid && !strcmp(eid, id)) {
+            st->state = REQ_QUEUED;
+            st->rows = (uint64_t)json_integer_value(json_object_get(e, "rows"));
+            st->ahead = i;
+        }
+    }
+    json_array_foreach(json_object_get(v, "done"), i, e)
+    {
+        const char *eid = json_string_value(json_object_get(e, "id"));
+        if (!eid || strcmp(eid, id))
+            continue;
+        const char *error = json_string_value(json_object_get(e, "error"));
+        st->state = error ? REQ_REFUSED : REQ_DONE;
+        st->rows = (uint64_t)json_integer_value(json_object_get(e, "rows"));
+        snprintf(st->error, sizeof(st->error), "%s", error ? error : "");
+    }
+    json_decref(v);
+}
+
+static bool
+running(const cdc_connector_t *c, const cdc_source_conf_t *src)
+{
+    cdc_source_now_t now;
+    cdc_errstr_t es = {{0}};
+    return c->source_now(src, NULL, &now, &es) == CDC_OK && now.running[0];
+}
+
+/* Follows source's offset records from offset `from` until request id is done. */
+static int
+follow(const cdc_config_t *cfg, const cdc_source_conf_t *src, const char *bootstrap,
+       const char *topic, int64_t from, const char *id, const char *table, uint64_t total,
+       FILE *out)
+{
+    const cdc_connector_t *c = cdc_connector_find(src->type);
+    cdc_errstr_t es = {{0}};
+    cdc_consumer_t *cons = cdc_consumer_new(&cfg->kafka, bootstrap, "cdc-agent-snapshot", &es);
+    if (!cons || cdc_consumer_assign(cons, topic, 0, from, &es)) {
+        fprintf(stderr, "cdc-agent: snapshot: reading %s: %s\n", topic, es.msg);
+        cdc_consumer_free(cons);
+        return CDC_EXIT_FAILURE;
+    }
+    cdc_progress_t pr;
+    cdc_progress_init(&pr, "snapshot", "rows", total, stderr);
+    req_status_t st = {REQ_UNSEEN, 0, 0, {0}};
+    size_t slen = strlen(src->name);
+    int64_t checked = cdc_mono_ms();
+    int stopped = 0;
+    bool said_queued = false;
+    while (st.state == REQ_UNSEEN || st.state == REQ_QUEUED) {
+        rd_kafka_message_t *m = cdc_consumer_poll(cons, 500);
+        if (m && !m->err && m->key_len == slen && !memcmp(m->key, src->name, slen) && m->payload) {
+            cdc_offsets_t o = {0};
+            if (cdc_offsets_decode(m->payload, m->len, &o) && o.resnap)
+                request_status(o.resnap, id, &st);
+            cdc_offsets_clear(&o);
+            if (st.state == REQ_QUEUED && st.ahead && !said_queued) {
+                fprintf(out, "queued behind %zu other table(s)\n", st.ahead);
+                said_queued = true;
+            }
+            if (st.state == REQ_QUEUED && !st.ahead)
+                cdc_progress_show(&pr, st.rows, false);
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+        if (cdc_mono_ms() - checked >= RUNNING_CHECK_MS) {
+            checked = cdc_mono_ms();
+            stopped = running(c, src) ? 0 : stopped + 1;
+            if (stopped >= 2)
+                break; /* twice in a row: not a restart */
+        }
+    }
+    cdc_consumer_free(cons);
+    switch (st.state) {
+    case REQ_DONE:
+        cdc_progress_show(&pr, st.rows, true);
+        fprintf(out, "re-snapshot of %s completed: %llu rows read\n", table,
+                (unsigned long long)st.rows);
+        return CDC_EXIT_OK;
+    case REQ_REFUSED:
+        fprintf(stderr, "cdc-agent: snapshot: the agent refused the request: %s\n", st.error);
+        return CDC_EXIT_FAILURE;
+    default:
+        if (pr.tty && pr.last_ms)
+            fputc('\n', stderr);
+        fprintf(stderr,
+                "cdc-agent: snapshot: source %s is no longer being read (the agent stopped); the "
+                "request stays in its stream and the re-snapshot %s when the agent starts "
+                "again\n",
+                src->name, st.state == REQ_QUEUED ? "continues" : "starts");
+        return CDC_EXIT_FAILURE;
+    }
+}
+
+int
+cdc_admin_snapshot(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
+{
+    const cdc_source_conf_t *src = cdc_admin_source(cfg, cli->source);
+    if (!src)
+        return CDC_EXIT_USAGE;
+    bool listed = false;
+    for (size_t i = 0; i < src->n_tables; i++)
+        listed |= !strcmp(src->tables[i], cli->table);
+    if (!listed) {
+        fprintf(stderr,
+                "cdc-agent: %s: source %s does not capture table %s; its tables:", cfg->path,
+                src->name, cli->table);
+        for (size_t i = 0; i < src->n_tables; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", src->tables[i]);
+        fputc('\n', stderr);
+        return CDC_EXIT_USAGE;
+    }
+    const cdc_connector_t *c = cdc_connector_find(src->type);
+    cdc_errstr_t es = {{0}};
+    /* where the source's offset records stand before the request: its outcome comes after */
+    cdc_kafka_bus_t *bus = NULL;
+    cdc_consumer_t *probe = NULL;
+    cdc_buf_t topic;
+    cdc_buf_init(&topic);
+    cdc_topic_internal(&topic, cfg->kafka.topic_prefix, "offsets", NULL);
+    int64_t low = 0, high = 0;
+    int rc = CDC_EXIT_FAILURE;
+    if (!cfg->kafka.embedded) {
+        cdc_offsets_t stored;
+        cdc_err_t err = cdc_admin_load_offsets(cfg, src, &stored, &es);
+        bool started = stored.found && !stored.reset;
+        cdc_offsets_clear(&stored);
+        if (err) {
+            fprintf(stderr, "cdc-agent: snapshot: %s\n", es.msg);
+            goto out;
+        }
+        if (!started) {
+            fprintf(stderr,
+                    "cdc-agent: snapshot: source %s has not streamed yet: its first start "
+                    "snapshots every table\n",
+                    src->name);
+            goto out;
+        }
+        bus = cdc_kafka_bus_new(&cfg->kafka, &es);
+        probe = bus ? cdc_consumer_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus),
+                                       "cdc-agent-snapshot", &es)
+                    : NULL;
+        if (!probe || cdc_consumer_watermarks(probe, topic.data, 0, &low, &high, 10000, &es)) {
+            fprintf(stderr, "cdc-agent: snapshot: reading %s: %s\n", topic.data, es.msg);
+            goto out;
+        }
+    }
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        rnd = (uint64_t)cdc_wall_us();
+    char id[32];
+    snprintf(id, sizeof(id), "%016llx", (unsigned long long)rnd);
+    json_t *req =
+        json_pack("{s:s, s:s, s:s}", "id", id, "snapshot", cli->table, "source", src->name);
+    char *payload = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(req);
+    int64_t rows = 0;
+    cdc_err_t err = c->source_request(src, cli->table, id, payload, &rows, &es);
+    free(payload);
+    if (err) {
+        fprintf(stderr, "cdc-agent: snapshot: source %s: %s\n", src->name, es.msg);
+        goto out;
+    }
+    fprintf(out, "snapshot request %s: source %s re-reads %s (%lld rows now) while it streams\n",
+            id, src->name, cli->table, (long long)rows);
+    fflush(out);
+    rc = CDC_EXIT_OK;
+    if (cli->no_wait)
+        goto out;
+    if (cfg->kafka.embedded) {
+        fprintf(out, "kafka.brokers is embedded: its progress shows in the agent's log\n");
+        goto out;
+    }
+    if (!running(c, src)) {
+        fprintf(out,
+                "source %s is not being read now: the agent takes the request when it starts\n",
+                src->name);
+        goto out;
+    }
+    fprintf(out, "following its progress (Ctrl-C stops watching; the re-snapshot goes on)\n");
+    fflush(out);
+    rc = follow(cfg, src, cdc_kafka_bus_bootstrap(bus), topic.data, high, id, cli->table,
+                (uint64_t)rows, out);
+out:
+    cdc_consumer_free(probe);
+    cdc_kafka_bus_free(bus);
+    cdc_buf_deinit(&topic);
+    return rc;
+}
