@@ -7,6 +7,7 @@
 #   target equals source row by row: no chunk row overwrote a newer change;
 # - the command follows the progress the agent commits and exits 0 when the table is done;
 # - the same on the MariaDB source (signal-table requests);
+# - SIGKILL during a re-snapshot: after the restart it goes on and the target is repaired;
 # - a request written while the agent is stopped is taken at its next start;
 # - a table added to a source's config is snapshotted at the next start while streaming;
 # - refusals: a table the source does not capture, an unknown source.
@@ -111,6 +112,25 @@ assert_eq 0 "$rc" "snapshot of cdc_test.mysnap while the agent streams: exit 0"
 assert_contains "$out" "re-snapshot of cdc_test.mysnap completed" "MariaDB: the command waits for the end"
 wait "$writer" && ok || bad "MariaDB writer"
 wait_same "target repaired, no row older than the source (MariaDB source)" erp_src erp_dst
+
+# ---- killed (SIGKILL) during a re-snapshot under writes: goes on from the last chunk committed ----
+myt -e "DELETE FROM snapdst WHERE id % 11 = 0; UPDATE snapdst SET v = -5 WHERE id % 11 = 1"
+pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -T 4 -f "$tmp/w.sql" cdc_test \
+    >"$tmp/bench2.log" 2>&1 &
+bench=$!
+out=$(snapshot --source crm --table public.snapsrc --no-wait) && rc=0 || rc=$?
+assert_eq 0 "$rc" "snapshot --no-wait: exit 0 once the request is written"
+assert_not_contains "$out" "following" "--no-wait does not follow"
+for i in $(seq 1 50); do [ "$(grep -c 'snapshot request' "$tmp/agent.log")" -ge 3 ] && break; sleep 0.05; done
+sleep 0.4
+kill -9 "$agent_pid"
+wait "$agent_pid" 2>/dev/null || true
+done_before=$(grep -c "re-snapshot of public.snapsrc completed" "$tmp/agent.log" || true)
+start_agent
+wait "$bench" && ok || bad "workload during the kill"
+wait_same "killed mid re-snapshot: the target is repaired after the restart" crm_src crm_dst
+assert_eq $((done_before + 1)) "$(grep -c "re-snapshot of public.snapsrc completed" "$tmp/agent.log")" \
+    "the re-snapshot completed once more after the restart"
 
 # ---- refusals ----
 out=$(snapshot --source crm --table public.nosuch) && rc=0 || rc=$?
