@@ -36,6 +36,23 @@ human_bytes(char *out, size_t n, int64_t v)
     return out;
 }
 
+/* The source's re-snapshot queue, one line per table (`cdc-agent snapshot`, added tables). */
+static void
+resnap_lines(const char *resnap, FILE *out)
+{
+    json_t *v = resnap ? json_loads(resnap, 0, NULL) : NULL, *e;
+    size_t i;
+    json_array_foreach(json_object_get(v, "queue"), i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        fprintf(out, "%-12s re-snapshot %s: %s, %lld rows read (%s)\n", "",
+                json_string_value(json_object_get(e, "table")), i ? "queued" : "reading",
+                (long long)json_integer_value(json_object_get(e, "rows")),
+                id && id[0] ? id : "added to the config");
+    }
+    json_decref(v);
+}
+
 static json_t *
 source_json(const cdc_config_t *cfg, const cdc_source_conf_t *src, FILE *out, bool text)
 {
@@ -57,6 +74,8 @@ source_json(const cdc_config_t *cfg, const cdc_source_conf_t *src, FILE *out, bo
                       "snapshot_done", stored.snapshot_done, "reset", stored.reset);
         if (stored.native)
             json_object_set_new(st, "source_resume", json_loads(stored.native, 0, NULL));
+        if (stored.resnap)
+            json_object_set_new(st, "resnapshot", json_loads(stored.resnap, 0, NULL));
         json_object_set_new(j, "stored", st);
         if (src->type == CDC_DB_POSTGRESQL && stored.pos.phase != CDC_PHASE_SNAPSHOT) {
             char lsn[CDC_LSN_STRLEN];
@@ -106,6 +125,7 @@ source_json(const cdc_config_t *cfg, const cdc_source_conf_t *src, FILE *out, bo
                                         : "-");
         if (now.running[0])
             fprintf(out, "%-12s %s\n", "", now.running);
+        resnap_lines(stored.resnap, out);
     }
     cdc_offsets_clear(&stored);
     return j;

@@ -7,6 +7,9 @@
 # CPU seconds and peak RSS. Each side runs BENCH_REPS times (default 3), alternating; medians.
 #   tests/bench/sink_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 # BENCH_PARTS (default "pg my lat") picks the parts: PostgreSQL target, MariaDB target, latency.
+# A 1M-change backlog (the sink's peak RSS while it drains it): BENCH_ROWS=1000000 BENCH_REPS=1
+# BENCH_PARTITIONS=40 BENCH_PARTS=my (the mock keeps about 5 MB per partition: 40 partitions hold
+# the whole backlog; the run waits until the topic holds every row before the sink starts).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -14,6 +17,7 @@ work=$(mktemp -d)
 ROWS=${BENCH_ROWS:-200000}
 BATCH=${BENCH_BATCH:-1000}
 REPS=${BENCH_REPS:-3}
+NPART=${BENCH_PARTITIONS:-8}
 PARTS=" ${BENCH_PARTS:-pg my lat} "
 part() { [[ $PARTS == *" $1 "* ]]; }
 cleanup() {
@@ -57,7 +61,7 @@ coproc MOCK { "$build/tests/cdc-mock-kafka" 3; }
 read -r line <&"${MOCK[0]}"
 boot=${line#bootstrap=}
 read -r line <&"${MOCK[0]}"
-for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src 8" "cdc._dlq.pg 1" "cdc._dlq.my 1" \
+for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src $NPART" "cdc._dlq.pg 1" "cdc._dlq.my 1" \
     "cdc.lat.public.lat 8" "cdc._dlq.lat 1"; do
     echo "topic $t" >&"${MOCK[1]}"
     read -r line <&"${MOCK[0]}"

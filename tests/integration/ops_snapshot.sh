@@ -126,11 +126,20 @@ sleep 0.4
 kill -9 "$agent_pid"
 wait "$agent_pid" 2>/dev/null || true
 done_before=$(grep -c "re-snapshot of public.snapsrc completed" "$tmp/agent.log" || true)
+shown=$("$CDC_AGENT" offsets show -c "$tmp/agent.yaml" 2>&1)
+lines_before=$(wc -l <"$tmp/agent.log")
 start_agent
 wait "$bench" && ok || bad "workload during the kill"
 wait_same "killed mid re-snapshot: the target is repaired after the restart" crm_src crm_dst
 assert_eq $((done_before + 1)) "$(grep -c "re-snapshot of public.snapsrc completed" "$tmp/agent.log")" \
     "the re-snapshot completed once more after the restart"
+# when the request was committed before the kill, the restart resumes it where offsets show said
+resumed=$(tail -n +"$lines_before" "$tmp/agent.log" | sed -n 's/.*re-snapshot of public.snapsrc queued (\([0-9]*\) rows read).*/\1/p')
+if [ -n "$resumed" ]; then
+    assert_contains "$shown" "re-snapshot public.snapsrc: reading, $resumed rows read (" "offsets show: the queue"
+else
+    assert_not_contains "$shown" "re-snapshot public.snapsrc" "offsets show: nothing queued yet"
+fi
 
 # ---- refusals ----
 out=$(snapshot --source crm --table public.nosuch) && rc=0 || rc=$?
