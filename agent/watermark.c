@@ -13,6 +13,7 @@
 #include "cdc/buf.h"
 #include "cdc/clock.h"
 #include "cdc/log.h"
+#include "cdc/metrics.h"
 
 static void
 clear_changed(cdc_wm_t *w)
@@ -304,6 +305,15 @@ cdc_wm_head_advance(cdc_wm_t *w, const char *source, uint64_t rows, char *progre
     }
     cdc_wm_item_t *h = &w->queue[0];
     h->rows += rows;
+    cdc_buf_t l;
+    cdc_buf_init(&l);
+    cdc_metric_labels(&l, "source", source, "table", h->table, (const char *)NULL);
+    cdc_metric_add(cdc_metric_counter("cdc_resnapshot_rows_total",
+                                      "Rows read by re-snapshots while streaming (cdc-agent "
+                                      "snapshot, tables added to the config)",
+                                      l.data),
+                   rows);
+    cdc_buf_deinit(&l);
     free(h->progress);
     h->progress = progress;
     w->dirty = true;

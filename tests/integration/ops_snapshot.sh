@@ -16,6 +16,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
 load_harness_env
 . "$here/harness/agent_lib.sh"
+. "$here/harness/lib.sh"
 setup_tmp
 rows=${CDC_RESNAP_ROWS:-40000}
 # sources in cdc_test; targets in databases of their own (with their own cdc_sink_offsets)
@@ -36,9 +37,10 @@ my -e "DROP TABLE IF EXISTS mysnap; CREATE TABLE mysnap (id INT PRIMARY KEY, v I
 myt() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_snap "$@"; }
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.snapsrc 4" "cdc.crm.public.snapadd 1" \
     "cdc.erps.cdc_test.mysnap 2" "cdc._dlq.snaperp 1" "cdc._dlq.snapcrm 1"
+http_port=$(free_port)
 write_config() { # crm tables
     cat >"$tmp/agent.yaml" <<EOC
-agent: {name: snapshot-test}
+agent: {name: snapshot-test, http: "127.0.0.1:$http_port"}
 kafka: {brokers: "$boot", linger_ms: 20}
 sources:
   - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
@@ -112,6 +114,9 @@ assert_eq 0 "$rc" "snapshot of cdc_test.mysnap while the agent streams: exit 0"
 assert_contains "$out" "re-snapshot of cdc_test.mysnap completed" "MariaDB: the command waits for the end"
 wait "$writer" && ok || bad "MariaDB writer"
 wait_same "target repaired, no row older than the source (MariaDB source)" erp_src erp_dst
+metrics=$(curl -s "http://127.0.0.1:$http_port/metrics")
+grep -Eq '^cdc_resnapshot_rows_total\{source="erps",table="cdc_test.mysnap"\} 1[12][0-9]{3}$' <<<"$metrics" &&
+    ok || bad "metrics: rows read by the re-snapshot (about 12000): $(grep resnapshot <<<"$metrics")"
 
 # ---- killed (SIGKILL) during a re-snapshot under writes: goes on from the last chunk committed ----
 myt -e "DELETE FROM snapdst WHERE id % 11 = 0; UPDATE snapdst SET v = -5 WHERE id % 11 = 1"
