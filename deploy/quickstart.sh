@@ -76,6 +76,10 @@ crm -c "INSERT INTO accounts (id, name, country) VALUES (4, 'Umbrella plc', 'GB'
 erp -e "INSERT INTO orders (id, customer_id, total, status, ordered_at) VALUES (1004, 4, 99.50, 'open', NOW(3));
         UPDATE orders SET status = 'shipped' WHERE id = (SELECT MIN(id) FROM (SELECT id FROM orders) o)"
 wait_converged && { echo "== both databases agree again"; show; }
+echo "== drift: someone deletes an ERP customer by hand; cdc-agent snapshot re-reads CRM accounts while streaming"
+erp -e "DELETE FROM customers WHERE crm_account_id = 2"
+"$root/build/cdc-agent" snapshot -c "$root/config/crm-erp.yaml" --source crm --table public.accounts
+wait_converged && { echo "== repaired: customer 2 is back in the ERP"; erp -t -e "SELECT crm_account_id, company_name FROM customers ORDER BY 1"; }
 echo "== metrics: curl -s http://127.0.0.1:$CDC_HTTP_PORT/metrics | grep ^cdc_ (also /healthz, /readyz)"
 curl -s "http://127.0.0.1:$CDC_HTTP_PORT/metrics" | grep -E '^cdc_(source_events_total|sink_applied_total)' || true
 echo "== the agent keeps running; make your own changes (psql / mariadb: see the ports above), Ctrl-C to stop"

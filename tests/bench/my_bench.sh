@@ -22,6 +22,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+. "$root/tests/bench/lib.sh"
 "$root/tests/harness/mariadb.sh" start "$work/m" >/dev/null
 . "$work/m/mariadb.env"
 export MYPW=$CDC_TEST_MYSQL_PASSWORD
@@ -77,25 +78,27 @@ agent_start_pos() {
 # Runs the agent until its Kafka transactions (debug log, read without touching Kafka, which would
 # take CPU from the run) hold $1 records; prints "total_s startup_s cpu_s rss_kb": total from the
 # process start to the last commit, start-up up to streaming.
+published=0 want=0 last_ts=
+all_published() { # a debug line: counts the records of each Kafka transaction
+    [[ $1 == *"kafka transaction records="* ]] || return 1
+    local n=${1##*records=}
+    published=$((published + ${n%% *}))
+    last_ts=${1%% *}
+    [ "$published" -ge "$want" ]
+}
 agent_run() {
-    local t0 pid ticks rss line
+    local t0 ticks rss
     t0=$(now)
-    "$build/cdc-agent" run -c "$work/agent.yaml" >"$work/agent.log" 2>&1 &
-    pid=$!
-    while :; do
-        line=$(awk '/kafka transaction records=/ { split($0, a, "records="); n += a[2] + 0; last = $1 }
-                    END { if (n >= '"$1"') print last }' "$work/agent.log")
-        [ -n "$line" ] && break
-        kill -0 "$pid" || { cat "$work/agent.log" >&2; exit 1; }
-        sleep 0.01
-    done
-    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-    rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-    kill -TERM "$pid"
-    wait "$pid" || true
+    published=0 want=$1 last_ts=
+    : >"$work/agent.log"
+    run_until "$work/agent.log" all_published "$build/cdc-agent" run -c "$work/agent.yaml" ||
+        { cat "$work/agent.log" >&2; exit 1; }
+    ticks=$(awk '{print $14 + $15}' "/proc/$run_pid/stat")
+    rss=$(awk '/VmHWM/ {print $2}' "/proc/$run_pid/status")
+    run_stop "$work/agent.log"
     local up
     up=$(grep -m1 'binlog streaming from' "$work/agent.log" | cut -d' ' -f1)
-    echo "$(echo "$(ts "$line") - $t0" | bc) $(echo "$(ts "$up") - $t0" | bc)" \
+    echo "$(echo "$(ts "$last_ts") - $t0" | bc) $(echo "$(ts "$up") - $t0" | bc)" \
         "$(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc) $rss"
 }
 
