@@ -262,6 +262,10 @@ cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, b
         }
     }
     json_decref(v);
+    for (i = 0; i < w->n_queue; i++)
+        CDC_LOG_INFO("source=%s re-snapshot of %s queued%s (%llu rows read)", conf->name,
+                     w->queue[i].table, w->queue[i].id[0] ? "" : " (added to the config)",
+                     (unsigned long long)w->queue[i].rows);
     update_active(w);
 }
 

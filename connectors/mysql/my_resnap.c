@@ -65,10 +65,6 @@ my_resnap_restore(cdc_source_t *s)
     r->signal->signal = true;
     cdc_buf_init(&r->scratch);
     cdc_wm_restore(&r->wm, s->resume.resnap, s->conf, s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
-    for (size_t i = 0; i < r->wm.n_queue; i++)
-        CDC_LOG_INFO("source=%s re-snapshot of %s queued%s (%llu rows read)", s->conf->name,
-                     r->wm.queue[i].table, r->wm.queue[i].id[0] ? "" : " (added to the config)",
-                     (unsigned long long)r->wm.queue[i].rows);
 }
 
 /* The signal table the watermarks go to, created when missing (once a run). */

@@ -13,16 +13,26 @@
 #include "cdc/pg.h"
 #include "pg_internal.h"
 
+/* A connection to the source's server and what its slot is like; NULL (err set) on failure. */
+static PGconn *
+connect_slot(const cdc_source_conf_t *conf, pg_slot_info_t *info, cdc_err_t *err, cdc_errstr_t *es)
+{
+    PGconn *c = cdc_pg_connect(&conf->conn, false, err, es);
+    if (c && (*err = pg_slot_info(c, conf->slot, info, es))) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
 cdc_err_t
 cdc_pg_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es)
 {
     cdc_err_t err;
-    PGconn *c = cdc_pg_connect(&conf->conn, false, &err, es);
+    pg_slot_info_t info;
+    PGconn *c = connect_slot(conf, &info, &err, es);
     if (!c)
         return err;
-    pg_slot_info_t info;
-    if ((err = pg_slot_info(c, conf->slot, &info, es)))
-        goto out;
     if (info.active) {
         err = cdc_errstr_set(es, CDC_ERR_FATAL,
                              "source %s is running: slot %s is in use; stop the agent first",
@@ -160,12 +170,10 @@ cdc_pg_source_request(const cdc_source_conf_t *conf, const char *table, const ch
 {
     (void)id; /* the payload carries it */
     cdc_err_t err;
-    PGconn *c = cdc_pg_connect(&conf->conn, false, &err, es);
+    pg_slot_info_t info;
+    PGconn *c = connect_slot(conf, &info, &err, es);
     if (!c)
         return err;
-    pg_slot_info_t info;
-    if ((err = pg_slot_info(c, conf->slot, &info, es)))
-        goto out;
     if (!info.exists) {
         err = cdc_errstr_set(es, CDC_ERR_FATAL,
                              "source %s has no slot %s yet: its first start snapshots every "

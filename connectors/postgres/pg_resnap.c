@@ -87,12 +87,8 @@ pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
 void
 pg_resnap_restore(cdc_source_t *s)
 {
-    cdc_wm_t *w = &s->resnap.wm;
-    cdc_wm_restore(w, s->resume.resnap, s->conf, s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
-    for (size_t i = 0; i < w->n_queue; i++)
-        CDC_LOG_INFO("source=%s re-snapshot of %s queued%s (%llu rows read)", s->conf->name,
-                     w->queue[i].table, w->queue[i].id[0] ? "" : " (added to the config)",
-                     (unsigned long long)w->queue[i].rows);
+    cdc_wm_restore(&s->resnap.wm, s->resume.resnap, s->conf,
+                   s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
 }
 
 static cdc_err_t
