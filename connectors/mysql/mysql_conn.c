@@ -160,11 +160,12 @@ cdc_mysql_signal_ddl(cdc_buf_t *out, const char *signal_table)
                       "VARCHAR(2048) NULL) CHARACTER SET ascii");
 }
 
-/* The signal table of an initial snapshot's watermarks: noted when it does not exist yet. */
+/* The signal table of snapshot watermarks and `cdc-agent snapshot` requests: noted when it does
+ * not exist yet. */
 static void
 check_signal_table(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
 {
-    if (source->snapshot != CDC_SNAPSHOT_INITIAL || !source->signal_table)
+    if (!source->signal_table)
         return;
     char db[256];
     const char *tb = cdc_config_split_table(source->signal_table, db, sizeof(db));
@@ -184,7 +185,8 @@ check_signal_table(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
     if (!exists)
         cdc_probe_note(out, false,
                        "signal table %s does not exist yet: it is created (CREATE, INSERT, UPDATE "
-                       "needed) if an interrupted snapshot is resumed; or create it now",
+                       "needed) when an interrupted snapshot is resumed or a re-snapshot is asked "
+                       "for (cdc-agent snapshot); or create it now",
                        source->signal_table);
 }
 
