@@ -11,7 +11,11 @@
 #include "cdc/clock.h"
 #include "cdc/log.h"
 #include "cdc/topic.h"
+#include "cdc/watermark.h"
 #include "publisher_internal.h"
+
+_Static_assert(CDC_WM_STATE_MAX < sizeof(((batch_t *)0)->bound_resnap),
+               "a source's re-snapshot queue fits a batch boundary");
 
 #define BATCH_MAX_RECORDS 5000
 

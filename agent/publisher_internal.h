@@ -36,7 +36,7 @@ typedef struct batch {
     bool bound_any;            /* a source commit was recorded (possibly one without events) */
     char bound_progress[2048]; /* snapshot progress at the boundary, or "" */
     char bound_native[512];    /* the source's resume point at the boundary, or "" */
-    char bound_resnap[4096];   /* the source's re-snapshot queue at the boundary, or "" */
+    char bound_resnap[16384];  /* the source's re-snapshot queue at the boundary, or "" */
     char txn_native[512];      /* ... at the start of the source transaction being read */
     int64_t opened_us;
     struct batch *next;

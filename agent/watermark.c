@@ -24,6 +24,9 @@ clear_changed(cdc_wm_t *w)
     w->sorted = true;
 }
 
+_Static_assert(CDC_WM_STATE_MAX < sizeof(((cdc_source_resume_t *)0)->resnap),
+               "the encoded queue fits the resume point");
+
 static void
 new_nonce(cdc_wm_t *w)
 {
@@ -229,7 +232,12 @@ cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, b
             done_push(w, id, table, (uint64_t)json_integer_value(json_object_get(e, "rows")),
                       json_string_value(json_object_get(e, "error")));
     }
-    if (!json_is_array(t)) {
+    if (json_is_true(json_object_get(v, "tables_omitted"))) {
+        /* too many to list: every configured table counts as covered */
+        w->tables_omitted = true;
+        for (i = 0; i < conf->n_tables; i++)
+            tables_add(w, conf->tables[i]);
+    } else if (!json_is_array(t)) {
         /* nothing stored yet: the initial snapshot (or its absence) covers the config */
         for (i = 0; i < conf->n_tables; i++)
             tables_add(w, conf->tables[i]);
@@ -331,13 +339,16 @@ cdc_wm_head_advance(cdc_wm_t *w, const char *source, uint64_t rows, char *progre
     w->n_queue--;
 }
 
-/* The queue as the offset record's "resnapshot" object; finished requests go first when it
- * would not fit. */
+/* The queue as the offset record's "resnapshot" object, at most CDC_WM_STATE_MAX bytes (the slot
+ * it travels in). When it would not fit, in this order: the oldest finished requests go; the list
+ * of covered tables goes (tables added to the config are then not noticed: said once); the head
+ * table's progress goes (it is read again from its start: repeats, never gaps). A queue of
+ * CDC_WM_MAX_QUEUE items of database-sized names always fits. */
 static char *
-encode(cdc_wm_t *w)
+encode(cdc_wm_t *w, const char *source)
 {
     for (;;) {
-        json_t *q = json_array(), *d = json_array(), *t = json_array();
+        json_t *q = json_array(), *d = json_array();
         for (size_t i = 0; i < w->n_queue; i++) {
             const cdc_wm_item_t *it = &w->queue[i];
             json_t *e = json_pack("{s:s, s:s, s:I}", "table", it->table, "id", it->id, "rows",
@@ -355,17 +366,39 @@ encode(cdc_wm_t *w)
                 json_object_set_new(e, "error", json_string(it->error));
             json_array_append_new(d, e);
         }
-        for (size_t i = 0; i < w->n_tables; i++)
-            json_array_append_new(t, json_string(w->tables[i]));
-        json_t *v = json_pack("{s:o, s:o, s:o}", "queue", q, "done", d, "tables", t);
+        json_t *v = json_pack("{s:o, s:o}", "queue", q, "done", d);
+        if (w->tables_omitted) {
+            json_object_set_new(v, "tables_omitted", json_true());
+        } else {
+            json_t *t = json_array();
+            for (size_t i = 0; i < w->n_tables; i++)
+                json_array_append_new(t, json_string(w->tables[i]));
+            json_object_set_new(v, "tables", t);
+        }
         char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(v);
-        if (strlen(s) <= CDC_WM_STATE_MAX || !w->n_done)
-            return s; /* a queue of CDC_WM_MAX_QUEUE items fits (names and keys are short) */
+        if (strlen(s) <= CDC_WM_STATE_MAX)
+            return s;
         free(s);
-        done_free(&w->done[0]);
-        memmove(&w->done[0], &w->done[1], (w->n_done - 1) * sizeof(w->done[0]));
-        w->n_done--;
+        if (w->n_done) {
+            done_free(&w->done[0]);
+            memmove(&w->done[0], &w->done[1], (w->n_done - 1) * sizeof(w->done[0]));
+            w->n_done--;
+        } else if (!w->tables_omitted) {
+            w->tables_omitted = true;
+            CDC_LOG_WARN("source=%s too many tables to list in the offset record: tables added to "
+                         "the config later are not snapshotted by themselves; ask with "
+                         "cdc-agent snapshot",
+                         source);
+        } else if (w->n_queue && w->queue[0].progress) {
+            CDC_LOG_WARN("source=%s the key of %s is too long to record the re-snapshot's "
+                         "progress: after a restart the table is read again from its start",
+                         source, w->queue[0].table);
+            free(w->queue[0].progress);
+            w->queue[0].progress = NULL;
+        } else {
+            return cdc_xstrdup("{\"done\":[],\"queue\":[],\"tables_omitted\":true}");
+        }
     }
 }
 
@@ -386,7 +419,7 @@ cdc_wm_commit_info(cdc_wm_t *w, const char *source, cdc_txn_info_t *info)
     if (w->dirty) {
         w->dirty = false;
         free(w->state);
-        w->state = encode(w);
+        w->state = encode(w, source);
         info->resnap = w->state;
     }
     update_active(w);

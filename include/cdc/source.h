@@ -76,7 +76,7 @@ typedef struct {
     char progress[2048]; /* snapshot progress of the last committed unit, or "" */
     char native[512];    /* the source's own resume point stored with it (txn info native), or "" */
     uint32_t epoch;      /* without a position: the epoch to start (after a reset), 0 = 1 */
-    char resnap[4096];   /* the stored re-snapshot queue (include/cdc/watermark.h), or "" */
+    char resnap[16384];  /* the stored re-snapshot queue (include/cdc/watermark.h), or "" */
 } cdc_source_resume_t;
 
 typedef struct cdc_source cdc_source_t;

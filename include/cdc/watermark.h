@@ -38,7 +38,7 @@ typedef struct {
 
 #define CDC_WM_KEEP_DONE 8
 #define CDC_WM_MAX_QUEUE 16
-#define CDC_WM_STATE_MAX 4000 /* the encoded queue fits the offset record's slot */
+#define CDC_WM_STATE_MAX 16000 /* the encoded queue fits the offset record's slot */
 
 typedef struct {
     bool active;    /* completing a snapshot */
@@ -60,8 +60,9 @@ typedef struct {
     size_t n_done;
     char **tables; /* the tables the source's snapshots cover */
     size_t n_tables;
-    bool dirty;  /* the queue changed: the next commit carries it */
-    char *state; /* what that commit carries */
+    bool tables_omitted; /* too many to list in the offset record */
+    bool dirty;          /* the queue changed: the next commit carries it */
+    char *state;         /* what that commit carries */
 } cdc_wm_t;
 
 /* Starts completing the initial snapshot with a fresh nonce. */

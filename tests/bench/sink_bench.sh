@@ -105,13 +105,23 @@ EOF
 # process start, and (a cross-check by the agent's own clock) from its "applying" log line to its
 # "caught up" one.
 caught_up() { [[ $1 == *"caught up applied=$ROWS"* ]]; }
+# BENCH_RSS_TRACE=1 also prints the sink's RSS once a second (MB) to stderr: flat or growing.
+rss_trace() {
+    local p
+    while sleep 1; do
+        p=$(pgrep -f "cdc-agent run -c $work/sink.yaml") || continue
+        awk '/VmRSS/ {printf " %d", $2 / 1024}' "/proc/$p/status" 2>/dev/null || true
+    done
+}
 sink_run() {
-    local t0 ticks rss t1
+    local t0 ticks rss t1 tracer=
     : >"$work/sink.log"
+    [ -n "${BENCH_RSS_TRACE:-}" ] && { rss_trace >"$work/rss.trace" & tracer=$!; }
     t0=$(now)
     run_until "$work/sink.log" caught_up "$build/cdc-agent" run -c "$work/sink.yaml" ||
         { cat "$work/sink.log" >&2; exit 1; }
     t1=$(now)
+    [ -n "$tracer" ] && { kill "$tracer"; echo "sink RSS once a second (MB):$(cat "$work/rss.trace")" >&2; }
     ticks=$(awk '{print $14 + $15}' "/proc/$run_pid/stat")
     rss=$(awk '/VmHWM/ {print $2}' "/proc/$run_pid/status")
     run_stop "$work/sink.log"

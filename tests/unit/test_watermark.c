@@ -181,13 +181,43 @@ test_queue_bounded(void **state)
     cdc_wm_free(&w);
 }
 
+static void
+test_queue_many_tables(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    char **names = cdc_xcalloc(N, sizeof(char *));
+    for (int i = 0; i < N; i++) {
+        names[i] = cdc_xcalloc(64, 1);
+        snprintf(names[i], 64, "public.a_rather_long_table_name_%04d", i);
+    }
+    cdc_source_conf_t conf = {.name = "crm", .tables = names, .n_tables = N};
+    cdc_wm_t w = {0};
+    cdc_wm_restore(&w, NULL, &conf, true);
+    assert_true(cdc_wm_request(&w, &conf, names[7], "r1"));
+    char *rec = commit(&w);
+    assert_true(strlen(rec) <= CDC_WM_STATE_MAX); /* the list went, the request stayed */
+    assert_non_null(strstr(rec, "\"tables_omitted\":true"));
+    assert_non_null(strstr(rec, "\"id\":\"r1\""));
+    cdc_wm_t next = {0};
+    cdc_wm_restore(&next, rec, &conf, true);
+    assert_int_equal(1, next.n_queue); /* every table counts as covered: nothing else queued */
+    assert_int_equal(N, next.n_tables);
+    free(rec);
+    cdc_wm_free(&next);
+    cdc_wm_free(&w);
+    for (int i = 0; i < N; i++)
+        free(names[i]);
+    free(names);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_watermarks), cmocka_unit_test(test_earlier_run_never_matches),
         cmocka_unit_test(test_queue_requests), cmocka_unit_test(test_queue_added_tables),
-        cmocka_unit_test(test_queue_bounded),
+        cmocka_unit_test(test_queue_bounded),  cmocka_unit_test(test_queue_many_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
