@@ -220,7 +220,7 @@ cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, b
             CDC_LOG_WARN("source=%s table %s left the config: its re-snapshot is dropped",
                          conf->name, table);
             done_push(w, id, table, 0, "the table is no longer in the source's config");
-            w->dirty = true;
+            w->dirty = w->urgent = true;
         }
         free(ptext);
     }
@@ -267,6 +267,7 @@ cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, b
                          "streaming",
                          conf->name, conf->tables[i]);
             queue_push(w, conf->tables[i], "", 0, NULL);
+            w->urgent = true;
         }
     }
     json_decref(v);
@@ -280,7 +281,7 @@ cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, b
 bool
 cdc_wm_request(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *table, const char *id)
 {
-    w->dirty = true;
+    w->dirty = w->urgent = true;
     const char *why = NULL;
     if (conf_table(conf, table) < 0)
         why = "the table is not one of the source's tables in the running agent's config";
@@ -402,11 +403,20 @@ encode(cdc_wm_t *w, const char *source)
     }
 }
 
-bool
+const char *
+cdc_wm_state(cdc_wm_t *w, const char *source)
+{
+    if (!w->dirty)
+        return NULL;
+    w->dirty = w->urgent = false;
+    free(w->state);
+    w->state = encode(w, source);
+    return w->state;
+}
+
+void
 cdc_wm_commit_info(cdc_wm_t *w, const char *source, cdc_txn_info_t *info)
 {
-    if (!w->commit_pending && !w->dirty)
-        return false;
     if (w->commit_pending) {
         w->commit_pending = false;
         info->progress = w->progress;
@@ -416,14 +426,8 @@ cdc_wm_commit_info(cdc_wm_t *w, const char *source, cdc_txn_info_t *info)
             CDC_LOG_INFO("source=%s initial snapshot completed", source);
         }
     }
-    if (w->dirty) {
-        w->dirty = false;
-        free(w->state);
-        w->state = encode(w, source);
-        info->resnap = w->state;
-    }
+    info->resnap = cdc_wm_state(w, source);
     update_active(w);
-    return true;
 }
 
 void

@@ -193,7 +193,7 @@ void my_resnap_track(cdc_source_t *s, const cdc_event_t *ev);
 /* A rows event of the signal table: at our high watermark the chunk's rows are emitted. */
 cdc_err_t my_resnap_signal(cdc_source_t *s, const cdc_binlog_event_t *ev, cdc_errstr_t *es);
 /* At commit: fills progress / snapshot_done; true when this commit must reach the agent. */
-bool my_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info);
+void my_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info);
 void my_resnap_free(cdc_source_t *s);
 
 #endif

@@ -314,8 +314,8 @@ my_resnap_signal(cdc_source_t *s, const cdc_binlog_event_t *ev, cdc_errstr_t *es
     return err;
 }
 
-bool
+void
 my_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info)
 {
-    return cdc_wm_commit_info(&s->resnap.wm, s->conf->name, info);
+    cdc_wm_commit_info(&s->resnap.wm, s->conf->name, info);
 }

@@ -475,7 +475,12 @@ commit_unit(snap_t *sn, const char *progress, bool done)
     cdc_pos_t pos = sn->pos;
     if (pos.idx)
         pos.idx--;
-    cdc_txn_info_t info = {pos, 0, "snapshot", cdc_wall_ms(), done, progress, sn->native, NULL};
+    /* the last unit: with the tables the snapshot covered (tables added to the config later) */
+    cdc_txn_info_t info = {
+        pos,        0,
+        "snapshot", cdc_wall_ms(),
+        done,       progress,
+        sn->native, done ? cdc_wm_state(&sn->s->resnap.wm, sn->s->conf->name) : NULL};
     sn->unit_open = false;
     return sn->s->cb->commit(sn->s->ctx, &info);
 }

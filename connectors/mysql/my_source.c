@@ -181,7 +181,7 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
     cdc_txn_info_t snap = {0};
     bool chunk = s->resnap.wm.commit_pending; /* a high watermark: carries progress */
     /* ... or the re-snapshot queue changed (a request) */
-    if (s->txn.delivered == 0 && !chunk && !s->resnap.wm.dirty) {
+    if (s->txn.delivered == 0 && !cdc_wm_must_commit(&s->resnap.wm)) {
         /* nothing captured: move the stored position now and then, so purged binlogs behind
          * it are never needed again */
         if (now - s->last_advance_us < (int64_t)s->conf->heartbeat_ms * 1000)
@@ -541,7 +541,8 @@ my_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
     char native[512];
     my_native(s, s->start_pos, native, sizeof(native));
     cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->start_pos, 0};
-    cdc_txn_info_t info = {pos, 0, "start", cdc_wall_ms(), true, NULL, native, NULL};
+    cdc_txn_info_t info = {pos,  0,    "start", cdc_wall_ms(),
+                           true, NULL, native,  cdc_wm_state(&s->resnap.wm, s->conf->name)};
     cdc_err_t err = cb->commit(ctx, &info);
     if (!err && cb->sync)
         err = cb->sync(ctx);

@@ -306,8 +306,8 @@ pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
     return err;
 }
 
-bool
+void
 pg_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info)
 {
-    return cdc_wm_commit_info(&s->resnap.wm, s->conf->name, info);
+    cdc_wm_commit_info(&s->resnap.wm, s->conf->name, info);
 }

@@ -203,9 +203,11 @@ on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
     cdc_txn_info_t snap = {0};
     /* a watermark transaction with progress, or one that changed the re-snapshot queue (never
      * one re-read from before the stored position: that would move it back) */
-    bool force = !pg_txn_stored(s) && pg_resnap_commit_info(s, &snap);
-    if (s->delivered == 0 && !force)
+    bool stored = pg_txn_stored(s);
+    if (s->delivered == 0 && (stored || !cdc_wm_must_commit(&s->resnap.wm)))
         return s->cb->idle ? s->cb->idle(s->ctx, m->commit.end_lsn) : CDC_OK;
+    if (!stored)
+        pg_resnap_commit_info(s, &snap);
     cdc_txn_info_t info = {{s->epoch, CDC_PHASE_STREAM, s->txn.final_lsn, 0, s->txn.idx},
                            m->commit.end_lsn,
                            s->txn.txn_id,

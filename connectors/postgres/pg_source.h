@@ -93,8 +93,8 @@ cdc_err_t pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es);
 void pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *m);
 /* A logical message: at our high watermark the chunk's rows are emitted. */
 cdc_err_t pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es);
-/* At commit: fills progress / snapshot_done; true when this commit must reach the agent. */
-bool pg_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info);
+/* At a commit that reaches the agent: fills progress / snapshot_done / the re-snapshot queue. */
+void pg_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info);
 void pg_resnap_free(cdc_source_t *s);
 /* Whether the transaction being read was stored before a restart (re-read from the slot). */
 bool pg_txn_stored(const cdc_source_t *s);

@@ -62,6 +62,7 @@ typedef struct {
     size_t n_tables;
     bool tables_omitted; /* too many to list in the offset record */
     bool dirty;          /* the queue changed: the next commit carries it */
+    bool urgent;         /* ... and a commit is due for it even without events (a request) */
     char *state;         /* what that commit carries */
 } cdc_wm_t;
 
@@ -103,9 +104,18 @@ bool cdc_wm_changed(cdc_wm_t *w, const char *key);
 bool cdc_wm_seen(cdc_wm_t *w, char kind, uint32_t seq);
 /* After the chunk was emitted: the progress to commit with it (taken; NULL when finished). */
 void cdc_wm_done(cdc_wm_t *w, char *progress, bool finished);
-/* At a commit: fills progress / snapshot_done / resnap; true when this commit must reach the
- * agent. */
-bool cdc_wm_commit_info(cdc_wm_t *w, const char *source, cdc_txn_info_t *info);
+/* Whether the transaction being committed must reach the agent even without events: it emitted a
+ * chunk, or the queue changed (a request read from it). */
+static inline bool
+cdc_wm_must_commit(const cdc_wm_t *w)
+{
+    return w->commit_pending || w->urgent;
+}
+/* At a commit that reaches the agent: fills progress / snapshot_done / resnap and takes them. */
+void cdc_wm_commit_info(cdc_wm_t *w, const char *source, cdc_txn_info_t *info);
+/* The encoded queue when a commit must carry it (taken), else NULL: for commits outside the
+ * stream (the initial snapshot's last unit, a first start's position). */
+const char *cdc_wm_state(cdc_wm_t *w, const char *source);
 void cdc_wm_free(cdc_wm_t *w);
 
 #endif
