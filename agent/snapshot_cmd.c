@@ -84,9 +84,9 @@ follow(const cdc_config_t *cfg, const cdc_source_conf_t *src, const char *bootst
     cdc_progress_init(&pr, "snapshot", "rows", total, stderr);
     req_status_t st = {REQ_UNSEEN, 0, 0, {0}};
     size_t slen = strlen(src->name);
-    int64_t checked = cdc_mono_ms();
+    int64_t checked = cdc_mono_ms(), started = checked;
     int stopped = 0;
-    bool said_queued = false;
+    bool said_queued = false, said_waiting = false;
     while (st.state == REQ_UNSEEN || st.state == REQ_QUEUED) {
         rd_kafka_message_t *m = cdc_consumer_poll(cons, 500);
         if (m && !m->err && m->key_len == slen && !memcmp(m->key, src->name, slen) && m->payload) {
@@ -103,6 +103,12 @@ follow(const cdc_config_t *cfg, const cdc_source_conf_t *src, const char *bootst
         }
         if (m)
             rd_kafka_message_destroy(m);
+        if (st.state == REQ_UNSEEN && !said_waiting && cdc_mono_ms() - started >= 5000) {
+            fprintf(out, "waiting for the agent to reach the request in its stream (it is behind; "
+                         "see offsets show)\n");
+            fflush(out);
+            said_waiting = true;
+        }
         if (cdc_mono_ms() - checked >= RUNNING_CHECK_MS) {
             checked = cdc_mono_ms();
             stopped = running(c, src) ? 0 : stopped + 1;
