@@ -11,6 +11,10 @@
 #include "cdc/json.h"
 #include "cdc/position.h"
 
+/* Member name k is lit: the first character decides most comparisons without a call (every event
+ * compares each of its member names with the list of known ones). */
+#define KEY_IS(k, lit) ((k)[0] == (lit)[0] && !strcmp((k), (lit)))
+
 typedef struct {
     cdc_jr_t r;
     cdc_arena_t *a;
@@ -133,36 +137,36 @@ dec_source_field(dec_t *d, cdc_event_source_t *s, const char *k)
 {
     const char *tmp;
     cdc_err_t err;
-    if (!strcmp(k, "system"))
+    if (KEY_IS(k, "system"))
         return dec_str(d, &s->system);
-    if (!strcmp(k, "db"))
+    if (KEY_IS(k, "db"))
         return dec_str(d, &s->db);
-    if (!strcmp(k, "schema"))
+    if (KEY_IS(k, "schema"))
         return dec_str(d, &s->schema);
-    if (!strcmp(k, "table"))
+    if (KEY_IS(k, "table"))
         return dec_str(d, &s->table);
-    if (!strcmp(k, "pos"))
+    if (KEY_IS(k, "pos"))
         return dec_str(d, &s->pos);
-    if (!strcmp(k, "file"))
+    if (KEY_IS(k, "file"))
         return dec_str(d, &s->file);
-    if (!strcmp(k, "gtid"))
+    if (KEY_IS(k, "gtid"))
         return dec_str(d, &s->gtid);
-    if (!strcmp(k, "ts_ms"))
+    if (KEY_IS(k, "ts_ms"))
         return dec_i64(d, &s->ts_ms, "source.ts_ms");
-    if (!strcmp(k, "snapshot"))
+    if (KEY_IS(k, "snapshot"))
         return cdc_jr_bool(&d->r, &s->snapshot);
-    if (!strcmp(k, "txid"))
+    if (KEY_IS(k, "txid"))
         return dec_u64(d, &s->txid, "source.txid");
-    if (!strcmp(k, "offset"))
+    if (KEY_IS(k, "offset"))
         return dec_u64(d, &s->offset, "source.offset");
-    if (!strcmp(k, "server_id")) {
+    if (KEY_IS(k, "server_id")) {
         uint64_t v;
         if ((err = dec_u64(d, &v, "source.server_id")))
             return err;
         s->server_id = (uint32_t)v;
         return CDC_OK;
     }
-    if (!strcmp(k, "connector")) {
+    if (KEY_IS(k, "connector")) {
         if ((err = dec_str(d, &tmp)))
             return err;
         s->connector = tmp && !strcmp(tmp, "postgresql") ? CDC_CONNECTOR_POSTGRESQL
@@ -171,7 +175,7 @@ dec_source_field(dec_t *d, cdc_event_source_t *s, const char *k)
         return s->connector ? CDC_OK
                             : cdc_errstr_set(d->es, CDC_ERR_PARSE, "source.connector: unknown");
     }
-    if (!strcmp(k, "lsn")) {
+    if (KEY_IS(k, "lsn")) {
         if ((err = dec_str(d, &tmp)))
             return err;
         return tmp && cdc_lsn_parse(tmp, &s->lsn)
@@ -233,11 +237,11 @@ dec_txn(dec_t *d, cdc_event_t *ev)
         return err;
     for (size_t i = 0; (rc = cdc_jr_obj_next(&d->r, i, d->a, &k)) > 0; i++) {
         uint64_t seq;
-        if (!strcmp(k, "id"))
+        if (KEY_IS(k, "id"))
             err = dec_str(d, &ev->txn_id);
-        else if (!strcmp(k, "seq") && !(err = dec_u64(d, &seq, "txn.seq")))
+        else if (KEY_IS(k, "seq") && !(err = dec_u64(d, &seq, "txn.seq")))
             ev->txn_seq = (uint32_t)seq;
-        else if (strcmp(k, "seq"))
+        else if (!KEY_IS(k, "seq"))
             err = cdc_jr_skip(&d->r, NULL, NULL);
         if (err)
             return err;
@@ -264,7 +268,7 @@ dec_field(dec_t *d, cdc_event_t *ev, const char *k)
 {
     int64_t v;
     cdc_err_t err;
-    if (!strcmp(k, "v")) {
+    if (KEY_IS(k, "v")) {
         if ((err = dec_i64(d, &v, "v")))
             return err;
         if (v != CDC_EVENT_VERSION)
@@ -273,23 +277,23 @@ dec_field(dec_t *d, cdc_event_t *ev, const char *k)
         ev->version = (int)v;
         return CDC_OK;
     }
-    if (!strcmp(k, "op"))
+    if (KEY_IS(k, "op"))
         return dec_op(d, ev);
-    if (!strcmp(k, "source"))
+    if (KEY_IS(k, "source"))
         return dec_source(d, &ev->source);
-    if (!strcmp(k, "key"))
+    if (KEY_IS(k, "key"))
         return dec_row(d, &ev->key, "key");
-    if (!strcmp(k, "before"))
+    if (KEY_IS(k, "before"))
         return dec_row(d, &ev->before, "before");
-    if (!strcmp(k, "after"))
+    if (KEY_IS(k, "after"))
         return dec_row(d, &ev->after, "after");
-    if (!strcmp(k, "before_partial"))
+    if (KEY_IS(k, "before_partial"))
         return cdc_jr_bool(&d->r, &ev->before_partial);
-    if (!strcmp(k, "unchanged"))
+    if (KEY_IS(k, "unchanged"))
         return dec_unchanged(d, ev);
-    if (!strcmp(k, "txn"))
+    if (KEY_IS(k, "txn"))
         return dec_txn(d, ev);
-    if (!strcmp(k, "sv"))
+    if (KEY_IS(k, "sv"))
         return dec_i64(d, &ev->sv, "sv");
     return cdc_jr_skip(&d->r, NULL, NULL);
 }
