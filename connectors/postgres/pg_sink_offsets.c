@@ -10,6 +10,7 @@
 
 #define TABLE "cdc_sink_offsets"
 
+/* Sets es from a failed result and clears it. */
 static cdc_err_t
 result_error(PGconn *c, PGresult *r, const char *what, cdc_errstr_t *es)
 {
@@ -101,13 +102,11 @@ insert_row(PGconn *c, const char *sink, const cdc_sink_offset_t *o, const char *
                    on_conflict);
     PGresult *r = PQexecParams(c, sql.data, 6, NULL, p.v, NULL, NULL, 0);
     cdc_buf_deinit(&sql);
-    cdc_err_t err = CDC_OK;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        err = result_error(c, r, what, es);
-    else
-        *written = !strcmp(PQcmdTuples(r), "1");
+        return result_error(c, r, what, es); /* clears r */
+    *written = !strcmp(PQcmdTuples(r), "1");
     PQclear(r);
-    return err;
+    return CDC_OK;
 }
 
 cdc_err_t
@@ -155,11 +154,13 @@ cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *n
     cdc_buf_puts(&sql, ") AS v(t, part, n, e, p, x) WHERE o.sink = $1 AND o.topic = v.t AND "
                        "o.partition = v.part AND o.next_offset = v.x");
     PGresult *r = PQexecParams(c, sql.data, (int)np, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        err = result_error(c, r, "moving the sink's offsets", es);
-    else if (strtoull(PQcmdTuples(r), NULL, 10) != existing)
-        err = cdc_sink_offsets_fenced(sink, next, expected, n, es);
-    PQclear(r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        err = result_error(c, r, "moving the sink's offsets", es); /* clears r */
+    } else {
+        if (strtoull(PQcmdTuples(r), NULL, 10) != existing)
+            err = cdc_sink_offsets_fenced(sink, next, expected, n, es);
+        PQclear(r);
+    }
     cdc_buf_deinit(&sql);
     free(params);
     free(from);

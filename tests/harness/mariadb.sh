@@ -31,7 +31,9 @@ stop() {
 # Starts the server on its data dir with the given port (used again by restart tests).
 launch() {
     local root=$1 port=$2
-    setsid "$mariadbd" --no-defaults --user=root --datadir="$root/data" --socket="$root/sock" \
+    mkdir -p "$root/tmp" # its own temp dir: servers side by side never touch each other's files
+    setsid "$mariadbd" --no-defaults --user=root --datadir="$root/data" --tmpdir="$root/tmp" \
+        --socket="$root/sock" \
         --port="$port" --bind-address=127.0.0.1 --pid-file="$root/pid" \
         --log-error="$root/error.log" --log-bin="$root/data/binlog" --binlog-format=ROW \
         --binlog-row-image=FULL --binlog-row-metadata=FULL --server-id=1 \
@@ -51,7 +53,8 @@ start() {
     local root port pass
     root=$(mktemp -d /tmp/cdc-mariadb.XXXXXX)
     pass=$(random_secret)
-    mariadb-install-db --no-defaults --user=root --datadir="$root/data" \
+    mkdir -p "$root/tmp"
+    mariadb-install-db --no-defaults --user=root --datadir="$root/data" --tmpdir="$root/tmp" \
         --auth-root-authentication-method=normal --skip-test-db >"$root/install.log" 2>&1 ||
         { cat "$root/install.log" >&2; die "mariadb-install-db failed"; }
     for attempt in 1 2 3; do
