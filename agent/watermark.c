@@ -42,7 +42,6 @@ cdc_wm_start(cdc_wm_t *w)
     if (!w->nonce)
         new_nonce(w);
     w->initial = true;
-    w->active = true;
 }
 
 void
@@ -104,7 +103,7 @@ cdc_wm_changed(cdc_wm_t *w, const char *key)
 bool
 cdc_wm_seen(cdc_wm_t *w, char kind, uint32_t seq)
 {
-    if (!w->active || !w->in_flight || seq != w->seq)
+    if (!cdc_wm_active(w) || !w->in_flight || seq != w->seq)
         return false; /* a watermark of an earlier chunk */
     if (kind == 'L') {
         w->low_seen = true;
@@ -164,17 +163,22 @@ queue_push(cdc_wm_t *w, const char *table, const char *id, uint64_t rows, const 
     it->progress = progress ? cdc_xstrdup(progress) : NULL;
 }
 
+static void
+done_drop_oldest(cdc_wm_t *w)
+{
+    done_free(&w->done[0]);
+    memmove(&w->done[0], &w->done[1], (w->n_done - 1) * sizeof(w->done[0]));
+    w->n_done--;
+}
+
 /* Keeps the last CDC_WM_KEEP_DONE outcomes of requests (tables added to the config have none). */
 static void
 done_push(cdc_wm_t *w, const char *id, const char *table, uint64_t rows, const char *error)
 {
     if (!id || !id[0])
         return;
-    if (w->n_done == CDC_WM_KEEP_DONE) {
-        done_free(&w->done[0]);
-        memmove(&w->done[0], &w->done[1], (CDC_WM_KEEP_DONE - 1) * sizeof(w->done[0]));
-        w->n_done--;
-    }
+    if (w->n_done == CDC_WM_KEEP_DONE)
+        done_drop_oldest(w);
     cdc_wm_done_t *d = &w->done[w->n_done++];
     d->id = cdc_xstrdup(id);
     d->table = cdc_xstrdup(table);
@@ -190,12 +194,6 @@ tables_add(cdc_wm_t *w, const char *table)
             return;
     w->tables = cdc_xrealloc(w->tables, (w->n_tables + 1) * sizeof(char *));
     w->tables[w->n_tables++] = cdc_xstrdup(table);
-}
-
-static void
-update_active(cdc_wm_t *w)
-{
-    w->active = w->initial || w->n_queue > 0;
 }
 
 void
@@ -232,16 +230,13 @@ cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, b
             done_push(w, id, table, (uint64_t)json_integer_value(json_object_get(e, "rows")),
                       json_string_value(json_object_get(e, "error")));
     }
-    if (json_is_true(json_object_get(v, "tables_omitted"))) {
-        /* too many to list: every configured table counts as covered */
-        w->tables_omitted = true;
+    w->tables_omitted = json_is_true(json_object_get(v, "tables_omitted"));
+    if (w->tables_omitted || !json_is_array(t)) {
+        /* too many to list, or nothing stored yet (the initial snapshot, or its absence, covers
+         * the config): every configured table counts as covered; a new list is recorded */
         for (i = 0; i < conf->n_tables; i++)
             tables_add(w, conf->tables[i]);
-    } else if (!json_is_array(t)) {
-        /* nothing stored yet: the initial snapshot (or its absence) covers the config */
-        for (i = 0; i < conf->n_tables; i++)
-            tables_add(w, conf->tables[i]);
-        w->dirty = true;
+        w->dirty |= !w->tables_omitted;
     } else {
         json_array_foreach(t, i, e)
         {
@@ -275,7 +270,6 @@ cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, b
         CDC_LOG_INFO("source=%s re-snapshot of %s queued%s (%llu rows read)", conf->name,
                      w->queue[i].table, w->queue[i].id[0] ? "" : " (added to the config)",
                      (unsigned long long)w->queue[i].rows);
-    update_active(w);
 }
 
 bool
@@ -297,7 +291,6 @@ cdc_wm_request(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *table, co
                  "ahead of it)",
                  conf->name, id, table, w->n_queue);
     queue_push(w, table, id, 0, NULL);
-    update_active(w);
     return true;
 }
 
@@ -382,9 +375,7 @@ encode(cdc_wm_t *w, const char *source)
             return s;
         free(s);
         if (w->n_done) {
-            done_free(&w->done[0]);
-            memmove(&w->done[0], &w->done[1], (w->n_done - 1) * sizeof(w->done[0]));
-            w->n_done--;
+            done_drop_oldest(w);
         } else if (!w->tables_omitted) {
             w->tables_omitted = true;
             CDC_LOG_WARN("source=%s too many tables to list in the offset record: tables added to "
@@ -427,7 +418,6 @@ cdc_wm_commit_info(cdc_wm_t *w, const char *source, cdc_txn_info_t *info)
         }
     }
     info->resnap = cdc_wm_state(w, source);
-    update_active(w);
 }
 
 void

@@ -130,7 +130,7 @@ cdc_err_t
 my_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
 {
     my_resnap_t *r = &s->resnap;
-    if (!r->wm.active || r->wm.in_flight || r->wm.commit_pending)
+    if (!cdc_wm_active(&r->wm) || r->wm.in_flight || r->wm.commit_pending)
         return CDC_OK;
     cdc_err_t err;
     bool more = r->ordinal < s->n_tables;
@@ -293,7 +293,7 @@ on_signal(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
         on_request(s, data);
         return CDC_OK;
     }
-    if (!r->wm.active || id->value.s.n != strlen(s->conf->name) ||
+    if (!cdc_wm_active(&r->wm) || id->value.s.n != strlen(s->conf->name) ||
         memcmp(id->value.s.p, s->conf->name, id->value.s.n))
         return CDC_OK; /* another source's */
     if (!cdc_wm_read(&r->wm, data->value.s.p, data->value.s.n))

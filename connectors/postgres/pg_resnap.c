@@ -112,7 +112,7 @@ cdc_err_t
 pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
 {
     pg_resnap_t *r = &s->resnap;
-    if (!r->wm.active || r->wm.in_flight || r->wm.commit_pending)
+    if (!cdc_wm_active(&r->wm) || r->wm.in_flight || r->wm.commit_pending)
         return CDC_OK;
     cdc_err_t err = CDC_OK;
     bool more = r->ordinal < s->conf->n_tables;
@@ -296,7 +296,7 @@ pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
             on_request(s, m->message.content + sl + 1, m->message.len - sl - 1);
         return CDC_OK;
     }
-    if (!r->wm.active || strcmp(m->message.prefix, WATERMARK_PREFIX))
+    if (!cdc_wm_active(&r->wm) || strcmp(m->message.prefix, WATERMARK_PREFIX))
         return CDC_OK;
     if (!cdc_wm_read(&r->wm, m->message.content + sl + 1, m->message.len - sl - 1))
         return CDC_OK; /* a low watermark, or one of an earlier run or chunk */

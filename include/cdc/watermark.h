@@ -41,7 +41,6 @@ typedef struct {
 #define CDC_WM_STATE_MAX 16000 /* the encoded queue fits the offset record's slot */
 
 typedef struct {
-    bool active;    /* completing a snapshot */
     uint64_t nonce; /* this run's: watermarks of earlier runs, replayed from the log, never match */
     uint32_t seq;   /* watermark number of the current chunk */
     bool in_flight; /* its watermarks are written; the high one is not read back yet */
@@ -66,6 +65,12 @@ typedef struct {
     char *state;         /* what that commit carries */
 } cdc_wm_t;
 
+/* Whether there is snapshot work: the initial snapshot to complete, or tables queued. */
+static inline bool
+cdc_wm_active(const cdc_wm_t *w)
+{
+    return w->initial || w->n_queue > 0;
+}
 /* Starts completing the initial snapshot with a fresh nonce. */
 void cdc_wm_start(cdc_wm_t *w);
 /* At open: a fresh nonce and the queue of the stored "resnapshot" object (NULL: none). Tables of

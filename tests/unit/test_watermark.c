@@ -88,7 +88,7 @@ test_queue_requests(void **state)
     (void)state;
     cdc_wm_t w = {0};
     cdc_wm_restore(&w, NULL, &t_conf, true);
-    assert_false(w.active);
+    assert_false(cdc_wm_active(&w));
     assert_false(cdc_wm_must_commit(&w)); /* the next commit takes the tables along, none is due */
     char *first = commit(&w);             /* a first start records the tables it covers */
     assert_non_null(first);
@@ -99,7 +99,7 @@ test_queue_requests(void **state)
     assert_true(cdc_wm_must_commit(&w)); /* a request: its transaction must reach the agent */
     assert_true(cdc_wm_request(&w, &t_conf, "public.a", "r2"));
     assert_false(cdc_wm_request(&w, &t_conf, "public.zz", "r3"));
-    assert_true(w.active);
+    assert_true(cdc_wm_active(&w));
     assert_int_equal(1, cdc_wm_head(&w, &t_conf)); /* public.b, in request order */
     cdc_wm_head_advance(&w, "crm", 10000, cdc_xstrdup("{\"after\":[\"10000\"]}"));
     char *mid = commit(&w);
@@ -122,7 +122,7 @@ test_queue_requests(void **state)
     assert_non_null(strstr(end, "{\"id\":\"r1\",\"rows\":10042,\"table\":\"public.b\"}"));
     assert_non_null(strstr(end, "{\"id\":\"r2\",\"rows\":7,\"table\":\"public.a\"}"));
     assert_non_null(strstr(end, "\"queue\":[]"));
-    assert_false(again.active);
+    assert_false(cdc_wm_active(&again));
     free(mid);
     free(end);
     cdc_wm_free(&again);
@@ -141,7 +141,7 @@ test_queue_added_tables(void **state)
     assert_int_equal(2, w.n_queue); /* public.b and public.c were added */
     assert_string_equal("public.b", w.queue[0].table);
     assert_string_equal("", w.queue[0].id);
-    assert_true(w.active);
+    assert_true(cdc_wm_active(&w));
     char *rec = commit(&w);
     assert_non_null(strstr(rec, "\"tables\":[\"public.a\",\"public.b\",\"public.c\"]"));
     cdc_wm_t next = {0}; /* restarting from that record queues nothing new */
@@ -152,7 +152,7 @@ test_queue_added_tables(void **state)
     cdc_wm_t never = {0}; /* snapshot: never: recorded, not snapshotted */
     cdc_wm_restore(&never, stored, &conf, false);
     assert_int_equal(0, never.n_queue);
-    assert_false(never.active);
+    assert_false(cdc_wm_active(&never));
     free(rec);
     cdc_wm_free(&never);
     cdc_wm_free(&w);
