@@ -294,6 +294,21 @@ cdc_wm_request(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *table, co
     return true;
 }
 
+void
+cdc_wm_request_text(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *text, size_t len)
+{
+    json_t *v = json_loadb(text, len, 0, NULL);
+    const char *src = json_string_value(json_object_get(v, "source")),
+               *id = json_string_value(json_object_get(v, "id")),
+               *table = json_string_value(json_object_get(v, "snapshot"));
+    if (!id || !table || !src)
+        CDC_LOG_WARN("source=%s unreadable snapshot request ignored: %.*s", conf->name, (int)len,
+                     text);
+    else if (!strcmp(src, conf->name))
+        cdc_wm_request(w, conf, table, id);
+    json_decref(v);
+}
+
 long
 cdc_wm_head(const cdc_wm_t *w, const cdc_source_conf_t *conf)
 {

@@ -12,7 +12,6 @@
  * after every change committed before it and before every later one. Progress is committed with
  * that transaction, so a crash repeats at most one chunk.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,25 +259,6 @@ advance(cdc_source_t *s)
                 finished);
 }
 
-/* A request of `cdc-agent snapshot`: data = {"source": ..., "id": ..., "snapshot": "db.table"}.
- * One in a transaction already stored is not taken again. */
-static void
-on_request(cdc_source_t *s, const cdc_column_t *data)
-{
-    json_t *v = json_loadb(data->value.s.p, data->value.s.n, 0, NULL);
-    const char *src = json_string_value(json_object_get(v, "source")),
-               *id = json_string_value(json_object_get(v, "id")),
-               *table = json_string_value(json_object_get(v, "snapshot"));
-    if (src && !strcmp(src, s->conf->name) && !s->txn.may_skip) {
-        if (id && table)
-            cdc_wm_request(&s->resnap.wm, s->conf, table, id);
-        else
-            CDC_LOG_WARN("source=%s unreadable request in the signal table ignored: %.*s",
-                         s->conf->name, (int)data->value.s.n, data->value.s.p);
-    }
-    json_decref(v);
-}
-
 static cdc_err_t
 on_signal(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
 {
@@ -290,7 +270,10 @@ on_signal(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
         return CDC_OK;
     if (type->value.s.n == strlen(REQUEST_TYPE) &&
         !memcmp(type->value.s.p, REQUEST_TYPE, type->value.s.n)) {
-        on_request(s, data);
+        /* a request of `cdc-agent snapshot`; one in a transaction already stored is not taken
+         * again */
+        if (!s->txn.may_skip)
+            cdc_wm_request_text(&r->wm, s->conf, data->value.s.p, data->value.s.n);
         return CDC_OK;
     }
     if (!cdc_wm_active(&r->wm) || id->value.s.n != strlen(s->conf->name) ||

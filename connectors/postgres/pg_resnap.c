@@ -265,24 +265,6 @@ advance(cdc_source_t *s)
     cdc_wm_done(&r->wm, progress, finished);
 }
 
-/* A request of `cdc-agent snapshot`: "<slot>:{"id": ..., "snapshot": "schema.table"}". One
- * already stored with the transaction that carried it is not taken again. */
-static void
-on_request(cdc_source_t *s, const char *text, size_t len)
-{
-    if (pg_txn_stored(s))
-        return;
-    json_t *v = json_loadb(text, len, 0, NULL);
-    const char *id = json_string_value(json_object_get(v, "id")),
-               *table = json_string_value(json_object_get(v, "snapshot"));
-    if (id && table)
-        cdc_wm_request(&s->resnap.wm, s->conf, table, id);
-    else
-        CDC_LOG_WARN("source=%s unreadable request in the stream ignored: %.*s", s->conf->name,
-                     (int)len, text);
-    json_decref(v);
-}
-
 cdc_err_t
 pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
 {
@@ -292,8 +274,11 @@ pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
         m->message.content[sl] != ':')
         return CDC_OK; /* not ours */
     if (!strcmp(m->message.prefix, SIGNAL_PREFIX)) {
-        if (s->in_txn)
-            on_request(s, m->message.content + sl + 1, m->message.len - sl - 1);
+        /* a request of `cdc-agent snapshot`, "<slot>:<JSON>"; one already stored with the
+         * transaction that carried it is not taken again */
+        if (s->in_txn && !pg_txn_stored(s))
+            cdc_wm_request_text(&r->wm, s->conf, m->message.content + sl + 1,
+                                m->message.len - sl - 1);
         return CDC_OK;
     }
     if (!cdc_wm_active(&r->wm) || strcmp(m->message.prefix, WATERMARK_PREFIX))

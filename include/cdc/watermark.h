@@ -80,6 +80,10 @@ void cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *co
 /* A request read from the stream: queues table (false and a refusal in the done list when it is
  * not one of conf's tables or the queue is full). */
 bool cdc_wm_request(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *table, const char *id);
+/* A request of `cdc-agent snapshot` as read from the stream (its JSON text: {"id", "snapshot":
+ * table, "source"}): queued with cdc_wm_request when it names this source; unreadable text is
+ * logged and ignored. */
+void cdc_wm_request_text(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *text, size_t len);
 /* The table the queue reads next (its index in conf->tables), or -1 when the queue is empty or
  * the initial snapshot comes first. */
 long cdc_wm_head(const cdc_wm_t *w, const cdc_source_conf_t *conf);

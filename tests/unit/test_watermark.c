@@ -130,6 +130,25 @@ test_queue_requests(void **state)
 }
 
 static void
+test_request_text(void **state)
+{
+    (void)state;
+    cdc_wm_t w = {0};
+    cdc_wm_restore(&w, NULL, &t_conf, true);
+    const char *other = "{\"id\":\"x1\",\"snapshot\":\"public.a\",\"source\":\"erp\"}",
+               *bad = "{\"id\":\"x2\"",
+               *ours = "{\"id\":\"x3\",\"snapshot\":\"public.b\",\"source\":\"crm\"}";
+    cdc_wm_request_text(&w, &t_conf, other, strlen(other)); /* another source's */
+    cdc_wm_request_text(&w, &t_conf, bad, strlen(bad));
+    assert_int_equal(0, w.n_queue);
+    cdc_wm_request_text(&w, &t_conf, ours, strlen(ours));
+    assert_int_equal(1, w.n_queue);
+    assert_string_equal("public.b", w.queue[0].table);
+    assert_string_equal("x3", w.queue[0].id);
+    cdc_wm_free(&w);
+}
+
+static void
 test_queue_added_tables(void **state)
 {
     (void)state;
@@ -216,9 +235,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_own_watermarks), cmocka_unit_test(test_earlier_run_never_matches),
-        cmocka_unit_test(test_queue_requests), cmocka_unit_test(test_queue_added_tables),
-        cmocka_unit_test(test_queue_bounded),  cmocka_unit_test(test_queue_many_tables),
+        cmocka_unit_test(test_own_watermarks),     cmocka_unit_test(test_earlier_run_never_matches),
+        cmocka_unit_test(test_queue_requests),     cmocka_unit_test(test_request_text),
+        cmocka_unit_test(test_queue_added_tables), cmocka_unit_test(test_queue_bounded),
+        cmocka_unit_test(test_queue_many_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
