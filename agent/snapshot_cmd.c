@@ -66,18 +66,15 @@ running(const cdc_connector_t *c, const cdc_source_conf_t *src)
     return c->source_now(src, NULL, &now, &es) == CDC_OK && now.running[0];
 }
 
-/* Follows source's offset records from offset `from` until request id is done. */
+/* Follows source's offset records with cons from offset `from` until request id is done. */
 static int
-follow(const cdc_config_t *cfg, const cdc_source_conf_t *src, const char *bootstrap,
-       const char *topic, int64_t from, const char *id, const char *table, uint64_t total,
-       FILE *out)
+follow(cdc_consumer_t *cons, const cdc_source_conf_t *src, const char *topic, int64_t from,
+       const char *id, const char *table, uint64_t total, FILE *out)
 {
     const cdc_connector_t *c = cdc_connector_find(src->type);
     cdc_errstr_t es = {{0}};
-    cdc_consumer_t *cons = cdc_consumer_new(&cfg->kafka, bootstrap, "cdc-agent-snapshot", &es);
-    if (!cons || cdc_consumer_assign(cons, topic, 0, from, &es)) {
+    if (cdc_consumer_assign(cons, topic, 0, from, &es)) {
         fprintf(stderr, "cdc-agent: snapshot: reading %s: %s\n", topic, es.msg);
-        cdc_consumer_free(cons);
         return CDC_EXIT_FAILURE;
     }
     cdc_progress_t pr;
@@ -116,7 +113,6 @@ follow(const cdc_config_t *cfg, const cdc_source_conf_t *src, const char *bootst
                 break; /* twice in a row: not a restart */
         }
     }
-    cdc_consumer_free(cons);
     switch (st.state) {
     case REQ_DONE:
         cdc_progress_show(&pr, st.rows, true);
@@ -160,7 +156,7 @@ cdc_admin_snapshot(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
     cdc_errstr_t es = {{0}};
     /* where the source's offset records stand before the request: its outcome comes after */
     cdc_kafka_bus_t *bus = NULL;
-    cdc_consumer_t *probe = NULL;
+    cdc_consumer_t *cons = NULL;
     cdc_buf_t topic;
     cdc_buf_init(&topic);
     cdc_topic_internal(&topic, cfg->kafka.topic_prefix, "offsets", NULL);
@@ -183,10 +179,10 @@ cdc_admin_snapshot(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
             goto out;
         }
         bus = cdc_kafka_bus_new(&cfg->kafka, &es);
-        probe = bus ? cdc_consumer_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus),
-                                       "cdc-agent-snapshot", &es)
-                    : NULL;
-        if (!probe || cdc_consumer_watermarks(probe, topic.data, 0, &low, &high, 10000, &es)) {
+        cons = bus ? cdc_consumer_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus),
+                                      "cdc-agent-snapshot", &es)
+                   : NULL;
+        if (!cons || cdc_consumer_watermarks(cons, topic.data, 0, &low, &high, 10000, &es)) {
             fprintf(stderr, "cdc-agent: snapshot: reading %s: %s\n", topic.data, es.msg);
             goto out;
         }
@@ -225,10 +221,9 @@ cdc_admin_snapshot(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
     }
     fprintf(out, "following its progress (Ctrl-C stops watching; the re-snapshot goes on)\n");
     fflush(out);
-    rc = follow(cfg, src, cdc_kafka_bus_bootstrap(bus), topic.data, high, id, cli->table,
-                (uint64_t)rows, out);
+    rc = follow(cons, src, topic.data, high, id, cli->table, (uint64_t)rows, out);
 out:
-    cdc_consumer_free(probe);
+    cdc_consumer_free(cons);
     cdc_kafka_bus_free(bus);
     cdc_buf_deinit(&topic);
     return rc;
