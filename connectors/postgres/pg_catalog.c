@@ -235,19 +235,25 @@ pg_tables_check(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t *es)
     return CDC_OK;
 }
 
+/* Appends "schema"."table" for a configured table, after ", " when comma. */
+static void
+table_item(cdc_buf_t *b, const char *qualified, bool comma)
+{
+    char schema[256];
+    const char *table = cdc_config_split_table(qualified, schema, sizeof(schema));
+    if (comma)
+        cdc_buf_puts(b, ", ");
+    pg_quote_ident(b, schema);
+    cdc_buf_putc(b, '.');
+    pg_quote_ident(b, table);
+}
+
 /* "schema"."table" list of the configured tables. */
 static void
 table_list(cdc_buf_t *b, const cdc_source_conf_t *conf)
 {
-    for (size_t i = 0; i < conf->n_tables; i++) {
-        char schema[256];
-        const char *table = cdc_config_split_table(conf->tables[i], schema, sizeof(schema));
-        if (i)
-            cdc_buf_puts(b, ", ");
-        pg_quote_ident(b, schema);
-        cdc_buf_putc(b, '.');
-        pg_quote_ident(b, table);
-    }
+    for (size_t i = 0; i < conf->n_tables; i++)
+        table_item(b, conf->tables[i], i > 0);
 }
 
 cdc_err_t
@@ -267,12 +273,8 @@ pg_publication_missing(PGconn *conn, const cdc_source_conf_t *conf, cdc_buf_t *m
             PQclear(r);
             return CDC_ERR_CONNECT;
         }
-        if (PQntuples(r) == 0 && quoted) {
-            cdc_buf_puts(quoted, quoted->len ? ", " : "");
-            pg_quote_ident(quoted, schema);
-            cdc_buf_putc(quoted, '.');
-            pg_quote_ident(quoted, table);
-        }
+        if (PQntuples(r) == 0 && quoted)
+            table_item(quoted, conf->tables[i], quoted->len > 0);
         if (PQntuples(r) == 0)
             cdc_buf_printf(missing, "%s%s", missing->len ? ", " : "", conf->tables[i]);
         PQclear(r);
@@ -310,13 +312,15 @@ pg_publication_ensure(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t 
         cdc_buf_puts(&sql, "ALTER PUBLICATION ");
         pg_quote_ident(&sql, conf->publication);
         cdc_buf_printf(&sql, " ADD TABLE %s", quoted.data);
-        if (pg_exec(conn, sql.data, es) == CDC_OK)
+        if (pg_exec(conn, sql.data, es) == CDC_OK) {
             CDC_LOG_INFO("publication %s: added %s", conf->publication, missing.data);
-        else
-            err = cdc_errstr_set(es, CDC_ERR_CONFIG,
-                                 "publication %s does not include %s and adding it failed. Fix: "
-                                 "ALTER PUBLICATION %s ADD TABLE %s;",
-                                 conf->publication, missing.data, conf->publication, quoted.data);
+        } else {
+            err = CDC_ERR_CONFIG; /* es keeps the server's reason */
+            cdc_errstr_prefix(es,
+                              "publication %s does not include %s and adding it failed (fix: "
+                              "ALTER PUBLICATION %s ADD TABLE %s;)",
+                              conf->publication, missing.data, conf->publication, quoted.data);
+        }
     }
     cdc_buf_deinit(&sql);
     cdc_buf_deinit(&missing);
