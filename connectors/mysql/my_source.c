@@ -290,7 +290,7 @@ dispatch(cdc_source_t *s, const uint8_t *raw, size_t n, cdc_errstr_t *es)
         return my_rows_events(s, tb, &ev, es);
     }
     case CDC_BL_TRANSACTION_PAYLOAD:
-        return cdc_errstr_set(es, CDC_ERR_NOTIMPL,
+        return cdc_errstr_set(es, CDC_ERR_UNSUPPORTED,
                               "compressed binlog transactions are not decoded; set "
                               "binlog_transaction_compression=OFF");
     case CDC_BL_HEARTBEAT:

@@ -63,8 +63,8 @@ cdc_my_text_for(const char *charset, cdc_my_text_t *out, cdc_errstr_t *es)
         out->ascii = charsets[i].ascii;
         return CDC_OK;
     }
-    return cdc_errstr_set(es, CDC_ERR_NOTIMPL, "character set %s cannot be converted to UTF-8 here",
-                          charset);
+    return cdc_errstr_set(es, CDC_ERR_UNSUPPORTED,
+                          "character set %s cannot be converted to UTF-8 here", charset);
 }
 
 void
@@ -375,7 +375,7 @@ temporal_value(const cdc_binlog_col_t *col, const uint8_t *p, size_t n, cdc_valu
     }
     default:
         (void)n;
-        return CDC_ERR_NOTIMPL;
+        return CDC_ERR_UNSUPPORTED;
     }
 }
 
@@ -532,7 +532,7 @@ enum_set_value(const cdc_binlog_col_t *col, const cdc_my_text_t *text, const uin
     uint64_t v = le(p, n);
     if (col->n_values == 0)
         return cdc_errstr_set(
-            es, CDC_ERR_NOTIMPL,
+            es, CDC_ERR_UNSUPPORTED,
             "%s value names missing from the binlog (set binlog_row_metadata=FULL)",
             col->type == CDC_MT_ENUM ? "ENUM" : "SET");
     if (col->type == CDC_MT_ENUM) {
@@ -638,7 +638,7 @@ cdc_my_value(const cdc_binlog_col_t *col, const cdc_my_text_t *text, bool json,
         *out = cdc_value_str(CDC_VAL_BYTES, (const char *)p + col->meta, n - col->meta);
         return CDC_OK;
     case CDC_MT_JSON:
-        return cdc_errstr_set(es, CDC_ERR_NOTIMPL,
+        return cdc_errstr_set(es, CDC_ERR_UNSUPPORTED,
                               "MySQL binary JSON columns are not decoded yet (MariaDB JSON is)");
     case CDC_MT_NULL:
         out->type = CDC_VAL_NULL;
@@ -646,7 +646,7 @@ cdc_my_value(const cdc_binlog_col_t *col, const cdc_my_text_t *text, bool json,
     default:
         if (temporal_value(col, p, n, out, zero_date) == CDC_OK)
             return CDC_OK;
-        return cdc_errstr_set(es, CDC_ERR_NOTIMPL, "column type %u is not supported",
+        return cdc_errstr_set(es, CDC_ERR_UNSUPPORTED, "column type %u is not supported",
                               (unsigned)col->type);
     }
 }

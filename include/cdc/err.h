@@ -26,7 +26,7 @@
     X(ABORTED, -12, "transaction aborted", true)                                                   \
     X(FENCED, -13, "producer fenced by a newer instance", false)                                   \
     X(FATAL, -14, "fatal error", false)                                                            \
-    X(NOTIMPL, -15, "not implemented", false)                                                      \
+    X(UNSUPPORTED, -15, "not supported", false)                                                    \
     X(TOOBIG, -16, "too large", false)                                                             \
     X(NOTFOUND, -17, "not found", false)                                                           \
     X(DATA, -18, "value refused by the target", false)                                             \
