@@ -104,6 +104,14 @@ cdc_mysql_source_problems(MYSQL *m, cdc_probe_t *out)
         cdc_probe_note(out, true,
                        "log_bin_compress is on; set log_bin_compress=OFF (compressed "
                        "row events are not decoded)");
+    /* MySQL only (MariaDB always commits in binlog order): snapshots while streaming read a
+     * chunk right after a watermark committed, and every change before it in the binlog must be
+     * visible by then */
+    if (sysvar(m, "binlog_order_commits", v, sizeof(v)) &&
+        (!strcmp(v, "0") || !strcasecmp(v, "OFF")))
+        cdc_probe_note(out, true,
+                       "binlog_order_commits is off; set binlog_order_commits=ON (snapshots "
+                       "while streaming rely on commits becoming visible in binlog order)");
     check_grants(m, out);
 }
 

@@ -11,18 +11,23 @@
  * one. Progress is recorded with that transaction, so a crash repeats at most one chunk. Watermarks
  * carry a nonce of the run: the slot replays the watermarks of a run that crashed, and one of those
  * must never stand in for this run's (its chunk's rows would go out at the old position, where the
- * agent drops them as already published).
+ * agent drops them as already published). A transaction becomes visible only after its commit
+ * record is written, so the chunk's snapshot is checked against the stream's transactions
+ * (read_chunk).
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cdc/log.h"
 #include "pg_source.h"
 
 #define WATERMARK_PREFIX "cdc-watermark"
 #define SIGNAL_PREFIX    "cdc-signal"
+/* milliseconds a transaction read from the stream may take to become visible */
+#define VISIBLE_WAIT_TRIES 10000
 
 static void
 free_after(pg_resnap_t *r)
@@ -40,6 +45,7 @@ pg_resnap_free(cdc_source_t *s)
     pg_resnap_t *r = &s->resnap;
     free_after(r);
     cdc_wm_free(&r->wm);
+    cdc_pg_xsnap_free(&r->snap);
     PQclear(r->rows);
     if (r->scan_open)
         pg_scan_close(&r->scan);
@@ -91,6 +97,13 @@ pg_resnap_restore(cdc_source_t *s)
                    s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
 }
 
+/* Ends the chunk's read-only transaction; a failure shows at the connection's next use. */
+static void
+rollback(cdc_source_t *s)
+{
+    PQclear(PQexec(s->catalog, "ROLLBACK"));
+}
+
 static cdc_err_t
 watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
 {
@@ -105,6 +118,55 @@ watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
                         ? CDC_OK
                         : pg_result_error(es, CDC_ERR_CONNECT, s->catalog, res, "watermark");
     PQclear(res);
+    return err;
+}
+
+/* The chunk, in a repeatable-read transaction whose snapshot is recorded: changes read from the
+ * stream before the low watermark but invisible to that snapshot are tracked too (their commit
+ * record was written before the watermark's, but they were not visible yet when the chunk was
+ * read). A transaction read from the stream before this step that the snapshot does not see yet
+ * cannot be tracked any more: the read waits until it is visible (it is committed; this takes
+ * microseconds). */
+static cdc_err_t
+read_chunk(cdc_source_t *s, cdc_errstr_t *es)
+{
+    pg_resnap_t *r = &s->resnap;
+    for (unsigned attempt = 0;; attempt++) {
+        /* txid_current_snapshot(): the same text before PostgreSQL 13 */
+        PGresult *res = PQexec(s->catalog, PQserverVersion(s->catalog) >= 130000
+                                               ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                                                 "SELECT pg_current_snapshot()::text"
+                                               : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                                                 "SELECT txid_current_snapshot()::text");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            cdc_err_t err =
+                pg_result_error(es, CDC_ERR_CONNECT, s->catalog, res, "starting a snapshot chunk");
+            PQclear(res);
+            rollback(s);
+            return err;
+        }
+        bool parsed = cdc_pg_xsnap_parse(&r->snap, PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (!parsed) {
+            rollback(s);
+            return cdc_errstr_set(es, CDC_ERR_FATAL, "source %s: unreadable pg_current_snapshot()",
+                                  s->conf->name);
+        }
+        uint32_t unseen = cdc_pg_xsnap_unseen(&r->snap, &r->recent);
+        if (!unseen)
+            break;
+        rollback(s);
+        if (attempt == VISIBLE_WAIT_TRIES)
+            return cdc_errstr_set(es, CDC_ERR_CONNECT,
+                                  "source %s: transaction %u, read from the stream, is still not "
+                                  "visible to new snapshots after %d s",
+                                  s->conf->name, unseen, VISIBLE_WAIT_TRIES / 1000);
+        usleep(1000);
+    }
+    cdc_err_t err =
+        pg_scan_chunk(&r->scan, r->n_after ? (const char *const *)r->after : NULL, &r->rows, es);
+    rollback(s); /* read only: nothing to commit */
+    r->snap_valid = !err;
     return err;
 }
 
@@ -136,10 +198,10 @@ pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
         r->scan_open = true;
     }
     cdc_wm_next(&r->wm);
+    r->snap_valid = false;
     if ((err = watermark(s, 'L', es)))
         return err;
-    if (more && (err = pg_scan_chunk(&r->scan, r->n_after ? (const char *const *)r->after : NULL,
-                                     &r->rows, es)))
+    if (more && (err = read_chunk(s, es)))
         return err;
     return watermark(s, 'H', es);
 }
@@ -176,12 +238,21 @@ track_tuple(pg_resnap_t *r, const pg_relmeta_t *meta, const cdc_pgo_tuple_t *t)
 }
 
 void
+pg_resnap_txn(cdc_source_t *s, uint32_t xid)
+{
+    cdc_pg_recent_add(&s->resnap.recent, xid);
+}
+
+void
 pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *m)
 {
     pg_resnap_t *r = &s->resnap;
-    if (!cdc_wm_tracking(&r->wm) || !r->scan_open ||
-        strcmp(meta->rel->nspname, r->scan.rel.nspname) ||
+    if (!r->wm.in_flight || !r->scan_open || strcmp(meta->rel->nspname, r->scan.rel.nspname) ||
         strcmp(meta->rel->relname, r->scan.rel.relname))
+        return;
+    /* after the low watermark every change; before it, those the chunk's snapshot missed */
+    if (!cdc_wm_tracking(&r->wm) &&
+        !(r->snap_valid && cdc_pg_xsnap_invisible(&r->snap, s->txn.xid)))
         return;
     if (m->change.old_kind)
         track_tuple(r, meta, &m->change.old_tuple);

@@ -188,6 +188,7 @@ on_begin(cdc_source_t *s, const cdc_pgo_msg_t *m)
     s->txn.final_lsn = m->begin.final_lsn;
     s->txn.ts_ms = m->begin.commit_ts / 1000 + CDC_PG_EPOCH_OFFSET_S * 1000;
     s->txn.xid = m->begin.xid;
+    pg_resnap_txn(s, m->begin.xid);
     s->txn.idx = 0;
     s->txn.epoch = s->epoch;
     s->txn.phase = CDC_PHASE_STREAM;

@@ -9,6 +9,7 @@
 
 #include "cdc/clock.h"
 #include "cdc/metrics.h"
+#include "cdc/pg_xsnap.h"
 #include "cdc/watermark.h"
 #include "pg_internal.h"
 
@@ -46,8 +47,11 @@ typedef struct {
     uint16_t n_after;
     bool scan_open;
     pg_scan_t scan;
-    cdc_wm_t wm;    /* chunk in flight, changed keys (key_text), what the commit carries */
-    PGresult *rows; /* the chunk read between the watermarks */
+    cdc_wm_t wm;         /* chunk in flight, changed keys (key_text), what the commit carries */
+    PGresult *rows;      /* the chunk read between the watermarks */
+    cdc_pg_xsnap_t snap; /* the snapshot it was read in */
+    bool snap_valid;
+    cdc_pg_recent_t recent; /* the transactions read from the stream before it */
 } pg_resnap_t;
 
 struct cdc_source {
@@ -91,6 +95,8 @@ void pg_resnap_restore(cdc_source_t *s);
 cdc_err_t pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es);
 /* A change of the table being read, between the watermarks: its key is dropped from the chunk. */
 void pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *m);
+/* A transaction read from the stream (its Begin). */
+void pg_resnap_txn(cdc_source_t *s, uint32_t xid);
 /* A logical message: at our high watermark the chunk's rows are emitted. */
 cdc_err_t pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es);
 /* At a commit that reaches the agent: fills progress / snapshot_done / the re-snapshot queue. */
