@@ -308,8 +308,19 @@ cb_commit(void *ctx, const cdc_txn_info_t *txn)
     if (txn->ack_token)
         b->bound_token = txn->ack_token;
     b->bound_snapshot_done |= txn->snapshot_done;
-    if (txn->progress && strlen(txn->progress) < sizeof(b->bound_progress))
-        memcpy(b->bound_progress, txn->progress, strlen(txn->progress) + 1);
+    if (txn->progress) {
+        size_t len = strlen(txn->progress);
+        if (len < sizeof(b->bound_progress)) {
+            memcpy(b->bound_progress, txn->progress, len + 1);
+        } else if (!p->progress_too_long) {
+            /* the older progress stays: a restart reads more rows again, none is skipped */
+            p->progress_too_long = true;
+            CDC_LOG_WARN("source=%s snapshot progress of %zu bytes (its last key) does not fit "
+                         "the offset record's %zu bytes: a restart re-reads the snapshot from "
+                         "the last progress that fitted",
+                         p->src->name, len, sizeof(b->bound_progress) - 1);
+        }
+    }
     if (txn->native)
         set_native(b->bound_native, sizeof(b->bound_native), txn->native);
     if (txn->resnap)

@@ -78,6 +78,7 @@ struct cdc_publisher {
     cdc_source_t *source;
     cdc_source_resume_t committed; /* after the last commit */
     uint64_t pending_idle;         /* idle token waiting for the queue to drain */
+    bool progress_too_long;        /* said once: a snapshot progress did not fit its slot */
     /* metrics */
     cdc_metric_t *m_events[5]; /* c u d r t */
     cdc_metric_t *m_lag, *m_latency, *m_queue, *m_commits;

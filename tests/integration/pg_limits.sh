@@ -2,7 +2,8 @@
 # Limits and liveness of the PostgreSQL source through the agent: a 20 MB row published whole
 # when kafka.max_event_bytes allows it; a row over the limit stops the source with a clear error
 # and is published after the limit is raised (never dropped); heartbeats move the slot while only
-# tables outside the publication change.
+# tables outside the publication change; a snapshot whose progress (its last key) is too long for
+# the offset record says so once and still publishes every row.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
@@ -10,11 +11,12 @@ load_harness_env
 . "$here/harness/agent_lib.sh"
 tmp=$(mktemp -d)
 agent_pid=
-trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; [ -n "${CDC_KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"' EXIT
 pg_reset lim lim other
+pg_reset limkey limkey
 pg -c "CREATE TABLE lim (id int PRIMARY KEY, body text)" -c "CREATE TABLE other (x int)" >/dev/null
 
-mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.lim 8"
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.lim 8" "cdc.crmkey.public.limkey 8"
 config() { agent_config "$tmp/agent.yaml" limits-test lim "max_event_bytes: $1"; }
 caught_up() { wait_caught_up lim "$1" 300; }
 # 20 MB of incompressible text: md5 hex
@@ -68,4 +70,18 @@ kill -TERM "$agent_pid"
 wait "$agent_pid" || true
 agent_pid=
 published_between "$before" "$(lsn_hex "$after")" && ok || bad "over-limit row published after the restart"
+
+# snapshot progress too long for the offset record: 2100-byte keys, two chunks
+pg -c "CREATE TABLE limkey (k text PRIMARY KEY)" \
+   -c "INSERT INTO limkey SELECT repeat('k', 2100) || lpad(g::text, 6, '0') FROM generate_series(1, 10001) g" >/dev/null
+agent_config "$tmp/agent.yaml" limits-key limkey
+sed -i 's/name: crm,/name: crmkey,/' "$tmp/agent.yaml" # offsets of its own
+"$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/agent4.log" 2>&1 &
+agent_pid=$!
+wait_caught_up limkey "" 300 && ok || bad "long-key snapshot: caught up"
+kill -TERM "$agent_pid"
+wait "$agent_pid" || true
+agent_pid=
+assert_eq 1 "$(grep -c "does not fit the offset record's 2047 bytes" "$tmp/agent4.log")" "long progress: said once"
+assert_eq 10001 "$("$CDC_TOPIC_DUMP" "$boot" cdc.crmkey.public.limkey | cut -f4 | sort -u | wc -l)" "long progress: every row published"
 finish
