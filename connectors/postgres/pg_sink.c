@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cdc/json.h"
 #include "cdc/log.h"
@@ -134,19 +135,24 @@ pg_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
     char lock[300];
     snprintf(lock, sizeof(lock), "cdc-sink:%s", conf->name);
     const char *params[] = {lock};
-    PGresult *r = PQexecParams(t->c, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL, params,
-                               NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        err = pg_error(t, r, "taking the sink's lock", es);
-    } else {
-        bool got = !strcmp(PQgetvalue(r, 0, 0), "t");
-        PQclear(r);
-        err = got ? CDC_OK
-                  : cdc_errstr_set(es, CDC_ERR_FENCED,
-                                   "sink %s: another instance of the sink is running (it holds "
-                                   "the advisory lock '%s')",
-                                   conf->name, lock);
+    err = CDC_ERR_FENCED;
+    for (int tries = 0; err == CDC_ERR_FENCED && tries <= CDC_SINK_LOCK_WAIT_S * 10; tries++) {
+        if (tries)
+            usleep(100000);
+        PGresult *r = PQexecParams(t->c, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL,
+                                   params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            err = pg_error(t, r, "taking the sink's lock", es);
+        } else {
+            err = strcmp(PQgetvalue(r, 0, 0), "t") ? CDC_ERR_FENCED : CDC_OK;
+            PQclear(r);
+        }
     }
+    if (err == CDC_ERR_FENCED)
+        cdc_errstr_set(es, CDC_ERR_FENCED,
+                       "sink %s: another instance of the sink is running (it holds the advisory "
+                       "lock '%s')",
+                       conf->name, lock);
     if (!err && cdc_sink_fk_checks_off(conf) &&
         exec(t, "SET session_replication_role = replica", es))
         CDC_LOG_WARN("sink=%s cannot turn foreign-key checks off (%s): a child row arriving "

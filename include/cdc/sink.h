@@ -114,6 +114,10 @@ cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table
 /* Forgets the cached columns of schema.table (after adding one). */
 void cdc_sink_tables_forget(cdc_sink_tables_t *ts, const char *schema, const char *table);
 
+/* Seconds a sink waits for its lock (the server's session lock of cdc-sink:<name>) before it says
+ * another instance runs: the session of an instance just killed may hold it a little longer. */
+#define CDC_SINK_LOCK_WAIT_S 5
+
 /* FNV-1a over n bytes, continuing from h (start with CDC_SINK_HASH_SEED). */
 #define CDC_SINK_HASH_SEED 14695981039346656037ULL
 uint64_t cdc_sink_hash(uint64_t h, const void *p, size_t n);
