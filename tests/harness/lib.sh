@@ -1,10 +1,15 @@
 # Shared helpers for the harness scripts (sourced, not run).
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on.
+# Prints a TCP port on 127.0.0.1 that nothing listens on, below the kernel's ephemeral range
+# (where the mock Kafka's listeners and every client connection take theirs, and could take it
+# between this check and its use).
 free_port() {
-    local p i
+    local p i low=32768 span
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    span=$((low - 20000))
+    [ "$span" -ge 2000 ] || span=12000 # an unusual range: fall back to 20000-31999
     for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % span))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
