@@ -133,11 +133,12 @@ read_chunk(cdc_source_t *s, cdc_errstr_t *es)
     pg_resnap_t *r = &s->resnap;
     for (unsigned attempt = 0;; attempt++) {
         /* txid_current_snapshot(): the same text before PostgreSQL 13 */
-        PGresult *res = PQexec(s->catalog, PQserverVersion(s->catalog) >= 130000
-                                               ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-                                                 "SELECT pg_current_snapshot()::text"
-                                               : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-                                                 "SELECT txid_current_snapshot()::text");
+        char sql[128];
+        snprintf(sql, sizeof(sql),
+                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT %s()::text",
+                 PQserverVersion(s->catalog) >= 130000 ? "pg_current_snapshot"
+                                                       : "txid_current_snapshot");
+        PGresult *res = PQexec(s->catalog, sql);
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
             cdc_err_t err =
                 pg_result_error(es, CDC_ERR_CONNECT, s->catalog, res, "starting a snapshot chunk");
@@ -166,7 +167,6 @@ read_chunk(cdc_source_t *s, cdc_errstr_t *es)
     cdc_err_t err =
         pg_scan_chunk(&r->scan, r->n_after ? (const char *const *)r->after : NULL, &r->rows, es);
     rollback(s); /* read only: nothing to commit */
-    r->snap_valid = !err;
     return err;
 }
 
@@ -198,7 +198,6 @@ pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
         r->scan_open = true;
     }
     cdc_wm_next(&r->wm);
-    r->snap_valid = false;
     if ((err = watermark(s, 'L', es)))
         return err;
     if (more && (err = read_chunk(s, es)))
@@ -250,9 +249,9 @@ pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *
     if (!r->wm.in_flight || !r->scan_open || strcmp(meta->rel->nspname, r->scan.rel.nspname) ||
         strcmp(meta->rel->relname, r->scan.rel.relname))
         return;
-    /* after the low watermark every change; before it, those the chunk's snapshot missed */
-    if (!cdc_wm_tracking(&r->wm) &&
-        !(r->snap_valid && cdc_pg_xsnap_invisible(&r->snap, s->txn.xid)))
+    /* after the low watermark every change; before it, those the snapshot of the chunk read (if
+     * any) missed */
+    if (!cdc_wm_tracking(&r->wm) && !(r->rows && cdc_pg_xsnap_invisible(&r->snap, s->txn.xid)))
         return;
     if (m->change.old_kind)
         track_tuple(r, meta, &m->change.old_tuple);

@@ -47,10 +47,9 @@ typedef struct {
     uint16_t n_after;
     bool scan_open;
     pg_scan_t scan;
-    cdc_wm_t wm;         /* chunk in flight, changed keys (key_text), what the commit carries */
-    PGresult *rows;      /* the chunk read between the watermarks */
-    cdc_pg_xsnap_t snap; /* the snapshot it was read in */
-    bool snap_valid;
+    cdc_wm_t wm;            /* chunk in flight, changed keys (key_text), what the commit carries */
+    PGresult *rows;         /* the chunk read between the watermarks (NULL: none) */
+    cdc_pg_xsnap_t snap;    /* the snapshot it was read in, when rows is set */
     cdc_pg_recent_t recent; /* the transactions read from the stream before it */
 } pg_resnap_t;
 
