@@ -13,7 +13,9 @@
 #define MAX_COLS 1664 /* PostgreSQL's MaxTupleAttributeNumber */
 
 struct cdc_pgo_decoder {
-    cdc_pgo_relation_t *rels; /* small open array; relations are few */
+    /* Each relation is its own allocation, so the pointers handed out (the source keeps them with
+     * its per-table state) stay valid while the array of them grows. */
+    cdc_pgo_relation_t **rels;
     size_t nrels, caprels;
     cdc_pgo_col_t *cols_a, *cols_b; /* tuple scratch for old and new */
     uint32_t *relids;
@@ -87,8 +89,10 @@ cdc_pgo_decoder_free(cdc_pgo_decoder_t *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < d->nrels; i++)
-        relation_clear(&d->rels[i]);
+    for (size_t i = 0; i < d->nrels; i++) {
+        relation_clear(d->rels[i]);
+        free(d->rels[i]);
+    }
     free(d->rels);
     free(d->cols_a);
     free(d->cols_b);
@@ -100,8 +104,8 @@ const cdc_pgo_relation_t *
 cdc_pgo_relation(const cdc_pgo_decoder_t *d, uint32_t relid)
 {
     for (size_t i = 0; i < d->nrels; i++)
-        if (d->rels[i].relid == relid)
-            return &d->rels[i];
+        if (d->rels[i]->relid == relid)
+            return d->rels[i];
     return NULL;
 }
 
@@ -152,7 +156,8 @@ parse_relation(cdc_pgo_decoder_t *d, cur_t *c, cdc_pgo_msg_t *out, cdc_errstr_t 
             d->caprels = d->caprels ? d->caprels * 2 : 16;
             d->rels = cdc_xrealloc(d->rels, d->caprels * sizeof(*d->rels));
         }
-        slot = &d->rels[d->nrels++];
+        slot = cdc_xcalloc(1, sizeof(*slot));
+        d->rels[d->nrels++] = slot;
         r.version = 1;
     } else {
         r.version = slot->version + (out->relation.changed ? 1 : 0);

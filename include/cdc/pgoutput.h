@@ -121,7 +121,8 @@ void cdc_pgo_decoder_free(cdc_pgo_decoder_t *d);
  * A change for a relation never described returns CDC_ERR_PARSE too. */
 cdc_err_t cdc_pgo_parse(cdc_pgo_decoder_t *d, const char *buf, size_t len, cdc_pgo_msg_t *out,
                         cdc_errstr_t *es);
-/* The cached relation, or NULL. */
+/* The cached relation, or NULL. Its address stays the same for the decoder's life: a Relation
+ * message for the same id updates the entry in place, and later relations do not move it. */
 const cdc_pgo_relation_t *cdc_pgo_relation(const cdc_pgo_decoder_t *d, uint32_t relid);
 
 #endif

@@ -290,6 +290,56 @@ test_relation_change_bumps_version(void **state)
     cdc_pgo_decoder_free(d);
 }
 
+/* A Relation message for relid with one int4 key column named col. */
+static size_t
+relation_frame(unsigned char *out, uint32_t relid, const char *relname, const char *col)
+{
+    size_t n = 0;
+    out[n++] = 'R';
+    for (int b = 3; b >= 0; b--)
+        out[n++] = (unsigned char)(relid >> (8 * b));
+    memcpy(out + n, "public", 7), n += 7;
+    n += (size_t)sprintf((char *)out + n, "%s", relname) + 1;
+    out[n++] = 'd';             /* replica identity default */
+    out[n++] = 0, out[n++] = 1; /* one column */
+    out[n++] = 1;               /* key */
+    n += (size_t)sprintf((char *)out + n, "%s", col) + 1;
+    memcpy(out + n, "\0\0\0\x17\xff\xff\xff\xff", 8); /* int4, typmod -1 */
+    return n + 8;
+}
+
+/* Relations handed out earlier keep their address and content while hundreds more arrive and
+ * while one of them is described again (a source keeps the pointers with its tables). */
+static void
+test_relation_pointers_stay_valid(void **state)
+{
+    cdc_pgo_decoder_t *d = cdc_pgo_decoder_new();
+    const cdc_pgo_relation_t *first[400];
+    unsigned char buf[256];
+    char name[32];
+    cdc_errstr_t es = {{0}};
+    cdc_pgo_msg_t m;
+    for (uint32_t i = 0; i < 400; i++) {
+        snprintf(name, sizeof(name), "t%u", i);
+        size_t n = relation_frame(buf, 1000 + i, name, "id");
+        assert_int_equal(cdc_pgo_parse(d, (char *)buf, n, &m, &es), CDC_OK);
+        first[i] = m.relation.rel;
+    }
+    size_t n = relation_frame(buf, 1007, "t7", "renamed");
+    assert_int_equal(cdc_pgo_parse(d, (char *)buf, n, &m, &es), CDC_OK);
+    assert_true(m.relation.changed);
+    assert_ptr_equal(m.relation.rel, first[7]);
+    for (uint32_t i = 0; i < 400; i++) {
+        snprintf(name, sizeof(name), "t%u", i);
+        assert_ptr_equal(cdc_pgo_relation(d, 1000 + i), first[i]);
+        assert_int_equal(first[i]->relid, 1000 + i);
+        assert_string_equal(first[i]->relname, name);
+        assert_string_equal(first[i]->cols[0].name, i == 7 ? "renamed" : "id");
+        assert_int_equal(first[i]->version, i == 7 ? 2 : 1);
+    }
+    cdc_pgo_decoder_free(d);
+}
+
 int
 main(void)
 {
@@ -302,6 +352,7 @@ main(void)
         cmocka_unit_test(test_truncated_frames_are_refused),
         cmocka_unit_test(test_garbled_frames),
         cmocka_unit_test(test_relation_change_bumps_version),
+        cmocka_unit_test(test_relation_pointers_stay_valid),
     };
     return cmocka_run_group_tests(tests, load_frames, free_frames);
 }
