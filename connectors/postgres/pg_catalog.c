@@ -177,64 +177,6 @@ pg_type_resolve(pg_typecache_t *tc, PGconn *conn, uint32_t oid, cdc_pg_type_t *o
 
 /* ---- tables ---------------------------------------------------------------------------------- */
 
-static cdc_err_t
-table_info(PGconn *conn, const char *qualified, char *replident, int *n_pk, cdc_errstr_t *es)
-{
-    char schema[256];
-    const char *table = cdc_config_split_table(qualified, schema, sizeof(schema));
-    const char *params[] = {schema, table};
-    PGresult *r =
-        PQexecParams(conn,
-                     "SELECT c.relreplident, (SELECT count(*) FROM pg_index i, unnest(i.indkey) k "
-                     "WHERE i.indrelid = c.oid AND i.indisprimary) "
-                     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                     "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",
-                     2, NULL, params, NULL, NULL, 0);
-    cdc_err_t err = CDC_OK;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        err = pg_result_error(es, CDC_ERR_CONNECT, conn, r, "%s", "");
-    else if (PQntuples(r) != 1)
-        err = cdc_errstr_set(es, CDC_ERR_CONFIG, "table %s does not exist in the source database",
-                             qualified);
-    else {
-        *replident = PQgetvalue(r, 0, 0)[0];
-        *n_pk = atoi(PQgetvalue(r, 0, 1));
-    }
-    PQclear(r);
-    return err;
-}
-
-cdc_err_t
-pg_tables_check(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t *es)
-{
-    for (size_t i = 0; i < conf->n_tables; i++) {
-        char ri = 'n';
-        int n_pk = 0;
-        cdc_err_t err = table_info(conn, conf->tables[i], &ri, &n_pk, es);
-        if (err)
-            return err;
-        bool usable = ri == 'f' || ri == 'i' || (ri == 'd' && n_pk > 0);
-        if (!usable) {
-            cdc_buf_t b;
-            cdc_buf_init(&b);
-            char schema[256];
-            const char *table = cdc_config_split_table(conf->tables[i], schema, sizeof(schema));
-            pg_quote_ident(&b, schema);
-            cdc_buf_putc(&b, '.');
-            pg_quote_ident(&b, table);
-            cdc_errstr_set(es, CDC_ERR_CONFIG,
-                           "table %s has %s: its updates and deletes cannot be identified "
-                           "(publishing it would also make them fail on the source). Fix: "
-                           "ALTER TABLE %s REPLICA IDENTITY FULL;",
-                           conf->tables[i],
-                           ri == 'n' ? "REPLICA IDENTITY NOTHING" : "no primary key", b.data);
-            cdc_buf_deinit(&b);
-            return CDC_ERR_CONFIG;
-        }
-    }
-    return CDC_OK;
-}
-
 /* Appends "schema"."table" for a configured table, after ", " when comma. */
 static void
 table_item(cdc_buf_t *b, const char *qualified, bool comma)
@@ -246,6 +188,88 @@ table_item(cdc_buf_t *b, const char *qualified, bool comma)
     pg_quote_ident(b, schema);
     cdc_buf_putc(b, '.');
     pg_quote_ident(b, table);
+}
+
+typedef struct {
+    char replident; /* 'd', 'f', 'i', 'n' */
+    int n_pk;       /* primary-key columns */
+    int pk_outside; /* of those, columns outside the replica identity index */
+} table_ident_t;
+
+static cdc_err_t
+table_info(PGconn *conn, const char *qualified, table_ident_t *out, cdc_errstr_t *es)
+{
+    char schema[256];
+    const char *table = cdc_config_split_table(qualified, schema, sizeof(schema));
+    const char *params[] = {schema, table};
+    PGresult *r = PQexecParams(
+        conn,
+        "SELECT c.relreplident, (SELECT count(*) FROM pg_index i, unnest(i.indkey) k "
+        "WHERE i.indrelid = c.oid AND i.indisprimary), "
+        "(SELECT count(*) FROM pg_index i, unnest(i.indkey) k WHERE i.indrelid = c.oid AND "
+        "i.indisprimary AND k <> ALL (SELECT unnest(x.indkey) FROM pg_index x "
+        "WHERE x.indrelid = c.oid AND x.indisreplident)) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",
+        2, NULL, params, NULL, NULL, 0);
+    cdc_err_t err = CDC_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        err = pg_result_error(es, CDC_ERR_CONNECT, conn, r, "%s", "");
+    else if (PQntuples(r) != 1)
+        err = cdc_errstr_set(es, CDC_ERR_CONFIG, "table %s does not exist in the source database",
+                             qualified);
+    else {
+        out->replident = PQgetvalue(r, 0, 0)[0];
+        out->n_pk = atoi(PQgetvalue(r, 0, 1));
+        out->pk_outside = atoi(PQgetvalue(r, 0, 2));
+    }
+    PQclear(r);
+    return err;
+}
+
+/* Why the table's updates and deletes cannot be keyed (NULL: they can), and the replica identity
+ * that fixes it. A replica identity index that leaves out a primary-key column would publish
+ * deletes with that key column null: the table is keyed by its primary key, which the WAL then
+ * does not carry. */
+static const char *
+ident_problem(const table_ident_t *t, const char **fix)
+{
+    *fix = "FULL";
+    if (t->replident == 'n')
+        return "REPLICA IDENTITY NOTHING";
+    if (t->replident == 'd' && t->n_pk == 0)
+        return "no primary key";
+    if (t->replident == 'i' && t->pk_outside > 0) {
+        *fix = "DEFAULT";
+        return "a REPLICA IDENTITY USING INDEX that leaves out primary-key columns (its deletes "
+               "would carry a null key)";
+    }
+    return NULL;
+}
+
+cdc_err_t
+pg_tables_check(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t *es)
+{
+    for (size_t i = 0; i < conf->n_tables; i++) {
+        table_ident_t t = {'n', 0, 0};
+        cdc_err_t err = table_info(conn, conf->tables[i], &t, es);
+        if (err)
+            return err;
+        const char *fix, *problem = ident_problem(&t, &fix);
+        if (!problem)
+            continue;
+        cdc_buf_t b;
+        cdc_buf_init(&b);
+        table_item(&b, conf->tables[i], false);
+        cdc_errstr_set(es, CDC_ERR_CONFIG,
+                       "table %s has %s: its updates and deletes cannot be identified "
+                       "(publishing it would also make them fail on the source). Fix: "
+                       "ALTER TABLE %s REPLICA IDENTITY %s;",
+                       conf->tables[i], problem, b.data, fix);
+        cdc_buf_deinit(&b);
+        return CDC_ERR_CONFIG;
+    }
+    return CDC_OK;
 }
 
 /* "schema"."table" list of the configured tables. */

@@ -155,6 +155,41 @@ pg_source_emit(void *ctx, const cdc_event_t *ev)
     return s->cb->event(s->ctx, ev);
 }
 
+/* A delete, or an update of identity columns, carries the old row's replica identity only
+ * ('K'): every key column must be in it, or the change would go out with a null key and a sink
+ * would delete nothing. `check` and the start refuse such tables; this holds when the identity
+ * was changed while the agent streamed (ALTER TABLE ... REPLICA IDENTITY USING INDEX). */
+static cdc_err_t
+key_in_old_row(const cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *m,
+               cdc_errstr_t *es)
+{
+    const cdc_pgo_relation_t *rel = meta->rel;
+    if (m->change.old_kind != 'K')
+        return CDC_OK;
+    for (uint16_t k = 0; k < meta->n_key; k++) {
+        const char *col = rel->cols[meta->key_idx[k]].name;
+        if (rel->cols[meta->key_idx[k]].key)
+            continue;
+        cdc_buf_t b;
+        cdc_buf_init(&b);
+        pg_quote_ident(&b, rel->nspname);
+        cdc_buf_putc(&b, '.');
+        pg_quote_ident(&b, rel->relname);
+        cdc_errstr_set(es, CDC_ERR_CONFIG,
+                       "source %s: a change of %s.%s in the transaction committing at %X/%X lacks "
+                       "key column %s: it is not in the table's replica identity, so the WAL "
+                       "did not carry it. The source stops at it. Fix: "
+                       "ALTER TABLE %s REPLICA IDENTITY DEFAULT; then move the source past that "
+                       "transaction (cdc-agent offsets set --source) and re-snapshot the table "
+                       "(cdc-agent snapshot)",
+                       s->conf->name, rel->nspname, rel->relname,
+                       (unsigned)(s->txn.final_lsn >> 32), (unsigned)s->txn.final_lsn, col, b.data);
+        cdc_buf_deinit(&b);
+        return CDC_ERR_CONFIG;
+    }
+    return CDC_OK;
+}
+
 static cdc_err_t
 on_change(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
 {
@@ -176,6 +211,9 @@ on_change(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
         return cdc_errstr_set(es, CDC_ERR_PARSE, "change for unknown relation %u", m->change.relid);
     if (!table_configured(s->conf, meta->rel->nspname, meta->rel->relname))
         return CDC_OK;
+    cdc_err_t err = key_in_old_row(s, meta, m, es);
+    if (err)
+        return err;
     pg_resnap_track(s, meta, m);
     return pg_build_change(&s->builder, &s->txn, meta, m, pg_source_emit, s, es);
 }
