@@ -128,9 +128,21 @@ prepare_slot(cdc_source_t *s, cdc_errstr_t *es)
             s, s->resume.progress[0] ? s->resume.progress : "{\"ordinal\": 0, \"after\": null}",
             es);
     }
+    if (!s->resume.has_pos && !want_snapshot) {
+        /* Nothing was published from it, but it holds every change since it was created (the
+         * agent stopped before its start position was stored): streaming from it loses none.
+         * A new slot would start after the changes made meanwhile. */
+        s->consistent_point = info.confirmed_flush;
+        CDC_LOG_INFO("source=%s slot=%s exists and nothing was published from it; streaming "
+                     "from it (snapshot: never)",
+                     s->conf->name, s->conf->slot);
+        return CDC_OK;
+    }
     if (!s->resume.has_pos) {
-        /* nothing of this slot was ever committed to Kafka: start over from a new slot */
-        CDC_LOG_WARN("source=%s slot=%s exists but nothing was published from it; recreating it",
+        /* nothing of this slot was ever committed to Kafka: start over from a new slot, whose
+         * initial snapshot covers every change the old one held */
+        CDC_LOG_WARN("source=%s slot=%s exists but nothing was published from it; recreating it "
+                     "for a new initial snapshot",
                      s->conf->name, s->conf->slot);
         if ((err = drop_slot(s, es)))
             return err;
@@ -195,11 +207,34 @@ pg_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
     return CDC_OK;
 }
 
+/* First start without a snapshot: the slot's start is stored (and committed) before anything is
+ * read, so that a stop before the first change ever published finds a position at its next
+ * start and streams from the same slot instead of creating another one after the changes made
+ * meanwhile. The position sorts before every transaction the slot holds. */
+static cdc_err_t
+store_start(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t *es)
+{
+    uint64_t major = s->consistent_point ? s->consistent_point - 1 : 0;
+    cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, major, 0, 0};
+    cdc_txn_info_t info = {pos,  0,    "start", cdc_wall_ms(),
+                           true, NULL, NULL,    cdc_wm_state(&s->resnap.wm, s->conf->name)};
+    cdc_err_t err = cb->commit(ctx, &info);
+    if (!err && cb->sync)
+        err = cb->sync(ctx);
+    if (err)
+        return cdc_errstr_set(es, err, "source %s: storing the start position failed",
+                              s->conf->name);
+    s->resume.has_pos = true;
+    s->resume.pos = pos;
+    s->resume.snapshot_done = true;
+    return CDC_OK;
+}
+
 static cdc_err_t
 pg_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t *es)
 {
     if (!s->snapshot_due)
-        return CDC_OK;
+        return s->resume.has_pos ? CDC_OK : store_start(s, cb, ctx, es);
     cdc_err_t err = pg_snapshot_run(s, cb, ctx, es);
     if (!err)
         s->snapshot_due = false;

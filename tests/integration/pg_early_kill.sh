@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Stops before the first change: the agent is killed (SIGKILL) or stopped (SIGTERM) right after
+# it created its slot, or once it streams but before any change was published; rows written
+# while it is down must all be published after its next start, with `snapshot: never` (the slot
+# is the only copy of those changes) and with `snapshot: initial`.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/harness/assert.sh"
+load_harness_env
+. "$here/harness/agent_lib.sh"
+setup_tmp
+rows=${CDC_EARLY_ROWS:-1000}
+cases=("never slot KILL" "never streaming KILL" "never streaming TERM" "initial slot KILL" "initial streaming KILL")
+specs=("cdc._offsets 1" "cdc._schemas 1")
+for i in "${!cases[@]}"; do specs+=("cdc.early$i.public.early$i 4"); done
+mock_start "${specs[@]}"
+
+slot_state() { pg -Atc "SELECT active FROM pg_replication_slots WHERE slot_name = '$1'"; }
+
+for i in "${!cases[@]}"; do
+    read -r mode when sig <<<"${cases[$i]}"
+    what="case $i ($mode, stopped at $when with SIG$sig)"
+    t=early$i
+    pg_reset "$t" "$t"
+    pg -c "CREATE TABLE $t (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
+    [ "$mode" = initial ] && pg -c "INSERT INTO $t SELECT g, 1, 'x' FROM generate_series(1, 100) g" >/dev/null
+    agent_config "$tmp/agent.yaml" "early-$i" "$t"
+    sed -i "s/name: crm,/name: $t,/; s/heartbeat_ms: 1000}/heartbeat_ms: 1000, snapshot: $mode}/" "$tmp/agent.yaml"
+    start_agent
+    if [ "$when" = slot ]; then # as soon as the slot exists
+        for n in $(seq 1 600); do [ -n "$(slot_state "$t")" ] && break; sleep 0.01; done
+    else # streaming, nothing published yet
+        for n in $(seq 1 300); do [ "$(slot_state "$t")" = t ] && break; sleep 0.1; done
+    fi
+    [ -n "$(slot_state "$t")" ] && ok || bad "$what: slot created"
+    kill -"$sig" "$agent_pid"
+    wait "$agent_pid" 2>/dev/null || true
+    agent_pid=
+    pg -c "INSERT INTO $t SELECT g, 1, 'y' FROM generate_series(101, $((100 + rows))) g" \
+       -c "UPDATE $t SET v = v + 1 WHERE id % 7 = 0" -c "DELETE FROM $t WHERE id % 11 = 0" >/dev/null
+    start_agent
+    wait_caught_up "$t" && ok || bad "$what: caught up"
+    agent_stop
+    assert_eq 0 "$rc" "$what: graceful stop"
+    pg -Atc "SELECT id, v FROM $t" -F ' ' >"$tmp/expected"
+    run "$CDC_VERIFY_CHAIN" "$boot" "cdc.$t.public.$t" "$tmp/expected"
+    assert_eq 0 "$rc" "$what: every change written while it was down published"
+    [ "$rc" = 0 ] || echo "$out" >&2
+done
+finish
