@@ -127,9 +127,18 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
     cdc_buf_init(&st->select);
     cdc_buf_puts(&st->select, "SELECT ");
     for (size_t i = 0; i < st->n; i++) {
+        const char *t = st->cols[i].data_type;
+        /* The text protocol prints FLOAT with 6 significant digits and FLOAT(M,D) / DOUBLE(M,D)
+         * with D decimals; as DOUBLE every such value prints exactly (shortest round trip), so
+         * a snapshot row says what the binlog says of the same value. */
+        bool as_double = !strcmp(t, "float") || !strcmp(t, "double");
         if (i)
             cdc_buf_puts(&st->select, ", ");
+        if (as_double)
+            cdc_buf_puts(&st->select, "CAST(");
         cdc_mysql_ident(&st->select, st->cols[i].name);
+        if (as_double)
+            cdc_buf_puts(&st->select, " AS DOUBLE)");
     }
     cdc_buf_puts(&st->select, " FROM ");
     cdc_mysql_ident(&st->select, st->tb->db);
@@ -208,7 +217,7 @@ text_value(const my_snap_col_t *c, const char *p, size_t n, cdc_value_t *out, bo
         *out = cdc_value_str(CDC_VAL_DECIMAL, p, n);
     } else if (is(t, "float")) {
         out->type = CDC_VAL_FLOAT32;
-        out->f = strtof(p, NULL);
+        out->f = (float)strtod(p, NULL); /* the float's exact value, printed as a double */
     } else if (is(t, "double")) {
         out->type = CDC_VAL_FLOAT64;
         out->f = strtod(p, NULL);

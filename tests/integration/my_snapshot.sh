@@ -15,6 +15,25 @@ setup_tmp
 # ---- the same values from the snapshot and from the binlog ----
 my -e "DROP TABLE IF EXISTS fx_types, msnap"
 my <"$CDC_SOURCE_DIR/tests/fixtures/mariadb_types.sql"
+# edge values of every type the snapshot reads as text, and FLOAT/DOUBLE with decimals (which
+# the text protocol prints rounded)
+my -e "ALTER TABLE fx_types ADD COLUMN fm FLOAT(10,3), ADD COLUMN dm DOUBLE(12,4);
+  INSERT INTO fx_types (id, f, dbl, fm, dm, d1, d2, d3, b1, b12, b64, yr, tm, tm3, tm6, dtm6, ts, dt, dtm) VALUES
+  (4, 3.4028234663852886e38, 1.7976931348623157e308, 3.333, 12345678.1234, 99999999.99,
+   '-99999999999999999999999999999999999.999999999999999999999999999999', -99999, b'0', b'111111111111', 0,
+   1901, '838:59:59', '-838:59:59.000', '-00:00:00.000001', '9999-12-31 23:59:59.999999',
+   '2038-01-19 03:14:07.999', '9999-12-31', '1000-01-01 00:00:00'),
+  (5, 1.4e-45, 5e-324, -9999999.999, 0.0001, 0.01, '0.000000000000000000000000000001', 0, b'1',
+   b'100000000000', b'1000000000000000000000000000000000000000000000000000000000000001', 2155,
+   '00:00:00', '00:00:00.001', '12:00:00.100000', '1000-01-01 00:00:00.000001',
+   '1970-01-01 00:00:01.000', '1000-01-01', '9999-12-31 23:59:59'),
+  (6, -1.17549435e-38, -2.2250738585072014e-308, 0.001, -0.0001, -0.01, '-1', 1, NULL, b'1', 1, 0,
+   '-00:00:01', '-00:00:00.999', '838:59:58.999999', '2026-11-25 12:00:00.000001', '2000-02-29 23:59:59.500',
+   '2000-02-29', '2026-11-25 00:00:00'),
+  (7, 16777217, 123456789012345680, 1234567.125, 99999999.9999, 0, 0, 0, NULL, NULL, NULL, 2000,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (8, 123456.789, 1e22, -0.5, 1e-4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL)"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.erp.cdc_test.fx_types 4" "cdc.erp.cdc_test.msnap 8"
 my_config "$tmp/agent.yaml" my-snapshot-test fx_types
 sed -i 's/snapshot: never/snapshot: initial/' "$tmp/agent.yaml"
@@ -28,13 +47,15 @@ dump() { "$CDC_TOPIC_DUMP" "$boot" cdc.erp.cdc_test.fx_types; }
 after_of() { # id: the after object of its first event, with the id taken out
     dump | grep "\"key\":{\"id\":$1}" | head -1 | sed 's/.*"after":{"id":[0-9]*,//; s/},"txn".*//'
 }
-for id in 1 2 3; do
+for id in 1 2 3 4 5 6 7 8; do
     snap=$(after_of "$id")
     assert_contains "$(dump | grep "\"key\":{\"id\":$id}" | head -1)" '"op":"r"' "row $id from the snapshot"
     assert_contains "$(dump | grep "\"key\":{\"id\":$((id + 100))}" | head -1)" '"op":"c"' "row $((id + 100)) from the binlog"
     assert_eq "$snap" "$(after_of $((id + 100)))" "row $id: snapshot and binlog values equal"
 done
 assert_contains "$(after_of 1)" '"bu":"18446744073709551615","d1":"-1234.56"' "values"
+assert_contains "$(after_of 4)" '"f":3.4028235e+38,"dbl":1.7976931348623157e+308' "FLOAT and DOUBLE extremes exact"
+assert_contains "$(after_of 5)" '"fm":-10000000,' "FLOAT(10,3) as stored, not as printed"
 assert_eq 1 "$("$CDC_TOPIC_DUMP" "$boot" cdc._schemas | grep -c '"table":"fx_types"')" "one structure: catalog and TABLE_MAP agree"
 
 # ---- 100k rows under concurrent writes, killed twice mid-snapshot ----
