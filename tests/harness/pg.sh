@@ -50,7 +50,7 @@ start() {
         port=$(free_port)
         if as_pg "$pg_bin/pg_ctl" -D "$root/data" -l "$root/server.log" -w -t 60 -o \
             "-p $port -k $root -c listen_addresses=127.0.0.1 -c wal_level=logical \
-             -c max_replication_slots=20 -c max_wal_senders=20 -c fsync=off \
+             -c max_replication_slots=64 -c max_wal_senders=32 -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB" \
             start >/dev/null 2>&1; then
             break

@@ -46,5 +46,6 @@ for i in "${!cases[@]}"; do
     run "$CDC_VERIFY_CHAIN" "$boot" "cdc.$t.public.$t" "$tmp/expected"
     assert_eq 0 "$rc" "$what: every change written while it was down published"
     [ "$rc" = 0 ] || echo "$out" >&2
+    pg_reset "$t" "$t" # slots are few: leave none behind
 done
 finish

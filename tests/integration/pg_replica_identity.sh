@@ -66,4 +66,6 @@ assert_contains "$out" "lacks key column id" "restart stops at the same change, 
 dump=$("$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.ri_idx | cut -f4,5)
 assert_not_contains "$dump" '"id":null' "no event with a null key"
 assert_eq 2 "$(echo "$dump" | grep -c '"op":"c"')" "both inserts published"
+pg_reset ri ri_idx # slots are few: leave none behind
+pg_reset rinopk ri_nopk
 finish
