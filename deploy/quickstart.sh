@@ -3,19 +3,37 @@
 # throwaway CRM database (PostgreSQL) and ERP database (MariaDB) on free loopback ports with the
 # demo schema, checks everything with `cdc-agent check`, then runs config/crm-erp.yaml with the
 # embedded (in-process, non-durable) Kafka: it waits for the initial sync, makes live changes on
-# both sides, prints both databases converging, and keeps running until Ctrl-C. Servers are
-# stopped and removed on exit.
+# both sides, prints both databases converging, and keeps running until Ctrl-C. Ctrl-C (or the
+# agent stopping by itself) stops the agent and removes both databases.
+#   CDC_BUILD_DIR   the build tree (default build/; configured without tests when new)
+#   CDC_DEMO_STATE  where the demo's servers live (default .harness/demo)
+#   CDC_HTTP_PORT   the agent's health and metrics port (default 8080, or a free one)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+build=${CDC_BUILD_DIR:-$root/build}
 "$root/deploy/install-deps.sh"
 
 echo "== building cdc-agent"
-cmake -S "$root" -B "$root/build" -DBUILD_TESTING=OFF >/dev/null
-cmake --build "$root/build" -j "${JOBS:-2}" --target cdc-agent >/dev/null
+[ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -DBUILD_TESTING=OFF >/dev/null
+cmake --build "$build" -j "${JOBS:-2}" --target cdc-agent >/dev/null
+agent_bin=$build/cdc-agent
 
-state=$root/.harness/demo
-cleanup() { "$root/tests/harness/servers.sh" stop "$state" >/dev/null 2>&1 || true; }
-trap cleanup EXIT INT TERM
+state=${CDC_DEMO_STATE:-$root/.harness/demo}
+agent=
+# Stops the agent (if it still runs) and removes both databases; never fails, so that it runs to
+# its end whatever state the demo is in.
+cleanup() {
+    set +e
+    if [ -n "$agent" ] && kill -0 "$agent" 2>/dev/null; then
+        kill -TERM "$agent" 2>/dev/null
+        wait "$agent" 2>/dev/null
+    fi
+    agent=
+    "$root/tests/harness/servers.sh" stop "$state" >/dev/null 2>&1
+    return 0
+}
+trap cleanup EXIT
+trap 'echo; echo "== stopping the agent and removing both databases"; cleanup; exit 130' INT TERM
 cleanup # a run that was cut short may have left its servers: every run starts from fresh ones
 echo "== starting the CRM (PostgreSQL) and ERP (MariaDB) databases"
 "$root/tests/harness/servers.sh" start "$state"
@@ -36,7 +54,7 @@ if [ -z "${CDC_HTTP_PORT:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null;
 fi
 export CDC_HTTP_PORT=${CDC_HTTP_PORT:-8080}
 echo "== cdc-agent check -c config/crm-erp.yaml"
-"$root/build/cdc-agent" check -c "$root/config/crm-erp.yaml"
+"$agent_bin" check -c "$root/config/crm-erp.yaml"
 crm() { PGPASSWORD=$CRM_PASSWORD psql -q -h 127.0.0.1 -p "$CRM_PORT" -U cdc -d crm -v ON_ERROR_STOP=1 "$@"; }
 erp() { mariadb --no-defaults -h 127.0.0.1 -P "$ERP_PORT" -u cdc -p"$ERP_PASSWORD" erp "$@"; }
 show() {
@@ -65,9 +83,8 @@ wait_converged() {
 }
 
 echo "== cdc-agent run -c config/crm-erp.yaml (Ctrl-C stops it and removes the databases)"
-"$root/build/cdc-agent" run -c "$root/config/crm-erp.yaml" &
+"$agent_bin" run -c "$root/config/crm-erp.yaml" &
 agent=$!
-trap 'kill -TERM $agent 2>/dev/null; wait $agent 2>/dev/null; cleanup' EXIT INT TERM
 wait_converged && { echo "== initial sync done"; show; }
 echo "== live changes: a new CRM account and contact, a renamed account; a new ERP order, one shipped"
 crm -c "INSERT INTO accounts (id, name, country) VALUES (4, 'Umbrella plc', 'GB')" \
@@ -78,9 +95,17 @@ erp -e "INSERT INTO orders (id, customer_id, total, status, ordered_at) VALUES (
 wait_converged && { echo "== both databases agree again"; show; }
 echo "== drift: someone deletes an ERP customer by hand; cdc-agent snapshot re-reads CRM accounts while streaming"
 erp -e "DELETE FROM customers WHERE crm_account_id = 2"
-"$root/build/cdc-agent" snapshot -c "$root/config/crm-erp.yaml" --source crm --table public.accounts
+"$agent_bin" snapshot -c "$root/config/crm-erp.yaml" --source crm --table public.accounts
 wait_converged && { echo "== repaired: customer 2 is back in the ERP"; erp -t -e "SELECT crm_account_id, company_name FROM customers ORDER BY 1"; }
 echo "== metrics: curl -s http://127.0.0.1:$CDC_HTTP_PORT/metrics | grep ^cdc_ (also /healthz, /readyz)"
 curl -s "http://127.0.0.1:$CDC_HTTP_PORT/metrics" | grep -E '^cdc_(source_events_total|sink_applied_total)' || true
-echo "== the agent keeps running; make your own changes (psql / mariadb: see the ports above), Ctrl-C to stop"
-wait $agent
+echo "== connect to the demo databases (throwaway passwords, gone with the databases):"
+echo "   PGPASSWORD=$CRM_PASSWORD psql -h 127.0.0.1 -p $CRM_PORT -U cdc crm"
+echo "   mariadb -h 127.0.0.1 -P $ERP_PORT -u cdc -p$ERP_PASSWORD erp"
+echo "== the agent keeps running; make your own changes, Ctrl-C to stop it and remove both databases"
+set +e
+wait "$agent"
+rc=$?
+agent=
+echo "== the agent stopped (exit $rc); removing both databases"
+exit "$rc"

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# deploy/quickstart.sh as a user runs it: the demo converges, prints the commands to connect to
+# both databases (with their throwaway passwords), and Ctrl-C (SIGINT to its process group, as a
+# terminal sends it) stops the agent and removes both databases. The same when the agent has
+# already exited before Ctrl-C (the trap used to abort under set -e and leave the servers).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/harness/assert.sh"
+. "$here/harness/lib.sh"
+root=$(cd "$here/.." && pwd)
+tmp=$(mktemp -d)
+qs=
+trap '[ -n "$qs" ] && kill -9 -- -"$qs" 2>/dev/null; "$root/tests/harness/servers.sh" stop "$tmp/state" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+export CDC_BUILD_DIR=$(dirname "$CDC_AGENT") CDC_DEMO_STATE=$tmp/state
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Starts the quickstart in its own process group ($qs) and waits for the demo to reach its end.
+start_demo() { # log
+    # with job control, as from a terminal: its own process group, SIGINT not ignored
+    set -m
+    CDC_HTTP_PORT=$(free_port) bash "$root/deploy/quickstart.sh" >"$1" 2>&1 </dev/null &
+    qs=$!
+    set +m
+    for _ in $(seq 1 1800); do grep -q "Ctrl-C to stop" "$1" 2>/dev/null && return 0; kill -0 "$qs" 2>/dev/null || break; sleep 0.1; done
+    bad "demo reached its end: $(tail -5 "$1")"
+    return 1
+}
+# Waits for the quickstart to exit; sets rc.
+wait_demo() {
+    for _ in $(seq 1 600); do kill -0 "$qs" 2>/dev/null || break; sleep 0.1; done
+    wait "$qs" && rc=0 || rc=$?
+    qs=
+}
+servers_gone() { # what pg_port my_port
+    ! port_open "$2" && ok || bad "$1: PostgreSQL still listens on $2"
+    ! port_open "$3" && ok || bad "$1: MariaDB still listens on $3"
+    [ ! -f "$tmp/state/env" ] && ok || bad "$1: the demo's server state is left"
+}
+
+start_demo "$tmp/demo1.log"
+. "$tmp/state/env"
+pg_port=$CDC_TEST_PG_PORT my_port=$CDC_TEST_MYSQL_PORT
+log=$(cat "$tmp/demo1.log")
+assert_contains "$log" "== both databases agree again" "demo converged"
+assert_contains "$log" "PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -h 127.0.0.1 -p $pg_port -U cdc crm" "psql command with its password"
+assert_contains "$log" "mariadb -h 127.0.0.1 -P $my_port -u cdc -p$CDC_TEST_MYSQL_PASSWORD erp" "mariadb command with its password"
+# the printed commands work
+PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -h 127.0.0.1 -p "$pg_port" -U cdc crm -Atc "SELECT count(*) > 0 FROM accounts" | grep -q t && ok || bad "psql command connects"
+kill -INT -- -"$qs"
+wait_demo
+assert_eq 130 "$rc" "Ctrl-C: exit code"
+servers_gone "Ctrl-C" "$pg_port" "$my_port"
+pgrep -f "cdc-agent run -c $root/config/crm-erp.yaml" >/dev/null && bad "Ctrl-C: the agent still runs" || ok
+
+# the agent already gone when Ctrl-C comes
+start_demo "$tmp/demo2.log"
+. "$tmp/state/env"
+pg_port=$CDC_TEST_PG_PORT my_port=$CDC_TEST_MYSQL_PORT
+pkill -9 -f "cdc-agent run -c $root/config/crm-erp.yaml" || true
+sleep 0.5
+kill -INT -- -"$qs" 2>/dev/null || true
+wait_demo
+servers_gone "agent killed first" "$pg_port" "$my_port"
+finish
