@@ -166,6 +166,15 @@ kafka_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
         if ((err = cfg_str(c, v, path, &k->brokers)))
             return err;
         k->embedded = !strcmp(k->brokers, "embedded");
+        /* The container image sets CDC_EMBEDDED_KAFKA=refuse: an in-process Kafka there loses
+         * every event and offset with the container, so it runs only when asked for by name. */
+        const char *embedded_policy = getenv("CDC_EMBEDDED_KAFKA");
+        if (k->embedded && embedded_policy && !strcmp(embedded_policy, "refuse"))
+            return cfg_fail(c, v, path,
+                            "embedded (in-process, non-durable) Kafka is refused here "
+                            "(CDC_EMBEDDED_KAFKA=refuse): set it to your cluster's "
+                            "host:port list, or set CDC_EMBEDDED_KAFKA=allow to run the "
+                            "demo Kafka anyway");
         return *k->brokers ? CDC_OK : cfg_fail(c, v, path, "expected host:port[,host:port...]");
     }
     if (!strcmp(key, "topic_prefix"))

@@ -191,6 +191,25 @@ test_secrets_and_variables(void **state)
     unlink(pw);
 }
 
+/* CDC_EMBEDDED_KAFKA=refuse (set by the container image) refuses brokers: embedded with the
+ * way out; allow (or unset) runs it. */
+static void
+test_embedded_refused_on_request(void **state)
+{
+    static const char yaml[] = HEAD "sources:\n" PG_SOURCE;
+    cdc_errstr_t es = {{0}};
+    setenv("CDC_EMBEDDED_KAFKA", "refuse", 1);
+    assert_null(cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es));
+    assert_non_null(strstr(es.msg, "t.yaml:2:18: kafka.brokers: embedded (in-process, "
+                                   "non-durable) Kafka is refused here"));
+    assert_non_null(strstr(es.msg, "CDC_EMBEDDED_KAFKA=allow"));
+    setenv("CDC_EMBEDDED_KAFKA", "allow", 1);
+    cdc_config_t *cfg = cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es);
+    assert_non_null(cfg);
+    cdc_config_free(cfg);
+    unsetenv("CDC_EMBEDDED_KAFKA");
+}
+
 static void
 test_defaults(void **state)
 {
@@ -260,9 +279,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_malformed_configs),     cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_secrets_and_variables), cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_shipped_configs_load),  cmocka_unit_test(test_route_details),
+        cmocka_unit_test(test_malformed_configs),           cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_secrets_and_variables),       cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_shipped_configs_load),        cmocka_unit_test(test_route_details),
+        cmocka_unit_test(test_embedded_refused_on_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
