@@ -29,23 +29,34 @@ is_number(const char *data_type)
     return false;
 }
 
-/* Columns (ordinal order) and primary key from information_schema. */
+/* Columns (ordinal order) and key (cdc_mysql_key_index) from information_schema. */
 cdc_err_t
 my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t *es)
 {
     memset(st, 0, sizeof(*st));
     st->tb = tb;
     MYSQL *m = s->catalog;
+    char index[256];
+    size_t n_key_cols;
     cdc_buf_t sql;
     cdc_buf_init(&sql);
+    cdc_err_t err =
+        cdc_mysql_key_index(m, tb->db, tb->name, index, sizeof(index), &sql, &n_key_cols, es);
+    if (err) {
+        cdc_buf_deinit(&sql);
+        return err;
+    }
+    cdc_buf_reset(&sql);
     cdc_buf_puts(&sql, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME, "
                        "(SELECT COUNT(*) FROM information_schema.CHECK_CONSTRAINTS k WHERE "
                        "k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND "
                        "k.CONSTRAINT_NAME = c.COLUMN_NAME AND k.CHECK_CLAUSE LIKE 'json_valid(%'), "
                        "(SELECT s.SEQ_IN_INDEX FROM information_schema.STATISTICS s WHERE "
                        "s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME AND "
-                       "s.INDEX_NAME = 'PRIMARY' AND s.COLUMN_NAME = c.COLUMN_NAME), c.IS_NULLABLE "
-                       "FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ");
+                       "s.COLUMN_NAME = c.COLUMN_NAME AND s.INDEX_NAME = ");
+    cdc_mysql_literal(m, &sql, index, strlen(index));
+    cdc_buf_puts(&sql,
+                 "), c.IS_NULLABLE FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ");
     cdc_mysql_literal(m, &sql, st->tb->db, strlen(st->tb->db));
     cdc_buf_puts(&sql, " AND c.TABLE_NAME = ");
     cdc_mysql_literal(m, &sql, st->tb->name, strlen(st->tb->name));
@@ -55,7 +66,6 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
      * saw information_schema answer nothing for a table that existed. */
     MYSQL_RES *r = NULL;
     size_t rows = 0;
-    cdc_err_t err = CDC_OK;
     for (int attempt = 0; !err && rows == 0 && attempt < 4; attempt++) {
         if (attempt) {
             mysql_free_result(r);
@@ -109,9 +119,8 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
     for (size_t k = 0; k < st->n_key; k++)
         st->key[k] = seq_of[k + 1] - 1;
     err = st->n_key ? my_announce(s, st->tb, (uint32_t)st->n, names, bc, binary, json, es)
-                    : cdc_errstr_set(es, CDC_ERR_CONFIG,
-                                     "%s.%s has no primary key; add one (events are keyed by it)",
-                                     st->tb->db, st->tb->name);
+                    : cdc_errstr_set(es, CDC_ERR_CONFIG, "%s.%s %s", st->tb->db, st->tb->name,
+                                     CDC_MYSQL_NO_KEY);
     free(bc);
     free(names);
     free(binary);

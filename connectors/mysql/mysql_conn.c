@@ -155,6 +155,56 @@ cdc_mysql_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n)
     b->data[b->len] = '\0';
 }
 
+cdc_err_t
+cdc_mysql_key_index(MYSQL *m, const char *db, const char *table, char *index, size_t index_size,
+                    cdc_buf_t *cols, size_t *n, cdc_errstr_t *es)
+{
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    cdc_buf_puts(&sql,
+                 "SELECT INDEX_NAME, COLUMN_NAME, NULLABLE FROM information_schema.STATISTICS "
+                 "WHERE NON_UNIQUE = 0 AND TABLE_SCHEMA = ");
+    cdc_mysql_literal(m, &sql, db, strlen(db));
+    cdc_buf_puts(&sql, " AND TABLE_NAME = ");
+    cdc_mysql_literal(m, &sql, table, strlen(table));
+    /* no ORDER BY: the rows come in the server's own key order (PRIMARY, then unique keys over
+     * NOT NULL columns, ...), the order in which it picks the one it treats as primary */
+    bool failed = mysql_query(m, sql.data) != 0;
+    cdc_buf_deinit(&sql);
+    index[0] = '\0';
+    cdc_buf_reset(cols);
+    *n = 0;
+    if (failed)
+        return cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: reading the keys of %s.%s: %s (%u)", db,
+                              table, mysql_error(m), mysql_errno(m));
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row;
+    char cur[256] = "";
+    bool cur_ok = false;
+    /* rows come grouped by index, in index order: the first group without a nullable column */
+    while (r && (row = mysql_fetch_row(r))) {
+        if (strcmp(cur, row[0])) {
+            if (cur[0] && cur_ok)
+                break;
+            snprintf(cur, sizeof(cur), "%s", row[0]);
+            cur_ok = true;
+            cdc_buf_reset(cols);
+            *n = 0;
+        }
+        cur_ok &= !(row[2] && !strcmp(row[2], "YES"));
+        cdc_buf_append(cols, row[1], strlen(row[1]) + 1);
+        (*n)++;
+    }
+    mysql_free_result(r);
+    if (cur[0] && cur_ok)
+        snprintf(index, index_size, "%s", cur);
+    else {
+        cdc_buf_reset(cols);
+        *n = 0;
+    }
+    return CDC_OK;
+}
+
 void
 cdc_mysql_signal_ddl(cdc_buf_t *out, const char *signal_table)
 {
@@ -450,6 +500,41 @@ cdc_mysql_source_request(const cdc_source_conf_t *conf, const char *table, const
     return err;
 }
 
+/* Every captured table exists and has a key its events can be keyed by (what the source refuses
+ * at start). */
+static void
+check_tables(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
+{
+    cdc_buf_t cols, sql;
+    cdc_buf_init(&cols);
+    cdc_buf_init(&sql);
+    for (size_t i = 0; i < source->n_tables; i++) {
+        char db[256], index[256];
+        const char *tb = cdc_config_split_table(source->tables[i], db, sizeof(db));
+        size_t n;
+        cdc_errstr_t es;
+        if (cdc_mysql_key_index(m, db, tb, index, sizeof(index), &cols, &n, &es))
+            continue;
+        cdc_buf_reset(&sql);
+        cdc_buf_puts(&sql, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ");
+        cdc_mysql_literal(m, &sql, db, strlen(db));
+        cdc_buf_puts(&sql, " AND TABLE_NAME = ");
+        cdc_mysql_literal(m, &sql, tb, strlen(tb));
+        MYSQL_RES *r = mysql_query(m, sql.data) ? NULL : mysql_store_result(m);
+        bool exists = r && mysql_num_rows(r) > 0;
+        mysql_free_result(r);
+        if (!exists)
+            cdc_probe_note(out, true, "table %s does not exist", source->tables[i]);
+        else if (!index[0])
+            cdc_probe_note(out, true, "table %s %s", source->tables[i], CDC_MYSQL_NO_KEY);
+        else if (strcmp(index, "PRIMARY"))
+            cdc_probe_note(out, false, "table %s has no primary key: keyed by unique index %s",
+                           source->tables[i], index);
+    }
+    cdc_buf_deinit(&cols);
+    cdc_buf_deinit(&sql);
+}
+
 cdc_err_t
 cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
                 cdc_errstr_t *es)
@@ -468,6 +553,7 @@ cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_
         cdc_mysql_source_problems(m, out);
         check_server_id(m, source, out);
         check_signal_table(m, source, out);
+        check_tables(m, source, out);
     }
     mysql_close(m);
     return CDC_OK;

@@ -44,6 +44,8 @@ export PG_PW=$CDC_TEST_PG_PASSWORD MY_PW=$CDC_TEST_MYSQL_PASSWORD
 PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d crm \
     -c "DROP TABLE IF EXISTS contacts" -c "CREATE TABLE contacts (id int PRIMARY KEY, name text)" \
     -c "DROP PUBLICATION IF EXISTS cdc_crm" 2>/dev/null
+my_erp() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MY_PW" erp "$@"; }
+my_erp -e "DROP TABLE IF EXISTS orders; CREATE TABLE orders (id INT PRIMARY KEY, v INT)"
 write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
 run "$agent" check -c "$tmp/c.yaml"
 assert_eq 0 "$rc" "check ok exit"
@@ -107,6 +109,19 @@ run "$agent" check -c "$tmp/c.yaml"
 assert_eq 1 "$rc" "table problems exit"
 assert_contains "$out" 'ALTER TABLE "public"."contacts" REPLICA IDENTITY FULL;' "replica identity fix"
 assert_contains "$out" "publication cdc_crm lacks public.contacts; run ALTER PUBLICATION cdc_crm ADD TABLE public.contacts;" "publication fix"
+
+# MariaDB tables: missing, keyed by a unique index over NOT NULL columns (said, accepted), and
+# without any key (refused, as run refuses it)
+my_erp -e "DROP TABLE orders"
+run "$agent" check -c "$tmp/c.yaml"
+assert_contains "$out" "table erp.orders does not exist" "missing MariaDB table"
+my_erp -e "CREATE TABLE orders (code VARCHAR(10) NOT NULL, alt INT NULL, v INT, UNIQUE KEY alt_u (alt), UNIQUE KEY code_u (code))"
+run "$agent" check -c "$tmp/c.yaml"
+assert_contains "$out" "table erp.orders has no primary key: keyed by unique index code_u" "unique NOT NULL index as key"
+my_erp -e "ALTER TABLE orders DROP INDEX code_u"
+run "$agent" check -c "$tmp/c.yaml"
+assert_contains "$out" "table erp.orders has neither a primary key nor a unique index over NOT NULL columns" "keyless table refused"
+my_erp -e "DROP TABLE orders"
 
 # every configured connector exists: run does not refuse for a missing one (it stops on the
 # table problems above instead)
