@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Stops before the first change: the agent is killed (SIGKILL) or stopped (SIGTERM) right after
-# it created its slot, or once it streams but before any change was published; rows written
-# while it is down must all be published after its next start, with `snapshot: never` (the slot
-# is the only copy of those changes) and with `snapshot: initial`.
+# its slot reached its consistent point, or once it streams (its start is stored) but before any
+# change was published; rows written while it is down must all be published after its next
+# start, with `snapshot: never` (the slot is the only copy of those changes) and with
+# `snapshot: initial`. (A slot still being created shows in pg_replication_slots, active, before
+# its consistent point: what commits before that point is before the slot's start.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
@@ -15,7 +17,8 @@ specs=("cdc._offsets 1" "cdc._schemas 1")
 for i in "${!cases[@]}"; do specs+=("cdc.early$i.public.early$i 4"); done
 mock_start "${specs[@]}"
 
-slot_state() { pg -Atc "SELECT active FROM pg_replication_slots WHERE slot_name = '$1'"; }
+# "t" once the slot exists and has its consistent point
+slot_state() { pg -Atc "SELECT confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = '$1'"; }
 
 for i in "${!cases[@]}"; do
     read -r mode when sig <<<"${cases[$i]}"
@@ -27,12 +30,11 @@ for i in "${!cases[@]}"; do
     agent_config "$tmp/agent.yaml" "early-$i" "$t"
     sed -i "s/name: crm,/name: $t,/; s/heartbeat_ms: 1000}/heartbeat_ms: 1000, snapshot: $mode}/" "$tmp/agent.yaml"
     start_agent
-    if [ "$when" = slot ]; then # as soon as the slot exists
-        for n in $(seq 1 600); do [ -n "$(slot_state "$t")" ] && break; sleep 0.01; done
-    else # streaming, nothing published yet
-        for n in $(seq 1 300); do [ "$(slot_state "$t")" = t ] && break; sleep 0.1; done
+    for n in $(seq 1 3000); do [ "$(slot_state "$t")" = t ] && break; sleep 0.01; done
+    [ "$(slot_state "$t")" = t ] && ok || bad "$what: slot created"
+    if [ "$when" = streaming ]; then # its start (or snapshot) stored, nothing else published
+        wait_offsets "\"source\":\"$t\"" && ok || bad "$what: start stored"
     fi
-    [ -n "$(slot_state "$t")" ] && ok || bad "$what: slot created"
     kill -"$sig" "$agent_pid"
     wait "$agent_pid" 2>/dev/null || true
     agent_pid=
