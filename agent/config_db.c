@@ -29,6 +29,21 @@ conn_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, cdc_db_con
         return cfg_str(c, v, path, &conn->user);
     if (!strcmp(key, "database"))
         return cfg_str(c, v, path, &conn->database);
+    if (!strcmp(key, "ssl_mode")) {
+        static const char *const modes[] = {"preferred", "disabled",        "required",
+                                            "verify_ca", "verify_identity", NULL};
+        int e;
+        cdc_err_t err = cfg_enum(c, v, path, modes, &e);
+        if (!err)
+            conn->ssl_mode = (cdc_ssl_mode_t)e;
+        return err;
+    }
+    if (!strcmp(key, "ssl_ca"))
+        return cfg_str(c, v, path, &conn->ssl_ca);
+    if (!strcmp(key, "ssl_cert"))
+        return cfg_str(c, v, path, &conn->ssl_cert);
+    if (!strcmp(key, "ssl_key"))
+        return cfg_str(c, v, path, &conn->ssl_key);
     if (!strcmp(key, "password"))
         return cfg_fail(c, v, path, "secrets only through password_env or password_file");
     if (!strcmp(key, "password_env") || !strcmp(key, "password_file")) {
@@ -41,11 +56,46 @@ conn_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, cdc_db_con
     return CDC_OK;
 }
 
+/* The TLS keys (MySQL only): each error names the key it is about. */
+static cdc_err_t
+conn_validate_tls(cfg_t *c, yaml_node_t *n, const char *path, cdc_db_type_t type,
+                  const cdc_db_conn_t *conn)
+{
+    static const char *const keys[] = {"ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", NULL};
+    char kp[CFG_PATH_MAX];
+    for (size_t i = 0; type == CDC_DB_POSTGRESQL && keys[i]; i++) {
+        yaml_node_t *v = cfg_map_get(c, n, keys[i]);
+        cfg_path_key(kp, path, keys[i]);
+        if (v)
+            return cfg_fail(c, v, kp,
+                            "only for mysql; PostgreSQL takes sslmode, sslrootcert, sslcert and "
+                            "sslkey in its conninfo");
+    }
+    cfg_path_key(kp, path, "ssl_mode");
+    yaml_node_t *mode = cfg_map_get(c, n, "ssl_mode");
+    if (conn->ssl_mode >= CDC_SSL_VERIFY_CA && !conn->ssl_ca)
+        return cfg_fail(c, mode, kp,
+                        "%s needs ssl_ca (the CA that signed the server's certificate)",
+                        conn->ssl_mode == CDC_SSL_VERIFY_CA ? "verify_ca" : "verify_identity");
+    if (conn->ssl_mode == CDC_SSL_DISABLED && (conn->ssl_ca || conn->ssl_cert || conn->ssl_key))
+        return cfg_fail(c, mode, kp, "disabled, yet ssl_ca, ssl_cert or ssl_key is set");
+    if (!conn->ssl_cert != !conn->ssl_key) {
+        const char *set = conn->ssl_cert ? "ssl_cert" : "ssl_key";
+        cfg_path_key(kp, path, set);
+        return cfg_fail(c, cfg_map_get(c, n, set), kp,
+                        "a client certificate needs both ssl_cert and ssl_key");
+    }
+    return CDC_OK;
+}
+
 /* Checks the connection keys fit the database type once the whole mapping is read. */
 static cdc_err_t
 conn_validate(cfg_t *c, yaml_node_t *n, const char *path, cdc_db_type_t type, cdc_db_conn_t *conn)
 {
     char kp[CFG_PATH_MAX];
+    cdc_err_t err = conn_validate_tls(c, n, path, type, conn);
+    if (err)
+        return err;
     cfg_path_key(kp, path, "conninfo");
     if (type == CDC_DB_MYSQL && conn->conninfo)
         return cfg_fail(c, n, kp, "only for postgresql; use host, port, user, database");
@@ -60,8 +110,8 @@ conn_validate(cfg_t *c, yaml_node_t *n, const char *path, cdc_db_type_t type, cd
     if (!opts) {
         /* libpq's message can quote parts of the string; keep it out if a password may be there */
         bool quote = msg && !strstr(conn->conninfo, "pass");
-        cdc_err_t err = cfg_fail(c, n, kp, "not a valid libpq connection string%s%s",
-                                 quote ? ": " : "", quote ? msg : "");
+        err = cfg_fail(c, n, kp, "not a valid libpq connection string%s%s", quote ? ": " : "",
+                       quote ? msg : "");
         PQfreemem(msg);
         return err;
     }
@@ -89,10 +139,12 @@ db_type(cfg_t *c, yaml_node_t *v, const char *path, cdc_db_type_t *out)
 
 /* ---- sources -------------------------------------------------------------------------------- */
 
-static const char *const source_keys[] = {
-    "name",        "type",         "conninfo",      "host",         "port",         "user",
-    "password",    "password_env", "password_file", "database",     "tables",       "slot",
-    "publication", "server_id",    "snapshot",      "heartbeat_ms", "signal_table", NULL};
+static const char *const source_keys[] = {"name",          "type",      "conninfo", "host",
+                                          "port",          "user",      "password", "password_env",
+                                          "password_file", "database",  "tables",   "slot",
+                                          "publication",   "server_id", "snapshot", "heartbeat_ms",
+                                          "signal_table",  "ssl_mode",  "ssl_ca",   "ssl_cert",
+                                          "ssl_key",       NULL};
 static const char *const source_required[] = {"name", "type", "tables", NULL};
 
 /* "a.b": exactly two non-empty parts split at the first dot. */
@@ -280,8 +332,9 @@ cfg_sources(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg)
 /* ---- sinks and routes ----------------------------------------------------------------------- */
 
 static const char *const sink_keys[] = {
-    "name",         "type",          "conninfo", "host",   "port",       "user",     "password",
-    "password_env", "password_file", "database", "routes", "batch_size", "batch_ms", NULL};
+    "name",     "type",         "conninfo",      "host",     "port",    "user",
+    "password", "password_env", "password_file", "database", "routes",  "batch_size",
+    "batch_ms", "ssl_mode",     "ssl_ca",        "ssl_cert", "ssl_key", NULL};
 static const char *const sink_required[] = {"name", "type", "routes", NULL};
 static const char *const route_keys[] = {
     "from",     "to",        "topic", "columns", "constants", "key", "on_unknown_column",
@@ -506,6 +559,9 @@ conn_free(cdc_db_conn_t *c)
     free(c->user);
     cfg_free_secret(c->password);
     free(c->database);
+    free(c->ssl_ca);
+    free(c->ssl_cert);
+    free(c->ssl_key);
 }
 
 void

@@ -5,7 +5,7 @@ packages=(
     build-essential cmake pkg-config clang-format
     libpq-dev libmariadb-dev librdkafka-dev libyaml-dev libjansson-dev libcmocka-dev
     libmicrohttpd-dev
-    postgresql-15 postgresql-client-15 mariadb-server mariadb-client curl
+    postgresql-15 postgresql-client-15 mariadb-server mariadb-client curl openssl
 )
 sudo=
 if [ "$(id -u)" != 0 ]; then

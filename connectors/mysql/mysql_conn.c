@@ -12,6 +12,26 @@
 #include "cdc/offsets.h"
 #include "cdc/mysql.h"
 
+/* TLS options of ssl_mode. Connector/C asks for TLS whenever the server offers it once
+ * MYSQL_OPT_SSL_ENFORCE is set (it does not refuse a server that offers none: the caller checks
+ * that for required and stricter), verifies the chain whenever a CA is given, and the host name
+ * with MYSQL_OPT_SSL_VERIFY_SERVER_CERT. */
+static void
+tls_options(MYSQL *m, const cdc_db_conn_t *conn)
+{
+    my_bool yes = 1, identity = conn->ssl_mode == CDC_SSL_VERIFY_IDENTITY;
+    if (conn->ssl_mode == CDC_SSL_DISABLED)
+        return;
+    mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+    mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &identity);
+    if (conn->ssl_ca)
+        mysql_options(m, MYSQL_OPT_SSL_CA, conn->ssl_ca);
+    if (conn->ssl_cert)
+        mysql_options(m, MYSQL_OPT_SSL_CERT, conn->ssl_cert);
+    if (conn->ssl_key)
+        mysql_options(m, MYSQL_OPT_SSL_KEY, conn->ssl_key);
+}
+
 MYSQL *
 cdc_mysql_connect(const cdc_db_conn_t *conn, cdc_err_t *err, cdc_errstr_t *es)
 {
@@ -22,10 +42,20 @@ cdc_mysql_connect(const cdc_db_conn_t *conn, cdc_err_t *err, cdc_errstr_t *es)
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+    tls_options(m, conn);
     if (mysql_real_connect(m, host, conn->user, conn->password, conn->database, (unsigned)port,
                            NULL, 0)) {
-        *err = CDC_OK;
-        return m;
+        if (conn->ssl_mode < CDC_SSL_REQUIRED || mysql_get_ssl_cipher(m)) {
+            *err = CDC_OK;
+            return m;
+        }
+        *err = CDC_ERR_CONFIG;
+        cdc_errstr_set(es, *err,
+                       "mysql %s:%d: the server offers no TLS, and ssl_mode requires it (set "
+                       "ssl_ca, ssl_cert and ssl_key on the server, or lower ssl_mode)",
+                       host, port);
+        mysql_close(m);
+        return NULL;
     }
     unsigned int no = mysql_errno(m);
     *err = no == 1045 || no == 1044 || no == 1698 ? CDC_ERR_AUTH : CDC_ERR_CONNECT;
@@ -546,9 +576,10 @@ cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_
         return err;
     snprintf(out->endpoint, sizeof(out->endpoint), "%s:%d", conn->host ? conn->host : "127.0.0.1",
              conn->port ? conn->port : 3306);
-    snprintf(out->server_version, sizeof(out->server_version), "%s %s",
+    const char *cipher = mysql_get_ssl_cipher(m);
+    snprintf(out->server_version, sizeof(out->server_version), "%s %s%s%s",
              strstr(mysql_get_server_info(m), "MariaDB") ? "MariaDB" : "MySQL",
-             mysql_get_server_info(m));
+             mysql_get_server_info(m), cipher ? ", TLS " : "", cipher ? cipher : "");
     if (source) {
         cdc_mysql_source_problems(m, out);
         check_server_id(m, source, out);

@@ -53,6 +53,15 @@ typedef struct {
 
 typedef enum { CDC_DB_POSTGRESQL = 1, CDC_DB_MYSQL } cdc_db_type_t;
 
+/* TLS to MySQL / MariaDB (ssl_mode); PostgreSQL takes libpq's sslmode in its conninfo. */
+typedef enum {
+    CDC_SSL_PREFERRED = 0, /* TLS when the server offers it (the default, as the mysql client) */
+    CDC_SSL_DISABLED,
+    CDC_SSL_REQUIRED,        /* TLS or no connection */
+    CDC_SSL_VERIFY_CA,       /* and the server's certificate is signed by ssl_ca */
+    CDC_SSL_VERIFY_IDENTITY, /* and names the host connected to */
+} cdc_ssl_mode_t;
+
 /* How to reach a database. PostgreSQL takes conninfo and/or the discrete keys. */
 typedef struct {
     char *conninfo; /* PostgreSQL only; must not contain a password */
@@ -61,6 +70,8 @@ typedef struct {
     char *user;
     char *password; /* secret, from password_env or password_file */
     char *database;
+    cdc_ssl_mode_t ssl_mode;           /* MySQL only */
+    char *ssl_ca, *ssl_cert, *ssl_key; /* MySQL only: PEM files */
 } cdc_db_conn_t;
 
 typedef enum { CDC_SNAPSHOT_INITIAL = 0, CDC_SNAPSHOT_NEVER } cdc_snapshot_mode_t;

@@ -18,7 +18,7 @@ struct cdc_sink_ops;   /* sink: open, apply, offsets_load, close */
 #define CDC_PROBE_MAX_NOTES 16
 typedef struct {
     char endpoint[300];                   /* host:port actually reached (or tried) */
-    char server_version[64];              /* e.g. "PostgreSQL 15.18" */
+    char server_version[128];             /* e.g. "PostgreSQL 15.18" */
     int n_problems;                       /* prerequisites not met */
     char notes[CDC_PROBE_MAX_NOTES][300]; /* one line each: a problem and its exact fix */
     int n_notes;

@@ -3,6 +3,8 @@
 # and metadata, server_id 1, free loopback port.
 #   mariadb.sh start DIR   starts it and writes DIR/mariadb.env (CDC_TEST_MYSQL_* variables)
 #   mariadb.sh stop DIR    stops it and removes its data
+# With CDC_MYSQL_TLS=1 at start it also serves TLS, with a throwaway CA and certificates in its
+# root (CDC_TEST_MYSQL_TLS_DIR: ca.pem, client.pem, client-key.pem, other-ca.pem).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -28,11 +30,31 @@ stop() {
     rm -f "$envfile"
 }
 
-# Starts the server on its data dir with the given port (used again by restart tests).
+# A throwaway CA in ROOT/tls signing a server certificate for 127.0.0.1 and localhost and a
+# client certificate, and a second CA that signed neither (for refusals).
+make_tls() { # root
+    local d=$1/tls
+    mkdir -p "$d"
+    (
+        cd "$d"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj "/CN=cdc test CA" -keyout ca-key.pem -out ca.pem
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj "/CN=other CA" -keyout other-key.pem -out other-ca.pem
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=cdc test server" -keyout server-key.pem -out server.csr
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3 -extfile server.ext -out server.pem
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=cdc test client" -keyout client-key.pem -out client.csr
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3 -out client.pem
+    ) >"$1/tls.log" 2>&1 || { cat "$1/tls.log" >&2; die "openssl failed"; }
+}
+
+# Starts the server on its data dir with the given port (used again by restart tests); with TLS
+# when ROOT/tls holds certificates.
 launch() {
-    local root=$1 port=$2
+    local root=$1 port=$2 tls=()
     mkdir -p "$root/tmp" # its own temp dir: servers side by side never touch each other's files
-    setsid "$mariadbd" --no-defaults --user=root --datadir="$root/data" --tmpdir="$root/tmp" \
+    [ -f "$root/tls/server.pem" ] &&
+        tls=(--ssl-ca="$root/tls/ca.pem" --ssl-cert="$root/tls/server.pem" --ssl-key="$root/tls/server-key.pem")
+    setsid "$mariadbd" --no-defaults "${tls[@]}" --user=root --datadir="$root/data" --tmpdir="$root/tmp" \
         --socket="$root/sock" \
         --port="$port" --bind-address=127.0.0.1 --pid-file="$root/pid" \
         --log-error="$root/error.log" --log-bin="$root/data/binlog" --binlog-format=ROW \
@@ -54,6 +76,7 @@ start() {
     root=$(mktemp -d /tmp/cdc-mariadb.XXXXXX)
     pass=$(random_secret)
     mkdir -p "$root/tmp"
+    [ -n "${CDC_MYSQL_TLS:-}" ] && make_tls "$root"
     mariadb-install-db --no-defaults --user=root --datadir="$root/data" --tmpdir="$root/tmp" \
         --auth-root-authentication-method=normal --skip-test-db >"$root/install.log" 2>&1 ||
         { cat "$root/install.log" >&2; die "mariadb-install-db failed"; }
@@ -74,6 +97,7 @@ CDC_TEST_MYSQL_PORT=$port
 CDC_TEST_MYSQL_USER=cdc
 CDC_TEST_MYSQL_PASSWORD=$pass
 CDC_TEST_MYSQL_SOCKET=$root/sock
+CDC_TEST_MYSQL_TLS_DIR=$([ -f "$root/tls/server.pem" ] && echo "$root/tls")
 EOV
     echo "mariadb ready on 127.0.0.1:$port (data $root/data)"
 }
