@@ -122,6 +122,7 @@ source_worker(void *arg)
     worker_t *w = arg;
     cdc_errstr_t es = {{0}};
     cdc_source_resume_t resume;
+    cdc_log_context("source", w->src->name);
     cdc_metrics_up("source", w->src->name, false);
     cdc_publisher_t *pub = cdc_publisher_new(w->cfg, w->src, w->bus, &resume, &es);
     cdc_err_t err = pub ? cdc_publisher_start(pub, w->ops, NULL, &es) : CDC_ERR_KAFKA;
@@ -154,6 +155,7 @@ sink_worker(void *arg)
 {
     worker_t *w = arg;
     current_sink = w;
+    cdc_log_context("sink", w->sink->name);
     cdc_errstr_t es = {{0}};
     cdc_sink_stats_t stats = {0};
     int backoff = 500;

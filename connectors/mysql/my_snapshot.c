@@ -16,6 +16,7 @@
 
 #include "cdc/json.h"
 #include "cdc/log.h"
+#include "cdc/snapshot_progress.h"
 #include "my_internal.h"
 
 static bool
@@ -458,7 +459,32 @@ typedef struct {
     char native[512];
     uint64_t rows;
     bool unit_open; /* begin was called for the rows since the last commit */
+    cdc_snap_progress_t progress;
 } snap_t;
+
+/* The catalog's row counts of the captured tables (InnoDB's estimate). */
+static uint64_t
+estimate_rows(cdc_source_t *s)
+{
+    uint64_t total = 0;
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    for (size_t i = 0; i < s->n_tables; i++) {
+        cdc_buf_reset(&sql);
+        cdc_buf_puts(&sql,
+                     "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ");
+        cdc_mysql_literal(s->catalog, &sql, s->tables[i].db, strlen(s->tables[i].db));
+        cdc_buf_puts(&sql, " AND TABLE_NAME = ");
+        cdc_mysql_literal(s->catalog, &sql, s->tables[i].name, strlen(s->tables[i].name));
+        MYSQL_RES *r = mysql_query(s->catalog, sql.data) ? NULL : mysql_store_result(s->catalog);
+        MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+        if (row && row[0])
+            total += strtoull(row[0], NULL, 10);
+        mysql_free_result(r);
+    }
+    cdc_buf_deinit(&sql);
+    return total;
+}
 
 static cdc_err_t
 emit_row(snap_t *sn, my_snap_table_t *st, MYSQL_ROW row, unsigned long *len)
@@ -526,6 +552,7 @@ read_table(snap_t *sn, my_snap_table_t *st, size_t ordinal, cdc_errstr_t *es)
             got++;
             my_snap_key_save(st, row, len, &last);
         }
+        cdc_snap_progress_rows(&sn->progress, st->tb->name, got);
         if (mysql_errno(m) && !err)
             err = my_query_error(m, es, "reading a snapshot chunk");
         mysql_free_result(r);
@@ -573,6 +600,7 @@ my_snapshot_run(cdc_source_t *s, cdc_errstr_t *es)
                  .pos = {s->epoch, CDC_PHASE_SNAPSHOT, my_file_number(file), s->start_pos, 0}};
     my_native(s, s->start_pos, sn.native, sizeof(sn.native));
     CDC_LOG_INFO("source=%s initial snapshot at %s:%s", s->conf->name, file, pos);
+    cdc_snap_progress_init(&sn.progress, s->conf->name, s->n_tables, estimate_rows(s));
     cdc_err_t err = CDC_OK;
     for (size_t i = 0; !err && i < s->n_tables; i++) {
         my_snap_table_t st;
@@ -580,6 +608,8 @@ my_snapshot_run(cdc_source_t *s, cdc_errstr_t *es)
         if (!err)
             err = read_table(&sn, &st, i, es);
         my_snap_close(&st);
+        if (!err)
+            cdc_snap_progress_table_done(&sn.progress);
         if (!err && i + 1 < s->n_tables) { /* a unit never spans tables: at most a chunk */
             char *progress = my_snap_progress(NULL, i + 1, NULL);
             err = commit_unit(&sn, progress, false);

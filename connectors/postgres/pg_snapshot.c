@@ -10,12 +10,41 @@
 
 #include "cdc/log.h"
 #include "cdc/pg.h"
+#include "cdc/snapshot_progress.h"
 #include "pg_source.h"
 
 typedef struct {
     const cdc_source_cb_t *cb;
     void *ctx;
+    cdc_snap_progress_t progress;
 } snap_t;
+
+/* The catalog's row counts of the configured tables (reltuples; 0 for a table never analyzed). */
+static uint64_t
+estimate_rows(PGconn *conn, const cdc_source_conf_t *conf)
+{
+    uint64_t total = 0;
+    cdc_buf_t name;
+    cdc_buf_init(&name);
+    for (size_t i = 0; i < conf->n_tables; i++) {
+        char schema[256];
+        const char *table = cdc_config_split_table(conf->tables[i], schema, sizeof(schema));
+        cdc_buf_reset(&name);
+        pg_quote_ident(&name, schema);
+        cdc_buf_putc(&name, '.');
+        pg_quote_ident(&name, table);
+        const char *params[] = {name.data};
+        PGresult *r = PQexecParams(conn,
+                                   "SELECT greatest(reltuples, 0)::bigint FROM pg_class "
+                                   "WHERE oid = $1::regclass",
+                                   1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            total += strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    cdc_buf_deinit(&name);
+    return total;
+}
 
 static cdc_err_t
 emit_row(void *ctx, const cdc_event_t *ev)
@@ -61,6 +90,7 @@ snapshot_table(cdc_source_t *s, PGconn *conn, snap_t *sn, size_t ordinal, bool l
         if (err)
             break;
         total += (uint64_t)rows;
+        cdc_snap_progress_rows(&sn->progress, s->conf->tables[ordinal], (uint64_t)rows);
         info.pos.idx = txn.idx;
         char *progress = pg_scan_progress(&sc, txn.idx, last, rows < PG_SCAN_CHUNK_ROWS);
         info.progress = progress;
@@ -73,9 +103,11 @@ snapshot_table(cdc_source_t *s, PGconn *conn, snap_t *sn, size_t ordinal, bool l
     }
     PQclear(last);
     free(after);
-    if (!err)
+    if (!err) {
+        cdc_snap_progress_table_done(&sn->progress);
         CDC_LOG_INFO("source=%s snapshot table=%s rows=%llu", s->conf->name,
                      s->conf->tables[ordinal], (unsigned long long)total);
+    }
     pg_scan_close(&sc);
     return err;
 }
@@ -96,7 +128,10 @@ pg_snapshot_run(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errst
     if (!err)
         err = pg_exec(conn, sql.data, es);
     cdc_buf_deinit(&sql);
-    snap_t sn = {cb, ctx};
+    snap_t sn = {cb, ctx, {0}};
+    if (!err)
+        cdc_snap_progress_init(&sn.progress, s->conf->name, s->conf->n_tables,
+                               estimate_rows(conn, s->conf));
     for (size_t t = 0; !err && t < s->conf->n_tables; t++)
         err = snapshot_table(s, conn, &sn, t, t + 1 == s->conf->n_tables, es);
     if (!err)

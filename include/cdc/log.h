@@ -14,6 +14,10 @@ typedef enum { CDC_LOG_FORMAT_TEXT, CDC_LOG_FORMAT_JSON } cdc_log_format_t;
 void cdc_log_setup(cdc_log_format_t format, cdc_log_level_t min_level);
 /* Parses "debug" / "info" / "warn" / "error"; returns false on anything else. */
 bool cdc_log_level_parse(const char *s, cdc_log_level_t *out);
+/* The component the calling thread works for (key "source" or "sink", its name), added to its
+ * JSON lines as a field when the message does not name it. Both are borrowed: they must outlive
+ * the thread's logging. NULL key: none. */
+void cdc_log_context(const char *key, const char *value);
 /* Writes one line; any thread. */
 void cdc_log_write(cdc_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
