@@ -331,6 +331,16 @@ int
 cdc_run(const cdc_config_t *cfg)
 {
     cdc_errstr_t es = {{0}};
+    /* Stop and reload signals reach the main thread only: every thread started from here on
+     * (librdkafka's, the embedded Kafka's, libmicrohttpd's, the workers') inherits them blocked.
+     * A Ctrl-C delivered to the embedded mock cluster's thread ended its poll loop: the brokers
+     * vanished under the clients and destroying the cluster hung the exit. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     CDC_LOG_INFO("agent starting name=%s config=%s sources=%zu sinks=%zu", cfg->agent.name,
                  cfg->path, cfg->n_sources, cfg->n_sinks);
     cdc_kafka_bus_t *bus = cdc_kafka_bus_new(&cfg->kafka, &es);
@@ -377,6 +387,7 @@ cdc_run(const cdc_config_t *cfg)
     }
     pthread_t watch;
     bool watching = http && !pthread_create(&watch, NULL, kafka_watch, bus);
+    pthread_sigmask(SIG_UNBLOCK, &stop_set, NULL); /* a signal sent meanwhile arrives now */
     int rc = CDC_EXIT_OK;
     run_t r = {cfg, workers, n, {0}, NULL, 0};
     if (cdc_config_canon(cfg->path, &r.canon, &es))

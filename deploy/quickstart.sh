@@ -26,6 +26,9 @@ cleanup() {
     set +e
     if [ -n "$agent" ] && kill -0 "$agent" 2>/dev/null; then
         kill -TERM "$agent" 2>/dev/null
+        # a clean stop takes at most agent.shutdown_timeout_ms (30 s); past that, it is killed
+        for _ in $(seq 1 400); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$agent" 2>/dev/null
         wait "$agent" 2>/dev/null
     fi
     agent=

@@ -25,9 +25,10 @@ start_demo() { # log
     bad "demo reached its end: $(tail -5 "$1")"
     return 1
 }
-# Waits for the quickstart to exit; sets rc.
+# Waits up to 60 s for the quickstart to exit; sets rc (killed and 137 when it did not).
 wait_demo() {
     for _ in $(seq 1 600); do kill -0 "$qs" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$qs" 2>/dev/null && { bad "quickstart did not exit within 60 s"; kill -9 -- -"$qs"; }
     wait "$qs" && rc=0 || rc=$?
     qs=
 }
@@ -51,6 +52,7 @@ wait_demo
 assert_eq 130 "$rc" "Ctrl-C: exit code"
 servers_gone "Ctrl-C" "$pg_port" "$my_port"
 pgrep -f "cdc-agent run -c $root/config/crm-erp.yaml" >/dev/null && bad "Ctrl-C: the agent still runs" || ok
+assert_contains "$(cat "$tmp/demo1.log")" "agent stopped exit=0 (signal)" "Ctrl-C: the agent stopped cleanly"
 
 # the agent already gone when Ctrl-C comes
 start_demo "$tmp/demo2.log"
