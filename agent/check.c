@@ -29,12 +29,12 @@ check_kafka(const cdc_config_t *cfg, FILE *out)
 
 static int
 check_db(const char *role, const char *name, cdc_db_type_t type, const cdc_db_conn_t *conn,
-         const cdc_source_conf_t *source, FILE *out)
+         const cdc_source_conf_t *source, const cdc_sink_conf_t *sink, FILE *out)
 {
     const cdc_connector_t *c = cdc_connector_find(type);
     cdc_probe_t probe;
     cdc_errstr_t es = {{0}};
-    if (c->probe(conn, source, &probe, &es) != CDC_OK) {
+    if (c->probe(conn, source, sink, &probe, &es) != CDC_OK) {
         fprintf(out, "%-8s %s (%s): FAILED: %s\n", role, name, c->name, es.msg);
         return 1;
     }
@@ -54,10 +54,10 @@ cdc_check_run(const cdc_config_t *cfg, FILE *out)
     failed += check_kafka(cfg, out);
     for (size_t i = 0; i < cfg->n_sources; i++)
         failed += check_db("source", cfg->sources[i].name, cfg->sources[i].type,
-                           &cfg->sources[i].conn, &cfg->sources[i], out);
+                           &cfg->sources[i].conn, &cfg->sources[i], NULL, out);
     for (size_t i = 0; i < cfg->n_sinks; i++)
         failed += check_db("sink", cfg->sinks[i].name, cfg->sinks[i].type, &cfg->sinks[i].conn,
-                           NULL, out);
+                           NULL, &cfg->sinks[i], out);
     fprintf(out, "%s\n", failed ? "result   NOT READY" : "result   ready");
     fflush(out);
     return failed;

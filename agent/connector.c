@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const cdc_connector_t connectors[] = {
     {CDC_DB_POSTGRESQL, "postgresql", &cdc_pg_source_ops, &cdc_pg_sink_ops, cdc_pg_probe,
@@ -36,4 +37,38 @@ cdc_probe_note(cdc_probe_t *p, bool problem, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(p->notes[p->n_notes++], sizeof(p->notes[0]), fmt, ap);
     va_end(ap);
+}
+
+/* Whether name is one of have. */
+static bool
+has_column(const char *const *have, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(have[i], name))
+            return true;
+    return false;
+}
+
+void
+cdc_probe_route(cdc_probe_t *p, const cdc_route_conf_t *route, const char *const *have, size_t n,
+                bool exists)
+{
+    if (!exists) {
+        cdc_probe_note(p, true, "route %s: target table %s does not exist; create it", route->from,
+                       route->to);
+        return;
+    }
+    for (size_t i = 0; i < route->n_columns; i++)
+        if (route->columns[i].value && !has_column(have, n, route->columns[i].value))
+            cdc_probe_note(p, true, "route %s: target %s has no column %s (columns: %s -> %s)",
+                           route->from, route->to, route->columns[i].value, route->columns[i].key,
+                           route->columns[i].value);
+    for (size_t i = 0; i < route->n_constants; i++)
+        if (!has_column(have, n, route->constants[i].key))
+            cdc_probe_note(p, true, "route %s: target %s has no column %s (constants)", route->from,
+                           route->to, route->constants[i].key);
+    for (size_t i = 0; i < route->n_key; i++)
+        if (!has_column(have, n, route->key[i]))
+            cdc_probe_note(p, true, "route %s: target %s has no column %s (key)", route->from,
+                           route->to, route->key[i]);
 }

@@ -248,6 +248,53 @@ cdc_mysql_signal_ddl(cdc_buf_t *out, const char *signal_table)
                       "VARCHAR(2048) NULL) CHARACTER SET ascii");
 }
 
+/* The privileges the agent needs on the signal table (watermarks and requests are rows it writes):
+ * INSERT and UPDATE, and CREATE while it does not exist, granted globally, on its database or
+ * on the table (privileges held through roles are not seen here). */
+static void
+check_signal_grants(MYSQL *m, const char *db, const char *tb, bool exists, const char *name,
+                    cdc_probe_t *out)
+{
+    static const char grantee[] = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "
+                                  "'''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')";
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    cdc_buf_printf(&sql,
+                   "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE "
+                   "= %s UNION SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES "
+                   "WHERE GRANTEE = %s AND TABLE_SCHEMA = ",
+                   grantee, grantee);
+    cdc_mysql_literal(m, &sql, db, strlen(db));
+    cdc_buf_printf(&sql,
+                   " UNION SELECT PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES WHERE "
+                   "GRANTEE = %s AND TABLE_SCHEMA = ",
+                   grantee);
+    cdc_mysql_literal(m, &sql, db, strlen(db));
+    cdc_buf_puts(&sql, " AND TABLE_NAME = ");
+    cdc_mysql_literal(m, &sql, tb, strlen(tb));
+    MYSQL_RES *r = mysql_query(m, sql.data) ? NULL : mysql_store_result(m);
+    if (!r) {
+        cdc_buf_deinit(&sql);
+        return;
+    }
+    static const char *const needed[] = {"INSERT", "UPDATE", "CREATE"};
+    bool held[3] = {false, false, exists}; /* CREATE only while the table is missing */
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(r)))
+        for (int i = 0; i < 3; i++)
+            held[i] |= row[0] && !strcmp(row[0], needed[i]);
+    mysql_free_result(r);
+    cdc_buf_reset(&sql); /* now: the missing ones */
+    for (int i = 0; i < 3; i++)
+        if (!held[i])
+            cdc_buf_printf(&sql, "%s%s", sql.len ? ", " : "", needed[i]);
+    if (sql.len)
+        cdc_probe_note(out, true,
+                       "user lacks %s on signal table %s; run GRANT %s ON %s TO the user", sql.data,
+                       name, sql.data, name);
+    cdc_buf_deinit(&sql);
+}
+
 /* The signal table of snapshot watermarks and `cdc-agent snapshot` requests: noted when it does
  * not exist yet. */
 static void
@@ -276,6 +323,7 @@ check_signal_table(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
                        "needed) when an interrupted snapshot is resumed or a re-snapshot is asked "
                        "for (cdc-agent snapshot); or create it now",
                        source->signal_table);
+    check_signal_grants(m, db, tb, exists, source->signal_table, out);
 }
 
 /* Whether a replica with server_id is connected (SHOW SLAVE HOSTS). */
@@ -565,9 +613,40 @@ check_tables(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
     cdc_buf_deinit(&sql);
 }
 
+/* Every route's target table and the columns the route names. */
+static void
+check_routes(MYSQL *m, const cdc_sink_conf_t *sink, cdc_probe_t *out)
+{
+    cdc_buf_t sql;
+    cdc_buf_init(&sql);
+    for (size_t i = 0; i < sink->n_routes; i++) {
+        const cdc_route_conf_t *route = &sink->routes[i];
+        char db[256];
+        const char *table = cdc_config_split_table(route->to, db, sizeof(db));
+        cdc_buf_reset(&sql);
+        cdc_buf_puts(&sql, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                           "TABLE_SCHEMA = ");
+        cdc_mysql_literal(m, &sql, db, strlen(db));
+        cdc_buf_puts(&sql, " AND TABLE_NAME = ");
+        cdc_mysql_literal(m, &sql, table, strlen(table));
+        MYSQL_RES *r = mysql_query(m, sql.data) ? NULL : mysql_store_result(m);
+        if (!r)
+            continue;
+        size_t n = (size_t)mysql_num_rows(r), k = 0;
+        const char **have = cdc_xcalloc(n + 1, sizeof(char *));
+        MYSQL_ROW row;
+        while (k < n && (row = mysql_fetch_row(r)))
+            have[k++] = row[0];
+        cdc_probe_route(out, route, have, k, k > 0);
+        free(have);
+        mysql_free_result(r);
+    }
+    cdc_buf_deinit(&sql);
+}
+
 cdc_err_t
-cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
-                cdc_errstr_t *es)
+cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
+                const cdc_sink_conf_t *sink, cdc_probe_t *out, cdc_errstr_t *es)
 {
     cdc_err_t err;
     memset(out, 0, sizeof(*out));
@@ -586,6 +665,8 @@ cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_
         check_signal_table(m, source, out);
         check_tables(m, source, out);
     }
+    if (sink)
+        check_routes(m, sink, out);
     mysql_close(m);
     return CDC_OK;
 }

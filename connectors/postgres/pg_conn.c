@@ -140,6 +140,59 @@ probe_slot(PGconn *c, const cdc_source_conf_t *src, cdc_probe_t *out)
     }
 }
 
+/* One boolean query with one text parameter; false when it fails. */
+static bool
+query_bool(PGconn *c, const char *sql, const char *param)
+{
+    const char *params[] = {param};
+    PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    bool yes =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return yes;
+}
+
+/* What the agent does with the tables at start: reads them (SELECT) and, when it creates the
+ * publication, publishes them, which takes CREATE on the database and ownership of each table. */
+static void
+probe_privileges(PGconn *c, const cdc_source_conf_t *src, bool publication_exists, cdc_probe_t *out)
+{
+    const char *user = PQuser(c);
+    if (!publication_exists &&
+        !query_bool(c, "SELECT has_database_privilege(current_database(), 'CREATE')", NULL))
+        cdc_probe_note(out, true,
+                       "user %s cannot create publication %s: run GRANT CREATE ON DATABASE %s TO "
+                       "%s; or create it as the tables' owner",
+                       user, src->publication, PQdb(c), user);
+    cdc_buf_t name;
+    cdc_buf_init(&name);
+    for (size_t i = 0; i < src->n_tables; i++) {
+        char schema[256];
+        const char *table = cdc_config_split_table(src->tables[i], schema, sizeof(schema));
+        cdc_buf_reset(&name);
+        pg_quote_ident(&name, schema);
+        cdc_buf_putc(&name, '.');
+        pg_quote_ident(&name, table);
+        if (!query_bool(c, "SELECT to_regclass($1) IS NOT NULL", name.data))
+            continue; /* said by the table check */
+        if (!query_bool(c, "SELECT has_table_privilege($1::regclass, 'SELECT')", name.data))
+            cdc_probe_note(out, true, "user %s cannot read %s; run GRANT SELECT ON %s TO %s;", user,
+                           src->tables[i], name.data, user);
+        if (!publication_exists &&
+            !query_bool(c,
+                        "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = "
+                        "$1::regclass",
+                        name.data))
+            cdc_probe_note(out, true,
+                           "user %s does not own %s, so it cannot add it to publication %s: "
+                           "create the publication as the owner (CREATE PUBLICATION %s FOR "
+                           "TABLE ...), or run ALTER TABLE %s OWNER TO %s;",
+                           user, src->tables[i], src->publication, src->publication, name.data,
+                           user);
+    }
+    cdc_buf_deinit(&name);
+}
+
 /* Every configured table: exists, can identify rows, is in the publication. */
 static void
 probe_tables(PGconn *c, const cdc_source_conf_t *src, cdc_probe_t *out)
@@ -157,6 +210,7 @@ probe_tables(PGconn *c, const cdc_source_conf_t *src, cdc_probe_t *out)
                                params, NULL, NULL, 0);
     bool exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
     PQclear(r);
+    probe_privileges(c, src, exists, out);
     if (!exists) {
         cdc_probe_note(out, false, "publication %s will be created at start", src->publication);
         return;
@@ -170,9 +224,34 @@ probe_tables(PGconn *c, const cdc_source_conf_t *src, cdc_probe_t *out)
     cdc_buf_deinit(&missing);
 }
 
+/* Every route's target table and the columns the route names. */
+static void
+probe_routes(PGconn *c, const cdc_sink_conf_t *sink, cdc_probe_t *out)
+{
+    for (size_t i = 0; i < sink->n_routes; i++) {
+        const cdc_route_conf_t *route = &sink->routes[i];
+        char schema[256];
+        const char *table = cdc_config_split_table(route->to, schema, sizeof(schema));
+        const char *params[] = {schema, table};
+        PGresult *r = PQexecParams(c,
+                                   "SELECT column_name FROM information_schema.columns WHERE "
+                                   "table_schema = $1 AND table_name = $2",
+                                   2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            int n = PQntuples(r);
+            const char **have = cdc_xcalloc((size_t)n + 1, sizeof(char *));
+            for (int k = 0; k < n; k++)
+                have[k] = PQgetvalue(r, k, 0);
+            cdc_probe_route(out, route, have, (size_t)n, n > 0);
+            free(have);
+        }
+        PQclear(r);
+    }
+}
+
 cdc_err_t
-cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
-             cdc_errstr_t *es)
+cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
+             const cdc_sink_conf_t *sink, cdc_probe_t *out, cdc_errstr_t *es)
 {
     cdc_err_t err;
     memset(out, 0, sizeof(*out));
@@ -188,6 +267,8 @@ cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_pro
         probe_slot(c, source, out);
         probe_tables(c, source, out);
     }
+    if (sink)
+        probe_routes(c, sink, out);
     PQfinish(c);
     return CDC_OK;
 }

@@ -15,7 +15,7 @@ struct cdc_source_ops; /* source: open, snapshot, poll, ack, close */
 struct cdc_sink_ops;   /* sink: open, apply, offsets_load, close */
 
 /* What a probe learned; the lines are printed by `check` as they are. */
-#define CDC_PROBE_MAX_NOTES 16
+#define CDC_PROBE_MAX_NOTES 48
 typedef struct {
     char endpoint[300];                   /* host:port actually reached (or tried) */
     char server_version[128];             /* e.g. "PostgreSQL 15.18" */
@@ -41,10 +41,11 @@ typedef struct {
     const struct cdc_source_ops *source;
     const struct cdc_sink_ops *sink;
     /* Connects with the contract's session settings and reports the server; for a source
-     * (source != NULL) also the replication prerequisites and its tables. es names host:port and
-     * the cause; never a secret. */
-    cdc_err_t (*probe)(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
-                       cdc_errstr_t *es);
+     * (source != NULL) also the replication prerequisites and its tables, for a sink (sink !=
+     * NULL) its routes' target tables and the columns they name. es names host:port and the
+     * cause; never a secret. */
+    cdc_err_t (*probe)(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
+                       const cdc_sink_conf_t *sink, cdc_probe_t *out, cdc_errstr_t *es);
     /* Drops the source's replication state (slot, publication); refuses while an agent streams
      * from it. dry_run only checks that. */
     cdc_err_t (*source_drop)(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
@@ -73,9 +74,15 @@ const cdc_connector_t *cdc_connector_find(cdc_db_type_t type);
 void cdc_probe_note(cdc_probe_t *p, bool problem, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A sink route's target as the probe found it: notes the missing table, or each column the route
+ * names (columns, constants, key) that the table lacks. have: the table's columns (n of them;
+ * exists = false when the table is missing). */
+void cdc_probe_route(cdc_probe_t *p, const cdc_route_conf_t *route, const char *const *have,
+                     size_t n, bool exists);
+
 /* Probes of the built-in connectors. */
-cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source, cdc_probe_t *out,
-                       cdc_errstr_t *es);
+cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
+                       const cdc_sink_conf_t *sink, cdc_probe_t *out, cdc_errstr_t *es);
 cdc_err_t cdc_pg_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
 cdc_err_t cdc_pg_source_seek(const cdc_source_conf_t *conf, const char *position, bool force,
@@ -91,6 +98,6 @@ cdc_err_t cdc_pg_source_request(const cdc_source_conf_t *conf, const char *table
 cdc_err_t cdc_mysql_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
                                    const char *payload, int64_t *rows, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
-                          cdc_probe_t *out, cdc_errstr_t *es);
+                          const cdc_sink_conf_t *sink, cdc_probe_t *out, cdc_errstr_t *es);
 
 #endif

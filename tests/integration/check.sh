@@ -45,7 +45,8 @@ PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U 
     -c "DROP TABLE IF EXISTS contacts" -c "CREATE TABLE contacts (id int PRIMARY KEY, name text)" \
     -c "DROP PUBLICATION IF EXISTS cdc_crm" 2>/dev/null
 my_erp() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MY_PW" erp "$@"; }
-my_erp -e "DROP TABLE IF EXISTS orders; CREATE TABLE orders (id INT PRIMARY KEY, v INT)"
+my_erp -e "DROP TABLE IF EXISTS orders, customers; CREATE TABLE orders (id INT PRIMARY KEY, v INT);
+           CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(50))"
 write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
 run "$agent" check -c "$tmp/c.yaml"
 assert_eq 0 "$rc" "check ok exit"
@@ -91,6 +92,7 @@ run "$agent" check -c "$tmp/c.yaml"
 assert_eq 1 "$rc" "mysql prerequisites exit"
 assert_contains "$out" "user lacks REPLICATION SLAVE and REPLICATION CLIENT on *.*; run GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the user" "grants named"
 assert_contains "$out" "server_id 1 is the server's own; give source erp another server_id" "server_id clash"
+assert_contains "$out" "user lacks INSERT, UPDATE, CREATE on signal table erp.cdc_signal; run GRANT INSERT, UPDATE, CREATE ON erp.cdc_signal TO the user" "signal table privileges"
 my_root -e "DROP USER plain@'%'"
 
 # a missing prerequisite is reported with its fix
@@ -101,6 +103,9 @@ run "$agent" check -c "$tmp/c.yaml"
 assert_eq 1 "$rc" "missing REPLICATION exit"
 assert_contains "$out" "NOT READY" "not ready"
 assert_contains "$out" "user norepl lacks REPLICATION; run ALTER ROLE norepl REPLICATION;" "fix named"
+assert_contains "$out" "user norepl cannot create publication cdc_crm: run GRANT CREATE ON DATABASE crm TO norepl;" "publication: CREATE on the database"
+assert_contains "$out" "user norepl cannot read public.contacts; run GRANT SELECT ON \"public\".\"contacts\" TO norepl;" "SELECT on the table"
+assert_contains "$out" "user norepl does not own public.contacts, so it cannot add it to publication cdc_crm" "publication: table ownership"
 
 # a table without a key, and a publication that lacks the table: each with its fix
 PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d crm \
@@ -122,6 +127,16 @@ my_erp -e "ALTER TABLE orders DROP INDEX code_u"
 run "$agent" check -c "$tmp/c.yaml"
 assert_contains "$out" "table erp.orders has neither a primary key nor a unique index over NOT NULL columns" "keyless table refused"
 my_erp -e "DROP TABLE orders"
+
+# sink routes: the target table and every column the route names
+sed -i 's/routes: \[{from: crm.public.contacts, to: erp.customers}\]/routes: [{from: crm.public.contacts, to: erp.customers, columns: {id: id, name: full_name}, constants: {origin: crm}, key: [id]}]/' "$tmp/c.yaml"
+run "$agent" check -c "$tmp/c.yaml"
+assert_contains "$out" "route crm.public.contacts: target erp.customers has no column full_name (columns: name -> full_name)" "route: a mapped column missing"
+assert_contains "$out" "route crm.public.contacts: target erp.customers has no column origin (constants)" "route: a constant's column missing"
+assert_not_contains "$out" "no column id" "route: present columns not named"
+my_erp -e "DROP TABLE customers"
+run "$agent" check -c "$tmp/c.yaml"
+assert_contains "$out" "route crm.public.contacts: target table erp.customers does not exist; create it" "route: target table missing"
 
 # every configured connector exists: run does not refuse for a missing one (it stops on the
 # table problems above instead)
