@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cdc/clock.h"
 #include "cdc/connector.h"
 #include "cdc/offsets.h"
 #include "cdc/mysql.h"
@@ -343,6 +345,20 @@ replica_connected(MYSQL *m, uint32_t server_id, bool *yes, cdc_errstr_t *es)
     return CDC_OK;
 }
 
+/* replica_connected for a command that refuses while the agent runs: the binlog dump thread of an
+ * agent that just stopped stays listed until the server's next heartbeat to it fails (the
+ * source's heartbeat_ms), so a replica still listed is asked about again until then. */
+static cdc_err_t
+replica_running(MYSQL *m, const cdc_source_conf_t *conf, bool *yes, cdc_errstr_t *es)
+{
+    int64_t wait_ms = (conf->heartbeat_ms > 0 ? conf->heartbeat_ms : 10000) + 1000;
+    int64_t until = cdc_mono_ms() + (wait_ms < 15000 ? wait_ms : 15000);
+    cdc_err_t err;
+    while (!(err = replica_connected(m, conf->server_id, yes, es)) && *yes && cdc_mono_ms() < until)
+        usleep(100000);
+    return err;
+}
+
 cdc_err_t
 cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es)
 {
@@ -352,7 +368,7 @@ cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t 
     if (!m)
         return err;
     bool running;
-    err = replica_connected(m, conf->server_id, &running, es);
+    err = replica_running(m, conf, &running, es);
     if (!err && running)
         err = cdc_errstr_set(es, CDC_ERR_FATAL,
                              "source %s is running: a replica with server_id %u reads the "
@@ -459,7 +475,7 @@ cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool 
         return err;
     bool running = false, found = false;
     unsigned long long size = 0;
-    if (!(err = replica_connected(m, conf->server_id, &running, es)) && running && !force)
+    if (!force && !(err = replica_running(m, conf, &running, es)) && running)
         err = cdc_errstr_set(es, CDC_ERR_FATAL,
                              "source %s is running: a replica with server_id %u reads the "
                              "binlog; stop the agent first, or --force (it then restarts from "
