@@ -67,6 +67,12 @@ static cdc_err_t
 map_key(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev,
         const cdc_column_t *row, size_t n_row, cdc_sink_row_t *out, cdc_errstr_t *es)
 {
+    if (!r->n_key && !ev->key.present)
+        return cdc_errstr_set(es, CDC_ERR_CONFIG,
+                              "route %s: its table has no key (neither a primary key nor a unique "
+                              "index over NOT NULL columns), so its events carry none: give the "
+                              "route a key (key: [target columns that identify a row])",
+                              r->from);
     if (!r->n_key) {
         map_cols(arena, r, &ev->key, false, &out->key, &out->n_key);
         if (out->n_key != ev->key.n)

@@ -41,7 +41,8 @@ convert(cdc_source_t *s, my_table_t *tb, const cdc_binlog_cell_t *cells, bool ke
         }
         cols[k++].name = tb->cols[i];
     }
-    *row = (cdc_row_t){true, cols, k};
+    /* a table without a key publishes its events with a null key */
+    *row = (cdc_row_t){!key_only || t->n_key > 0, cols, k};
     return CDC_OK;
 }
 

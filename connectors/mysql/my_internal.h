@@ -28,6 +28,7 @@ typedef struct {
     bool *json;            /* per column: MariaDB JSON (LONGTEXT checked by json_valid) */
     int64_t sv;            /* schema version */
     bool zero_date_logged; /* zero dates become null: logged once per table */
+    bool keyless_logged;   /* published with a null key: logged once per table */
     bool signal;           /* the signal table: read for watermarks, never published */
 } my_table_t;
 

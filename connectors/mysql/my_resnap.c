@@ -172,6 +172,28 @@ my_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
     return watermark(s, 'H', es);
 }
 
+/* What identifies a row for the chunk: its key, or for a table without a key the whole row (a
+ * snapshot row and a streamed row of the same values encode the same). */
+static cdc_err_t
+row_identity(const cdc_event_t *ev, const cdc_row_t *row, cdc_buf_t *out, cdc_errstr_t *es)
+{
+    cdc_event_t id = {.key = ev->key.present ? ev->key : *row};
+    cdc_buf_reset(out);
+    return cdc_event_key_encode(&id, out, es);
+}
+
+static void
+track_row(my_resnap_t *r, const cdc_event_t *ev, const cdc_row_t *row)
+{
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    cdc_errstr_t es;
+    if (row->present && !row_identity(ev, row, &b, &es))
+        cdc_wm_track(&r->wm, b.data); /* takes b's text */
+    else
+        cdc_buf_deinit(&b); /* the publisher stops on the same encoding error */
+}
+
 void
 my_resnap_track(cdc_source_t *s, const cdc_event_t *ev)
 {
@@ -179,14 +201,13 @@ my_resnap_track(cdc_source_t *s, const cdc_event_t *ev)
     if (!cdc_wm_tracking(&r->wm) || !r->table_open || strcmp(ev->source.db, r->st.tb->db) ||
         strcmp(ev->source.table, r->st.tb->name))
         return;
-    cdc_buf_t b;
-    cdc_buf_init(&b);
-    cdc_errstr_t es;
-    if (cdc_event_key_encode(ev, &b, &es)) {
-        cdc_buf_deinit(&b); /* the publisher stops on the same encoding error */
+    if (ev->key.present) {
+        track_row(r, ev, &ev->key);
         return;
     }
-    cdc_wm_track(&r->wm, b.data);
+    /* without a key, a chunk row that is the old or the new state of a change is the stream's */
+    track_row(r, ev, &ev->before);
+    track_row(r, ev, &ev->after);
 }
 
 /* At the high watermark: the chunk's rows whose key did not change, as phase-2 reads. */
@@ -206,8 +227,7 @@ emit_chunk(cdc_source_t *s, const cdc_binlog_event_t *bev, cdc_errstr_t *es)
         cdc_event_t ev;
         cdc_arena_reset(&s->arena);
         my_snap_row(s, &r->st, row, len, &ev);
-        cdc_buf_reset(&key);
-        if ((err = cdc_event_key_encode(&ev, &key, es)))
+        if ((err = row_identity(&ev, &ev.after, &key, es)))
             break;
         if (cdc_wm_changed(&r->wm, key.data))
             continue; /* the stream carries this key's newer state */
@@ -232,7 +252,7 @@ advance(cdc_source_t *s)
     bool initial = r->wm.initial;
     bool more = initial ? r->ordinal < s->n_tables : r->table_open;
     uint64_t n = r->rows ? mysql_num_rows(r->rows) : 0;
-    bool table_done = !more || n < MY_CHUNK_ROWS;
+    bool table_done = !more || n < MY_CHUNK_ROWS || !r->st.n_key;
     if (!table_done) {
         mysql_data_seek(r->rows, n - 1);
         MYSQL_ROW row = mysql_fetch_row(r->rows);

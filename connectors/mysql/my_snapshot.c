@@ -119,9 +119,7 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
     mysql_free_result(r);
     for (size_t k = 0; k < st->n_key; k++)
         st->key[k] = seq_of[k + 1] - 1;
-    err = st->n_key ? my_announce(s, st->tb, (uint32_t)st->n, names, bc, binary, json, es)
-                    : cdc_errstr_set(es, CDC_ERR_CONFIG, "%s.%s %s", st->tb->db, st->tb->name,
-                                     CDC_MYSQL_NO_KEY);
+    err = my_announce(s, st->tb, (uint32_t)st->n, names, bc, binary, json, es);
     free(bc);
     free(names);
     free(binary);
@@ -284,6 +282,9 @@ my_snap_query(cdc_source_t *s, const my_snap_table_t *st, const my_snap_key_t *a
     MYSQL *m = s->catalog;
     cdc_buf_reset(sql);
     cdc_buf_append(sql, st->select.data, st->select.len);
+    if (!st->n_key) /* no key to page by: the whole table is one chunk */
+        return mysql_query(m, sql->data) ? my_query_error(m, es, "reading a snapshot chunk")
+                                         : CDC_OK;
     if (after && after->set) {
         cdc_buf_printf(sql, " WHERE (%s) > (", st->keys.data);
         for (size_t k = 0; k < st->n_key; k++) {
@@ -445,7 +446,7 @@ my_snap_row(cdc_source_t *s, my_snap_table_t *st, MYSQL_ROW row, const unsigned 
                                       .file = s->file,
                                       .offset = s->start_pos,
                                       .server_id = s->server_id};
-    ev->key = (cdc_row_t){true, key, st->n_key};
+    ev->key = (cdc_row_t){st->n_key > 0, key, st->n_key}; /* null for a table without a key */
     ev->after = (cdc_row_t){true, cols, st->n};
     ev->sv = st->tb->sv;
 }
@@ -556,7 +557,7 @@ read_table(snap_t *sn, my_snap_table_t *st, size_t ordinal, cdc_errstr_t *es)
         if (mysql_errno(m) && !err)
             err = my_query_error(m, es, "reading a snapshot chunk");
         mysql_free_result(r);
-        if (err || got < MY_CHUNK_ROWS)
+        if (err || got < MY_CHUNK_ROWS || !st->n_key)
             break;
         char *progress = my_snap_progress(st, ordinal, &last);
         err = commit_unit(sn, progress, false);

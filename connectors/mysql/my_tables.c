@@ -154,8 +154,10 @@ my_table_map(cdc_source_t *s, const uint8_t *raw, size_t n, const cdc_binlog_eve
                               tb->db, tb->name);
     /* the server takes a table's first unique index over NOT NULL columns as its primary key
      * when it has none (cdc_mysql_key_index): the binlog names it as such */
-    if (tb->t.n_key == 0)
-        return cdc_errstr_set(es, CDC_ERR_CONFIG, "%s.%s %s", tb->db, tb->name, CDC_MYSQL_NO_KEY);
+    if (tb->t.n_key == 0 && !tb->signal && !tb->keyless_logged) {
+        tb->keyless_logged = true;
+        CDC_LOG_WARN("source=%s table=%s.%s %s", s->conf->name, tb->db, tb->name, CDC_MYSQL_NO_KEY);
+    }
     /* converters follow the new map; an unchanged structure keeps its schema version (the
      * publisher compares structures) */
     tb->table_id = tb->t.table_id;

@@ -620,7 +620,7 @@ check_tables(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
         if (!exists)
             cdc_probe_note(out, true, "table %s does not exist", source->tables[i]);
         else if (!index[0])
-            cdc_probe_note(out, true, "table %s %s", source->tables[i], CDC_MYSQL_NO_KEY);
+            cdc_probe_note(out, false, "table %s %s", source->tables[i], CDC_MYSQL_NO_KEY);
         else if (strcmp(index, "PRIMARY"))
             cdc_probe_note(out, false, "table %s has no primary key: keyed by unique index %s",
                            source->tables[i], index);

@@ -26,9 +26,11 @@ void cdc_mysql_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n);
  * metadata names as the primary key. Sets index ("" when the table has
  * neither, or does not exist) and returns its column names in index order as consecutive
  * NUL-terminated strings in cols (reset first) with their count in n. */
+/* What is said of a table without any key (log and check). */
 #define CDC_MYSQL_NO_KEY                                                                           \
-    "has neither a primary key nor a unique index over NOT NULL columns: its events cannot be "    \
-    "keyed; add a primary key"
+    "has neither a primary key nor a unique index over NOT NULL columns: its events go out with "  \
+    "a null key, all to one partition, and a sink route needs a key of its own (key: [...]); a "   \
+    "primary key is better"
 cdc_err_t cdc_mysql_key_index(MYSQL *m, const char *db, const char *table, char *index,
                               size_t index_size, cdc_buf_t *cols, size_t *n, cdc_errstr_t *es);
 /* The CREATE TABLE IF NOT EXISTS of a source's signal table ("db.table"), appended to out. */

@@ -2,8 +2,10 @@
 # MariaDB tables without a primary key: one with unique indexes over NOT NULL columns is keyed by
 # the first of them in the server's key order (the one the binlog names as primary, not the first
 # by name), the same in the snapshot and in the stream (a change of the index columns is a delete
-# and a create, like a primary-key change); one without any such key is refused with the fix, by
-# `check` as by `run` (the snapshot used to refuse the first kind too).
+# and a create, like a primary-key change). One without any such key is published with a null
+# key, all of it to one partition, with whole before images; the other tables of the source go
+# on; a sink route from it without a key of its own is refused with the fix, and with one it
+# applies every change; `cdc-agent snapshot` re-reads it. (Both kinds used to stop the source.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
@@ -42,12 +44,54 @@ assert_eq 1 "$(keyed '{"code":"c","region":3}' d)" "delete keyed by the unique i
 schema=$("$CDC_TOPIC_DUMP" "$boot" cdc._schemas | grep '"table":"ukey"' | tail -1)
 assert_contains "$schema" '"name":"code","type":"string","native":"varchar","key":true' "schema marks the key"
 
-# no key at all: refused with the fix
-sed -i 's/tables: \[cdc_test.ukey\]/tables: [cdc_test.nokey]/; s/name: erp,/name: erpnokey,/' "$tmp/agent.yaml"
+# no key at all: null key, one partition, whole before images; a sink needs a route key
+# the sink's target in a database of its own (with its own cdc_sink_offsets)
+my -e "DROP DATABASE IF EXISTS keys_target; CREATE DATABASE keys_target;
+       INSERT INTO nokey VALUES (1, 1), (2, 1), (2, 1);
+       CREATE TABLE keys_target.nokey_copy (x INT PRIMARY KEY, v INT)"
+sed -i 's/tables: \[cdc_test.ukey\]/tables: [cdc_test.nokey, cdc_test.ukey]/; s/name: erp,/name: erpnokey,/; s/name: my-keys}/name: my-keys-2}/' "$tmp/agent.yaml"
+mock_cmd "topic cdc.erpnokey.cdc_test.nokey 4"
+mock_cmd "topic cdc.erpnokey.cdc_test.ukey 4"
 run "$CDC_AGENT" check -c "$tmp/agent.yaml"
-assert_eq 1 "$rc" "check: keyless table not ready"
-assert_contains "$out" "cdc_test.nokey has neither a primary key nor a unique index over NOT NULL columns" "check: why"
+assert_contains "$out" "table cdc_test.nokey has neither a primary key nor a unique index over NOT NULL columns: its events go out with a null key" "check: keyless table noted"
+assert_not_contains "$out" "NOT READY" "check: keyless table accepted"
+lines=$(wc -l <"$tmp/agent.log")
+start_agent
+for i in $(seq 1 100); do tail -n +$((lines + 1)) "$tmp/agent.log" | grep -q "binlog streaming from" && break; sleep 0.1; done
+my -e "INSERT INTO nokey VALUES (3, 1); UPDATE nokey SET v = 2 WHERE x = 1; DELETE FROM nokey WHERE x = 3;
+       INSERT INTO ukey VALUES ('d', 4, NULL, 1, 40)"
+my_wait_caught_up "" 600 erpnokey && ok || bad "keyless: caught up"
+agent_stop
+assert_eq 0 "$rc" "keyless: graceful stop"
+dump=$("$CDC_TOPIC_DUMP" "$boot" cdc.erpnokey.cdc_test.nokey)
+assert_eq 6 "$(wc -l <<<"$dump")" "every keyless change published (3 snapshot rows, insert, update, delete)"
+assert_eq 1 "$(cut -f1 <<<"$dump" | sort -u | wc -l)" "all in one partition"
+assert_eq 6 "$(cut -f4 <<<"$dump" | grep -cx null)" "Kafka key null"
+assert_contains "$dump" '"key":null,"before":{"x":1,"v":1},"after":{"x":1,"v":2}' "update: whole before image"
+assert_contains "$dump" '"key":null,"before":{"x":3,"v":1},"after":null' "delete: whole before image"
+assert_eq 1 "$("$CDC_TOPIC_DUMP" "$boot" cdc.erpnokey.cdc_test.ukey | grep -c '"code":"d"')" "the other table went on"
+
+# a sink route from it without a key: refused with the fix
+cat >>"$tmp/agent.yaml" <<EOC
+sinks:
+  - {name: copy, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+     database: keys_target, routes: [{from: erpnokey.cdc_test.nokey, to: keys_target.nokey_copy}]}
+EOC
 run timeout 60 "$CDC_AGENT" run -c "$tmp/agent.yaml"
-assert_eq 1 "$rc" "run refuses the keyless table"
-assert_contains "$out" "add a primary key" "run: the fix"
+assert_eq 1 "$rc" "a route from a keyless table without a key stops its sink"
+assert_contains "$out" "route erpnokey.cdc_test.nokey: its table has no key" "sink: why"
+assert_contains "$out" "give the route a key" "sink: the fix"
+# with a route key the sink applies it
+sed -i 's/to: keys_target.nokey_copy}/to: keys_target.nokey_copy, key: [x]}/' "$tmp/agent.yaml"
+start_agent
+copy() { my -N -e "SELECT GROUP_CONCAT(CONCAT(x, ':', v) ORDER BY x) FROM keys_target.nokey_copy"; }
+wait_value "route key: the sink applies the keyless table" "1:2,2:1" copy
+# a re-snapshot of the keyless table reads it whole
+my -e "UPDATE keys_target.nokey_copy SET v = 9 WHERE x = 2"
+run "$CDC_AGENT" snapshot -c "$tmp/agent.yaml" --source erpnokey --table cdc_test.nokey
+assert_eq 0 "$rc" "re-snapshot of a keyless table"
+wait_value "re-snapshot repaired the copy" "1:2,2:1" copy
+agent_stop
+assert_eq 0 "$rc" "graceful stop"
+my -e "DROP DATABASE keys_target"
 finish
