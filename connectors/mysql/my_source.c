@@ -541,17 +541,8 @@ my_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
     char native[512];
     my_native(s, s->start_pos, native, sizeof(native));
     cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->start_pos, 0};
-    cdc_txn_info_t info = {pos,  0,    "start", cdc_wall_ms(),
-                           true, NULL, native,  cdc_wm_state(&s->resnap.wm, s->conf->name)};
-    cdc_err_t err = cb->commit(ctx, &info);
-    if (!err && cb->sync)
-        err = cb->sync(ctx);
-    if (err)
-        return cdc_errstr_set(es, err, "source %s: storing the start position failed",
-                              s->conf->name);
-    s->resume.has_pos = true; /* skip nothing before it: it is below every event */
-    s->resume.pos = pos;
-    return CDC_OK;
+    return cdc_source_store_start(cb, ctx, s->conf->name, pos, native,
+                                  cdc_wm_state(&s->resnap.wm, s->conf->name), &s->resume, es);
 }
 
 static void

@@ -177,17 +177,23 @@ pg_type_resolve(pg_typecache_t *tc, PGconn *conn, uint32_t oid, cdc_pg_type_t *o
 
 /* ---- tables ---------------------------------------------------------------------------------- */
 
+void
+pg_quote_table(cdc_buf_t *b, const char *qualified)
+{
+    char schema[256];
+    const char *table = cdc_config_split_table(qualified, schema, sizeof(schema));
+    pg_quote_ident(b, schema);
+    cdc_buf_putc(b, '.');
+    pg_quote_ident(b, table);
+}
+
 /* Appends "schema"."table" for a configured table, after ", " when comma. */
 static void
 table_item(cdc_buf_t *b, const char *qualified, bool comma)
 {
-    char schema[256];
-    const char *table = cdc_config_split_table(qualified, schema, sizeof(schema));
     if (comma)
         cdc_buf_puts(b, ", ");
-    pg_quote_ident(b, schema);
-    cdc_buf_putc(b, '.');
-    pg_quote_ident(b, table);
+    pg_quote_table(b, qualified);
 }
 
 typedef struct {
@@ -260,7 +266,7 @@ pg_tables_check(PGconn *conn, const cdc_source_conf_t *conf, cdc_errstr_t *es)
             continue;
         cdc_buf_t b;
         cdc_buf_init(&b);
-        table_item(&b, conf->tables[i], false);
+        pg_quote_table(&b, conf->tables[i]);
         cdc_errstr_set(es, CDC_ERR_CONFIG,
                        "table %s has %s: its updates and deletes cannot be identified "
                        "(publishing it would also make them fail on the source). Fix: "

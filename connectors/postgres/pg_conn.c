@@ -167,12 +167,8 @@ probe_privileges(PGconn *c, const cdc_source_conf_t *src, bool publication_exist
     cdc_buf_t name;
     cdc_buf_init(&name);
     for (size_t i = 0; i < src->n_tables; i++) {
-        char schema[256];
-        const char *table = cdc_config_split_table(src->tables[i], schema, sizeof(schema));
         cdc_buf_reset(&name);
-        pg_quote_ident(&name, schema);
-        cdc_buf_putc(&name, '.');
-        pg_quote_ident(&name, table);
+        pg_quote_table(&name, src->tables[i]);
         if (!query_bool(c, "SELECT to_regclass($1) IS NOT NULL", name.data))
             continue; /* said by the table check */
         if (!query_bool(c, "SELECT has_table_privilege($1::regclass, 'SELECT')", name.data))

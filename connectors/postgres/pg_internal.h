@@ -55,6 +55,8 @@ typedef struct {
 cdc_err_t pg_slot_info(PGconn *conn, const char *slot, pg_slot_info_t *out, cdc_errstr_t *es);
 /* Quotes an identifier for SQL ("a""b"). */
 void pg_quote_ident(cdc_buf_t *b, const char *ident);
+/* Appends a configured "schema.table" quoted for SQL: "schema"."table". */
+void pg_quote_table(cdc_buf_t *b, const char *qualified);
 /* Sets es to "postgresql: WHAT: <first line of the server's message>" (r's, or conn's when r is
  * NULL; no "WHAT: " when fmt is "") and returns err. */
 cdc_err_t pg_result_error(cdc_errstr_t *es, cdc_err_t err, PGconn *conn, const PGresult *r,

@@ -216,18 +216,8 @@ store_start(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
 {
     uint64_t major = s->consistent_point ? s->consistent_point - 1 : 0;
     cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, major, 0, 0};
-    cdc_txn_info_t info = {pos,  0,    "start", cdc_wall_ms(),
-                           true, NULL, NULL,    cdc_wm_state(&s->resnap.wm, s->conf->name)};
-    cdc_err_t err = cb->commit(ctx, &info);
-    if (!err && cb->sync)
-        err = cb->sync(ctx);
-    if (err)
-        return cdc_errstr_set(es, err, "source %s: storing the start position failed",
-                              s->conf->name);
-    s->resume.has_pos = true;
-    s->resume.pos = pos;
-    s->resume.snapshot_done = true;
-    return CDC_OK;
+    return cdc_source_store_start(cb, ctx, s->conf->name, pos, NULL,
+                                  cdc_wm_state(&s->resnap.wm, s->conf->name), &s->resume, es);
 }
 
 static cdc_err_t

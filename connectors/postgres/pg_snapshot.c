@@ -27,12 +27,8 @@ estimate_rows(PGconn *conn, const cdc_source_conf_t *conf)
     cdc_buf_t name;
     cdc_buf_init(&name);
     for (size_t i = 0; i < conf->n_tables; i++) {
-        char schema[256];
-        const char *table = cdc_config_split_table(conf->tables[i], schema, sizeof(schema));
         cdc_buf_reset(&name);
-        pg_quote_ident(&name, schema);
-        cdc_buf_putc(&name, '.');
-        pg_quote_ident(&name, table);
+        pg_quote_table(&name, conf->tables[i]);
         const char *params[] = {name.data};
         PGresult *r = PQexecParams(conn,
                                    "SELECT greatest(reltuples, 0)::bigint FROM pg_class "

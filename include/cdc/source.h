@@ -96,6 +96,14 @@ typedef struct cdc_source_ops {
     void (*close)(cdc_source_t *s);
 } cdc_source_ops_t;
 
+/* A first start's position (pos, with the source's own resume point native and the re-snapshot
+ * queue resnap, either may be NULL), committed to Kafka before the source reads anything, so
+ * that a stop before the first change is published resumes from it instead of from a later
+ * point. Marks *resume as resuming there. Source thread. */
+cdc_err_t cdc_source_store_start(const cdc_source_cb_t *cb, void *ctx, const char *source,
+                                 cdc_pos_t pos, const char *native, const char *resnap,
+                                 cdc_source_resume_t *resume, cdc_errstr_t *es);
+
 extern const cdc_source_ops_t cdc_pg_source_ops;
 extern const cdc_source_ops_t cdc_mysql_source_ops;
 
