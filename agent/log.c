@@ -83,6 +83,19 @@ seen(seen_t *s, const char *name, size_t len)
     return false;
 }
 
+/* A JSON integer that a double holds exactly: optional '-', no leading zero, up to 15 digits. */
+static bool
+is_integer(const char *v, size_t n)
+{
+    size_t i = v[0] == '-' ? 1 : 0, digits = n - i;
+    if (digits == 0 || digits > 15 || (v[i] == '0' && digits > 1))
+        return false;
+    for (; i < n; i++)
+        if (!isdigit((unsigned char)v[i]))
+            return false;
+    return true;
+}
+
 static void
 field(cdc_buf_t *line, seen_t *s, const char *name, size_t nlen, const char *v, size_t vlen)
 {
@@ -91,12 +104,7 @@ field(cdc_buf_t *line, seen_t *s, const char *name, size_t nlen, const char *v, 
     cdc_buf_putc(line, ',');
     cdc_json_write_string_lossy(line, name, nlen);
     cdc_buf_putc(line, ':');
-    size_t digits = v[0] == '-' ? 1 : 0;
-    while (digits < vlen && isdigit((unsigned char)v[digits]))
-        digits++;
-    bool number = digits == vlen && vlen > (v[0] == '-' ? 1u : 0u) && vlen < 16 &&
-                  (v[v[0] == '-'] != '0' || vlen == 1u + (v[0] == '-'));
-    if (number)
+    if (is_integer(v, vlen))
         cdc_buf_append(line, v, vlen);
     else
         cdc_json_write_string_lossy(line, v, vlen);
@@ -113,8 +121,9 @@ message_fields(cdc_buf_t *line, seen_t *s, const char *msg)
         while (*p &&
                (islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '.'))
             p++;
+        size_t klen = (size_t)(p - k);
         bool start = k == msg || k[-1] == ' ' || k[-1] == '(';
-        if (start && p > k && *p == '=' && islower((unsigned char)*k)) {
+        if (start && klen && *p == '=' && islower((unsigned char)*k)) {
             const char *v = ++p;
             while (*p && *p != ' ')
                 p++;
@@ -122,7 +131,7 @@ message_fields(cdc_buf_t *line, seen_t *s, const char *msg)
             while (vlen && strchr(",;:)", v[vlen - 1]))
                 vlen--;
             if (vlen)
-                field(line, s, k, (size_t)(p - k) - (size_t)(p - v) - 1, v, vlen);
+                field(line, s, k, klen, v, vlen);
             continue;
         }
         if (p == k)
