@@ -38,16 +38,11 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
     st->tb = tb;
     MYSQL *m = s->catalog;
     char index[256];
-    size_t n_key_cols;
+    cdc_err_t err = cdc_mysql_key_index(m, tb->db, tb->name, index, sizeof(index), es);
+    if (err)
+        return err;
     cdc_buf_t sql;
     cdc_buf_init(&sql);
-    cdc_err_t err =
-        cdc_mysql_key_index(m, tb->db, tb->name, index, sizeof(index), &sql, &n_key_cols, es);
-    if (err) {
-        cdc_buf_deinit(&sql);
-        return err;
-    }
-    cdc_buf_reset(&sql);
     cdc_buf_puts(&sql, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME, "
                        "(SELECT COUNT(*) FROM information_schema.CHECK_CONSTRAINTS k WHERE "
                        "k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND "

@@ -189,13 +189,12 @@ cdc_mysql_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n)
 
 cdc_err_t
 cdc_mysql_key_index(MYSQL *m, const char *db, const char *table, char *index, size_t index_size,
-                    cdc_buf_t *cols, size_t *n, cdc_errstr_t *es)
+                    cdc_errstr_t *es)
 {
     cdc_buf_t sql;
     cdc_buf_init(&sql);
-    cdc_buf_puts(&sql,
-                 "SELECT INDEX_NAME, COLUMN_NAME, NULLABLE FROM information_schema.STATISTICS "
-                 "WHERE NON_UNIQUE = 0 AND TABLE_SCHEMA = ");
+    cdc_buf_puts(&sql, "SELECT INDEX_NAME, NULLABLE FROM information_schema.STATISTICS "
+                       "WHERE NON_UNIQUE = 0 AND TABLE_SCHEMA = ");
     cdc_mysql_literal(m, &sql, db, strlen(db));
     cdc_buf_puts(&sql, " AND TABLE_NAME = ");
     cdc_mysql_literal(m, &sql, table, strlen(table));
@@ -204,8 +203,6 @@ cdc_mysql_key_index(MYSQL *m, const char *db, const char *table, char *index, si
     bool failed = mysql_query(m, sql.data) != 0;
     cdc_buf_deinit(&sql);
     index[0] = '\0';
-    cdc_buf_reset(cols);
-    *n = 0;
     if (failed)
         return cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: reading the keys of %s.%s: %s (%u)", db,
                               table, mysql_error(m), mysql_errno(m));
@@ -213,27 +210,19 @@ cdc_mysql_key_index(MYSQL *m, const char *db, const char *table, char *index, si
     MYSQL_ROW row;
     char cur[256] = "";
     bool cur_ok = false;
-    /* rows come grouped by index, in index order: the first group without a nullable column */
+    /* one row per index column, grouped by index: the first group without a nullable column */
     while (r && (row = mysql_fetch_row(r))) {
         if (strcmp(cur, row[0])) {
             if (cur[0] && cur_ok)
                 break;
             snprintf(cur, sizeof(cur), "%s", row[0]);
             cur_ok = true;
-            cdc_buf_reset(cols);
-            *n = 0;
         }
-        cur_ok &= !(row[2] && !strcmp(row[2], "YES"));
-        cdc_buf_append(cols, row[1], strlen(row[1]) + 1);
-        (*n)++;
+        cur_ok &= !(row[1] && !strcmp(row[1], "YES"));
     }
     mysql_free_result(r);
     if (cur[0] && cur_ok)
         snprintf(index, index_size, "%s", cur);
-    else {
-        cdc_buf_reset(cols);
-        *n = 0;
-    }
     return CDC_OK;
 }
 
@@ -599,15 +588,13 @@ cdc_mysql_source_request(const cdc_source_conf_t *conf, const char *table, const
 static void
 check_tables(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
 {
-    cdc_buf_t cols, sql;
-    cdc_buf_init(&cols);
+    cdc_buf_t sql;
     cdc_buf_init(&sql);
     for (size_t i = 0; i < source->n_tables; i++) {
         char db[256], index[256];
         const char *tb = cdc_config_split_table(source->tables[i], db, sizeof(db));
-        size_t n;
         cdc_errstr_t es;
-        if (cdc_mysql_key_index(m, db, tb, index, sizeof(index), &cols, &n, &es))
+        if (cdc_mysql_key_index(m, db, tb, index, sizeof(index), &es))
             continue;
         cdc_buf_reset(&sql);
         cdc_buf_puts(&sql, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ");
@@ -625,7 +612,6 @@ check_tables(MYSQL *m, const cdc_source_conf_t *source, cdc_probe_t *out)
             cdc_probe_note(out, false, "table %s has no primary key: keyed by unique index %s",
                            source->tables[i], index);
     }
-    cdc_buf_deinit(&cols);
     cdc_buf_deinit(&sql);
 }
 

@@ -21,18 +21,17 @@ MYSQL *cdc_mysql_connect(const cdc_db_conn_t *conn, cdc_err_t *err, cdc_errstr_t
 /* Appends `name` (backquotes doubled) / 'text' escaped for m's character set. */
 void cdc_mysql_ident(cdc_buf_t *b, const char *name);
 void cdc_mysql_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n);
-/* The index that keys a table's events: PRIMARY, else the first unique index whose columns are
- * all NOT NULL, in the server's key order: the index InnoDB clusters by and the binlog's
- * metadata names as the primary key. Sets index ("" when the table has
- * neither, or does not exist) and returns its column names in index order as consecutive
- * NUL-terminated strings in cols (reset first) with their count in n. */
 /* What is said of a table without any key (log and check). */
 #define CDC_MYSQL_NO_KEY                                                                           \
     "has neither a primary key nor a unique index over NOT NULL columns: its events go out with "  \
     "a null key, all to one partition, and a sink route needs a key of its own (key: [...]); a "   \
     "primary key is better"
+/* The index that keys a table's events into index (index_size bytes): PRIMARY, else the first
+ * unique index whose columns are all NOT NULL, in the server's key order (the index InnoDB
+ * clusters by and the binlog's metadata names as the primary key); "" when the table has neither,
+ * or does not exist. */
 cdc_err_t cdc_mysql_key_index(MYSQL *m, const char *db, const char *table, char *index,
-                              size_t index_size, cdc_buf_t *cols, size_t *n, cdc_errstr_t *es);
+                              size_t index_size, cdc_errstr_t *es);
 /* The CREATE TABLE IF NOT EXISTS of a source's signal table ("db.table"), appended to out. */
 void cdc_mysql_signal_ddl(cdc_buf_t *out, const char *signal_table);
 /* The binlog prerequisites the server does not meet, as probe notes with their fixes. */
