@@ -23,13 +23,14 @@ my_config "$tmp/agent.yaml" my-keys ukey
 sed -i 's/snapshot: never/snapshot: initial/' "$tmp/agent.yaml"
 run "$CDC_AGENT" check -c "$tmp/agent.yaml"
 assert_contains "$out" "table cdc_test.ukey has no primary key: keyed by unique index z_code" "check names the key"
-start_agent
+CDC_SNAPSHOT_PROGRESS_MS=1 start_agent
 for i in $(seq 1 100); do grep -q "binlog streaming from" "$tmp/agent.log" && break; sleep 0.1; done
 my -e "INSERT INTO ukey VALUES ('c', 3, NULL, 1, 30); UPDATE ukey SET v = 2 WHERE code = 'a';
        UPDATE ukey SET code = 'bb' WHERE code = 'b'; DELETE FROM ukey WHERE code = 'c'"
 my_wait_caught_up && ok || bad "caught up"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
+assert_contains "$(cat "$tmp/agent.log")" "source=erp snapshot progress table=ukey rows=2 " "the snapshot's progress logged"
 dump=$("$CDC_TOPIC_DUMP" "$boot" cdc.erp.cdc_test.ukey | cut -f4,5)
 keyed() { # key op
     grep -F "$1" <<<"$dump" | grep -c "\"op\":\"$2\"" || true
