@@ -1,8 +1,9 @@
 /*
- * Row-image values -> canonical values (../shared/DESIGN.md value table): integers with their
- * signedness, exact DECIMAL text from the packed binary form, FLOAT / DOUBLE, BIT, text converted
- * from its character set to UTF-8, bytes, ENUM / SET by name, the packed temporal forms (DATE,
- * TIME2, DATETIME2, TIMESTAMP2 and their pre-5.6 predecessors), YEAR; zero dates become null.
+ * Row-image values -> canonical values (the value table of the canonical event, README): integers
+ * with their signedness, exact DECIMAL text from the packed binary form, FLOAT / DOUBLE, BIT, text
+ * converted from its character set to UTF-8, bytes, ENUM / SET by name, the packed temporal forms
+ * (DATE, TIME2, DATETIME2, TIMESTAMP2 and their pre-5.6 predecessors), YEAR; zero dates become
+ * null.
  */
 #include <iconv.h>
 #include <stdio.h>

@@ -2,7 +2,8 @@
  * MySQL / MariaDB binlog events, parsed from their raw bytes (the header, the event bodies the
  * source needs, TABLE_MAP optional metadata and row images). Pure functions over byte spans: the
  * connection reads events with MariaDB Connector/C, whose own row extraction is not used (broken in
- * 3.3, ../shared/PLATFORM.md). Spans returned point into the event and live as long as it does.
+ * 3.3: it fails on INT-only tables, DECIMAL, ENUM/SET). Spans returned point into the event and
+ * live as long as it does.
  */
 #ifndef CDC_BINLOG_H
 #define CDC_BINLOG_H
