@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cdc/log.h"
 #include "cdc/topic.h"
@@ -71,11 +72,15 @@ ensure_topic(cdc_publisher_t *p, topic_t *t, cdc_errstr_t *es)
                      es->msg);
         err = CDC_OK;
     }
-    if (!err)
+    /* a real cluster answers CreateTopics before every broker's metadata has the topic */
+    for (int i = 0; !err && t->partitions == 0 && i < 100; i++) {
+        if (i)
+            usleep(100000);
         err = cdc_producer_partition_count(p->producer, t->topic, 15000, &t->partitions, es);
+    }
     if (!err && t->partitions == 0)
-        err = cdc_errstr_set(es, CDC_ERR_KAFKA, "topic %s does not exist and was not created",
-                             t->topic);
+        err = cdc_errstr_set(es, CDC_ERR_KAFKA,
+                             "topic %s does not exist and was not created within 10 s", t->topic);
     return err;
 }
 
