@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Exactly once on a real Apache Kafka broker (KRaft, from tests/harness/kafka.sh): PostgreSQL ->
+# Kafka -> MariaDB in one agent while a workload writes, the agent is killed with SIGKILL several
+# times and the broker itself is killed with SIGKILL mid-stream and restarted. Afterwards a
+# read_committed consumer sees every change exactly once and in order per key, and no record of an
+# aborted transaction (no position twice in the topic: the mock cluster shows those, a real
+# broker must not); the sink's re-send guard skipped nothing; the target equals the source. Then
+# a second agent with the same transactional id fences the first for real (no injected error).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/harness/assert.sh"
+load_harness_env
+. "$here/harness/agent_lib.sh"
+setup_tmp
+kills=${CDC_REAL_KILLS:-5}
+kafka() { "$here/harness/kafka.sh" "$1" "$tmp/kafka"; }
+trap 'kafka stop >/dev/null 2>&1 || true; cleanup_tmp' EXIT
+kafka start >/dev/null
+. "$tmp/kafka/kafka.env"
+boot=$CDC_TEST_KAFKA_BOOTSTRAP
+
+pg_reset realk realk
+pg -c "CREATE TABLE realk (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
+my -e "DROP DATABASE IF EXISTS real_target; CREATE DATABASE real_target;
+       CREATE TABLE real_target.realk (id INT PRIMARY KEY, v INT NOT NULL, pad VARCHAR(20))"
+agent_config "$tmp/agent.yaml" real-kafka realk "partitions: 4"
+cat >>"$tmp/agent.yaml" <<EOC
+sinks:
+  - {name: real, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc,
+     password_env: MYPW, database: real_target, batch_ms: 20,
+     routes: [{from: crm.public.realk, to: real_target.realk}]}
+EOC
+run "$CDC_AGENT" check -c "$tmp/agent.yaml"
+assert_contains "$out" "kafka    $boot: ok, 1 brokers" "check: the real broker"
+
+upsert_workload "$tmp/w.sql" realk 5000
+start_agent
+wait_offsets '"source":"crm"' 300 && ok || bad "first position stored on the real broker"
+pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -T 12 -f "$tmp/w.sql" cdc_test >"$tmp/bench.log" 2>&1 &
+bench=$!
+for k in $(seq 1 "$kills"); do
+    sleep "0.$((RANDOM % 7 + 3))"
+    kill -9 "$agent_pid"
+    wait "$agent_pid" 2>/dev/null || true
+    echo "agent killed $k" >>"$tmp/agent.log"
+    start_agent
+    if [ "$k" = 2 ]; then # the broker dies mid-transaction and comes back
+        sleep 1
+        kafka kill
+        echo "broker killed" >>"$tmp/agent.log"
+        sleep 2
+        kafka restart >/dev/null
+        echo "broker restarted" >>"$tmp/agent.log"
+    fi
+done
+wait "$bench" && ok || bad "workload ran"
+wait_caught_up realk "" 1200 && ok || bad "source caught up"
+src() { pg -Atc "SELECT count(*) || ':' || coalesce(sum(v), 0) || ':' || coalesce(sum(id), 0) FROM realk"; }
+dst() { my -N -e "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(v), 0), ':', COALESCE(SUM(id), 0)) FROM real_target.realk"; }
+want=$(src)
+for i in $(seq 1 600); do [ "$(dst)" = "$want" ] && break; sleep 0.1; done
+assert_eq "$want" "$(dst)" "target equals source after $kills agent kills and a broker kill"
+agent_stop
+assert_eq 0 "$rc" "graceful stop"
+pg -Atc "SELECT id, v FROM realk" -F ' ' >"$tmp/expected"
+run "$CDC_VERIFY_CHAIN" "$boot" cdc.crm.public.realk "$tmp/expected"
+if [ "$rc" != 0 ]; then # what broke, and the topic with its headers, kept for a look
+    echo "$out" | tail -25 >&2
+    "$CDC_TOPIC_DUMP" --headers "$boot" cdc.crm.public.realk >"$tmp/topic.dump" 2>&1 || true
+    cp "$tmp/agent.log" "/tmp/kafka_real_failed.$$.log"; cp "$tmp/topic.dump" "/tmp/kafka_real_failed.$$.dump"
+    echo "# topic and agent log kept in /tmp/kafka_real_failed.$$.*" >&2
+fi
+assert_eq 0 "$rc" "every change exactly once, in order per key"
+assert_contains "$out" "resent_dropped=0 " "read_committed saw no record of an aborted transaction"
+skipped=$(grep -o "sink=real stopped applied=[0-9]* skipped=[0-9]*" "$tmp/agent.log" | sed 's/.*skipped=//' | sort -u | tr '\n' ' ')
+assert_eq "0 " "$skipped" "the sink's re-send guard skipped nothing"
+
+# a second agent with the same name (transactional id) fences the first for real
+start_agent
+first=$agent_pid
+wait_value "first agent streaming" t pg -Atc "SELECT active FROM pg_replication_slots WHERE slot_name = 'realk'"
+"$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/second.log" 2>&1 &
+second=$!
+pg -c "INSERT INTO realk VALUES (100001, 1, 'f')" >/dev/null
+for i in $(seq 1 300); do kill -0 "$first" 2>/dev/null || break; sleep 0.1; done
+wait "$first" && rc=0 || rc=$?
+assert_eq 1 "$rc" "the first agent stops once fenced"
+assert_contains "$(grep -i fenc "$tmp/agent.log" | tail -3)" "fenced" "the first agent says it was fenced"
+agent_pid=$second
+wait_caught_up realk "" 600 && ok || bad "the second agent took over"
+for i in $(seq 1 300); do [ "$(my -N -e "SELECT COUNT(*) FROM real_target.realk WHERE id = 100001")" = 1 ] && break; sleep 0.1; done
+assert_eq 1 "$(my -N -e "SELECT COUNT(*) FROM real_target.realk WHERE id = 100001")" "the change made during the take-over applied"
+agent_stop
+my -e "DROP DATABASE real_target"
+pg_reset realk realk
+finish
