@@ -1,5 +1,5 @@
 /*
- * Command-line contract (../shared/DESIGN.md "CLI"): parsing into a typed command, usage text and
+ * Command-line contract (README "Command line"): parsing into a typed command, usage text and
  * exit codes. Parsing never touches the config file or any server.
  */
 #ifndef CDC_CLI_H

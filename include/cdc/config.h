@@ -1,5 +1,5 @@
 /*
- * The agent's YAML configuration (contract: ../shared/DESIGN.md "Config"; every key is listed in
+ * The agent's YAML configuration (contract: README "Configuration"; every key is listed in
  * config/reference.yaml). Loading validates everything up front; each error names the file, line,
  * column and key path. Secrets arrive only through *_env or *_file keys and are never printed.
  */

@@ -10,7 +10,8 @@
 #include "cdc/config.h"
 #include "cdc/err.h"
 
-/* Session settings of the contract (../shared/DESIGN.md "Sessions"). */
+/* Session settings of the contract (TimeZone UTC, ISO dates and intervals, exact floats, hex
+ * bytea). */
 #define CDC_PG_SESSION_OPTIONS                                                                     \
     "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3 "          \
     "-c bytea_output=hex"

@@ -1,9 +1,9 @@
 /*
- * Exactly-once-style publishing of one source (../shared/DESIGN.md "offsets"): the source thread
- * encodes events into batches of whole source transactions; a publisher thread writes each batch
- * as one Kafka transaction (data records, then, after every delivery report, the offset record),
- * commits, and only then acknowledges the position to the source. While a commit is in flight
- * the next batch fills; when both are full the source thread waits (backpressure).
+ * Exactly-once-style publishing of one source (README "Kafka behaviour worth knowing"): the source
+ * thread encodes events into batches of whole source transactions; a publisher thread writes each
+ * batch as one Kafka transaction (data records, then, after every delivery report, the offset
+ * record), commits, and only then acknowledges the position to the source. While a commit is in
+ * flight the next batch fills; when both are full the source thread waits (backpressure).
  */
 #ifndef CDC_PUBLISHER_H
 #define CDC_PUBLISHER_H

@@ -1,5 +1,5 @@
 /*
- * Column values of the canonical event (contract, version 1, ../shared/DESIGN.md value table).
+ * Column values of the canonical event (contract, version 1: the value table in the README).
  * Sources fill typed values; the encoder turns each kind into its one JSON form. Decoded events
  * carry the JSON-level kinds (NUMBER, STRING, JSON, BOOL, NULL) that sinks convert by target type.
  */
