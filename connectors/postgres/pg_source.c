@@ -167,23 +167,24 @@ key_in_old_row(const cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_ms
     if (m->change.old_kind != 'K')
         return CDC_OK;
     for (uint16_t k = 0; k < meta->n_key; k++) {
-        const char *col = rel->cols[meta->key_idx[k]].name;
-        if (rel->cols[meta->key_idx[k]].key)
+        const cdc_pgo_column_t *col = &rel->cols[meta->key_idx[k]];
+        if (col->key)
             continue;
+        char lsn[CDC_LSN_STRLEN];
+        cdc_lsn_format(lsn, s->txn.final_lsn);
         cdc_buf_t b;
         cdc_buf_init(&b);
         pg_quote_ident(&b, rel->nspname);
         cdc_buf_putc(&b, '.');
         pg_quote_ident(&b, rel->relname);
         cdc_errstr_set(es, CDC_ERR_CONFIG,
-                       "source %s: a change of %s.%s in the transaction committing at %X/%X lacks "
+                       "source %s: a change of %s.%s in the transaction committing at %s lacks "
                        "key column %s: it is not in the table's replica identity, so the WAL "
                        "did not carry it. The source stops at it. Fix: "
                        "ALTER TABLE %s REPLICA IDENTITY DEFAULT; then move the source past that "
                        "transaction (cdc-agent offsets set --source) and re-snapshot the table "
                        "(cdc-agent snapshot)",
-                       s->conf->name, rel->nspname, rel->relname,
-                       (unsigned)(s->txn.final_lsn >> 32), (unsigned)s->txn.final_lsn, col, b.data);
+                       s->conf->name, rel->nspname, rel->relname, lsn, col->name, b.data);
         cdc_buf_deinit(&b);
         return CDC_ERR_CONFIG;
     }
