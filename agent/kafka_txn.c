@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cdc/buf.h"
 #include "cdc/kafka.h"
@@ -192,10 +193,23 @@ cdc_producer_wait_delivered(cdc_producer_t *p, int timeout_ms)
     return CDC_OK;
 }
 
+/* A retriable failure (the call timed out, the coordinator moved or is busy) leaves the commit in
+ * flight, and it may already have succeeded on the broker: the call is made again, which resumes
+ * it. Aborting and redoing the batch instead could commit its records twice. */
 cdc_err_t
 cdc_producer_commit(cdc_producer_t *p, int timeout_ms)
 {
-    return txn_error(p, "commit_transaction", rd_kafka_commit_transaction(p->rk, timeout_ms));
+    for (int attempt = 1, backoff_ms = 100;; attempt++) {
+        rd_kafka_error_t *error = rd_kafka_commit_transaction(p->rk, timeout_ms);
+        if (!error || !rd_kafka_error_is_retriable(error) || rd_kafka_error_is_fatal(error) ||
+            rd_kafka_error_txn_requires_abort(error))
+            return txn_error(p, "commit_transaction", error);
+        CDC_LOG_WARN("kafka commit_transaction (transactional.id %s) attempt=%d: %s; resuming it",
+                     p->txn_id, attempt, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        usleep((useconds_t)backoff_ms * 1000);
+        backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 2000;
+    }
 }
 
 cdc_err_t

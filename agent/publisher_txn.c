@@ -1,8 +1,9 @@
 /*
  * Publisher thread: one Kafka transaction per batch, in this order (contract): begin, data
  * records, wait for every delivery report, the offset record, commit; then acknowledge to the
- * source. Abortable and retriable failures abort and redo the same batch with backoff; a fenced or
- * fatal producer stops the agent. Records of an aborted attempt may still reach consumers (the
+ * source. Abortable failures abort and redo the same batch with backoff (a commit that fails
+ * retriably is resumed, not redone: cdc_producer_commit); a fenced or fatal producer stops the
+ * agent. Records of an aborted attempt may still reach consumers (the
  * mock broker shows them): they carry the same positions, so sinks drop them as re-sends.
  */
 #include <stdio.h>

@@ -17,6 +17,7 @@
 #define API_PRODUCE         0
 #define API_END_TXN         26
 #define ERR_PRODUCER_FENCED 90
+#define ERR_CONCURRENT_TXNS 51
 
 typedef struct {
     harness_kafka_t k;
@@ -159,6 +160,35 @@ test_abort_then_commit(void **state)
         assert_int_equal(seen[i], 1);
 }
 
+/* A commit that fails retriably (the coordinator answers "concurrent transactions" until the
+ * call times out) is still in flight: it is resumed, not aborted and redone, so each record is
+ * committed once and the producer goes on with the next transaction. */
+static void
+test_retriable_commit_is_resumed(void **state)
+{
+    fix_t *f = *state;
+    char seen[20] = {0};
+    assert_true(harness_kafka_cmd(&f->k, "topic t.resume 2"));
+    cdc_producer_t *p = producer(f, "test.resume");
+    assert_int_equal(cdc_producer_begin(p), CDC_OK);
+    send_n(p, "t.resume", 0, 10);
+    assert_int_equal(cdc_producer_wait_delivered(p, 30000), CDC_OK);
+    char cmd[512];
+    int n = snprintf(cmd, sizeof(cmd), "errors %d", API_END_TXN);
+    for (int i = 0; i < 25; i++)
+        n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %d", ERR_CONCURRENT_TXNS);
+    assert_true(harness_kafka_cmd(&f->k, "%s", cmd));
+    assert_int_equal(cdc_producer_commit(p, 500), CDC_OK);
+    assert_int_equal(cdc_producer_begin(p), CDC_OK);
+    send_n(p, "t.resume", 10, 5);
+    assert_int_equal(cdc_producer_wait_delivered(p, 30000), CDC_OK);
+    assert_int_equal(cdc_producer_commit(p, 30000), CDC_OK);
+    cdc_producer_free(p);
+    assert_int_equal(consume_all(f, "t.resume", 2, seen, 20), 15);
+    for (int i = 0; i < 15; i++)
+        assert_int_equal(seen[i], 1);
+}
+
 static void
 assert_stopped(cdc_producer_t *p)
 {
@@ -277,6 +307,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commit_is_visible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_then_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retriable_commit_is_resumed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fenced_on_end_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fenced_on_produce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_too_large_is_refused, setup, teardown),
