@@ -32,6 +32,7 @@ typedef struct {
     int32_t partition;
     int64_t low, high, start;
     uint64_t events;
+    const char *found_by; /* how a --from-timestamp start was found */
 } rpart_t;
 
 typedef struct {
@@ -131,11 +132,13 @@ offset_for_time(rd_kafka_t *rk, rpart_t *p, int64_t ts_ms, cdc_errstr_t *es)
     rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, 10000);
     int64_t got = e ? -1 : l->elems[0].err ? -1 : l->elems[0].offset;
     rd_kafka_topic_partition_list_destroy(l);
+    p->found_by = "offsets_for_times";
     if (got >= 0) {
         p->start = got < p->low ? p->low : got;
         return CDC_OK;
     }
-    /* the broker cannot say (or there is no such record): binary search on record timestamps */
+    /* no such record, or the broker cannot say (the mock cluster): binary search on record
+     * timestamps; finding a record tells the broker could not answer */
     int64_t lo = p->low, hi = p->high;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
@@ -148,7 +151,14 @@ offset_for_time(rd_kafka_t *rk, rpart_t *p, int64_t ts_ms, cdc_errstr_t *es)
         else
             lo = pr.offset + 1;
     }
-    p->start = lo;
+    /* past the last record there may be only transaction markers: nothing to start from */
+    probe_t last = {0};
+    cdc_err_t err = read_from(rk, p, lo, probe_one, &last, es);
+    if (err)
+        return err;
+    p->start = last.found ? lo : p->high;
+    if (p->start < p->high)
+        p->found_by = "a search of record timestamps (the broker did not answer offsets_for_times)";
     return CDC_OK;
 }
 
@@ -263,8 +273,10 @@ report(const cdc_sink_conf_t *sink, const rparts_t *ps, bool dry_run, FILE *out)
     }
     for (size_t i = 0; i < ps->n; i++)
         if (ps->v[i].start < ps->v[i].high)
-            fprintf(out, "    %s[%d] from offset %lld to %lld\n", ps->v[i].topic,
-                    (int)ps->v[i].partition, (long long)ps->v[i].start, (long long)ps->v[i].high);
+            fprintf(out, "    %s[%d] from offset %lld to %lld%s%s\n", ps->v[i].topic,
+                    (int)ps->v[i].partition, (long long)ps->v[i].start, (long long)ps->v[i].high,
+                    ps->v[i].found_by ? ", found by " : "",
+                    ps->v[i].found_by ? ps->v[i].found_by : "");
     fflush(out);
 }
 

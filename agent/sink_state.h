@@ -20,7 +20,8 @@ typedef struct {
     const rd_kafka_topic_t *rkt; /* the consumer's handle of topic, once seen */
     int64_t polled;              /* next offset expected from the consumer */
     bool paused;
-    bool eof; /* the consumer reached the partition's end */
+    bool eof;    /* the consumer reached the partition's end */
+    int64_t end; /* where it did: past the transaction markers after the last record */
     /* held back between batches */
     int64_t wait_offset; /* a record that violated a constraint (-1: none) */
     int attempts;
@@ -29,6 +30,7 @@ typedef struct {
     char barrier_pos[CDC_POS_STRLEN];
     /* the batch being applied */
     bool touched, held;
+    int64_t hand_max; /* the highest offset of its records in hand (-1: none) */
     size_t barrier_item;
     int64_t b_next;
     uint32_t b_epoch;
