@@ -5,7 +5,79 @@
 #include "cdc/check.h"
 
 #include "cdc/connector.h"
+#include <string.h>
+
 #include "cdc/kafka.h"
+#include "cdc/kafka_topics.h"
+#include "cdc/topic.h"
+
+/* One topic the agent uses: its settings, or that the agent will create it. */
+static int
+check_topic(const cdc_config_t *cfg, cdc_kafka_bus_t *bus, const char *topic, bool keep_latest,
+            int partitions, FILE *out)
+{
+    cdc_topic_info_t ti;
+    cdc_errstr_t es = {{0}};
+    if (cdc_kafka_topic_info(bus, topic, &ti, &es) ||
+        cdc_kafka_topic_validate(&cfg->kafka, topic, keep_latest, &ti, &es)) {
+        fprintf(out, "topic    %s: FAILED: %s\n", topic, es.msg);
+        return 1;
+    }
+    if (!ti.partitions)
+        fprintf(out, "topic    %s: missing; created at start (%d partition%s%s)\n", topic,
+                partitions, partitions == 1 ? "" : "s", keep_latest ? ", compacted" : "");
+    else if (ti.described)
+        fprintf(out, "topic    %s: ok, %d partition%s, %d replica%s, cleanup.policy=%s\n", topic,
+                ti.partitions, ti.partitions == 1 ? "" : "s", ti.replicas,
+                ti.replicas == 1 ? "" : "s", ti.cleanup_policy);
+    else
+        fprintf(out,
+                "topic    %s: %d partition%s (settings not verified: the cluster does not "
+                "describe configs)\n",
+                topic, ti.partitions, ti.partitions == 1 ? "" : "s");
+    return 0;
+}
+
+/* The cluster's transaction settings and every topic the config uses. */
+static int
+check_cluster(const cdc_config_t *cfg, cdc_kafka_bus_t *bus, FILE *out)
+{
+    cdc_cluster_info_t ci;
+    cdc_errstr_t es = {{0}};
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    int failed = 0;
+    if (cdc_kafka_cluster_info(bus, &ci, &es) || cdc_kafka_cluster_validate(&ci, &b, &es)) {
+        fprintf(out, "kafka    transactions: FAILED: %s\n", es.msg);
+        failed++;
+    } else if (ci.described) {
+        fprintf(out,
+                "kafka    transactions: ok (transaction.state.log.replication.factor=%lld, "
+                "min.isr=%lld, %d broker%s)\n",
+                (long long)ci.txn_replication, (long long)ci.txn_min_isr, ci.brokers,
+                ci.brokers == 1 ? "" : "s");
+    }
+    for (char *l = b.data, *nl; l && (nl = strchr(l, '\n')); l = nl + 1)
+        fprintf(out, "         - %.*s\n", (int)(nl - l), l);
+    const char *internal[] = {"offsets", "schemas"};
+    for (int i = 0; i < 2; i++) {
+        cdc_topic_internal(&b, cfg->kafka.topic_prefix, internal[i], NULL);
+        failed += check_topic(cfg, bus, b.data, true, 1, out);
+    }
+    for (size_t s = 0; s < cfg->n_sources; s++)
+        for (size_t t = 0; t < cfg->sources[s].n_tables; t++) {
+            if (cdc_source_table_topic(cfg, &cfg->sources[s], t, &b, &es))
+                fprintf(out, "topic    of %s: FAILED: %s\n", cfg->sources[s].tables[t], es.msg);
+            else
+                failed += check_topic(cfg, bus, b.data, false, cfg->kafka.partitions, out);
+        }
+    for (size_t k = 0; k < cfg->n_sinks; k++) {
+        cdc_topic_internal(&b, cfg->kafka.topic_prefix, "dlq", cfg->sinks[k].name);
+        failed += check_topic(cfg, bus, b.data, false, 1, out);
+    }
+    cdc_buf_deinit(&b);
+    return failed;
+}
 
 static int
 check_kafka(const cdc_config_t *cfg, FILE *out)
@@ -23,8 +95,9 @@ check_kafka(const cdc_config_t *cfg, FILE *out)
                 brokers);
     else
         fprintf(out, "kafka    %s: ok, %d brokers\n", cfg->kafka.brokers, brokers);
+    int failed = cdc_kafka_bus_embedded(bus) ? 0 : check_cluster(cfg, bus, out);
     cdc_kafka_bus_free(bus);
-    return 0;
+    return failed;
 }
 
 static int

@@ -227,9 +227,8 @@ bus_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     snprintf(bus->last_error, sizeof(bus->last_error), "%s", reason);
 }
 
-/* A short-lived client of the bus for metadata and admin requests. */
-static rd_kafka_t *
-bus_client(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
+rd_kafka_t *
+cdc_kafka_bus_client(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
 {
     rd_kafka_conf_t *conf = cdc_kafka_conf_new(bus->kc, bus->bootstrap, CDC_KAFKA_ADMIN, es);
     if (!conf)
@@ -237,6 +236,8 @@ bus_client(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
     char errstr[256];
     rd_kafka_conf_set_error_cb(conf, bus_error_cb);
     rd_kafka_conf_set_opaque(conf, bus);
+    /* asking about a missing topic must not create it with the broker's defaults */
+    cdc_kafka_conf_set(conf, "allow.auto.create.topics", "false", NULL);
     cdc_kafka_conf_set(conf, "log_level", "0", NULL); /* failures are reported by the caller */
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!rk) {
@@ -250,7 +251,7 @@ cdc_err_t
 cdc_kafka_bus_ping(cdc_kafka_bus_t *bus, int timeout_ms, int *n_brokers, cdc_errstr_t *es)
 {
     bus->last_error[0] = '\0';
-    rd_kafka_t *rk = bus_client(bus, es);
+    rd_kafka_t *rk = cdc_kafka_bus_client(bus, es);
     if (!rk)
         return CDC_ERR_KAFKA;
     const struct rd_kafka_metadata *md = NULL;
@@ -271,7 +272,7 @@ static cdc_err_t
 admin_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions, bool compact,
                    cdc_errstr_t *es)
 {
-    rd_kafka_t *rk = bus_client(bus, es);
+    rd_kafka_t *rk = cdc_kafka_bus_client(bus, es);
     if (!rk)
         return CDC_ERR_KAFKA;
     char errstr[256], maxb[32];
@@ -312,6 +313,18 @@ admin_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions, bool
     rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
     return rc;
+}
+
+void
+cdc_kafka_bus_set_no_admin(cdc_kafka_bus_t *bus)
+{
+    bus->admin_unavailable = true;
+}
+
+bool
+cdc_kafka_bus_has_admin(const cdc_kafka_bus_t *bus)
+{
+    return !bus->mock && !bus->admin_unavailable;
 }
 
 cdc_err_t

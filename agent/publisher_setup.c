@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdc/kafka_topics.h"
 #include "cdc/log.h"
 #include "cdc/topic.h"
 #include "publisher_internal.h"
@@ -36,51 +37,49 @@ build_topics(cdc_publisher_t *p, cdc_errstr_t *es)
     snprintf(p->schemas_topic, sizeof(p->schemas_topic), "%s", b.data);
     p->schemas_idx = add_topic(p, NULL, b.data);
     cdc_err_t err = CDC_OK;
-    for (size_t i = 0; i < src->n_tables && !err; i++) {
-        char schema[256];
-        const char *table = cdc_config_split_table(src->tables[i], schema, sizeof(schema));
-        if (src->table_topics[i]) {
-            cdc_buf_reset(&b);
-            cdc_buf_puts(&b, src->table_topics[i]);
-        } else {
-            err = cdc_topic_for_table(&b, p->cfg->kafka.topic_prefix, src->name, schema, table, es);
-        }
-        if (!err)
+    for (size_t i = 0; i < src->n_tables && !err; i++)
+        if (!(err = cdc_source_table_topic(p->cfg, src, i, &b, es)))
             add_topic(p, src->tables[i], b.data);
-    }
     cdc_buf_deinit(&b);
     return err;
 }
 
-/* Reads t's partition count, creating the topic first when it is missing. A metadata probe
- * would auto-create a missing topic with the broker's defaults, so the embedded cluster creates
- * first; a real cluster is asked first (no Admin round trip for topics that exist). */
+/* Reads t's partition count, creating the topic first when it is missing, and on a real cluster
+ * checks its settings (ones that would lose stored positions or refuse records stop the start).
+ * A metadata probe by a producer would auto-create a missing topic with the broker's defaults, so
+ * the embedded cluster creates first and a real one is asked by a client that never
+ * auto-creates. */
 static cdc_err_t
 ensure_topic(cdc_publisher_t *p, topic_t *t, cdc_errstr_t *es)
 {
     bool internal = !t->schema_table;
-    cdc_err_t err = CDC_OK;
-    t->partitions = 0;
-    if (!cdc_kafka_bus_embedded(p->bus))
-        err = cdc_producer_partition_count(p->producer, t->topic, 15000, &t->partitions, es);
-    if (err || t->partitions > 0)
-        return err;
-    err = cdc_kafka_bus_create_topic(p->bus, t->topic, internal ? 1 : p->cfg->kafka.partitions,
-                                     internal, es);
-    if (err == CDC_ERR_TIMEOUT) {
-        CDC_LOG_WARN("kafka topic=%s not created (%s); relying on broker auto-creation", t->topic,
-                     es->msg);
-        err = CDC_OK;
+    bool real = !cdc_kafka_bus_embedded(p->bus);
+    cdc_topic_info_t ti = {0};
+    cdc_err_t err = real ? cdc_kafka_topic_info(p->bus, t->topic, &ti, es) : CDC_OK;
+    t->partitions = ti.partitions;
+    if (!err && !t->partitions) {
+        err = cdc_kafka_bus_create_topic(p->bus, t->topic, internal ? 1 : p->cfg->kafka.partitions,
+                                         internal, es);
+        if (err == CDC_ERR_TIMEOUT) {
+            CDC_LOG_WARN("kafka topic=%s not created (%s); relying on broker auto-creation",
+                         t->topic, es->msg);
+            err = CDC_OK;
+        }
+        /* a real cluster answers CreateTopics before every broker's metadata has the topic */
+        for (int i = 0; !err && t->partitions == 0 && i < 100; i++) {
+            if (i)
+                usleep(100000);
+            err = cdc_producer_partition_count(p->producer, t->topic, 15000, &t->partitions, es);
+        }
+        if (!err && t->partitions == 0)
+            err =
+                cdc_errstr_set(es, CDC_ERR_KAFKA,
+                               "topic %s does not exist and was not created within 10 s", t->topic);
+        if (!err && real)
+            err = cdc_kafka_topic_info(p->bus, t->topic, &ti, es);
     }
-    /* a real cluster answers CreateTopics before every broker's metadata has the topic */
-    for (int i = 0; !err && t->partitions == 0 && i < 100; i++) {
-        if (i)
-            usleep(100000);
-        err = cdc_producer_partition_count(p->producer, t->topic, 15000, &t->partitions, es);
-    }
-    if (!err && t->partitions == 0)
-        err = cdc_errstr_set(es, CDC_ERR_KAFKA,
-                             "topic %s does not exist and was not created within 10 s", t->topic);
+    if (!err && real)
+        err = cdc_kafka_topic_validate(&p->cfg->kafka, t->topic, internal, &ti, es);
     return err;
 }
 

@@ -21,6 +21,7 @@
 #include "cdc/connector.h"
 #include "cdc/http.h"
 #include "cdc/kafka.h"
+#include "cdc/kafka_topics.h"
 #include "cdc/log.h"
 #include "cdc/metrics.h"
 #include "cdc/publisher.h"
@@ -148,6 +149,24 @@ source_worker(void *arg)
     return NULL;
 }
 
+/* The cluster's transaction settings: refused when no transaction could commit; notes logged. */
+static cdc_err_t
+check_cluster(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
+{
+    if (cdc_kafka_bus_embedded(bus))
+        return CDC_OK;
+    cdc_cluster_info_t ci;
+    cdc_buf_t notes;
+    cdc_buf_init(&notes);
+    cdc_err_t err = cdc_kafka_cluster_info(bus, &ci, es);
+    if (!err)
+        err = cdc_kafka_cluster_validate(&ci, &notes, es);
+    for (char *l = notes.data, *nl; l && (nl = strchr(l, '\n')); l = nl + 1)
+        CDC_LOG_WARN("kafka %.*s", (int)(nl - l), l);
+    cdc_buf_deinit(&notes);
+    return err;
+}
+
 /* A sink: applies its routes until stop; a lost target connection is retried inside, a lost
  * Kafka or a failure that is not the connection's stops the agent with the reason. */
 static void *
@@ -162,8 +181,11 @@ sink_worker(void *arg)
     cdc_buf_t dlq;
     cdc_buf_init(&dlq);
     cdc_topic_internal(&dlq, w->cfg->kafka.topic_prefix, "dlq", w->sink->name);
-    if (cdc_kafka_bus_embedded(w->bus) &&
-        cdc_kafka_bus_create_topic(w->bus, dlq.data, 1, false, &es))
+    cdc_topic_info_t ti = {0};
+    if (!cdc_kafka_bus_embedded(w->bus) && !cdc_kafka_topic_info(w->bus, dlq.data, &ti, &es) &&
+        ti.partitions && cdc_kafka_topic_validate(&w->cfg->kafka, dlq.data, false, &ti, &es))
+        CDC_LOG_WARN("sink=%s dead-letter topic: %s", w->sink->name, es.msg);
+    else if (!ti.partitions && cdc_kafka_bus_create_topic(w->bus, dlq.data, 1, false, &es))
         CDC_LOG_WARN("sink=%s cannot create its dead-letter topic %s (%s); create it before a "
                      "record needs it",
                      w->sink->name, dlq.data, es.msg);
@@ -351,6 +373,11 @@ cdc_run(const cdc_config_t *cfg)
         return CDC_EXIT_FAILURE;
     }
     CDC_LOG_INFO("kafka ready bootstrap=%s brokers=%d", cdc_kafka_bus_bootstrap(bus), brokers);
+    if (check_cluster(bus, &es)) {
+        CDC_LOG_ERROR("kafka %s: %s", cdc_kafka_bus_bootstrap(bus), es.msg);
+        cdc_kafka_bus_free(bus);
+        return CDC_EXIT_FAILURE;
+    }
     cdc_http_t *http = NULL;
     if (cfg->agent.http) {
         if (!(http = cdc_http_start(cfg->agent.http, &es))) {

@@ -43,6 +43,11 @@ bool cdc_kafka_bus_embedded(const cdc_kafka_bus_t *bus);
  * directly; a real cluster goes through the Admin API and an already existing topic is fine. */
 cdc_err_t cdc_kafka_bus_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitions,
                                      bool compact, cdc_errstr_t *es);
+/* The cluster has no Admin API (the mock cluster): topics are neither created nor described. */
+void cdc_kafka_bus_set_no_admin(cdc_kafka_bus_t *bus);
+bool cdc_kafka_bus_has_admin(const cdc_kafka_bus_t *bus);
+/* A short-lived client of the bus for metadata and admin requests (the caller destroys it). */
+rd_kafka_t *cdc_kafka_bus_client(cdc_kafka_bus_t *bus, cdc_errstr_t *es);
 /* Asks any broker for metadata; es says which bootstrap servers failed and why. */
 cdc_err_t cdc_kafka_bus_ping(cdc_kafka_bus_t *bus, int timeout_ms, int *n_brokers,
                              cdc_errstr_t *es);
