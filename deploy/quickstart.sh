@@ -5,11 +5,21 @@
 # embedded (in-process, non-durable) Kafka: it waits for the initial sync, makes live changes on
 # both sides, prints both databases converging, and keeps running until Ctrl-C. Ctrl-C (or the
 # agent stopping by itself) stops the agent and removes both databases.
+# With --kafka (or CDC_DEMO_KAFKA=real) the same demo runs on a real Apache Kafka broker started
+# locally the way the tests start it (KRaft, one node, tests/harness/kafka.sh, jars from Maven
+# Central on first use), and the agent is restarted once mid-demo to show that its stored
+# positions survive: it resumes where it stopped, with no new snapshot.
 #   CDC_BUILD_DIR   the build tree (default build/; configured without tests when new)
 #   CDC_DEMO_STATE  where the demo's servers live (default .harness/demo)
 #   CDC_HTTP_PORT   the agent's health and metrics port (default 8080, or a free one)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+kafka=${CDC_DEMO_KAFKA:-embedded}
+case "${1:-}" in
+--kafka) kafka=real ;;
+"") ;;
+*) echo "usage: deploy/quickstart.sh [--kafka]" >&2; exit 2 ;;
+esac
 build=${CDC_BUILD_DIR:-$root/build}
 "$root/deploy/install-deps.sh"
 
@@ -33,6 +43,7 @@ cleanup() {
     fi
     agent=
     "$root/tests/harness/servers.sh" stop "$state" >/dev/null 2>&1
+    "$root/tests/harness/kafka.sh" stop "$state/kafka" >/dev/null 2>&1
     return 0
 }
 trap cleanup EXIT
@@ -47,6 +58,13 @@ PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U 
     -v ON_ERROR_STOP=1 -f "$root/deploy/demo/crm.sql"
 mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$CDC_TEST_MYSQL_PASSWORD" erp \
     <"$root/deploy/demo/erp.sql"
+
+if [ "$kafka" = real ]; then
+    echo "== starting a real Kafka broker (KRaft, one node; the first start downloads its jars)"
+    "$root/tests/harness/kafka.sh" start "$state/kafka"
+    CDC_KAFKA_BROKERS=$(. "$state/kafka/kafka.env" && echo "$CDC_TEST_KAFKA_BOOTSTRAP")
+    export CDC_KAFKA_BROKERS
+fi
 
 export CRM_PORT=$CDC_TEST_PG_PORT CRM_PASSWORD=$CDC_TEST_PG_PASSWORD
 export ERP_PORT=$CDC_TEST_MYSQL_PORT ERP_PASSWORD=$CDC_TEST_MYSQL_PASSWORD
@@ -96,6 +114,15 @@ crm -c "INSERT INTO accounts (id, name, country) VALUES (4, 'Umbrella plc', 'GB'
 erp -e "INSERT INTO orders (id, customer_id, total, status, ordered_at) VALUES (1004, 4, 99.50, 'open', NOW(3));
         UPDATE orders SET status = 'shipped' WHERE id = (SELECT MIN(id) FROM (SELECT id FROM orders) o)"
 wait_converged && { echo "== both databases agree again"; show; }
+if [ "$kafka" = real ]; then
+    echo "== restart: the agent stops, a change is made meanwhile, the agent starts again"
+    kill -TERM "$agent"
+    wait "$agent" || true
+    crm -c "UPDATE accounts SET name = 'Umbrella Corporation' WHERE id = 4"
+    "$agent_bin" run -c "$root/config/crm-erp.yaml" &
+    agent=$!
+    wait_converged && echo "== resumed from the positions stored in Kafka (no new snapshot): $(erp -N -e "SELECT company_name FROM customers WHERE crm_account_id = 4")"
+fi
 echo "== drift: someone deletes an ERP customer by hand; cdc-agent snapshot re-reads CRM accounts while streaming"
 erp -e "DELETE FROM customers WHERE crm_account_id = 2"
 "$agent_bin" snapshot -c "$root/config/crm-erp.yaml" --source crm --table public.accounts

@@ -28,3 +28,35 @@ run_stop() { # log
     exec 7<&-
     wait "$run_pid" || true
 }
+
+# Starts the Kafka a benchmark publishes to, sets $boot and creates the "NAME PARTITIONS" topics:
+# librdkafka's mock cluster in its own process (default), or with BENCH_KAFKA=real a real Apache
+# Kafka broker (tests/harness/kafka.sh, in $work/kafka; bench_kafka_stop stops it). Needs $root,
+# $build and $work.
+bench_kafka() { # topic-spec...
+    local t line
+    if [ "${BENCH_KAFKA:-mock}" = real ]; then
+        CDC_KAFKA_OWNER_PID=$$ "$root/tests/harness/kafka.sh" start "$work/kafka" >/dev/null
+        boot=$(. "$work/kafka/kafka.env" && echo "$CDC_TEST_KAFKA_BOOTSTRAP")
+        for t in "$@"; do
+            # shellcheck disable=SC2086
+            "$build/tests/cdc-kafka-admin" "$boot" create $t
+        done
+        return
+    fi
+    coproc MOCK { "$build/tests/cdc-mock-kafka" 3; }
+    read -r line <&"${MOCK[0]}"
+    boot=${line#bootstrap=}
+    read -r line <&"${MOCK[0]}"
+    for t in "$@"; do
+        echo "topic $t" >&"${MOCK[1]}"
+        read -r line <&"${MOCK[0]}"
+    done
+}
+bench_kafka_stop() {
+    [ "${BENCH_KAFKA:-mock}" != real ] || "$root/tests/harness/kafka.sh" stop "$work/kafka" >/dev/null 2>&1 || true
+}
+# What the benchmark runs on, for its report.
+bench_kafka_name() {
+    [ "${BENCH_KAFKA:-mock}" = real ] && echo "a real Kafka broker at $boot" || echo "the mock Kafka cluster (3 brokers, own process)"
+}

@@ -18,6 +18,7 @@ build=$(cd "${1:-$root/build}" && pwd)
 work=$(mktemp -d)
 cleanup() {
     pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
+    bench_kafka_stop
     "$root/tests/harness/mariadb.sh" stop "$work/m" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -32,16 +33,10 @@ my -e "CREATE TABLE bench (id INT PRIMARY KEY, name VARCHAR(40), email VARCHAR(6
 REPS=${BENCH_REPS:-3}
 rows=200000
 
-coproc MOCK { "$build/tests/cdc-mock-kafka" 3; }
-read -r line <&"${MOCK[0]}"
-boot=${line#bootstrap=}
-read -r line <&"${MOCK[0]}"
 topics=("cdc._offsets 1" "cdc._schemas 1")
 for rep in $(seq 1 "$REPS"); do topics+=("cdc.b$rep.cdc_test.bench 8" "ceil.b$rep 8"); done
-for t in "${topics[@]}"; do
-    echo "topic $t" >&"${MOCK[1]}"
-    read -r line <&"${MOCK[0]}"
-done
+bench_kafka "${topics[@]}"
+echo "# Kafka: $(bench_kafka_name)"
 
 now() { date +%s.%N; }
 master() { my -N -e "SHOW MASTER STATUS" | cut -f1,2; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # PostgreSQL source benchmark (not a timed test): in one run, on the same workloads, measures
 # pg_recvlogical (pgoutput v1, same publication, to /dev/null: the walsender's own ceiling) and
-# cdc-agent (to a mock Kafka cluster in its own process, transactions on), and prints rows/s,
+# cdc-agent (to a mock Kafka cluster in its own process, or a real broker with BENCH_KAFKA=real;
+# transactions on), and prints rows/s,
 # the ratio, cdc-agent's CPU seconds and peak RSS. Workloads: one 200k-row transaction, 20k
 # one-row transactions, and a 1M-change backlog for peak RSS.
 # Each workload runs BENCH_REPS times (default 3), alternating the two clients; medians are printed.
@@ -13,10 +14,12 @@ work=$(mktemp -d)
 mock_pid=
 cleanup() {
     pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
+    bench_kafka_stop
     "$root/tests/harness/pg.sh" stop "$work/h" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+. "$root/tests/bench/lib.sh"
 "$root/tests/harness/pg.sh" start "$work/h" >/dev/null
 . "$work/h/pg.env"
 export PGPASSWORD=$CDC_TEST_PG_PASSWORD
@@ -25,21 +28,13 @@ lsn() { pg -Atc "SELECT pg_current_wal_insert_lsn()"; }
 pg -c "CREATE TABLE bench (id int PRIMARY KEY, name text, email text, amount numeric(12,2),
          created timestamptz DEFAULT now())" -c "CREATE PUBLICATION bench FOR TABLE bench"
 
-coproc MOCK { "$build/tests/cdc-mock-kafka" 3; }
-read -r line <&"${MOCK[0]}"
-boot=${line#bootstrap=}
-read -r line <&"${MOCK[0]}"
 REPS=${BENCH_REPS:-3}
-for t in "cdc._offsets 1" "cdc._schemas 1"; do
-    echo "topic $t" >&"${MOCK[1]}"
-    read -r line <&"${MOCK[0]}"
-done
+topics=("cdc._offsets 1" "cdc._schemas 1")
 for w in w1 w2 w3; do
-    for rep in $(seq 1 "$REPS"); do
-        echo "topic cdc.${w}r$rep.public.bench 8" >&"${MOCK[1]}"
-        read -r line <&"${MOCK[0]}"
-    done
+    for rep in $(seq 1 "$REPS"); do topics+=("cdc.${w}r$rep.public.bench 8"); done
 done
+bench_kafka "${topics[@]}"
+echo "# Kafka: $(bench_kafka_name)"
 # one source name per workload: each has its own slot, offsets and topic
 agent_config() {
     cat >"$work/agent.yaml" <<EOF

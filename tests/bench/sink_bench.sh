@@ -22,6 +22,7 @@ PARTS=" ${BENCH_PARTS:-pg my lat} "
 part() { [[ $PARTS == *" $1 "* ]]; }
 cleanup() {
     pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
+    bench_kafka_stop
     "$root/tests/harness/pg.sh" stop "$work/h" >/dev/null 2>&1 || true
     "$root/tests/harness/mariadb.sh" stop "$work/h" >/dev/null 2>&1 || true
     rm -rf "$work"
@@ -58,15 +59,9 @@ awk '{print "START TRANSACTION; INSERT INTO dst (id, name, email, amount, create
     "$work/values" >"$work/my.sql"
 
 # the events: the agent's PostgreSQL source snapshots src into an 8-partition topic
-coproc MOCK { "$build/tests/cdc-mock-kafka" 3; }
-read -r line <&"${MOCK[0]}"
-boot=${line#bootstrap=}
-read -r line <&"${MOCK[0]}"
-for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src $NPART" "cdc._dlq.pg 1" "cdc._dlq.my 1" \
-    "cdc.lat.public.lat 8" "cdc._dlq.lat 1"; do
-    echo "topic $t" >&"${MOCK[1]}"
-    read -r line <&"${MOCK[0]}"
-done
+bench_kafka "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src $NPART" "cdc._dlq.pg 1" "cdc._dlq.my 1" \
+    "cdc.lat.public.lat 8" "cdc._dlq.lat 1"
+echo "# Kafka: $(bench_kafka_name)"
 cat >"$work/source.yaml" <<EOF
 agent: {name: bench}
 kafka: {brokers: "$boot", compression: lz4, linger_ms: 50}

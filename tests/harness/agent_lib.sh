@@ -12,8 +12,42 @@ pg_reset() { # slot table...
        -c "DROP PUBLICATION IF EXISTS $slot" -c "DROP TABLE IF EXISTS $(echo "$@" | tr ' ' ',')" >/dev/null
 }
 
-# Starts cdc-mock-kafka as coprocess MOCK, sets $boot, and creates "NAME PARTITIONS" topics.
+# The Kafka a test runs on: the mock cluster's helper process (default), or with
+# CDC_TEST_KAFKA=real a real Apache Kafka broker: the cluster at CDC_TEST_KAFKA_BOOTSTRAP when it
+# is set (a user's own: the test's topics are deleted and created again, so give it a cluster of
+# its own and run these tests one at a time), else a broker of the test's own started by
+# tests/harness/kafka.sh and stopped when the test exits.
+real_kafka() { [ "${CDC_TEST_KAFKA:-mock}" = real ]; }
+
+# Starts the real Kafka of a test (see above), sets $boot and creates "NAME PARTITIONS" topics.
+real_kafka_start() { # topic-spec...
+    local t specs=("$@") prev
+    if [ -n "${CDC_TEST_KAFKA_BOOTSTRAP:-}" ]; then
+        boot=$CDC_TEST_KAFKA_BOOTSTRAP
+        real_kafka_own=
+    else
+        real_kafka_own=$tmp/kafka
+        # stopped before the test's own exit trap runs ("trap -- 'command' EXIT")
+        prev=$(trap -p EXIT)
+        if [ -n "$prev" ]; then eval "set -- $prev"; prev=$3; fi
+        trap "real_kafka_cmd stop >/dev/null 2>&1 || true; $prev" EXIT
+        CDC_KAFKA_OWNER_PID=$$ real_kafka_cmd start >/dev/null
+        boot=$(. "$real_kafka_own/kafka.env" && echo "$CDC_TEST_KAFKA_BOOTSTRAP")
+    fi
+    for t in "${specs[@]}"; do
+        # shellcheck disable=SC2086
+        "$CDC_KAFKA_ADMIN" "$boot" recreate $t || bad "create topic $t on $boot"
+    done
+}
+real_kafka_cmd() { "$here/harness/kafka.sh" "$1" "$real_kafka_own"; }
+
+# Starts cdc-mock-kafka as coprocess MOCK, sets $boot, and creates "NAME PARTITIONS" topics
+# (on a real broker when CDC_TEST_KAFKA=real).
 mock_start() { # topic-spec...
+    if real_kafka; then
+        real_kafka_start "$@"
+        return
+    fi
     coproc MOCK { "$CDC_MOCK_KAFKA" 3; }
     local line t
     read -r line <&"${MOCK[0]}"
@@ -26,9 +60,30 @@ mock_start() { # topic-spec...
     done
 }
 
-# Sends one command to the mock ("down 1", "up 1", ...).
+# On a real broker: a read_committed consumer sees no record of an aborted transaction (no
+# position twice in cdc-verify-chain's OUTPUT) and no sink's re-send guard skipped anything (LOG).
+# The mock shows aborted records, so there both may happen and nothing is asserted.
+assert_real_no_resend() { # verify-chain-output [agent log]
+    real_kafka || return 0
+    [ -z "$1" ] || assert_contains "$1" "resent_dropped=0 " "real broker: no record of an aborted transaction seen"
+    [ -z "${2:-}" ] || assert_eq "" "$(grep "re-sent record" "$2" || true)" "real broker: the sink's re-send guard skipped nothing"
+}
+
+# Sends one command to the mock ("down 1", "up 1", ...). On a real broker of the test's own,
+# "down 1" kills it with SIGKILL and "up 1" starts it again on its log (the other broker ids are
+# the same broker); on a user's cluster a broker cannot be taken down and nothing happens.
 mock_cmd() {
     local line
+    if real_kafka; then
+        case $1 in
+        "topic "*) "$CDC_KAFKA_ADMIN" "$boot" create ${1#topic } ;;
+        "down 1") [ -z "$real_kafka_own" ] || real_kafka_cmd kill ;;
+        "up 1") [ -z "$real_kafka_own" ] || real_kafka_cmd restart >/dev/null ;;
+        "down "* | "up "*) ;;
+        *) bad "'$1' needs the mock cluster" ;;
+        esac
+        return
+    fi
     echo "$1" >&"${MOCK[1]}"
     read -r line <&"${MOCK[0]}"
 }

@@ -6,7 +6,8 @@
 #   kafka.sh kill DIR      kill -9 (a broker crash); its log stays
 #   kafka.sh restart DIR   starts the same broker again on its log and ports
 #   kafka.sh stop DIR      stops it and removes its log
-# JVM heap: CDC_KAFKA_HEAP (default 512m).
+# JVM heap: CDC_KAFKA_HEAP (default 512m); CDC_KAFKA_PROPS: more server.properties lines. With CDC_KAFKA_OWNER_PID set at start, the broker is
+# killed and its log removed when that process exits without stopping it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -36,6 +37,14 @@ launch() {
         -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$(cat "$root/classpath")" \
         kafka.Kafka "$root/server.properties" </dev/null >>"$root/broker.log" 2>&1 &
     echo $! >"$root/pid"
+    if [ -n "${CDC_KAFKA_OWNER_PID:-}" ]; then # the broker does not outlive the test that owns it
+        echo "$CDC_KAFKA_OWNER_PID" >"$root/owner"
+    fi
+    if [ -f "$root/owner" ]; then
+        setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+                        kill -9 "$2" 2>/dev/null; sleep 1; [ -e "$3/owner" ] && ! kill -0 "$1" 2>/dev/null && rm -rf "$3"' \
+            _ "$(cat "$root/owner")" "$(cat "$root/pid")" "$root" </dev/null >/dev/null 2>&1 &
+    fi
     wait_for "(exec 3<>/dev/tcp/127.0.0.1/$broker_port)" 60 || { tail -20 "$root/broker.log" >&2; return 1; }
 }
 
@@ -77,6 +86,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
+${CDC_KAFKA_PROPS:-}
 EOP
     # a cluster id is 16 random bytes, base64url without padding (it may start with "-": given
     # as --cluster-id=ID, not as an argument of its own)

@@ -14,6 +14,13 @@ assert_contains "$k8s" "startupProbe: { httpGet: { path: /healthz" "sidecar: sta
 assert_not_contains "$(grep -v '^ *#' <<<"$k8s")" "readinessProbe" "sidecar: no readiness probe"
 compose=$(cat "$root/deploy/docker-compose.yml")
 assert_contains "$compose" "kafka-data:/var/lib/kafka/data" "compose: Kafka's log in a named volume"
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$CDC_SOURCE_DIR/tests/harness/kafka/pom.xml")
+assert_contains "$compose" "image: apache/kafka:$kafka_version " "compose: the Kafka version of the tests ($kafka_version)"
+for setting in TRANSACTION_STATE_LOG_REPLICATION_FACTOR TRANSACTION_STATE_LOG_MIN_ISR AUTO_CREATE_TOPICS_ENABLE; do
+    key=$(echo "$setting" | tr 'A-Z_' 'a-z.')
+    want=$(sed -n "s/^$key=//p" "$CDC_SOURCE_DIR/tests/harness/kafka.sh")
+    assert_contains "$compose" "KAFKA_$setting: $( [ "$want" = false ] && echo '"false"' || echo "$want")" "compose: $key as in the tests ($want)"
+done
 assert_contains "$compose" $'volumes:\n  kafka-data:' "compose: the volume is declared"
 [[ "$compose" =~ CLUSTER_ID:\ \"[A-Za-z0-9_-]{22}\" ]] && ok || bad "compose: a fixed cluster id (22-character base64 UUID)"
 assert_contains "$(sed -n '/cdc-agent:/,$p' <<<"$compose")" "restart: unless-stopped" "compose: the agent restarts"

@@ -32,6 +32,23 @@ sinks:
 EOC
 run "$CDC_AGENT" check -c "$tmp/agent.yaml"
 assert_contains "$out" "kafka    $boot: ok, 1 brokers" "check: the real broker"
+assert_contains "$out" "kafka    transactions: ok (transaction.state.log.replication.factor=1, min.isr=1, 1 broker)" \
+    "check: the transaction log fits the cluster"
+assert_contains "$out" "topic    cdc._offsets: missing; created at start (1 partition, compacted)" "check: a missing offsets topic"
+assert_contains "$out" "topic    cdc.crm.public.realk: missing; created at start (4 partitions)" "check: a missing data topic"
+assert_contains "$out" "topic    cdc._dlq.real: missing; created at start (1 partition)" "check: a missing dead-letter topic"
+assert_eq "" "$("$CDC_TOPIC_DUMP" "$boot" cdc._offsets 2>&1 | grep -v "does not exist" || true)" "check created nothing"
+
+# an offsets topic that deletes old records would lose an idle source's position: refused
+"$CDC_KAFKA_ADMIN" "$boot" create-delete bad._offsets 1
+sed 's/kafka: {/kafka: {topic_prefix: bad, /' "$tmp/agent.yaml" >"$tmp/bad.yaml"
+run "$CDC_AGENT" check -c "$tmp/bad.yaml"
+assert_eq 1 "$rc" "check: a deleting offsets topic fails the check"
+assert_contains "$out" "topic    bad._offsets: FAILED: topic bad._offsets has cleanup.policy=delete" "check: names the topic and its policy"
+assert_contains "$out" "would lose the stored positions of an idle source. Set cleanup.policy=compact" "check: says why and the fix"
+run timeout 60 "$CDC_AGENT" run -c "$tmp/bad.yaml"
+assert_eq 1 "$rc" "run: refused on a deleting offsets topic"
+assert_contains "$out" "cleanup.policy=compact" "run: says the fix"
 
 upsert_workload "$tmp/w.sql" realk 5000
 start_agent
@@ -91,6 +108,27 @@ wait_caught_up realk "" 600 && ok || bad "the second agent took over"
 for i in $(seq 1 300); do [ "$(my -N -e "SELECT COUNT(*) FROM real_target.realk WHERE id = 100001")" = 1 ] && break; sleep 0.1; done
 assert_eq 1 "$(my -N -e "SELECT COUNT(*) FROM real_target.realk WHERE id = 100001")" "the change made during the take-over applied"
 agent_stop
+# the topics the agent created: offsets and schemas compacted, data topics as configured
+run "$CDC_AGENT" check -c "$tmp/agent.yaml"
+assert_contains "$out" "topic    cdc._offsets: ok, 1 partition, 1 replica, cleanup.policy=compact" "check: offsets topic created compacted"
+assert_contains "$out" "topic    cdc._schemas: ok, 1 partition, 1 replica, cleanup.policy=compact" "check: schemas topic created compacted"
+assert_contains "$out" "topic    cdc.crm.public.realk: ok, 4 partitions, 1 replica, cleanup.policy=delete" "check: data topic with the configured partitions"
+assert_contains "$out" "topic    cdc._dlq.real: ok, 1 partition" "check: dead-letter topic created"
+kafka stop >/dev/null
+
+# a broker whose transaction log cannot be placed on one node: check and run say so
+CDC_KAFKA_PROPS=$'transaction.state.log.replication.factor=3\nauto.create.topics.enable=true' kafka start >/dev/null
+boot=$(. "$tmp/kafka/kafka.env" && echo "$CDC_TEST_KAFKA_BOOTSTRAP")
+sed -i "s/brokers: \"[^\"]*\"/brokers: \"$boot\"/" "$tmp/agent.yaml"
+run "$CDC_AGENT" check -c "$tmp/agent.yaml"
+assert_eq 1 "$rc" "check: a transaction log above the cluster size fails"
+assert_contains "$out" "kafka    transactions: FAILED: transaction.state.log.replication.factor=3 is more than the 1 broker(s)" \
+    "check: names the setting and the cluster size"
+assert_contains "$out" "auto.create.topics.enable=true: a topic missing when a client asks for it is created with the broker defaults" \
+    "check: notes auto-creation"
+run timeout 60 "$CDC_AGENT" run -c "$tmp/agent.yaml"
+assert_eq 1 "$rc" "run: refused when no transaction could start"
+assert_contains "$out" "transaction.state.log.replication.factor=3" "run: says which setting"
 my -e "DROP DATABASE real_target"
 pg_reset realk realk
 finish

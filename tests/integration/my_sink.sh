@@ -74,4 +74,5 @@ applying_before=$(grep -c "applying .* partitions" "$tmp/agent.log" || true)
 start_agent
 second_sink_refused
 agent_stop
+assert_real_no_resend "" "$tmp/agent.log"
 finish

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `cdc-agent replay` against a Kafka cluster kept between runs (the mock helper process),
 # PostgreSQL -> Kafka (4 partitions) -> PostgreSQL:
-# - --dry-run from a timestamp counts the events after it per table (the mock cannot answer
-#   offsets_for_times: the by-time lookup searches record timestamps) and changes nothing;
+# - --dry-run from a timestamp counts the events after it per table and changes nothing (a real
+#   broker answers offsets_for_times; the mock cannot, and the start is found by searching record
+#   timestamps: the report says which);
 #   --from-offset counts one partition; --table picks one route;
 # - replay onto an up-to-date target leaves it unchanged;
 # - replay from the beginning onto a damaged target (rows deleted, values changed, a row that
@@ -69,8 +70,11 @@ out=$("$CDC_AGENT" offsets show -c "$tmp/agent.yaml" 2>&1) && rc=0 || rc=$?
 assert_eq 0 "$rc" "offsets show while the agent runs: exit 0"
 assert_contains "$out" "slot replsrc active, pid" "offsets show: the slot is in use"
 assert_contains "$out" "crm          postgresql lsn " "offsets show: the source's stored LSN"
+# the log ends after the last record, and on a real broker after the commit marker that follows it
+marker=0
+real_kafka && marker=1
 for p in 0 1 2 3; do
-    end=$("$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.replsrc | awk -F'\t' -v p=$p '$1 == p {o = $2} END {print o + 1}')
+    end=$("$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.replsrc | awk -F'\t' -v p=$p -v m=$marker '$1 == p {o = $2} END {print o + 1 + m}')
     assert_contains "$out" "$(printf '%-12s %-40s %10s %10s %10s' rep "cdc.crm.public.replsrc[$p]" "$end" "$end" 0)" \
         "offsets show: partition $p applied to its log end"
 done
@@ -100,6 +104,12 @@ out=$(replay --from-timestamp "$mid" --dry-run)
 assert_contains "$out" "crm.public.replsrc -> public.repldst: 100 events would be re-applied" \
     "dry run from the middle: 60 updates + 10 deletes + 30 inserts"
 assert_contains "$out" "crm.public.replother -> public.replother_t: 0 events" "dry run: the other table had nothing after"
+if real_kafka; then # a real broker answers offsets_for_times: the search is never needed
+    assert_contains "$out" "found by offsets_for_times" "real broker: starts found by offsets_for_times"
+    assert_not_contains "$out" "search of record timestamps" "real broker: no search of record timestamps"
+else
+    assert_contains "$out" "found by a search of record timestamps" "mock: starts found by searching timestamps"
+fi
 out=$(replay --from-timestamp 2020-01-01 --dry-run --table public.replsrc)
 assert_contains "$out" "crm.public.replsrc -> public.repldst: 300 events would be re-applied" "dry run from the start, one table"
 assert_not_contains "$out" "replother" "--table: only that route"

@@ -199,4 +199,5 @@ my -N -e "SELECT id, v FROM mysnap" >"$tmp/expected"
 CDC_VERIFY_LENIENT=1 run "$CDC_VERIFY_CHAIN" "$boot" cdc.erps.cdc_test.mysnap "$tmp/expected"
 echo "$out"
 assert_eq 0 "$rc" "MariaDB source topic: no stale snapshot read, the table rebuilt from it"
+assert_real_no_resend "$out" "$tmp/agent.log"
 finish

@@ -85,5 +85,6 @@ run "$CDC_VERIFY_CHAIN" "$boot" cdc.crm.public.crash "$tmp/expected"
 echo "$out"
 assert_eq 0 "$rc" "exactly once after $kills kills"
 assert_contains "$out" "3 passed, 0 failed" "verifier"
+assert_real_no_resend "$out"
 grep -E "error|warn" "$tmp/agent.log" | grep -v "facility=" | cut -c26- | sort | uniq -c | sort -rn | head -5 || true
 finish

@@ -76,4 +76,5 @@ assert_eq "$before" "$(pg -Atc "SELECT md5(string_agg(format('%s', d), ',' ORDER
 # a second instance of the sink: refused by the lock
 second_sink_refused
 agent_stop
+assert_real_no_resend "" "$tmp/agent.log"
 finish

@@ -15,14 +15,16 @@ export CDC_BUILD_DIR=$(dirname "$CDC_AGENT") CDC_DEMO_STATE=$tmp/state
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Starts the quickstart in its own process group ($qs) and waits for the demo to reach its end.
-start_demo() { # log
+start_demo() { # log [quickstart args]
+    local log=$1
+    shift
     # with job control, as from a terminal: its own process group, SIGINT not ignored
     set -m
-    CDC_HTTP_PORT=$(free_port) bash "$root/deploy/quickstart.sh" >"$1" 2>&1 </dev/null &
+    CDC_HTTP_PORT=$(free_port) bash "$root/deploy/quickstart.sh" "$@" >"$log" 2>&1 </dev/null &
     qs=$!
     set +m
-    for _ in $(seq 1 1800); do grep -q "Ctrl-C to stop" "$1" 2>/dev/null && return 0; kill -0 "$qs" 2>/dev/null || break; sleep 0.1; done
-    bad "demo reached its end: $(tail -5 "$1")"
+    for _ in $(seq 1 1800); do grep -q "Ctrl-C to stop" "$log" 2>/dev/null && return 0; kill -0 "$qs" 2>/dev/null || break; sleep 0.1; done
+    bad "demo reached its end: $(tail -5 "$log")"
     return 1
 }
 # Waits up to 60 s for the quickstart to exit; sets rc (killed and 137 when it did not).
@@ -63,4 +65,22 @@ sleep 0.5
 kill -INT -- -"$qs" 2>/dev/null || true
 wait_demo
 servers_gone "agent killed first" "$pg_port" "$my_port"
+
+# --kafka: the same demo on a real broker; the agent restarts and resumes from stored positions
+start_demo "$tmp/demo3.log" --kafka
+. "$tmp/state/env"
+pg_port=$CDC_TEST_PG_PORT my_port=$CDC_TEST_MYSQL_PORT
+kafka_port=$(. "$tmp/state/kafka/kafka.env" && echo "${CDC_TEST_KAFKA_BOOTSTRAP#*:}")
+log=$(cat "$tmp/demo3.log")
+assert_contains "$log" "kafka ready bootstrap=127.0.0.1:$kafka_port brokers=1" "--kafka: the agent on the real broker"
+assert_contains "$log" "source=crm resuming after pos=" "--kafka: the CRM source resumed after the restart"
+assert_contains "$log" "source=erp resuming after pos=" "--kafka: the ERP source resumed after the restart"
+assert_contains "$log" "== resumed from the positions stored in Kafka (no new snapshot): Umbrella Corporation" \
+    "--kafka: the change made while stopped arrived"
+assert_eq 1 "$(grep -c "source=crm snapshot table=public.accounts rows=" "$tmp/demo3.log")" "--kafka: the restart took no new snapshot"
+kill -INT -- -"$qs"
+wait_demo
+assert_eq 130 "$rc" "--kafka Ctrl-C: exit code"
+servers_gone "--kafka Ctrl-C" "$pg_port" "$my_port"
+! port_open "$kafka_port" && ok || bad "--kafka Ctrl-C: the broker still listens on $kafka_port"
 finish
