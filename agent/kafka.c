@@ -436,9 +436,26 @@ cdc_consumer_watermarks(cdc_consumer_t *c, const char *topic, int32_t partition,
 {
     rd_kafka_resp_err_t e =
         rd_kafka_query_watermark_offsets(c->rk, topic, partition, low, high, timeout_ms);
+    cdc_err_t rc = cdc_kafka_classify_code(e);
+    switch (e) {
+    /* a topic just created (its leader not elected yet), a leader moving, a broker away: the
+     * caller connects again rather than failing */
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        rc = CDC_ERR_CONNECT;
+        break;
+    default:
+        break;
+    }
     if (e)
-        return cdc_errstr_set(es, cdc_kafka_classify_code(e), "watermarks of %s[%d]: %s", topic,
-                              (int)partition, rd_kafka_err2str(e));
+        return cdc_errstr_set(es, rc, "watermarks of %s[%d]: %s", topic, (int)partition,
+                              rd_kafka_err2str(e));
     return CDC_OK;
 }
 
