@@ -329,7 +329,7 @@ cfg_int(cfg_t *c, yaml_node_t *n, const char *path, int64_t min, int64_t max, in
 cdc_err_t
 cfg_int32(cfg_t *c, yaml_node_t *n, const char *path, int min, int max, int *out)
 {
-    int64_t v;
+    int64_t v = 0; /* set by cfg_int on success; -O3 cannot see it */
     cdc_err_t err = cfg_int(c, n, path, min, max, &v);
     if (!err)
         *out = (int)v;
