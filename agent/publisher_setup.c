@@ -171,6 +171,16 @@ cdc_publisher_t *
 cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kafka_bus_t *bus,
                   cdc_source_resume_t *resume, cdc_errstr_t *es)
 {
+    cdc_publisher_t *p = NULL;
+    cdc_publisher_open(cfg, src, bus, resume, &p, es);
+    return p;
+}
+
+cdc_err_t
+cdc_publisher_open(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kafka_bus_t *bus,
+                   cdc_source_resume_t *resume, cdc_publisher_t **out, cdc_errstr_t *es)
+{
+    *out = NULL;
     cdc_publisher_t *p = cdc_xcalloc(1, sizeof(*p));
     p->cfg = cfg;
     p->src = src;
@@ -200,7 +210,7 @@ cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kaf
     if (err) {
         cdc_errstr_prefix(es, "source %s", src->name);
         cdc_publisher_free(p);
-        return NULL;
+        return err;
     }
     memset(resume, 0, sizeof(*resume));
     if (p->stored.found && p->stored.reset) {
@@ -222,7 +232,8 @@ cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kaf
                      resume->snapshot_done ? "yes" : "no");
     }
     p->committed = *resume;
-    return p;
+    *out = p;
+    return CDC_OK;
 }
 
 cdc_err_t

@@ -125,9 +125,21 @@ source_worker(void *arg)
     cdc_source_resume_t resume;
     cdc_log_context("source", w->src->name);
     cdc_metrics_up("source", w->src->name, false);
-    cdc_publisher_t *pub = cdc_publisher_new(w->cfg, w->src, w->bus, &resume, &es);
-    cdc_err_t err = pub ? cdc_publisher_start(pub, w->ops, NULL, &es) : CDC_ERR_KAFKA;
+    cdc_publisher_t *pub = NULL;
     int backoff = 500;
+    cdc_err_t err;
+    /* a broker that goes away while the publisher starts (after the ping) is waited for, about
+     * 90 s; what is not transient, or lasts, stops the source with the reason */
+    for (int attempt = 1; (err = cdc_publisher_open(w->cfg, w->src, w->bus, &resume, &pub, &es)) &&
+                          cdc_err_retriable(err) && attempt < 8 && !stopping();
+         attempt++) {
+        CDC_LOG_WARN("source=%s %s; trying again in %d ms", w->src->name, es.msg, backoff);
+        sleep_ms(backoff);
+        backoff = backoff < 30000 ? backoff * 2 : 30000;
+    }
+    backoff = 500;
+    if (!err)
+        err = cdc_publisher_start(pub, w->ops, NULL, &es);
     while (!err && !stopping()) {
         err = run_connection(w, pub, &resume, &es);
         if (err && cdc_err_retriable(err) && !stopping()) {
@@ -149,7 +161,8 @@ source_worker(void *arg)
     return NULL;
 }
 
-/* The cluster's transaction settings: refused when no transaction could commit; notes logged. */
+/* The cluster's transaction settings: refused when no transaction could commit; notes logged.
+ * A broker that cannot be reached now is not a reason to stop: the workers wait for it. */
 static cdc_err_t
 check_cluster(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
 {
@@ -159,8 +172,12 @@ check_cluster(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
     cdc_buf_t notes;
     cdc_buf_init(&notes);
     cdc_err_t err = cdc_kafka_cluster_info(bus, &ci, es);
-    if (!err)
+    if (err == CDC_ERR_CONNECT) { /* the broker went away since the ping: the workers wait for it */
+        CDC_LOG_WARN("kafka cluster settings not checked: %s", es->msg);
+        err = CDC_OK;
+    } else if (!err) {
         err = cdc_kafka_cluster_validate(&ci, &notes, es);
+    }
     for (char *l = notes.data, *nl; l && (nl = strchr(l, '\n')); l = nl + 1)
         CDC_LOG_WARN("kafka %.*s", (int)(nl - l), l);
     cdc_buf_deinit(&notes);

@@ -25,6 +25,11 @@ typedef struct cdc_publisher cdc_publisher_t;
 cdc_publisher_t *cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src,
                                    cdc_kafka_bus_t *bus, cdc_source_resume_t *resume,
                                    cdc_errstr_t *es);
+/* The same, with the failure's class: a retriable one (the broker went away meanwhile) may be
+ * tried again. */
+cdc_err_t cdc_publisher_open(const cdc_config_t *cfg, const cdc_source_conf_t *src,
+                             cdc_kafka_bus_t *bus, cdc_source_resume_t *resume,
+                             cdc_publisher_t **out, cdc_errstr_t *es);
 /* Starts the publisher thread; acknowledgements go to ops->ack(source). */
 cdc_err_t cdc_publisher_start(cdc_publisher_t *p, const cdc_source_ops_t *ops, cdc_source_t *s,
                               cdc_errstr_t *es);
