@@ -2,6 +2,8 @@
 # it comes, never by polling: on two cores a loop that forks grep / awk / sleep a hundred times a
 # second takes CPU from the very run it measures (the sink benchmark ran 40% slower that way).
 
+. "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
+
 # Starts COMMAND... in the background, its output appended to LOG through a pipe, and reads it line
 # by line until DONE (a function, given each line) returns 0; $run_pid is the process. Returns 1
 # when the process ends first.
@@ -34,7 +36,7 @@ run_stop() { # log
 # Kafka broker (tests/harness/kafka.sh, in $work/kafka; bench_kafka_stop stops it). Needs $root,
 # $build and $work.
 bench_kafka() { # topic-spec...
-    local t line
+    local t
     if [ "${BENCH_KAFKA:-mock}" = real ]; then
         CDC_KAFKA_OWNER_PID=$$ "$root/tests/harness/kafka.sh" start "$work/kafka" >/dev/null
         boot=$(. "$work/kafka/kafka.env" && echo "$CDC_TEST_KAFKA_BOOTSTRAP")
@@ -44,14 +46,7 @@ bench_kafka() { # topic-spec...
         done
         return
     fi
-    coproc MOCK { "$build/tests/cdc-mock-kafka" 3; }
-    read -r line <&"${MOCK[0]}"
-    boot=${line#bootstrap=}
-    read -r line <&"${MOCK[0]}"
-    for t in "$@"; do
-        echo "topic $t" >&"${MOCK[1]}"
-        read -r line <&"${MOCK[0]}"
-    done
+    mock_kafka_start "$build/tests/cdc-mock-kafka" "$@"
 }
 bench_kafka_stop() {
     [ "${BENCH_KAFKA:-mock}" != real ] || "$root/tests/harness/kafka.sh" stop "$work/kafka" >/dev/null 2>&1 || true
@@ -59,4 +54,15 @@ bench_kafka_stop() {
 # What the benchmark runs on, for its report.
 bench_kafka_name() {
     [ "${BENCH_KAFKA:-mock}" = real ] && echo "a real Kafka broker at $boot" || echo "the mock Kafka cluster (3 brokers, own process)"
+}
+
+# The Kafka ceiling for the records of TOPIC at $boot: cdc-bench-produce sends them again from
+# memory, with the agent's producer settings and transaction sizes, to CEIL (a topic with as many
+# partitions); prints "rows/s cpu-seconds" (first send to last commit). Needs $build and $work.
+kafka_ceiling() { # topic ceil-topic
+    local n
+    "$build/tests/cdc-topic-dump" "$boot" "$1" >"$work/records"
+    n=$(wc -l <"$work/records")
+    "$build/tests/cdc-bench-produce" "$boot" "$2" "$work/records" | tr '=' ' ' |
+        awk -v n="$n" '{printf "%d %s\n", n / $4, $6}'
 }

@@ -2,9 +2,9 @@
 # PostgreSQL source benchmark (not a timed test): in one run, on the same workloads, measures
 # pg_recvlogical (pgoutput v1, same publication, to /dev/null: the walsender's own ceiling) and
 # cdc-agent (to a mock Kafka cluster in its own process, or a real broker with BENCH_KAFKA=real;
-# transactions on), and prints rows/s,
-# the ratio, cdc-agent's CPU seconds and peak RSS. Workloads: one 200k-row transaction, 20k
-# one-row transactions, and a 1M-change backlog for peak RSS.
+# transactions on), and prints rows/s, the ratio, cdc-agent's CPU seconds and peak RSS, and the
+# Kafka ceiling on the same Kafka (cdc-bench-produce sending the bulk workload's records again).
+# Workloads: one 200k-row transaction, 20k one-row transactions, a 1M-change backlog for peak RSS.
 # Each workload runs BENCH_REPS times (default 3), alternating the two clients; medians are printed.
 #   tests/bench/pg_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 set -euo pipefail
@@ -29,7 +29,7 @@ pg -c "CREATE TABLE bench (id int PRIMARY KEY, name text, email text, amount num
          created timestamptz DEFAULT now())" -c "CREATE PUBLICATION bench FOR TABLE bench"
 
 REPS=${BENCH_REPS:-3}
-topics=("cdc._offsets 1" "cdc._schemas 1")
+topics=("cdc._offsets 1" "cdc._schemas 1" "ceil.pg 8")
 for w in w1 w2 w3; do
     for rep in $(seq 1 "$REPS"); do topics+=("cdc.${w}r$rep.public.bench 8"); done
 done
@@ -129,6 +129,7 @@ measure() { # label rows source workload
     done
     local rs_m as_m
     rs_m=$(echo "$recv_s" | median) as_m=$(echo "$agent_s" | median)
+    agent_rate=$as_m
     printf "%-21s rows=%-7s median of %s, from replication start: pg_recvlogical=%7s rows/s cdc-agent=%7s rows/s ratio=%s (runs:%s) | with start-up: %s vs %s rows/s | agent cpu=%ss peak_rss=%sMB (max)\n" \
         "$1" "$2" "$REPS" "$rs_m" "$as_m" "$(echo "scale=2; $as_m / $rs_m" | bc)" "$ratios" \
         "$(echo "$recv_t" | median)" "$(echo "$agent_t" | median)" "$(echo "$cpus" | median)" \
@@ -151,5 +152,9 @@ backlog() { # 1M changes in 5 transactions: peak RSS must stay bounded
 }
 
 measure "bulk (1 x 200k rows)" 200000 w1 bulk
+# the Kafka ceiling on the same broker: the bulk workload's records sent again from memory
+read -r krate kcpu < <(kafka_ceiling "cdc.w1r$REPS.public.bench" ceil.pg)
+printf "%-21s rows=%-7s cdc-bench-produce (the bulk records again, first send to last commit)=%7s rows/s cpu=%ss | cdc-agent bulk (from replication start) to it: ratio=%s\n" \
+    "kafka ceiling" 200000 "$krate" "$kcpu" "$(echo "scale=2; $agent_rate / $krate" | bc)"
 measure "small (20k x 1 row)" 20000 w2 small
 measure "backlog (1M changes)" 1000000 w3 backlog

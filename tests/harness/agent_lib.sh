@@ -1,6 +1,7 @@
 # Helpers for shell tests that run the agent against the harness PostgreSQL and a mock Kafka
 # helper process (sourced after assert.sh and load_harness_env).
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export PGPASSWORD=$CDC_TEST_PG_PASSWORD
 pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
 
@@ -48,16 +49,7 @@ mock_start() { # topic-spec...
         real_kafka_start "$@"
         return
     fi
-    coproc MOCK { "$CDC_MOCK_KAFKA" 3; }
-    local line t
-    read -r line <&"${MOCK[0]}"
-    boot=${line#bootstrap=}
-    read -r line <&"${MOCK[0]}"
-    for t in "$@"; do
-        echo "topic $t" >&"${MOCK[1]}"
-        read -r line <&"${MOCK[0]}"
-        assert_eq ok "$line" "create topic $t"
-    done
+    mock_kafka_start "$CDC_MOCK_KAFKA" "$@" && ok || bad "the mock cluster created every topic"
 }
 
 # On a real broker: a read_committed consumer sees no record of an aborted transaction (no

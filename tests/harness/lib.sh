@@ -37,3 +37,20 @@ die() {
     echo "harness: $*" >&2
     exit 1
 }
+
+# Starts librdkafka's mock cluster (the cdc-mock-kafka BINARY, 3 brokers) as coprocess MOCK, sets
+# $boot and creates the "NAME PARTITIONS" topics; returns 1 (saying which) when one was refused.
+mock_kafka_start() { # binary topic-spec...
+    local bin=$1 line t rc=0
+    shift
+    coproc MOCK { "$bin" 3; }
+    read -r line <&"${MOCK[0]}"
+    boot=${line#bootstrap=}
+    read -r line <&"${MOCK[0]}"
+    for t in "$@"; do
+        echo "topic $t" >&"${MOCK[1]}"
+        read -r line <&"${MOCK[0]}"
+        [ "$line" = ok ] || { echo "create topic $t: $line" >&2; rc=1; }
+    done
+    return "$rc"
+}
