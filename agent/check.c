@@ -31,10 +31,8 @@ check_topic(const cdc_config_t *cfg, cdc_kafka_bus_t *bus, const char *topic, bo
                 ti.partitions, ti.partitions == 1 ? "" : "s", ti.replicas,
                 ti.replicas == 1 ? "" : "s", ti.cleanup_policy);
     else
-        fprintf(out,
-                "topic    %s: %d partition%s (settings not verified: the cluster does not "
-                "describe configs)\n",
-                topic, ti.partitions, ti.partitions == 1 ? "" : "s");
+        fprintf(out, "topic    %s: %d partition%s (settings not verified: DescribeConfigs: %s)\n",
+                topic, ti.partitions, ti.partitions == 1 ? "" : "s", rd_kafka_err2str(ti.why_not));
     return 0;
 }
 
@@ -56,6 +54,9 @@ check_cluster(const cdc_config_t *cfg, cdc_kafka_bus_t *bus, FILE *out)
                 "min.isr=%lld, %d broker%s)\n",
                 (long long)ci.txn_replication, (long long)ci.txn_min_isr, ci.brokers,
                 ci.brokers == 1 ? "" : "s");
+    } else {
+        fprintf(out, "kafka    transactions: settings not verified (DescribeConfigs: %s)\n",
+                rd_kafka_err2str(ci.why_not));
     }
     for (char *l = b.data, *nl; l && (nl = strchr(l, '\n')); l = nl + 1)
         fprintf(out, "         - %.*s\n", (int)(nl - l), l);

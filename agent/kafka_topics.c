@@ -21,6 +21,7 @@ describe(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *name,
 {
     char errstr[256];
     *described = false;
+    *why = RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(type, name);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
@@ -101,10 +102,10 @@ cdc_kafka_topic_info(cdc_kafka_bus_t *bus, const char *topic, cdc_topic_info_t *
         }
         rd_kafka_metadata_destroy(md);
     }
-    rd_kafka_resp_err_t why = RD_KAFKA_RESP_ERR_NO_ERROR;
+    out->why_not = RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE;
     if (!rc && out->partitions && cdc_kafka_bus_has_admin(bus))
-        rc = describe(rk, RD_KAFKA_RESOURCE_TOPIC, topic, topic_entry, out, &out->described, &why,
-                      es);
+        rc = describe(rk, RD_KAFKA_RESOURCE_TOPIC, topic, topic_entry, out, &out->described,
+                      &out->why_not, es);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -142,11 +143,11 @@ cdc_kafka_cluster_info(cdc_kafka_bus_t *bus, cdc_cluster_info_t *out, cdc_errstr
             snprintf(id, sizeof(id), "%d", (int)md->brokers[0].id);
         rd_kafka_metadata_destroy(md);
     }
+    out->why_not = RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE;
     if (!rc && id[0] && cdc_kafka_bus_has_admin(bus)) {
-        rd_kafka_resp_err_t why = RD_KAFKA_RESP_ERR_NO_ERROR;
-        rc = describe(rk, RD_KAFKA_RESOURCE_BROKER, id, broker_entry, out, &out->described, &why,
-                      es);
-        if (why == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) /* the mock cluster has no Admin API */
+        rc = describe(rk, RD_KAFKA_RESOURCE_BROKER, id, broker_entry, out, &out->described,
+                      &out->why_not, es);
+        if (out->why_not == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) /* the mock: no Admin API */
             cdc_kafka_bus_set_no_admin(bus);
     }
     rd_kafka_destroy(rk);

@@ -177,6 +177,9 @@ check_cluster(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
         err = CDC_OK;
     } else if (!err) {
         err = cdc_kafka_cluster_validate(&ci, &notes, es);
+        if (!ci.described && ci.why_not != RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE)
+            CDC_LOG_WARN("kafka cluster and topic settings not verified (DescribeConfigs: %s)",
+                         rd_kafka_err2str(ci.why_not));
     }
     for (char *l = notes.data, *nl; l && (nl = strchr(l, '\n')); l = nl + 1)
         CDC_LOG_WARN("kafka %.*s", (int)(nl - l), l);

@@ -21,9 +21,10 @@
 #include "cdc/kafka.h"
 
 typedef struct {
-    int partitions; /* 0: the topic does not exist */
-    int replicas;   /* of its first partition */
-    bool described; /* the configs below were read */
+    int partitions;              /* 0: the topic does not exist */
+    int replicas;                /* of its first partition */
+    bool described;              /* the configs below were read */
+    rd_kafka_resp_err_t why_not; /* when not: why (unsupported on the mock, not authorized...) */
     char cleanup_policy[64];
     int64_t retention_ms, retention_bytes, max_message_bytes, min_isr;
 } cdc_topic_info_t;
@@ -31,6 +32,7 @@ typedef struct {
 typedef struct {
     int brokers;
     bool described; /* the configs below were read (from the first broker) */
+    rd_kafka_resp_err_t why_not;
     int64_t txn_replication, txn_min_isr, min_isr;
     bool auto_create;
 } cdc_cluster_info_t;

@@ -52,6 +52,15 @@ wait_same() {
 }
 replay() { "$CDC_AGENT" replay -c "$tmp/agent.yaml" --sink rep "$@" 2>&1; }
 
+# check reads the topics' settings where the cluster can describe them, and says so where not
+run "$CDC_AGENT" check -c "$tmp/agent.yaml"
+if real_kafka; then
+    assert_contains "$out" "topic    cdc._offsets: ok, 1 partition, 1 replica, cleanup.policy=compact" "check: the offsets topic's settings"
+else
+    assert_contains "$out" "topic    cdc._offsets: 1 partition (settings not verified: DescribeConfigs: Local: Required feature not supported by broker)" \
+        "check on the mock: settings not verified, and why"
+fi
+
 start_agent
 pg -c "INSERT INTO replsrc SELECT g, 0, 'first' FROM generate_series(1, 200) g" \
    -c "INSERT INTO replother SELECT g FROM generate_series(1, 5) g" >/dev/null
