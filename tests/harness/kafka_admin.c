@@ -93,6 +93,21 @@ main(int argc, char **argv)
             break;
         usleep(200000);
     }
+    /* the controller answers before every broker's metadata has the topic: wait for it, so that
+     * the next client sees what was created */
+    rd_kafka_t *rk = !err ? cdc_kafka_bus_client(bus, &es) : NULL;
+    int parts = 0;
+    for (int i = 0; rk && i < 100 && !parts; i++) {
+        if (i)
+            usleep(100000);
+        if (cdc_kafka_partition_count(rk, topic, 5000, &parts, &es))
+            parts = 0;
+    }
+    if (rk && !parts)
+        err =
+            cdc_errstr_set(&es, CDC_ERR_TIMEOUT, "topic %s created but not in the metadata", topic);
+    if (rk)
+        rd_kafka_destroy(rk);
     if (err)
         fprintf(stderr, "cdc-kafka-admin: %s\n", es.msg);
     cdc_kafka_bus_free(bus);
