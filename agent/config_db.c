@@ -331,10 +331,11 @@ cfg_sources(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg)
 
 /* ---- sinks and routes ----------------------------------------------------------------------- */
 
-static const char *const sink_keys[] = {
-    "name",     "type",         "conninfo",      "host",     "port",    "user",
-    "password", "password_env", "password_file", "database", "routes",  "batch_size",
-    "batch_ms", "ssl_mode",     "ssl_ca",        "ssl_cert", "ssl_key", NULL};
+static const char *const sink_keys[] = {"name",          "type",        "conninfo", "host",
+                                        "port",          "user",        "password", "password_env",
+                                        "password_file", "database",    "routes",   "batch_size",
+                                        "batch_ms",      "ssl_mode",    "ssl_ca",   "ssl_cert",
+                                        "ssl_key",       "lock_wait_s", NULL};
 static const char *const sink_required[] = {"name", "type", "routes", NULL};
 static const char *const route_keys[] = {
     "from",     "to",        "topic", "columns", "constants", "key", "on_unknown_column",
@@ -453,6 +454,8 @@ sink_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
         return sink_routes(c, v, path, s);
     if (!strcmp(key, "batch_size"))
         return cfg_int32(c, v, path, 1, 1000000, &s->batch_size);
+    if (!strcmp(key, "lock_wait_s"))
+        return cfg_int32(c, v, path, 0, 86400, &s->lock_wait_s);
     return cfg_int32(c, v, path, 0, 60000, &s->batch_ms);
 }
 
@@ -463,6 +466,7 @@ sink_item(cfg_t *c, yaml_node_t *item, const char *path, size_t i, void *ctx)
     cdc_sink_conf_t *s = &cfg->sinks[i];
     s->batch_size = 1000;
     s->batch_ms = 100;
+    s->lock_wait_s = 60;
     s->line = item ? (int)item->start_mark.line + 1 : 0;
     cdc_err_t err = cfg_map(c, item, path, sink_keys, sink_required, sink_key, s);
     if (!err)

@@ -70,7 +70,7 @@ set_sink(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_cli_t *
     cdc_sink_target_t *t = NULL;
     if (!cli->force) {
         /* the sink's own session: its lock tells whether it runs */
-        if ((err = ops->open(sink, &t, es))) {
+        if ((err = cdc_sink_open(ops, sink, CDC_SINK_LOCK_WAIT_S, NULL, &t, es))) {
             if (err == CDC_ERR_FENCED)
                 cdc_errstr_prefix(es, "refused (--force writes it anyway)");
             return err;

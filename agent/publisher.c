@@ -199,7 +199,6 @@ close_batch(cdc_publisher_t *p, bool split)
         b->bound_token = 0; /* not a whole source transaction: nothing to acknowledge */
         b->bound_snapshot_done = false;
         memcpy(b->bound_native, b->txn_native, sizeof(b->bound_native)); /* re-read it all */
-        memcpy(rest->txn_native, b->txn_native, sizeof(rest->txn_native));
     } else if (b->bound_n < b->n) { /* a partly read source transaction moves to the next batch */
         for (size_t i = b->bound_n; i < b->n; i++) {
             rec_t *r = &b->recs[i];
@@ -210,8 +209,9 @@ close_batch(cdc_publisher_t *p, bool split)
         }
         rest->pos = *batch_pos(b);
         rest->has_pos = b->has_pos;
-        memcpy(rest->txn_native, b->txn_native, sizeof(rest->txn_native));
     }
+    /* the source transaction being read (if any) goes on in the next batch */
+    memcpy(rest->txn_native, b->txn_native, sizeof(rest->txn_native));
     p->open = rest;
     return queue_push(p, b);
 }
@@ -341,6 +341,8 @@ cb_idle(void *ctx, uint64_t token)
         bool drained = p->queued == 0;
         if (!drained && token > p->pending_idle)
             p->pending_idle = token;
+        if (drained && token > p->acked)
+            p->acked = token;
         pthread_mutex_unlock(&p->mu);
         if (drained && p->ops && p->source)
             p->ops->ack(p->source, token);
@@ -361,6 +363,30 @@ cdc_publisher_callbacks(void)
     return &callbacks;
 }
 
+/* An idle source still commits a Kafka transaction every heartbeat_ms, storing its position
+ * again: an instance that another one with the same transactional id fenced learns it at once and
+ * stops (letting go of its slot and of its sinks' locks, which the new instance waits for), and a
+ * broker that went away shows while nothing changes. */
+static cdc_err_t
+keepalive(cdc_publisher_t *p, int64_t now)
+{
+    pthread_mutex_lock(&p->mu);
+    bool due = !p->queued && p->committed.has_pos &&
+               now - p->last_commit_us >= (int64_t)p->src->heartbeat_ms * 1000;
+    cdc_pos_t pos = p->committed.pos;
+    uint64_t token = p->acked > p->pending_idle ? p->acked : p->pending_idle;
+    if (due)
+        p->last_commit_us = now; /* once per interval, even while this one is retried */
+    pthread_mutex_unlock(&p->mu);
+    if (!due)
+        return CDC_OK;
+    batch_t *b = p->open;
+    b->pos = b->bound_pos = pos;
+    b->has_pos = b->bound_any = true;
+    b->bound_token = token;
+    return close_batch(p, false);
+}
+
 cdc_err_t
 cdc_publisher_tick(cdc_publisher_t *p, cdc_errstr_t *es)
 {
@@ -372,9 +398,11 @@ cdc_publisher_tick(cdc_publisher_t *p, cdc_errstr_t *es)
     if (fatal)
         return fatal;
     batch_t *b = p->open;
-    int64_t linger = (int64_t)p->cfg->kafka.linger_ms * 1000;
-    if ((b->bound_n > 0 || b->bound_any) && cdc_mono_us() - b->opened_us >= linger)
+    int64_t linger = (int64_t)p->cfg->kafka.linger_ms * 1000, now = cdc_mono_us();
+    if ((b->bound_n > 0 || b->bound_any) && now - b->opened_us >= linger)
         return close_batch(p, false);
+    if (!b->n && !b->bound_any && !b->bound_token)
+        return keepalive(p, now);
     return CDC_OK;
 }
 

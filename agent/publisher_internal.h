@@ -78,6 +78,8 @@ struct cdc_publisher {
     cdc_source_t *source;
     cdc_source_resume_t committed; /* after the last commit */
     uint64_t pending_idle;         /* idle token waiting for the queue to drain */
+    uint64_t acked;                /* the highest token acknowledged after a commit */
+    int64_t last_commit_us;        /* monotonic time of the last Kafka commit (or of the start) */
     bool progress_too_long;        /* said once: a snapshot progress did not fit its slot */
     /* metrics */
     cdc_metric_t *m_events[5]; /* c u d r t */

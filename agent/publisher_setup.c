@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdc/clock.h"
 #include "cdc/kafka_topics.h"
 #include "cdc/log.h"
 #include "cdc/topic.h"
@@ -232,6 +233,7 @@ cdc_publisher_open(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_ka
                      resume->snapshot_done ? "yes" : "no");
     }
     p->committed = *resume;
+    p->last_commit_us = cdc_mono_us();
     *out = p;
     return CDC_OK;
 }

@@ -189,7 +189,7 @@ count_committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
     int64_t newest = 0, now = cdc_wall_ms();
     for (batch_t *b = first;; b = b->next) {
         int64_t batch_newest = 0;
-        for (size_t i = 0; i < b->n; i++) {
+        for (size_t i = 0; i < b->bound_n; i++) { /* the rest went on in the next batch */
             const rec_t *r = &b->recs[i];
             const char *op = r->op ? strchr(ops, r->op) : NULL;
             if (!op || r->val_len < 0 || r->topic == p->offsets_idx || r->topic == p->schemas_idx ||
@@ -245,6 +245,9 @@ committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
     }
     if (token && p->ops && p->source) /* the source thread swaps it only with the queue empty */
         p->ops->ack(p->source, token);
+    if (token > p->acked)
+        p->acked = token;
+    p->last_commit_us = cdc_mono_us();
     pthread_mutex_unlock(&p->mu);
     count_committed(p, first, last);
 }

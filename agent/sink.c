@@ -370,6 +370,27 @@ batch_done(sink_t *s)
     cdc_metric_set(s->m_lag, (double)behind);
 }
 
+cdc_err_t
+cdc_sink_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, int wait_s,
+              bool (*stop)(void), cdc_sink_target_t **out, cdc_errstr_t *es)
+{
+    int64_t until = cdc_mono_ms() + (int64_t)wait_s * 1000, said = 0;
+    for (;;) {
+        cdc_err_t err = ops->open(conf, out, es);
+        int64_t now = cdc_mono_ms();
+        if (err != CDC_ERR_FENCED || now >= until || (stop && stop()))
+            return err;
+        /* an instance being replaced lets go once it learns it was fenced (its next
+         * transaction); one that runs on keeps it, and this one stops when the wait ends */
+        if (now - said >= 30000) {
+            CDC_LOG_WARN("sink=%s %s; waiting up to %d s for it to stop", conf->name, es->msg,
+                         wait_s);
+            said = now;
+        }
+        usleep(200000);
+    }
+}
+
 static cdc_err_t
 reconnect(sink_t *s, cdc_errstr_t *es)
 {
@@ -377,7 +398,7 @@ reconnect(sink_t *s, cdc_errstr_t *es)
         s->ops->close(s->t);
     s->t = NULL;
     cdc_errstr_t oe = {{0}};
-    cdc_err_t err = s->ops->open(s->conf, &s->t, &oe);
+    cdc_err_t err = cdc_sink_open(s->ops, s->conf, CDC_SINK_LOCK_WAIT_S, NULL, &s->t, &oe);
     if (!err && (err = cdc_sink_adopt_stored(s, &oe)) == CDC_OK)
         return CDC_OK;
     if (s->t)
@@ -505,7 +526,9 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     cdc_sink_offsets_t stored = {0};
     char group[300];
     snprintf(group, sizeof(group), "cdc-sink.%s.%s", cfg->agent.name, conf->name);
-    cdc_err_t err = ops->open(conf, &s.t, es);
+    /* an agent starting (opts NULL) may replace an instance that is being fenced */
+    cdc_err_t err =
+        cdc_sink_open(ops, conf, opts ? CDC_SINK_LOCK_WAIT_S : conf->lock_wait_s, stop, &s.t, es);
     if (!err && opts && opts->n_rewind) /* replay: under the lock, before anything is read */
         err = cdc_sink_replay_rewind(&s, opts, es);
     if (!err)

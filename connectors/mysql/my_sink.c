@@ -132,7 +132,7 @@ my_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
         snprintf(lock, sizeof(lock), "cdc-sink:%.30s:%016llx", conf->name, (unsigned long long)h);
     }
     cdc_mysql_literal(t->m, q, lock, strlen(lock));
-    cdc_buf_printf(q, ", %d)", CDC_SINK_LOCK_WAIT_S);
+    cdc_buf_printf(q, ", %d)", CDC_SINK_LOCK_TRY_S);
     err = exec(t, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'", es);
     if (!err && cdc_sink_fk_checks_off(conf))
         err = exec(t, "SET SESSION foreign_key_checks = 0", es);

@@ -136,7 +136,7 @@ pg_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
     snprintf(lock, sizeof(lock), "cdc-sink:%s", conf->name);
     const char *params[] = {lock};
     err = CDC_ERR_FENCED;
-    for (int tries = 0; err == CDC_ERR_FENCED && tries <= CDC_SINK_LOCK_WAIT_S * 10; tries++) {
+    for (int tries = 0; err == CDC_ERR_FENCED && tries <= CDC_SINK_LOCK_TRY_S * 10; tries++) {
         if (tries)
             usleep(100000);
         PGresult *r = PQexecParams(t->c, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL,

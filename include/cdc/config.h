@@ -123,6 +123,7 @@ typedef struct {
     size_t n_routes;
     int batch_size;
     int batch_ms;
+    int lock_wait_s; /* how long a starting sink waits for another instance to let go */
     int line;
 } cdc_sink_conf_t;
 

@@ -114,9 +114,17 @@ cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table
 /* Forgets the cached columns of schema.table (after adding one). */
 void cdc_sink_tables_forget(cdc_sink_tables_t *ts, const char *schema, const char *table);
 
-/* Seconds a sink waits for its lock (the server's session lock of cdc-sink:<name>) before it says
- * another instance runs: the session of an instance just killed may hold it a little longer. */
+/* A connector's open tries the sink's lock (the server's session lock of cdc-sink:<name>) for
+ * CDC_SINK_LOCK_TRY_S and then fails with CDC_ERR_FENCED; cdc_sink_open tries again until its
+ * wait ends. Commands wait CDC_SINK_LOCK_WAIT_S (the session of an instance just killed may hold
+ * the lock a little longer); a starting agent waits the sink's lock_wait_s. */
+#define CDC_SINK_LOCK_TRY_S  1
 #define CDC_SINK_LOCK_WAIT_S 5
+
+/* Opens the sink's target session under its lock, trying again while another instance holds it,
+ * up to wait_s seconds or until stop() (may be NULL) says so; a refusal is logged every 30 s. */
+cdc_err_t cdc_sink_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, int wait_s,
+                        bool (*stop)(void), cdc_sink_target_t **out, cdc_errstr_t *es);
 
 /* FNV-1a over n bytes, continuing from h (start with CDC_SINK_HASH_SEED). */
 #define CDC_SINK_HASH_SEED 14695981039346656037ULL

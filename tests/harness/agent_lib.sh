@@ -179,8 +179,9 @@ EOS
     done
     wait "$bench" && ok || bad "workload ran"
 }
-# A second agent with only the sinks of $tmp/agent.yaml (another agent name): refused by the
-# sink's lock while the first runs.
+# A second agent with only the sinks of $tmp/agent.yaml (another agent name): waits for the
+# sink's lock (lock_wait_s: 2 here) and is refused while the first runs; started again with a
+# longer wait, it takes over when the first stops, and becomes $agent_pid.
 second_sink_refused() {
     # the running agent holds its sink's lock first: wait for this start's "applying" line
     local i before=${applying_before:-0}
@@ -188,10 +189,21 @@ second_sink_refused() {
         [ "$(grep -c "applying .* partitions" "$tmp/agent.log" || true)" -gt "$before" ] && break
         sleep 0.1
     done
-    sed -n '/^agent:/p; /^kafka:/p; /^sinks:/,$p' "$tmp/agent.yaml" | sed 's/^agent: {name: \([^}]*\)}/agent: {name: \1-second}/' >"$tmp/second.yaml"
+    sed -n '/^agent:/p; /^kafka:/p; /^sinks:/,$p' "$tmp/agent.yaml" | sed 's/^agent: {name: \([^}]*\)}/agent: {name: \1-second}/' |
+        sed 's/^  - name: .*/&\n    lock_wait_s: 2/' >"$tmp/second.yaml"
     run timeout 60 "$CDC_AGENT" run -c "$tmp/second.yaml"
     assert_eq 1 "$rc" "second instance exits"
     assert_contains "$out" "another instance of the sink is running" "second instance refused"
+    assert_contains "$out" "waiting up to 2 s for it to stop" "second instance waited for the lock first"
+    sed 's/lock_wait_s: 2/lock_wait_s: 120/' "$tmp/second.yaml" >"$tmp/standby.yaml"
+    "$CDC_AGENT" run -c "$tmp/standby.yaml" >"$tmp/standby.log" 2>&1 &
+    local standby=$!
+    wait_value "the standby waits for the lock" 1 grep -c "waiting up to" "$tmp/standby.log"
+    sleep 6 # beyond a command's wait
+    agent_stop
+    assert_eq 0 "$rc" "the first instance stops"
+    wait_value "the standby applies once the first let go" 1 grep -c "applying .* partitions" "$tmp/standby.log"
+    agent_pid=$standby
 }
 
 # A temp dir in $tmp, removed on exit with the agent ($agent_pid) and background jobs killed.

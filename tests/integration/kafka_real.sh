@@ -109,6 +109,22 @@ for i in $(seq 1 300); do [ "$(my -N -e "SELECT COUNT(*) FROM real_target.realk 
 got=$(my -N -e "SELECT COUNT(*) FROM real_target.realk WHERE id = 100001")
 assert_eq 1 "$got" "the change made during the take-over applied"
 [ "$got" = 1 ] || { echo "--- the second agent's log:"; grep -v -e ' debug ' -e facility= "$tmp/second.log" | tail -40; } >&2
+
+# a take-over while nothing changes: the idle first instance learns it was fenced from its
+# keepalive transaction (every heartbeat_ms) and lets go of the slot and of the sink's lock, for
+# which the new instance waits (a sink refused after its lock wait would stop the new agent)
+first=$agent_pid
+"$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/third.log" 2>&1 &
+agent_pid=$!
+for i in $(seq 1 300); do kill -0 "$first" 2>/dev/null || break; sleep 0.1; done
+wait "$first" && rc=0 || rc=$?
+assert_eq 1 "$rc" "an idle instance stops once fenced, with no change to publish"
+assert_contains "$(grep -i fenc "$tmp/second.log" | tail -3)" "fenced" "it says it was fenced"
+sleep 2
+kill -0 "$agent_pid" 2>/dev/null && ok || bad "the new agent still runs after the idle take-over"
+pg -c "INSERT INTO realk VALUES (100002, 1, 'g')" >/dev/null
+for i in $(seq 1 300); do [ "$(my -N -e "SELECT COUNT(*) FROM real_target.realk WHERE id = 100002")" = 1 ] && break; sleep 0.1; done
+assert_eq 1 "$(my -N -e "SELECT COUNT(*) FROM real_target.realk WHERE id = 100002")" "a change after the idle take-over applied"
 agent_stop
 # the topics the agent created: offsets and schemas compacted, data topics as configured
 run "$CDC_AGENT" check -c "$tmp/agent.yaml"
