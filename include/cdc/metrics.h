@@ -1,7 +1,7 @@
 /*
  * Prometheus metrics (DESIGN "Operations"): a process-wide registry of series, each a name, a
  * help text and fixed labels, updated with atomics from any thread and rendered in the text
- * exposition format for /metrics (agent/http.c). Series are registered once, when a source or
+ * exposition format for /metrics (agent/ops/http.c). Series are registered once, when a source or
  * sink starts, and looked up again by name and labels when it restarts.
  */
 #ifndef CDC_METRICS_H

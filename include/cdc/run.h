@@ -10,8 +10,8 @@
 /* Returns a process exit code (cli.h). Main thread; installs SIGTERM/SIGINT handlers. */
 int cdc_run(const cdc_config_t *cfg);
 
-/* A config file as canonical text per part, to tell what a reload changed (agent/config_canon.c):
- * equal text, equal settings. */
+/* A config file as canonical text per part, to tell what a reload changed
+ * (agent/config/config_canon.c): equal text, equal settings. */
 typedef struct {
     char *agent, *kafka, *sources;
     cdc_kv_t *sinks; /* key: the sink's name, value: its text */

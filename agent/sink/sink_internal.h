@@ -1,7 +1,7 @@
 /*
- * Pieces of the sink engine (agent/sink.c) kept in their own files: mapping events through
- * routes (agent/sink_route.c), grouping rows into multi-row statements (agent/sink_group.c) and
- * the dead-letter topic (agent/sink_dlq.c).
+ * Pieces of the sink engine (agent/sink/sink.c) kept in their own files: mapping events through
+ * routes (agent/sink/sink_route.c), grouping rows into multi-row statements
+ * (agent/sink/sink_group.c) and the dead-letter topic (agent/sink/sink_dlq.c).
  */
 #ifndef CDC_SINK_INTERNAL_H
 #define CDC_SINK_INTERNAL_H
@@ -11,7 +11,7 @@
 #include "cdc/buf.h"
 #include "cdc/sink.h"
 
-/* ---- routes (agent/sink_route.c) ------------------------------------------------------------ */
+/* ---- routes (agent/sink/sink_route.c) -------------------------------------------------------- */
 
 /* The topic a route reads: its override, or the contract's name for "source.schema.table". */
 cdc_err_t cdc_sink_route_topic(const cdc_config_t *cfg, const cdc_route_conf_t *r, cdc_buf_t *out,
@@ -23,7 +23,7 @@ cdc_err_t cdc_sink_map_event(cdc_arena_t *arena, const cdc_route_conf_t *r, cons
 /* Whether err means this one record can never apply (it goes to the DLQ). */
 bool cdc_sink_err_record(cdc_err_t err);
 
-/* ---- multi-row groups (agent/sink_group.c) -------------------------------------------------- */
+/* ---- multi-row groups (agent/sink/sink_group.c) ---------------------------------------------- */
 
 typedef struct {
     const cdc_sink_row_t **rows;
@@ -55,7 +55,7 @@ cdc_err_t cdc_sink_grouper_flush(cdc_sink_grouper_t *gr, const cdc_sink_ops_t *o
 void cdc_sink_grouper_reset(cdc_sink_grouper_t *gr);
 void cdc_sink_grouper_deinit(cdc_sink_grouper_t *gr);
 
-/* ---- dead-letter topic (agent/sink_dlq.c) --------------------------------------------------- */
+/* ---- dead-letter topic (agent/sink/sink_dlq.c) ----------------------------------------------- */
 
 typedef struct cdc_sink_dlq cdc_sink_dlq_t;
 

@@ -1,6 +1,6 @@
 /*
- * Private helpers of agent/config.c: typed reads of libyaml document nodes, each failing with
- * "FILE:LINE:COL: key.path: what" so every config error points at its spot.
+ * Private helpers of agent/config/config.c: typed reads of libyaml document nodes, each failing
+ * with "FILE:LINE:COL: key.path: what" so every config error points at its spot.
  */
 #ifndef CDC_CONFIG_WALK_H
 #define CDC_CONFIG_WALK_H
@@ -68,7 +68,7 @@ cdc_err_t cfg_name(cfg_t *c, yaml_node_t *n, const char *path, char **out);
 yaml_node_t *cfg_map_get(cfg_t *c, yaml_node_t *n, const char *key);
 bool cfg_in_list(const char *s, const char *const *list);
 
-/* Sections in agent/config_db.c. */
+/* Sections in agent/config/config_db.c. */
 cdc_err_t cfg_sources(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg);
 cdc_err_t cfg_sinks(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg);
 /* Cross-section checks once everything is read: topic collisions. */

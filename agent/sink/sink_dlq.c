@@ -1,5 +1,6 @@
 /*
- * A sink's dead-letter topic (agent/sink_internal.h): records that can never apply are copied to
+ * A sink's dead-letter topic (agent/sink/sink_internal.h): records that can never apply are copied
+ * to
  * "<topic_prefix>._dlq.<sink>" with their original key, value, timestamp and headers, plus
  * cdc-dlq-error, cdc-dlq-topic, cdc-dlq-partition, cdc-dlq-offset and cdc-dlq-attempts. They go
  * out in one Kafka transaction per batch, committed before the target transaction that moves the

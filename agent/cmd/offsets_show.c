@@ -17,7 +17,7 @@
 #include "cdc/kafka.h"
 #include "cdc/offsets.h"
 #include "cdc/sink_offsets.h"
-#include "sink_internal.h"
+#include "sink/sink_internal.h"
 
 /* "12.3 MB" style sizes for the table. */
 static const char *

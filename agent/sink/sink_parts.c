@@ -1,5 +1,5 @@
 /*
- * The sink engine's partitions (agent/sink_state.h): assignment at the stored offsets, the
+ * The sink engine's partitions (agent/sink/sink_state.h): assignment at the stored offsets, the
  * metrics, and moving partitions to where the target's cdc_sink_offsets says they are (after a
  * reconnect, or a replay's rewind).
  */

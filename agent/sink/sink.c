@@ -3,14 +3,14 @@
  * offset stored in the target, collects records into a batch (batch_size records or batch_ms)
  * and applies the batch in one target transaction that also moves each touched partition's row
  * in cdc_sink_offsets with a conditional update. Rows go to the target in multi-row statements
- * (agent/sink_group.c).
+ * (agent/sink/sink_group.c).
  *
  * Failures: a lost connection reconnects and retries the batch with backoff; a deadlock,
  * serialization failure or lock timeout retries it. When a statement fails because of a record
  * (a value the target refuses, a base row missing, a unique or foreign-key violation) the batch
  * is redone one row at a time, each inside a savepoint: a record that can never apply goes to the
- * dead-letter topic (agent/sink_dlq.c) with its reason and the batch goes on; a violation holds
- * its partition back and is tried again after the other partitions advance, with backoff, and
+ * dead-letter topic (agent/sink/sink_dlq.c) with its reason and the batch goes on; a violation
+ * holds its partition back and is tried again after the other partitions advance, with backoff, and
  * goes to the DLQ after CONFLICT_ATTEMPTS tries. The DLQ's Kafka transaction commits before the
  * target transaction that moves past its records. Anything else stops the sink with the reason;
  * no record is ever skipped silently.
@@ -19,7 +19,7 @@
  * it, and once all have reached it the table is emptied, in order with the rows around it.
  * Records at or below a partition's stored source position within the same epoch are re-sends and
  * are skipped; a new epoch resets that guard and is logged. Partitions, their offsets and metrics
- * are in agent/sink_parts.c.
+ * are in agent/sink/sink_parts.c.
  */
 #include "cdc/sink.h"
 

@@ -1,5 +1,5 @@
 /*
- * Multi-row groups (agent/sink_internal.h): rows of one route, kind and column set go to the
+ * Multi-row groups (agent/sink/sink_internal.h): rows of one route, kind and column set go to the
  * target together, so a batch of upserts is one INSERT of many rows. Pending keys are kept as
  * 64-bit hashes of (target table, key values): a collision only applies the pending groups
  * earlier than needed, never out of order.

@@ -1,6 +1,6 @@
 /*
- * The sink engine's state (agent/sink.c), shared with agent/sink_parts.c: partitions with their
- * offsets and re-send guard, the records in hand, the batch being applied.
+ * The sink engine's state (agent/sink/sink.c), shared with agent/sink/sink_parts.c: partitions with
+ * their offsets and re-send guard, the records in hand, the batch being applied.
  */
 #ifndef CDC_SINK_STATE_H
 #define CDC_SINK_STATE_H
@@ -74,7 +74,7 @@ typedef struct {
     bool diverted;             /* the record just processed went to the DLQ or was held back */
 } sink_t;
 
-/* ---- partitions and their offsets (agent/sink_parts.c) ---- */
+/* ---- partitions and their offsets (agent/sink/sink_parts.c) ---- */
 
 /* The partition of topic/partition, its index in *idx; NULL when the sink does not read it. */
 part_t *cdc_sink_find_part(sink_t *s, const char *topic, int32_t partition, size_t *idx);

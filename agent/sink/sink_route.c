@@ -1,6 +1,6 @@
 /*
- * Sink routes (agent/sink_internal.h): the topic a route reads, an event mapped into target terms
- * (renamed columns, constants, key), and the helpers targets share to check rows against a
+ * Sink routes (agent/sink/sink_internal.h): the topic a route reads, an event mapped into target
+ * terms (renamed columns, constants, key), and the helpers targets share to check rows against a
  * target table's columns.
  */
 #include <stdio.h>

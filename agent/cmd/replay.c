@@ -24,7 +24,7 @@
 #include "cdc/kafka.h"
 #include "cdc/log.h"
 #include "cdc/metrics.h"
-#include "sink_internal.h"
+#include "sink/sink_internal.h"
 
 typedef struct {
     size_t route;

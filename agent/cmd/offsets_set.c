@@ -16,7 +16,7 @@
 #include "cdc/connector.h"
 #include "cdc/kafka.h"
 #include "cdc/sink_offsets.h"
-#include "sink_internal.h"
+#include "sink/sink_internal.h"
 
 /* The partition's log [low, high], and whether the sink reads it. */
 static cdc_err_t
