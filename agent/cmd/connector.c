@@ -12,20 +12,30 @@
 
 #include "cdc/clock.h"
 
-static const cdc_connector_t connectors[] = {
-    {CDC_DB_POSTGRESQL, "postgresql", &cdc_pg_source_ops, &cdc_pg_sink_ops, cdc_pg_probe,
-     cdc_pg_source_drop, cdc_pg_source_now, cdc_pg_source_seek, cdc_pg_source_request},
-    {CDC_DB_MYSQL, "mysql", &cdc_mysql_source_ops, &cdc_mysql_sink_ops, cdc_mysql_probe,
-     cdc_mysql_source_drop, cdc_mysql_source_now, cdc_mysql_source_seek, cdc_mysql_source_request},
-};
+static const cdc_connector_t *const connectors[] = {&cdc_pg_connector, &cdc_mysql_connector};
 
 const cdc_connector_t *
 cdc_connector_find(cdc_db_type_t type)
 {
     for (size_t i = 0; i < sizeof(connectors) / sizeof(connectors[0]); i++)
-        if (connectors[i].type == type)
-            return &connectors[i];
+        if (connectors[i]->type == type)
+            return connectors[i];
     return NULL;
+}
+
+const cdc_connector_t *
+cdc_connector_named(const char *name)
+{
+    for (size_t i = 0; i < sizeof(connectors) / sizeof(connectors[0]); i++)
+        if (!strcmp(connectors[i]->name, name))
+            return connectors[i];
+    return NULL;
+}
+
+const cdc_connector_t *
+cdc_connector_at(size_t i)
+{
+    return i < sizeof(connectors) / sizeof(connectors[0]) ? connectors[i] : NULL;
 }
 
 void

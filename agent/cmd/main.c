@@ -2,10 +2,8 @@
  * cdc-agent entry point: parses the command line, loads the config and dispatches. The only place
  * that exits the process; exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
  */
-#include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
-#include <mysql.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <yaml.h>
@@ -15,16 +13,21 @@
 #include "cdc/check.h"
 #include "cdc/cli.h"
 #include "cdc/config.h"
+#include "cdc/connector.h"
 #include "cdc/log.h"
 #include "cdc/run.h"
 
 static void
 print_version(void)
 {
-    printf("cdc-agent %s (librdkafka %s, libpq %d, MariaDB Connector/C %s, libyaml %s, "
-           "jansson %s)\n",
-           CDC_VERSION, rd_kafka_version_str(), PQlibVersion(), mysql_get_client_info(),
-           yaml_get_version_string(), JANSSON_VERSION);
+    printf("cdc-agent %s (librdkafka %s", CDC_VERSION, rd_kafka_version_str());
+    const cdc_connector_t *c;
+    for (size_t i = 0; (c = cdc_connector_at(i)); i++) {
+        char v[128];
+        c->client_version(v, sizeof(v));
+        printf(", %s", v);
+    }
+    printf(", libyaml %s, jansson %s)\n", yaml_get_version_string(), JANSSON_VERSION);
 }
 
 /* librdkafka decompresses (and compresses) every message set into a fresh buffer of a few

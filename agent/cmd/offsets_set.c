@@ -57,6 +57,20 @@ check_partition(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_
     return err;
 }
 
+/* Writes one partition's offset row in its own transaction and closes the session. */
+static cdc_err_t
+write_offset(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_offset_t *next,
+             cdc_errstr_t *es)
+{
+    cdc_err_t err = ops->begin(t, es);
+    if (!err && !(err = ops->set_offsets(t, next, 1, es)))
+        err = ops->commit(t, es);
+    if (err)
+        ops->rollback(t);
+    ops->close(t);
+    return err;
+}
+
 static cdc_err_t
 set_sink(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_cli_t *cli, FILE *out,
          cdc_errstr_t *es)
@@ -84,27 +98,16 @@ set_sink(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_cli_t *
                     (long long)(o ? o->next_offset : 0), (long long)cli->offset);
         }
         cdc_sink_offsets_free(&stored);
-        if (!err && !(err = ops->begin(t, es)) && !(err = ops->set_offsets(t, &next, 1, es)))
-            err = ops->commit(t, es);
-        if (err)
-            ops->rollback(t);
-        ops->close(t);
-        return err;
+        if (err) {
+            ops->close(t);
+            return err;
+        }
+        return write_offset(ops, t, &next, es);
     }
     /* --force: a plain session, the lock not taken */
-    if (sink->type == CDC_DB_POSTGRESQL) {
-        PGconn *c = cdc_pg_connect(&sink->conn, false, &err, es);
-        if (!c)
-            return err;
-        err = cdc_pg_sink_offsets_set(c, sink->name, &next, 1, es);
-        PQfinish(c);
-    } else {
-        MYSQL *m = cdc_mysql_connect(&sink->conn, &err, es);
-        if (!m)
-            return err;
-        err = cdc_mysql_sink_offsets_set(m, sink->name, &next, 1, es);
-        mysql_close(m);
-    }
+    if ((err = ops->open(sink, false, &t, es)))
+        return err;
+    err = write_offset(ops, t, &next, es);
     if (!err)
         fprintf(out,
                 "sink %s: %s[%d] set to offset %lld (forced; a running sink is fenced and "

@@ -77,19 +77,9 @@ source_json(const cdc_config_t *cfg, const cdc_source_conf_t *src, FILE *out, bo
         if (stored.resnap)
             json_object_set_new(st, "resnapshot", json_loads(stored.resnap, 0, NULL));
         json_object_set_new(j, "stored", st);
-        if (src->type == CDC_DB_POSTGRESQL && stored.pos.phase != CDC_PHASE_SNAPSHOT) {
-            char lsn[CDC_LSN_STRLEN];
-            cdc_lsn_format(lsn, stored.pos.major);
-            snprintf(stored_txt, sizeof(stored_txt), "lsn %s", lsn);
-        } else if (stored.native) {
-            json_t *n = json_loads(stored.native, 0, NULL);
-            const char *file = json_string_value(json_object_get(n, "file"));
-            snprintf(stored_txt, sizeof(stored_txt), "%s:%lld", file ? file : "?",
-                     (long long)json_integer_value(json_object_get(n, "pos")));
-            json_decref(n);
-        } else {
+        if (!cdc_connector_find(src->type)->stored_position(&stored, stored_txt,
+                                                            sizeof(stored_txt)))
             snprintf(stored_txt, sizeof(stored_txt), "%s", pos);
-        }
         size_t l = strlen(stored_txt);
         snprintf(stored_txt + l, sizeof(stored_txt) - l, " (epoch %u%s)",
                  (unsigned)stored.pos.epoch,
@@ -131,23 +121,17 @@ source_json(const cdc_config_t *cfg, const cdc_source_conf_t *src, FILE *out, bo
     return j;
 }
 
+/* From a plain session of the sink's target (its lock not taken: the sink may run). */
 static cdc_err_t
 load_sink_offsets(const cdc_sink_conf_t *sink, cdc_sink_offsets_t *o, cdc_errstr_t *es)
 {
-    cdc_err_t err;
-    if (sink->type == CDC_DB_POSTGRESQL) {
-        PGconn *c = cdc_pg_connect(&sink->conn, false, &err, es);
-        if (!c)
-            return err;
-        err = cdc_pg_sink_offsets_load(c, sink->name, o, es);
-        PQfinish(c);
+    const cdc_sink_ops_t *ops = cdc_connector_find(sink->type)->sink;
+    cdc_sink_target_t *t;
+    cdc_err_t err = ops->open(sink, false, &t, es);
+    if (err)
         return err;
-    }
-    MYSQL *m = cdc_mysql_connect(&sink->conn, &err, es);
-    if (!m)
-        return err;
-    err = cdc_mysql_sink_offsets_load(m, sink->name, o, es);
-    mysql_close(m);
+    err = ops->load_offsets(t, o, es);
+    ops->close(t);
     return err;
 }
 

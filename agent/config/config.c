@@ -12,7 +12,7 @@
 
 #include "cdc/buf.h"
 #include "cdc/topic.h"
-#include "config_walk.h"
+#include "config_internal.h"
 
 const char *
 cdc_config_split_table(const char *qualified, char *schema, size_t n)
@@ -21,12 +21,6 @@ cdc_config_split_table(const char *qualified, char *schema, size_t n)
     size_t len = dot ? (size_t)(dot - qualified) : strlen(qualified);
     snprintf(schema, n, "%.*s", (int)len, qualified);
     return dot ? dot + 1 : "";
-}
-
-const char *
-cdc_db_type_name(cdc_db_type_t t)
-{
-    return t == CDC_DB_POSTGRESQL ? "postgresql" : t == CDC_DB_MYSQL ? "mysql" : "?";
 }
 
 /* ---- agent ---------------------------------------------------------------------------------- */

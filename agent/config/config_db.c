@@ -2,14 +2,14 @@
  * Config sections that describe databases: sources, sinks and their routes, plus the checks that
  * span them (duplicate names and server ids, topic collisions).
  */
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdc/buf.h"
+#include "cdc/connector.h"
 #include "cdc/topic.h"
-#include "config_walk.h"
+#include "config_internal.h"
 
 /* ---- database connections (sources and sinks) ----------------------------------------------- */
 
@@ -56,103 +56,61 @@ conn_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, cdc_db_con
     return CDC_OK;
 }
 
-/* The TLS keys (MySQL only): each error names the key it is about. */
-static cdc_err_t
-conn_validate_tls(cfg_t *c, yaml_node_t *n, const char *path, cdc_db_type_t type,
-                  const cdc_db_conn_t *conn)
-{
-    static const char *const keys[] = {"ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", NULL};
-    char kp[CFG_PATH_MAX];
-    for (size_t i = 0; type == CDC_DB_POSTGRESQL && keys[i]; i++) {
-        yaml_node_t *v = cfg_map_get(c, n, keys[i]);
-        cfg_path_key(kp, path, keys[i]);
-        if (v)
-            return cfg_fail(c, v, kp,
-                            "only for mysql; PostgreSQL takes sslmode, sslrootcert, sslcert and "
-                            "sslkey in its conninfo");
-    }
-    cfg_path_key(kp, path, "ssl_mode");
-    yaml_node_t *mode = cfg_map_get(c, n, "ssl_mode");
-    if (conn->ssl_mode >= CDC_SSL_VERIFY_CA && !conn->ssl_ca)
-        return cfg_fail(c, mode, kp,
-                        "%s needs ssl_ca (the CA that signed the server's certificate)",
-                        conn->ssl_mode == CDC_SSL_VERIFY_CA ? "verify_ca" : "verify_identity");
-    if (conn->ssl_mode == CDC_SSL_DISABLED && (conn->ssl_ca || conn->ssl_cert || conn->ssl_key))
-        return cfg_fail(c, mode, kp, "disabled, yet ssl_ca, ssl_cert or ssl_key is set");
-    if (!conn->ssl_cert != !conn->ssl_key) {
-        const char *set = conn->ssl_cert ? "ssl_cert" : "ssl_key";
-        cfg_path_key(kp, path, set);
-        return cfg_fail(c, cfg_map_get(c, n, set), kp,
-                        "a client certificate needs both ssl_cert and ssl_key");
-    }
-    return CDC_OK;
-}
-
 /* Checks the connection keys fit the database type once the whole mapping is read. */
 static cdc_err_t
 conn_validate(cfg_t *c, yaml_node_t *n, const char *path, cdc_db_type_t type, cdc_db_conn_t *conn)
 {
-    char kp[CFG_PATH_MAX];
-    cdc_err_t err = conn_validate_tls(c, n, path, type, conn);
-    if (err)
-        return err;
-    cfg_path_key(kp, path, "conninfo");
-    if (type == CDC_DB_MYSQL && conn->conninfo)
-        return cfg_fail(c, n, kp, "only for postgresql; use host, port, user, database");
-    if (type == CDC_DB_MYSQL && !conn->host) {
-        cfg_path_key(kp, path, "host");
-        return cfg_fail(c, n, kp, "required key missing");
-    }
-    if (type != CDC_DB_POSTGRESQL || !conn->conninfo)
-        return CDC_OK;
-    char *msg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conn->conninfo, &msg);
-    if (!opts) {
-        /* libpq's message can quote parts of the string; keep it out if a password may be there */
-        bool quote = msg && !strstr(conn->conninfo, "pass");
-        err = cfg_fail(c, n, kp, "not a valid libpq connection string%s%s", quote ? ": " : "",
-                       quote ? msg : "");
-        PQfreemem(msg);
-        return err;
-    }
-    bool has_password = false;
-    for (PQconninfoOption *o = opts; o->keyword; o++)
-        if (!strcmp(o->keyword, "password") && o->val && *o->val)
-            has_password = true;
-    PQconninfoFree(opts);
-    return has_password ? cfg_fail(c, n, kp,
-                                   "must not contain a password; use password_env or "
-                                   "password_file")
-                        : CDC_OK;
+    return cdc_connector_find(type)->conf->conn_check(c, n, path, conn);
 }
 
 static cdc_err_t
 db_type(cfg_t *c, yaml_node_t *v, const char *path, cdc_db_type_t *out)
 {
-    static const char *const types[] = {"postgresql", "mysql", NULL};
+    const char *types[8];
+    size_t n = 0;
+    for (const cdc_connector_t *k; n < 7 && (k = cdc_connector_at(n));)
+        types[n++] = k->name;
+    types[n] = NULL;
     int e;
     cdc_err_t err = cfg_enum(c, v, path, types, &e);
     if (!err)
-        *out = e == 0 ? CDC_DB_POSTGRESQL : CDC_DB_MYSQL;
+        *out = cdc_connector_at((size_t)e)->type;
     return err;
 }
 
 /* ---- sources -------------------------------------------------------------------------------- */
 
-static const char *const source_keys[] = {"name",          "type",      "conninfo", "host",
-                                          "port",          "user",      "password", "password_env",
-                                          "password_file", "database",  "tables",   "slot",
-                                          "publication",   "server_id", "snapshot", "heartbeat_ms",
-                                          "signal_table",  "ssl_mode",  "ssl_ca",   "ssl_cert",
-                                          "ssl_key",       NULL};
+/* The keys of every source; each database adds its own (cdc_connector_conf_t). */
+static const char *const source_common_keys[] = {
+    "name",         "type",         "conninfo",      "host",     "port",    "user",
+    "password",     "password_env", "password_file", "database", "tables",  "snapshot",
+    "heartbeat_ms", "ssl_mode",     "ssl_ca",        "ssl_cert", "ssl_key", NULL};
 static const char *const source_required[] = {"name", "type", "tables", NULL};
+#define SOURCE_KEYS_MAX 64
 
-/* "a.b": exactly two non-empty parts split at the first dot. */
-static bool
-two_part(const char *s)
+/* The common keys, then every database's own. */
+static void
+source_keys(const char **out)
 {
-    const char *dot = strchr(s, '.');
-    return dot && dot != s && dot[1];
+    size_t n = 0;
+    for (size_t i = 0; source_common_keys[i]; i++)
+        out[n++] = source_common_keys[i];
+    const cdc_connector_t *k;
+    for (size_t i = 0; (k = cdc_connector_at(i)); i++)
+        for (size_t j = 0; k->conf->source_keys[j] && n < SOURCE_KEYS_MAX - 1; j++)
+            out[n++] = k->conf->source_keys[j];
+    out[n] = NULL;
+}
+
+/* The database whose own key this is, or NULL. */
+static const cdc_connector_t *
+key_owner(const char *key)
+{
+    const cdc_connector_t *k;
+    for (size_t i = 0; (k = cdc_connector_at(i)); i++)
+        if (cfg_in_list(key, k->conf->source_keys))
+            return k;
+    return NULL;
 }
 
 static cdc_err_t
@@ -175,9 +133,9 @@ source_table(cfg_t *c, yaml_node_t *v, const char *path, cdc_source_conf_t *s, s
         path = kp;
     }
     cdc_err_t err = cfg_str(c, tn, path, &s->tables[i]);
-    if (!err && !two_part(s->tables[i]))
+    if (!err && !cfg_two_part(s->tables[i]))
         return cfg_fail(c, tn, path, "expected %s.<table>, got '%.64s'",
-                        s->type == CDC_DB_MYSQL ? "<database>" : "<schema>", s->tables[i]);
+                        cdc_connector_find(s->type)->conf->table_form, s->tables[i]);
     return err;
 }
 
@@ -215,7 +173,6 @@ source_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *ob
     static const char *const modes[] = {"initial", "never", NULL};
     bool handled;
     int e;
-    int64_t id;
     cdc_err_t err = conn_key(c, key, v, path, &s->conn, &handled);
     if (handled)
         return err;
@@ -225,29 +182,13 @@ source_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *ob
         return db_type(c, v, path, &s->type);
     if (!strcmp(key, "tables"))
         return source_tables(c, v, path, s);
-    if (!strcmp(key, "slot") || !strcmp(key, "publication")) {
-        if (s->type != CDC_DB_POSTGRESQL)
-            return cfg_fail(c, v, path, "only for postgresql sources");
-        return cfg_name(c, v, path, key[0] == 's' ? &s->slot : &s->publication);
-    }
-    if (!strcmp(key, "server_id")) {
-        if (s->type != CDC_DB_MYSQL)
-            return cfg_fail(c, v, path, "only for mysql sources");
-        if (!(err = cfg_int(c, v, path, 1, 4294967295LL, &id)))
-            s->server_id = (uint32_t)id;
-        return err;
-    }
+    const cdc_connector_t *owner = key_owner(key);
+    if (owner && owner->type != s->type)
+        return cfg_fail(c, v, path, "only for %s sources", owner->name);
+    if (owner)
+        return owner->conf->source_key(c, key, v, path, s);
     if (!strcmp(key, "heartbeat_ms"))
         return cfg_int32(c, v, path, 100, 3600000, &s->heartbeat_ms);
-    if (!strcmp(key, "signal_table")) {
-        if (s->type != CDC_DB_MYSQL)
-            return cfg_fail(c, v, path, "only for mysql sources");
-        err = cfg_str(c, v, path, &s->signal_table);
-        if (!err && !two_part(s->signal_table))
-            return cfg_fail(c, v, path, "expected <database>.<table>, got '%.64s'",
-                            s->signal_table);
-        return err;
-    }
     if (!(err = cfg_enum(c, v, path, modes, &e)))
         s->snapshot = (cdc_snapshot_mode_t)e;
     return err;
@@ -263,37 +204,15 @@ source_one(cfg_t *c, yaml_node_t *n, const char *path, cdc_source_conf_t *s)
     yaml_node_t *type = cfg_map_get(c, n, "type");
     cfg_path_key(kp, path, "type");
     cdc_err_t err = type ? db_type(c, type, kp, &s->type) : CDC_OK;
+    const char *keys[SOURCE_KEYS_MAX];
+    source_keys(keys);
     if (!err)
-        err = cfg_map(c, n, path, source_keys, source_required, source_key, s);
+        err = cfg_map(c, n, path, keys, source_required, source_key, s);
     if (!err)
         err = conn_validate(c, n, path, s->type, &s->conn);
-    if (err)
-        return err;
-    if (s->type == CDC_DB_MYSQL && !s->server_id) {
-        cfg_path_key(kp, path, "server_id");
-        return cfg_fail(c, n, kp,
-                        "required key missing (a replica id unique among the "
-                        "server's replicas)");
-    }
-    if (s->type == CDC_DB_MYSQL && !s->signal_table) {
-        const char *t = s->tables[0], *dot = strchr(t, '.');
-        cdc_buf_t b;
-        cdc_buf_init(&b);
-        cdc_buf_printf(&b, "%.*s.cdc_signal", (int)(dot - t), t);
-        s->signal_table = b.data;
-    }
-    if (s->type == CDC_DB_POSTGRESQL) {
-        char def[CFG_PATH_MAX];
-        snprintf(def, sizeof(def), "cdc_%s", s->name);
-        for (char *q = def; *q; q++)
-            if (*q == '-')
-                *q = '_';
-        if (!s->slot)
-            s->slot = cdc_xstrdup(def);
-        if (!s->publication)
-            s->publication = cdc_xstrdup(def);
-    }
-    return CDC_OK;
+    if (!err)
+        err = cdc_connector_find(s->type)->conf->source_check(c, n, path, s);
+    return err;
 }
 
 /* One element of sources[]: read it, then compare it with the ones before it. */
@@ -303,21 +222,15 @@ source_item(cfg_t *c, yaml_node_t *item, const char *path, size_t i, void *ctx)
     cdc_config_t *cfg = ctx;
     cdc_source_conf_t *s = &cfg->sources[i];
     cdc_err_t err = source_one(c, item, path, s);
+    char why[300];
     for (size_t j = 0; j < i && !err; j++) {
         const cdc_source_conf_t *o = &cfg->sources[j];
         if (!strcmp(o->name, s->name))
             err = cfg_fail(c, item, path, "duplicate source name '%s' (also sources[%zu])", s->name,
                            j);
-        else if (s->type == CDC_DB_MYSQL && o->type == CDC_DB_MYSQL &&
-                 s->server_id == o->server_id && !strcmp(s->conn.host, o->conn.host) &&
-                 s->conn.port == o->conn.port)
-            err =
-                cfg_fail(c, item, path, "server_id %u also used by sources[%zu]", s->server_id, j);
-        else if (s->type == CDC_DB_POSTGRESQL && o->type == CDC_DB_POSTGRESQL &&
-                 !strcmp(s->slot, o->slot) &&
-                 !strcmp(s->conn.conninfo ? s->conn.conninfo : "",
-                         o->conn.conninfo ? o->conn.conninfo : ""))
-            err = cfg_fail(c, item, path, "slot %s also used by sources[%zu]", s->slot, j);
+        else if (s->type == o->type &&
+                 cdc_connector_find(s->type)->conf->same_stream(s, o, why, sizeof(why)))
+            err = cfg_fail(c, item, path, "%s also used by sources[%zu]", why, j);
     }
     return err;
 }
@@ -354,14 +267,15 @@ route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
         if ((err = cfg_str(c, v, path, &r->from)))
             return err;
         const char *dot = strchr(r->from, '.');
-        return dot && dot != r->from && two_part(dot + 1)
+        return dot && dot != r->from && cfg_two_part(dot + 1)
                    ? CDC_OK
                    : cfg_fail(c, v, path, "expected <source>.<schema or db>.<table>");
     }
     if (!strcmp(key, "to")) {
         if ((err = cfg_str(c, v, path, &r->to)))
             return err;
-        return two_part(r->to) ? CDC_OK : cfg_fail(c, v, path, "expected <schema or db>.<table>");
+        return cfg_two_part(r->to) ? CDC_OK
+                                   : cfg_fail(c, v, path, "expected <schema or db>.<table>");
     }
     if (!strcmp(key, "topic"))
         return cfg_str(c, v, path, &r->topic);

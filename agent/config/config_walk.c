@@ -2,7 +2,7 @@
  * Typed reads of YAML nodes for the config loader. Each helper validates one node and fails with
  * its position and key path; nothing here knows the config's schema.
  */
-#include "config_walk.h"
+#include "cdc/config_walk.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -484,4 +484,12 @@ cfg_secret_file(cfg_t *c, yaml_node_t *n, const char *path, char **out)
     free(fname);
     *out = buf;
     return CDC_OK;
+}
+
+/* "a.b": exactly two non-empty parts split at the first dot. */
+bool
+cfg_two_part(const char *s)
+{
+    const char *dot = strchr(s, '.');
+    return dot && dot != s && dot[1];
 }

@@ -376,7 +376,7 @@ cdc_sink_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, int wait_s
 {
     int64_t until = cdc_mono_ms() + (int64_t)wait_s * 1000, said = 0;
     for (;;) {
-        cdc_err_t err = ops->open(conf, out, es);
+        cdc_err_t err = ops->open(conf, true, out, es);
         int64_t now = cdc_mono_ms();
         if (err != CDC_ERR_FENCED || now >= until || (stop && stop()))
             return err;

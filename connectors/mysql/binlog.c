@@ -2,7 +2,7 @@
  * Binlog event parsing from raw bytes. A little-endian cursor (cdc/cursor.h) reads fields in the
  * order of the replication protocol documentation; a truncated event yields one clear error.
  */
-#include "cdc/binlog.h"
+#include "binlog.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #define CDC_MY_INTERNAL_H
 
 #include "cdc/clock.h"
-#include "cdc/mysql.h" /* mysql.h first: mariadb_rpl.h needs its types */
+#include "mysql_conn.h" /* mysql.h first: mariadb_rpl.h needs its types */
 
 #include <mariadb_rpl.h>
 

@@ -16,6 +16,7 @@
 #include "cdc/json.h"
 #include "cdc/log.h"
 #include "cdc/sink.h"
+#include "mysql_conn.h"
 
 struct cdc_sink_target {
     const cdc_sink_conf_t *conf;
@@ -106,8 +107,40 @@ my_close(cdc_sink_target_t *t)
     free(t);
 }
 
+/* The sink's lock: GET_LOCK names are server-wide (at most 64 characters), so the sink's
+ * database is part of it, as it is of the PostgreSQL advisory lock and of cdc_sink_offsets. */
 static cdc_err_t
-my_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
+take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    const cdc_sink_conf_t *conf = t->conf;
+    char lock[600];
+    snprintf(lock, sizeof(lock), "cdc-sink:%s.%s", conf->conn.database ? conf->conn.database : "",
+             conf->name);
+    if (strlen(lock) > 64) {
+        uint64_t h = cdc_sink_hash(CDC_SINK_HASH_SEED, lock, strlen(lock));
+        snprintf(lock, sizeof(lock), "cdc-sink:%.30s:%016llx", conf->name, (unsigned long long)h);
+    }
+    cdc_buf_t *q = &t->sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "SELECT GET_LOCK(");
+    cdc_mysql_literal(t->m, q, lock, strlen(lock));
+    cdc_buf_printf(q, ", %d)", CDC_SINK_LOCK_TRY_S);
+    if (mysql_query(t->m, q->data))
+        return my_error(t, "taking the sink's lock", es);
+    MYSQL_RES *r = mysql_store_result(t->m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    bool got = row && row[0] && !strcmp(row[0], "1");
+    mysql_free_result(r);
+    if (!got)
+        return cdc_errstr_set(es, CDC_ERR_FENCED,
+                              "sink %s: another instance of the sink is running (it holds the "
+                              "lock '%s')",
+                              conf->name, lock);
+    return CDC_OK;
+}
+
+static cdc_err_t
+my_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
     t->conf = conf;
@@ -119,37 +152,12 @@ my_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
         my_close(t);
         return err;
     }
-    cdc_buf_t *q = &t->sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "SELECT GET_LOCK(");
-    /* GET_LOCK names are server-wide (at most 64 characters): the sink's database is part of it,
-     * as it is of the PostgreSQL advisory lock and of cdc_sink_offsets */
-    char lock[600];
-    snprintf(lock, sizeof(lock), "cdc-sink:%s.%s", conf->conn.database ? conf->conn.database : "",
-             conf->name);
-    if (strlen(lock) > 64) {
-        uint64_t h = cdc_sink_hash(CDC_SINK_HASH_SEED, lock, strlen(lock));
-        snprintf(lock, sizeof(lock), "cdc-sink:%.30s:%016llx", conf->name, (unsigned long long)h);
-    }
-    cdc_mysql_literal(t->m, q, lock, strlen(lock));
-    cdc_buf_printf(q, ", %d)", CDC_SINK_LOCK_TRY_S);
     err = exec(t, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'", es);
-    if (!err && cdc_sink_fk_checks_off(conf))
+    if (!err && lock && cdc_sink_fk_checks_off(conf))
         err = exec(t, "SET SESSION foreign_key_checks = 0", es);
-    if (!err && mysql_query(t->m, q->data))
-        err = my_error(t, "taking the sink's lock", es);
-    if (!err) {
-        MYSQL_RES *r = mysql_store_result(t->m);
-        MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-        bool got = row && row[0] && !strcmp(row[0], "1");
-        mysql_free_result(r);
-        if (!got)
-            err = cdc_errstr_set(es, CDC_ERR_FENCED,
-                                 "sink %s: another instance of the sink is running (it holds the "
-                                 "lock '%s')",
-                                 conf->name, lock);
-    }
-    if (!err)
+    if (!err && lock)
+        err = take_lock(t, es);
+    if (!err && lock)
         err = cdc_mysql_sink_offsets_ensure(t->m, es);
     if (err) {
         my_close(t);

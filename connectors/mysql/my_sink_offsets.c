@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cdc/sink_offsets.h"
+#include "mysql_conn.h"
 
 #define TABLE "cdc_sink_offsets"
 

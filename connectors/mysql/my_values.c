@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "cdc/json.h"
-#include "cdc/mysql.h"
+#include "mysql_conn.h"
 
 /* ---- character sets -------------------------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 #include "cdc/clock.h"
 #include "cdc/connector.h"
 #include "cdc/offsets.h"
-#include "cdc/mysql.h"
+#include "mysql_conn.h"
 
 /* TLS options of ssl_mode. Connector/C asks for TLS whenever the server offers it once
  * MYSQL_OPT_SSL_ENFORCE is set (it does not refuse a server that offers none: the caller checks

@@ -10,7 +10,7 @@
 
 #include "cdc/connector.h"
 #include "cdc/offsets.h"
-#include "cdc/pg.h"
+#include "pg.h"
 #include "pg_internal.h"
 
 /* A connection to the source's server and what its slot is like; NULL (err set) on failure. */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cdc/connector.h"
-#include "cdc/pg.h"
+#include "pg.h"
 #include "pg_internal.h"
 
 void

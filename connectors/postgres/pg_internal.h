@@ -9,8 +9,8 @@
 
 #include "cdc/buf.h"
 #include "cdc/event.h"
-#include "cdc/pg_types.h"
-#include "cdc/pgoutput.h"
+#include "pg_types.h"
+#include "pgoutput.h"
 #include "cdc/source.h"
 
 /* ---- type cache (pg_catalog.c) ---- */

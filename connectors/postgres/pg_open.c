@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cdc/log.h"
-#include "cdc/pg.h"
+#include "pg.h"
 #include "pg_source.h"
 
 static cdc_err_t

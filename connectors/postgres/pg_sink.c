@@ -17,6 +17,7 @@
 #include "cdc/json.h"
 #include "cdc/log.h"
 #include "cdc/sink.h"
+#include "pg.h"
 #include "pg_internal.h"
 
 struct cdc_sink_target {
@@ -117,8 +118,34 @@ pg_close(cdc_sink_target_t *t)
     free(t);
 }
 
+/* The sink's advisory lock, tried for CDC_SINK_LOCK_TRY_S. */
 static cdc_err_t
-pg_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
+take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    char lock[300];
+    snprintf(lock, sizeof(lock), "cdc-sink:%s", t->conf->name);
+    const char *params[] = {lock};
+    cdc_err_t err = CDC_ERR_FENCED;
+    for (int tries = 0; err == CDC_ERR_FENCED && tries <= CDC_SINK_LOCK_TRY_S * 10; tries++) {
+        if (tries)
+            usleep(100000);
+        PGresult *r = PQexecParams(t->c, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL,
+                                   params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            return pg_error(t, r, "taking the sink's lock", es);
+        err = strcmp(PQgetvalue(r, 0, 0), "t") ? CDC_ERR_FENCED : CDC_OK;
+        PQclear(r);
+    }
+    if (err == CDC_ERR_FENCED)
+        cdc_errstr_set(es, CDC_ERR_FENCED,
+                       "sink %s: another instance of the sink is running (it holds the advisory "
+                       "lock '%s')",
+                       t->conf->name, lock);
+    return err;
+}
+
+static cdc_err_t
+pg_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
     t->conf = conf;
@@ -132,33 +159,13 @@ pg_open(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
         pg_close(t);
         return err;
     }
-    char lock[300];
-    snprintf(lock, sizeof(lock), "cdc-sink:%s", conf->name);
-    const char *params[] = {lock};
-    err = CDC_ERR_FENCED;
-    for (int tries = 0; err == CDC_ERR_FENCED && tries <= CDC_SINK_LOCK_TRY_S * 10; tries++) {
-        if (tries)
-            usleep(100000);
-        PGresult *r = PQexecParams(t->c, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL,
-                                   params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            err = pg_error(t, r, "taking the sink's lock", es);
-        } else {
-            err = strcmp(PQgetvalue(r, 0, 0), "t") ? CDC_ERR_FENCED : CDC_OK;
-            PQclear(r);
-        }
-    }
-    if (err == CDC_ERR_FENCED)
-        cdc_errstr_set(es, CDC_ERR_FENCED,
-                       "sink %s: another instance of the sink is running (it holds the advisory "
-                       "lock '%s')",
-                       conf->name, lock);
-    if (!err && cdc_sink_fk_checks_off(conf) &&
+    err = lock ? take_lock(t, es) : CDC_OK;
+    if (!err && lock && cdc_sink_fk_checks_off(conf) &&
         exec(t, "SET session_replication_role = replica", es))
         CDC_LOG_WARN("sink=%s cannot turn foreign-key checks off (%s): a child row arriving "
                      "before its parent is retried",
                      conf->name, es->msg);
-    if (!err)
+    if (!err && lock)
         err = cdc_pg_sink_offsets_ensure(t->c, es);
     if (err) {
         pg_close(t);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cdc/log.h"
-#include "cdc/pg.h"
+#include "pg.h"
 #include "cdc/snapshot_progress.h"
 #include "pg_source.h"
 

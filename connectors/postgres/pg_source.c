@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cdc/log.h"
-#include "cdc/pg.h"
+#include "pg.h"
 #include "pg_source.h"
 
 #define STATUS_INTERVAL_US 10000000LL

@@ -9,7 +9,7 @@
 
 #include "cdc/clock.h"
 #include "cdc/metrics.h"
-#include "cdc/pg_xsnap.h"
+#include "pg_xsnap.h"
 #include "cdc/watermark.h"
 #include "pg_internal.h"
 

@@ -3,7 +3,7 @@
  * text forms (DateStyle ISO, TimeZone UTC, IntervalStyle iso_8601, extra_float_digits 3, hex
  * bytea), so each parser accepts exactly those forms and refuses anything else loudly.
  */
-#include "cdc/pg_types.h"
+#include "pg_types.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /*
- * PostgreSQL snapshot visibility of streamed transactions (include/cdc/pg_xsnap.h).
+ * PostgreSQL snapshot visibility of streamed transactions (connectors/postgres/pg_xsnap.h).
  */
-#include "cdc/pg_xsnap.h"
+#include "pg_xsnap.h"
 
 #include <errno.h>
 #include <stdlib.h>

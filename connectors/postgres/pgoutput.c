@@ -2,7 +2,7 @@
  * pgoutput v1 parser. A cursor (cdc/cursor.h) reads big-endian fields so each parse function
  * reads like the protocol documentation; a truncated frame yields one clear error.
  */
-#include "cdc/pgoutput.h"
+#include "pgoutput.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -148,8 +148,6 @@ void cdc_config_free(cdc_config_t *cfg);
 /* Splits a configured "schema.table" (or "db.table") at its first dot: the schema into
  * schema[0..n), and returns the table part (inside qualified). */
 const char *cdc_config_split_table(const char *qualified, char *schema, size_t n);
-/* "postgresql" / "mysql". */
-const char *cdc_db_type_name(cdc_db_type_t t);
 const cdc_source_conf_t *cdc_config_source(const cdc_config_t *cfg, const char *name);
 const cdc_sink_conf_t *cdc_config_sink(const cdc_config_t *cfg, const char *name);
 

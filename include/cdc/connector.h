@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "cdc/config.h"
+#include "cdc/config_walk.h"
 #include "cdc/err.h"
 
 struct cdc_source_ops; /* source: open, snapshot, poll, ack, close */
@@ -25,6 +26,25 @@ typedef struct {
 } cdc_probe_t;
 
 struct cdc_offsets; /* cdc/offsets.h */
+
+/* A database's own part of the config (read with cdc/config_walk.h, so its errors name the file,
+ * line and key like the core's). */
+typedef struct {
+    const char *table_form; /* what qualifies a table: "<schema>" or "<database>" */
+    /* The keys only this database's sources take (NULL-terminated); another database's source
+     * that sets one is refused with "only for <name> sources". */
+    const char *const *source_keys;
+    /* Reads one of source_keys into s. */
+    cdc_err_t (*source_key)(cfg_t *c, const char *key, yaml_node_t *v, const char *path,
+                            cdc_source_conf_t *s);
+    /* Once a source's or sink's mapping n is read: its connection keys. */
+    cdc_err_t (*conn_check)(cfg_t *c, yaml_node_t *n, const char *path, const cdc_db_conn_t *conn);
+    /* Once a source's mapping is read: keys it needs, and defaults. */
+    cdc_err_t (*source_check)(cfg_t *c, yaml_node_t *n, const char *path, cdc_source_conf_t *s);
+    /* Whether source a would read the stream source b reads (one reader per stream): why. */
+    bool (*same_stream)(const cdc_source_conf_t *a, const cdc_source_conf_t *b, char *why,
+                        size_t n);
+} cdc_connector_conf_t;
 
 /* Where a source's server is now, for `offsets show`. */
 typedef struct {
@@ -65,10 +85,20 @@ typedef struct {
      * row). */
     cdc_err_t (*source_request)(const cdc_source_conf_t *conf, const char *table, const char *id,
                                 const char *payload, int64_t *rows, cdc_errstr_t *es);
+    /* `offsets show`: a stored resume point in the database's own notation ("lsn 0/16B3748",
+     * "mariadb-bin.000003:4567") into out; false when it has none (the position is shown). */
+    bool (*stored_position)(const struct cdc_offsets *o, char *out, size_t n);
+    /* `--version`: the client library and its version ("libpq 150010"). */
+    void (*client_version)(char *out, size_t n);
+    const cdc_connector_conf_t *conf;
 } cdc_connector_t;
 
 /* The connector for type, or NULL. */
 const cdc_connector_t *cdc_connector_find(cdc_db_type_t type);
+/* The connector called name ("postgresql"), or NULL. */
+const cdc_connector_t *cdc_connector_named(const char *name);
+/* The i-th connector of the table, or NULL past its end. */
+const cdc_connector_t *cdc_connector_at(size_t i);
 
 /* Adds a note to a probe result (printf-style); counts it as a problem when problem is true. */
 void cdc_probe_note(cdc_probe_t *p, bool problem, const char *fmt, ...)
@@ -80,24 +110,9 @@ void cdc_probe_note(cdc_probe_t *p, bool problem, const char *fmt, ...)
 void cdc_probe_route(cdc_probe_t *p, const cdc_route_conf_t *route, const char *const *have,
                      size_t n, bool exists);
 
-/* Probes of the built-in connectors. */
-cdc_err_t cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
-                       const cdc_sink_conf_t *sink, cdc_probe_t *out, cdc_errstr_t *es);
-cdc_err_t cdc_pg_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
-cdc_err_t cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
-cdc_err_t cdc_pg_source_seek(const cdc_source_conf_t *conf, const char *position, bool force,
-                             struct cdc_offsets *o, cdc_errstr_t *es);
-cdc_err_t cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool force,
-                                struct cdc_offsets *o, cdc_errstr_t *es);
-cdc_err_t cdc_pg_source_now(const cdc_source_conf_t *conf, const char *native,
-                            cdc_source_now_t *out, cdc_errstr_t *es);
-cdc_err_t cdc_mysql_source_now(const cdc_source_conf_t *conf, const char *native,
-                               cdc_source_now_t *out, cdc_errstr_t *es);
-cdc_err_t cdc_pg_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
-                                const char *payload, int64_t *rows, cdc_errstr_t *es);
-cdc_err_t cdc_mysql_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
-                                   const char *payload, int64_t *rows, cdc_errstr_t *es);
-cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
-                          const cdc_sink_conf_t *sink, cdc_probe_t *out, cdc_errstr_t *es);
+/* The built-in connectors (connectors/postgres/pg_connector.c, connectors/mysql/my_connector.c):
+ * each one's only symbol the core names. */
+extern const cdc_connector_t cdc_pg_connector;
+extern const cdc_connector_t cdc_mysql_connector;
 
 #endif

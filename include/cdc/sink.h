@@ -39,9 +39,11 @@ typedef enum { CDC_SINK_SAVEPOINT, CDC_SINK_RELEASE, CDC_SINK_ROLLBACK_TO } cdc_
  * CDC_ERR_SCHEMA (a column to add first, see add_column); anything else stops the sink. */
 typedef struct cdc_sink_ops {
     const char *name;
-    /* Connects with the sink's session settings, takes the sink's lock (another running
-     * instance: CDC_ERR_FENCED) and creates cdc_sink_offsets when missing. */
-    cdc_err_t (*open)(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es);
+    /* Connects with the sink's session settings; with lock, takes the sink's lock (another
+     * running instance: CDC_ERR_FENCED) and creates cdc_sink_offsets when missing. Without, a
+     * plain session for commands that read the offsets or force them. */
+    cdc_err_t (*open)(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out,
+                      cdc_errstr_t *es);
     cdc_err_t (*load_offsets)(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es);
     cdc_err_t (*begin)(cdc_sink_target_t *t, cdc_errstr_t *es);
     /* Applies n >= 1 rows of one route that share target table, kind and column names and have
@@ -72,9 +74,6 @@ typedef struct cdc_sink_ops {
     void (*rollback)(cdc_sink_target_t *t);
     void (*close)(cdc_sink_target_t *t);
 } cdc_sink_ops_t;
-
-extern const cdc_sink_ops_t cdc_pg_sink_ops;
-extern const cdc_sink_ops_t cdc_mysql_sink_ops;
 
 /* ---- helpers for targets ---- */
 

@@ -13,8 +13,6 @@
 #include <stdint.h>
 
 #include "cdc/err.h"
-#include "cdc/mysql.h"
-#include "cdc/pg.h"
 #include "cdc/position.h"
 
 typedef struct {
@@ -34,31 +32,6 @@ void cdc_sink_offsets_free(cdc_sink_offsets_t *o);
 /* The stored offset of topic/partition, or NULL. */
 const cdc_sink_offset_t *cdc_sink_offsets_find(const cdc_sink_offsets_t *o, const char *topic,
                                                int32_t partition);
-
-/* PostgreSQL target: creates the table when missing (CREATE on the schema needed). */
-cdc_err_t cdc_pg_sink_offsets_ensure(PGconn *c, cdc_errstr_t *es);
-/* Every stored offset of sink. */
-cdc_err_t cdc_pg_sink_offsets_load(PGconn *c, const char *sink, cdc_sink_offsets_t *out,
-                                   cdc_errstr_t *es);
-/* Inside the caller's transaction: moves the rows of next[i].topic/partition from expected[i]
- * (-1: no row yet) to next[i] (next_offset > expected), the existing rows in one statement.
- * CDC_ERR_FENCED when a row is not at its expected offset: another instance of the sink moved
- * it. */
-cdc_err_t cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
-                                   const int64_t *expected, size_t n, cdc_errstr_t *es);
-
-/* Sets the rows of next[0..n) as given, inserting missing ones (replay rewinds partitions). */
-cdc_err_t cdc_pg_sink_offsets_set(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
-                                  size_t n, cdc_errstr_t *es);
-
-/* The same for a MySQL / MariaDB target (in the connection's current database). */
-cdc_err_t cdc_mysql_sink_offsets_ensure(MYSQL *m, cdc_errstr_t *es);
-cdc_err_t cdc_mysql_sink_offsets_load(MYSQL *m, const char *sink, cdc_sink_offsets_t *out,
-                                      cdc_errstr_t *es);
-cdc_err_t cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
-                                      const int64_t *expected, size_t n, cdc_errstr_t *es);
-cdc_err_t cdc_mysql_sink_offsets_set(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
-                                     size_t n, cdc_errstr_t *es);
 
 /* For the targets: checks that every move goes forward (CDC_ERR_INVAL) and counts the rows that
  * exist (expected >= 0). */

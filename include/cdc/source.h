@@ -104,7 +104,4 @@ cdc_err_t cdc_source_store_start(const cdc_source_cb_t *cb, void *ctx, const cha
                                  cdc_pos_t pos, const char *native, const char *resnap,
                                  cdc_source_resume_t *resume, cdc_errstr_t *es);
 
-extern const cdc_source_ops_t cdc_pg_source_ops;
-extern const cdc_source_ops_t cdc_mysql_source_ops;
-
 #endif

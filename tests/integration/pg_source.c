@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include "cdc/connector.h"
 #include "cdc/source.h"
 #include "harness.h"
 
@@ -77,6 +78,7 @@ on_idle(void *ctx, uint64_t token)
 static const cdc_source_cb_t cb = {on_schema, on_begin, on_event, on_commit, on_idle, NULL};
 
 static PGconn *db;
+#define pg_ops (cdc_pg_connector.source)
 static cdc_source_conf_t conf;
 static char *tables[] = {"public.it_types", "public.it_full", "public.it_keys"};
 static char *topics[3];
@@ -132,7 +134,7 @@ poll_until(cdc_source_t *s, collect_t *c, int commits)
 {
     cdc_errstr_t es = {{0}};
     for (int i = 0; i < 100 && c->commits < commits; i++)
-        if (cdc_pg_source_ops.poll(s, 100, &cb, c, &es))
+        if (pg_ops->poll(s, 100, &cb, c, &es))
             fail_msg("poll: %s", es.msg);
     assert_int_equal(c->commits, commits);
 }
@@ -163,10 +165,10 @@ test_snapshot_then_stream(void **state)
     cdc_source_resume_t resume = {0};
     cdc_source_t *s = NULL;
     cdc_errstr_t es = {{0}};
-    if (cdc_pg_source_ops.open(&conf, &resume, &s, &es))
+    if (pg_ops->open(&conf, &resume, &s, &es))
         fail_msg("open: %s", es.msg);
     collect_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(cdc_pg_source_ops.snapshot(s, &cb, c, &es), CDC_OK);
+    assert_int_equal(pg_ops->snapshot(s, &cb, c, &es), CDC_OK);
     assert_int_equal(c->n, 4);
     assert_has(c, 0, "\"op\":\"r\"");
     assert_has(c, 0, "\"snapshot\":true");
@@ -242,7 +244,7 @@ test_snapshot_then_stream(void **state)
     assert_has(c, e + 9,
                "\"after\":{\"id\":4,\"v\":\"four\",\"addr\":null,\"pt\":null,"
                "\"more\":\"1.50\"}");
-    cdc_pg_source_ops.close(s);
+    pg_ops->close(s);
     for (size_t i = 0; i < c->n; i++)
         free(c->json[i]);
     free(c);
@@ -261,14 +263,14 @@ test_resume_skips_published(void **state)
     PQclear(r);
     cdc_source_resume_t resume = {
         .has_pos = true, .pos = {1, CDC_PHASE_STREAM, now_lsn, 0, 0}, .snapshot_done = true};
-    if (cdc_pg_source_ops.open(&conf, &resume, &s, &es))
+    if (pg_ops->open(&conf, &resume, &s, &es))
         fail_msg("open: %s", es.msg);
     collect_t *c = calloc(1, sizeof(*c));
     sql("INSERT INTO it_full VALUES (3, 'three', NULL, NULL, 3)");
     poll_until(s, c, 1);
     assert_int_equal(c->n, 1); /* only the new insert, none of the earlier ones */
     assert_has(c, 0, "\"key\":{\"id\":3}");
-    cdc_pg_source_ops.close(s);
+    pg_ops->close(s);
     free(c->json[0]);
     free(c);
 }
@@ -294,10 +296,10 @@ test_key_changes(void **state)
     cdc_source_t *s = NULL;
     cdc_errstr_t es = {{0}};
     cdc_source_resume_t resume = {0};
-    if (cdc_pg_source_ops.open(&sc, &resume, &s, &es))
+    if (pg_ops->open(&sc, &resume, &s, &es))
         fail_msg("open: %s", es.msg);
     collect_t *c = calloc(1, sizeof(*c));
-    assert_int_equal(cdc_pg_source_ops.snapshot(s, &cb, c, &es), CDC_OK);
+    assert_int_equal(pg_ops->snapshot(s, &cb, c, &es), CDC_OK);
     size_t e = c->n;
     int commits = c->commits;
     sql("UPDATE it_swap SET id = 10 WHERE id = 1");
@@ -320,7 +322,7 @@ test_key_changes(void **state)
     assert_has(c, e + 7, "\"after\":{\"id\":1,\"v\":\"b\"}");
     assert_has(c, e + 9, "\"after\":{\"id\":2,\"v\":\"a\"}");
     assert_has(c, e + 9, "\"seq\":5}"); /* six events, one source transaction */
-    cdc_pg_source_ops.close(s);
+    pg_ops->close(s);
     for (size_t i = 0; i < c->n; i++)
         free(c->json[i]);
     free(c);
@@ -354,7 +356,7 @@ test_refusals(void **state)
     bad.slot = "it_slot_bad";
     bad.publication = "it_pub_bad";
     cdc_source_resume_t resume = {0};
-    assert_int_equal(cdc_pg_source_ops.open(&bad, &resume, &s, &es), CDC_ERR_CONFIG);
+    assert_int_equal(pg_ops->open(&bad, &resume, &s, &es), CDC_ERR_CONFIG);
     assert_non_null(strstr(es.msg, "ALTER TABLE \"public\".\"it_nokey\" REPLICA IDENTITY FULL;"));
 
     /* part of an initial snapshot committed, then a crash before its progress was recorded:
@@ -363,8 +365,8 @@ test_refusals(void **state)
     cdc_source_resume_t partial = {.has_pos = true,
                                    .pos = {1, CDC_PHASE_SNAPSHOT, 0x1000000, 0, 7}};
     wait_slot_inactive();
-    assert_int_equal(cdc_pg_source_ops.open(&conf, &partial, &s, &es), CDC_OK);
-    cdc_pg_source_ops.close(s);
+    assert_int_equal(pg_ops->open(&conf, &partial, &s, &es), CDC_OK);
+    pg_ops->close(s);
     s = NULL;
 
     /* a stored position whose slot is gone: stop, never recreate silently */
@@ -372,7 +374,7 @@ test_refusals(void **state)
     sql("SELECT pg_drop_replication_slot('it_slot')");
     cdc_source_resume_t stored = {
         .has_pos = true, .pos = {1, CDC_PHASE_STREAM, 0x1000000, 0, 3}, .snapshot_done = true};
-    assert_int_equal(cdc_pg_source_ops.open(&conf, &stored, &s, &es), CDC_ERR_FATAL);
+    assert_int_equal(pg_ops->open(&conf, &stored, &s, &es), CDC_ERR_FATAL);
     assert_non_null(strstr(es.msg, "slot it_slot is missing but a position is stored"));
     assert_non_null(strstr(es.msg, "Re-snapshot"));
 }

@@ -16,6 +16,8 @@
 
 #include "cdc/sink_offsets.h"
 #include "harness.h"
+#include "mysql_conn.h"
+#include "pg.h"
 
 static cdc_sink_offset_t
 at(const char *topic, int32_t part, int64_t next, const char *pos)

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "cdc/binlog.h"
-#include "cdc/mysql.h"
+#include "binlog.h"
+#include "mysql_conn.h"
 
 #define MAX_EVENTS 128
 

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "cdc/pg_types.h"
+#include "pg_types.h"
 
 /* Converts text as oid and writes the JSON of the result into out (empty on failure). */
 static cdc_err_t

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "cdc/pg_xsnap.h"
+#include "pg_xsnap.h"
 
 static void
 test_parse(void **state)

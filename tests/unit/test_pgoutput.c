@@ -13,8 +13,8 @@
 #include <cmocka.h>
 
 #include "cdc/json.h"
-#include "cdc/pg_types.h"
-#include "cdc/pgoutput.h"
+#include "pg_types.h"
+#include "pgoutput.h"
 
 #define MAX_FRAMES 64
 

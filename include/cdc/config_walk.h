@@ -1,6 +1,7 @@
 /*
- * Private helpers of agent/config/config.c: typed reads of libyaml document nodes, each failing
- * with "FILE:LINE:COL: key.path: what" so every config error points at its spot.
+ * Typed reads of libyaml document nodes for the config's sections (the core's and each
+ * connector's own keys), each failing with "FILE:LINE:COL: key.path: what" so every config error
+ * points at its spot.
  */
 #ifndef CDC_CONFIG_WALK_H
 #define CDC_CONFIG_WALK_H
@@ -67,17 +68,7 @@ cdc_err_t cfg_name(cfg_t *c, yaml_node_t *n, const char *path, char **out);
 /* The value of key in mapping n, or NULL. */
 yaml_node_t *cfg_map_get(cfg_t *c, yaml_node_t *n, const char *key);
 bool cfg_in_list(const char *s, const char *const *list);
-
-/* Sections in agent/config/config_db.c. */
-cdc_err_t cfg_sources(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg);
-cdc_err_t cfg_sinks(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg);
-/* Cross-section checks once everything is read: topic collisions. */
-cdc_err_t cfg_check_topics(cfg_t *c, cdc_config_t *cfg);
-void cfg_free_sources(cdc_config_t *cfg);
-void cfg_free_sinks(cdc_config_t *cfg);
-void cfg_free_kv(cdc_kv_t *kv, size_t n);
-void cfg_free_list(char **list, size_t n);
-/* Zeroes, then frees a secret; NULL is fine. */
-void cfg_free_secret(char *secret);
+/* "a.b": exactly two non-empty parts split at the first dot. */
+bool cfg_two_part(const char *s);
 
 #endif

@@ -6,10 +6,13 @@
 
 #include <mysql.h>
 
-#include "cdc/binlog.h"
+#include "binlog.h"
 #include "cdc/buf.h"
 #include "cdc/config.h"
 #include "cdc/connector.h"
+#include "cdc/sink.h"
+#include "cdc/sink_offsets.h"
+#include "cdc/source.h"
 #include "cdc/err.h"
 #include "cdc/value.h"
 
@@ -61,5 +64,30 @@ const char *cdc_my_native_name(const cdc_binlog_col_t *col, bool binary);
 bool cdc_my_col_from_data_type(const char *data_type, bool is_unsigned, cdc_binlog_col_t *out);
 /* Canonical type name of a column for the _schemas topic. */
 const char *cdc_my_canonical_name(const cdc_binlog_col_t *col, bool binary, bool json);
+
+/* The sink's offsets table in a MySQL / MariaDB target, in the connection's current database
+ * (my_sink_offsets.c); as in connectors/postgres/pg.h. */
+cdc_err_t cdc_mysql_sink_offsets_ensure(MYSQL *m, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_sink_offsets_load(MYSQL *m, const char *sink, cdc_sink_offsets_t *out,
+                                      cdc_errstr_t *es);
+cdc_err_t cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
+                                      const int64_t *expected, size_t n, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_sink_offsets_set(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
+                                     size_t n, cdc_errstr_t *es);
+
+/* ---- the connector's door (my_connector.c lists them) ---- */
+
+extern const cdc_source_ops_t cdc_mysql_source_ops;
+extern const cdc_sink_ops_t cdc_mysql_sink_ops;
+extern const cdc_connector_conf_t cdc_mysql_conf;
+cdc_err_t cdc_mysql_source_drop(const cdc_source_conf_t *conf, bool dry_run, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool force,
+                                struct cdc_offsets *o, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_source_now(const cdc_source_conf_t *conf, const char *native,
+                               cdc_source_now_t *out, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
+                                   const char *payload, int64_t *rows, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
+                          const cdc_sink_conf_t *sink, cdc_probe_t *out, cdc_errstr_t *es);
 
 #endif
