@@ -63,10 +63,10 @@ write_offset(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_off
              cdc_errstr_t *es)
 {
     cdc_err_t err = ops->begin(t, es);
-    if (!err && !(err = ops->set_offsets(t, next, 1, es)))
-        err = ops->commit(t, es);
+    if (!err && !(err = cdc_sink_set_offsets(ops, t, next, 1, es)))
+        err = cdc_sink_commit(ops, t, es);
     if (err)
-        ops->rollback(t);
+        cdc_sink_rollback(ops, t);
     ops->close(t);
     return err;
 }

@@ -105,18 +105,18 @@ record_failed(sink_t *s, item_t *it, part_t *pt, cdc_err_t err, const cdc_errstr
 static cdc_err_t
 apply_careful(sink_t *s, item_t *it, part_t *pt, const cdc_sink_row_t *row, cdc_errstr_t *es)
 {
-    cdc_err_t err = s->ops->savepoint(s->t, CDC_SINK_SAVEPOINT, es);
+    cdc_err_t err = cdc_sink_savepoint(s->ops, s->t, CDC_SINK_SAVEPOINT, es);
     if (!err)
-        err = s->ops->apply(s->t, &row, 1, es);
+        err = cdc_sink_apply(s->ops, s->t, &row, 1, es);
     if (!err)
         err = s->ops->sync(s->t, es);
     if (!err)
-        return s->ops->savepoint(s->t, CDC_SINK_RELEASE, es);
+        return cdc_sink_savepoint(s->ops, s->t, CDC_SINK_RELEASE, es);
     if (!cdc_sink_err_record(err) && err != CDC_ERR_CONFLICT)
         return err;
     prefix_record(s, pt, it->m, es);
     cdc_errstr_t rs = {{0}};
-    cdc_err_t rerr = s->ops->savepoint(s->t, CDC_SINK_ROLLBACK_TO, &rs);
+    cdc_err_t rerr = cdc_sink_savepoint(s->ops, s->t, CDC_SINK_ROLLBACK_TO, &rs);
     if (rerr) {
         *es = rs;
         return rerr;
@@ -199,7 +199,7 @@ release_barriers(sink_t *s, cdc_errstr_t *es)
         const route_target_t *rt = &s->targets[pt->route];
         cdc_err_t err = cdc_sink_grouper_flush(&s->grouper, s->ops, s->t, es);
         if (!err)
-            err = s->ops->truncate(s->t, rt->schema, rt->table, es);
+            err = cdc_sink_truncate(s->ops, s->t, rt->schema, rt->table, es);
         if (err) {
             prefix_record(s, pt, s->items[pt->barrier_item].m, es);
             return err;
@@ -288,13 +288,13 @@ apply_batch(sink_t *s, bool careful, cdc_errstr_t *es)
         s->moves_from[n_moves++] = pt->expected;
     }
     if (!err && n_moves) /* one statement for every partition the batch moved */
-        err = s->ops->move_offsets(s->t, s->moves, s->moves_from, n_moves, es);
+        err = cdc_sink_move_offsets(s->ops, s->t, s->moves, s->moves_from, n_moves, es);
     if (!err)
         err = cdc_sink_dlq_send(s->dlq, es); /* confirmed before the target moves past it */
     if (!err)
-        err = s->ops->commit(s->t, es);
+        err = cdc_sink_commit(s->ops, s->t, es);
     if (err) {
-        s->ops->rollback(s->t);
+        cdc_sink_rollback(s->ops, s->t);
         return err;
     }
     return CDC_OK;
@@ -433,7 +433,7 @@ flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
             continue;
         }
         if (err == CDC_ERR_SCHEMA && ++added <= 1000) {
-            if ((err = s->ops->add_column(s->t, es)))
+            if ((err = cdc_sink_add_column(s->ops, s->t, es)))
                 return err;
             continue;
         }

@@ -89,7 +89,7 @@ cdc_sink_grouper_flush(cdc_sink_grouper_t *gr, const cdc_sink_ops_t *ops, cdc_si
     for (size_t i = 0; !err && i < gr->n; i++) {
         cdc_sink_group_t *g = &gr->g[i];
         if (g->n)
-            err = ops->apply(t, g->rows, g->n, es);
+            err = cdc_sink_apply(ops, t, g->rows, g->n, es);
     }
     cdc_sink_grouper_reset(gr);
     return err;

@@ -223,10 +223,10 @@ cdc_sink_replay_rewind(sink_t *s, const cdc_sink_opts_t *opts, cdc_errstr_t *es)
     }
     cdc_sink_offsets_free(&stored);
     if (!err && n && !(err = s->ops->begin(s->t, es)) &&
-        !(err = s->ops->set_offsets(s->t, set, n, es)))
-        err = s->ops->commit(s->t, es);
+        !(err = cdc_sink_set_offsets(s->ops, s->t, set, n, es)))
+        err = cdc_sink_commit(s->ops, s->t, es);
     if (err)
-        s->ops->rollback(s->t);
+        cdc_sink_rollback(s->ops, s->t);
     free(set);
     return err;
 }

@@ -240,57 +240,6 @@ cdc_sink_err_record(cdc_err_t err)
            err == CDC_ERR_UTF8 || err == CDC_ERR_NOTFOUND || err == CDC_ERR_TOOBIG;
 }
 
-const char *
-cdc_sink_savepoint_sql(cdc_sink_sp_t op)
-{
-    return op == CDC_SINK_SAVEPOINT ? "SAVEPOINT cdc_row"
-           : op == CDC_SINK_RELEASE ? "RELEASE SAVEPOINT cdc_row"
-                                    : "ROLLBACK TO SAVEPOINT cdc_row";
-}
-
-static void
-qualified(cdc_buf_t *q, const char *schema, const char *table, cdc_sink_ident_fn ident)
-{
-    ident(q, schema);
-    cdc_buf_putc(q, '.');
-    ident(q, table);
-}
-
-void
-cdc_sink_delete_all_sql(cdc_buf_t *q, const char *schema, const char *table,
-                        cdc_sink_ident_fn ident)
-{
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "DELETE FROM ");
-    qualified(q, schema, table, ident);
-}
-
-const char *
-cdc_sink_add_column_sql(cdc_buf_t *q, const cdc_sink_new_column_t *a, cdc_sink_ident_fn ident,
-                        const char *const types[4])
-{
-    const char *type = types[a->type == CDC_VAL_NUMBER ? 0
-                             : a->type == CDC_VAL_BOOL ? 1
-                             : a->type == CDC_VAL_JSON ? 2
-                                                       : 3];
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "ALTER TABLE ");
-    qualified(q, a->schema, a->table, ident);
-    cdc_buf_puts(q, " ADD COLUMN IF NOT EXISTS ");
-    ident(q, a->column);
-    cdc_buf_printf(q, " %s", type);
-    return type;
-}
-
-void
-cdc_sink_column_added(cdc_sink_tables_t *ts, const char *sink, const cdc_sink_new_column_t *a,
-                      const char *type)
-{
-    cdc_sink_tables_forget(ts, a->schema, a->table);
-    CDC_LOG_INFO("sink=%s added column %s %s to %s.%s (on_unknown_column: add)", sink, a->column,
-                 type, a->schema, a->table);
-}
-
 uint64_t
 cdc_sink_hash(uint64_t h, const void *p, size_t n)
 {

@@ -19,14 +19,12 @@
 #include "mysql_conn.h"
 
 struct cdc_sink_target {
-    const cdc_sink_conf_t *conf;
+    cdc_sink_base_t base; /* first: the engine's part */
     MYSQL *m;
-    cdc_sink_tables_t tables;
-    cdc_buf_t sql, tmp;
-    cdc_sink_new_column_t add; /* a column to add (on_unknown_column: add) */
-    bool busy;                 /* a statement sent, its result not read yet */
-    char busy_what[600];       /* "applying to db.table" */
-    char busy_key[256];        /* its first key column (an upsert), for my_sync */
+    cdc_buf_t tmp;
+    bool busy;           /* a statement sent, its result not read yet */
+    char busy_what[600]; /* "applying to db.table" */
+    char busy_key[256];  /* its first key column (an upsert), for my_sync */
 };
 
 /* Statements are cut before this size (max_allowed_packet is 16 MiB by default). */
@@ -101,8 +99,8 @@ my_close(cdc_sink_target_t *t)
         return;
     if (t->m)
         mysql_close(t->m); /* the named lock goes with the session */
-    cdc_sink_tables_free(&t->tables);
-    cdc_buf_deinit(&t->sql);
+    cdc_sink_tables_free(&t->base.tables);
+    cdc_buf_deinit(&t->base.sql);
     cdc_buf_deinit(&t->tmp);
     free(t);
 }
@@ -112,7 +110,7 @@ my_close(cdc_sink_target_t *t)
 static cdc_err_t
 take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
-    const cdc_sink_conf_t *conf = t->conf;
+    const cdc_sink_conf_t *conf = t->base.conf;
     char lock[600];
     snprintf(lock, sizeof(lock), "cdc-sink:%s.%s", conf->conn.database ? conf->conn.database : "",
              conf->name);
@@ -120,7 +118,7 @@ take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
         uint64_t h = cdc_sink_hash(CDC_SINK_HASH_SEED, lock, strlen(lock));
         snprintf(lock, sizeof(lock), "cdc-sink:%.30s:%016llx", conf->name, (unsigned long long)h);
     }
-    cdc_buf_t *q = &t->sql;
+    cdc_buf_t *q = &t->base.sql;
     cdc_buf_reset(q);
     cdc_buf_puts(q, "SELECT GET_LOCK(");
     cdc_mysql_literal(t->m, q, lock, strlen(lock));
@@ -143,8 +141,8 @@ static cdc_err_t
 my_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
-    t->conf = conf;
-    cdc_buf_init(&t->sql);
+    t->base.conf = conf;
+    cdc_buf_init(&t->base.sql);
     cdc_buf_init(&t->tmp);
     cdc_err_t err;
     t->m = cdc_mysql_connect(&conf->conn, &err, es);
@@ -170,7 +168,7 @@ my_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_err
 static cdc_err_t
 my_load_offsets(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
 {
-    return cdc_mysql_sink_offsets_load(t->m, t->conf->name, out, es);
+    return cdc_mysql_sink_offsets_load(t->m, t->base.conf->name, out, es);
 }
 
 static cdc_err_t
@@ -190,44 +188,24 @@ my_begin(cdc_sink_target_t *t, cdc_errstr_t *es)
 }
 
 static cdc_err_t
-my_commit(cdc_sink_target_t *t, cdc_errstr_t *es)
-{
-    return exec(t, "COMMIT", es);
-}
-
-static void
-my_rollback(cdc_sink_target_t *t)
-{
-    cdc_errstr_t ignore;
-    my_sync(t, &ignore);
-    mysql_query(t->m, "ROLLBACK");
-}
-
-static cdc_err_t
 my_set_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n, cdc_errstr_t *es)
 {
-    cdc_err_t err = my_sync(t, es);
-    if (err)
-        return err;
-    return cdc_mysql_sink_offsets_set(t->m, t->conf->name, next, n, es);
+    return cdc_mysql_sink_offsets_set(t->m, t->base.conf->name, next, n, es);
 }
 
 static cdc_err_t
 my_move_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, const int64_t *expected,
                 size_t n, cdc_errstr_t *es)
 {
-    cdc_err_t err = my_sync(t, es);
-    if (err)
-        return err;
-    return cdc_mysql_sink_offsets_move(t->m, t->conf->name, next, expected, n, es);
+    return cdc_mysql_sink_offsets_move(t->m, t->base.conf->name, next, expected, n, es);
 }
 
 /* ---- target tables and values ---------------------------------------------------------------- */
 
 static cdc_err_t
-load_columns(cdc_sink_target_t *t, const char *schema, const char *table, cdc_sink_table_t *tt,
-             cdc_errstr_t *es)
+load_columns(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es)
 {
+    const char *schema = tt->schema, *table = tt->table;
     cdc_buf_t *q = &t->tmp;
     cdc_buf_reset(q);
     /* MariaDB's JSON is LONGTEXT with a json_valid check named after the column */
@@ -353,7 +331,7 @@ static cdc_err_t
 literal(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *type, const cdc_column_t *c,
         cdc_errstr_t *es)
 {
-    cdc_err_t err = value_literal(t, &t->sql, type, c, es);
+    cdc_err_t err = value_literal(t, &t->base.sql, type, c, es);
     if (err)
         cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
     return err;
@@ -362,7 +340,7 @@ literal(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *type, cons
 static cdc_err_t
 run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, cdc_errstr_t *es)
 {
-    if (!mysql_query(t->m, t->sql.data))
+    if (!mysql_query(t->m, t->base.sql.data))
         return CDC_OK;
     char what[600];
     snprintf(what, sizeof(what), "applying to %s.%s", tt->schema, tt->table);
@@ -379,7 +357,7 @@ send(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *key, cdc_errs
         return err;
     snprintf(t->busy_what, sizeof(t->busy_what), "applying to %s.%s", tt->schema, tt->table);
     snprintf(t->busy_key, sizeof(t->busy_key), "%s", key ? key : "");
-    if (mysql_send_query(t->m, t->sql.data, (unsigned long)t->sql.len))
+    if (mysql_send_query(t->m, t->base.sql.data, (unsigned long)t->base.sql.len))
         return my_error(t, t->busy_what, es);
     t->busy = true;
     return CDC_OK;
@@ -391,12 +369,12 @@ where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t
           cdc_errstr_t *es)
 {
     cdc_err_t err = CDC_OK;
-    cdc_buf_puts(&t->sql, " WHERE ");
+    cdc_buf_puts(&t->base.sql, " WHERE ");
     for (size_t k = 0; !err && k < row->n_key; k++) {
         if (k)
-            cdc_buf_puts(&t->sql, " AND ");
-        cdc_mysql_ident(&t->sql, row->key[k].name);
-        cdc_buf_puts(&t->sql, " = ");
+            cdc_buf_puts(&t->base.sql, " AND ");
+        cdc_mysql_ident(&t->base.sql, row->key[k].name);
+        cdc_buf_puts(&t->base.sql, " = ");
         err = literal(t, tt, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
     }
     return err;
@@ -407,13 +385,13 @@ static cdc_err_t
 base_row_exists(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
                 cdc_errstr_t *es)
 {
-    cdc_buf_reset(&t->sql);
-    cdc_buf_puts(&t->sql, "SELECT 1 FROM ");
-    table_name(&t->sql, tt);
+    cdc_buf_reset(&t->base.sql);
+    cdc_buf_puts(&t->base.sql, "SELECT 1 FROM ");
+    table_name(&t->base.sql, tt);
     cdc_err_t err = where_key(t, tt, row, es);
     if (err)
         return err;
-    if (mysql_query(t->m, t->sql.data))
+    if (mysql_query(t->m, t->base.sql.data))
         return my_error(t, "looking for the base row", es);
     MYSQL_RES *r = mysql_store_result(t->m);
     bool found = r && mysql_num_rows(r) > 0;
@@ -431,7 +409,7 @@ static cdc_err_t
 update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
             size_t n, const char *const *types, cdc_errstr_t *es)
 {
-    cdc_buf_t *q = &t->sql;
+    cdc_buf_t *q = &t->base.sql;
     cdc_err_t err = CDC_OK;
     for (size_t r = 0; !err && r < n; r++) {
         const cdc_sink_row_t *row = rows[r];
@@ -464,7 +442,7 @@ static cdc_err_t
 delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
             size_t n, cdc_errstr_t *es)
 {
-    cdc_buf_t *q = &t->sql;
+    cdc_buf_t *q = &t->base.sql;
     bool one = rows[0]->n_key == 1;
     cdc_err_t err = CDC_OK;
     for (size_t r = 0; !err && r < n;) {
@@ -540,7 +518,7 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
             size_t n, const char *const *types, cdc_errstr_t *es)
 {
     const cdc_sink_row_t *row = rows[0];
-    cdc_buf_t *q = &t->sql;
+    cdc_buf_t *q = &t->base.sql;
     cdc_err_t err = CDC_OK;
     for (size_t r = 0; !err && r < n;) {
         cdc_buf_reset(q);
@@ -575,68 +553,20 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     return err;
 }
 
-static cdc_err_t
-my_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es)
-{
-    const cdc_sink_row_t *row = rows[0];
-    cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
-    /* the statement is built while the previous one runs; what queries the server waits first */
-    cdc_err_t err = !tt->n || row->update_only ? my_sync(t, es) : CDC_OK;
-    if (!err && !tt->n)
-        err = load_columns(t, row->schema, row->table, tt, es);
-    if (err)
-        return err;
-    size_t nc = row->is_delete ? 0 : row->n_cols;
-    const char **types = cdc_xcalloc(nc + row->n_key + 1, sizeof(char *));
-    err = cdc_sink_check_columns(row, tt, types, &t->add, es);
-    if (!err && row->is_delete)
-        err = delete_rows(t, tt, rows, n, es);
-    else if (!err && row->update_only)
-        err = update_rows(t, tt, rows, n, types, es);
-    else if (!err)
-        err = upsert_rows(t, tt, rows, n, types, es);
-    free(types);
-    return err;
-}
-
-static cdc_err_t
-my_savepoint(cdc_sink_target_t *t, cdc_sink_sp_t op, cdc_errstr_t *es)
-{
-    return exec(t, cdc_sink_savepoint_sql(op), es);
-}
-
-static cdc_err_t
-my_truncate(cdc_sink_target_t *t, const char *schema, const char *table, cdc_errstr_t *es)
-{
-    cdc_sink_delete_all_sql(&t->sql, schema, table, cdc_mysql_ident);
-    return exec(t, t->sql.data, es);
-}
-
-static cdc_err_t
-my_add_column(cdc_sink_target_t *t, cdc_errstr_t *es)
-{
-    static const char *const types[4] = {"DECIMAL(65,30) NULL", "BOOLEAN NULL", "JSON NULL",
-                                         "LONGTEXT NULL"};
-    const char *type = cdc_sink_add_column_sql(&t->sql, &t->add, cdc_mysql_ident, types);
-    cdc_err_t err = exec(t, t->sql.data, es);
-    if (!err)
-        cdc_sink_column_added(&t->tables, t->conf->name, &t->add, type);
-    return err;
-}
-
 const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .name = "mysql",
     .open = my_open,
     .load_offsets = my_load_offsets,
     .begin = my_begin,
-    .apply = my_apply,
+    .load_columns = load_columns,
+    .upsert = upsert_rows,
+    .update = update_rows,
+    .delete_rows = delete_rows,
     .sync = my_sync,
-    .savepoint = my_savepoint,
-    .truncate = my_truncate,
-    .add_column = my_add_column,
+    .exec = exec,
+    .quote_ident = cdc_mysql_ident,
+    .added_types = {"DECIMAL(65,30) NULL", "BOOLEAN NULL", "JSON NULL", "LONGTEXT NULL"},
     .move_offsets = my_move_offsets,
     .set_offsets = my_set_offsets,
-    .commit = my_commit,
-    .rollback = my_rollback,
     .close = my_close,
 };

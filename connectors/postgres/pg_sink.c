@@ -21,17 +21,15 @@
 #include "pg_internal.h"
 
 struct cdc_sink_target {
-    const cdc_sink_conf_t *conf;
+    cdc_sink_base_t base; /* first: the engine's part */
     PGconn *c;
-    cdc_sink_tables_t tables;
-    cdc_buf_t sql, vals, raw; /* raw: decoded bytes, scratch */
-    cdc_arena_t arena;        /* strings of an array value being converted */
+    cdc_buf_t vals, raw; /* raw: decoded bytes, scratch */
+    cdc_arena_t arena;   /* strings of an array value being converted */
     size_t *val_off;
     const char **params;
     size_t cap_params;
-    cdc_sink_new_column_t add; /* a column to add (on_unknown_column: add) */
-    bool busy;                 /* a statement sent, its result not read yet */
-    char busy_what[600];       /* "applying to schema.table" */
+    bool busy;           /* a statement sent, its result not read yet */
+    char busy_what[600]; /* "applying to schema.table" */
 };
 
 static cdc_err_t
@@ -108,8 +106,8 @@ pg_close(cdc_sink_target_t *t)
         return;
     if (t->c)
         PQfinish(t->c); /* the advisory lock goes with the session */
-    cdc_sink_tables_free(&t->tables);
-    cdc_buf_deinit(&t->sql);
+    cdc_sink_tables_free(&t->base.tables);
+    cdc_buf_deinit(&t->base.sql);
     cdc_buf_deinit(&t->vals);
     cdc_buf_deinit(&t->raw);
     cdc_arena_deinit(&t->arena);
@@ -123,7 +121,7 @@ static cdc_err_t
 take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
     char lock[300];
-    snprintf(lock, sizeof(lock), "cdc-sink:%s", t->conf->name);
+    snprintf(lock, sizeof(lock), "cdc-sink:%s", t->base.conf->name);
     const char *params[] = {lock};
     cdc_err_t err = CDC_ERR_FENCED;
     for (int tries = 0; err == CDC_ERR_FENCED && tries <= CDC_SINK_LOCK_TRY_S * 10; tries++) {
@@ -140,7 +138,7 @@ take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
         cdc_errstr_set(es, CDC_ERR_FENCED,
                        "sink %s: another instance of the sink is running (it holds the advisory "
                        "lock '%s')",
-                       t->conf->name, lock);
+                       t->base.conf->name, lock);
     return err;
 }
 
@@ -148,8 +146,8 @@ static cdc_err_t
 pg_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
-    t->conf = conf;
-    cdc_buf_init(&t->sql);
+    t->base.conf = conf;
+    cdc_buf_init(&t->base.sql);
     cdc_buf_init(&t->vals);
     cdc_buf_init(&t->raw);
     cdc_arena_init(&t->arena);
@@ -178,7 +176,7 @@ pg_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_err
 static cdc_err_t
 pg_load_offsets(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
 {
-    return cdc_pg_sink_offsets_load(t->c, t->conf->name, out, es);
+    return cdc_pg_sink_offsets_load(t->c, t->base.conf->name, out, es);
 }
 
 static cdc_err_t
@@ -196,36 +194,16 @@ pg_begin(cdc_sink_target_t *t, cdc_errstr_t *es)
 }
 
 static cdc_err_t
-pg_commit(cdc_sink_target_t *t, cdc_errstr_t *es)
-{
-    return exec(t, "COMMIT", es);
-}
-
-static void
-pg_rollback(cdc_sink_target_t *t)
-{
-    cdc_errstr_t ignore;
-    pg_sync(t, &ignore);
-    PQclear(PQexec(t->c, "ROLLBACK"));
-}
-
-static cdc_err_t
 pg_set_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n, cdc_errstr_t *es)
 {
-    cdc_err_t err = pg_sync(t, es);
-    if (err)
-        return err;
-    return cdc_pg_sink_offsets_set(t->c, t->conf->name, next, n, es);
+    return cdc_pg_sink_offsets_set(t->c, t->base.conf->name, next, n, es);
 }
 
 static cdc_err_t
 pg_move_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, const int64_t *expected,
                 size_t n, cdc_errstr_t *es)
 {
-    cdc_err_t err = pg_sync(t, es);
-    if (err)
-        return err;
-    return cdc_pg_sink_offsets_move(t->c, t->conf->name, next, expected, n, es);
+    return cdc_pg_sink_offsets_move(t->c, t->base.conf->name, next, expected, n, es);
 }
 
 /* ---- target tables --------------------------------------------------------------------------- */
@@ -251,14 +229,18 @@ load_columns(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es)
 
 /* ---- values ---------------------------------------------------------------------------------- */
 
+/* Before a statement for n rows like rows[0]: room for its parameters, empty buffers. */
 static void
-params_reserve(cdc_sink_target_t *t, size_t n)
+statement_start(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n)
 {
-    if (n <= t->cap_params)
-        return;
-    t->cap_params = n * 2;
-    t->val_off = cdc_xrealloc(t->val_off, t->cap_params * sizeof(size_t));
-    t->params = cdc_xrealloc(t->params, t->cap_params * sizeof(char *));
+    size_t need = n * ((rows[0]->is_delete ? 0 : rows[0]->n_cols) + rows[0]->n_key) + 1;
+    if (need > t->cap_params) {
+        t->cap_params = need * 2;
+        t->val_off = cdc_xrealloc(t->val_off, t->cap_params * sizeof(size_t));
+        t->params = cdc_xrealloc(t->params, t->cap_params * sizeof(char *));
+    }
+    cdc_buf_reset(&t->vals);
+    cdc_buf_reset(&t->base.sql);
 }
 
 /* One element of an array as PostgreSQL's array input reads it: quoted with backslash escapes,
@@ -399,7 +381,7 @@ send(cdc_sink_target_t *t, const cdc_sink_table_t *tt, size_t np, cdc_errstr_t *
         return err;
     set_params(t, np);
     snprintf(t->busy_what, sizeof(t->busy_what), "applying to %s.%s", tt->schema, tt->table);
-    if (!PQsendQueryParams(t->c, t->sql.data, (int)np, NULL, t->params, NULL, NULL, 0))
+    if (!PQsendQueryParams(t->c, t->base.sql.data, (int)np, NULL, t->params, NULL, NULL, 0))
         return pg_error(t, NULL, t->busy_what, es);
     t->busy = true;
     return CDC_OK;
@@ -410,7 +392,7 @@ static cdc_err_t
 run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, size_t np, bool *none, cdc_errstr_t *es)
 {
     set_params(t, np);
-    PGresult *r = PQexecParams(t->c, t->sql.data, (int)np, NULL, t->params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(t->c, t->base.sql.data, (int)np, NULL, t->params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         char what[600];
         snprintf(what, sizeof(what), "applying to %s.%s", tt->schema, tt->table);
@@ -427,7 +409,7 @@ static cdc_err_t
 param(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *type, const cdc_column_t *c,
       size_t *np, cdc_errstr_t *es)
 {
-    cdc_buf_printf(&t->sql, "$%zu", *np + 1);
+    cdc_buf_printf(&t->base.sql, "$%zu", *np + 1);
     cdc_err_t err = add_value(t, (*np)++, type, c, es);
     if (err)
         cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
@@ -440,12 +422,12 @@ where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t
           cdc_errstr_t *es)
 {
     cdc_err_t err = CDC_OK;
-    cdc_buf_puts(&t->sql, " WHERE ");
+    cdc_buf_puts(&t->base.sql, " WHERE ");
     for (size_t k = 0; !err && k < row->n_key; k++) {
         if (k)
-            cdc_buf_puts(&t->sql, " AND ");
-        quote_ident(&t->sql, row->key[k].name);
-        cdc_buf_puts(&t->sql, " = ");
+            cdc_buf_puts(&t->base.sql, " AND ");
+        quote_ident(&t->base.sql, row->key[k].name);
+        cdc_buf_puts(&t->base.sql, " = ");
         err = param(t, tt, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], np, es);
     }
     return err;
@@ -456,7 +438,8 @@ static cdc_err_t
 update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
             size_t n, const char *const *types, cdc_errstr_t *es)
 {
-    cdc_buf_t *q = &t->sql;
+    statement_start(t, rows, n);
+    cdc_buf_t *q = &t->base.sql;
     cdc_err_t err = CDC_OK;
     for (size_t r = 0; !err && r < n; r++) {
         const cdc_sink_row_t *row = rows[r];
@@ -494,7 +477,8 @@ static cdc_err_t
 delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
             size_t n, cdc_errstr_t *es)
 {
-    cdc_buf_t *q = &t->sql;
+    statement_start(t, rows, n);
+    cdc_buf_t *q = &t->base.sql;
     cdc_buf_puts(q, "DELETE FROM ");
     table_ident(q, tt);
     cdc_buf_puts(q, " WHERE (");
@@ -525,8 +509,9 @@ static cdc_err_t
 upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
             size_t n, const char *const *types, cdc_errstr_t *es)
 {
+    statement_start(t, rows, n);
     const cdc_sink_row_t *row = rows[0];
-    cdc_buf_t *q = &t->sql;
+    cdc_buf_t *q = &t->base.sql;
     cdc_buf_puts(q, "INSERT INTO ");
     table_ident(q, tt);
     cdc_buf_puts(q, " (");
@@ -574,72 +559,20 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     return err ? err : send(t, tt, np, es);
 }
 
-static cdc_err_t
-pg_apply(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es)
-{
-    const cdc_sink_row_t *row = rows[0];
-    cdc_sink_table_t *tt = cdc_sink_tables_get(&t->tables, row->schema, row->table);
-    /* the statement is built while the previous one runs; what queries the server waits first */
-    cdc_err_t err = !tt->n || row->update_only ? pg_sync(t, es) : CDC_OK;
-    if (!err && !tt->n)
-        err = load_columns(t, tt, es);
-    if (err)
-        return err;
-    size_t nc = row->is_delete ? 0 : row->n_cols;
-    const char **types = cdc_xcalloc(nc + row->n_key + 1, sizeof(char *));
-    err = cdc_sink_check_columns(row, tt, types, &t->add, es);
-    if (!err) {
-        params_reserve(t, n * (nc + row->n_key) + 1);
-        cdc_buf_reset(&t->vals);
-        cdc_buf_reset(&t->sql);
-        if (row->is_delete)
-            err = delete_rows(t, tt, rows, n, es);
-        else if (row->update_only)
-            err = update_rows(t, tt, rows, n, types, es);
-        else
-            err = upsert_rows(t, tt, rows, n, types, es);
-    }
-    free(types);
-    return err;
-}
-
-static cdc_err_t
-pg_savepoint(cdc_sink_target_t *t, cdc_sink_sp_t op, cdc_errstr_t *es)
-{
-    return exec(t, cdc_sink_savepoint_sql(op), es);
-}
-
-static cdc_err_t
-pg_truncate(cdc_sink_target_t *t, const char *schema, const char *table, cdc_errstr_t *es)
-{
-    cdc_sink_delete_all_sql(&t->sql, schema, table, quote_ident);
-    return exec(t, t->sql.data, es);
-}
-
-static cdc_err_t
-pg_add_column(cdc_sink_target_t *t, cdc_errstr_t *es)
-{
-    static const char *const types[4] = {"numeric", "boolean", "jsonb", "text"};
-    const char *type = cdc_sink_add_column_sql(&t->sql, &t->add, quote_ident, types);
-    cdc_err_t err = exec(t, t->sql.data, es);
-    if (!err)
-        cdc_sink_column_added(&t->tables, t->conf->name, &t->add, type);
-    return err;
-}
-
 const cdc_sink_ops_t cdc_pg_sink_ops = {
     .name = "postgresql",
     .open = pg_open,
     .load_offsets = pg_load_offsets,
     .begin = pg_begin,
-    .apply = pg_apply,
+    .load_columns = load_columns,
+    .upsert = upsert_rows,
+    .update = update_rows,
+    .delete_rows = delete_rows,
     .sync = pg_sync,
-    .savepoint = pg_savepoint,
-    .truncate = pg_truncate,
-    .add_column = pg_add_column,
+    .exec = exec,
+    .quote_ident = quote_ident,
+    .added_types = {"numeric", "boolean", "jsonb", "text"},
     .move_offsets = pg_move_offsets,
     .set_offsets = pg_set_offsets,
-    .commit = pg_commit,
-    .rollback = pg_rollback,
     .close = pg_close,
 };

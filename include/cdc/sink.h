@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "cdc/buf.h"
 #include "cdc/config.h"
 #include "cdc/err.h"
 #include "cdc/event.h"
@@ -30,53 +31,6 @@ typedef struct {
     size_t n_key;
 } cdc_sink_row_t;
 
-typedef enum { CDC_SINK_SAVEPOINT, CDC_SINK_RELEASE, CDC_SINK_ROLLBACK_TO } cdc_sink_sp_t;
-
-/* What a target does. Errors are classified for the engine: CDC_ERR_CONNECT (reconnect, retry
- * the batch), CDC_ERR_ABORTED (deadlock, serialization failure, lock timeout: retry the batch),
- * CDC_ERR_CONFLICT (unique or foreign-key violation: retry the record later, then the DLQ),
- * CDC_ERR_DATA / RANGE / PARSE / UTF8 / NOTFOUND (this record can never apply: the DLQ),
- * CDC_ERR_SCHEMA (a column to add first, see add_column); anything else stops the sink. */
-typedef struct cdc_sink_ops {
-    const char *name;
-    /* Connects with the sink's session settings; with lock, takes the sink's lock (another
-     * running instance: CDC_ERR_FENCED) and creates cdc_sink_offsets when missing. Without, a
-     * plain session for commands that read the offsets or force them. */
-    cdc_err_t (*open)(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out,
-                      cdc_errstr_t *es);
-    cdc_err_t (*load_offsets)(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es);
-    cdc_err_t (*begin)(cdc_sink_target_t *t, cdc_errstr_t *es);
-    /* Applies n >= 1 rows of one route that share target table, kind and column names and have
-     * distinct keys, in one statement where the target can (multi-row upsert, delete by a key
-     * list). The statement may still run on the server when this returns, so the agent prepares
-     * the next one meanwhile: its failure is then reported by the target's next call, or by
-     * sync. es names the table and column on failure; which row failed is not known (the engine
-     * then redoes the batch one row at a time). */
-    cdc_err_t (*apply)(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n,
-                       cdc_errstr_t *es);
-    /* Waits for the statement apply left running; its result. */
-    cdc_err_t (*sync)(cdc_sink_target_t *t, cdc_errstr_t *es);
-    /* One savepoint around a single row inside the transaction. */
-    cdc_err_t (*savepoint)(cdc_sink_target_t *t, cdc_sink_sp_t op, cdc_errstr_t *es);
-    /* Empties schema.table inside the transaction. */
-    cdc_err_t (*truncate)(cdc_sink_target_t *t, const char *schema, const char *table,
-                          cdc_errstr_t *es);
-    /* Outside a transaction: adds the column an apply reported missing with CDC_ERR_SCHEMA
-     * (route on_unknown_column: add), nullable, typed from the value it carried. */
-    cdc_err_t (*add_column)(cdc_sink_target_t *t, cdc_errstr_t *es);
-    /* Moves the offsets of the n partitions the batch touched (cdc_*_sink_offsets_move). */
-    cdc_err_t (*move_offsets)(cdc_sink_target_t *t, const cdc_sink_offset_t *next,
-                              const int64_t *expected, size_t n, cdc_errstr_t *es);
-    /* Sets the rows of next[0..n) as they are, inserting missing ones (replay rewinds them). */
-    cdc_err_t (*set_offsets)(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n,
-                             cdc_errstr_t *es);
-    cdc_err_t (*commit)(cdc_sink_target_t *t, cdc_errstr_t *es);
-    void (*rollback)(cdc_sink_target_t *t);
-    void (*close)(cdc_sink_target_t *t);
-} cdc_sink_ops_t;
-
-/* ---- helpers for targets ---- */
-
 /* A target table's columns and their type names, as the target reports them. */
 typedef struct {
     char *schema, *table;
@@ -89,6 +43,84 @@ typedef struct {
     size_t n;
 } cdc_sink_tables_t;
 
+/* A column to add to a target table (on_unknown_column: add). */
+typedef struct {
+    char schema[256], table[256], column[256];
+    cdc_vtype_t type; /* the JSON kind of the value that carried it (NULL: unknown) */
+} cdc_sink_new_column_t;
+
+/* What every target holds: the first member of each database's struct cdc_sink_target, so the
+ * engine reaches it through cdc_sink_base (the shape of PostgreSQL's WalWriteMethod). */
+typedef struct {
+    const cdc_sink_conf_t *conf;
+    cdc_sink_tables_t tables;  /* the target tables' columns, read on first use */
+    cdc_buf_t sql;             /* the statement being built */
+    cdc_sink_new_column_t add; /* a column to add (on_unknown_column: add) */
+} cdc_sink_base_t;
+
+static inline cdc_sink_base_t *
+cdc_sink_base(cdc_sink_target_t *t)
+{
+    return (cdc_sink_base_t *)(void *)t;
+}
+
+/* Target-side identifier quoting (PostgreSQL "x", MySQL `x`). */
+typedef void (*cdc_sink_ident_fn)(cdc_buf_t *q, const char *name);
+
+typedef enum { CDC_SINK_SAVEPOINT, CDC_SINK_RELEASE, CDC_SINK_ROLLBACK_TO } cdc_sink_sp_t;
+
+/* What a target does. Errors are classified for the engine: CDC_ERR_CONNECT (reconnect, retry
+ * the batch), CDC_ERR_ABORTED (deadlock, serialization failure, lock timeout: retry the batch),
+ * CDC_ERR_CONFLICT (unique or foreign-key violation: retry the record later, then the DLQ),
+ * CDC_ERR_DATA / RANGE / PARSE / UTF8 / NOTFOUND (this record can never apply: the DLQ),
+ * CDC_ERR_SCHEMA (a column to add first: cdc_sink_add_column); anything else stops the sink. */
+typedef struct cdc_sink_ops {
+    const char *name;
+    /* Connects with the sink's session settings; with lock, takes the sink's lock (another
+     * running instance: CDC_ERR_FENCED) and creates cdc_sink_offsets when missing. Without, a
+     * plain session for commands that read the offsets or force them. */
+    cdc_err_t (*open)(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out,
+                      cdc_errstr_t *es);
+    cdc_err_t (*load_offsets)(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es);
+    cdc_err_t (*begin)(cdc_sink_target_t *t, cdc_errstr_t *es);
+    /* Reads tt->schema.tt->table's columns into tt (none: the table does not exist). */
+    cdc_err_t (*load_columns)(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es);
+    /* The statement for n >= 1 rows of one route that share target table tt, kind and column
+     * names and have distinct keys, in one statement where the target can (multi-row upsert,
+     * delete by a key list); types[i]: the target type of each column (cdc_sink_check_columns).
+     * It may still run on the server when this returns, so the engine prepares the next one
+     * meanwhile: its failure is then reported by the target's next call, or by sync. es names
+     * the table and column on failure; which row failed is not known (the engine then redoes
+     * the batch one row at a time). */
+    cdc_err_t (*upsert)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
+                        const cdc_sink_row_t *const *rows, size_t n, const char *const *types,
+                        cdc_errstr_t *es);
+    /* Rows with some columns left out (unchanged TOAST): updates what is present. */
+    cdc_err_t (*update)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
+                        const cdc_sink_row_t *const *rows, size_t n, const char *const *types,
+                        cdc_errstr_t *es);
+    cdc_err_t (*delete_rows)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
+                             const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es);
+    /* Waits for the statement left running; its result. */
+    cdc_err_t (*sync)(cdc_sink_target_t *t, cdc_errstr_t *es);
+    /* Runs a statement that returns no rows, after the one left running. */
+    cdc_err_t (*exec)(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es);
+    cdc_sink_ident_fn quote_ident;
+    /* Column types on_unknown_column: add gives a number, a boolean, JSON, anything else. */
+    const char *added_types[4];
+    /* Inside the transaction, once the statement left running is done: moves the offsets of
+     * the n partitions the batch touched (cdc_sink_move_offsets). */
+    cdc_err_t (*move_offsets)(cdc_sink_target_t *t, const cdc_sink_offset_t *next,
+                              const int64_t *expected, size_t n, cdc_errstr_t *es);
+    /* The same: sets the rows of next[0..n) as they are, inserting missing ones (replay rewinds
+     * them; cdc_sink_set_offsets). */
+    cdc_err_t (*set_offsets)(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n,
+                             cdc_errstr_t *es);
+    void (*close)(cdc_sink_target_t *t);
+} cdc_sink_ops_t;
+
+/* ---- helpers for targets ---- */
+
 /* The cached entry of schema.table, added empty when new (valid until the next call). */
 cdc_sink_table_t *cdc_sink_tables_get(cdc_sink_tables_t *ts, const char *schema, const char *table);
 void cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type);
@@ -98,12 +130,6 @@ void cdc_sink_tables_free(cdc_sink_tables_t *ts);
 bool cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name);
 /* Whether the sink's session turns foreign-key checks off: every route has fk_checks: false. */
 bool cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf);
-/* A column to add to a target table (on_unknown_column: add). */
-typedef struct {
-    char schema[256], table[256], column[256];
-    cdc_vtype_t type; /* the JSON kind of the value that carried it (NULL: unknown) */
-} cdc_sink_new_column_t;
-
 /* Checks the row's columns, then its key columns, against the target table: types[i] is the
  * target type of each, NULL for one the target lacks when the route ignores unknown columns; when
  * it adds them, CDC_ERR_SCHEMA with *add filled in; otherwise CDC_ERR_CONFIG naming it. A table
@@ -129,20 +155,30 @@ cdc_err_t cdc_sink_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, 
 #define CDC_SINK_HASH_SEED 14695981039346656037ULL
 uint64_t cdc_sink_hash(uint64_t h, const void *p, size_t n);
 
-/* Target-side identifier quoting (PostgreSQL "x", MySQL `x`). */
-typedef void (*cdc_sink_ident_fn)(cdc_buf_t *q, const char *name);
-/* The statement of a savepoint operation (one savepoint, cdc_row). */
-const char *cdc_sink_savepoint_sql(cdc_sink_sp_t op);
-/* q = "DELETE FROM schema.table" (a truncate inside the batch's transaction). */
-void cdc_sink_delete_all_sql(cdc_buf_t *q, const char *schema, const char *table,
-                             cdc_sink_ident_fn ident);
-/* q = "ALTER TABLE ... ADD COLUMN IF NOT EXISTS col TYPE" for a; the type from types: for a
- * number, a boolean, JSON, anything else. Returns the type chosen. */
-const char *cdc_sink_add_column_sql(cdc_buf_t *q, const cdc_sink_new_column_t *a,
-                                    cdc_sink_ident_fn ident, const char *const types[4]);
-/* After a column was added: forgets the table's cached columns and logs it. */
-void cdc_sink_column_added(cdc_sink_tables_t *ts, const char *sink, const cdc_sink_new_column_t *a,
-                           const char *type);
+/* What the engine does with a target (agent/sink/sink_target.c). Applies n >= 1 rows of one
+ * route that share target table, kind and column names and have distinct keys: reads the
+ * table's columns once, checks the rows against them (cdc_sink_check_columns) and has the target
+ * build the statement. */
+cdc_err_t cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t,
+                         const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es);
+/* One savepoint around a single row inside the transaction. */
+cdc_err_t cdc_sink_savepoint(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_sink_sp_t op,
+                             cdc_errstr_t *es);
+/* Empties schema.table inside the transaction. */
+cdc_err_t cdc_sink_truncate(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const char *schema,
+                            const char *table, cdc_errstr_t *es);
+/* Outside a transaction: adds the column an apply reported missing with CDC_ERR_SCHEMA, nullable,
+ * typed from the value it carried. */
+cdc_err_t cdc_sink_add_column(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_errstr_t *es);
+/* The batch's end: the offsets of the partitions it touched moved (or set) in its transaction,
+ * then COMMIT; ROLLBACK when something failed (its own error ignored). */
+cdc_err_t cdc_sink_move_offsets(const cdc_sink_ops_t *ops, cdc_sink_target_t *t,
+                                const cdc_sink_offset_t *next, const int64_t *expected, size_t n,
+                                cdc_errstr_t *es);
+cdc_err_t cdc_sink_set_offsets(const cdc_sink_ops_t *ops, cdc_sink_target_t *t,
+                               const cdc_sink_offset_t *next, size_t n, cdc_errstr_t *es);
+cdc_err_t cdc_sink_commit(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_errstr_t *es);
+void cdc_sink_rollback(const cdc_sink_ops_t *ops, cdc_sink_target_t *t);
 
 /* Counters of a running sink. */
 typedef struct cdc_sink_stats {

@@ -1,0 +1,142 @@
+/*
+ * What the engine does with a target through its operations (include/cdc/sink.h): the part of
+ * applying rows, savepoints, truncates and added columns that is the same on every database.
+ */
+#include <stdlib.h>
+
+#include "cdc/log.h"
+#include "cdc/sink.h"
+
+static const char *
+savepoint_sql(cdc_sink_sp_t op)
+{
+    return op == CDC_SINK_SAVEPOINT ? "SAVEPOINT cdc_row"
+           : op == CDC_SINK_RELEASE ? "RELEASE SAVEPOINT cdc_row"
+                                    : "ROLLBACK TO SAVEPOINT cdc_row";
+}
+
+static void
+qualified(cdc_buf_t *q, const char *schema, const char *table, cdc_sink_ident_fn ident)
+{
+    ident(q, schema);
+    cdc_buf_putc(q, '.');
+    ident(q, table);
+}
+
+static void
+delete_all_sql(cdc_buf_t *q, const char *schema, const char *table, cdc_sink_ident_fn ident)
+{
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "DELETE FROM ");
+    qualified(q, schema, table, ident);
+}
+
+static const char *
+add_column_sql(cdc_buf_t *q, const cdc_sink_new_column_t *a, cdc_sink_ident_fn ident,
+               const char *const types[4])
+{
+    const char *type = types[a->type == CDC_VAL_NUMBER ? 0
+                             : a->type == CDC_VAL_BOOL ? 1
+                             : a->type == CDC_VAL_JSON ? 2
+                                                       : 3];
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "ALTER TABLE ");
+    qualified(q, a->schema, a->table, ident);
+    cdc_buf_puts(q, " ADD COLUMN IF NOT EXISTS ");
+    ident(q, a->column);
+    cdc_buf_printf(q, " %s", type);
+    return type;
+}
+
+static void
+column_added(cdc_sink_tables_t *ts, const char *sink, const cdc_sink_new_column_t *a,
+             const char *type)
+{
+    cdc_sink_tables_forget(ts, a->schema, a->table);
+    CDC_LOG_INFO("sink=%s added column %s %s to %s.%s (on_unknown_column: add)", sink, a->column,
+                 type, a->schema, a->table);
+}
+
+cdc_err_t
+cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_row_t *const *rows,
+               size_t n, cdc_errstr_t *es)
+{
+    cdc_sink_base_t *b = cdc_sink_base(t);
+    const cdc_sink_row_t *row = rows[0];
+    cdc_sink_table_t *tt = cdc_sink_tables_get(&b->tables, row->schema, row->table);
+    /* the statement is built while the previous one runs; what queries the server waits first */
+    cdc_err_t err = !tt->n || row->update_only ? ops->sync(t, es) : CDC_OK;
+    if (!err && !tt->n)
+        err = ops->load_columns(t, tt, es);
+    if (err)
+        return err;
+    size_t nc = row->is_delete ? 0 : row->n_cols;
+    const char **types = cdc_xcalloc(nc + row->n_key + 1, sizeof(char *));
+    err = cdc_sink_check_columns(row, tt, types, &b->add, es);
+    if (!err && row->is_delete)
+        err = ops->delete_rows(t, tt, rows, n, es);
+    else if (!err && row->update_only)
+        err = ops->update(t, tt, rows, n, types, es);
+    else if (!err)
+        err = ops->upsert(t, tt, rows, n, types, es);
+    free(types);
+    return err;
+}
+
+cdc_err_t
+cdc_sink_savepoint(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_sink_sp_t op,
+                   cdc_errstr_t *es)
+{
+    return ops->exec(t, savepoint_sql(op), es);
+}
+
+cdc_err_t
+cdc_sink_truncate(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const char *schema,
+                  const char *table, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &cdc_sink_base(t)->sql;
+    delete_all_sql(q, schema, table, ops->quote_ident);
+    return ops->exec(t, q->data, es);
+}
+
+cdc_err_t
+cdc_sink_add_column(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    cdc_sink_base_t *b = cdc_sink_base(t);
+    const char *type = add_column_sql(&b->sql, &b->add, ops->quote_ident, ops->added_types);
+    cdc_err_t err = ops->exec(t, b->sql.data, es);
+    if (!err)
+        column_added(&b->tables, b->conf->name, &b->add, type);
+    return err;
+}
+
+cdc_err_t
+cdc_sink_move_offsets(const cdc_sink_ops_t *ops, cdc_sink_target_t *t,
+                      const cdc_sink_offset_t *next, const int64_t *expected, size_t n,
+                      cdc_errstr_t *es)
+{
+    cdc_err_t err = ops->sync(t, es);
+    return err ? err : ops->move_offsets(t, next, expected, n, es);
+}
+
+cdc_err_t
+cdc_sink_set_offsets(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_offset_t *next,
+                     size_t n, cdc_errstr_t *es)
+{
+    cdc_err_t err = ops->sync(t, es);
+    return err ? err : ops->set_offsets(t, next, n, es);
+}
+
+cdc_err_t
+cdc_sink_commit(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    return ops->exec(t, "COMMIT", es);
+}
+
+void
+cdc_sink_rollback(const cdc_sink_ops_t *ops, cdc_sink_target_t *t)
+{
+    cdc_errstr_t ignore;
+    ops->sync(t, &ignore);
+    ops->exec(t, "ROLLBACK", &ignore);
+}
