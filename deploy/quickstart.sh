@@ -132,6 +132,9 @@ curl -s "http://127.0.0.1:$CDC_HTTP_PORT/metrics" | grep -E '^cdc_(source_events
 echo "== connect to the demo databases (throwaway passwords, gone with the databases):"
 echo "   PGPASSWORD=$CRM_PASSWORD psql -h 127.0.0.1 -p $CRM_PORT -U cdc crm"
 echo "   mariadb -h 127.0.0.1 -P $ERP_PORT -u cdc -p$ERP_PASSWORD erp"
+echo "== cdc-agent commands against the demo from another shell (README \"Five minutes with it\"):"
+echo "   export CRM_PORT=$CRM_PORT CRM_PASSWORD=$CRM_PASSWORD ERP_PORT=$ERP_PORT ERP_PASSWORD=$ERP_PASSWORD${CDC_KAFKA_BROKERS:+ CDC_KAFKA_BROKERS=$CDC_KAFKA_BROKERS}"
+echo "   $agent_bin offsets show -c $root/config/crm-erp.yaml"
 echo "== the agent keeps running; make your own changes, Ctrl-C to stop it and remove both databases"
 set +e
 wait "$agent"

@@ -41,7 +41,7 @@ for variant in build build-asan; do
     configure "$variant"
     cmake --build "$builds/$variant" -j "$jobs"
     echo "== $variant: ctest"
-    # a test that fails is run once more; its first failure stays in the output (the README lists
+    # a test that fails is run once more; its first failure stays in the output (docs/testing.md lists
     # the known intermittent ones)
     ctest --test-dir "$builds/$variant" -j "$jobs" --output-on-failure --no-tests=error \
         --repeat until-pass:2 || status=1

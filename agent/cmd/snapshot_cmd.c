@@ -1,6 +1,6 @@
 /*
- * `cdc-agent snapshot`: re-snapshot one table while the agent streams (DESIGN "Snapshots"). The
- * command writes a request into the source's own stream (connector source_request), so the
+ * `cdc-agent snapshot`: re-snapshot one table while the agent streams (docs/design.md "Snapshots").
+ * The command writes a request into the source's own stream (connector source_request), so the
  * running agent reads it in order with every change, and a stopped one at its next start; the
  * source then reads the table chunk by chunk between watermarks. Progress and the outcome come
  * back in the source's offset records (their "resnapshot" object), which this command follows

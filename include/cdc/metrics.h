@@ -1,6 +1,6 @@
 /*
- * Prometheus metrics (DESIGN "Operations"): a process-wide registry of series, each a name, a
- * help text and fixed labels, updated with atomics from any thread and rendered in the text
+ * Prometheus metrics (docs/design.md "Operations"): a process-wide registry of series, each a name,
+ * a help text and fixed labels, updated with atomics from any thread and rendered in the text
  * exposition format for /metrics (agent/ops/http.c). Series are registered once, when a source or
  * sink starts, and looked up again by name and labels when it restarts.
  */

@@ -3,7 +3,7 @@
  * in the target) and applies their events in batches, one target transaction per batch together
  * with the conditional move of cdc_sink_offsets; and the operations a target database provides.
  * Events at or below a partition's stored source position within the same epoch are re-sends and
- * are skipped (DESIGN "Exactly-once-style offsets").
+ * are skipped (docs/design.md "Exactly-once-style offsets").
  */
 #ifndef CDC_SINK_H
 #define CDC_SINK_H

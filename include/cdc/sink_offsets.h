@@ -1,7 +1,7 @@
 /*
- * The sinks' offsets in the target database (contract, DESIGN "Exactly-once-style offsets"):
- * cdc_sink_offsets(sink, topic, partition, next_offset, epoch, source_pos). A sink moves its rows
- * inside the same target transaction that applies the records, with a conditional update
+ * The sinks' offsets in the target database (contract, docs/design.md "Exactly-once-style
+ * offsets"): cdc_sink_offsets(sink, topic, partition, next_offset, epoch, source_pos). A sink moves
+ * its rows inside the same target transaction that applies the records, with a conditional update
  * (WHERE next_offset = <expected>): no row moved means another instance took over (fenced), and
  * the caller rolls back and stops. On start a sink seeks to the stored offsets and skips re-sent
  * records at or below source_pos within the same epoch.

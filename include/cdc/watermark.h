@@ -1,9 +1,9 @@
 /*
- * Bookkeeping of a snapshot completed chunk by chunk between watermarks (DESIGN "Snapshots"),
- * shared by the sources: the chunk in flight, the keys changed in the stream between its low and
- * high watermark (those rows are dropped from the chunk: the stream carries them), and what the
- * high watermark's commit carries (progress, completion). How watermarks are written and read
- * back, and what a key is, stay with each source.
+ * Bookkeeping of a snapshot completed chunk by chunk between watermarks (docs/design.md
+ * "Snapshots"), shared by the sources: the chunk in flight, the keys changed in the stream between
+ * its low and high watermark (those rows are dropped from the chunk: the stream carries them), and
+ * what the high watermark's commit carries (progress, completion). How watermarks are written and
+ * read back, and what a key is, stay with each source.
  *
  * Two kinds of work go through it: completing an interrupted initial snapshot (tables in config
  * order, progress in the offset record's snapshot_progress), then the re-snapshot queue: tables

@@ -13,7 +13,8 @@ prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
 DESTDIR=$tmp/root cmake --install "$build" >"$tmp/install.log"
 r=$tmp/root$prefix
 for f in bin/cdc-agent lib/systemd/system/cdc-agent.service etc/cdc-agent/agent.yaml.example \
-         share/doc/cdc-agent/LICENSE share/doc/cdc-agent/README.md share/doc/cdc-agent/reference.yaml; do
+         share/doc/cdc-agent/LICENSE share/doc/cdc-agent/README.md share/doc/cdc-agent/reference.yaml \
+         share/doc/cdc-agent/docs/design.md share/doc/cdc-agent/docs/configuration.md; do
     [ -f "$r/$f" ] && ok || bad "installed $f"
 done
 unit=$(cat "$r/lib/systemd/system/cdc-agent.service")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The PostgreSQL <-> MySQL type table of the README, one check per row: a PostgreSQL source table
+# The PostgreSQL <-> MySQL type table of docs/sinks.md, one check per row: a PostgreSQL source table
 # with a column per type synced into a MariaDB table, and a MariaDB source table synced into a
 # PostgreSQL one, in one agent. Row 1 of each source holds every value that converts; each
 # refused case is a row of its own holding only the refused value, which must land in the sink's
