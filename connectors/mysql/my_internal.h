@@ -4,6 +4,7 @@
 #ifndef CDC_MY_INTERNAL_H
 #define CDC_MY_INTERNAL_H
 
+#include "cdc/chunk_pos.h"
 #include "cdc/clock.h"
 #include "mysql_conn.h" /* mysql.h first: mariadb_rpl.h needs its types */
 
@@ -169,10 +170,9 @@ cdc_err_t my_snap_query(cdc_source_t *s, const my_snap_table_t *st, const my_sna
 void my_snap_key_save(const my_snap_table_t *st, MYSQL_ROW row, const unsigned long *len,
                       my_snap_key_t *key);
 void my_snap_key_free(my_snap_key_t *key);
-/* Snapshot progress (JSON text, caller frees): {"ordinal": table index, "after": [last key
- * values, binary ones in hex] or null}. */
+/* Snapshot progress (cdc/chunk_pos.h text, caller frees): the table's ordinal and its last key
+ * read, binary key columns in hex. */
 char *my_snap_progress(const my_snap_table_t *st, size_t ordinal, const my_snap_key_t *key);
-bool my_snap_progress_parse(const char *progress, size_t *ordinal);
 /* The key a progress record resumes after (for the table st is open on); false if unreadable. */
 bool my_snap_progress_key(const my_snap_table_t *st, const char *progress, my_snap_key_t *key);
 /* A row as an `op: r` event (columns in s->arena); the caller sets pos, txn_id and txn_seq. */

@@ -89,11 +89,14 @@ cdc_err_t
 my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
 {
     my_resnap_t *r = &s->resnap;
-    if (progress && progress[0] && !my_snap_progress_parse(progress, &r->ordinal))
+    cdc_chunk_pos_t at = {0};
+    if (progress && progress[0] && !cdc_chunk_pos_parse(progress, &at))
         return cdc_errstr_set(es, CDC_ERR_FATAL,
                               "source %s: unreadable snapshot progress in the stored offsets; "
                               "re-snapshot with `cdc-agent source drop`",
                               s->conf->name);
+    r->ordinal = at.ordinal;
+    cdc_chunk_pos_free(&at);
     r->resume = progress && progress[0] ? cdc_xstrdup(progress) : NULL;
     cdc_err_t err = signal_ready(s, es);
     if (err)

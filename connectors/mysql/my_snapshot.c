@@ -335,79 +335,68 @@ static const char hexdig[] = "0123456789abcdef";
 char *
 my_snap_progress(const my_snap_table_t *st, size_t ordinal, const my_snap_key_t *key)
 {
-    json_t *after = json_null();
-    if (key && key->set) {
-        after = json_array();
-        cdc_buf_t hex;
-        cdc_buf_init(&hex);
-        for (size_t k = 0; k < st->n_key; k++) {
-            const char *p = key->bytes.data + key->off[k];
-            const my_snap_col_t *c = &st->cols[st->key[k]];
-            if (c->binary && !c->number) { /* any bytes: hex */
-                cdc_buf_reset(&hex);
-                cdc_buf_put_hex(&hex, p, key->len[k]);
-                json_array_append_new(after, json_stringn(hex.data ? hex.data : "", hex.len));
-            } else {
-                json_array_append_new(after, json_stringn(p, key->len[k]));
-            }
-        }
-        cdc_buf_deinit(&hex);
+    if (!key || !key->set)
+        return cdc_chunk_pos_format(ordinal, NULL, NULL, 0);
+    /* binary keys (any bytes) as hex; one buffer, the strings' offsets fixed up after */
+    cdc_buf_t text;
+    cdc_buf_init(&text);
+    size_t *off = cdc_xcalloc(st->n_key + 1, sizeof(size_t)),
+           *len = cdc_xcalloc(st->n_key + 1, sizeof(size_t));
+    const char **after = cdc_xcalloc(st->n_key + 1, sizeof(char *));
+    for (size_t k = 0; k < st->n_key; k++) {
+        const char *p = key->bytes.data + key->off[k];
+        const my_snap_col_t *c = &st->cols[st->key[k]];
+        off[k] = text.len;
+        if (c->binary && !c->number)
+            cdc_buf_put_hex(&text, p, key->len[k]);
+        else
+            cdc_buf_append(&text, p, key->len[k]);
+        len[k] = text.len - off[k];
     }
-    json_t *o = json_pack("{s:I, s:o}", "ordinal", (json_int_t)ordinal, "after", after);
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return text;
-}
-
-bool
-my_snap_progress_parse(const char *progress, size_t *ordinal)
-{
-    json_int_t ord = 0;
-    json_t *p = json_loads(progress, 0, NULL);
-    bool ok = p && !json_unpack(p, "{s:I}", "ordinal", &ord) && ord >= 0;
-    json_decref(p);
-    *ordinal = ok ? (size_t)ord : 0;
-    return ok;
+    for (size_t k = 0; k < st->n_key; k++)
+        after[k] = text.data ? text.data + off[k] : "";
+    char *out = cdc_chunk_pos_format(ordinal, after, len, st->n_key);
+    free(after);
+    free(off);
+    free(len);
+    cdc_buf_deinit(&text);
+    return out;
 }
 
 bool
 my_snap_progress_key(const my_snap_table_t *st, const char *progress, my_snap_key_t *key)
 {
-    json_t *p = json_loads(progress, 0, NULL), *after = p ? json_object_get(p, "after") : NULL;
-    bool ok = true;
+    cdc_chunk_pos_t at;
     key->set = false;
-    if (json_is_array(after)) {
-        ok = json_array_size(after) == st->n_key;
-        if (key->cap < st->n_key) {
-            key->off = cdc_xrealloc(key->off, st->n_key * sizeof(size_t));
-            key->len = cdc_xrealloc(key->len, st->n_key * sizeof(size_t));
-            key->cap = st->n_key;
-        }
-        cdc_buf_reset(&key->bytes);
-        for (size_t k = 0; ok && k < st->n_key; k++) {
-            const char *v = json_string_value(json_array_get(after, k));
-            size_t n = v ? json_string_length(json_array_get(after, k)) : 0;
-            ok = v != NULL;
-            key->off[k] = key->bytes.len;
-            const my_snap_col_t *c = &st->cols[st->key[k]];
-            if (ok && c->binary && !c->number) {
-                ok = n % 2 == 0;
-                for (size_t j = 0; ok && j < n; j += 2) {
-                    const char *a = strchr(hexdig, v[j]), *b = strchr(hexdig, v[j + 1]);
-                    ok = a && b && v[j] && v[j + 1];
-                    if (ok)
-                        cdc_buf_putc(&key->bytes, (char)((a - hexdig) << 4 | (b - hexdig)));
-                }
-            } else if (ok) {
-                cdc_buf_append(&key->bytes, v, n);
-            }
-            key->len[k] = key->bytes.len - key->off[k];
-        }
-        key->set = ok;
-    } else {
-        ok = after == NULL || json_is_null(after);
+    if (!cdc_chunk_pos_parse(progress, &at))
+        return false;
+    bool ok = !at.after || at.n_after == st->n_key;
+    if (key->cap < st->n_key) {
+        key->off = cdc_xrealloc(key->off, st->n_key * sizeof(size_t));
+        key->len = cdc_xrealloc(key->len, st->n_key * sizeof(size_t));
+        key->cap = st->n_key;
     }
-    json_decref(p);
+    cdc_buf_reset(&key->bytes);
+    for (size_t k = 0; ok && at.after && k < st->n_key; k++) {
+        const char *v = at.after[k];
+        size_t n = at.after_len[k];
+        key->off[k] = key->bytes.len;
+        const my_snap_col_t *c = &st->cols[st->key[k]];
+        if (c->binary && !c->number) {
+            ok = n % 2 == 0;
+            for (size_t j = 0; ok && j < n; j += 2) {
+                const char *a = strchr(hexdig, v[j]), *b = strchr(hexdig, v[j + 1]);
+                ok = a && b && v[j] && v[j + 1];
+                if (ok)
+                    cdc_buf_putc(&key->bytes, (char)((a - hexdig) << 4 | (b - hexdig)));
+            }
+        } else {
+            cdc_buf_append(&key->bytes, v, n);
+        }
+        key->len[k] = key->bytes.len - key->off[k];
+    }
+    key->set = ok && at.after;
+    cdc_chunk_pos_free(&at);
     return ok;
 }
 

@@ -15,7 +15,6 @@
  * record is written, so the chunk's snapshot is checked against the stream's transactions
  * (read_chunk).
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +28,11 @@
 /* milliseconds a transaction read from the stream may take to become visible */
 #define VISIBLE_WAIT_TRIES 10000
 
-static void
-free_after(pg_resnap_t *r)
-{
-    for (uint16_t k = 0; k < r->n_after; k++)
-        free(r->after[k]);
-    free(r->after);
-    r->after = NULL;
-    r->n_after = 0;
-}
-
 void
 pg_resnap_free(cdc_source_t *s)
 {
     pg_resnap_t *r = &s->resnap;
-    free_after(r);
+    cdc_chunk_pos_free(&r->at);
     cdc_wm_free(&r->wm);
     cdc_pg_xsnap_free(&r->snap);
     PQclear(r->rows);
@@ -52,38 +41,15 @@ pg_resnap_free(cdc_source_t *s)
     memset(r, 0, sizeof(*r));
 }
 
-/* Progress text (pg_scan_progress) into the table ordinal and the key to continue after; false
- * when it cannot be read. */
-static bool
-parse_progress(pg_resnap_t *r, const char *progress, json_int_t *ordinal)
-{
-    json_t *p = json_loads(progress, 0, NULL), *after = NULL;
-    if (!p || json_unpack(p, "{s:I, s:o}", "ordinal", ordinal, "after", &after) || *ordinal < 0) {
-        json_decref(p);
-        return false;
-    }
-    free_after(r);
-    if (json_is_array(after) && json_array_size(after) > 0) {
-        r->n_after = (uint16_t)json_array_size(after);
-        r->after = cdc_xcalloc(r->n_after, sizeof(char *));
-        for (uint16_t k = 0; k < r->n_after; k++) {
-            const char *v = json_string_value(json_array_get(after, k));
-            r->after[k] = cdc_xstrdup(v ? v : "");
-        }
-    }
-    json_decref(p);
-    return true;
-}
-
 cdc_err_t
 pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
 {
     pg_resnap_t *r = &s->resnap;
-    json_int_t ordinal = 0;
-    if (!parse_progress(r, progress, &ordinal))
+    cdc_chunk_pos_free(&r->at);
+    if (!cdc_chunk_pos_parse(progress, &r->at))
         return cdc_errstr_set(es, CDC_ERR_FATAL, "source %s: unreadable snapshot progress",
                               s->conf->name);
-    r->ordinal = (size_t)ordinal;
+    r->ordinal = r->at.ordinal;
     cdc_wm_start(&r->wm);
     CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks",
                  s->conf->name, r->ordinal + 1, s->conf->n_tables);
@@ -164,8 +130,8 @@ read_chunk(cdc_source_t *s, cdc_errstr_t *es)
                                   s->conf->name, unseen, VISIBLE_WAIT_TRIES / 1000);
         usleep(1000);
     }
-    cdc_err_t err =
-        pg_scan_chunk(&r->scan, r->n_after ? (const char *const *)r->after : NULL, &r->rows, es);
+    cdc_err_t err = pg_scan_chunk(&r->scan, r->at.n_after ? (const char *const *)r->at.after : NULL,
+                                  &r->rows, es);
     rollback(s); /* read only: nothing to commit */
     return err;
 }
@@ -184,12 +150,11 @@ pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
             return CDC_OK; /* the queue is empty */
         more = true;
         if (!r->scan_open) {
-            json_int_t ignored;
             const char *progress = r->wm.queue[0].progress;
             r->ordinal = (size_t)head;
-            free_after(r);
-            if (progress && !parse_progress(r, progress, &ignored))
-                free_after(r); /* unreadable: the table is read from its start again */
+            cdc_chunk_pos_free(&r->at);
+            if (progress && !cdc_chunk_pos_parse(progress, &r->at))
+                cdc_chunk_pos_free(&r->at); /* unreadable: the table is read from its start */
         }
     }
     if (more && !r->scan_open) {
@@ -301,24 +266,18 @@ advance(cdc_source_t *s)
     bool more = initial ? r->ordinal < s->conf->n_tables : r->scan_open;
     int rows = r->rows ? PQntuples(r->rows) : 0;
     bool table_done = !more || rows < PG_SCAN_CHUNK_ROWS;
-    char *progress = more && (initial || !table_done)
-                         ? pg_scan_progress(&r->scan, 0, r->rows, table_done)
-                         : NULL;
-    free_after(r);
+    char *progress =
+        more && (initial || !table_done) ? pg_scan_progress(&r->scan, r->rows, table_done) : NULL;
+    cdc_chunk_pos_free(&r->at);
     if (table_done) {
         if (more) {
             pg_scan_close(&r->scan);
             r->scan_open = false;
             r->ordinal += initial;
         }
-    } else {
-        const char **vals = cdc_xcalloc(r->scan.meta.n_key + 1u, sizeof(char *));
-        pg_scan_key(&r->scan, r->rows, rows - 1, vals);
-        r->n_after = r->scan.meta.n_key;
-        r->after = cdc_xcalloc(r->n_after, sizeof(char *));
-        for (uint16_t k = 0; k < r->n_after; k++)
-            r->after[k] = cdc_xstrdup(vals[k]);
-        free(vals);
+    } else { /* the chunk's last key, as the progress carries it */
+        if (!cdc_chunk_pos_parse(progress, &r->at))
+            cdc_chunk_pos_free(&r->at);
     }
     PQclear(r->rows);
     r->rows = NULL;

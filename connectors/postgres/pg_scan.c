@@ -137,21 +137,18 @@ pg_scan_close(pg_scan_t *sn)
     cdc_buf_deinit(&sn->order);
 }
 
-/* Progress after a chunk: the next table once this one is exhausted, else this table's row count
- * and the last key read (text values, in key order). Caller frees. */
+/* Progress after a chunk: the next table once this one is exhausted, else the last key read (text
+ * values, in key order). Caller frees. */
 char *
-pg_scan_progress(const pg_scan_t *sn, uint32_t idx, PGresult *last, bool table_done)
+pg_scan_progress(const pg_scan_t *sn, PGresult *last, bool table_done)
 {
-    json_t *after = json_null();
-    if (!table_done && last && PQntuples(last) > 0) {
-        int lr = PQntuples(last) - 1;
-        after = json_array();
-        for (uint16_t k = 0; k < sn->meta.n_key; k++)
-            json_array_append_new(after, json_string(PQgetvalue(last, lr, sn->meta.key_idx[k])));
-    }
-    json_t *p = json_pack("{s:I, s:I, s:o}", "ordinal", (json_int_t)(sn->ordinal + table_done),
-                          "idx", (json_int_t)(table_done ? 0 : idx), "after", after);
-    char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(p);
-    return s;
+    if (table_done || !last || PQntuples(last) == 0)
+        return cdc_chunk_pos_format(sn->ordinal + table_done, NULL, NULL, 0);
+    const char **after = cdc_xcalloc(sn->meta.n_key + 1u, sizeof(char *));
+    int lr = PQntuples(last) - 1;
+    for (uint16_t k = 0; k < sn->meta.n_key; k++)
+        after[k] = PQgetvalue(last, lr, sn->meta.key_idx[k]);
+    char *text = cdc_chunk_pos_format(sn->ordinal, after, NULL, sn->meta.n_key);
+    free(after);
+    return text;
 }

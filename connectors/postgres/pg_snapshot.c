@@ -88,7 +88,7 @@ snapshot_table(cdc_source_t *s, PGconn *conn, snap_t *sn, size_t ordinal, bool l
         total += (uint64_t)rows;
         cdc_snap_progress_rows(&sn->progress, s->conf->tables[ordinal], (uint64_t)rows);
         info.pos.idx = txn.idx;
-        char *progress = pg_scan_progress(&sc, txn.idx, last, rows < PG_SCAN_CHUNK_ROWS);
+        char *progress = pg_scan_progress(&sc, last, rows < PG_SCAN_CHUNK_ROWS);
         info.progress = progress;
         info.snapshot_done = last_table && rows < PG_SCAN_CHUNK_ROWS;
         info.ack_token = info.snapshot_done ? s->consistent_point : 0;

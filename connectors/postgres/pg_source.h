@@ -9,6 +9,7 @@
 
 #include "cdc/clock.h"
 #include "cdc/metrics.h"
+#include "cdc/chunk_pos.h"
 #include "pg_xsnap.h"
 #include "cdc/watermark.h"
 #include "pg_internal.h"
@@ -36,15 +37,15 @@ void pg_scan_key(const pg_scan_t *sc, PGresult *r, int row, const char **out);
 /* Builds row of r as an insert (op r at snapshot phases) and passes it to emit. */
 cdc_err_t pg_scan_emit_row(pg_scan_t *sc, pg_txn_t *txn, PGresult *r, int row, pg_emit_fn emit,
                            void *ctx, cdc_errstr_t *es);
-/* Progress after a chunk (JSON, caller frees): next table when done, else idx and last key. */
-char *pg_scan_progress(const pg_scan_t *sc, uint32_t idx, PGresult *last, bool table_done);
+/* Progress after a chunk (cdc/chunk_pos.h text, caller frees): the next table when done, else the
+ * last key read. */
+char *pg_scan_progress(const pg_scan_t *sc, PGresult *last, bool table_done);
 void pg_scan_close(pg_scan_t *sc);
 
 /* ---- resuming an interrupted initial snapshot (pg_resnap.c) ---- */
 typedef struct {
-    size_t ordinal; /* table being read */
-    char **after;   /* last key read (text values); NULL = from the table's start */
-    uint16_t n_after;
+    size_t ordinal;     /* table being read */
+    cdc_chunk_pos_t at; /* the table and the last key read (text values; none: its start) */
     bool scan_open;
     pg_scan_t scan;
     cdc_wm_t wm;            /* chunk in flight, changed keys (key_text), what the commit carries */

@@ -1,5 +1,6 @@
-/* MySQL snapshot progress: the last key of a chunk survives the round trip through the offset
- * record's JSON, binary key bytes (NUL, 0xff, invalid UTF-8) as hex and numbers as text. */
+/* Snapshot progress (cdc/chunk_pos.h) as the MySQL source writes it: the last key of a chunk
+ * survives the round trip through the offset record's JSON, binary key bytes (NUL, 0xff, invalid
+ * UTF-8) as hex and numbers as text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,9 +32,12 @@ test_round_trip(void **state)
     char *p = my_snap_progress(&table, 3, &key);
     assert_string_equal(
         p, "{\"ordinal\":3,\"after\":[\"00ff61c3\",\"18446744073709551615\",\"Zoë \\\"q\\\"\"]}");
-    size_t ordinal = 0;
-    assert_true(my_snap_progress_parse(p, &ordinal));
-    assert_int_equal(ordinal, 3);
+    cdc_chunk_pos_t at;
+    assert_true(cdc_chunk_pos_parse(p, &at));
+    assert_int_equal(at.ordinal, 3);
+    assert_int_equal(at.n_after, 3);
+    assert_string_equal(at.after[0], "00ff61c3");
+    cdc_chunk_pos_free(&at);
     assert_true(my_snap_progress_key(&table, p, &back));
     assert_true(back.set);
     assert_int_equal(back.bytes.len, key.bytes.len);
@@ -57,10 +61,21 @@ test_table_start_and_refusals(void **state)
     assert_true(my_snap_progress_key(&table, p, &key));
     assert_false(key.set);
     free(p);
-    size_t ordinal;
-    assert_false(my_snap_progress_parse("{\"after\": null}", &ordinal));
-    assert_false(my_snap_progress_parse("{\"ordinal\": -1}", &ordinal));
-    assert_false(my_snap_progress_parse("not json", &ordinal));
+    cdc_chunk_pos_t at;
+    assert_false(cdc_chunk_pos_parse("{\"after\": null}", &at));
+    assert_false(cdc_chunk_pos_parse("{\"ordinal\": -1}", &at));
+    assert_false(cdc_chunk_pos_parse("not json", &at));
+    assert_false(cdc_chunk_pos_parse("{\"ordinal\": 0, \"after\": [1]}", &at));
+    /* a key with a NUL byte keeps its length (the PostgreSQL source writes text, NUL-free) */
+    const char *after[] = {"a\0b"};
+    size_t len[] = {3};
+    char *q = cdc_chunk_pos_format(2, after, len, 1);
+    assert_true(cdc_chunk_pos_parse(q, &at));
+    assert_int_equal(at.ordinal, 2);
+    assert_int_equal(at.after_len[0], 3);
+    assert_memory_equal(at.after[0], "a\0b", 3);
+    cdc_chunk_pos_free(&at);
+    free(q);
     /* a key of another shape, or hex that is not hex */
     assert_false(my_snap_progress_key(&table, "{\"ordinal\":0,\"after\":[\"00\"]}", &key));
     assert_false(
