@@ -3,14 +3,9 @@
  */
 #include "cdc/connector.h"
 
-#include "cdc/sink.h"
-#include "cdc/source.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "cdc/clock.h"
 
 static const cdc_connector_t *const connectors[] = {&cdc_pg_connector, &cdc_mysql_connector};
 
@@ -83,21 +78,4 @@ cdc_probe_route(cdc_probe_t *p, const cdc_route_conf_t *route, const char *const
         if (!has_column(have, n, route->key[i]))
             cdc_probe_note(p, true, "route %s: target %s has no column %s (key)", route->from,
                            route->to, route->key[i]);
-}
-
-cdc_err_t
-cdc_source_store_start(const cdc_source_cb_t *cb, void *ctx, const char *source, cdc_pos_t pos,
-                       const char *native, const char *resnap, cdc_source_resume_t *resume,
-                       cdc_errstr_t *es)
-{
-    cdc_txn_info_t info = {pos, 0, "start", cdc_wall_ms(), true, NULL, native, resnap};
-    cdc_err_t err = cb->commit(ctx, &info);
-    if (!err && cb->sync)
-        err = cb->sync(ctx);
-    if (err)
-        return cdc_errstr_set(es, err, "source %s: storing the start position failed", source);
-    resume->has_pos = true; /* skip nothing before it: it is below every event */
-    resume->pos = pos;
-    resume->snapshot_done = true;
-    return CDC_OK;
 }

@@ -107,13 +107,13 @@ struct cdc_source {
         uint64_t minor;   /* end position of its first (GTID) event */
         uint64_t start;   /* position of its first event */
         uint32_t idx;     /* next event index */
-        uint32_t delivered;
         int64_t ts_ms;
         char gtid[64];
         char txn_id[320];
         char pos[CDC_POS_STRLEN];
         char start_native[512]; /* resume point at its start */
     } txn;
+    cdc_emitter_t emit;      /* its delivered: events of the current transaction handed on */
     int64_t last_advance_us; /* last time a skipped transaction moved the stored position */
     cdc_arena_t arena;       /* per event */
     cdc_binlog_cell_t *cells_a, *cells_b;

@@ -123,32 +123,28 @@ native_parse(const char *native, char *file, size_t cap, uint64_t *pos, uint32_t
 
 /* ---- emitting -------------------------------------------------------------------------------- */
 
+static void
+begin_info(void *src, cdc_txn_info_t *out)
+{
+    cdc_source_t *s = src;
+    *out = (cdc_txn_info_t){
+        .txn_id = s->txn.txn_id, .ts_ms = s->txn.ts_ms, .native = s->txn.start_native};
+    cdc_pos_parse(s->txn.pos, &out->pos);
+    out->pos.idx = 0;
+}
+
 cdc_err_t
 my_emit(cdc_source_t *s, cdc_event_t *ev)
 {
     my_resnap_track(s, ev);
-    if (s->txn.may_skip) {
-        cdc_pos_t p;
-        cdc_pos_parse(ev->source.pos, &p);
-        if (p.epoch == s->resume.pos.epoch && cdc_pos_cmp(&p, &s->resume.pos) <= 0)
-            return CDC_OK; /* published before the restart */
-    }
-    if (s->txn.delivered++ == 0 && s->cb->begin) {
-        cdc_txn_info_t info = {{0},   0,    s->txn.txn_id,       s->txn.ts_ms,
-                               false, NULL, s->txn.start_native, NULL};
-        cdc_pos_parse(s->txn.pos, &info.pos);
-        info.pos.idx = 0;
-        cdc_err_t err = s->cb->begin(s->ctx, &info);
-        if (err)
-            return err;
-    }
-    return s->cb->event(s->ctx, ev);
+    return cdc_source_emit(s->cb, s->ctx, &s->emit, s->txn.may_skip, ev);
 }
 
 static void
 txn_begin(cdc_source_t *s, const cdc_binlog_event_t *ev, const cdc_binlog_gtid_t *g)
 {
     memset(&s->txn, 0, sizeof(s->txn));
+    s->emit.delivered = 0;
     s->txn.open = true;
     s->txn.standalone = g ? g->standalone : false;
     s->txn.start = ev->log_pos - ev->size;
@@ -181,7 +177,7 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
     cdc_txn_info_t snap = {0};
     bool chunk = s->resnap.wm.commit_pending; /* a high watermark: carries progress */
     /* ... or the re-snapshot queue changed (a request) */
-    if (s->txn.delivered == 0 && !cdc_wm_must_commit(&s->resnap.wm)) {
+    if (s->emit.delivered == 0 && !cdc_wm_must_commit(&s->resnap.wm)) {
         /* nothing captured: move the stored position now and then, so purged binlogs behind
          * it are never needed again */
         if (now - s->last_advance_us < (int64_t)s->conf->heartbeat_ms * 1000)
@@ -456,6 +452,7 @@ my_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
     cdc_err_t err;
     s->conf = conf;
     s->resume = *resume;
+    s->emit = (cdc_emitter_t){.resume = &s->resume, .src = s, .begin_info = begin_info};
     s->epoch = resume->has_pos ? resume->pos.epoch : resume->epoch ? resume->epoch : 1;
     cdc_arena_init(&s->arena);
     s->tables = cdc_xcalloc(conf->n_tables + 1, sizeof(my_table_t));

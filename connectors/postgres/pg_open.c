@@ -180,6 +180,7 @@ pg_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_so
     cdc_err_t err;
     s->conf = conf;
     s->resume = *resume;
+    s->emit = (cdc_emitter_t){.resume = &s->resume, .src = s, .begin_info = pg_source_begin_info};
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->epoch = resume->has_pos ? resume->pos.epoch : resume->epoch ? resume->epoch : 1;
     s->dec = cdc_pgo_decoder_new();

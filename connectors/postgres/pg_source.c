@@ -129,30 +129,20 @@ pg_txn_stored(const cdc_source_t *s)
 
 /* Hands an event to the agent unless it was published before a restart (at or before the stored
  * position, same epoch). */
+void
+pg_source_begin_info(void *src, cdc_txn_info_t *out)
+{
+    cdc_source_t *s = src;
+    *out = (cdc_txn_info_t){.pos = {s->epoch, CDC_PHASE_STREAM, s->txn.final_lsn, 0, 0},
+                            .txn_id = s->txn.txn_id,
+                            .ts_ms = s->txn.ts_ms};
+}
+
 cdc_err_t
 pg_source_emit(void *ctx, const cdc_event_t *ev)
 {
     cdc_source_t *s = ctx;
-    if (s->resume.has_pos) {
-        cdc_pos_t p;
-        cdc_pos_parse(ev->source.pos, &p);
-        if (p.epoch == s->resume.pos.epoch && cdc_pos_cmp(&p, &s->resume.pos) <= 0)
-            return CDC_OK;
-    }
-    if (s->delivered++ == 0 && s->cb->begin) {
-        cdc_txn_info_t info = {{s->epoch, CDC_PHASE_STREAM, s->txn.final_lsn, 0, 0},
-                               0,
-                               s->txn.txn_id,
-                               s->txn.ts_ms,
-                               false,
-                               NULL,
-                               NULL,
-                               NULL};
-        cdc_err_t err = s->cb->begin(s->ctx, &info);
-        if (err)
-            return err;
-    }
-    return s->cb->event(s->ctx, ev);
+    return cdc_source_emit(s->cb, s->ctx, &s->emit, s->resume.has_pos, ev);
 }
 
 /* A delete, or an update of identity columns, carries the old row's replica identity only
@@ -223,7 +213,7 @@ static cdc_err_t
 on_begin(cdc_source_t *s, const cdc_pgo_msg_t *m)
 {
     s->in_txn = true;
-    s->delivered = 0;
+    s->emit.delivered = 0;
     s->txn.final_lsn = m->begin.final_lsn;
     s->txn.ts_ms = m->begin.commit_ts / 1000 + CDC_PG_EPOCH_OFFSET_S * 1000;
     s->txn.xid = m->begin.xid;
@@ -244,7 +234,7 @@ on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
     /* a watermark transaction with progress, or one that changed the re-snapshot queue (never
      * one re-read from before the stored position: that would move it back) */
     bool stored = pg_txn_stored(s);
-    if (s->delivered == 0 && (stored || !cdc_wm_must_commit(&s->resnap.wm)))
+    if (s->emit.delivered == 0 && (stored || !cdc_wm_must_commit(&s->resnap.wm)))
         return s->cb->idle ? s->cb->idle(s->ctx, m->commit.end_lsn) : CDC_OK;
     if (!stored)
         pg_resnap_commit_info(s, &snap);

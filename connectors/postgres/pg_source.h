@@ -75,7 +75,7 @@ struct cdc_source {
     bool committed; /* a transaction reached the agent during this poll */
     pg_txn_t txn;
     bool in_txn;
-    uint32_t delivered; /* events of the current txn handed to the agent */
+    cdc_emitter_t emit; /* its delivered: events of the current txn handed to the agent */
     uint64_t received;  /* highest WAL position received */
     _Atomic uint64_t acked;
     int wake_fd; /* eventfd: an acknowledgement arrived (feedback goes out without waiting) */
@@ -106,6 +106,8 @@ void pg_resnap_free(cdc_source_t *s);
 bool pg_txn_stored(const cdc_source_t *s);
 /* Hands an event to the agent (skipping what was published before a restart). */
 cdc_err_t pg_source_emit(void *ctx, const cdc_event_t *ev);
+/* The current transaction's begin (s->emit's begin_info). */
+void pg_source_begin_info(void *src, cdc_txn_info_t *out);
 
 /* Schema callback for a relation, filling meta->sv. */
 cdc_err_t pg_announce_schema(cdc_source_t *s, pg_relmeta_t *meta, cdc_errstr_t *es);

@@ -39,7 +39,7 @@ typedef struct {
     int64_t ts_ms;
     bool snapshot_done; /* the last unit of the initial snapshot */
     /* snapshot progress after this unit, a JSON object the source reads back on resume
-     * ({"ordinal": table index, "idx": next row number, "after": [last key values] | null});
+     * (cdc/chunk_pos.h: the table's ordinal and the last key read);
      * NULL when the unit is not part of a snapshot */
     const char *progress;
     /* the source's own resume point (JSON object) at this boundary: after the unit on commit, at
@@ -95,6 +95,21 @@ typedef struct cdc_source_ops {
     void (*ack)(cdc_source_t *s, uint64_t ack_token);
     void (*close)(cdc_source_t *s);
 } cdc_source_ops_t;
+
+/* How a source hands events to the agent (agent/capture/emit.c). */
+typedef struct {
+    const cdc_source_resume_t *resume; /* where a restart resumes: events up to it are dropped */
+    void *src;                         /* the source, for begin_info */
+    void (*begin_info)(void *src, cdc_txn_info_t *out); /* the current transaction's */
+    uint32_t delivered; /* events of the current source transaction handed on; the source zeroes
+                         * it at each transaction's start */
+} cdc_emitter_t;
+
+/* Hands ev to the agent (cb, ctx), unless may_skip and it lies at or before the resume position
+ * within its epoch (published before a restart); the transaction's first event handed on is
+ * preceded by cb->begin. */
+cdc_err_t cdc_source_emit(const cdc_source_cb_t *cb, void *ctx, cdc_emitter_t *e, bool may_skip,
+                          const cdc_event_t *ev);
 
 /* A first start's position (pos, with the source's own resume point native and the re-snapshot
  * queue resnap, either may be NULL), committed to Kafka before the source reads anything, so
