@@ -83,6 +83,21 @@ sleep_ms(int ms)
         usleep(50000);
 }
 
+/* Waits ms before the source connects again, keeping the publisher's keepalive going: an
+ * instance that a newer one fenced while its source could not connect (the newer one may hold
+ * the slot) learns it and stops, letting go of its sinks' locks. */
+static cdc_err_t
+wait_publishing(cdc_publisher_t *pub, int ms, cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    for (int i = 0; i < ms / 50 && !stopping() && !err; i++) {
+        usleep(50000);
+        if (i % 4 == 3)
+            err = cdc_publisher_tick(pub, es);
+    }
+    return err;
+}
+
 /* One connection's life: open, snapshot when due, stream until stop or error. */
 static cdc_err_t
 run_connection(worker_t *w, cdc_publisher_t *pub, cdc_source_resume_t *resume, cdc_errstr_t *es)
@@ -144,9 +159,8 @@ source_worker(void *arg)
         err = run_connection(w, pub, &resume, &es);
         if (err && cdc_err_retriable(err) && !stopping()) {
             CDC_LOG_WARN("source=%s %s; reconnecting in %d ms", w->src->name, es.msg, backoff);
-            sleep_ms(backoff);
+            err = wait_publishing(pub, backoff, &es);
             backoff = backoff < 30000 ? backoff * 2 : 30000;
-            err = CDC_OK;
         } else if (!err) {
             break;
         }
