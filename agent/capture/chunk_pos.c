@@ -16,11 +16,10 @@ cdc_chunk_pos_format(size_t ordinal, const char *const *after, const size_t *len
     json_t *a = json_null();
     if (after) {
         a = json_array();
-        for (size_t k = 0; k < n; k++)
-            json_array_append_new(a, json_stringn(after[k] ? after[k] : "", len ? len[k]
-                                                                            : after[k]
-                                                                                ? strlen(after[k])
-                                                                                : 0));
+        for (size_t k = 0; k < n; k++) {
+            const char *v = after[k] ? after[k] : "";
+            json_array_append_new(a, json_stringn(v, len ? len[k] : strlen(v)));
+        }
     }
     json_t *o = json_pack("{s:I, s:o}", "ordinal", (json_int_t)ordinal, "after", a);
     char *text = json_dumps(o, JSON_COMPACT);

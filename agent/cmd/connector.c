@@ -19,15 +19,6 @@ cdc_connector_find(cdc_db_type_t type)
 }
 
 const cdc_connector_t *
-cdc_connector_named(const char *name)
-{
-    for (size_t i = 0; i < sizeof(connectors) / sizeof(connectors[0]); i++)
-        if (!strcmp(connectors[i]->name, name))
-            return connectors[i];
-    return NULL;
-}
-
-const cdc_connector_t *
 cdc_connector_at(size_t i)
 {
     return i < sizeof(connectors) / sizeof(connectors[0]) ? connectors[i] : NULL;

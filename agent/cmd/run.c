@@ -76,26 +76,25 @@ sink_stopping(void)
     return stopping() || (current_sink && atomic_load(&current_sink->restart));
 }
 
-static void
-sleep_ms(int ms)
-{
-    for (int i = 0; i < ms / 50 && !stopping(); i++)
-        usleep(50000);
-}
-
-/* Waits ms before the source connects again, keeping the publisher's keepalive going: an
- * instance that a newer one fenced while its source could not connect (the newer one may hold
- * the slot) learns it and stops, letting go of its sinks' locks. */
+/* Sleeps ms (in 50 ms steps, until a stop). With pub, keeps its keepalive going every 200 ms:
+ * an instance that a newer one fenced while its source could not connect (the newer one may hold
+ * the slot) learns it and stops, letting go of its sinks' locks; its error ends the wait. */
 static cdc_err_t
-wait_publishing(cdc_publisher_t *pub, int ms, cdc_errstr_t *es)
+wait_ms(int ms, cdc_publisher_t *pub, cdc_errstr_t *es)
 {
     cdc_err_t err = CDC_OK;
     for (int i = 0; i < ms / 50 && !stopping() && !err; i++) {
         usleep(50000);
-        if (i % 4 == 3)
+        if (pub && i % 4 == 3)
             err = cdc_publisher_tick(pub, es);
     }
     return err;
+}
+
+static void
+sleep_ms(int ms)
+{
+    wait_ms(ms, NULL, NULL);
 }
 
 /* One connection's life: open, snapshot when due, stream until stop or error. */
@@ -159,7 +158,7 @@ source_worker(void *arg)
         err = run_connection(w, pub, &resume, &es);
         if (err && cdc_err_retriable(err) && !stopping()) {
             CDC_LOG_WARN("source=%s %s; reconnecting in %d ms", w->src->name, es.msg, backoff);
-            err = wait_publishing(pub, backoff, &es);
+            err = wait_ms(backoff, pub, &es);
             backoff = backoff < 30000 ? backoff * 2 : 30000;
         } else if (!err) {
             break;

@@ -374,7 +374,7 @@ cdc_err_t
 cdc_sink_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, int wait_s,
               bool (*stop)(void), cdc_sink_target_t **out, cdc_errstr_t *es)
 {
-    int64_t until = cdc_mono_ms() + (int64_t)wait_s * 1000, said = 0;
+    int64_t until = cdc_mono_ms() + (int64_t)wait_s * 1000, next_note = 0;
     for (;;) {
         cdc_err_t err = ops->open(conf, true, out, es);
         int64_t now = cdc_mono_ms();
@@ -382,10 +382,10 @@ cdc_sink_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, int wait_s
             return err;
         /* an instance being replaced lets go once it learns it was fenced (its next
          * transaction); one that runs on keeps it, and this one stops when the wait ends */
-        if (now - said >= 30000) {
+        if (now >= next_note) { /* the first refusal, then every 30 s */
             CDC_LOG_WARN("sink=%s %s; waiting up to %d s for it to stop", conf->name, es->msg,
                          wait_s);
-            said = now;
+            next_note = now + 30000;
         }
         usleep(200000);
     }

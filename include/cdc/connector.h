@@ -95,8 +95,6 @@ typedef struct {
 
 /* The connector for type, or NULL. */
 const cdc_connector_t *cdc_connector_find(cdc_db_type_t type);
-/* The connector called name ("postgresql"), or NULL. */
-const cdc_connector_t *cdc_connector_named(const char *name);
 /* The i-th connector of the table, or NULL past its end. */
 const cdc_connector_t *cdc_connector_at(size_t i);
 
