@@ -35,6 +35,12 @@ cdc_log_setup(cdc_log_format_t format, cdc_log_level_t min_level)
 }
 
 bool
+cdc_log_enabled(cdc_log_level_t level)
+{
+    return level >= log_min;
+}
+
+bool
 cdc_log_level_parse(const char *s, cdc_log_level_t *out)
 {
     for (int i = 0; i < 4; i++) {

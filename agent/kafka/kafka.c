@@ -430,16 +430,13 @@ cdc_consumer_poll(cdc_consumer_t *c, int timeout_ms)
     return rd_kafka_consumer_poll(c->rk, timeout_ms);
 }
 
-cdc_err_t
-cdc_consumer_watermarks(cdc_consumer_t *c, const char *topic, int32_t partition, int64_t *low,
-                        int64_t *high, int timeout_ms, cdc_errstr_t *es)
+/* A failed watermark query: what goes away by itself (a topic just created with its leader not
+ * elected yet, a leader moving, a broker away) makes the caller connect again rather than fail. */
+static cdc_err_t
+watermark_error(const char *topic, int32_t partition, rd_kafka_resp_err_t e, cdc_errstr_t *es)
 {
-    rd_kafka_resp_err_t e =
-        rd_kafka_query_watermark_offsets(c->rk, topic, partition, low, high, timeout_ms);
     cdc_err_t rc = cdc_kafka_classify_code(e);
     switch (e) {
-    /* a topic just created (its leader not elected yet), a leader moving, a broker away: the
-     * caller connects again rather than failing */
     case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
     case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
@@ -453,10 +450,47 @@ cdc_consumer_watermarks(cdc_consumer_t *c, const char *topic, int32_t partition,
     default:
         break;
     }
-    if (e)
-        return cdc_errstr_set(es, rc, "watermarks of %s[%d]: %s", topic, (int)partition,
-                              rd_kafka_err2str(e));
-    return CDC_OK;
+    return cdc_errstr_set(es, rc, "watermarks of %s[%d]: %s", topic, (int)partition,
+                          rd_kafka_err2str(e));
+}
+
+cdc_err_t
+cdc_consumer_watermarks(cdc_consumer_t *c, const char *topic, int32_t partition, int64_t *low,
+                        int64_t *high, int timeout_ms, cdc_errstr_t *es)
+{
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(c->rk, topic, partition, low, high, timeout_ms);
+    return e ? watermark_error(topic, partition, e, es) : CDC_OK;
+}
+
+cdc_err_t
+cdc_kafka_log_ends(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic, int n,
+                   int64_t *ends, int timeout_ms, cdc_errstr_t *es)
+{
+    rd_kafka_conf_t *conf = cdc_kafka_conf_new(kc, bootstrap, CDC_KAFKA_CONSUMER, es);
+    if (!conf)
+        return CDC_ERR_KAFKA;
+    char errstr[256];
+    if (cdc_kafka_conf_set(conf, "group.id", "cdc-agent-scan", es) ||
+        cdc_kafka_conf_set(conf, "isolation.level", "read_uncommitted", es)) {
+        rd_kafka_conf_destroy(conf);
+        return CDC_ERR_KAFKA;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return cdc_errstr_set(es, CDC_ERR_KAFKA, "kafka consumer: %s", errstr);
+    }
+    cdc_err_t err = CDC_OK;
+    for (int32_t i = 0; !err && i < n; i++) {
+        int64_t low = 0;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(rk, topic, i, &low, &ends[i], timeout_ms);
+        if (e)
+            err = watermark_error(topic, i, e, es);
+    }
+    rd_kafka_destroy(rk);
+    return err;
 }
 
 rd_kafka_t *

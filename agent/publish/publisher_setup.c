@@ -123,6 +123,46 @@ prepare_topics(cdc_publisher_t *p, cdc_errstr_t *es)
     return err;
 }
 
+/* Aborts a transaction of this producer's own on partition 0 of the offsets and schemas topics:
+ * one record to each that exists, then abort. init_transactions ends the earlier instance's open
+ * transaction on every partition the broker's transaction coordinator knows it wrote to, but a
+ * broker that crashed can come back with a record of such a transaction on a partition whose
+ * addition to it the coordinator lost (seen on a single-node Kafka 4.4 killed with SIGKILL): no
+ * marker ever ends it, and read_committed readers stop in front of it, where this source's newer
+ * positions would be out of sight. A marker of this producer id ends it, as aborted: its data
+ * records were aborted too. */
+static cdc_err_t
+abort_stale(cdc_publisher_t *p, cdc_errstr_t *es)
+{
+    char key[sizeof(p->txn_id) + 16];
+    snprintf(key, sizeof(key), "%s/start-probe", p->src->name);
+    const char *topics[] = {p->offsets_topic, p->schemas_topic};
+    cdc_err_t err = cdc_producer_begin(p->producer);
+    bool sent = false;
+    for (size_t i = 0; !err && i < 2; i++) {
+        int n = 0;
+        err = cdc_producer_partition_count(p->producer, topics[i], 10000, &n, es);
+        cdc_record_t rec = {.topic = topics[i],
+                            .partition = 0,
+                            .key = key,
+                            .key_len = strlen(key),
+                            .value = "{\"probe\":\"start\"}",
+                            .value_len = 17};
+        if (!err && n > 0) {
+            err = cdc_producer_send(p->producer, &rec);
+            sent = !err;
+        }
+    }
+    if (!err && sent)
+        err = cdc_producer_wait_delivered(p->producer, 60000);
+    cdc_err_t aerr = cdc_producer_abort(p->producer, 60000);
+    if (!err)
+        err = aerr;
+    if (err && !es->msg[0])
+        cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p->producer));
+    return err;
+}
+
 static cdc_err_t
 init_producer(cdc_publisher_t *p, cdc_errstr_t *es)
 {
@@ -133,8 +173,8 @@ init_producer(cdc_publisher_t *p, cdc_errstr_t *es)
         return CDC_ERR_KAFKA;
     cdc_err_t err = cdc_producer_init(p->producer, 60000);
     if (err)
-        cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p->producer));
-    return err;
+        return cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p->producer));
+    return abort_stale(p, es);
 }
 
 static void

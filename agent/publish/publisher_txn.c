@@ -151,11 +151,16 @@ publish_once(cdc_publisher_t *p, batch_t *first, batch_t **last, bool extend)
         err = send_offset_record(p, first, *last);
     if (!err)
         err = cdc_producer_commit(p->producer, TXN_TIMEOUT_MS);
-    if (!err)
-        CDC_LOG_DEBUG("source=%s kafka transaction records=%zu bytes=%zu produce_ms=%.1f "
+    if (!err && cdc_log_enabled(CDC_LOG_DEBUG)) {
+        char pos[CDC_POS_STRLEN] = "-";
+        for (const batch_t *b = first; b; b = b == *last ? NULL : b->next)
+            if (b->has_pos)
+                cdc_pos_format(pos, &b->bound_pos);
+        CDC_LOG_DEBUG("source=%s kafka transaction records=%zu bytes=%zu pos=%s produce_ms=%.1f "
                       "delivery_ms=%.1f commit_ms=%.1f",
-                      p->src->name, records, bytes, (t1 - t0) / 1e3, (t2 - t1) / 1e3,
+                      p->src->name, records, bytes, pos, (t1 - t0) / 1e3, (t2 - t1) / 1e3,
                       (cdc_mono_us() - t2) / 1e3);
+    }
     return err;
 }
 

@@ -131,6 +131,10 @@ cdc_err_t cdc_consumer_assign(cdc_consumer_t *c, const char *topic, int32_t part
 rd_kafka_message_t *cdc_consumer_poll(cdc_consumer_t *c, int timeout_ms);
 cdc_err_t cdc_consumer_watermarks(cdc_consumer_t *c, const char *topic, int32_t partition,
                                   int64_t *low, int64_t *high, int timeout_ms, cdc_errstr_t *es);
+/* The end of each of the n partitions of topic counting records of transactions still open
+ * (read_uncommitted), into ends[0..n-1]. A read_committed reader stops short of it while one is. */
+cdc_err_t cdc_kafka_log_ends(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
+                             int n, int64_t *ends, int timeout_ms, cdc_errstr_t *es);
 /* Number of partitions of topic (0 when it does not exist). */
 cdc_err_t cdc_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, int *out,
                                     cdc_errstr_t *es);

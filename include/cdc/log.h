@@ -12,6 +12,8 @@ typedef enum { CDC_LOG_FORMAT_TEXT, CDC_LOG_FORMAT_JSON } cdc_log_format_t;
 
 /* Sets the output format and the lowest level printed. Call before starting threads. */
 void cdc_log_setup(cdc_log_format_t format, cdc_log_level_t min_level);
+/* Whether messages of level are printed (to skip preparing what would not be). */
+bool cdc_log_enabled(cdc_log_level_t level);
 /* Parses "debug" / "info" / "warn" / "error"; returns false on anything else. */
 bool cdc_log_level_parse(const char *s, cdc_log_level_t *out);
 /* The component the calling thread works for (key "source" or "sink", its name), added to its

@@ -7,6 +7,10 @@
  *                              (a test on a shared cluster starts from an empty topic)
  *   create-delete NAME PARTITIONS  creates it with cleanup.policy=delete whatever its name (to
  *                              show the agent refusing such an _offsets topic)
+ *   hold-txn NAME KEY SECONDS  opens a transaction (transactional.id cdc-test-hold), writes one
+ *                              record with KEY to partition 0 of NAME, prints "held" once it is
+ *                              on the broker, keeps the transaction open SECONDS, then aborts it
+ *                              (another source's transaction in flight on a shared topic)
  * Exit status 0 on success; the reason on stderr otherwise.
  */
 #include <stdbool.h>
@@ -68,18 +72,54 @@ delete_topic(const cdc_kafka_conf_t *kc, const char *boot, const char *topic)
     return rc;
 }
 
+static int
+hold_txn(const cdc_kafka_conf_t *kc, const char *boot, const char *topic, const char *key,
+         int seconds)
+{
+    cdc_errstr_t es = {{0}};
+    cdc_producer_t *p = cdc_producer_new(kc, boot, "cdc-test-hold", &es);
+    cdc_err_t err = p ? cdc_producer_init(p, 30000) : CDC_ERR_KAFKA;
+    cdc_record_t rec = {.topic = topic,
+                        .partition = 0,
+                        .key = key,
+                        .key_len = strlen(key),
+                        .value = "{\"v\":1,\"held\":true}",
+                        .value_len = 20};
+    if (!err)
+        err = cdc_producer_begin(p);
+    if (!err)
+        err = cdc_producer_send(p, &rec);
+    if (!err)
+        err = cdc_producer_wait_delivered(p, 30000);
+    if (!err) {
+        printf("held\n");
+        fflush(stdout);
+        sleep((unsigned)seconds);
+        err = cdc_producer_abort(p, 30000);
+    }
+    if (err)
+        fprintf(stderr, "cdc-kafka-admin: %s\n", p ? cdc_producer_errstr(p) : es.msg);
+    cdc_producer_free(p);
+    return err ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
+    cdc_kafka_conf_t kc = {.brokers = argc > 1 ? argv[1] : "",
+                           .max_event_bytes = 8388608,
+                           .replication_factor = -1,
+                           .compression = "none"};
+    if (argc == 6 && !strcmp(argv[2], "hold-txn"))
+        return hold_txn(&kc, argv[1], argv[3], argv[4], atoi(argv[5]));
     if (argc != 5 || (strcmp(argv[2], "create") && strcmp(argv[2], "recreate") &&
                       strcmp(argv[2], "create-delete"))) {
-        fprintf(stderr,
-                "usage: cdc-kafka-admin BOOTSTRAP create|recreate|create-delete NAME PARTITIONS\n");
+        fprintf(stderr, "usage: cdc-kafka-admin BOOTSTRAP create|recreate|create-delete NAME "
+                        "PARTITIONS\n       cdc-kafka-admin BOOTSTRAP hold-txn NAME KEY SECONDS\n");
         return 2;
     }
     char *boot = argv[1], *topic = argv[3];
     int partitions = atoi(argv[4]);
-    cdc_kafka_conf_t kc = {.brokers = boot, .max_event_bytes = 8388608, .replication_factor = -1};
     if (!strcmp(argv[2], "recreate") && delete_topic(&kc, boot, topic))
         return 1;
     cdc_errstr_t es = {{0}};

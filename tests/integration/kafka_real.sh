@@ -24,6 +24,8 @@ pg -c "CREATE TABLE realk (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/
 my -e "DROP DATABASE IF EXISTS real_target; CREATE DATABASE real_target;
        CREATE TABLE real_target.realk (id INT PRIMARY KEY, v INT NOT NULL, pad VARCHAR(20))"
 agent_config "$tmp/agent.yaml" real-kafka realk "partitions: 4"
+# debug: each Kafka transaction's records and stored position are in the log kept on a failure
+sed -i 's/^agent: {name: real-kafka}/agent: {name: real-kafka, log_level: debug}/' "$tmp/agent.yaml"
 cat >>"$tmp/agent.yaml" <<EOC
 sinks:
   - {name: real, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc,
@@ -83,9 +85,15 @@ pg -Atc "SELECT id, v FROM realk" -F ' ' >"$tmp/expected"
 run "$CDC_VERIFY_CHAIN" "$boot" cdc.crm.public.realk "$tmp/expected"
 if [ "$rc" != 0 ] || ! echo "$out" | grep -q "resent_dropped=0 "; then # kept for a look
     echo "$out" | tail -25 >&2
-    "$CDC_TOPIC_DUMP" --headers "$boot" cdc.crm.public.realk >"$tmp/topic.dump" 2>&1 || true
-    cp "$tmp/agent.log" "/tmp/kafka_real_failed.$$.log"; cp "$tmp/topic.dump" "/tmp/kafka_real_failed.$$.dump"
-    echo "# topic and agent log kept in /tmp/kafka_real_failed.$$.*" >&2
+    "$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.realk --headers >"$tmp/topic.dump" 2>&1 || true
+    "$CDC_TOPIC_DUMP" "$boot" cdc._offsets >"$tmp/offsets.dump" 2>&1 || true
+    keep=/tmp/kafka_real_failed.$$
+    cp "$tmp/agent.log" "$keep.log"; cp "$tmp/topic.dump" "$keep.dump"; cp "$tmp/offsets.dump" "$keep.offsets"
+    # the broker's own files of the partitions involved, to read the markers and epochs
+    mkdir -p "$keep.data"
+    cp -r "$CDC_TEST_KAFKA_ROOT"/data/cdc.* "$CDC_TEST_KAFKA_ROOT"/data/__transaction_state-* "$keep.data/" 2>/dev/null || true
+    cp "$CDC_TEST_KAFKA_ROOT"/broker.log "$keep.data/" 2>/dev/null || true
+    echo "# topic, offsets, agent log and the broker's partitions kept in $keep.*" >&2
 fi
 assert_eq 0 "$rc" "every change exactly once, in order per key"
 assert_contains "$out" "resent_dropped=0 " "read_committed saw no record of an aborted transaction"
@@ -108,7 +116,11 @@ wait_caught_up realk "" 600 && ok || bad "the second agent took over"
 for i in $(seq 1 300); do [ "$(my -N -e "SELECT COUNT(*) FROM real_target.realk WHERE id = 100001")" = 1 ] && break; sleep 0.1; done
 got=$(my -N -e "SELECT COUNT(*) FROM real_target.realk WHERE id = 100001")
 assert_eq 1 "$got" "the change made during the take-over applied"
-[ "$got" = 1 ] || { echo "--- the second agent's log:"; grep -v -e ' debug ' -e facility= "$tmp/second.log" | tail -40; } >&2
+if [ "$got" != 1 ]; then # kept for a look, with the first agent's
+    { echo "--- the second agent's log:"; grep -v -e ' debug ' -e facility= "$tmp/second.log" | tail -40; } >&2
+    cp "$tmp/second.log" "/tmp/kafka_real_takeover.$$.second.log"; cp "$tmp/agent.log" "/tmp/kafka_real_takeover.$$.first.log"
+    echo "# both agents' logs kept in /tmp/kafka_real_takeover.$$.*" >&2
+fi
 
 # a take-over while nothing changes: the idle first instance learns it was fenced from its
 # keepalive transaction (every heartbeat_ms) and lets go of the slot and of the sink's lock, for
@@ -132,6 +144,40 @@ assert_contains "$out" "topic    cdc._offsets: ok, 1 partition, 1 replica, clean
 assert_contains "$out" "topic    cdc._schemas: ok, 1 partition, 1 replica, cleanup.policy=compact" "check: schemas topic created compacted"
 assert_contains "$out" "topic    cdc.crm.public.realk: ok, 4 partitions, 1 replica, cleanup.policy=delete" "check: data topic with the configured partitions"
 assert_contains "$out" "topic    cdc._dlq.real: ok, 1 partition" "check: dead-letter topic created"
+
+# Every source's offset records share partition 0 of cdc._offsets, where a read_committed reader
+# stops at the first record of a transaction still open. A MariaDB source restarts while another
+# producer's transaction is open there, with the source's own later positions after it: the
+# restart waits for it to end instead of resuming from the older position before it (which
+# published 415 changes a second time before it waited).
+my -e "DROP TABLE IF EXISTS mshared; CREATE TABLE mshared (id INT PRIMARY KEY, v INT NOT NULL, pad TEXT)"
+my_config "$tmp/my.yaml" real-shared mshared
+"$CDC_AGENT" run -c "$tmp/my.yaml" >"$tmp/my.log" 2>&1 &
+agent_pid=$!
+wait_offsets '"source":"erp"' 300 && ok || bad "the MariaDB source stored its first position"
+for i in $(seq 1 3000); do
+    echo "INSERT INTO mshared VALUES ($((i % 500)), 1, 'x') ON DUPLICATE KEY UPDATE v = v + 1; DO SLEEP(0.003);"
+done | my &
+writer=$!
+sleep 1
+"$CDC_KAFKA_ADMIN" "$boot" hold-txn cdc._offsets other-source 6 >"$tmp/hold.out" 2>&1 &
+holder=$!
+wait_value "a transaction held open on cdc._offsets" held cat "$tmp/hold.out"
+sleep 1.5 # the source commits positions after the open transaction's first record
+kill -9 "$agent_pid"
+wait "$agent_pid" 2>/dev/null || true
+"$CDC_AGENT" run -c "$tmp/my.yaml" >>"$tmp/my.log" 2>&1 &
+agent_pid=$!
+wait "$holder" && ok || bad "the held transaction was aborted"
+wait "$writer"
+my_wait_caught_up && ok || bad "the restarted MariaDB source caught up"
+agent_stop
+assert_contains "$(cat "$tmp/my.log")" "reading cdc._offsets[0]: waiting for the transaction open at offset" \
+    "the restart waited for the open transaction"
+my -N -e "SELECT id, v FROM mshared" >"$tmp/expected"
+run "$CDC_VERIFY_CHAIN" "$boot" cdc.erp.cdc_test.mshared "$tmp/expected"
+assert_eq 0 "$rc" "shared offsets topic: every change once, in order per key"
+assert_contains "$out" "resent_dropped=0 " "shared offsets topic: nothing published twice after the restart"
 kafka stop >/dev/null
 
 # a broker whose transaction log cannot be placed on one node: check and run say so
