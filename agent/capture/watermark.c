@@ -196,15 +196,13 @@ tables_add(cdc_wm_t *w, const char *table)
     w->tables[w->n_tables++] = cdc_xstrdup(table);
 }
 
-void
-cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, bool snapshot)
+/* The stored queue: requests for tables still in the config go on, the others are reported
+ * done with the reason; and what finished before. */
+static void
+restore_queue(cdc_wm_t *w, json_t *q, json_t *d, const cdc_source_conf_t *conf)
 {
-    if (!w->nonce)
-        new_nonce(w);
-    json_t *v = stored && stored[0] ? json_loads(stored, 0, NULL) : NULL;
-    json_t *q = json_object_get(v, "queue"), *d = json_object_get(v, "done"),
-           *t = json_object_get(v, "tables"), *e;
     size_t i;
+    json_t *e;
     json_array_foreach(q, i, e)
     {
         const char *table = json_string_value(json_object_get(e, "table")),
@@ -230,43 +228,63 @@ cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, b
             done_push(w, id, table, (uint64_t)json_integer_value(json_object_get(e, "rows")),
                       json_string_value(json_object_get(e, "error")));
     }
+}
+
+/* The stored table list against the config: tables that left are forgotten, tables added are
+ * snapshotted while streaming (or only streamed with snapshot: never). */
+static void
+restore_tables(cdc_wm_t *w, json_t *t, const cdc_source_conf_t *conf, bool snapshot)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(t, i, e)
+    {
+        const char *table = json_string_value(e);
+        if (table && conf_table(conf, table) >= 0)
+            tables_add(w, table);
+        else
+            w->dirty = true; /* left the config */
+    }
+    for (i = 0; i < conf->n_tables; i++) {
+        size_t before = w->n_tables;
+        tables_add(w, conf->tables[i]);
+        if (w->n_tables == before)
+            continue;
+        w->dirty = true;
+        if (!snapshot) {
+            CDC_LOG_INFO("source=%s table %s was added to the config: streaming its changes (no "
+                         "snapshot: snapshot is never)",
+                         conf->name, conf->tables[i]);
+            continue;
+        }
+        CDC_LOG_INFO("source=%s table %s was added to the config: snapshotting it while "
+                     "streaming",
+                     conf->name, conf->tables[i]);
+        queue_push(w, conf->tables[i], "", 0, NULL);
+        w->urgent = true;
+    }
+}
+
+void
+cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *conf, bool snapshot)
+{
+    if (!w->nonce)
+        new_nonce(w);
+    json_t *v = stored && stored[0] ? json_loads(stored, 0, NULL) : NULL;
+    json_t *t = json_object_get(v, "tables");
+    restore_queue(w, json_object_get(v, "queue"), json_object_get(v, "done"), conf);
     w->tables_omitted = json_is_true(json_object_get(v, "tables_omitted"));
     if (w->tables_omitted || !json_is_array(t)) {
         /* too many to list, or nothing stored yet (the initial snapshot, or its absence, covers
          * the config): every configured table counts as covered; a new list is recorded */
-        for (i = 0; i < conf->n_tables; i++)
+        for (size_t i = 0; i < conf->n_tables; i++)
             tables_add(w, conf->tables[i]);
         w->dirty |= !w->tables_omitted;
     } else {
-        json_array_foreach(t, i, e)
-        {
-            const char *table = json_string_value(e);
-            if (table && conf_table(conf, table) >= 0)
-                tables_add(w, table);
-            else
-                w->dirty = true; /* left the config */
-        }
-        for (i = 0; i < conf->n_tables; i++) {
-            size_t before = w->n_tables;
-            tables_add(w, conf->tables[i]);
-            if (w->n_tables == before)
-                continue;
-            w->dirty = true;
-            if (!snapshot) {
-                CDC_LOG_INFO("source=%s table %s was added to the config: streaming its "
-                             "changes (no snapshot: snapshot is never)",
-                             conf->name, conf->tables[i]);
-                continue;
-            }
-            CDC_LOG_INFO("source=%s table %s was added to the config: snapshotting it while "
-                         "streaming",
-                         conf->name, conf->tables[i]);
-            queue_push(w, conf->tables[i], "", 0, NULL);
-            w->urgent = true;
-        }
+        restore_tables(w, t, conf, snapshot);
     }
     json_decref(v);
-    for (i = 0; i < w->n_queue; i++)
+    for (size_t i = 0; i < w->n_queue; i++)
         CDC_LOG_INFO("source=%s re-snapshot of %s queued%s (%llu rows read)", conf->name,
                      w->queue[i].table, w->queue[i].id[0] ? "" : " (added to the config)",
                      (unsigned long long)w->queue[i].rows);

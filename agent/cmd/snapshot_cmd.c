@@ -134,95 +134,124 @@ follow(cdc_consumer_t *cons, const cdc_source_conf_t *src, const char *topic, in
     }
 }
 
-int
-cdc_admin_snapshot(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
+/* Whether src captures table; says which tables it does when not. */
+static bool
+table_listed(const cdc_config_t *cfg, const cdc_source_conf_t *src, const char *table)
 {
-    const cdc_source_conf_t *src = cdc_admin_source(cfg, cli->source);
-    if (!src)
-        return CDC_EXIT_USAGE;
-    bool listed = false;
     for (size_t i = 0; i < src->n_tables; i++)
-        listed |= !strcmp(src->tables[i], cli->table);
-    if (!listed) {
-        fprintf(stderr,
-                "cdc-agent: %s: source %s does not capture table %s; its tables:", cfg->path,
-                src->name, cli->table);
-        for (size_t i = 0; i < src->n_tables; i++)
-            fprintf(stderr, "%s %s", i ? "," : "", src->tables[i]);
-        fputc('\n', stderr);
-        return CDC_EXIT_USAGE;
-    }
-    const cdc_connector_t *c = cdc_connector_find(src->type);
+        if (!strcmp(src->tables[i], table))
+            return true;
+    fprintf(stderr, "cdc-agent: %s: source %s does not capture table %s; its tables:", cfg->path,
+            src->name, table);
+    for (size_t i = 0; i < src->n_tables; i++)
+        fprintf(stderr, "%s %s", i ? "," : "", src->tables[i]);
+    fputc('\n', stderr);
+    return false;
+}
+
+/* Checks the source has streamed (its first start snapshots every table anyway) and notes where
+ * its offset records stand before the request (*high): the request's outcome comes after. The
+ * consumer that follows them is *cons, on *bus. */
+static bool
+watch_offsets(const cdc_config_t *cfg, const cdc_source_conf_t *src, const char *topic,
+              cdc_kafka_bus_t **bus, cdc_consumer_t **cons, int64_t *high)
+{
     cdc_errstr_t es = {{0}};
-    /* where the source's offset records stand before the request: its outcome comes after */
-    cdc_kafka_bus_t *bus = NULL;
-    cdc_consumer_t *cons = NULL;
-    cdc_buf_t topic;
-    cdc_buf_init(&topic);
-    cdc_topic_internal(&topic, cfg->kafka.topic_prefix, "offsets", NULL);
-    int64_t low = 0, high = 0;
-    int rc = CDC_EXIT_FAILURE;
-    if (!cfg->kafka.embedded) {
-        cdc_offsets_t stored;
-        cdc_err_t err = cdc_admin_load_offsets(cfg, src, &stored, &es);
-        bool started = stored.found && !stored.reset;
-        cdc_offsets_clear(&stored);
-        if (err) {
-            fprintf(stderr, "cdc-agent: snapshot: %s\n", es.msg);
-            goto out;
-        }
-        if (!started) {
-            fprintf(stderr,
-                    "cdc-agent: snapshot: source %s has not streamed yet: its first start "
-                    "snapshots every table\n",
-                    src->name);
-            goto out;
-        }
-        bus = cdc_kafka_bus_new(&cfg->kafka, &es);
-        cons = bus ? cdc_consumer_new(&cfg->kafka, cdc_kafka_bus_bootstrap(bus),
-                                      "cdc-agent-snapshot", &es)
-                   : NULL;
-        if (!cons || cdc_consumer_watermarks(cons, topic.data, 0, &low, &high, 10000, &es)) {
-            fprintf(stderr, "cdc-agent: snapshot: reading %s: %s\n", topic.data, es.msg);
-            goto out;
-        }
+    cdc_offsets_t stored;
+    cdc_err_t err = cdc_admin_load_offsets(cfg, src, &stored, &es);
+    bool started = stored.found && !stored.reset;
+    cdc_offsets_clear(&stored);
+    if (err) {
+        fprintf(stderr, "cdc-agent: snapshot: %s\n", es.msg);
+        return false;
     }
+    if (!started) {
+        fprintf(stderr,
+                "cdc-agent: snapshot: source %s has not streamed yet: its first start "
+                "snapshots every table\n",
+                src->name);
+        return false;
+    }
+    int64_t low = 0;
+    *bus = cdc_kafka_bus_new(&cfg->kafka, &es);
+    *cons = *bus ? cdc_consumer_new(&cfg->kafka, cdc_kafka_bus_bootstrap(*bus),
+                                    "cdc-agent-snapshot", &es)
+                 : NULL;
+    if (!*cons || cdc_consumer_watermarks(*cons, topic, 0, &low, high, 10000, &es)) {
+        fprintf(stderr, "cdc-agent: snapshot: reading %s: %s\n", topic, es.msg);
+        return false;
+    }
+    return true;
+}
+
+/* Writes the request (a fresh random id) into the source's own stream; *rows: the table's rows
+ * now, as the source estimates them. */
+static bool
+send_request(const cdc_connector_t *c, const cdc_source_conf_t *src, const char *table, char id[32],
+             int64_t *rows)
+{
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         rnd = (uint64_t)cdc_wall_us();
-    char id[32];
-    snprintf(id, sizeof(id), "%016llx", (unsigned long long)rnd);
-    json_t *req =
-        json_pack("{s:s, s:s, s:s}", "id", id, "snapshot", cli->table, "source", src->name);
+    snprintf(id, 32, "%016llx", (unsigned long long)rnd);
+    json_t *req = json_pack("{s:s, s:s, s:s}", "id", id, "snapshot", table, "source", src->name);
     char *payload = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(req);
-    int64_t rows = 0;
-    cdc_err_t err = c->source_request(src, cli->table, id, payload, &rows, &es);
+    cdc_errstr_t es = {{0}};
+    cdc_err_t err = c->source_request(src, table, id, payload, rows, &es);
     free(payload);
-    if (err) {
+    if (err)
         fprintf(stderr, "cdc-agent: snapshot: source %s: %s\n", src->name, es.msg);
-        goto out;
-    }
-    fprintf(out, "snapshot request %s: source %s re-reads %s (%lld rows now) while it streams\n",
-            id, src->name, cli->table, (long long)rows);
-    fflush(out);
-    rc = CDC_EXIT_OK;
-    if (cli->no_wait)
-        goto out;
+    return !err;
+}
+
+/* After the request: follows its progress where it can be seen (a real cluster, the agent
+ * reading the source). */
+static int
+watch(const cdc_config_t *cfg, const cdc_connector_t *c, const cdc_source_conf_t *src,
+      cdc_consumer_t *cons, const char *topic, int64_t high, const char *id, const char *table,
+      int64_t rows, FILE *out)
+{
     if (cfg->kafka.embedded) {
         fprintf(out, "kafka.brokers is embedded: its progress shows in the agent's log\n");
-        goto out;
+        return CDC_EXIT_OK;
     }
     if (!running(c, src)) {
         fprintf(out,
                 "source %s is not being read now: the agent takes the request when it starts\n",
                 src->name);
-        goto out;
+        return CDC_EXIT_OK;
     }
     fprintf(out, "following its progress (Ctrl-C stops watching; the re-snapshot goes on)\n");
     fflush(out);
-    rc = follow(cons, src, topic.data, high, id, cli->table, (uint64_t)rows, out);
-out:
+    return follow(cons, src, topic, high, id, table, (uint64_t)rows, out);
+}
+
+int
+cdc_admin_snapshot(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
+{
+    const cdc_source_conf_t *src = cdc_admin_source(cfg, cli->source);
+    if (!src || !table_listed(cfg, src, cli->table))
+        return CDC_EXIT_USAGE;
+    const cdc_connector_t *c = cdc_connector_find(src->type);
+    cdc_kafka_bus_t *bus = NULL;
+    cdc_consumer_t *cons = NULL;
+    cdc_buf_t topic;
+    cdc_buf_init(&topic);
+    cdc_topic_internal(&topic, cfg->kafka.topic_prefix, "offsets", NULL);
+    int64_t high = 0, rows = 0;
+    char id[32];
+    bool sent = (cfg->kafka.embedded || watch_offsets(cfg, src, topic.data, &bus, &cons, &high)) &&
+                send_request(c, src, cli->table, id, &rows);
+    int rc = sent ? CDC_EXIT_OK : CDC_EXIT_FAILURE;
+    if (sent) {
+        fprintf(out,
+                "snapshot request %s: source %s re-reads %s (%lld rows now) while it streams\n", id,
+                src->name, cli->table, (long long)rows);
+        fflush(out);
+    }
+    if (sent && !cli->no_wait)
+        rc = watch(cfg, c, src, cons, topic.data, high, id, cli->table, rows, out);
     cdc_consumer_free(cons);
     cdc_kafka_bus_free(bus);
     cdc_buf_deinit(&topic);

@@ -506,6 +506,104 @@ drop_items(sink_t *s)
     s->n_items = 0;
 }
 
+/* Connects the sink: the target (its lock, a replay's rewind under it), the stored offsets,
+ * the consumer and its partitions; warns of a missing dead-letter topic. */
+static cdc_err_t
+sink_start(sink_t *s, const char *bootstrap, bool (*stop)(void), cdc_errstr_t *es)
+{
+    const cdc_sink_conf_t *conf = s->conf;
+    const cdc_sink_opts_t *opts = s->opts;
+    cdc_sink_offsets_t stored = {0};
+    char group[300];
+    snprintf(group, sizeof(group), "cdc-sink.%s.%s", s->cfg->agent.name, conf->name);
+    /* an agent starting (opts NULL) may replace an instance that is being fenced */
+    cdc_err_t err = cdc_sink_open(s->ops, conf, opts ? CDC_SINK_LOCK_WAIT_S : conf->lock_wait_s,
+                                  stop, &s->t, es);
+    if (!err && opts && opts->n_rewind) /* replay: under the lock, before anything is read */
+        err = cdc_sink_replay_rewind(s, opts, es);
+    if (!err)
+        err = s->ops->load_offsets(s->t, &stored, es);
+    if (!err && !(s->c = cdc_consumer_new(&s->cfg->kafka, bootstrap, group, es)))
+        err = CDC_ERR_KAFKA;
+    if (!err)
+        err = cdc_sink_assign(s, &stored, es);
+    cdc_sink_offsets_free(&stored);
+    s->moves = cdc_xcalloc(s->n_parts + 1, sizeof(cdc_sink_offset_t));
+    s->moves_from = cdc_xcalloc(s->n_parts + 1, sizeof(int64_t));
+    int n_dlq = 0;
+    if (!err &&
+        !cdc_kafka_partition_count(cdc_consumer_handle(s->c), cdc_sink_dlq_topic(s->dlq), 10000,
+                                   &n_dlq, es) &&
+        !n_dlq)
+        CDC_LOG_WARN("sink=%s its dead-letter topic %s does not exist: create it (or allow "
+                     "auto-creation) before a record needs it",
+                     conf->name, cdc_sink_dlq_topic(s->dlq));
+    if (!err) {
+        CDC_LOG_INFO("sink=%s applying %zu partitions of %zu routes; dead letters to %s",
+                     conf->name, s->n_parts, conf->n_routes, cdc_sink_dlq_topic(s->dlq));
+        cdc_metric_set(s->m_up, 1);
+    }
+    return err;
+}
+
+/* A consumer event rather than a record: the end of a partition (moves past the markers when
+ * nothing is in hand), a transient error (logged), or one that stops the sink. */
+static cdc_err_t
+consumer_event(sink_t *s, const rd_kafka_message_t *m, bool (*stop)(void), cdc_errstr_t *es)
+{
+    size_t idx;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (!msg_part(s, m, &idx))
+            return CDC_OK;
+        s->parts[idx].eof = true;
+        s->parts[idx].end = m->offset;
+        /* nothing in hand: move past the markers now (see apply_batch) */
+        return !s->n_items && m->offset > s->parts[idx].next ? flush_batch(s, stop, es) : CDC_OK;
+    }
+    cdc_err_t ke = cdc_kafka_classify_code(m->err);
+    if (ke != CDC_ERR_KAFKA && ke != CDC_ERR_TIMEOUT)
+        return cdc_errstr_set(es, ke, "sink %s: consuming: %s", s->conf->name,
+                              rd_kafka_message_errstr(m));
+    CDC_LOG_WARN("sink=%s consuming: %s", s->conf->name, rd_kafka_message_errstr(m));
+    return CDC_OK;
+}
+
+/* The end of a backlog is worth a line; steady traffic is not. behind_ms: since when records
+ * wait to be applied (0: caught up); behind_from: records done when it started. */
+static void
+note_backlog(sink_t *s, bool got_record, int64_t *behind_ms, uint64_t *behind_from)
+{
+    const cdc_sink_stats_t *st = s->stats;
+    if (got_record && !*behind_ms) {
+        *behind_ms = cdc_mono_ms();
+        *behind_from = st->applied + st->dlq;
+    }
+    if (!*behind_ms || s->n_items || !caught_up(s))
+        return;
+    if (cdc_mono_ms() - *behind_ms >= 1000 ||
+        st->applied + st->dlq - *behind_from >= 10 * (uint64_t)s->conf->batch_size)
+        CDC_LOG_INFO("sink=%s caught up applied=%llu dlq=%llu", s->conf->name,
+                     (unsigned long long)st->applied, (unsigned long long)st->dlq);
+    *behind_ms = 0;
+}
+
+static void
+sink_free(sink_t *s)
+{
+    drop_items(s);
+    free(s->items);
+    free(s->parts);
+    free(s->moves);
+    free(s->moves_from);
+    free(s->targets);
+    cdc_consumer_free(s->c);
+    if (s->t)
+        s->ops->close(s->t);
+    cdc_sink_dlq_free(s->dlq);
+    cdc_sink_grouper_deinit(&s->grouper);
+    cdc_arena_deinit(&s->arena);
+}
+
 cdc_err_t
 cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *bootstrap,
              const cdc_sink_ops_t *ops, bool (*stop)(void), const cdc_sink_opts_t *opts,
@@ -523,39 +621,9 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     for (size_t r = 0; r < conf->n_routes; r++)
         s.targets[r].table = cdc_config_split_table(conf->routes[r].to, s.targets[r].schema,
                                                     sizeof(s.targets[r].schema));
-    cdc_sink_offsets_t stored = {0};
-    char group[300];
-    snprintf(group, sizeof(group), "cdc-sink.%s.%s", cfg->agent.name, conf->name);
-    /* an agent starting (opts NULL) may replace an instance that is being fenced */
-    cdc_err_t err =
-        cdc_sink_open(ops, conf, opts ? CDC_SINK_LOCK_WAIT_S : conf->lock_wait_s, stop, &s.t, es);
-    if (!err && opts && opts->n_rewind) /* replay: under the lock, before anything is read */
-        err = cdc_sink_replay_rewind(&s, opts, es);
-    if (!err)
-        err = ops->load_offsets(s.t, &stored, es);
-    if (!err && !(s.c = cdc_consumer_new(&cfg->kafka, bootstrap, group, es)))
-        err = CDC_ERR_KAFKA;
-    if (!err)
-        err = cdc_sink_assign(&s, &stored, es);
-    cdc_sink_offsets_free(&stored);
-    s.moves = cdc_xcalloc(s.n_parts + 1, sizeof(cdc_sink_offset_t));
-    s.moves_from = cdc_xcalloc(s.n_parts + 1, sizeof(int64_t));
-    int n_dlq = 0;
-    if (!err &&
-        !cdc_kafka_partition_count(cdc_consumer_handle(s.c), cdc_sink_dlq_topic(s.dlq), 10000,
-                                   &n_dlq, es) &&
-        !n_dlq)
-        CDC_LOG_WARN("sink=%s its dead-letter topic %s does not exist: create it (or allow "
-                     "auto-creation) before a record needs it",
-                     conf->name, cdc_sink_dlq_topic(s.dlq));
-    if (!err) {
-        CDC_LOG_INFO("sink=%s applying %zu partitions of %zu routes; dead letters to %s",
-                     conf->name, s.n_parts, conf->n_routes, cdc_sink_dlq_topic(s.dlq));
-        cdc_metric_set(s.m_up, 1);
-    }
-    int64_t first_ms = 0;
-    int64_t behind_ms = 0;    /* since when records wait to be applied (0: caught up) */
-    uint64_t behind_from = 0; /* records done when it started */
+    cdc_err_t err = sink_start(&s, bootstrap, stop, es);
+    int64_t first_ms = 0, behind_ms = 0;
+    uint64_t behind_from = 0;
     while (!err && !stop() &&
            !(opts && opts->until_caught_up && !s.n_items && s.n_parts && caught_up(&s))) {
         int wait = 50; /* a pending batch waits no longer than batch_ms */
@@ -565,21 +633,7 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         }
         rd_kafka_message_t *m = cdc_consumer_poll(s.c, wait);
         if (m && m->err) {
-            size_t idx;
-            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && msg_part(&s, m, &idx)) {
-                s.parts[idx].eof = true;
-                s.parts[idx].end = m->offset;
-                /* nothing in hand: move past the markers now (see apply_batch) */
-                if (!s.n_items && m->offset > s.parts[idx].next && !err)
-                    err = flush_batch(&s, stop, es);
-            } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                cdc_err_t ke = cdc_kafka_classify_code(m->err);
-                if (ke != CDC_ERR_KAFKA && ke != CDC_ERR_TIMEOUT)
-                    err = cdc_errstr_set(es, ke, "sink %s: consuming: %s", conf->name,
-                                         rd_kafka_message_errstr(m));
-                else
-                    CDC_LOG_WARN("sink=%s consuming: %s", conf->name, rd_kafka_message_errstr(m));
-            }
+            err = consumer_event(&s, m, stop, es);
             rd_kafka_message_destroy(m);
             m = NULL;
         }
@@ -590,30 +644,9 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
                                  now - first_ms >= conf->batch_ms || !m);
         if (!err && (due || (s.next_retry_ms && now >= s.next_retry_ms)))
             err = flush_batch(&s, stop, es);
-        if (m && !behind_ms) {
-            behind_ms = cdc_mono_ms();
-            behind_from = stats->applied + stats->dlq;
-        }
-        if (!err && behind_ms && !s.n_items && caught_up(&s)) {
-            /* the end of a backlog is worth a line; steady traffic is not */
-            if (cdc_mono_ms() - behind_ms >= 1000 ||
-                stats->applied + stats->dlq - behind_from >= 10 * (uint64_t)conf->batch_size)
-                CDC_LOG_INFO("sink=%s caught up applied=%llu dlq=%llu", conf->name,
-                             (unsigned long long)stats->applied, (unsigned long long)stats->dlq);
-            behind_ms = 0;
-        }
+        if (!err)
+            note_backlog(&s, m != NULL, &behind_ms, &behind_from);
     }
-    drop_items(&s);
-    free(s.items);
-    free(s.parts);
-    free(s.moves);
-    free(s.moves_from);
-    free(s.targets);
-    cdc_consumer_free(s.c);
-    if (s.t)
-        ops->close(s.t);
-    cdc_sink_dlq_free(s.dlq);
-    cdc_sink_grouper_deinit(&s.grouper);
-    cdc_arena_deinit(&s.arena);
+    sink_free(&s);
     return err;
 }

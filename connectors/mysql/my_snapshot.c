@@ -30,17 +30,13 @@ is_number(const char *data_type)
     return false;
 }
 
-/* Columns (ordinal order) and key (cdc_mysql_key_index) from information_schema. */
-cdc_err_t
-my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t *es)
+/* The table's columns in order, with their key position in index (NULL when not in it), from
+ * information_schema. An empty answer is asked again a few times before the table is taken as
+ * missing: under concurrent DDL in the same database (other sessions creating and dropping
+ * tables) CI once saw information_schema answer nothing for a table that existed. */
+static cdc_err_t
+query_columns(MYSQL *m, const my_table_t *tb, const char *index, MYSQL_RES **out, cdc_errstr_t *es)
 {
-    memset(st, 0, sizeof(*st));
-    st->tb = tb;
-    MYSQL *m = s->catalog;
-    char index[256];
-    cdc_err_t err = cdc_mysql_key_index(m, tb->db, tb->name, index, sizeof(index), es);
-    if (err)
-        return err;
     cdc_buf_t sql;
     cdc_buf_init(&sql);
     cdc_buf_puts(&sql, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME, "
@@ -53,15 +49,13 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
     cdc_mysql_literal(m, &sql, index, strlen(index));
     cdc_buf_puts(&sql,
                  "), c.IS_NULLABLE FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ");
-    cdc_mysql_literal(m, &sql, st->tb->db, strlen(st->tb->db));
+    cdc_mysql_literal(m, &sql, tb->db, strlen(tb->db));
     cdc_buf_puts(&sql, " AND c.TABLE_NAME = ");
-    cdc_mysql_literal(m, &sql, st->tb->name, strlen(st->tb->name));
+    cdc_mysql_literal(m, &sql, tb->name, strlen(tb->name));
     cdc_buf_puts(&sql, " ORDER BY c.ORDINAL_POSITION");
-    /* An empty answer is asked again a few times before the table is taken as missing: under
-     * concurrent DDL in the same database (other sessions creating and dropping tables) CI once
-     * saw information_schema answer nothing for a table that existed. */
     MYSQL_RES *r = NULL;
     size_t rows = 0;
+    cdc_err_t err = CDC_OK;
     for (int attempt = 0; !err && rows == 0 && attempt < 4; attempt++) {
         if (attempt) {
             mysql_free_result(r);
@@ -73,13 +67,20 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
         rows = r ? (size_t)mysql_num_rows(r) : 0;
     }
     cdc_buf_deinit(&sql);
-    if (err)
-        return err;
-    if (rows == 0) {
+    if (!err && rows == 0) {
         mysql_free_result(r);
-        return cdc_errstr_set(es, CDC_ERR_CONFIG, "table %s.%s does not exist", st->tb->db,
-                              st->tb->name);
+        return cdc_errstr_set(es, CDC_ERR_CONFIG, "table %s.%s does not exist", tb->db, tb->name);
     }
+    *out = r;
+    return err;
+}
+
+/* Reads the columns query_columns found into st (names, types, the key's order) and announces
+ * the table's structure as the binlog's TABLE_MAP would. */
+static cdc_err_t
+read_columns(cdc_source_t *s, my_snap_table_t *st, MYSQL_RES *r, cdc_errstr_t *es)
+{
+    size_t rows = (size_t)mysql_num_rows(r);
     st->cols = cdc_xcalloc(rows, sizeof(my_snap_col_t));
     st->key = cdc_xcalloc(rows, sizeof(size_t));
     cdc_binlog_col_t *bc = cdc_xcalloc(rows, sizeof(*bc));
@@ -101,26 +102,28 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
         names[st->n] = c->name;
         binary[st->n] = c->binary;
         json[st->n] = c->json;
-        if (row[5]) {
-            size_t seq = strtoul(row[5], NULL, 10);
-            if (seq >= 1 && seq < 256) {
-                seq_of[seq] = st->n + 1;
-                if (seq > st->n_key)
-                    st->n_key = seq;
-            }
+        size_t seq = row[5] ? strtoul(row[5], NULL, 10) : 0;
+        if (seq >= 1 && seq < 256) {
+            seq_of[seq] = st->n + 1;
+            if (seq > st->n_key)
+                st->n_key = seq;
         }
         st->n++;
     }
-    mysql_free_result(r);
     for (size_t k = 0; k < st->n_key; k++)
         st->key[k] = seq_of[k + 1] - 1;
-    err = my_announce(s, st->tb, (uint32_t)st->n, names, bc, binary, json, es);
+    cdc_err_t err = my_announce(s, st->tb, (uint32_t)st->n, names, bc, binary, json, es);
     free(bc);
     free(names);
     free(binary);
     free(json);
-    if (err)
-        return err;
+    return err;
+}
+
+/* The key list and the SELECT of the table's columns every chunk starts from. */
+static void
+build_select(my_snap_table_t *st)
+{
     cdc_buf_init(&st->keys);
     for (size_t k = 0; k < st->n_key; k++) {
         if (k)
@@ -147,7 +150,25 @@ my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t 
     cdc_mysql_ident(&st->select, st->tb->db);
     cdc_buf_putc(&st->select, '.');
     cdc_mysql_ident(&st->select, st->tb->name);
-    return CDC_OK;
+}
+
+/* Columns (ordinal order) and key (cdc_mysql_key_index) from information_schema. */
+cdc_err_t
+my_snap_open(cdc_source_t *s, my_table_t *tb, my_snap_table_t *st, cdc_errstr_t *es)
+{
+    memset(st, 0, sizeof(*st));
+    st->tb = tb;
+    char index[256];
+    MYSQL_RES *r = NULL;
+    cdc_err_t err = cdc_mysql_key_index(s->catalog, tb->db, tb->name, index, sizeof(index), es);
+    if (!err)
+        err = query_columns(s->catalog, tb, index, &r, es);
+    if (!err)
+        err = read_columns(s, st, r, es);
+    mysql_free_result(r);
+    if (!err)
+        build_select(st);
+    return err;
 }
 
 void

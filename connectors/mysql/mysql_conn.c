@@ -435,6 +435,55 @@ cdc_mysql_source_now(const cdc_source_conf_t *conf, const char *native, cdc_sour
     return CDC_OK;
 }
 
+/* Whether file:pos (position as the user wrote it) lies in the server's binary logs. */
+static cdc_err_t
+check_in_binlogs(MYSQL *m, const cdc_source_conf_t *conf, const char *position, const char *file,
+                 unsigned long long pos, cdc_errstr_t *es)
+{
+    if (mysql_query(m, "SHOW BINARY LOGS"))
+        return cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: SHOW BINARY LOGS: %s (%u)",
+                              mysql_error(m), mysql_errno(m));
+    bool found = false;
+    unsigned long long size = 0;
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row;
+    while (r && (row = mysql_fetch_row(r)))
+        if (row[0] && !strcmp(row[0], file)) {
+            found = true;
+            size = row[1] ? strtoull(row[1], NULL, 10) : 0;
+        }
+    mysql_free_result(r);
+    if (!found || pos > size || pos < 4)
+        return cdc_errstr_set(es, CDC_ERR_INVAL,
+                              "source %s: %s is not in the server's binary logs%s", conf->name,
+                              position, found ? " (past the end of that file)" : "");
+    return CDC_OK;
+}
+
+/* The server's GTID position at file:pos (BINLOG_GTID_POS; "" when it has none). */
+static cdc_err_t
+gtid_at(MYSQL *m, const char *file, unsigned long long pos, char *gtid, size_t size,
+        cdc_errstr_t *es)
+{
+    cdc_buf_t q;
+    cdc_buf_init(&q);
+    cdc_buf_puts(&q, "SELECT BINLOG_GTID_POS(");
+    cdc_mysql_literal(m, &q, file, strlen(file));
+    cdc_buf_printf(&q, ", %llu)", pos);
+    cdc_err_t err = CDC_OK;
+    if (mysql_query(m, q.data)) {
+        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: BINLOG_GTID_POS: %s (%u)", mysql_error(m),
+                             mysql_errno(m));
+    } else {
+        MYSQL_RES *r = mysql_store_result(m);
+        MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+        snprintf(gtid, size, "%s", row && row[0] ? row[0] : "");
+        mysql_free_result(r);
+    }
+    cdc_buf_deinit(&q);
+    return err;
+}
+
 cdc_err_t
 cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool force,
                       cdc_offsets_t *o, cdc_errstr_t *es)
@@ -462,8 +511,7 @@ cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool 
     MYSQL *m = cdc_mysql_connect(&conf->conn, &err, es);
     if (!m)
         return err;
-    bool running = false, found = false;
-    unsigned long long size = 0;
+    bool running = false;
     if (!force && !(err = replica_running(m, conf, &running, es)) && running)
         err = cdc_errstr_set(es, CDC_ERR_FATAL,
                              "source %s is running: a replica with server_id %u reads the "
@@ -476,41 +524,11 @@ cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool 
                              "move forward only (re-apply history with cdc-agent replay, or "
                              "start over with cdc-agent source drop)",
                              conf->name, position, stored);
-    if (!err && mysql_query(m, "SHOW BINARY LOGS"))
-        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: SHOW BINARY LOGS: %s (%u)",
-                             mysql_error(m), mysql_errno(m));
-    if (!err) {
-        MYSQL_RES *r = mysql_store_result(m);
-        MYSQL_ROW row;
-        while (r && (row = mysql_fetch_row(r)))
-            if (row[0] && !strcmp(row[0], file)) {
-                found = true;
-                size = row[1] ? strtoull(row[1], NULL, 10) : 0;
-            }
-        mysql_free_result(r);
-        if (!found || pos > size || pos < 4)
-            err = cdc_errstr_set(es, CDC_ERR_INVAL,
-                                 "source %s: %s is not in the server's binary logs%s", conf->name,
-                                 position, found ? " (past the end of that file)" : "");
-    }
+    if (!err)
+        err = check_in_binlogs(m, conf, position, file, pos, es);
     char gtid[256] = "";
-    if (!err) {
-        cdc_buf_t q;
-        cdc_buf_init(&q);
-        cdc_buf_puts(&q, "SELECT BINLOG_GTID_POS(");
-        cdc_mysql_literal(m, &q, file, strlen(file));
-        cdc_buf_printf(&q, ", %llu)", pos);
-        if (mysql_query(m, q.data)) {
-            err = cdc_errstr_set(es, CDC_ERR_CONNECT, "mysql: BINLOG_GTID_POS: %s (%u)",
-                                 mysql_error(m), mysql_errno(m));
-        } else {
-            MYSQL_RES *r = mysql_store_result(m);
-            MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-            snprintf(gtid, sizeof(gtid), "%s", row && row[0] ? row[0] : "");
-            mysql_free_result(r);
-        }
-        cdc_buf_deinit(&q);
-    }
+    if (!err)
+        err = gtid_at(m, file, pos, gtid, sizeof(gtid), es);
     mysql_close(m);
     if (err)
         return err;
