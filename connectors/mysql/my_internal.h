@@ -11,6 +11,7 @@
 #include <mariadb_rpl.h>
 
 #include "cdc/source.h"
+#include "cdc/resnap.h"
 #include "cdc/watermark.h"
 
 #define MY_MAX_DOMAINS 16
@@ -57,15 +58,11 @@ typedef struct {
 } my_snap_key_t;
 
 typedef struct {
-    bool active;     /* completing the initial snapshot while streaming */
-    size_t ordinal;  /* table being read */
-    bool table_open; /* st describes table ordinal */
-    my_snap_table_t st;
+    cdc_resnap_t drv;   /* the shared driver: table, queue, watermarks (changed keys: Kafka keys) */
+    my_snap_table_t st; /* the open table (drv.table_open) */
     my_snap_key_t after; /* where its next chunk starts */
-    char *resume;        /* stored progress, read when its table is opened */
     my_table_t *signal;  /* the signal table's TABLE_MAP state */
     bool signal_ready;   /* created (when missing) in this run */
-    cdc_wm_t wm;         /* chunk in flight, changed keys (Kafka keys), what the commit carries */
     MYSQL_RES *rows;     /* the chunk read between the watermarks */
     cdc_buf_t scratch;
     const cdc_binlog_event_t *cur_event; /* the signal rows event being read */

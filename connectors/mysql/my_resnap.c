@@ -26,12 +26,9 @@ void
 my_resnap_free(cdc_source_t *s)
 {
     my_resnap_t *r = &s->resnap;
-    cdc_wm_free(&r->wm);
+    cdc_resnap_free(&r->drv); /* closes the open table */
     mysql_free_result(r->rows);
-    if (r->table_open)
-        my_snap_close(&r->st);
     my_snap_key_free(&r->after);
-    free(r->resume);
     if (r->signal) {
         my_table_clear(r->signal);
         cdc_binlog_table_free(&r->signal->t);
@@ -51,19 +48,6 @@ signal_ident(const cdc_source_t *s, cdc_buf_t *b)
     cdc_mysql_ident(b, s->resnap.signal->db);
     cdc_buf_putc(b, '.');
     cdc_mysql_ident(b, s->resnap.signal->name);
-}
-
-void
-my_resnap_restore(cdc_source_t *s)
-{
-    my_resnap_t *r = &s->resnap;
-    const char *st = s->conf->signal_table, *dot = strchr(st, '.');
-    r->signal = cdc_xcalloc(1, sizeof(my_table_t));
-    r->signal->db = cdc_xstrndup(st, (size_t)(dot - st));
-    r->signal->name = cdc_xstrdup(dot + 1);
-    r->signal->signal = true;
-    cdc_buf_init(&r->scratch);
-    cdc_wm_restore(&r->wm, s->resume.resnap, s->conf, s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
 }
 
 /* The signal table the watermarks go to, created when missing (once a run). */
@@ -95,30 +79,32 @@ my_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
                               "source %s: unreadable snapshot progress in the stored offsets; "
                               "re-snapshot with `cdc-agent source drop`",
                               s->conf->name);
-    r->ordinal = at.ordinal;
+    cdc_resnap_start_initial(&r->drv, s->n_tables, at.ordinal,
+                             progress && progress[0] ? progress : NULL);
     cdc_chunk_pos_free(&at);
-    r->resume = progress && progress[0] ? cdc_xstrdup(progress) : NULL;
     cdc_err_t err = signal_ready(s, es);
     if (err)
         return err;
-    cdc_wm_start(&r->wm);
     CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks "
                  "in %s",
-                 s->conf->name, r->ordinal + 1, s->conf->n_tables, s->conf->signal_table);
+                 s->conf->name, r->drv.ordinal + 1, s->conf->n_tables, s->conf->signal_table);
     return CDC_OK;
 }
 
+/* Writes a watermark: the source's row of the signal table, created first when missing. */
 static cdc_err_t
-watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
+watermark(void *src, const char *label, cdc_errstr_t *es)
 {
+    cdc_source_t *s = src;
     my_resnap_t *r = &s->resnap;
+    cdc_err_t err = signal_ready(s, es);
+    if (err)
+        return err;
     cdc_buf_t *b = &r->scratch;
     cdc_buf_reset(b);
     cdc_buf_puts(b, "INSERT INTO ");
     signal_ident(s, b);
     /* source names are [A-Za-z0-9_-]: no quoting needed */
-    char label[64];
-    cdc_wm_label(&r->wm, kind, label, sizeof(label));
     cdc_buf_printf(b,
                    " (id, type, data) VALUES ('%s', '" SIGNAL_TYPE "', '%s') ON "
                    "DUPLICATE KEY UPDATE type = VALUES(type), data = VALUES(data)",
@@ -128,51 +114,50 @@ watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
     return CDC_OK;
 }
 
+/* The table to read next, continuing after progress (which must fit its key). */
+static cdc_err_t
+open_table(void *src, size_t ordinal, const char *progress, cdc_errstr_t *es)
+{
+    cdc_source_t *s = src;
+    my_resnap_t *r = &s->resnap;
+    cdc_err_t err = my_snap_open(s, &s->tables[ordinal], &r->st, es);
+    if (err)
+        return err;
+    r->after.set = false;
+    if (progress && !my_snap_progress_key(&r->st, progress, &r->after)) {
+        my_snap_close(&r->st);
+        return cdc_errstr_set(es, CDC_ERR_FATAL,
+                              "source %s: the stored snapshot progress does not fit the key "
+                              "of %s.%s; re-snapshot with `cdc-agent source drop`",
+                              s->conf->name, s->tables[ordinal].db, s->tables[ordinal].name);
+    }
+    return CDC_OK;
+}
+
+static void
+close_table(void *src)
+{
+    cdc_source_t *s = src;
+    my_snap_close(&s->resnap.st);
+    s->resnap.after.set = false;
+}
+
+static cdc_err_t
+read_chunk(void *src, cdc_errstr_t *es)
+{
+    cdc_source_t *s = src;
+    my_resnap_t *r = &s->resnap;
+    cdc_err_t err = my_snap_query(s, &r->st, &r->after, &r->scratch, es);
+    if (err)
+        return err;
+    r->rows = mysql_store_result(s->catalog);
+    return r->rows ? CDC_OK : my_query_error(s->catalog, es, "reading a snapshot chunk");
+}
+
 cdc_err_t
 my_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
 {
-    my_resnap_t *r = &s->resnap;
-    if (!cdc_wm_active(&r->wm) || r->wm.in_flight || r->wm.commit_pending)
-        return CDC_OK;
-    cdc_err_t err;
-    bool more = r->ordinal < s->n_tables;
-    if (!r->wm.initial) {
-        long head = cdc_wm_head(&r->wm, s->conf);
-        if (head < 0)
-            return CDC_OK; /* the queue is empty */
-        if ((err = signal_ready(s, es)))
-            return err;
-        more = true;
-        if (!r->table_open) {
-            r->ordinal = (size_t)head;
-            free(r->resume);
-            r->resume = r->wm.queue[0].progress ? cdc_xstrdup(r->wm.queue[0].progress) : NULL;
-        }
-    }
-    if (more && !r->table_open) {
-        if ((err = my_snap_open(s, &s->tables[r->ordinal], &r->st, es)))
-            return err;
-        r->table_open = true;
-        r->after.set = false;
-        if (r->resume && !my_snap_progress_key(&r->st, r->resume, &r->after))
-            return cdc_errstr_set(es, CDC_ERR_FATAL,
-                                  "source %s: the stored snapshot progress does not fit the key "
-                                  "of %s.%s; re-snapshot with `cdc-agent source drop`",
-                                  s->conf->name, r->st.tb->db, r->st.tb->name);
-        free(r->resume);
-        r->resume = NULL;
-    }
-    cdc_wm_next(&r->wm);
-    if ((err = watermark(s, 'L', es)))
-        return err;
-    if (more) {
-        if ((err = my_snap_query(s, &r->st, &r->after, &r->scratch, es)))
-            return err;
-        r->rows = mysql_store_result(s->catalog);
-        if (!r->rows)
-            return my_query_error(s->catalog, es, "reading a snapshot chunk");
-    }
-    return watermark(s, 'H', es);
+    return cdc_resnap_step(&s->resnap.drv, es);
 }
 
 /* What identifies a row for the chunk: its key, or for a table without a key the whole row (a
@@ -192,7 +177,7 @@ track_row(my_resnap_t *r, const cdc_event_t *ev, const cdc_row_t *row)
     cdc_buf_init(&b);
     cdc_errstr_t es;
     if (row->present && !row_identity(ev, row, &b, &es))
-        cdc_wm_track(&r->wm, b.data); /* takes b's text */
+        cdc_wm_track(&r->drv.wm, b.data); /* takes b's text */
     else
         cdc_buf_deinit(&b); /* the publisher stops on the same encoding error */
 }
@@ -201,7 +186,7 @@ void
 my_resnap_track(cdc_source_t *s, const cdc_event_t *ev)
 {
     my_resnap_t *r = &s->resnap;
-    if (!cdc_wm_tracking(&r->wm) || !r->table_open || strcmp(ev->source.db, r->st.tb->db) ||
+    if (!cdc_wm_tracking(&r->drv.wm) || !r->drv.table_open || strcmp(ev->source.db, r->st.tb->db) ||
         strcmp(ev->source.table, r->st.tb->name))
         return;
     if (ev->key.present) {
@@ -215,9 +200,11 @@ my_resnap_track(cdc_source_t *s, const cdc_event_t *ev)
 
 /* At the high watermark: the chunk's rows whose key did not change, as phase-2 reads. */
 static cdc_err_t
-emit_chunk(cdc_source_t *s, const cdc_binlog_event_t *bev, cdc_errstr_t *es)
+emit_chunk(void *src, cdc_errstr_t *es)
 {
+    cdc_source_t *s = src;
     my_resnap_t *r = &s->resnap;
+    const cdc_binlog_event_t *bev = r->cur_event;
     if (!r->rows)
         return CDC_OK;
     cdc_buf_t key;
@@ -232,7 +219,7 @@ emit_chunk(cdc_source_t *s, const cdc_binlog_event_t *bev, cdc_errstr_t *es)
         my_snap_row(s, &r->st, row, len, &ev);
         if ((err = row_identity(&ev, &ev.after, &key, es)))
             break;
-        if (cdc_wm_changed(&r->wm, key.data))
+        if (cdc_wm_changed(&r->drv.wm, key.data))
             continue; /* the stream carries this key's newer state */
         cdc_pos_t pos = {s->epoch, CDC_PHASE_RESNAPSHOT, s->txn.file_no, s->txn.minor, s->txn.idx};
         cdc_pos_format(s->txn.pos, &pos);
@@ -247,39 +234,49 @@ emit_chunk(cdc_source_t *s, const cdc_binlog_event_t *bev, cdc_errstr_t *es)
     return err;
 }
 
-/* Moves past the emitted chunk and prepares the progress its commit carries. */
+static size_t
+chunk_rows(void *src, bool *exhausted)
+{
+    cdc_source_t *s = src;
+    uint64_t n = s->resnap.rows ? mysql_num_rows(s->resnap.rows) : 0;
+    *exhausted = n < MY_CHUNK_ROWS || !s->resnap.st.n_key;
+    return (size_t)n;
+}
+
+static char *
+chunk_end(void *src)
+{
+    cdc_source_t *s = src;
+    my_resnap_t *r = &s->resnap;
+    mysql_data_seek(r->rows, mysql_num_rows(r->rows) - 1);
+    MYSQL_ROW row = mysql_fetch_row(r->rows);
+    my_snap_key_save(&r->st, row, mysql_fetch_lengths(r->rows), &r->after);
+    return my_snap_progress(&r->st, r->drv.ordinal, &r->after);
+}
+
 static void
-advance(cdc_source_t *s)
+chunk_free(void *src)
+{
+    cdc_source_t *s = src;
+    mysql_free_result(s->resnap.rows);
+    s->resnap.rows = NULL;
+}
+
+static const cdc_resnap_ops_t resnap_ops = {open_table, close_table, watermark, read_chunk,
+                                            emit_chunk, chunk_rows,  chunk_end, chunk_free};
+
+void
+my_resnap_restore(cdc_source_t *s)
 {
     my_resnap_t *r = &s->resnap;
-    bool initial = r->wm.initial;
-    bool more = initial ? r->ordinal < s->n_tables : r->table_open;
-    uint64_t n = r->rows ? mysql_num_rows(r->rows) : 0;
-    bool table_done = !more || n < MY_CHUNK_ROWS || !r->st.n_key;
-    if (!table_done) {
-        mysql_data_seek(r->rows, n - 1);
-        MYSQL_ROW row = mysql_fetch_row(r->rows);
-        my_snap_key_save(&r->st, row, mysql_fetch_lengths(r->rows), &r->after);
-    } else if (more) {
-        my_snap_close(&r->st);
-        r->table_open = false;
-        r->after.set = false;
-        r->ordinal += initial;
-    }
-    mysql_free_result(r->rows);
-    r->rows = NULL;
-    if (!initial) {
-        cdc_wm_head_advance(&r->wm, s->conf->name, n,
-                            table_done ? NULL : my_snap_progress(&r->st, r->ordinal, &r->after));
-        cdc_wm_done(&r->wm, NULL, false);
-        return;
-    }
-    bool finished = r->ordinal >= s->n_tables;
-    cdc_wm_done(&r->wm,
-                finished        ? NULL
-                : r->table_open ? my_snap_progress(&r->st, r->ordinal, &r->after)
-                                : my_snap_progress(NULL, r->ordinal, NULL),
-                finished);
+    const char *st = s->conf->signal_table, *dot = strchr(st, '.');
+    r->signal = cdc_xcalloc(1, sizeof(my_table_t));
+    r->signal->db = cdc_xstrndup(st, (size_t)(dot - st));
+    r->signal->name = cdc_xstrdup(dot + 1);
+    r->signal->signal = true;
+    cdc_buf_init(&r->scratch);
+    cdc_resnap_init(&r->drv, &resnap_ops, s, s->conf, s->resume.resnap,
+                    s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
 }
 
 static cdc_err_t
@@ -296,18 +293,13 @@ on_signal(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
         /* a request of `cdc-agent snapshot`; one in a transaction already stored is not taken
          * again */
         if (!s->txn.may_skip)
-            cdc_wm_request_text(&r->wm, s->conf, data->value.s.p, data->value.s.n);
+            cdc_wm_request_text(&r->drv.wm, s->conf, data->value.s.p, data->value.s.n);
         return CDC_OK;
     }
-    if (!cdc_wm_active(&r->wm) || id->value.s.n != strlen(s->conf->name) ||
+    if (id->value.s.n != strlen(s->conf->name) ||
         memcmp(id->value.s.p, s->conf->name, id->value.s.n))
         return CDC_OK; /* another source's */
-    if (!cdc_wm_read(&r->wm, data->value.s.p, data->value.s.n))
-        return CDC_OK; /* another run's, a low watermark, or an earlier chunk's */
-    cdc_err_t err = emit_chunk(s, s->resnap.cur_event, es);
-    if (!err)
-        advance(s);
-    return err;
+    return cdc_resnap_watermark_read(&r->drv, data->value.s.p, data->value.s.n, es);
 }
 
 cdc_err_t
@@ -323,5 +315,5 @@ my_resnap_signal(cdc_source_t *s, const cdc_binlog_event_t *ev, cdc_errstr_t *es
 void
 my_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info)
 {
-    cdc_wm_commit_info(&s->resnap.wm, s->conf->name, info);
+    cdc_wm_commit_info(&s->resnap.drv.wm, s->conf->name, info);
 }

@@ -530,7 +530,7 @@ commit_unit(snap_t *sn, const char *progress, bool done)
         pos,        0,
         "snapshot", cdc_wall_ms(),
         done,       progress,
-        sn->native, done ? cdc_wm_state(&sn->s->resnap.wm, sn->s->conf->name) : NULL};
+        sn->native, done ? cdc_wm_state(&sn->s->resnap.drv.wm, sn->s->conf->name) : NULL};
     sn->unit_open = false;
     return sn->s->cb->commit(sn->s->ctx, &info);
 }

@@ -175,9 +175,9 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
     s->start_pos = ev->log_pos;
     int64_t now = cdc_wall_us();
     cdc_txn_info_t snap = {0};
-    bool chunk = s->resnap.wm.commit_pending; /* a high watermark: carries progress */
+    bool chunk = s->resnap.drv.wm.commit_pending; /* a high watermark: carries progress */
     /* ... or the re-snapshot queue changed (a request) */
-    if (s->emit.delivered == 0 && !cdc_wm_must_commit(&s->resnap.wm)) {
+    if (s->emit.delivered == 0 && !cdc_wm_must_commit(&s->resnap.drv.wm)) {
         /* nothing captured: move the stored position now and then, so purged binlogs behind
          * it are never needed again */
         if (now - s->last_advance_us < (int64_t)s->conf->heartbeat_ms * 1000)
@@ -539,7 +539,7 @@ my_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
     my_native(s, s->start_pos, native, sizeof(native));
     cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, my_file_number(s->file), s->start_pos, 0};
     return cdc_source_store_start(cb, ctx, s->conf->name, pos, native,
-                                  cdc_wm_state(&s->resnap.wm, s->conf->name), &s->resume, es);
+                                  cdc_wm_state(&s->resnap.drv.wm, s->conf->name), &s->resume, es);
 }
 
 static void

@@ -218,7 +218,7 @@ store_start(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
     uint64_t major = s->consistent_point ? s->consistent_point - 1 : 0;
     cdc_pos_t pos = {s->epoch, CDC_PHASE_STREAM, major, 0, 0};
     return cdc_source_store_start(cb, ctx, s->conf->name, pos, NULL,
-                                  cdc_wm_state(&s->resnap.wm, s->conf->name), &s->resume, es);
+                                  cdc_wm_state(&s->resnap.drv.wm, s->conf->name), &s->resume, es);
 }
 
 static cdc_err_t

@@ -32,12 +32,10 @@ void
 pg_resnap_free(cdc_source_t *s)
 {
     pg_resnap_t *r = &s->resnap;
+    cdc_resnap_free(&r->drv); /* closes the open table */
     cdc_chunk_pos_free(&r->at);
-    cdc_wm_free(&r->wm);
     cdc_pg_xsnap_free(&r->snap);
     PQclear(r->rows);
-    if (r->scan_open)
-        pg_scan_close(&r->scan);
     memset(r, 0, sizeof(*r));
 }
 
@@ -45,22 +43,15 @@ cdc_err_t
 pg_resnap_start(cdc_source_t *s, const char *progress, cdc_errstr_t *es)
 {
     pg_resnap_t *r = &s->resnap;
-    cdc_chunk_pos_free(&r->at);
-    if (!cdc_chunk_pos_parse(progress, &r->at))
+    cdc_chunk_pos_t at;
+    if (!cdc_chunk_pos_parse(progress, &at))
         return cdc_errstr_set(es, CDC_ERR_FATAL, "source %s: unreadable snapshot progress",
                               s->conf->name);
-    r->ordinal = r->at.ordinal;
-    cdc_wm_start(&r->wm);
+    cdc_resnap_start_initial(&r->drv, s->conf->n_tables, at.ordinal, progress);
+    cdc_chunk_pos_free(&at);
     CDC_LOG_INFO("source=%s resuming the initial snapshot at table %zu of %zu with watermarks",
-                 s->conf->name, r->ordinal + 1, s->conf->n_tables);
+                 s->conf->name, r->drv.ordinal + 1, s->conf->n_tables);
     return CDC_OK;
-}
-
-void
-pg_resnap_restore(cdc_source_t *s)
-{
-    cdc_wm_restore(&s->resnap.wm, s->resume.resnap, s->conf,
-                   s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
 }
 
 /* Ends the chunk's read-only transaction; a failure shows at the connection's next use. */
@@ -71,10 +62,10 @@ rollback(cdc_source_t *s)
 }
 
 static cdc_err_t
-watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
+watermark(void *src, const char *label, cdc_errstr_t *es)
 {
-    char content[400], label[64];
-    cdc_wm_label(&s->resnap.wm, kind, label, sizeof(label));
+    cdc_source_t *s = src;
+    char content[400];
     snprintf(content, sizeof(content), "%s:%s", s->conf->slot, label);
     const char *params[] = {content};
     PGresult *res =
@@ -94,8 +85,9 @@ watermark(cdc_source_t *s, char kind, cdc_errstr_t *es)
  * cannot be tracked any more: the read waits until it is visible (it is committed; this takes
  * microseconds). */
 static cdc_err_t
-read_chunk(cdc_source_t *s, cdc_errstr_t *es)
+read_chunk(void *src, cdc_errstr_t *es)
 {
+    cdc_source_t *s = src;
     pg_resnap_t *r = &s->resnap;
     for (unsigned attempt = 0;; attempt++) {
         /* txid_current_snapshot(): the same text before PostgreSQL 13 */
@@ -136,38 +128,30 @@ read_chunk(cdc_source_t *s, cdc_errstr_t *es)
     return err;
 }
 
+/* The table to read next, continuing after progress (unreadable: from its start). */
+static cdc_err_t
+open_table(void *src, size_t ordinal, const char *progress, cdc_errstr_t *es)
+{
+    cdc_source_t *s = src;
+    pg_resnap_t *r = &s->resnap;
+    cdc_chunk_pos_free(&r->at);
+    if (progress && !cdc_chunk_pos_parse(progress, &r->at))
+        cdc_chunk_pos_free(&r->at);
+    return pg_scan_open(&r->scan, s, s->catalog, ordinal, es);
+}
+
+static void
+close_table(void *src)
+{
+    cdc_source_t *s = src;
+    pg_scan_close(&s->resnap.scan);
+    cdc_chunk_pos_free(&s->resnap.at);
+}
+
 cdc_err_t
 pg_resnap_step(cdc_source_t *s, cdc_errstr_t *es)
 {
-    pg_resnap_t *r = &s->resnap;
-    if (!cdc_wm_active(&r->wm) || r->wm.in_flight || r->wm.commit_pending)
-        return CDC_OK;
-    cdc_err_t err = CDC_OK;
-    bool more = r->ordinal < s->conf->n_tables;
-    if (!r->wm.initial) {
-        long head = cdc_wm_head(&r->wm, s->conf);
-        if (head < 0)
-            return CDC_OK; /* the queue is empty */
-        more = true;
-        if (!r->scan_open) {
-            const char *progress = r->wm.queue[0].progress;
-            r->ordinal = (size_t)head;
-            cdc_chunk_pos_free(&r->at);
-            if (progress && !cdc_chunk_pos_parse(progress, &r->at))
-                cdc_chunk_pos_free(&r->at); /* unreadable: the table is read from its start */
-        }
-    }
-    if (more && !r->scan_open) {
-        if ((err = pg_scan_open(&r->scan, s, s->catalog, r->ordinal, es)))
-            return err;
-        r->scan_open = true;
-    }
-    cdc_wm_next(&r->wm);
-    if ((err = watermark(s, 'L', es)))
-        return err;
-    if (more && (err = read_chunk(s, es)))
-        return err;
-    return watermark(s, 'H', es);
+    return cdc_resnap_step(&s->resnap.drv, es);
 }
 
 /* Key text of a row, for comparing stream changes with chunk rows. */
@@ -198,7 +182,7 @@ track_tuple(pg_resnap_t *r, const pg_relmeta_t *meta, const cdc_pgo_tuple_t *t)
     cdc_buf_t b;
     cdc_buf_init(&b);
     key_text(&b, vals, lens, n);
-    cdc_wm_track(&r->wm, b.data);
+    cdc_wm_track(&r->drv.wm, b.data);
 }
 
 void
@@ -211,12 +195,13 @@ void
 pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *m)
 {
     pg_resnap_t *r = &s->resnap;
-    if (!r->wm.in_flight || !r->scan_open || strcmp(meta->rel->nspname, r->scan.rel.nspname) ||
+    if (!r->drv.wm.in_flight || !r->drv.table_open ||
+        strcmp(meta->rel->nspname, r->scan.rel.nspname) ||
         strcmp(meta->rel->relname, r->scan.rel.relname))
         return;
     /* after the low watermark every change; before it, those the snapshot of the chunk read (if
      * any) missed */
-    if (!cdc_wm_tracking(&r->wm) && !(r->rows && cdc_pg_xsnap_invisible(&r->snap, s->txn.xid)))
+    if (!cdc_wm_tracking(&r->drv.wm) && !(r->rows && cdc_pg_xsnap_invisible(&r->snap, s->txn.xid)))
         return;
     if (m->change.old_kind)
         track_tuple(r, meta, &m->change.old_tuple);
@@ -226,11 +211,12 @@ pg_resnap_track(cdc_source_t *s, const pg_relmeta_t *meta, const cdc_pgo_msg_t *
 
 /* At the high watermark: the chunk's unchanged rows, then the progress for the commit. */
 static cdc_err_t
-emit_chunk(cdc_source_t *s, cdc_errstr_t *es)
+emit_chunk(void *src, cdc_errstr_t *es)
 {
+    cdc_source_t *s = src;
     pg_resnap_t *r = &s->resnap;
     int rows = r->rows ? PQntuples(r->rows) : 0;
-    uint16_t nk = r->scan_open ? r->scan.meta.n_key : 0;
+    uint16_t nk = r->drv.table_open ? r->scan.meta.n_key : 0;
     const char **vals = cdc_xcalloc(nk + 1u, sizeof(char *));
     uint32_t *lens = cdc_xcalloc(nk + 1u, sizeof(uint32_t));
     cdc_buf_t key;
@@ -247,7 +233,7 @@ emit_chunk(cdc_source_t *s, cdc_errstr_t *es)
                 vals[k] = NULL;
         }
         key_text(&key, vals, lens, nk);
-        if (!cdc_wm_changed(&r->wm, key.data))
+        if (!cdc_wm_changed(&r->drv.wm, key.data))
             err = pg_scan_emit_row(&r->scan, &s->txn, r->rows, row, pg_source_emit, s, es);
     }
     s->txn.phase = phase;
@@ -257,41 +243,43 @@ emit_chunk(cdc_source_t *s, cdc_errstr_t *es)
     return err;
 }
 
-/* Advances past the emitted chunk and prepares the progress the commit will carry. */
-static void
-advance(cdc_source_t *s)
+static size_t
+chunk_rows(void *src, bool *exhausted)
 {
+    cdc_source_t *s = src;
+    int rows = s->resnap.rows ? PQntuples(s->resnap.rows) : 0;
+    *exhausted = rows < PG_SCAN_CHUNK_ROWS;
+    return (size_t)rows;
+}
+
+static char *
+chunk_end(void *src)
+{
+    cdc_source_t *s = src;
     pg_resnap_t *r = &s->resnap;
-    bool initial = r->wm.initial;
-    bool more = initial ? r->ordinal < s->conf->n_tables : r->scan_open;
-    int rows = r->rows ? PQntuples(r->rows) : 0;
-    bool table_done = !more || rows < PG_SCAN_CHUNK_ROWS;
-    char *progress =
-        more && (initial || !table_done) ? pg_scan_progress(&r->scan, r->rows, table_done) : NULL;
+    char *progress = pg_scan_progress(&r->scan, r->rows, false);
     cdc_chunk_pos_free(&r->at);
-    if (table_done) {
-        if (more) {
-            pg_scan_close(&r->scan);
-            r->scan_open = false;
-            r->ordinal += initial;
-        }
-    } else { /* the chunk's last key, as the progress carries it */
-        if (!cdc_chunk_pos_parse(progress, &r->at))
-            cdc_chunk_pos_free(&r->at);
-    }
-    PQclear(r->rows);
-    r->rows = NULL;
-    if (!initial) {
-        cdc_wm_head_advance(&r->wm, s->conf->name, (uint64_t)rows, progress);
-        cdc_wm_done(&r->wm, NULL, false);
-        return;
-    }
-    bool finished = r->ordinal >= s->conf->n_tables;
-    if (finished) {
-        free(progress);
-        progress = NULL;
-    }
-    cdc_wm_done(&r->wm, progress, finished);
+    if (!cdc_chunk_pos_parse(progress, &r->at)) /* the chunk's last key, as the progress has it */
+        cdc_chunk_pos_free(&r->at);
+    return progress;
+}
+
+static void
+chunk_free(void *src)
+{
+    cdc_source_t *s = src;
+    PQclear(s->resnap.rows);
+    s->resnap.rows = NULL;
+}
+
+static const cdc_resnap_ops_t resnap_ops = {open_table, close_table, watermark, read_chunk,
+                                            emit_chunk, chunk_rows,  chunk_end, chunk_free};
+
+void
+pg_resnap_restore(cdc_source_t *s)
+{
+    cdc_resnap_init(&s->resnap.drv, &resnap_ops, s, s->conf, s->resume.resnap,
+                    s->conf->snapshot == CDC_SNAPSHOT_INITIAL);
 }
 
 cdc_err_t
@@ -306,22 +294,18 @@ pg_resnap_message(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
         /* a request of `cdc-agent snapshot`, "<slot>:<JSON>"; one already stored with the
          * transaction that carried it is not taken again */
         if (s->in_txn && !pg_txn_stored(s))
-            cdc_wm_request_text(&r->wm, s->conf, m->message.content + sl + 1,
+            cdc_wm_request_text(&r->drv.wm, s->conf, m->message.content + sl + 1,
                                 m->message.len - sl - 1);
         return CDC_OK;
     }
-    if (!cdc_wm_active(&r->wm) || strcmp(m->message.prefix, WATERMARK_PREFIX))
+    if (strcmp(m->message.prefix, WATERMARK_PREFIX))
         return CDC_OK;
-    if (!cdc_wm_read(&r->wm, m->message.content + sl + 1, m->message.len - sl - 1))
-        return CDC_OK; /* a low watermark, or one of an earlier run or chunk */
-    cdc_err_t err = emit_chunk(s, es);
-    if (!err)
-        advance(s);
-    return err;
+    return cdc_resnap_watermark_read(&r->drv, m->message.content + sl + 1, m->message.len - sl - 1,
+                                     es);
 }
 
 void
 pg_resnap_commit_info(cdc_source_t *s, cdc_txn_info_t *info)
 {
-    cdc_wm_commit_info(&s->resnap.wm, s->conf->name, info);
+    cdc_wm_commit_info(&s->resnap.drv.wm, s->conf->name, info);
 }

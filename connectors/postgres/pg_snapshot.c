@@ -93,7 +93,7 @@ snapshot_table(cdc_source_t *s, PGconn *conn, snap_t *sn, size_t ordinal, bool l
         info.snapshot_done = last_table && rows < PG_SCAN_CHUNK_ROWS;
         info.ack_token = info.snapshot_done ? s->consistent_point : 0;
         /* the tables the snapshot covered, for noticing tables added to the config later */
-        info.resnap = info.snapshot_done ? cdc_wm_state(&s->resnap.wm, s->conf->name) : NULL;
+        info.resnap = info.snapshot_done ? cdc_wm_state(&s->resnap.drv.wm, s->conf->name) : NULL;
         err = sn->cb->commit(sn->ctx, &info);
         free(progress);
     }

@@ -234,7 +234,7 @@ on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
     /* a watermark transaction with progress, or one that changed the re-snapshot queue (never
      * one re-read from before the stored position: that would move it back) */
     bool stored = pg_txn_stored(s);
-    if (s->emit.delivered == 0 && (stored || !cdc_wm_must_commit(&s->resnap.wm)))
+    if (s->emit.delivered == 0 && (stored || !cdc_wm_must_commit(&s->resnap.drv.wm)))
         return s->cb->idle ? s->cb->idle(s->ctx, m->commit.end_lsn) : CDC_OK;
     if (!stored)
         pg_resnap_commit_info(s, &snap);

@@ -10,6 +10,7 @@
 #include "cdc/clock.h"
 #include "cdc/metrics.h"
 #include "cdc/chunk_pos.h"
+#include "cdc/resnap.h"
 #include "pg_xsnap.h"
 #include "cdc/watermark.h"
 #include "pg_internal.h"
@@ -44,13 +45,11 @@ void pg_scan_close(pg_scan_t *sc);
 
 /* ---- resuming an interrupted initial snapshot (pg_resnap.c) ---- */
 typedef struct {
-    size_t ordinal;     /* table being read */
-    cdc_chunk_pos_t at; /* the table and the last key read (text values; none: its start) */
-    bool scan_open;
-    pg_scan_t scan;
-    cdc_wm_t wm;            /* chunk in flight, changed keys (key_text), what the commit carries */
-    PGresult *rows;         /* the chunk read between the watermarks (NULL: none) */
-    cdc_pg_xsnap_t snap;    /* the snapshot it was read in, when rows is set */
+    cdc_resnap_t drv;    /* the shared driver: table, queue, watermarks (changed keys: key_text) */
+    cdc_chunk_pos_t at;  /* the table and the last key read (text values; none: its start) */
+    pg_scan_t scan;      /* the open table (drv.table_open) */
+    PGresult *rows;      /* the chunk read between the watermarks (NULL: none) */
+    cdc_pg_xsnap_t snap; /* the snapshot it was read in, when rows is set */
     cdc_pg_recent_t recent; /* the transactions read from the stream before it */
 } pg_resnap_t;
 
