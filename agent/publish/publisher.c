@@ -29,7 +29,7 @@ static size_t pool_n;
 #define BATCH_PRESIZE ((1u << 20) + (1u << 18))
 
 batch_t *
-batch_new(void)
+cdc_publisher_batch_new(void)
 {
     pthread_mutex_lock(&pool_mu);
     batch_t *b = pool;
@@ -67,7 +67,7 @@ drop_headers(batch_t *b, size_t from)
 }
 
 void
-batch_free(batch_t *b)
+cdc_publisher_batch_free(batch_t *b)
 {
     if (!b)
         return;
@@ -88,8 +88,9 @@ batch_free(batch_t *b)
 }
 
 void
-batch_add_span(batch_t *b, uint32_t topic, int32_t partition, size_t key_off, size_t key_len,
-               size_t val_off, ssize_t val_len, int64_t ts_ms, char op, const char *pos)
+cdc_publisher_batch_add_span(batch_t *b, uint32_t topic, int32_t partition, size_t key_off,
+                             size_t key_len, size_t val_off, ssize_t val_len, int64_t ts_ms,
+                             char op, const char *pos)
 {
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 256;
@@ -110,11 +111,12 @@ batch_add_span(batch_t *b, uint32_t topic, int32_t partition, size_t key_off, si
     memcpy(r->pos, pos ? pos : "", pl);
     r->pos[pl] = '\0';
     r->hdrs = NULL;
-    rec_headers(r); /* here, on the source thread, so the publisher thread only hands it over */
+    cdc_publisher_rec_headers(
+        r); /* here, on the source thread, so the publisher thread only hands it over */
 }
 
 void
-rec_headers(rec_t *r)
+cdc_publisher_rec_headers(rec_t *r)
 {
     if (r->hdrs || !r->pos[0])
         return; /* built already, or a record without a position (schemas) */
@@ -123,8 +125,8 @@ rec_headers(rec_t *r)
 }
 
 void
-batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key, const cdc_buf_t *val,
-          int64_t ts_ms, char op, const char *pos)
+cdc_publisher_batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key,
+                        const cdc_buf_t *val, int64_t ts_ms, char op, const char *pos)
 {
     size_t key_off = b->data.len;
     if (key)
@@ -132,12 +134,12 @@ batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key, c
     size_t val_off = b->data.len;
     if (val)
         cdc_buf_append(&b->data, val->data, val->len);
-    batch_add_span(b, topic, partition, key_off, key ? key->len : 0, val_off,
-                   val ? (ssize_t)val->len : -1, ts_ms, op, pos);
+    cdc_publisher_batch_add_span(b, topic, partition, key_off, key ? key->len : 0, val_off,
+                                 val ? (ssize_t)val->len : -1, ts_ms, op, pos);
 }
 
 topic_t *
-topic_find(cdc_publisher_t *p, const char *schema, const char *table)
+cdc_publisher_topic_find(cdc_publisher_t *p, const char *schema, const char *table)
 {
     size_t ls = strlen(schema);
     for (size_t i = 0; i < p->n_topics; i++) {
@@ -153,7 +155,7 @@ topic_find(cdc_publisher_t *p, const char *schema, const char *table)
 static cdc_err_t
 cb_schema(void *ctx, const cdc_table_schema_t *s, int64_t *version)
 {
-    return schema_version(ctx, s, version);
+    return cdc_publisher_schema_version(ctx, s, version);
 }
 
 /* Copies a source resume point into a batch field (a too-long one is a source bug: dropped). */
@@ -191,7 +193,7 @@ static cdc_err_t
 close_batch(cdc_publisher_t *p, bool split)
 {
     batch_t *b = p->open;
-    batch_t *rest = batch_new();
+    batch_t *rest = cdc_publisher_batch_new();
     if (split) {
         b->bound_n = b->n;
         b->bound_len = b->data.len;
@@ -204,8 +206,8 @@ close_batch(cdc_publisher_t *p, bool split)
             rec_t *r = &b->recs[i];
             cdc_buf_t k = {b->data.data + r->key_off, r->key_len, 0};
             cdc_buf_t v = {b->data.data + r->val_off, r->val_len < 0 ? 0 : (size_t)r->val_len, 0};
-            batch_add(rest, r->topic, r->partition, r->key_len ? &k : NULL,
-                      r->val_len < 0 ? NULL : &v, r->ts_ms, r->op, r->pos);
+            cdc_publisher_batch_add(rest, r->topic, r->partition, r->key_len ? &k : NULL,
+                                    r->val_len < 0 ? NULL : &v, r->ts_ms, r->op, r->pos);
         }
         rest->pos = *batch_pos(b);
         rest->has_pos = b->has_pos;
@@ -213,7 +215,7 @@ close_batch(cdc_publisher_t *p, bool split)
     /* the source transaction being read (if any) goes on in the next batch */
     memcpy(rest->txn_native, b->txn_native, sizeof(rest->txn_native));
     p->open = rest;
-    return queue_push(p, b);
+    return cdc_publisher_queue_push(p, b);
 }
 
 /* Encodes key and value straight into the batch buffer (no intermediate copy). */
@@ -244,8 +246,8 @@ cb_event(void *ctx, const cdc_event_t *ev)
 {
     cdc_publisher_t *p = ctx;
     cdc_errstr_t es = {{0}};
-    topic_t *t =
-        topic_find(p, ev->source.schema ? ev->source.schema : ev->source.db, ev->source.table);
+    topic_t *t = cdc_publisher_topic_find(p, ev->source.schema ? ev->source.schema : ev->source.db,
+                                          ev->source.table);
     if (!t) {
         CDC_LOG_ERROR("source=%s table=%s.%s has no topic (not in the config)", p->src->name,
                       ev->source.schema, ev->source.table);
@@ -264,8 +266,8 @@ cb_event(void *ctx, const cdc_event_t *ev)
     char op = (char)ev->op;
     if (ev->op == CDC_OP_TRUNCATE) {
         for (int part = 0; part < t->partitions; part++) /* every partition sees the barrier */
-            batch_add_span(b, ti, part, 0, 0, val_off, val_len, ev->source.ts_ms, op,
-                           ev->source.pos);
+            cdc_publisher_batch_add_span(b, ti, part, 0, 0, val_off, val_len, ev->source.ts_ms, op,
+                                         ev->source.pos);
     } else {
         /* the producer's partitioner (murmur2_random), run here instead of on the publisher
          * thread; every event has a key */
@@ -273,11 +275,11 @@ cb_event(void *ctx, const cdc_event_t *ev)
                            ? rd_kafka_msg_partitioner_murmur2_random(
                                  NULL, b->data.data + key_off, key_len, t->partitions, NULL, NULL)
                            : RD_KAFKA_PARTITION_UA;
-        batch_add_span(b, ti, part, key_off, key_len, val_off, val_len, ev->source.ts_ms, op,
-                       ev->source.pos);
+        cdc_publisher_batch_add_span(b, ti, part, key_off, key_len, val_off, val_len,
+                                     ev->source.ts_ms, op, ev->source.pos);
         if (ev->op == CDC_OP_DELETE && p->cfg->kafka.tombstones)
-            batch_add_span(b, ti, part, key_off, key_len, 0, -1, ev->source.ts_ms, op,
-                           ev->source.pos);
+            cdc_publisher_batch_add_span(b, ti, part, key_off, key_len, 0, -1, ev->source.ts_ms, op,
+                                         ev->source.pos);
     }
     b->has_pos = true;
     b->pos_stale = true;
@@ -427,7 +429,7 @@ cdc_publisher_discard_partial(cdc_publisher_t *p)
 }
 
 cdc_err_t
-publisher_flush_open(cdc_publisher_t *p)
+cdc_publisher_flush_open(cdc_publisher_t *p)
 {
     cdc_publisher_discard_partial(p);
     if (p->open->bound_n == 0 && !p->open->bound_token && !p->open->bound_any)
@@ -440,9 +442,9 @@ cb_sync(void *ctx)
 {
     cdc_publisher_t *p = ctx;
     cdc_errstr_t es = {{0}};
-    cdc_err_t err = publisher_flush_open(p);
+    cdc_err_t err = cdc_publisher_flush_open(p);
     if (!err)
-        err = publisher_wait_drained(p, &es);
+        err = cdc_publisher_wait_drained(p, &es);
     if (err)
         CDC_LOG_ERROR("source=%s publishing failed: %s", p->src->name, es.msg);
     return err;

@@ -86,26 +86,28 @@ struct cdc_publisher {
     cdc_metric_t *m_lag, *m_latency, *m_queue, *m_commits;
 };
 
-batch_t *batch_new(void);
-void batch_free(batch_t *b);
+batch_t *cdc_publisher_batch_new(void);
+void cdc_publisher_batch_free(batch_t *b);
 /* Hands a batch to the publisher thread, waiting while the queue is full. */
-cdc_err_t queue_push(cdc_publisher_t *p, batch_t *b);
+cdc_err_t cdc_publisher_queue_push(cdc_publisher_t *p, batch_t *b);
 /* Builds r's Kafka headers (contract: cdc-op, cdc-pos) unless it has them or no position. */
-void rec_headers(rec_t *r);
-void *publisher_thread(void *arg);
+void cdc_publisher_rec_headers(rec_t *r);
+void *cdc_publisher_thread(void *arg);
 /* Queues the open batch up to its last whole source transaction (graceful stop). */
-cdc_err_t publisher_flush_open(cdc_publisher_t *p);
+cdc_err_t cdc_publisher_flush_open(cdc_publisher_t *p);
 /* Waits until every queued batch is committed; the publisher thread's fatal error, if any. */
-cdc_err_t publisher_wait_drained(cdc_publisher_t *p, cdc_errstr_t *es);
+cdc_err_t cdc_publisher_wait_drained(cdc_publisher_t *p, cdc_errstr_t *es);
 /* Schema versions (publisher_schema.c). */
-cdc_err_t schemas_load(cdc_publisher_t *p, cdc_errstr_t *es);
-cdc_err_t schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s, int64_t *version);
-topic_t *topic_find(cdc_publisher_t *p, const char *schema, const char *table);
+cdc_err_t cdc_publisher_schemas_load(cdc_publisher_t *p, cdc_errstr_t *es);
+cdc_err_t cdc_publisher_schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s,
+                                       int64_t *version);
+topic_t *cdc_publisher_topic_find(cdc_publisher_t *p, const char *schema, const char *table);
 /* Appends a record to the open batch (copying key and value). */
-void batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key,
-               const cdc_buf_t *val, int64_t ts_ms, char op, const char *pos);
+void cdc_publisher_batch_add(batch_t *b, uint32_t topic, int32_t partition, const cdc_buf_t *key,
+                             const cdc_buf_t *val, int64_t ts_ms, char op, const char *pos);
 /* Appends a record whose key and value were already written into b->data. */
-void batch_add_span(batch_t *b, uint32_t topic, int32_t partition, size_t key_off, size_t key_len,
-                    size_t val_off, ssize_t val_len, int64_t ts_ms, char op, const char *pos);
+void cdc_publisher_batch_add_span(batch_t *b, uint32_t topic, int32_t partition, size_t key_off,
+                                  size_t key_len, size_t val_off, ssize_t val_len, int64_t ts_ms,
+                                  char op, const char *pos);
 
 #endif

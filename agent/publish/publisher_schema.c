@@ -43,7 +43,7 @@ load_one(void *ctx, const rd_kafka_message_t *m)
         !json_unpack(v, "{s:s, s:s, s:s, s:I, s:o}", "system", &system, "schema", &schema, "table",
                      &table, "version", &version, "columns", &cols) &&
         !strcmp(system, p->src->name)) {
-        topic_t *t = topic_find(p, schema, table);
+        topic_t *t = cdc_publisher_topic_find(p, schema, table);
         if (t && version >= t->version) {
             free(t->columns);
             t->columns = json_dumps(cols, JSON_COMPACT);
@@ -54,17 +54,17 @@ load_one(void *ctx, const rd_kafka_message_t *m)
 }
 
 cdc_err_t
-schemas_load(cdc_publisher_t *p, cdc_errstr_t *es)
+cdc_publisher_schemas_load(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     return cdc_topic_scan(&p->cfg->kafka, cdc_kafka_bus_bootstrap(p->bus), p->schemas_topic,
                           load_one, p, es);
 }
 
 cdc_err_t
-schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s, int64_t *version)
+cdc_publisher_schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s, int64_t *version)
 {
     const char *schema = s->schema ? s->schema : s->db;
-    topic_t *t = topic_find(p, schema, s->table);
+    topic_t *t = cdc_publisher_topic_find(p, schema, s->table);
     if (!t)
         return CDC_ERR_INVAL;
     json_t *cols = columns_json(s);
@@ -90,7 +90,7 @@ schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s, int64_t *version
     cdc_buf_t k, val = {value, strlen(value), 0};
     cdc_buf_init(&k);
     schema_key(&k, s->system, schema, s->table);
-    batch_add(p->open, p->schemas_idx, RD_KAFKA_PARTITION_UA, &k, &val, 0, 's', NULL);
+    cdc_publisher_batch_add(p->open, p->schemas_idx, RD_KAFKA_PARTITION_UA, &k, &val, 0, 's', NULL);
     CDC_LOG_INFO("source=%s table=%s.%s schema version=%lld", s->system, schema, s->table,
                  (long long)t->version);
     cdc_buf_deinit(&k);

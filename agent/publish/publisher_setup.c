@@ -232,7 +232,7 @@ cdc_publisher_open(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_ka
     p->max_queued = 8;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    p->open = batch_new();
+    p->open = cdc_publisher_batch_new();
     register_metrics(p);
     cdc_err_t err = build_topics(p, es);
     if (!err)
@@ -246,7 +246,7 @@ cdc_publisher_open(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_ka
         err = prepare_topics(p, es);
     CDC_LOG_DEBUG("source=%s topics ready", src->name);
     if (!err)
-        err = schemas_load(p, es);
+        err = cdc_publisher_schemas_load(p, es);
     CDC_LOG_DEBUG("source=%s schemas loaded", src->name);
     if (err) {
         cdc_errstr_prefix(es, "source %s", src->name);
@@ -284,14 +284,14 @@ cdc_publisher_start(cdc_publisher_t *p, const cdc_source_ops_t *ops, cdc_source_
 {
     p->ops = ops;
     p->source = s;
-    if (pthread_create(&p->thread, NULL, publisher_thread, p))
+    if (pthread_create(&p->thread, NULL, cdc_publisher_thread, p))
         return cdc_errstr_set(es, CDC_ERR_FATAL, "cannot start the publisher thread");
     p->thread_started = true;
     return CDC_OK;
 }
 
 cdc_err_t
-publisher_wait_drained(cdc_publisher_t *p, cdc_errstr_t *es)
+cdc_publisher_wait_drained(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     pthread_mutex_lock(&p->mu);
     while (p->queued && !p->fatal)
@@ -306,7 +306,7 @@ publisher_wait_drained(cdc_publisher_t *p, cdc_errstr_t *es)
 cdc_err_t
 cdc_publisher_rebind(cdc_publisher_t *p, cdc_source_t *s, cdc_errstr_t *es)
 {
-    cdc_err_t fatal = publisher_wait_drained(p, es);
+    cdc_err_t fatal = cdc_publisher_wait_drained(p, es);
     pthread_mutex_lock(&p->mu); /* acknowledgements read it under the lock */
     p->source = s;
     pthread_mutex_unlock(&p->mu);
@@ -316,7 +316,7 @@ cdc_publisher_rebind(cdc_publisher_t *p, cdc_source_t *s, cdc_errstr_t *es)
 cdc_err_t
 cdc_publisher_finish(cdc_publisher_t *p, cdc_errstr_t *es)
 {
-    cdc_err_t err = p->thread_started ? publisher_flush_open(p) : CDC_OK;
+    cdc_err_t err = p->thread_started ? cdc_publisher_flush_open(p) : CDC_OK;
     pthread_mutex_lock(&p->mu);
     p->stopping = true;
     pthread_cond_broadcast(&p->cv);
@@ -344,9 +344,9 @@ cdc_publisher_free(cdc_publisher_t *p)
     while (p->head) {
         batch_t *b = p->head;
         p->head = b->next;
-        batch_free(b);
+        cdc_publisher_batch_free(b);
     }
-    batch_free(p->open);
+    cdc_publisher_batch_free(p->open);
     for (size_t i = 0; i < p->n_topics; i++) {
         free(p->topics[i].schema_table);
         free(p->topics[i].topic);
@@ -358,7 +358,7 @@ cdc_publisher_free(cdc_publisher_t *p)
     while (p->graveyard) {
         batch_t *b = p->graveyard;
         p->graveyard = b->next;
-        batch_free(b);
+        cdc_publisher_batch_free(b);
     }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);

@@ -19,7 +19,7 @@
 #define TXN_TIMEOUT_MS 60000
 
 cdc_err_t
-queue_push(cdc_publisher_t *p, batch_t *b)
+cdc_publisher_queue_push(cdc_publisher_t *p, batch_t *b)
 {
     pthread_mutex_lock(&p->mu);
     while (p->queued >= p->max_queued && !p->fatal)
@@ -38,7 +38,7 @@ queue_push(cdc_publisher_t *p, batch_t *b)
     }
     pthread_mutex_unlock(&p->mu);
     if (fatal)
-        batch_free(b);
+        cdc_publisher_batch_free(b);
     return fatal;
 }
 
@@ -47,7 +47,7 @@ send_records(cdc_publisher_t *p, batch_t *b)
 {
     for (size_t i = 0; i < b->bound_n; i++) {
         rec_t *r = &b->recs[i];
-        rec_headers(r); /* sent ones are gone: built again for a retry */
+        cdc_publisher_rec_headers(r); /* sent ones are gone: built again for a retry */
         cdc_record_t rec = {.topic = p->topics[r->topic].topic,
                             .partition = r->partition,
                             .key = r->key_len ? b->data.data + r->key_off : NULL,
@@ -281,13 +281,13 @@ dequeue(cdc_publisher_t *p, batch_t *first, batch_t *last, cdc_err_t err)
     pthread_mutex_unlock(&p->mu);
     while (!err && first) {
         batch_t *n = first->next;
-        batch_free(first);
+        cdc_publisher_batch_free(first);
         first = n;
     }
 }
 
 void *
-publisher_thread(void *arg)
+cdc_publisher_thread(void *arg)
 {
     cdc_publisher_t *p = arg;
     batch_t *first;

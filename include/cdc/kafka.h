@@ -133,8 +133,15 @@ cdc_err_t cdc_consumer_watermarks(cdc_consumer_t *c, const char *topic, int32_t 
                                   int64_t *low, int64_t *high, int timeout_ms, cdc_errstr_t *es);
 /* The end of each of the n partitions of topic counting records of transactions still open
  * (read_uncommitted), into ends[0..n-1]. A read_committed reader stops short of it while one is. */
-cdc_err_t cdc_kafka_log_ends(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
-                             int n, int64_t *ends, int timeout_ms, cdc_errstr_t *es);
+cdc_err_t cdc_consumer_log_ends(const cdc_kafka_conf_t *kc, const char *bootstrap,
+                                const char *topic, int n, int64_t *ends, int timeout_ms,
+                                cdc_errstr_t *es);
+/* Reads every partition of topic from the beginning to its end (read_committed, once every
+ * transaction open at the start has ended) and calls fn for each record. A missing topic is empty.
+ */
+typedef void (*cdc_scan_fn)(void *ctx, const rd_kafka_message_t *m);
+cdc_err_t cdc_topic_scan(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
+                         cdc_scan_fn fn, void *ctx, cdc_errstr_t *es);
 /* Number of partitions of topic (0 when it does not exist). */
 cdc_err_t cdc_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, int *out,
                                     cdc_errstr_t *es);

@@ -42,11 +42,6 @@ void cdc_offsets_clear(cdc_offsets_t *o);
  * A missing topic means no stored offsets. */
 cdc_err_t cdc_offsets_load(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
                            const char *source, cdc_offsets_t *o, cdc_errstr_t *es);
-/* Reads every partition of topic from the beginning to its high watermark (read_committed) and
- * calls fn for each record. A missing topic is empty. */
-typedef void (*cdc_scan_fn)(void *ctx, const rd_kafka_message_t *m);
-cdc_err_t cdc_topic_scan(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
-                         cdc_scan_fn fn, void *ctx, cdc_errstr_t *es);
 /* Partition count stored for topic, or 0. */
 int cdc_offsets_partitions(const cdc_offsets_t *o, const char *topic);
 
