@@ -62,7 +62,7 @@ static cdc_err_t
 write_offset(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_offset_t *next,
              cdc_errstr_t *es)
 {
-    cdc_err_t err = ops->begin(t, es);
+    cdc_err_t err = cdc_sink_begin(ops, t, es);
     if (!err && !(err = cdc_sink_set_offsets(ops, t, next, 1, es)))
         err = cdc_sink_commit(ops, t, es);
     if (err)
@@ -105,7 +105,7 @@ set_sink(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_cli_t *
         return write_offset(ops, t, &next, es);
     }
     /* --force: a plain session, the lock not taken */
-    if ((err = ops->open(sink, false, &t, es)))
+    if ((err = cdc_sink_target_open(ops, sink, false, &t, es)))
         return err;
     err = write_offset(ops, t, &next, es);
     if (!err)

@@ -127,7 +127,7 @@ load_sink_offsets(const cdc_sink_conf_t *sink, cdc_sink_offsets_t *o, cdc_errstr
 {
     const cdc_sink_ops_t *ops = cdc_connector_find(sink->type)->sink;
     cdc_sink_target_t *t;
-    cdc_err_t err = ops->open(sink, false, &t, es);
+    cdc_err_t err = cdc_sink_target_open(ops, sink, false, &t, es);
     if (err)
         return err;
     err = ops->load_offsets(t, o, es);

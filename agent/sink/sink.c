@@ -247,7 +247,7 @@ apply_batch(sink_t *s, bool careful, cdc_errstr_t *es)
     cdc_arena_reset(&s->arena);
     cdc_sink_grouper_reset(&s->grouper);
     cdc_sink_dlq_clear(s->dlq);
-    cdc_err_t err = s->ops->begin(s->t, es);
+    cdc_err_t err = cdc_sink_begin(s->ops, s->t, es);
     for (size_t i = 0; !err && i < s->n_items; i++) {
         part_t *pt = &s->parts[s->items[i].part];
         if (!pt->held)
@@ -376,7 +376,7 @@ cdc_sink_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, int wait_s
 {
     int64_t until = cdc_mono_ms() + (int64_t)wait_s * 1000, next_note = 0;
     for (;;) {
-        cdc_err_t err = ops->open(conf, true, out, es);
+        cdc_err_t err = cdc_sink_target_open(ops, conf, true, out, es);
         int64_t now = cdc_mono_ms();
         if (err != CDC_ERR_FENCED || now >= until || (stop && stop()))
             return err;

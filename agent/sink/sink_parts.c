@@ -222,7 +222,7 @@ cdc_sink_replay_rewind(sink_t *s, const cdc_sink_opts_t *opts, cdc_errstr_t *es)
         n++;
     }
     cdc_sink_offsets_free(&stored);
-    if (!err && n && !(err = s->ops->begin(s->t, es)) &&
+    if (!err && n && !(err = cdc_sink_begin(s->ops, s->t, es)) &&
         !(err = cdc_sink_set_offsets(s->ops, s->t, set, n, es)))
         err = cdc_sink_commit(s->ops, s->t, es);
     if (err)

@@ -140,3 +140,32 @@ cdc_sink_rollback(const cdc_sink_ops_t *ops, cdc_sink_target_t *t)
     ops->sync(t, &ignore);
     ops->exec(t, "ROLLBACK", &ignore);
 }
+
+cdc_err_t
+cdc_sink_target_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, bool lock,
+                     cdc_sink_target_t **out, cdc_errstr_t *es)
+{
+    cdc_sink_target_t *t = NULL;
+    cdc_err_t err = ops->connect(conf, &t, es);
+    if (!err && lock)
+        err = ops->lock(t, es);
+    if (!err && lock && cdc_sink_fk_checks_off(conf) && ops->exec(t, ops->fk_checks_off_sql, es))
+        CDC_LOG_WARN("sink=%s cannot turn foreign-key checks off (%s): a child row arriving "
+                     "before its parent is retried",
+                     conf->name, es->msg);
+    if (!err && lock)
+        err = ops->offsets_ensure(t, es);
+    if (err) {
+        if (t)
+            ops->close(t);
+        return err;
+    }
+    *out = t;
+    return CDC_OK;
+}
+
+cdc_err_t
+cdc_sink_begin(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    return ops->send(t, ops->begin_sql, es);
+}

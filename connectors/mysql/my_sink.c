@@ -138,7 +138,7 @@ take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
 }
 
 static cdc_err_t
-my_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_errstr_t *es)
+my_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
     t->base.conf = conf;
@@ -146,17 +146,8 @@ my_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_err
     cdc_buf_init(&t->tmp);
     cdc_err_t err;
     t->m = cdc_mysql_connect(&conf->conn, &err, es);
-    if (!t->m) {
-        my_close(t);
-        return err;
-    }
-    err = exec(t, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'", es);
-    if (!err && lock && cdc_sink_fk_checks_off(conf))
-        err = exec(t, "SET SESSION foreign_key_checks = 0", es);
-    if (!err && lock)
-        err = take_lock(t, es);
-    if (!err && lock)
-        err = cdc_mysql_sink_offsets_ensure(t->m, es);
+    if (t->m)
+        err = exec(t, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'", es);
     if (err) {
         my_close(t);
         return err;
@@ -166,23 +157,27 @@ my_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_err
 }
 
 static cdc_err_t
+my_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    return cdc_mysql_sink_offsets_ensure(t->m, es);
+}
+
+static cdc_err_t
 my_load_offsets(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
 {
     return cdc_mysql_sink_offsets_load(t->m, t->base.conf->name, out, es);
 }
 
 static cdc_err_t
-my_begin(cdc_sink_target_t *t, cdc_errstr_t *es)
+my_send(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 {
-    /* not waited for: the batch's first statement reads its result */
     cdc_err_t err = my_sync(t, es);
     if (err)
         return err;
-    static const char begin[] = "START TRANSACTION";
-    snprintf(t->busy_what, sizeof(t->busy_what), "%s", begin);
+    snprintf(t->busy_what, sizeof(t->busy_what), "%s", sql);
     t->busy_key[0] = '\0';
-    if (mysql_send_query(t->m, begin, sizeof(begin) - 1))
-        return my_error(t, begin, es);
+    if (mysql_send_query(t->m, sql, (unsigned long)strlen(sql)))
+        return my_error(t, sql, es);
     t->busy = true;
     return CDC_OK;
 }
@@ -555,9 +550,13 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
 
 const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .name = "mysql",
-    .open = my_open,
+    .connect = my_connect,
+    .lock = take_lock,
+    .offsets_ensure = my_offsets_ensure,
+    .fk_checks_off_sql = "SET SESSION foreign_key_checks = 0",
+    .begin_sql = "START TRANSACTION",
     .load_offsets = my_load_offsets,
-    .begin = my_begin,
+    .send = my_send,
     .load_columns = load_columns,
     .upsert = upsert_rows,
     .update = update_rows,

@@ -143,7 +143,7 @@ take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
 }
 
 static cdc_err_t
-pg_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_errstr_t *es)
+pg_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
     t->base.conf = conf;
@@ -157,20 +157,14 @@ pg_open(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out, cdc_err
         pg_close(t);
         return err;
     }
-    err = lock ? take_lock(t, es) : CDC_OK;
-    if (!err && lock && cdc_sink_fk_checks_off(conf) &&
-        exec(t, "SET session_replication_role = replica", es))
-        CDC_LOG_WARN("sink=%s cannot turn foreign-key checks off (%s): a child row arriving "
-                     "before its parent is retried",
-                     conf->name, es->msg);
-    if (!err && lock)
-        err = cdc_pg_sink_offsets_ensure(t->c, es);
-    if (err) {
-        pg_close(t);
-        return err;
-    }
     *out = t;
     return CDC_OK;
+}
+
+static cdc_err_t
+pg_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    return cdc_pg_sink_offsets_ensure(t->c, es);
 }
 
 static cdc_err_t
@@ -180,15 +174,14 @@ pg_load_offsets(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
 }
 
 static cdc_err_t
-pg_begin(cdc_sink_target_t *t, cdc_errstr_t *es)
+pg_send(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 {
-    /* not waited for: the batch's first statement reads its result */
     cdc_err_t err = pg_sync(t, es);
     if (err)
         return err;
-    snprintf(t->busy_what, sizeof(t->busy_what), "BEGIN");
-    if (!PQsendQuery(t->c, "BEGIN"))
-        return pg_error(t, NULL, "BEGIN", es);
+    snprintf(t->busy_what, sizeof(t->busy_what), "%s", sql);
+    if (!PQsendQuery(t->c, sql))
+        return pg_error(t, NULL, sql, es);
     t->busy = true;
     return CDC_OK;
 }
@@ -561,9 +554,13 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
 
 const cdc_sink_ops_t cdc_pg_sink_ops = {
     .name = "postgresql",
-    .open = pg_open,
+    .connect = pg_connect,
+    .lock = take_lock,
+    .offsets_ensure = pg_offsets_ensure,
+    .fk_checks_off_sql = "SET session_replication_role = replica",
+    .begin_sql = "BEGIN",
     .load_offsets = pg_load_offsets,
-    .begin = pg_begin,
+    .send = pg_send,
     .load_columns = load_columns,
     .upsert = upsert_rows,
     .update = update_rows,

@@ -76,13 +76,21 @@ typedef enum { CDC_SINK_SAVEPOINT, CDC_SINK_RELEASE, CDC_SINK_ROLLBACK_TO } cdc_
  * CDC_ERR_SCHEMA (a column to add first: cdc_sink_add_column); anything else stops the sink. */
 typedef struct cdc_sink_ops {
     const char *name;
-    /* Connects with the sink's session settings; with lock, takes the sink's lock (another
-     * running instance: CDC_ERR_FENCED) and creates cdc_sink_offsets when missing. Without, a
-     * plain session for commands that read the offsets or force them. */
-    cdc_err_t (*open)(const cdc_sink_conf_t *conf, bool lock, cdc_sink_target_t **out,
-                      cdc_errstr_t *es);
+    /* Connects with the sink's session settings (cdc_sink_target_open does the rest). */
+    cdc_err_t (*connect)(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es);
+    /* Takes the sink's lock (the server's session lock of cdc-sink:<name>), trying for
+     * CDC_SINK_LOCK_TRY_S; another running instance holds it: CDC_ERR_FENCED. */
+    cdc_err_t (*lock)(cdc_sink_target_t *t, cdc_errstr_t *es);
+    /* Creates cdc_sink_offsets when missing. */
+    cdc_err_t (*offsets_ensure)(cdc_sink_target_t *t, cdc_errstr_t *es);
+    /* The session setting that turns foreign-key checks off, and the statement that begins a
+     * transaction. */
+    const char *fk_checks_off_sql;
+    const char *begin_sql;
     cdc_err_t (*load_offsets)(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es);
-    cdc_err_t (*begin)(cdc_sink_target_t *t, cdc_errstr_t *es);
+    /* Sends a statement that returns no rows without waiting for it, after the one left
+     * running: its result is read by the next call, or by sync. */
+    cdc_err_t (*send)(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es);
     /* Reads tt->schema.tt->table's columns into tt (none: the table does not exist). */
     cdc_err_t (*load_columns)(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es);
     /* The statement for n >= 1 rows of one route that share target table tt, kind and column
@@ -139,12 +147,22 @@ cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table
 /* Forgets the cached columns of schema.table (after adding one). */
 void cdc_sink_tables_forget(cdc_sink_tables_t *ts, const char *schema, const char *table);
 
-/* A connector's open tries the sink's lock (the server's session lock of cdc-sink:<name>) for
+/* A target's lock op tries the sink's lock (the server's session lock of cdc-sink:<name>) for
  * CDC_SINK_LOCK_TRY_S and then fails with CDC_ERR_FENCED; cdc_sink_open tries again until its
  * wait ends. Commands wait CDC_SINK_LOCK_WAIT_S (the session of an instance just killed may hold
  * the lock a little longer); a starting agent waits the sink's lock_wait_s. */
 #define CDC_SINK_LOCK_TRY_S  1
 #define CDC_SINK_LOCK_WAIT_S 5
+
+/* Opens a session on the sink's target (ops->connect); with lock, also takes the sink's lock,
+ * turns foreign-key checks off when every route asks (a refusal is logged: a child row arriving
+ * before its parent is then retried) and creates cdc_sink_offsets when missing. Without, a plain
+ * session for commands that read the offsets or force them. */
+cdc_err_t cdc_sink_target_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, bool lock,
+                               cdc_sink_target_t **out, cdc_errstr_t *es);
+/* Begins the target's transaction without waiting (the batch's first statement reads its
+ * result). */
+cdc_err_t cdc_sink_begin(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_errstr_t *es);
 
 /* Opens the sink's target session under its lock, trying again while another instance holds it,
  * up to wait_s seconds or until stop() (may be NULL) says so; a refusal is logged every 30 s. */
