@@ -78,6 +78,10 @@ wait_same() { # what source-fn target-fn topic
         for id in $(diff <("$2") <("$3") | sed -n 's/^[<>] \([0-9]*\)|.*/\1/p' | head -3); do
             "$CDC_TOPIC_DUMP" "$boot" "$4" | grep "{\"id\":$id}" | cut -c1-400 >&2 || true
         done
+        # kept for a look: the agent's log and the diff
+        cp "$tmp/agent.log" "/tmp/sink_bulk_failed.$$.log"
+        diff <("$2") <("$3") >"/tmp/sink_bulk_failed.$$.diff" || true
+        echo "# the agent's log and the diff kept in /tmp/sink_bulk_failed.$$.*" >&2
     fi
 }
 kill_agent() {
