@@ -137,6 +137,12 @@ take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
     return CDC_OK;
 }
 
+MYSQL *
+my_sink_conn(cdc_sink_target_t *t)
+{
+    return t->m;
+}
+
 static cdc_err_t
 my_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
@@ -157,18 +163,6 @@ my_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *e
 }
 
 static cdc_err_t
-my_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
-{
-    return cdc_mysql_sink_offsets_ensure(t->m, es);
-}
-
-static cdc_err_t
-my_load_offsets(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
-{
-    return cdc_mysql_sink_offsets_load(t->m, t->base.conf->name, out, es);
-}
-
-static cdc_err_t
 my_send(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 {
     cdc_err_t err = my_sync(t, es);
@@ -180,19 +174,6 @@ my_send(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
         return my_error(t, sql, es);
     t->busy = true;
     return CDC_OK;
-}
-
-static cdc_err_t
-my_set_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n, cdc_errstr_t *es)
-{
-    return cdc_mysql_sink_offsets_set(t->m, t->base.conf->name, next, n, es);
-}
-
-static cdc_err_t
-my_move_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, const int64_t *expected,
-                size_t n, cdc_errstr_t *es)
-{
-    return cdc_mysql_sink_offsets_move(t->m, t->base.conf->name, next, expected, n, es);
 }
 
 /* ---- target tables and values ---------------------------------------------------------------- */
@@ -552,10 +533,10 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .name = "mysql",
     .connect = my_connect,
     .lock = take_lock,
-    .offsets_ensure = my_offsets_ensure,
+    .offsets_ensure = cdc_mysql_sink_offsets_ensure,
     .fk_checks_off_sql = "SET SESSION foreign_key_checks = 0",
     .begin_sql = "START TRANSACTION",
-    .load_offsets = my_load_offsets,
+    .load_offsets = cdc_mysql_sink_offsets_load,
     .send = my_send,
     .load_columns = load_columns,
     .upsert = upsert_rows,
@@ -565,7 +546,7 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .exec = exec,
     .quote_ident = cdc_mysql_ident,
     .added_types = {"DECIMAL(65,30) NULL", "BOOLEAN NULL", "JSON NULL", "LONGTEXT NULL"},
-    .move_offsets = my_move_offsets,
-    .set_offsets = my_set_offsets,
+    .move_offsets = cdc_mysql_sink_offsets_move,
+    .set_offsets = cdc_mysql_sink_offsets_set,
     .close = my_close,
 };

@@ -22,8 +22,9 @@ query(MYSQL *m, const char *sql, const char *what, cdc_errstr_t *es)
 }
 
 cdc_err_t
-cdc_mysql_sink_offsets_ensure(MYSQL *m, cdc_errstr_t *es)
+cdc_mysql_sink_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
+    MYSQL *m = my_sink_conn(t);
     return query(m,
                  "CREATE TABLE IF NOT EXISTS " TABLE " (sink VARCHAR(64) NOT NULL, topic "
                  "VARCHAR(249) NOT NULL, `partition` INT NOT NULL, next_offset BIGINT NOT NULL, "
@@ -33,8 +34,10 @@ cdc_mysql_sink_offsets_ensure(MYSQL *m, cdc_errstr_t *es)
 }
 
 cdc_err_t
-cdc_mysql_sink_offsets_load(MYSQL *m, const char *sink, cdc_sink_offsets_t *out, cdc_errstr_t *es)
+cdc_mysql_sink_offsets_load(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
 {
+    MYSQL *m = my_sink_conn(t);
+    const char *sink = cdc_sink_base(t)->conf->name;
     memset(out, 0, sizeof(*out));
     cdc_buf_t sql;
     cdc_buf_init(&sql);
@@ -106,9 +109,11 @@ when_row(MYSQL *m, cdc_buf_t *sql, const cdc_sink_offset_t *next)
 }
 
 cdc_err_t
-cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
+cdc_mysql_sink_offsets_move(cdc_sink_target_t *t, const cdc_sink_offset_t *next,
                             const int64_t *expected, size_t n, cdc_errstr_t *es)
 {
+    MYSQL *m = my_sink_conn(t);
+    const char *sink = cdc_sink_base(t)->conf->name;
     size_t existing;
     cdc_err_t err = cdc_sink_offsets_check_moves(sink, next, expected, n, &existing, es);
     for (size_t i = 0; !err && i < n; i++)
@@ -159,9 +164,11 @@ cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t 
 }
 
 cdc_err_t
-cdc_mysql_sink_offsets_set(MYSQL *m, const char *sink, const cdc_sink_offset_t *next, size_t n,
+cdc_mysql_sink_offsets_set(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n,
                            cdc_errstr_t *es)
 {
+    MYSQL *m = my_sink_conn(t);
+    const char *sink = cdc_sink_base(t)->conf->name;
     cdc_err_t err = CDC_OK;
     cdc_buf_t sql;
     cdc_buf_init(&sql);

@@ -65,15 +65,16 @@ bool cdc_my_col_from_data_type(const char *data_type, bool is_unsigned, cdc_binl
 /* Canonical type name of a column for the _schemas topic. */
 const char *cdc_my_canonical_name(const cdc_binlog_col_t *col, bool binary, bool json);
 
-/* The sink's offsets table in a MySQL / MariaDB target, in the connection's current database
+/* The sink's offsets table in a MySQL / MariaDB target, in the session's current database
  * (my_sink_offsets.c); as in connectors/postgres/pg.h. */
-cdc_err_t cdc_mysql_sink_offsets_ensure(MYSQL *m, cdc_errstr_t *es);
-cdc_err_t cdc_mysql_sink_offsets_load(MYSQL *m, const char *sink, cdc_sink_offsets_t *out,
+MYSQL *my_sink_conn(cdc_sink_target_t *t);
+cdc_err_t cdc_mysql_sink_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_sink_offsets_load(cdc_sink_target_t *t, cdc_sink_offsets_t *out,
                                       cdc_errstr_t *es);
-cdc_err_t cdc_mysql_sink_offsets_move(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
+cdc_err_t cdc_mysql_sink_offsets_move(cdc_sink_target_t *t, const cdc_sink_offset_t *next,
                                       const int64_t *expected, size_t n, cdc_errstr_t *es);
-cdc_err_t cdc_mysql_sink_offsets_set(MYSQL *m, const char *sink, const cdc_sink_offset_t *next,
-                                     size_t n, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_sink_offsets_set(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n,
+                                     cdc_errstr_t *es);
 
 /* ---- the connector's door (my_connector.c lists them) ---- */
 

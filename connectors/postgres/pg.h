@@ -28,23 +28,25 @@ PGconn *cdc_pg_connect(const cdc_db_conn_t *conn, bool replication, cdc_err_t *e
 /* "host:port" of a connection (or of the attempt), into out. */
 void cdc_pg_endpoint(PGconn *c, char *out, size_t n);
 
-/* ---- the sink's offsets table (pg_sink_offsets.c) ---- */
+/* ---- the sink's offsets table (pg_sink_offsets.c): the target's operations, for the sink in
+ * cdc_sink_base(t)->conf->name, on its session (pg_sink_conn) ---- */
+
+PGconn *pg_sink_conn(cdc_sink_target_t *t);
 
 /* PostgreSQL target: creates the table when missing (CREATE on the schema needed). */
-cdc_err_t cdc_pg_sink_offsets_ensure(PGconn *c, cdc_errstr_t *es);
+cdc_err_t cdc_pg_sink_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es);
 /* Every stored offset of sink. */
-cdc_err_t cdc_pg_sink_offsets_load(PGconn *c, const char *sink, cdc_sink_offsets_t *out,
-                                   cdc_errstr_t *es);
+cdc_err_t cdc_pg_sink_offsets_load(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es);
 /* Inside the caller's transaction: moves the rows of next[i].topic/partition from expected[i]
  * (-1: no row yet) to next[i] (next_offset > expected), the existing rows in one statement.
  * CDC_ERR_FENCED when a row is not at its expected offset: another instance of the sink moved
  * it. */
-cdc_err_t cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
+cdc_err_t cdc_pg_sink_offsets_move(cdc_sink_target_t *t, const cdc_sink_offset_t *next,
                                    const int64_t *expected, size_t n, cdc_errstr_t *es);
 
 /* Sets the rows of next[0..n) as given, inserting missing ones (replay rewinds partitions). */
-cdc_err_t cdc_pg_sink_offsets_set(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
-                                  size_t n, cdc_errstr_t *es);
+cdc_err_t cdc_pg_sink_offsets_set(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n,
+                                  cdc_errstr_t *es);
 
 /* ---- the connector's door (pg_connector.c lists them) ---- */
 

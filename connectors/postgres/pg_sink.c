@@ -142,6 +142,12 @@ take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
     return err;
 }
 
+PGconn *
+pg_sink_conn(cdc_sink_target_t *t)
+{
+    return t->c;
+}
+
 static cdc_err_t
 pg_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
@@ -162,18 +168,6 @@ pg_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *e
 }
 
 static cdc_err_t
-pg_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
-{
-    return cdc_pg_sink_offsets_ensure(t->c, es);
-}
-
-static cdc_err_t
-pg_load_offsets(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
-{
-    return cdc_pg_sink_offsets_load(t->c, t->base.conf->name, out, es);
-}
-
-static cdc_err_t
 pg_send(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 {
     cdc_err_t err = pg_sync(t, es);
@@ -184,19 +178,6 @@ pg_send(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
         return pg_error(t, NULL, sql, es);
     t->busy = true;
     return CDC_OK;
-}
-
-static cdc_err_t
-pg_set_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n, cdc_errstr_t *es)
-{
-    return cdc_pg_sink_offsets_set(t->c, t->base.conf->name, next, n, es);
-}
-
-static cdc_err_t
-pg_move_offsets(cdc_sink_target_t *t, const cdc_sink_offset_t *next, const int64_t *expected,
-                size_t n, cdc_errstr_t *es)
-{
-    return cdc_pg_sink_offsets_move(t->c, t->base.conf->name, next, expected, n, es);
 }
 
 /* ---- target tables --------------------------------------------------------------------------- */
@@ -556,10 +537,10 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .name = "postgresql",
     .connect = pg_connect,
     .lock = take_lock,
-    .offsets_ensure = pg_offsets_ensure,
+    .offsets_ensure = cdc_pg_sink_offsets_ensure,
     .fk_checks_off_sql = "SET session_replication_role = replica",
     .begin_sql = "BEGIN",
-    .load_offsets = pg_load_offsets,
+    .load_offsets = cdc_pg_sink_offsets_load,
     .send = pg_send,
     .load_columns = load_columns,
     .upsert = upsert_rows,
@@ -569,7 +550,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .exec = exec,
     .quote_ident = quote_ident,
     .added_types = {"numeric", "boolean", "jsonb", "text"},
-    .move_offsets = pg_move_offsets,
-    .set_offsets = pg_set_offsets,
+    .move_offsets = cdc_pg_sink_offsets_move,
+    .set_offsets = cdc_pg_sink_offsets_set,
     .close = pg_close,
 };

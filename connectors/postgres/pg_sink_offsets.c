@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cdc/sink_offsets.h"
+#include "pg.h"
 #include "pg_internal.h"
 
 #define TABLE "cdc_sink_offsets"
@@ -21,8 +22,9 @@ result_error(PGconn *c, PGresult *r, const char *what, cdc_errstr_t *es)
 }
 
 cdc_err_t
-cdc_pg_sink_offsets_ensure(PGconn *c, cdc_errstr_t *es)
+cdc_pg_sink_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
+    PGconn *c = pg_sink_conn(t);
     PGresult *r = PQexec(c, "SELECT to_regclass('" TABLE "') IS NOT NULL");
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return result_error(c, r, "looking for " TABLE, es);
@@ -46,8 +48,10 @@ cdc_pg_sink_offsets_ensure(PGconn *c, cdc_errstr_t *es)
 }
 
 cdc_err_t
-cdc_pg_sink_offsets_load(PGconn *c, const char *sink, cdc_sink_offsets_t *out, cdc_errstr_t *es)
+cdc_pg_sink_offsets_load(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
 {
+    PGconn *c = pg_sink_conn(t);
+    const char *sink = cdc_sink_base(t)->conf->name;
     memset(out, 0, sizeof(*out));
     const char *params[] = {sink};
     PGresult *r = PQexecParams(c,
@@ -110,9 +114,11 @@ insert_row(PGconn *c, const char *sink, const cdc_sink_offset_t *o, const char *
 }
 
 cdc_err_t
-cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *next,
+cdc_pg_sink_offsets_move(cdc_sink_target_t *t, const cdc_sink_offset_t *next,
                          const int64_t *expected, size_t n, cdc_errstr_t *es)
 {
+    PGconn *c = pg_sink_conn(t);
+    const char *sink = cdc_sink_base(t)->conf->name;
     size_t existing;
     cdc_err_t err = cdc_sink_offsets_check_moves(sink, next, expected, n, &existing, es);
     /* the first move of a partition inserts its row; a row inserted meanwhile by another
@@ -169,9 +175,11 @@ cdc_pg_sink_offsets_move(PGconn *c, const char *sink, const cdc_sink_offset_t *n
 }
 
 cdc_err_t
-cdc_pg_sink_offsets_set(PGconn *c, const char *sink, const cdc_sink_offset_t *next, size_t n,
+cdc_pg_sink_offsets_set(cdc_sink_target_t *t, const cdc_sink_offset_t *next, size_t n,
                         cdc_errstr_t *es)
 {
+    PGconn *c = pg_sink_conn(t);
+    const char *sink = cdc_sink_base(t)->conf->name;
     cdc_err_t err = CDC_OK;
     for (size_t i = 0; !err && i < n; i++) {
         bool written;
