@@ -97,6 +97,13 @@ cdc_err_t
 cdc_topic_scan(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic, cdc_scan_fn fn,
                void *ctx, cdc_errstr_t *es)
 {
+    return cdc_topic_scan_tail(kc, bootstrap, topic, 0, fn, ctx, es);
+}
+
+cdc_err_t
+cdc_topic_scan_tail(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
+                    int64_t tail, cdc_scan_fn fn, void *ctx, cdc_errstr_t *es)
+{
     int n = 0, pending = 0;
     cdc_consumer_t *c = cdc_consumer_new(kc, bootstrap, "cdc-agent-scan", es);
     if (!c)
@@ -111,7 +118,11 @@ cdc_topic_scan(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *to
         err = wait_decided(c, topic, i, ends[i], &low, &parts[i].high, es);
         parts[i].done = parts[i].high <= low;
         if (!err && !parts[i].done) {
-            err = cdc_consumer_assign(c, topic, i, RD_KAFKA_OFFSET_BEGINNING, es);
+            err = cdc_consumer_assign(c, topic, i,
+                                      tail > 0 && parts[i].high - tail > low
+                                          ? parts[i].high - tail
+                                          : RD_KAFKA_OFFSET_BEGINNING,
+                                      es);
             pending++;
         }
     }

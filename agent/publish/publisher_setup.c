@@ -208,6 +208,76 @@ register_metrics(cdc_publisher_t *p)
     cdc_buf_deinit(&l);
 }
 
+/* How far back from each data partition's end the start looks for the last committed record. */
+#define PUBLISHED_TAIL 64
+
+typedef struct {
+    uint32_t epoch;
+    cdc_pos_t max;
+    bool found;
+} published_t;
+
+static void
+published_one(void *ctx, const rd_kafka_message_t *m)
+{
+    published_t *pb = ctx;
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    char text[CDC_POS_STRLEN + 1];
+    cdc_pos_t pos;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, "cdc-pos", &v, &n) ||
+        n >= sizeof(text))
+        return;
+    memcpy(text, v, n);
+    text[n] = '\0';
+    if (cdc_pos_parse(text, &pos) && pos.epoch == pb->epoch && pos.phase == CDC_PHASE_STREAM &&
+        (!pb->found || cdc_pos_cmp(&pos, &pb->max) > 0)) {
+        pb->max = pos;
+        pb->found = true;
+    }
+}
+
+/* The source's changes committed in its data topics beyond its stored position. Data and offset
+ * record commit together, so there are none, unless a broker that crashed lost the transaction's
+ * offset record while its data committed (its coordinator forgot the offsets partition: the
+ * record hung until the start's probe aborted it). Resuming at the stored position would publish
+ * them again: the start resumes after the last one instead, re-reading from the stored re-read
+ * point and dropping what was published. Not on librdkafka's mock cluster, which hands aborted
+ * records to read_committed consumers. */
+static cdc_err_t
+adopt_published(cdc_publisher_t *p, cdc_errstr_t *es)
+{
+    if (!p->stored.found || p->stored.reset || p->stored.pos.phase != CDC_PHASE_STREAM)
+        return CDC_OK;
+    rd_kafka_t *rk = cdc_kafka_bus_client(p->bus, es);
+    char *cluster = rk ? rd_kafka_clusterid(rk, 5000) : NULL;
+    bool mock = !cluster || !strncmp(cluster, "mockCluster", 11);
+    if (cluster)
+        rd_kafka_mem_free(rk, cluster);
+    if (rk)
+        rd_kafka_destroy(rk);
+    if (mock)
+        return CDC_OK;
+    published_t pb = {.epoch = p->stored.pos.epoch};
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; !err && i < p->n_topics; i++)
+        if (i != p->offsets_idx && i != p->schemas_idx)
+            err = cdc_topic_scan_tail(&p->cfg->kafka, cdc_kafka_bus_bootstrap(p->bus),
+                                      p->topics[i].topic, PUBLISHED_TAIL, published_one, &pb, es);
+    if (err || !pb.found || cdc_pos_cmp(&pb.max, &p->stored.pos) <= 0)
+        return err;
+    char stored[CDC_POS_STRLEN], last[CDC_POS_STRLEN];
+    cdc_pos_format(stored, &p->stored.pos);
+    cdc_pos_format(last, &pb.max);
+    CDC_LOG_WARN("source=%s changes up to pos=%s are committed in its topics beyond its stored "
+                 "pos=%s (a broker lost the offset record of their transaction): resuming after "
+                 "them",
+                 p->src->name, last, stored);
+    p->stored.pos = pb.max;
+    return CDC_OK;
+}
+
 cdc_publisher_t *
 cdc_publisher_new(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_kafka_bus_t *bus,
                   cdc_source_resume_t *resume, cdc_errstr_t *es)
@@ -244,6 +314,8 @@ cdc_publisher_open(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_ka
     CDC_LOG_DEBUG("source=%s offsets loaded", src->name);
     if (!err)
         err = prepare_topics(p, es);
+    if (!err)
+        err = adopt_published(p, es);
     CDC_LOG_DEBUG("source=%s topics ready", src->name);
     if (!err)
         err = cdc_publisher_schemas_load(p, es);

@@ -11,6 +11,8 @@
  *                              record with KEY to partition 0 of NAME, prints "held" once it is
  *                              on the broker, keeps the transaction open SECONDS, then aborts it
  *                              (another source's transaction in flight on a shared topic)
+ *   put NAME KEY VALUE         writes one record with KEY and VALUE to partition 0 of NAME in a
+ *                              committed transaction (an older offset record made the latest again)
  * Exit status 0 on success; the reason on stderr otherwise.
  */
 #include <stdbool.h>
@@ -72,9 +74,11 @@ delete_topic(const cdc_kafka_conf_t *kc, const char *boot, const char *topic)
     return rc;
 }
 
+/* One record to partition 0 of topic in a transaction of its own (transactional.id
+ * cdc-test-hold), held open seconds and then aborted, or committed at once. */
 static int
-hold_txn(const cdc_kafka_conf_t *kc, const char *boot, const char *topic, const char *key,
-         int seconds)
+txn_write(const cdc_kafka_conf_t *kc, const char *boot, const char *topic, const char *key,
+          const char *value, int seconds, bool commit)
 {
     cdc_errstr_t es = {{0}};
     cdc_producer_t *p = cdc_producer_new(kc, boot, "cdc-test-hold", &es);
@@ -83,15 +87,17 @@ hold_txn(const cdc_kafka_conf_t *kc, const char *boot, const char *topic, const 
                         .partition = 0,
                         .key = key,
                         .key_len = strlen(key),
-                        .value = "{\"v\":1,\"held\":true}",
-                        .value_len = 20};
+                        .value = value,
+                        .value_len = strlen(value)};
     if (!err)
         err = cdc_producer_begin(p);
     if (!err)
         err = cdc_producer_send(p, &rec);
     if (!err)
         err = cdc_producer_wait_delivered(p, 30000);
-    if (!err) {
+    if (!err && commit) {
+        err = cdc_producer_commit(p, 30000);
+    } else if (!err) {
         printf("held\n");
         fflush(stdout);
         sleep((unsigned)seconds);
@@ -111,11 +117,16 @@ main(int argc, char **argv)
                            .replication_factor = -1,
                            .compression = "none"};
     if (argc == 6 && !strcmp(argv[2], "hold-txn"))
-        return hold_txn(&kc, argv[1], argv[3], argv[4], atoi(argv[5]));
+        return txn_write(&kc, argv[1], argv[3], argv[4], "{\"v\":1,\"held\":true}", atoi(argv[5]),
+                         false);
+    if (argc == 6 && !strcmp(argv[2], "put"))
+        return txn_write(&kc, argv[1], argv[3], argv[4], argv[5], 0, true);
     if (argc != 5 || (strcmp(argv[2], "create") && strcmp(argv[2], "recreate") &&
                       strcmp(argv[2], "create-delete"))) {
-        fprintf(stderr, "usage: cdc-kafka-admin BOOTSTRAP create|recreate|create-delete NAME "
-                        "PARTITIONS\n       cdc-kafka-admin BOOTSTRAP hold-txn NAME KEY SECONDS\n");
+        fprintf(stderr,
+                "usage: cdc-kafka-admin BOOTSTRAP create|recreate|create-delete NAME "
+                "PARTITIONS\n       cdc-kafka-admin BOOTSTRAP hold-txn NAME KEY SECONDS\n       "
+                "cdc-kafka-admin BOOTSTRAP put NAME KEY VALUE\n");
         return 2;
     }
     char *boot = argv[1], *topic = argv[3];

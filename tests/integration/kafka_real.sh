@@ -178,6 +178,24 @@ my -N -e "SELECT id, v FROM mshared" >"$tmp/expected"
 run "$CDC_VERIFY_CHAIN" "$boot" cdc.erp.cdc_test.mshared "$tmp/expected"
 assert_eq 0 "$rc" "shared offsets topic: every change once, in order per key"
 assert_contains "$out" "resent_dropped=0 " "shared offsets topic: nothing published twice after the restart"
+
+# A broker that lost the offset record of a transaction whose data committed: an older offset
+# record of the source is made the latest again. The start finds the source's changes committed
+# in its topic beyond that position and resumes after them instead of publishing them again.
+older=$("$CDC_TOPIC_DUMP" "$boot" cdc._offsets | awk -F'\t' '$4 == "erp"' | sed -n '3p' | cut -f5)
+assert_contains "$older" '"source":"erp"' "an older offset record of the source"
+"$CDC_KAFKA_ADMIN" "$boot" put cdc._offsets erp "$older" && ok || bad "the older offset record made the latest"
+my -e "INSERT INTO mshared VALUES (100001, 1, 'after')"
+"$CDC_AGENT" run -c "$tmp/my.yaml" >"$tmp/my2.log" 2>&1 &
+agent_pid=$!
+my_wait_caught_up && ok || bad "the MariaDB source caught up after the lost offset record"
+agent_stop
+assert_contains "$(cat "$tmp/my2.log")" "are committed in its topics beyond its stored pos" \
+    "the start found the changes committed beyond the stored position"
+my -N -e "SELECT id, v FROM mshared" >"$tmp/expected"
+run "$CDC_VERIFY_CHAIN" "$boot" cdc.erp.cdc_test.mshared "$tmp/expected"
+assert_eq 0 "$rc" "lost offset record: every change once, in order per key"
+assert_contains "$out" "resent_dropped=0 " "lost offset record: nothing published twice"
 kafka stop >/dev/null
 
 # a broker whose transaction log cannot be placed on one node: check and run say so
