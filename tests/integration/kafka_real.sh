@@ -151,6 +151,15 @@ assert_contains "$out" "topic    cdc._dlq.real: ok, 1 partition" "check: dead-le
 # restart waits for it to end instead of resuming from the older position before it (which
 # published 415 changes a second time before it waited).
 my -e "DROP TABLE IF EXISTS mshared; CREATE TABLE mshared (id INT PRIMARY KEY, v INT NOT NULL, pad TEXT)"
+# Stops the MariaDB source's agent; its topic then holds every change of mshared once, in order
+# per key, and no position twice.
+mshared_exactly_once() { # what
+    agent_stop
+    my -N -e "SELECT id, v FROM mshared" >"$tmp/expected"
+    run "$CDC_VERIFY_CHAIN" "$boot" cdc.erp.cdc_test.mshared "$tmp/expected"
+    assert_eq 0 "$rc" "$1: every change once, in order per key"
+    assert_contains "$out" "resent_dropped=0 " "$1: nothing published twice"
+}
 my_config "$tmp/my.yaml" real-shared mshared
 "$CDC_AGENT" run -c "$tmp/my.yaml" >"$tmp/my.log" 2>&1 &
 agent_pid=$!
@@ -171,13 +180,9 @@ agent_pid=$!
 wait "$holder" && ok || bad "the held transaction was aborted"
 wait "$writer"
 my_wait_caught_up && ok || bad "the restarted MariaDB source caught up"
-agent_stop
+mshared_exactly_once "shared offsets topic"
 assert_contains "$(cat "$tmp/my.log")" "reading cdc._offsets[0]: waiting for the transaction open at offset" \
     "the restart waited for the open transaction"
-my -N -e "SELECT id, v FROM mshared" >"$tmp/expected"
-run "$CDC_VERIFY_CHAIN" "$boot" cdc.erp.cdc_test.mshared "$tmp/expected"
-assert_eq 0 "$rc" "shared offsets topic: every change once, in order per key"
-assert_contains "$out" "resent_dropped=0 " "shared offsets topic: nothing published twice after the restart"
 
 # A broker that lost the offset record of a transaction whose data committed: an older offset
 # record of the source is made the latest again. The start finds the source's changes committed
@@ -189,13 +194,9 @@ my -e "INSERT INTO mshared VALUES (100001, 1, 'after')"
 "$CDC_AGENT" run -c "$tmp/my.yaml" >"$tmp/my2.log" 2>&1 &
 agent_pid=$!
 my_wait_caught_up && ok || bad "the MariaDB source caught up after the lost offset record"
-agent_stop
+mshared_exactly_once "lost offset record"
 assert_contains "$(cat "$tmp/my2.log")" "are committed in its topics beyond its stored pos" \
     "the start found the changes committed beyond the stored position"
-my -N -e "SELECT id, v FROM mshared" >"$tmp/expected"
-run "$CDC_VERIFY_CHAIN" "$boot" cdc.erp.cdc_test.mshared "$tmp/expected"
-assert_eq 0 "$rc" "lost offset record: every change once, in order per key"
-assert_contains "$out" "resent_dropped=0 " "lost offset record: nothing published twice"
 kafka stop >/dev/null
 
 # a broker whose transaction log cannot be placed on one node: check and run say so
