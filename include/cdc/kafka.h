@@ -142,7 +142,8 @@ cdc_err_t cdc_consumer_log_ends(const cdc_kafka_conf_t *kc, const char *bootstra
 typedef void (*cdc_scan_fn)(void *ctx, const rd_kafka_message_t *m);
 cdc_err_t cdc_topic_scan(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
                          cdc_scan_fn fn, void *ctx, cdc_errstr_t *es);
-/* The same from tail records before each partition's end (0: from the beginning). */
+/* The same from tail records before each partition's end (0: from the beginning), without
+ * waiting for open transactions: up to the end read_committed has now. */
 cdc_err_t cdc_topic_scan_tail(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *topic,
                               int64_t tail, cdc_scan_fn fn, void *ctx, cdc_errstr_t *es);
 /* Number of partitions of topic (0 when it does not exist). */
