@@ -338,9 +338,13 @@ cb_idle(void *ctx, uint64_t token)
     cdc_publisher_t *p = ctx;
     batch_t *b = p->open;
     if (b->n == 0 && b->bound_n == 0) {
-        /* nothing open: acknowledge once earlier batches are committed */
+        /* nothing open: acknowledge once earlier batches are committed. A batch whose
+         * transaction failed (fenced, fatal) also leaves the queue, uncommitted: after that
+         * nothing is acknowledged, or the server would skip its changes at the next start (a
+         * fenced instance acknowledged past the change it had just failed to publish, and the
+         * newer instance never received it) */
         pthread_mutex_lock(&p->mu);
-        bool drained = p->queued == 0;
+        bool drained = p->queued == 0 && !p->fatal;
         if (!drained && token > p->pending_idle)
             p->pending_idle = token;
         if (drained && token > p->acked)
