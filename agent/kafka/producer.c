@@ -92,6 +92,12 @@ cdc_producer_delivered(const cdc_producer_t *p)
     return p->delivered;
 }
 
+rd_kafka_t *
+cdc_producer_handle(cdc_producer_t *p)
+{
+    return p->rk;
+}
+
 /* Classifies and records a transactional API error; takes ownership of error. */
 static cdc_err_t
 txn_error(cdc_producer_t *p, const char *what, rd_kafka_error_t *error)

@@ -250,13 +250,12 @@ adopt_published(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     if (!p->stored.found || p->stored.reset || p->stored.pos.phase != CDC_PHASE_STREAM)
         return CDC_OK;
-    rd_kafka_t *rk = cdc_kafka_bus_client(p->bus, es);
-    char *cluster = rk ? rd_kafka_clusterid(rk, 5000) : NULL;
+    /* the producer is connected already: its handle knows the cluster id */
+    rd_kafka_t *rk = cdc_producer_handle(p->producer);
+    char *cluster = rd_kafka_clusterid(rk, 5000);
     bool mock = !cluster || !strncmp(cluster, "mockCluster", 11);
     if (cluster)
         rd_kafka_mem_free(rk, cluster);
-    if (rk)
-        rd_kafka_destroy(rk);
     if (mock)
         return CDC_OK;
     published_t pb = {.epoch = p->stored.pos.epoch};

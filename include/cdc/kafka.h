@@ -106,6 +106,8 @@ cdc_err_t cdc_producer_partition_count(cdc_producer_t *p, const char *topic, int
 const char *cdc_producer_errstr(const cdc_producer_t *p);
 /* Records delivered since creation. */
 uint64_t cdc_producer_delivered(const cdc_producer_t *p);
+/* The producer's librdkafka handle (for queries such as the cluster id). */
+rd_kafka_t *cdc_producer_handle(cdc_producer_t *p);
 
 /* ---- read_committed consumer --------------------------------------------------------------- */
 
