@@ -89,17 +89,26 @@ ensure_topic(cdc_publisher_t *p, topic_t *t, cdc_errstr_t *es)
     return err;
 }
 
-/* Creates missing topics, reads partition counts and compares them with the stored ones. */
+/* Creates missing topics and reads their partition counts. */
 static cdc_err_t
 prepare_topics(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     cdc_err_t err = CDC_OK;
+    for (size_t i = 0; i < p->n_topics && !err; i++)
+        err = ensure_topic(p, &p->topics[i], es);
+    return err;
+}
+
+/* Compares the data topics' partition counts with the stored ones; the offsets record carries
+ * the current counts from then on. */
+static cdc_err_t
+check_partitions(cdc_publisher_t *p, cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
     for (size_t i = 0; i < p->n_topics && !err; i++) {
         topic_t *t = &p->topics[i];
-        bool internal = !t->schema_table;
-        err = ensure_topic(p, t, es);
-        int stored = internal ? 0 : cdc_offsets_partitions(&p->stored, t->topic);
-        if (!err && stored && stored != t->partitions)
+        int stored = t->schema_table ? cdc_offsets_partitions(&p->stored, t->topic) : 0;
+        if (stored && stored != t->partitions)
             err = cdc_errstr_set(es, CDC_ERR_CONFIG,
                                  "topic %s has %d partitions but had %d when the stored positions "
                                  "were written: keys would move to other partitions and lose "
@@ -107,7 +116,6 @@ prepare_topics(cdc_publisher_t *p, cdc_errstr_t *es)
                                  "topic",
                                  t->topic, t->partitions, stored, stored);
     }
-    /* the offsets record carries the current counts */
     cdc_offsets_t *o = &p->stored;
     for (size_t i = 0; i < o->n_topics; i++)
         free(o->topics[i].topic);
@@ -123,34 +131,52 @@ prepare_topics(cdc_publisher_t *p, cdc_errstr_t *es)
     return err;
 }
 
-/* Aborts a transaction of this producer's own on partition 0 of the offsets and schemas topics:
- * one record to each that exists, then abort. init_transactions ends the earlier instance's open
- * transaction on every partition the broker's transaction coordinator knows it wrote to, but a
- * broker that crashed can come back with a record of such a transaction on a partition whose
- * addition to it the coordinator lost (seen on a single-node Kafka 4.4 killed with SIGKILL): no
- * marker ever ends it, and read_committed readers stop in front of it, where this source's newer
- * positions would be out of sight. A marker of this producer id ends it, as aborted: its data
- * records were aborted too. */
+/* librdkafka's mock cluster (embedded or cdc-mock-kafka) hands aborted records to
+ * read_committed consumers. The producer is connected already: its handle knows the cluster
+ * id. */
+static bool
+mock_cluster(cdc_publisher_t *p)
+{
+    rd_kafka_t *rk = cdc_producer_handle(p->producer);
+    char *cluster = rd_kafka_clusterid(rk, 5000);
+    bool mock = !cluster || !strncmp(cluster, "mockCluster", 11);
+    if (cluster)
+        rd_kafka_mem_free(rk, cluster);
+    return mock;
+}
+
+/* Ends, as aborted, any transaction of this producer's left open on a partition it writes: one
+ * record to each, then abort. init_transactions ends the earlier instance's open transaction on
+ * every partition the broker's transaction coordinator knows it wrote to, but a broker that
+ * crashed can come back with records of such a transaction on a partition whose addition to it
+ * the coordinator lost (seen on a single-node Kafka 4.4 killed with SIGKILL): no marker ends
+ * them until this producer's next marker there, which would then end them as this producer's
+ * next transaction ends. On partition 0 of the offsets topic, read_committed readers stop in
+ * front of them, where this source's newer positions would be out of sight; on a data
+ * partition, the next commit would make them visible, and the source publishes them again from
+ * its stored position: twice in the topic. The probe's abort marker ends them as aborted, which
+ * their transaction was (it never committed). Data partitions only on a real cluster: the mock
+ * hands the aborted probe records to sinks. */
 static cdc_err_t
 abort_stale(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     char key[sizeof(p->txn_id) + 16];
     snprintf(key, sizeof(key), "%s/start-probe", p->src->name);
-    const char *topics[] = {p->offsets_topic, p->schemas_topic};
+    bool data = !mock_cluster(p);
     cdc_err_t err = cdc_producer_begin(p->producer);
-    bool sent = false;
-    for (size_t i = 0; !err && i < 2; i++) {
-        int n = 0;
-        err = cdc_producer_partition_count(p->producer, topics[i], 10000, &n, es);
-        cdc_record_t rec = {.topic = topics[i],
-                            .partition = 0,
-                            .key = key,
-                            .key_len = strlen(key),
-                            .value = "{\"probe\":\"start\"}",
-                            .value_len = 17};
-        if (!err && n > 0) {
-            err = cdc_producer_send(p->producer, &rec);
-            sent = !err;
+    size_t sent = 0;
+    for (size_t i = 0; !err && i < p->n_topics; i++) {
+        const topic_t *t = &p->topics[i];
+        int parts = !t->schema_table ? 1 : data ? t->partitions : 0;
+        for (int part = 0; !err && part < parts; part++) {
+            cdc_record_t rec = {.topic = t->topic,
+                                .partition = part,
+                                .key = key,
+                                .key_len = strlen(key),
+                                .value = "{\"probe\":\"start\"}",
+                                .value_len = 17};
+            if (!(err = cdc_producer_send(p->producer, &rec)))
+                sent++;
         }
     }
     if (!err && sent)
@@ -160,6 +186,7 @@ abort_stale(cdc_publisher_t *p, cdc_errstr_t *es)
         err = aerr;
     if (err && !es->msg[0])
         cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p->producer));
+    CDC_LOG_DEBUG("source=%s start probe: %zu partitions", p->src->name, sent);
     return err;
 }
 
@@ -174,7 +201,7 @@ init_producer(cdc_publisher_t *p, cdc_errstr_t *es)
     cdc_err_t err = cdc_producer_init(p->producer, 60000);
     if (err)
         return cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p->producer));
-    return abort_stale(p, es);
+    return CDC_OK;
 }
 
 static void
@@ -250,13 +277,7 @@ adopt_published(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     if (!p->stored.found || p->stored.reset || p->stored.pos.phase != CDC_PHASE_STREAM)
         return CDC_OK;
-    /* the producer is connected already: its handle knows the cluster id */
-    rd_kafka_t *rk = cdc_producer_handle(p->producer);
-    char *cluster = rd_kafka_clusterid(rk, 5000);
-    bool mock = !cluster || !strncmp(cluster, "mockCluster", 11);
-    if (cluster)
-        rd_kafka_mem_free(rk, cluster);
-    if (mock)
+    if (mock_cluster(p))
         return CDC_OK;
     published_t pb = {.epoch = p->stored.pos.epoch};
     cdc_err_t err = CDC_OK;
@@ -308,11 +329,15 @@ cdc_publisher_open(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_ka
         err = init_producer(p, es);
     CDC_LOG_DEBUG("source=%s producer initialised", src->name);
     if (!err)
+        err = prepare_topics(p, es);
+    if (!err)
+        err = abort_stale(p, es);
+    if (!err)
         err = cdc_offsets_load(&cfg->kafka, cdc_kafka_bus_bootstrap(bus), p->offsets_topic,
                                src->name, &p->stored, es);
     CDC_LOG_DEBUG("source=%s offsets loaded", src->name);
     if (!err)
-        err = prepare_topics(p, es);
+        err = check_partitions(p, es);
     if (!err)
         err = adopt_published(p, es);
     CDC_LOG_DEBUG("source=%s topics ready", src->name);
