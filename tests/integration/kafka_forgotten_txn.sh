@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A transaction the broker forgot in a crash, on a real Apache Kafka broker: a single-node broker
+# killed with SIGKILL can come back with its transaction coordinator's log cut short, so that it
+# no longer knows the partitions the agent's transaction in flight had written to. The records
+# stay there with no marker: init_transactions of the next instance cannot end them, the next
+# commit on a data partition would make them visible (published twice once the source sends its
+# changes again), and on the offsets topic they stop read_committed readers in front of the
+# source's newer positions. Made here on purpose: the agent is frozen while its transaction is
+# open on the data partitions (then on the offsets topic), killed, the broker killed, the
+# coordinator's log cut before that transaction (cdc-kafka-log forget), both restarted. The
+# start's probe must end such records as aborted: every change once in the topic, the sink's
+# re-send guard skipped nothing, the target equals the source, no transaction left open.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/harness/assert.sh"
+load_harness_env
+. "$here/harness/agent_lib.sh"
+setup_tmp
+kafka() { "$here/harness/kafka.sh" "$1" "$tmp/kafka"; }
+trap 'kill "${bench:-}" 2>/dev/null || true; kafka stop >/dev/null 2>&1 || true; cleanup_tmp' EXIT
+kafka start >/dev/null
+. "$tmp/kafka/kafka.env"
+boot=$CDC_TEST_KAFKA_BOOTSTRAP
+data=$CDC_TEST_KAFKA_ROOT/data
+
+pg_reset forgot forgot
+pg -c "CREATE TABLE forgot (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
+my -e "DROP DATABASE IF EXISTS forgot_target; CREATE DATABASE forgot_target;
+       CREATE TABLE forgot_target.forgot (id INT PRIMARY KEY, v INT NOT NULL, pad VARCHAR(20))"
+agent_config "$tmp/agent.yaml" forgot-txn forgot "partitions: 4"
+sed -i 's/^agent: {name: forgot-txn}/agent: {name: forgot-txn, log_level: debug}/' "$tmp/agent.yaml"
+cat >>"$tmp/agent.yaml" <<EOC
+sinks:
+  - {name: forgot, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc,
+     password_env: MYPW, database: forgot_target, batch_ms: 20,
+     routes: [{from: crm.public.forgot, to: forgot_target.forgot}]}
+EOC
+upsert_workload "$tmp/w.sql" forgot 3000
+start_agent
+wait_offsets '"source":"crm"' 300 && ok || bad "first position stored"
+pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -T 600 -f "$tmp/w.sql" cdc_test >"$tmp/bench.log" 2>&1 &
+bench=$!
+
+open_on() { "$CDC_KAFKA_LOG" open "$@"; }
+# Freezes the agent at a moment its transaction is open on WHERE (data: some data partition and
+# not the offsets topic; offsets: the offsets topic), kills it and the broker, makes the
+# coordinator forget the transaction, restarts both.
+forget_round() { # where
+    local try found=no
+    for try in $(seq 1 150); do
+        sleep "0.$((RANDOM % 5 + 1))"
+        kill -STOP "$agent_pid"
+        d=$(open_on "$data"/cdc.crm.public.forgot-*)
+        o=$(open_on "$data/cdc._offsets-0")
+        if { [ "$1" = data ] && [ -n "$d" ] && [ -z "$o" ]; } || { [ "$1" = offsets ] && [ -n "$o" ]; }; then
+            found=yes
+            break
+        fi
+        kill -CONT "$agent_pid"
+    done
+    assert_eq yes "$found" "$1: the agent frozen with its transaction open there"
+    kill -9 "$agent_pid"
+    wait "$agent_pid" 2>/dev/null || true
+    echo "--- agent killed with open: $d $o" >>"$tmp/agent.log"
+    kafka kill
+    run "$CDC_KAFKA_LOG" forget "$data" forgot-txn.crm
+    assert_eq 0 "$rc" "$1: the coordinator's log cut before the transaction"
+    echo "$out" >>"$tmp/agent.log"
+    kafka restart >/dev/null
+    echo "--- broker restarted" >>"$tmp/agent.log"
+    local t0=$SECONDS
+    start_agent
+    for i in $(seq 1 600); do grep -q "source=crm resuming after" <(sed -n '/--- broker restarted/,$p' "$tmp/agent.log") && break; sleep 0.1; done
+    assert_contains "$(sed -n '/--- broker restarted/,$p' "$tmp/agent.log")" "source=crm start probe: 6 partitions" \
+        "$1: the start's probe wrote to the 4 data partitions, the offsets and schemas topics"
+    [ $((SECONDS - t0)) -lt 60 ] && ok || bad "$1: the restarted source resumed within a minute (took $((SECONDS - t0)) s)"
+    sleep 3
+}
+forget_round data
+forget_round offsets
+kill "$bench"
+wait "$bench" 2>/dev/null || true
+bench=
+
+wait_caught_up forgot "" 1200 && ok || bad "source caught up"
+src() { pg -Atc "SELECT count(*) || ':' || coalesce(sum(v), 0) || ':' || coalesce(sum(id), 0) FROM forgot"; }
+dst() { my -N -e "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(v), 0), ':', COALESCE(SUM(id), 0)) FROM forgot_target.forgot"; }
+want=$(src)
+for i in $(seq 1 600); do [ "$(dst)" = "$want" ] && break; sleep 0.1; done
+assert_eq "$want" "$(dst)" "target equals source after two forgotten transactions"
+agent_stop
+assert_eq 0 "$rc" "graceful stop"
+assert_eq "" "$(open_on "$data"/cdc.* 2>&1)" "no transaction left open on any partition"
+pg -Atc "SELECT id, v FROM forgot" -F ' ' >"$tmp/expected"
+run "$CDC_VERIFY_CHAIN" "$boot" cdc.crm.public.forgot "$tmp/expected"
+assert_eq 0 "$rc" "every change exactly once, in order per key"
+assert_contains "$out" "resent_dropped=0 " "no change twice in the topic"
+skipped=$(grep -o "sink=forgot stopped applied=[0-9]* skipped=[0-9]*" "$tmp/agent.log" | sed 's/.*skipped=//' | sort -u | tr '\n' ' ')
+assert_eq "0 " "$skipped" "the sink's re-send guard skipped nothing"
+if [ "$failed" != 0 ]; then # kept for a look
+    cp "$tmp/agent.log" "/tmp/kafka_forgotten_txn_failed.$$.log"
+    echo "# the agent's log kept in /tmp/kafka_forgotten_txn_failed.$$.log" >&2
+fi
+finish
