@@ -100,12 +100,20 @@ resumed=$(grep -c 'resuming the initial snapshot at table [12] of 2 with waterma
 [ "$resumed" -ge 2 ] && ok || bad "resumed after each kill with watermarks ($resumed)"
 keys=$("$CDC_TOPIC_DUMP" "$boot" cdc.erp2.cdc_test.mkey | grep '"op":"r"' | sed 's/.*"key":\({[^}]*}\).*/\1/')
 assert_eq 25000 "$(sort -u <<<"$keys" | wc -l)" "every row of the byte/number key read"
-[ "$(wc -l <<<"$keys")" -le $((25000 + 2 * 10000)) ] && ok || bad "byte/number key: at most one chunk again per kill"
+# at most one chunk read again per kill: counted on a real broker only, since the mock also hands
+# the records of the transactions the kills aborted to read_committed readers (as many as one
+# Kafka transaction holds), which a count cannot tell from chunks read again
+if real_kafka; then
+    [ "$(wc -l <<<"$keys")" -le $((25000 + 2 * 10000)) ] && ok || bad "byte/number key: at most one chunk again per kill"
+fi
 assert_contains "$log" "initial snapshot completed" "snapshot completed"
 assert_eq 1 "$(my -N -e "SELECT COUNT(*) FROM cdc_signal WHERE id = 'erp2' AND type = 'watermark'")" "one signal row per source"
 reads=$("$CDC_TOPIC_DUMP" "$boot" cdc.erp2.cdc_test.msnap | grep -c '"op":"r"')
 echo "# snapshot reads published: $reads for $rows rows"
-[ "$reads" -ge $((rows / 2)) ] && [ "$reads" -le $((rows + 5000 + 2 * 10000)) ] && ok || bad "at most one chunk read again per kill ($reads reads)"
+[ "$reads" -ge $((rows / 2)) ] && ok || bad "the snapshot's reads published ($reads)"
+if real_kafka; then
+    [ "$reads" -le $((rows + 5000 + 2 * 10000)) ] && ok || bad "at most one chunk read again per kill ($reads reads)"
+fi
 assert_not_contains "$("$CDC_TOPIC_DUMP" "$boot" cdc._schemas)" '"table":"cdc_signal"' "the signal table is not published"
 my -N -e "SELECT id, v FROM msnap" >"$tmp/expected"
 CDC_VERIFY_LENIENT=1 run "$CDC_VERIFY_CHAIN" "$boot" cdc.erp2.cdc_test.msnap "$tmp/expected"
