@@ -268,3 +268,54 @@ my_wait_caught_up() { # [target] [tenths] [source]
     done
     return 1
 }
+
+# PostgreSQL table TABLE (id, v, pad) published by agent NAME (debug log: each Kafka
+# transaction's records and stored position, for a failure's look) through 4 partitions on the
+# real broker at $boot and applied by sink SINK into MariaDB database TARGET; the tables are made
+# afresh and the config written to $tmp/agent.yaml.
+pg_to_my_config() { # name table target sink
+    pg_reset "$2" "$2"
+    pg -c "CREATE TABLE $2 (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
+    my -e "DROP DATABASE IF EXISTS $3; CREATE DATABASE $3;
+           CREATE TABLE $3.$2 (id INT PRIMARY KEY, v INT NOT NULL, pad VARCHAR(20))"
+    agent_config "$tmp/agent.yaml" "$1" "$2" "partitions: 4"
+    sed -i "s/^agent: {name: $1}/agent: {name: $1, log_level: debug}/" "$tmp/agent.yaml"
+    cat >>"$tmp/agent.yaml" <<EOC
+sinks:
+  - {name: $4, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc,
+     password_env: MYPW, database: $3, batch_ms: 20,
+     routes: [{from: crm.public.$2, to: $3.$2}]}
+EOC
+}
+
+# After a run of pg_to_my_config's agent (running as $agent_pid) through kills: once the source
+# caught up, the target equals the source; the agent stops gracefully; a read_committed consumer
+# sees every change exactly once and in order per key, and no record of an aborted transaction;
+# the sink's re-send guard skipped nothing. On a failure the topic, the offsets, the agent's log
+# and the broker's partition files are kept in KEEP.*.
+pg_to_my_verify() { # table target sink what keep
+    local want i skipped dst="SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(v), 0), ':', COALESCE(SUM(id), 0)) FROM $2.$1"
+    wait_caught_up "$1" "" 1200 && ok || bad "source caught up"
+    want=$(pg -Atc "SELECT count(*) || ':' || coalesce(sum(v), 0) || ':' || coalesce(sum(id), 0) FROM $1")
+    for i in $(seq 1 600); do [ "$(my -N -e "$dst")" = "$want" ] && break; sleep 0.1; done
+    assert_eq "$want" "$(my -N -e "$dst")" "target equals source after $4"
+    agent_stop
+    assert_eq 0 "$rc" "graceful stop"
+    pg -Atc "SELECT id, v FROM $1" -F ' ' >"$tmp/expected"
+    run "$CDC_VERIFY_CHAIN" "$boot" "cdc.crm.public.$1" "$tmp/expected"
+    skipped=$(grep -o "sink=$3 stopped applied=[0-9]* skipped=[0-9]*" "$tmp/agent.log" | sed 's/.*skipped=//' | sort -u | tr '\n' ' ')
+    if [ "$rc" != 0 ] || ! echo "$out" | grep -q "resent_dropped=0 " || [ "$skipped" != "0 " ]; then
+        echo "$out" | tail -25 >&2
+        "$CDC_TOPIC_DUMP" "$boot" "cdc.crm.public.$1" --headers >"$5.dump" 2>&1 || true
+        "$CDC_TOPIC_DUMP" "$boot" cdc._offsets >"$5.offsets" 2>&1 || true
+        cp "$tmp/agent.log" "$5.log"
+        # the broker's own files of the partitions involved, to read the markers and epochs
+        mkdir -p "$5.data"
+        cp -r "$CDC_TEST_KAFKA_ROOT"/data/cdc.* "$CDC_TEST_KAFKA_ROOT"/data/__transaction_state-* "$5.data/" 2>/dev/null || true
+        cp "$CDC_TEST_KAFKA_ROOT"/broker.log "$5.data/" 2>/dev/null || true
+        echo "# topic, offsets, agent log and the broker's partitions kept in $5.*" >&2
+    fi
+    assert_eq 0 "$rc" "every change exactly once, in order per key"
+    assert_contains "$out" "resent_dropped=0 " "read_committed saw no record of an aborted transaction"
+    assert_eq "0 " "$skipped" "the sink's re-send guard skipped nothing"
+}

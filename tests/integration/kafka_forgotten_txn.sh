@@ -23,18 +23,7 @@ kafka start >/dev/null
 boot=$CDC_TEST_KAFKA_BOOTSTRAP
 data=$CDC_TEST_KAFKA_ROOT/data
 
-pg_reset forgot forgot
-pg -c "CREATE TABLE forgot (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
-my -e "DROP DATABASE IF EXISTS forgot_target; CREATE DATABASE forgot_target;
-       CREATE TABLE forgot_target.forgot (id INT PRIMARY KEY, v INT NOT NULL, pad VARCHAR(20))"
-agent_config "$tmp/agent.yaml" forgot-txn forgot "partitions: 4"
-sed -i 's/^agent: {name: forgot-txn}/agent: {name: forgot-txn, log_level: debug}/' "$tmp/agent.yaml"
-cat >>"$tmp/agent.yaml" <<EOC
-sinks:
-  - {name: forgot, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc,
-     password_env: MYPW, database: forgot_target, batch_ms: 20,
-     routes: [{from: crm.public.forgot, to: forgot_target.forgot}]}
-EOC
+pg_to_my_config forgot-txn forgot forgot_target forgot
 upsert_workload "$tmp/w.sql" forgot 3000
 start_agent
 wait_offsets '"source":"crm"' 300 && ok || bad "first position stored"
@@ -82,23 +71,6 @@ kill "$bench"
 wait "$bench" 2>/dev/null || true
 bench=
 
-wait_caught_up forgot "" 1200 && ok || bad "source caught up"
-src() { pg -Atc "SELECT count(*) || ':' || coalesce(sum(v), 0) || ':' || coalesce(sum(id), 0) FROM forgot"; }
-dst() { my -N -e "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(v), 0), ':', COALESCE(SUM(id), 0)) FROM forgot_target.forgot"; }
-want=$(src)
-for i in $(seq 1 600); do [ "$(dst)" = "$want" ] && break; sleep 0.1; done
-assert_eq "$want" "$(dst)" "target equals source after two forgotten transactions"
-agent_stop
-assert_eq 0 "$rc" "graceful stop"
+pg_to_my_verify forgot forgot_target forgot "two forgotten transactions" /tmp/kafka_forgotten_txn_failed.$$
 assert_eq "" "$(open_on "$data"/cdc.* 2>&1)" "no transaction left open on any partition"
-pg -Atc "SELECT id, v FROM forgot" -F ' ' >"$tmp/expected"
-run "$CDC_VERIFY_CHAIN" "$boot" cdc.crm.public.forgot "$tmp/expected"
-assert_eq 0 "$rc" "every change exactly once, in order per key"
-assert_contains "$out" "resent_dropped=0 " "no change twice in the topic"
-skipped=$(grep -o "sink=forgot stopped applied=[0-9]* skipped=[0-9]*" "$tmp/agent.log" | sed 's/.*skipped=//' | sort -u | tr '\n' ' ')
-assert_eq "0 " "$skipped" "the sink's re-send guard skipped nothing"
-if [ "$failed" != 0 ]; then # kept for a look
-    cp "$tmp/agent.log" "/tmp/kafka_forgotten_txn_failed.$$.log"
-    echo "# the agent's log kept in /tmp/kafka_forgotten_txn_failed.$$.log" >&2
-fi
 finish

@@ -19,19 +19,7 @@ kafka start >/dev/null
 . "$tmp/kafka/kafka.env"
 boot=$CDC_TEST_KAFKA_BOOTSTRAP
 
-pg_reset realk realk
-pg -c "CREATE TABLE realk (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
-my -e "DROP DATABASE IF EXISTS real_target; CREATE DATABASE real_target;
-       CREATE TABLE real_target.realk (id INT PRIMARY KEY, v INT NOT NULL, pad VARCHAR(20))"
-agent_config "$tmp/agent.yaml" real-kafka realk "partitions: 4"
-# debug: each Kafka transaction's records and stored position are in the log kept on a failure
-sed -i 's/^agent: {name: real-kafka}/agent: {name: real-kafka, log_level: debug}/' "$tmp/agent.yaml"
-cat >>"$tmp/agent.yaml" <<EOC
-sinks:
-  - {name: real, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc,
-     password_env: MYPW, database: real_target, batch_ms: 20,
-     routes: [{from: crm.public.realk, to: real_target.realk}]}
-EOC
+pg_to_my_config real-kafka realk real_target real
 run "$CDC_AGENT" check -c "$tmp/agent.yaml"
 assert_contains "$out" "kafka    $boot: ok, 1 brokers" "check: the real broker"
 assert_contains "$out" "kafka    transactions: ok (transaction.state.log.replication.factor=1, min.isr=1, 1 broker)" \
@@ -73,32 +61,7 @@ for k in $(seq 1 "$kills"); do
     fi
 done
 wait "$bench" && ok || bad "workload ran"
-wait_caught_up realk "" 1200 && ok || bad "source caught up"
-src() { pg -Atc "SELECT count(*) || ':' || coalesce(sum(v), 0) || ':' || coalesce(sum(id), 0) FROM realk"; }
-dst() { my -N -e "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(v), 0), ':', COALESCE(SUM(id), 0)) FROM real_target.realk"; }
-want=$(src)
-for i in $(seq 1 600); do [ "$(dst)" = "$want" ] && break; sleep 0.1; done
-assert_eq "$want" "$(dst)" "target equals source after $kills agent kills and a broker kill"
-agent_stop
-assert_eq 0 "$rc" "graceful stop"
-pg -Atc "SELECT id, v FROM realk" -F ' ' >"$tmp/expected"
-run "$CDC_VERIFY_CHAIN" "$boot" cdc.crm.public.realk "$tmp/expected"
-if [ "$rc" != 0 ] || ! echo "$out" | grep -q "resent_dropped=0 "; then # kept for a look
-    echo "$out" | tail -25 >&2
-    "$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.realk --headers >"$tmp/topic.dump" 2>&1 || true
-    "$CDC_TOPIC_DUMP" "$boot" cdc._offsets >"$tmp/offsets.dump" 2>&1 || true
-    keep=/tmp/kafka_real_failed.$$
-    cp "$tmp/agent.log" "$keep.log"; cp "$tmp/topic.dump" "$keep.dump"; cp "$tmp/offsets.dump" "$keep.offsets"
-    # the broker's own files of the partitions involved, to read the markers and epochs
-    mkdir -p "$keep.data"
-    cp -r "$CDC_TEST_KAFKA_ROOT"/data/cdc.* "$CDC_TEST_KAFKA_ROOT"/data/__transaction_state-* "$keep.data/" 2>/dev/null || true
-    cp "$CDC_TEST_KAFKA_ROOT"/broker.log "$keep.data/" 2>/dev/null || true
-    echo "# topic, offsets, agent log and the broker's partitions kept in $keep.*" >&2
-fi
-assert_eq 0 "$rc" "every change exactly once, in order per key"
-assert_contains "$out" "resent_dropped=0 " "read_committed saw no record of an aborted transaction"
-skipped=$(grep -o "sink=real stopped applied=[0-9]* skipped=[0-9]*" "$tmp/agent.log" | sed 's/.*skipped=//' | sort -u | tr '\n' ' ')
-assert_eq "0 " "$skipped" "the sink's re-send guard skipped nothing"
+pg_to_my_verify realk real_target real "$kills agent kills and a broker kill" /tmp/kafka_real_failed.$$
 
 # a second agent with the same name (transactional id) fences the first for real
 start_agent
