@@ -227,6 +227,26 @@ set_defaults(cdc_config_t *cfg)
     cfg->kafka.replication_factor = -1;
 }
 
+/* The marks of the transactions sinks apply, and what sources skip (cdc_sink_conf_t.applied_mark):
+ * one agent cluster shares a topic prefix. */
+static void
+applied_marks(cdc_config_t *cfg)
+{
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    cdc_buf_printf(&b, "cdc-agent/%s/", cfg->kafka.topic_prefix);
+    for (size_t i = 0; i < cfg->n_sources; i++)
+        if (!cfg->sources[i].capture_sink_changes)
+            cfg->sources[i].applied_by = cdc_xstrdup(b.data);
+    size_t base = b.len;
+    for (size_t i = 0; i < cfg->n_sinks; i++) {
+        b.len = base;
+        cdc_buf_puts(&b, cfg->sinks[i].name);
+        cfg->sinks[i].applied_mark = cdc_xstrdup(b.data);
+    }
+    cdc_buf_deinit(&b);
+}
+
 static cdc_err_t
 parse_document(cfg_t *c, yaml_parser_t *parser, cdc_config_t *cfg)
 {
@@ -253,6 +273,8 @@ parse_document(cfg_t *c, yaml_parser_t *parser, cdc_config_t *cfg)
         err = cfg_fail(c, root, "", "configure at least one source or sink");
     if (!err)
         err = cfg_check_topics(c, cfg);
+    if (!err)
+        applied_marks(cfg);
     if (!err) {
         yaml_document_t extra;
         if (yaml_parser_load(parser, &extra) && yaml_document_get_root_node(&extra))

@@ -85,6 +85,8 @@ static const char *const source_common_keys[] = {
     "name",         "type",         "conninfo",      "host",     "port",    "user",
     "password",     "password_env", "password_file", "database", "tables",  "snapshot",
     "heartbeat_ms", "ssl_mode",     "ssl_ca",        "ssl_cert", "ssl_key", NULL};
+/* ... and what it publishes */
+static const char *const source_publish_keys[] = {"capture_sink_changes", NULL};
 static const char *const source_required[] = {"name", "type", "tables", NULL};
 #define SOURCE_KEYS_MAX 64
 
@@ -95,6 +97,8 @@ source_keys(const char **out)
     size_t n = 0;
     for (size_t i = 0; source_common_keys[i]; i++)
         out[n++] = source_common_keys[i];
+    for (size_t i = 0; source_publish_keys[i]; i++)
+        out[n++] = source_publish_keys[i];
     const cdc_connector_t *k;
     for (size_t i = 0; (k = cdc_connector_at(i)); i++)
         for (size_t j = 0; k->conf->source_keys[j] && n < SOURCE_KEYS_MAX - 1; j++)
@@ -189,6 +193,8 @@ source_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *ob
         return owner->conf->source_key(c, key, v, path, s);
     if (!strcmp(key, "heartbeat_ms"))
         return cfg_int32(c, v, path, 100, 3600000, &s->heartbeat_ms);
+    if (!strcmp(key, "capture_sink_changes"))
+        return cfg_bool(c, v, path, &s->capture_sink_changes);
     if (!(err = cfg_enum(c, v, path, modes, &e)))
         s->snapshot = (cdc_snapshot_mode_t)e;
     return err;
@@ -494,6 +500,7 @@ cfg_free_sources(cdc_config_t *cfg)
         free(s->slot);
         free(s->publication);
         free(s->signal_table);
+        free(s->applied_by);
     }
     free(cfg->sources);
 }
@@ -504,6 +511,7 @@ cfg_free_sinks(cdc_config_t *cfg)
     for (size_t i = 0; cfg->sinks && i < cfg->n_sinks; i++) {
         cdc_sink_conf_t *s = &cfg->sinks[i];
         free(s->name);
+        free(s->applied_mark);
         conn_free(&s->conn);
         for (size_t r = 0; s->routes && r < s->n_routes; r++) {
             cdc_route_conf_t *rt = &s->routes[r];

@@ -155,6 +155,8 @@ cdc_sink_target_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, boo
                      conf->name, es->msg);
     if (!err && lock)
         err = ops->offsets_ensure(t, es);
+    if (!err && lock && conf->applied_mark)
+        err = ops->mark_session(t, es);
     if (err) {
         if (t)
             ops->close(t);
@@ -167,5 +169,9 @@ cdc_sink_target_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, boo
 cdc_err_t
 cdc_sink_begin(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_errstr_t *es)
 {
-    return ops->send(t, ops->begin_sql, es);
+    cdc_err_t err = ops->send(t, ops->begin_sql, es);
+    const cdc_buf_t *mark = &cdc_sink_base(t)->mark_sql;
+    if (!err && mark->len)
+        err = ops->send(t, mark->data, es);
+    return err;
 }

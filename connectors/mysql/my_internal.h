@@ -32,6 +32,7 @@ typedef struct {
     bool zero_date_logged; /* zero dates become null: logged once per table */
     bool keyless_logged;   /* published with a null key: logged once per table */
     bool signal;           /* the signal table: read for watermarks, never published */
+    bool mark;             /* a sink's cdc_sink_txn: marks the transactions a sink applied */
 } my_table_t;
 
 #define MY_CHUNK_ROWS 10000
@@ -89,6 +90,8 @@ struct cdc_source {
     size_t n_charset;
     my_table_t *tables;
     size_t n_tables;
+    my_table_t **marks; /* cdc_sink_txn of each database that has one (conf->applied_by) */
+    size_t n_marks;
     /* where the stream stands */
     char file[256];     /* current binlog file */
     uint64_t start_pos; /* where to (re)start reading */
@@ -100,6 +103,7 @@ struct cdc_source {
         bool open;
         bool standalone;
         bool may_skip;    /* at or before the stored position: events may have been published */
+        bool applied;     /* a sink of this agent cluster applied it: not published (no echo) */
         uint64_t file_no; /* the binlog file number: major of its positions */
         uint64_t minor;   /* end position of its first (GTID) event */
         uint64_t start;   /* position of its first event */
@@ -127,6 +131,12 @@ cdc_err_t my_rows_events(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event
 cdc_err_t my_rows_after(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *ev,
                         cdc_err_t (*fn)(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es),
                         cdc_errstr_t *es);
+/* A rows event of a cdc_sink_txn table: marks the transaction applied when the row is of a sink
+ * of this agent cluster (conf->applied_by). */
+cdc_err_t my_mark_rows(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *ev,
+                       cdc_errstr_t *es);
+/* Frees what tb holds (not tb itself). */
+void my_table_free(my_table_t *tb);
 /* Truncate event for tb. */
 cdc_err_t my_truncate_event(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *ev);
 /* Hands an event to the agent, skipping what was published before a restart. */

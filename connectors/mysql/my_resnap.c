@@ -30,11 +30,7 @@ my_resnap_free(cdc_source_t *s)
     mysql_free_result(r->rows);
     my_snap_key_free(&r->after);
     if (r->signal) {
-        my_table_clear(r->signal);
-        cdc_binlog_table_free(&r->signal->t);
-        free(r->signal->raw);
-        free(r->signal->db);
-        free(r->signal->name);
+        my_table_free(r->signal);
         free(r->signal);
     }
     cdc_buf_deinit(&r->scratch);

@@ -101,6 +101,7 @@ my_close(cdc_sink_target_t *t)
         mysql_close(t->m); /* the named lock goes with the session */
     cdc_sink_tables_free(&t->base.tables);
     cdc_buf_deinit(&t->base.sql);
+    cdc_buf_deinit(&t->base.mark_sql);
     cdc_buf_deinit(&t->tmp);
     free(t);
 }
@@ -149,6 +150,7 @@ my_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *e
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
     t->base.conf = conf;
     cdc_buf_init(&t->base.sql);
+    cdc_buf_init(&t->base.mark_sql);
     cdc_buf_init(&t->tmp);
     cdc_err_t err;
     t->m = cdc_mysql_connect(&conf->conn, &err, es);
@@ -534,6 +536,7 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .connect = my_connect,
     .lock = take_lock,
     .offsets_ensure = cdc_mysql_sink_offsets_ensure,
+    .mark_session = cdc_mysql_sink_mark,
     .fk_checks_off_sql = "SET SESSION foreign_key_checks = 0",
     .begin_sql = "START TRANSACTION",
     .load_offsets = cdc_mysql_sink_offsets_load,

@@ -33,6 +33,25 @@ cdc_mysql_sink_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
                  "creating " TABLE, es);
 }
 
+/* The marker table and the statement that begins each applied transaction (cdc_sink_txn). */
+cdc_err_t
+cdc_mysql_sink_mark(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    MYSQL *m = my_sink_conn(t);
+    cdc_err_t err = query(m,
+                          "CREATE TABLE IF NOT EXISTS " CDC_SINK_TXN_TABLE
+                          " (id VARCHAR(512) NOT NULL PRIMARY KEY, txns BIGINT NOT NULL) "
+                          "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin ENGINE=InnoDB",
+                          "creating " CDC_SINK_TXN_TABLE, es);
+    cdc_sink_base_t *b = cdc_sink_base(t);
+    const char *mark = b->conf->applied_mark;
+    cdc_buf_reset(&b->mark_sql);
+    cdc_buf_puts(&b->mark_sql, "INSERT INTO " CDC_SINK_TXN_TABLE " (id, txns) VALUES (");
+    cdc_mysql_literal(m, &b->mark_sql, mark, strlen(mark));
+    cdc_buf_puts(&b->mark_sql, ", 1) ON DUPLICATE KEY UPDATE txns = txns + 1");
+    return err;
+}
+
 cdc_err_t
 cdc_mysql_sink_offsets_load(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es)
 {

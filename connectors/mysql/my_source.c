@@ -283,6 +283,10 @@ dispatch(cdc_source_t *s, const uint8_t *raw, size_t n, cdc_errstr_t *es)
             txn_begin(s, &ev, NULL);
         if (tb->signal)
             return my_resnap_signal(s, &ev, es);
+        if (tb->mark)
+            return my_mark_rows(s, tb, &ev, es);
+        if (s->txn.applied)
+            return CDC_OK; /* a sink of this agent cluster applied it: no echo */
         return my_rows_events(s, tb, &ev, es);
     }
     case CDC_BL_TRANSACTION_PAYLOAD:
@@ -426,15 +430,14 @@ my_close(cdc_source_t *s)
     my_resnap_free(s); /* before the connection its chunk result came from */
     if (s->catalog)
         mysql_close(s->catalog);
-    for (size_t i = 0; i < s->n_tables; i++) {
-        my_table_t *tb = &s->tables[i];
-        my_table_clear(tb);
-        cdc_binlog_table_free(&tb->t);
-        free(tb->raw);
-        free(tb->db);
-        free(tb->name);
-    }
+    for (size_t i = 0; i < s->n_tables; i++)
+        my_table_free(&s->tables[i]);
     free(s->tables);
+    for (size_t i = 0; i < s->n_marks; i++) {
+        my_table_free(s->marks[i]);
+        free(s->marks[i]);
+    }
+    free(s->marks);
     for (size_t i = 0; i < s->n_charset; i++)
         free((char *)s->charset[i]);
     free(s->charset);

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "cdc/log.h"
+#include "cdc/sink_offsets.h"
 #include "my_internal.h"
 
 static my_table_t *
@@ -25,7 +26,20 @@ table_find(cdc_source_t *s, const char *db, size_t dbn, const char *name, size_t
     if (sig && strlen(sig->db) == dbn && !memcmp(sig->db, db, dbn) && strlen(sig->name) == namen &&
         !memcmp(sig->name, name, namen))
         return sig;
-    return NULL;
+    /* a sink's marker table, in whichever database the sink writes */
+    if (!s->conf->applied_by || namen != strlen(CDC_SINK_TXN_TABLE) ||
+        memcmp(name, CDC_SINK_TXN_TABLE, namen))
+        return NULL;
+    for (size_t i = 0; i < s->n_marks; i++)
+        if (strlen(s->marks[i]->db) == dbn && !memcmp(s->marks[i]->db, db, dbn))
+            return s->marks[i];
+    my_table_t *tb = cdc_xcalloc(1, sizeof(*tb));
+    tb->db = cdc_xstrndup(db, dbn);
+    tb->name = cdc_xstrdup(CDC_SINK_TXN_TABLE);
+    tb->mark = true;
+    s->marks = cdc_xrealloc(s->marks, (s->n_marks + 1) * sizeof(*s->marks));
+    s->marks[s->n_marks++] = tb;
+    return tb;
 }
 
 my_table_t *
@@ -36,7 +50,38 @@ my_table_by_id(cdc_source_t *s, uint64_t id)
             return &s->tables[i];
     if (s->resnap.signal && s->resnap.signal->table_id == id)
         return s->resnap.signal;
+    for (size_t i = 0; i < s->n_marks; i++)
+        if (s->marks[i]->table_id == id)
+            return s->marks[i];
     return NULL;
+}
+
+void
+my_table_free(my_table_t *tb)
+{
+    my_table_clear(tb);
+    cdc_binlog_table_free(&tb->t);
+    free(tb->raw);
+    free(tb->db);
+    free(tb->name);
+}
+
+static cdc_err_t
+on_mark(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
+{
+    (void)es;
+    const cdc_column_t *id = cdc_row_find(row, "id");
+    const char *by = s->conf->applied_by;
+    if (id && id->value.type == CDC_VAL_STRING && id->value.s.n >= strlen(by) &&
+        !memcmp(id->value.s.p, by, strlen(by)))
+        s->txn.applied = true;
+    return CDC_OK;
+}
+
+cdc_err_t
+my_mark_rows(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *ev, cdc_errstr_t *es)
+{
+    return my_rows_after(s, tb, ev, on_mark, es);
 }
 
 void
@@ -154,7 +199,7 @@ my_table_map(cdc_source_t *s, const uint8_t *raw, size_t n, const cdc_binlog_eve
                               tb->db, tb->name);
     /* the server takes a table's first unique index over NOT NULL columns as its primary key
      * when it has none (cdc_mysql_key_index): the binlog names it as such */
-    if (tb->t.n_key == 0 && !tb->signal && !tb->keyless_logged) {
+    if (tb->t.n_key == 0 && !tb->signal && !tb->mark && !tb->keyless_logged) {
         tb->keyless_logged = true;
         CDC_LOG_WARN("source=%s table=%s.%s %s", s->conf->name, tb->db, tb->name, CDC_MYSQL_NO_KEY);
     }
@@ -180,11 +225,12 @@ my_table_map(cdc_source_t *s, const uint8_t *raw, size_t n, const cdc_binlog_eve
             cdc_errstr_prefix(es, "%s.%s.%s", tb->db, tb->name, tb->cols[i]);
             return err;
         }
-        tb->json[i] = !tb->signal && (c->type == CDC_MT_BLOB || c->type == CDC_MT_LONG_BLOB) &&
+        tb->json[i] = !tb->signal && !tb->mark &&
+                      (c->type == CDC_MT_BLOB || c->type == CDC_MT_LONG_BLOB) &&
                       tb->text[i].kind != CDC_MY_TEXT_BINARY && is_json_column(s, tb, tb->cols[i]);
     }
-    if (tb->signal)
-        return CDC_OK; /* read for watermarks, never published */
+    if (tb->signal || tb->mark)
+        return CDC_OK; /* read for watermarks or marks, never published */
     CDC_LOG_INFO("source=%s table=%s.%s columns=%u", s->conf->name, tb->db, tb->name,
                  (unsigned)keep);
     return announce_schema(s, tb, es);

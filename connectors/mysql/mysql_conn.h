@@ -69,6 +69,7 @@ const char *cdc_my_canonical_name(const cdc_binlog_col_t *col, bool binary, bool
  * (my_sink_offsets.c); as in connectors/postgres/pg.h. */
 MYSQL *my_sink_conn(cdc_sink_target_t *t);
 cdc_err_t cdc_mysql_sink_offsets_ensure(cdc_sink_target_t *t, cdc_errstr_t *es);
+cdc_err_t cdc_mysql_sink_mark(cdc_sink_target_t *t, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_sink_offsets_load(cdc_sink_target_t *t, cdc_sink_offsets_t *out,
                                       cdc_errstr_t *es);
 cdc_err_t cdc_mysql_sink_offsets_move(cdc_sink_target_t *t, const cdc_sink_offset_t *next,

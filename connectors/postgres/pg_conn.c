@@ -245,6 +245,26 @@ probe_routes(PGconn *c, const cdc_sink_conf_t *sink, cdc_probe_t *out)
     }
 }
 
+/* The replication origin that marks what the sink applies (no echo in two-way sync). */
+static void
+probe_origin(PGconn *c, const cdc_sink_conf_t *sink, cdc_probe_t *out)
+{
+    PGresult *r = PQexec(c, "SELECT has_function_privilege('pg_replication_origin_create(text)', "
+                            "'EXECUTE') AND has_function_privilege("
+                            "'pg_replication_origin_oid(text)', 'EXECUTE') AND "
+                            "has_function_privilege('pg_replication_origin_session_setup(text)', "
+                            "'EXECUTE')");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "t"))
+        cdc_probe_note(out, false,
+                       "sink %s cannot set replication origin %s, so a source of this agent "
+                       "cluster would publish what it applies again (two-way sync echoes); run "
+                       "GRANT EXECUTE ON FUNCTION "
+                       "pg_replication_origin_create(text), pg_replication_origin_oid(text), "
+                       "pg_replication_origin_session_setup(text) TO %s;",
+                       sink->name, sink->applied_mark, PQuser(c));
+    PQclear(r);
+}
+
 cdc_err_t
 cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
              const cdc_sink_conf_t *sink, cdc_probe_t *out, cdc_errstr_t *es)
@@ -265,6 +285,8 @@ cdc_pg_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,
     }
     if (sink)
         probe_routes(c, sink, out);
+    if (sink && sink->applied_mark)
+        probe_origin(c, sink, out);
     PQfinish(c);
     return CDC_OK;
 }

@@ -108,6 +108,7 @@ pg_close(cdc_sink_target_t *t)
         PQfinish(t->c); /* the advisory lock goes with the session */
     cdc_sink_tables_free(&t->base.tables);
     cdc_buf_deinit(&t->base.sql);
+    cdc_buf_deinit(&t->base.mark_sql);
     cdc_buf_deinit(&t->vals);
     cdc_buf_deinit(&t->raw);
     cdc_arena_deinit(&t->arena);
@@ -142,6 +143,42 @@ take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
     return err;
 }
 
+/* The session's replication origin (created when missing): every transaction it commits carries
+ * it, and a PostgreSQL source of the same agent cluster drops those (pgoutput's Origin message).
+ * One session at a time may use an origin; the sink's lock makes that this one. Needs EXECUTE on
+ * pg_replication_origin_create, _oid and _session_setup (superusers have it). */
+static cdc_err_t
+set_origin(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    const char *params[] = {t->base.conf->applied_mark};
+    PGresult *r = PQexecParams(t->c,
+                               "SELECT pg_replication_origin_create($1) WHERE "
+                               "pg_replication_origin_oid($1) IS NULL",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        PQclear(r);
+        r = PQexecParams(t->c, "SELECT pg_replication_origin_session_setup($1)", 1, NULL, params,
+                         NULL, NULL, 0);
+    }
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        PQclear(r);
+        return CDC_OK;
+    }
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state && !strcmp(state, "42501")) { /* insufficient privilege */
+        CDC_LOG_WARN("sink=%s cannot mark what it applies with replication origin '%s' (%s): a "
+                     "source of this agent cluster capturing the tables it writes would publish "
+                     "those changes again. Grant: GRANT EXECUTE ON FUNCTION "
+                     "pg_replication_origin_create(text), pg_replication_origin_oid(text), "
+                     "pg_replication_origin_session_setup(text) TO %s",
+                     t->base.conf->name, t->base.conf->applied_mark,
+                     PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), PQuser(t->c));
+        PQclear(r);
+        return CDC_OK;
+    }
+    return pg_error(t, r, "setting the session's replication origin", es);
+}
+
 PGconn *
 pg_sink_conn(cdc_sink_target_t *t)
 {
@@ -154,6 +191,7 @@ pg_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *e
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
     t->base.conf = conf;
     cdc_buf_init(&t->base.sql);
+    cdc_buf_init(&t->base.mark_sql);
     cdc_buf_init(&t->vals);
     cdc_buf_init(&t->raw);
     cdc_arena_init(&t->arena);
@@ -538,6 +576,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .connect = pg_connect,
     .lock = take_lock,
     .offsets_ensure = cdc_pg_sink_offsets_ensure,
+    .mark_session = set_origin,
     .fk_checks_off_sql = "SET session_replication_role = replica",
     .begin_sql = "BEGIN",
     .load_offsets = cdc_pg_sink_offsets_load,

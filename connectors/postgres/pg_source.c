@@ -186,6 +186,8 @@ on_change(cdc_source_t *s, const cdc_pgo_msg_t *m, cdc_errstr_t *es)
 {
     if (!s->in_txn)
         return cdc_errstr_set(es, CDC_ERR_PARSE, "change outside a transaction");
+    if (s->applied)
+        return CDC_OK; /* a sink of this agent cluster applied it: no echo */
     if (m->type == CDC_PGO_TRUNCATE) {
         for (uint32_t i = 0; i < m->truncate.nrels; i++) {
             pg_relmeta_t *meta = meta_find(s, m->truncate.relids[i]);
@@ -213,6 +215,7 @@ static cdc_err_t
 on_begin(cdc_source_t *s, const cdc_pgo_msg_t *m)
 {
     s->in_txn = true;
+    s->applied = false;
     s->emit.delivered = 0;
     s->txn.final_lsn = m->begin.final_lsn;
     s->txn.ts_ms = m->begin.commit_ts / 1000 + CDC_PG_EPOCH_OFFSET_S * 1000;
@@ -271,8 +274,12 @@ dispatch(cdc_source_t *s, const char *buf, size_t len, cdc_errstr_t *es)
         return on_change(s, &m, es);
     case CDC_PGO_MESSAGE:
         return pg_resnap_message(s, &m, es);
+    case CDC_PGO_ORIGIN: /* after Begin, before the changes */
+        s->applied = s->conf->applied_by && m.origin.name &&
+                     !strncmp(m.origin.name, s->conf->applied_by, strlen(s->conf->applied_by));
+        return CDC_OK;
     default:
-        return CDC_OK; /* Type (resolved via the catalog), Origin */
+        return CDC_OK; /* Type (resolved via the catalog) */
     }
 }
 

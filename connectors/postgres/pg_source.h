@@ -74,6 +74,7 @@ struct cdc_source {
     bool committed; /* a transaction reached the agent during this poll */
     pg_txn_t txn;
     bool in_txn;
+    bool applied; /* the transaction's origin is a sink of this agent cluster: not published */
     cdc_emitter_t emit; /* its delivered: events of the current txn handed to the agent */
     uint64_t received;  /* highest WAL position received */
     _Atomic uint64_t acked;

@@ -89,6 +89,11 @@ typedef struct {
     char *signal_table; /* MySQL: "db.table" of the snapshot watermarks */
     cdc_snapshot_mode_t snapshot;
     int heartbeat_ms;
+    bool capture_sink_changes; /* publish what this agent cluster's sinks applied (echoes) */
+    /* The mark of a transaction a sink of this agent cluster (same topic_prefix) applied:
+     * "cdc-agent/<prefix>/", the start of every such sink's applied_mark; NULL when the source
+     * captures them (capture_sink_changes). Computed at load. */
+    char *applied_by;
     int line; /* where it was defined, for later errors */
 } cdc_source_conf_t;
 
@@ -124,6 +129,10 @@ typedef struct {
     int batch_size;
     int batch_ms;
     int lock_wait_s; /* how long a starting sink waits for another instance to let go */
+    /* Marks every transaction the sink applies, so that the sources of its agent cluster do not
+     * publish them again: "cdc-agent/<topic_prefix>/<sink>" (a PostgreSQL replication origin,
+     * a MySQL cdc_sink_txn row). Computed at load. */
+    char *applied_mark;
     int line;
 } cdc_sink_conf_t;
 

@@ -21,7 +21,7 @@ typedef struct {
     char endpoint[300];                   /* host:port actually reached (or tried) */
     char server_version[128];             /* e.g. "PostgreSQL 15.18" */
     int n_problems;                       /* prerequisites not met */
-    char notes[CDC_PROBE_MAX_NOTES][300]; /* one line each: a problem and its exact fix */
+    char notes[CDC_PROBE_MAX_NOTES][512]; /* one line each: a problem and its exact fix */
     int n_notes;
 } cdc_probe_t;
 

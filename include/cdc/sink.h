@@ -56,6 +56,7 @@ typedef struct {
     cdc_sink_tables_t tables;  /* the target tables' columns, read on first use */
     cdc_buf_t sql;             /* the statement being built */
     cdc_sink_new_column_t add; /* a column to add (on_unknown_column: add) */
+    cdc_buf_t mark_sql; /* sent first in each transaction (empty: none): marks it as applied */
 } cdc_sink_base_t;
 
 static inline cdc_sink_base_t *
@@ -83,6 +84,11 @@ typedef struct cdc_sink_ops {
     cdc_err_t (*lock)(cdc_sink_target_t *t, cdc_errstr_t *es);
     /* Creates cdc_sink_offsets when missing. */
     cdc_err_t (*offsets_ensure)(cdc_sink_target_t *t, cdc_errstr_t *es);
+    /* Marks what this session applies with conf->applied_mark, so that a source of the same
+     * agent cluster reading this database does not publish it again (an echo): a session
+     * setting, or a statement left in the base's mark_sql that cdc_sink_begin sends first in
+     * each transaction. A target that refuses it (privileges) logs why and goes on unmarked. */
+    cdc_err_t (*mark_session)(cdc_sink_target_t *t, cdc_errstr_t *es);
     /* The session setting that turns foreign-key checks off, and the statement that begins a
      * transaction. */
     const char *fk_checks_off_sql;

@@ -15,6 +15,11 @@
 #include "cdc/err.h"
 #include "cdc/position.h"
 
+/* MySQL / MariaDB targets: a sink's first statement in each transaction it applies adds 1 to its
+ * row here (id: its applied_mark), so that a binlog reader of the same agent cluster knows the
+ * transaction and skips it (no echo). */
+#define CDC_SINK_TXN_TABLE "cdc_sink_txn"
+
 typedef struct {
     char topic[256];
     int32_t partition;

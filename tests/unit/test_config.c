@@ -226,6 +226,9 @@ test_defaults(void **state)
     assert_string_equal(cfg->sources[0].publication, "cdc_crm");
     assert_int_equal(cfg->sources[0].snapshot, CDC_SNAPSHOT_INITIAL);
     assert_int_equal(cfg->agent.log_format, CDC_LOG_FORMAT_TEXT);
+    /* what the sinks of this agent cluster applied is not published again */
+    assert_false(cfg->sources[0].capture_sink_changes);
+    assert_string_equal(cfg->sources[0].applied_by, "cdc-agent/cdc/");
     assert_non_null(cdc_config_source(cfg, "crm"));
     assert_null(cdc_config_source(cfg, "nope"));
     cdc_config_free(cfg);
@@ -272,17 +275,44 @@ test_route_details(void **state)
     assert_true(r->fk_checks);
     assert_int_equal(r->on_unknown_column, CDC_UNKNOWN_COLUMN_FAIL);
     assert_int_equal(cfg->sinks[0].batch_size, 1000);
+    assert_string_equal(cfg->sinks[0].applied_mark, "cdc-agent/cdc/erp");
     cdc_config_free(cfg);
+}
+
+/* capture_sink_changes: the source publishes what the sinks applied (no mark to skip). */
+static void
+test_capture_sink_changes(void **state)
+{
+    const char *yaml = "agent: {name: a}\nkafka: {brokers: embedded, topic_prefix: crmerp}\n"
+                       "sources:\n  - {name: c, type: postgresql, tables: [public.t], "
+                       "capture_sink_changes: true}\n  - {name: d, type: postgresql, "
+                       "tables: [public.u]}\n";
+    cdc_errstr_t es = {{0}};
+    cdc_config_t *cfg = cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es);
+    if (!cfg)
+        fail_msg("%s", es.msg);
+    assert_true(cfg->sources[0].capture_sink_changes);
+    assert_null(cfg->sources[0].applied_by);
+    assert_string_equal(cfg->sources[1].applied_by, "cdc-agent/crmerp/");
+    cdc_config_free(cfg);
+    yaml = HEAD "sources:\n  - {name: c, type: postgresql, tables: [public.t], "
+                "capture_sink_changes: yes please}\n";
+    assert_null(cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es));
+    assert_non_null(strstr(es.msg, "sources[0].capture_sink_changes: expected true or false"));
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_malformed_configs),           cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_secrets_and_variables),       cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_shipped_configs_load),        cmocka_unit_test(test_route_details),
+        cmocka_unit_test(test_malformed_configs),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_secrets_and_variables),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_shipped_configs_load),
+        cmocka_unit_test(test_route_details),
         cmocka_unit_test(test_embedded_refused_on_request),
+        cmocka_unit_test(test_capture_sink_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
