@@ -4,7 +4,24 @@
  * event, and store a first start's position before anything is read.
  */
 #include "cdc/clock.h"
+#include "cdc/metrics.h"
 #include "cdc/source.h"
+
+void
+cdc_source_applied_skip(cdc_emitter_t *e, const char *source)
+{
+    if (!e->m_applied) {
+        cdc_buf_t l;
+        cdc_buf_init(&l);
+        cdc_metric_labels(&l, "source", source, (const char *)NULL);
+        e->m_applied = cdc_metric_counter("cdc_source_sink_transactions_skipped_total",
+                                          "Transactions a sink of this agent cluster applied, "
+                                          "not published again (no echo)",
+                                          l.data);
+        cdc_buf_deinit(&l);
+    }
+    cdc_metric_add(e->m_applied, 1);
+}
 
 cdc_err_t
 cdc_source_emit(const cdc_source_cb_t *cb, void *ctx, cdc_emitter_t *e, bool may_skip,

@@ -173,6 +173,8 @@ txn_commit(cdc_source_t *s, const cdc_binlog_event_t *ev)
         return CDC_OK;
     s->txn.open = false;
     s->start_pos = ev->log_pos;
+    if (s->txn.applied)
+        cdc_source_applied_skip(&s->emit, s->conf->name);
     int64_t now = cdc_wall_us();
     cdc_txn_info_t snap = {0};
     bool chunk = s->resnap.drv.wm.commit_pending; /* a high watermark: carries progress */

@@ -233,6 +233,8 @@ static cdc_err_t
 on_commit(cdc_source_t *s, const cdc_pgo_msg_t *m)
 {
     s->in_txn = false;
+    if (s->applied)
+        cdc_source_applied_skip(&s->emit, s->conf->name);
     cdc_txn_info_t snap = {0};
     /* a watermark transaction with progress, or one that changed the re-snapshot queue (never
      * one re-read from before the stored position: that would move it back) */

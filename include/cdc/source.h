@@ -103,6 +103,7 @@ typedef struct {
     void (*begin_info)(void *src, cdc_txn_info_t *out); /* the current transaction's */
     uint32_t delivered; /* events of the current source transaction handed on; the source zeroes
                          * it at each transaction's start */
+    struct cdc_metric *m_applied; /* cdc_source_applied_skip's counter, registered on first use */
 } cdc_emitter_t;
 
 /* Hands ev to the agent (cb, ctx), unless may_skip and it lies at or before the resume position
@@ -110,6 +111,10 @@ typedef struct {
  * preceded by cb->begin. */
 cdc_err_t cdc_source_emit(const cdc_source_cb_t *cb, void *ctx, cdc_emitter_t *e, bool may_skip,
                           const cdc_event_t *ev);
+
+/* Counts a transaction skipped because a sink of this agent cluster applied it (no echo):
+ * cdc_source_sink_transactions_skipped_total{source}. Source thread. */
+void cdc_source_applied_skip(cdc_emitter_t *e, const char *source);
 
 /* A first start's position (pos, with the source's own resume point native and the re-snapshot
  * queue resnap, either may be NULL), committed to Kafka before the source reads anything, so

@@ -37,6 +37,8 @@ config() { # file agent-name sources-and-sinks...
     printf '%s\n' "$@" >>"$f"
 }
 config "$tmp/agent.yaml" two-way sources: "$crm_source" "$erp_source" sinks: "$toerp_sink" "$tocrm_sink"
+http_port=$(free_port)
+sed -i "s/^agent: {name: two-way}/agent: {name: two-way, http: \"127.0.0.1:$http_port\"}/" "$tmp/agent.yaml"
 
 crm_rows() { pg -Atc "SELECT id || '|' || coalesce(name, '') || '|' || v FROM tw ORDER BY id"; }
 erp_rows() { my -N -e "SELECT CONCAT(id, '|', COALESCE(name, ''), '|', v) FROM tw ORDER BY id"; }
@@ -93,6 +95,9 @@ both_equal "300 rounds on each side, the agent killed twice"
 sleep 2
 assert_eq "" "$(topic_ids cdc.crm.public.tw | outside 1 999)" "after the kills: no ERP row in the CRM topic"
 assert_eq "" "$(topic_ids cdc.erp.cdc_test.tw | outside 1001 1999)" "after the kills: no CRM row in the ERP topic"
+skipped() { curl -s "http://127.0.0.1:$http_port/metrics" | sed -n "s/^cdc_source_sink_transactions_skipped_total{source=\"$1\"} //p"; }
+[ "$(skipped crm)" -gt 0 ] 2>/dev/null && ok || bad "metrics: the CRM source counts what it skipped ($(skipped crm))"
+[ "$(skipped erp)" -gt 0 ] 2>/dev/null && ok || bad "metrics: the ERP source counts what it skipped ($(skipped erp))"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
 assert_not_contains "$(cat "$tmp/agent.log")" "cannot mark what it applies" "both sinks mark what they apply"
