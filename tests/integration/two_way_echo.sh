@@ -77,6 +77,9 @@ assert_eq "" "$(topic_ids cdc.crm.public.tw | outside 1 999)" "no ERP row came b
 assert_eq "" "$(topic_ids cdc.erp.cdc_test.tw | outside 1001 1999)" "no CRM row came back in the ERP topic"
 assert_eq 2 "$("$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.tw | wc -l)" "CRM topic: the two CRM changes only"
 assert_eq 2 "$("$CDC_TOPIC_DUMP" "$boot" cdc.erp.cdc_test.tw | wc -l)" "ERP topic: the two ERP changes only"
+skipped() { curl -s "http://127.0.0.1:$http_port/metrics" | sed -n "s/^cdc_source_sink_transactions_skipped_total{source=\"$1\"} //p"; }
+[ "$(skipped crm)" -gt 0 ] 2>/dev/null && ok || bad "metrics: the CRM source counts what it skipped ($(skipped crm))"
+[ "$(skipped erp)" -gt 0 ] 2>/dev/null && ok || bad "metrics: the ERP source counts what it skipped ($(skipped erp))"
 
 workload crm 1 300
 workload erp 1001 300
@@ -95,9 +98,6 @@ both_equal "300 rounds on each side, the agent killed twice"
 sleep 2
 assert_eq "" "$(topic_ids cdc.crm.public.tw | outside 1 999)" "after the kills: no ERP row in the CRM topic"
 assert_eq "" "$(topic_ids cdc.erp.cdc_test.tw | outside 1001 1999)" "after the kills: no CRM row in the ERP topic"
-skipped() { curl -s "http://127.0.0.1:$http_port/metrics" | sed -n "s/^cdc_source_sink_transactions_skipped_total{source=\"$1\"} //p"; }
-[ "$(skipped crm)" -gt 0 ] 2>/dev/null && ok || bad "metrics: the CRM source counts what it skipped ($(skipped crm))"
-[ "$(skipped erp)" -gt 0 ] 2>/dev/null && ok || bad "metrics: the ERP source counts what it skipped ($(skipped erp))"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
 assert_not_contains "$(cat "$tmp/agent.log")" "cannot mark what it applies" "both sinks mark what they apply"
@@ -126,13 +126,20 @@ kill -TERM "$crm_pid" "$erp_pid"
 wait "$crm_pid" && ok || bad "sidecar crm stopped cleanly"
 wait "$erp_pid" && ok || bad "sidecar erp stopped cleanly"
 
+# ---- a replay marks what it applies too: the whole ERP history into the CRM again ----
+run "$CDC_AGENT" replay -c "$tmp/agent.yaml" --sink tocrm --from-timestamp 2000-01-01T00:00:00Z
+assert_eq 0 "$rc" "replay of the ERP history into the CRM"
+assert_contains "$out" "applied" "replay: it applied the history again"
+
 # ---- without the mark the echo is there (the checks above can see one) ----
 sed -i 's/tables: \[cdc_test.tw\], heartbeat_ms: 1000}/tables: [cdc_test.tw], heartbeat_ms: 1000, capture_sink_changes: true}/' "$tmp/agent.yaml"
 start_agent
 pg -c "INSERT INTO tw VALUES (900, 'echo', 1)" >/dev/null
 both_equal "capture_sink_changes: the change arrived"
 for i in $(seq 1 100); do topic_ids cdc.erp.cdc_test.tw | grep -qx 900 && break; sleep 0.1; done
-# (and what the sidecars' ERP sink applied, read again from this agent's older position)
+# (and what the sidecars' ERP sink applied, read again from this agent's older position); the
+# CRM source, which read the replay's transactions meanwhile, published none of them
+assert_eq "" "$(topic_ids cdc.crm.public.tw | outside 1 999)" "after the replay: no ERP row in the CRM topic"
 assert_contains "$(topic_ids cdc.erp.cdc_test.tw | outside 1001 1999)" "900 " \
     "capture_sink_changes: the ERP source published the CRM change again"
 agent_stop
