@@ -10,12 +10,7 @@
 # coordinator's log cut before that transaction (cdc-kafka-log forget), both restarted. The
 # start's probe must end such records as aborted: every change once in the topic, the sink's
 # re-send guard skipped nothing, the target equals the source, no transaction left open.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 kafka() { "$here/harness/kafka.sh" "$1" "$tmp/kafka"; }
 trap 'kill "${bench:-}" 2>/dev/null || true; kafka stop >/dev/null 2>&1 || true; cleanup_tmp' EXIT
 kafka start >/dev/null

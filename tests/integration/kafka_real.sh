@@ -6,12 +6,7 @@
 # aborted transaction (no position twice in the topic: the mock cluster shows those, a real
 # broker must not); the sink's re-send guard skipped nothing; the target equals the source. Then
 # a second agent with the same transactional id fences the first for real (no injected error).
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 kills=${CDC_REAL_KILLS:-5}
 kafka() { "$here/harness/kafka.sh" "$1" "$tmp/kafka"; }
 trap 'kafka stop >/dev/null 2>&1 || true; cleanup_tmp' EXIT

@@ -6,12 +6,7 @@
 # key, all of it to one partition, with whole before images; the other tables of the source go
 # on; a sink route from it without a key of its own is refused with the fix, and with one it
 # applies every change; `cdc-agent snapshot` re-reads it. (Both kinds used to stop the source.)
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 my -e "DROP TABLE IF EXISTS ukey, nokey;
        CREATE TABLE ukey (code VARCHAR(10) NOT NULL, region INT NOT NULL, opt INT NULL, v INT,
                           alt INT NOT NULL, UNIQUE KEY a_opt (opt), UNIQUE KEY z_code (code, region),

@@ -5,12 +5,7 @@
 # land as in the source; upserts, deletes and key changes run while the agent is killed with
 # SIGKILL 10 times; afterwards the target equals the source row by row. Then a second instance of
 # the sink is refused by its lock.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 kills=${CDC_SINK_KILLS:-10}
 sink_source_table mysinksrc
 my -e "DROP TABLE IF EXISTS customers, cdc_sink_offsets;

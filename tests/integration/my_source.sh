@@ -4,12 +4,7 @@
 # mid-stream (new schema versions), binlog rotation, a restart that re-sends nothing, a server
 # restart under the running agent, and binlogs purged past the stored position while it was
 # stopped (a clear stop naming the way out, nothing skipped).
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 my -e "DROP TABLE IF EXISTS fx_types, other; CREATE TABLE other (id INT PRIMARY KEY, v INT)"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.erp.cdc_test.fx_types 4"
 my_config "$tmp/agent.yaml" my-source-test fx_types

@@ -5,12 +5,7 @@
 # whose account requires TLS is refused under disabled; the wrong CA is refused under verify_ca;
 # a server without TLS is refused under required and accepted under preferred); the TLS keys are
 # refused where they do not belong, naming file, line and key.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 plain_port=$CDC_TEST_MYSQL_PORT plain_pw=$CDC_TEST_MYSQL_PASSWORD
 trap 'cleanup_tmp_tls' EXIT
 cleanup_tmp_tls() { "$here/harness/mariadb.sh" stop "$tmp/tlsdb" >/dev/null 2>&1 || true; cleanup_tmp; }

@@ -8,12 +8,7 @@
 # - /readyz turns 503 naming the sink while its target database is down, and 200 again after it
 #   is back; the same for the Kafka cluster (all brokers down, then up);
 # - an address already in use stops a second agent at start with the address in the error.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 trap '"$here/harness/pg.sh" stop "$tmp/tpg" >/dev/null 2>&1 || true; cleanup_tmp' EXIT
 "$here/harness/pg.sh" start "$tmp/tpg" >/dev/null
 tpg_port=$(. "$tmp/tpg/pg.env" && echo "$CDC_TEST_PG_PORT")

@@ -11,12 +11,7 @@
 # - replay from a later timestamp repairs only what changed after it;
 # - refusals: while the agent runs (the sink's lock), an unknown table, an offset outside the
 #   partition, a partition the sink does not read, embedded Kafka.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 pg_reset replsrc replsrc replother
 [ "$(pg -Atc "SELECT count(*) FROM pg_database WHERE datname = 'cdc_replay'")" = 1 ] ||
     pg -c "CREATE DATABASE cdc_replay" >/dev/null

@@ -8,12 +8,7 @@
 # say they need a restart, a broken file changes nothing.
 # Then: a stop that cannot finish (every Kafka broker down, so nothing can be committed) exits 1
 # after the timeout, naming it, and the next start loses nothing either.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 pg_reset shut shut
 [ "$(pg -Atc "SELECT count(*) FROM pg_database WHERE datname = 'cdc_shut'")" = 1 ] ||
     pg -c "CREATE DATABASE cdc_shut" >/dev/null

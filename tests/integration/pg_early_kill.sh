@@ -5,12 +5,7 @@
 # start, with `snapshot: never` (the slot is the only copy of those changes) and with
 # `snapshot: initial`. (A slot still being created shows in pg_replication_slots, active, before
 # its consistent point: what commits before that point is before the slot's start.)
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 rows=${CDC_EARLY_ROWS:-1000}
 cases=("never slot KILL" "never streaming KILL" "never streaming TERM" "initial slot KILL" "initial streaming KILL")
 specs=("cdc._offsets 1" "cdc._schemas 1")

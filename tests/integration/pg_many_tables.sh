@@ -2,12 +2,7 @@
 # A PostgreSQL source with hundreds of tables (CRMs have them): one change per table reaches its
 # topic, the Relation messages of tables altered while streaming and of every table again after a
 # restart are taken in stride, and the source never loses track of a table it was told about.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 n=${CDC_MANY_TABLES:-300}
 tables=$(seq -f 'many_%g' 1 "$n")
 pg_reset many $tables

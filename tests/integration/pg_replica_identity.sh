@@ -4,12 +4,7 @@
 # refuse it with the exact ALTER TABLE; a table keyed only by its identity index (no primary
 # key) publishes deletes under that key; an identity changed while the agent streams stops the
 # source at the first change that lacks its key, and a restart does not skip it.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 pg_reset ri ri_idx
 pg_reset rinopk ri_nopk
 pg -c "CREATE TABLE ri_idx (id int PRIMARY KEY, email text NOT NULL UNIQUE, v int)" \

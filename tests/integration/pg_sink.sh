@@ -5,12 +5,7 @@
 # and key changes runs while the agent is killed with SIGKILL 10 times; afterwards the target
 # equals the source. Then: stored sink offsets reset to nothing re-apply everything with the same
 # result (idempotent), and a second instance of the sink is refused by its lock.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 kills=${CDC_SINK_KILLS:-10}
 pg_reset sinksrc sinkdst cdc_sink_offsets
 sink_source_table sinksrc

@@ -7,12 +7,7 @@
 # every target table equals its source (checksum; rows that differ are printed) and the
 # dead-letter topics are empty. The targets are private server instances, so crashing them does
 # not disturb other tests.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 trap '"$here/harness/pg.sh" stop "$tmp/tpg" >/dev/null 2>&1 || true
       "$here/harness/mariadb.sh" stop "$tmp/tmy" >/dev/null 2>&1 || true
       cleanup_tmp' EXIT

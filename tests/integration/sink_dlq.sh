@@ -10,12 +10,7 @@
 #   table in order with the rows around it; truncate: ignore on the other route keeps them;
 # - a child row arriving before its parent with fk_checks: true is held back and applied once the
 #   parent is there, and nothing of it reaches the DLQ.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 # targets in their own databases: other tests' sinks keep cdc_sink_offsets in cdc_test
 pg_reset dlqsrc dlqsrc fkparent fkchild
 [ "$(pg -Atc "SELECT count(*) FROM pg_database WHERE datname = 'cdc_dlq'")" = 1 ] ||

@@ -8,12 +8,7 @@
 # Cases are "name|source type|source literal|target type|expected": for a conversion the
 # expected value is a target SQL expression compared with the column (JSON: a JSON text compared
 # as JSON); for a refused case (its name starts with "x_") the text its DLQ reason contains.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 
 pg_to_my=(
     "smallint|smallint|-32768|SMALLINT|-32768"

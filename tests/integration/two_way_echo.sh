@@ -8,12 +8,7 @@
 # (killed with SIGKILL twice while both sides write) and with one agent per database (sidecars);
 # and that without the mark (capture_sink_changes: true on the ERP source) the echo is there, so
 # the check can see one.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/harness/assert.sh"
-load_harness_env
-. "$here/harness/agent_lib.sh"
-setup_tmp
+. "$(dirname "$0")/../harness/agent_test.sh"
 trap cleanup_tmp EXIT
 
 pg_reset tw tw
