@@ -3,9 +3,18 @@
  * unless a restart already published it, open the source transaction at its first delivered
  * event, and store a first start's position before anything is read.
  */
+#include <string.h>
+
 #include "cdc/clock.h"
 #include "cdc/metrics.h"
 #include "cdc/source.h"
+
+bool
+cdc_source_applied_by(const cdc_source_conf_t *conf, const char *mark, size_t n)
+{
+    const char *by = conf->applied_by;
+    return by && mark && n >= strlen(by) && !memcmp(mark, by, strlen(by));
+}
 
 void
 cdc_source_applied_skip(cdc_emitter_t *e, const char *source)

@@ -58,6 +58,7 @@ struct cdc_publisher {
     char txn_id[300];
     char offsets_topic[300], schemas_topic[300];
     uint32_t offsets_idx, schemas_idx; /* their entries in topics[] */
+    bool mock; /* librdkafka's mock cluster (shows aborted records to read_committed readers) */
     topic_t *topics;
     size_t n_topics;
     cdc_offsets_t stored;

@@ -131,9 +131,9 @@ check_partitions(cdc_publisher_t *p, cdc_errstr_t *es)
     return err;
 }
 
-/* librdkafka's mock cluster (embedded or cdc-mock-kafka) hands aborted records to
- * read_committed consumers. The producer is connected already: its handle knows the cluster
- * id. */
+/* Whether the cluster is librdkafka's mock (embedded or cdc-mock-kafka), which hands aborted
+ * records to read_committed consumers. The producer is connected already: its handle knows the
+ * cluster id. */
 static bool
 mock_cluster(cdc_publisher_t *p)
 {
@@ -162,7 +162,7 @@ abort_stale(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     char key[sizeof(p->txn_id) + 16];
     snprintf(key, sizeof(key), "%s/start-probe", p->src->name);
-    bool data = !mock_cluster(p);
+    bool data = !p->mock;
     cdc_err_t err = cdc_producer_begin(p->producer);
     size_t sent = 0;
     for (size_t i = 0; !err && i < p->n_topics; i++) {
@@ -201,6 +201,7 @@ init_producer(cdc_publisher_t *p, cdc_errstr_t *es)
     cdc_err_t err = cdc_producer_init(p->producer, 60000);
     if (err)
         return cdc_errstr_set(es, err, "%s", cdc_producer_errstr(p->producer));
+    p->mock = mock_cluster(p);
     return CDC_OK;
 }
 
@@ -277,7 +278,7 @@ adopt_published(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     if (!p->stored.found || p->stored.reset || p->stored.pos.phase != CDC_PHASE_STREAM)
         return CDC_OK;
-    if (mock_cluster(p))
+    if (p->mock)
         return CDC_OK;
     published_t pb = {.epoch = p->stored.pos.epoch};
     cdc_err_t err = CDC_OK;

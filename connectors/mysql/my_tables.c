@@ -71,9 +71,8 @@ on_mark(cdc_source_t *s, const cdc_row_t *row, cdc_errstr_t *es)
 {
     (void)es;
     const cdc_column_t *id = cdc_row_find(row, "id");
-    const char *by = s->conf->applied_by;
-    if (id && id->value.type == CDC_VAL_STRING && id->value.s.n >= strlen(by) &&
-        !memcmp(id->value.s.p, by, strlen(by)))
+    if (id && id->value.type == CDC_VAL_STRING &&
+        cdc_source_applied_by(s->conf, id->value.s.p, id->value.s.n))
         s->txn.applied = true;
     return CDC_OK;
 }

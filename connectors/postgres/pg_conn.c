@@ -257,10 +257,8 @@ probe_origin(PGconn *c, const cdc_sink_conf_t *sink, cdc_probe_t *out)
     if (PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "t"))
         cdc_probe_note(out, false,
                        "sink %s cannot set replication origin %s, so a source of this agent "
-                       "cluster would publish what it applies again (two-way sync echoes); run "
-                       "GRANT EXECUTE ON FUNCTION "
-                       "pg_replication_origin_create(text), pg_replication_origin_oid(text), "
-                       "pg_replication_origin_session_setup(text) TO %s;",
+                       "cluster would publish what it applies again (two-way sync echoes); "
+                       "run " PG_ORIGIN_GRANT "%s;",
                        sink->name, sink->applied_mark, PQuser(c));
     PQclear(r);
 }

@@ -59,6 +59,12 @@ void pg_quote_ident(cdc_buf_t *b, const char *ident);
 void pg_quote_table(cdc_buf_t *b, const char *qualified);
 /* Sets es to "postgresql: WHAT: <first line of the server's message>" (r's, or conn's when r is
  * NULL; no "WHAT: " when fmt is "") and returns err. */
+/* What a sink user needs to mark what it applies with a replication origin (followed by the
+ * user and, in SQL, a semicolon). */
+#define PG_ORIGIN_GRANT                                                                            \
+    "GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), "                               \
+    "pg_replication_origin_oid(text), pg_replication_origin_session_setup(text) TO "
+
 cdc_err_t pg_result_error(cdc_errstr_t *es, cdc_err_t err, PGconn *conn, const PGresult *r,
                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Runs a command that returns no rows; es gets the server's message. */

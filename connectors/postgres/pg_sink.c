@@ -168,9 +168,7 @@ set_origin(cdc_sink_target_t *t, cdc_errstr_t *es)
     if (state && !strcmp(state, "42501")) { /* insufficient privilege */
         CDC_LOG_WARN("sink=%s cannot mark what it applies with replication origin '%s' (%s): a "
                      "source of this agent cluster capturing the tables it writes would publish "
-                     "those changes again. Grant: GRANT EXECUTE ON FUNCTION "
-                     "pg_replication_origin_create(text), pg_replication_origin_oid(text), "
-                     "pg_replication_origin_session_setup(text) TO %s",
+                     "those changes again. Grant: " PG_ORIGIN_GRANT "%s",
                      t->base.conf->name, t->base.conf->applied_mark,
                      PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), PQuser(t->c));
         PQclear(r);

@@ -277,8 +277,8 @@ dispatch(cdc_source_t *s, const char *buf, size_t len, cdc_errstr_t *es)
     case CDC_PGO_MESSAGE:
         return pg_resnap_message(s, &m, es);
     case CDC_PGO_ORIGIN: /* after Begin, before the changes */
-        s->applied = s->conf->applied_by && m.origin.name &&
-                     !strncmp(m.origin.name, s->conf->applied_by, strlen(s->conf->applied_by));
+        s->applied =
+            m.origin.name && cdc_source_applied_by(s->conf, m.origin.name, strlen(m.origin.name));
         return CDC_OK;
     default:
         return CDC_OK; /* Type (resolved via the catalog) */

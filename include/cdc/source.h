@@ -112,6 +112,10 @@ typedef struct {
 cdc_err_t cdc_source_emit(const cdc_source_cb_t *cb, void *ctx, cdc_emitter_t *e, bool may_skip,
                           const cdc_event_t *ev);
 
+/* Whether mark (n bytes, a PostgreSQL origin name or a MySQL cdc_sink_txn id) is that of a sink
+ * of conf's agent cluster (conf->applied_by; never when the source captures sink changes). */
+bool cdc_source_applied_by(const cdc_source_conf_t *conf, const char *mark, size_t n);
+
 /* Counts a transaction skipped because a sink of this agent cluster applied it (no echo):
  * cdc_source_sink_transactions_skipped_total{source}. Source thread. */
 void cdc_source_applied_skip(cdc_emitter_t *e, const char *source);
