@@ -9,6 +9,7 @@
 
 #include "cdc/kafka.h"
 #include "cdc/kafka_topics.h"
+#include "cdc/sink.h"
 #include "cdc/topic.h"
 
 /* One topic the agent uses: its settings, or that the agent will create it. */
@@ -72,8 +73,14 @@ check_cluster(const cdc_config_t *cfg, cdc_kafka_bus_t *bus, FILE *out)
             else
                 failed += check_topic(cfg, bus, b.data, false, cfg->kafka.partitions, out);
         }
+    bool conflicts = false;
     for (size_t k = 0; k < cfg->n_sinks; k++) {
         cdc_topic_internal(&b, cfg->kafka.topic_prefix, "dlq", cfg->sinks[k].name);
+        failed += check_topic(cfg, bus, b.data, false, 1, out);
+        conflicts |= cdc_sink_has_conflict_policy(&cfg->sinks[k]);
+    }
+    if (conflicts) {
+        cdc_topic_internal(&b, cfg->kafka.topic_prefix, "conflicts", NULL);
         failed += check_topic(cfg, bus, b.data, false, 1, out);
     }
     cdc_buf_deinit(&b);

@@ -200,6 +200,20 @@ check_cluster(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
     return err;
 }
 
+/* A topic the sink writes besides the target (what: its role), created when missing. */
+static void
+sink_topic(worker_t *w, const char *topic, const char *what)
+{
+    cdc_errstr_t es = {{0}};
+    cdc_topic_info_t ti = {0};
+    if (!cdc_kafka_bus_embedded(w->bus) && !cdc_kafka_topic_info(w->bus, topic, &ti, &es) &&
+        ti.partitions && cdc_kafka_topic_validate(&w->cfg->kafka, topic, false, &ti, &es))
+        CDC_LOG_WARN("sink=%s %s: %s", w->sink->name, what, es.msg);
+    else if (!ti.partitions && cdc_kafka_bus_create_topic(w->bus, topic, 1, false, &es))
+        CDC_LOG_WARN("sink=%s cannot create its %s %s (%s); create it before a record needs it",
+                     w->sink->name, what, topic, es.msg);
+}
+
 /* A sink: applies its routes until stop; a lost target connection is retried inside, a lost
  * Kafka or a failure that is not the connection's stops the agent with the reason. */
 static void *
@@ -211,18 +225,15 @@ sink_worker(void *arg)
     cdc_errstr_t es = {{0}};
     cdc_sink_stats_t stats = {0};
     int backoff = 500;
-    cdc_buf_t dlq;
-    cdc_buf_init(&dlq);
-    cdc_topic_internal(&dlq, w->cfg->kafka.topic_prefix, "dlq", w->sink->name);
-    cdc_topic_info_t ti = {0};
-    if (!cdc_kafka_bus_embedded(w->bus) && !cdc_kafka_topic_info(w->bus, dlq.data, &ti, &es) &&
-        ti.partitions && cdc_kafka_topic_validate(&w->cfg->kafka, dlq.data, false, &ti, &es))
-        CDC_LOG_WARN("sink=%s dead-letter topic: %s", w->sink->name, es.msg);
-    else if (!ti.partitions && cdc_kafka_bus_create_topic(w->bus, dlq.data, 1, false, &es))
-        CDC_LOG_WARN("sink=%s cannot create its dead-letter topic %s (%s); create it before a "
-                     "record needs it",
-                     w->sink->name, dlq.data, es.msg);
-    cdc_buf_deinit(&dlq);
+    cdc_buf_t topic;
+    cdc_buf_init(&topic);
+    cdc_topic_internal(&topic, w->cfg->kafka.topic_prefix, "dlq", w->sink->name);
+    sink_topic(w, topic.data, "dead-letter topic");
+    if (cdc_sink_has_conflict_policy(w->sink)) {
+        cdc_topic_internal(&topic, w->cfg->kafka.topic_prefix, "conflicts", NULL);
+        sink_topic(w, topic.data, "conflicts topic");
+    }
+    cdc_buf_deinit(&topic);
     cdc_err_t err;
     cdc_metrics_up("sink", w->sink->name, false);
     while ((err = cdc_sink_run(w->cfg, w->sink, cdc_kafka_bus_bootstrap(w->bus), w->sink_ops,

@@ -257,9 +257,51 @@ static const char *const sink_keys[] = {"name",          "type",        "conninf
                                         "ssl_key",       "lock_wait_s", NULL};
 static const char *const sink_required[] = {"name", "type", "routes", NULL};
 static const char *const route_keys[] = {
-    "from",     "to",        "topic", "columns", "constants", "key", "on_unknown_column",
-    "truncate", "fk_checks", NULL};
+    "from",     "to",        "topic",    "columns",    "constants", "key",   "on_unknown_column",
+    "truncate", "fk_checks", "conflict", "lww_column", "tie_break", "owner", NULL};
 static const char *const route_required[] = {"from", "to", NULL};
+
+/* owner: { <source>: [target columns], ... }, kept as column -> source. */
+static cdc_err_t
+owner_group(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_route_conf_t *r = obj;
+    char **cols;
+    size_t n;
+    cdc_err_t err = cfg_str_list(c, v, path, &cols, &n);
+    for (size_t i = 0; !err && i < n; i++) {
+        for (size_t j = 0; j < r->n_owner; j++)
+            if (!strcmp(r->owner[j].key, cols[i])) {
+                char ip[CFG_PATH_MAX];
+                cfg_path_idx(ip, path, i);
+                err = cfg_fail(c, v, ip, "column '%s' already has an owner (%s)", cols[i],
+                               r->owner[j].value);
+                break;
+            }
+        if (err)
+            break;
+        r->owner = cdc_xrealloc(r->owner, (r->n_owner + 1) * sizeof(cdc_kv_t));
+        r->owner[r->n_owner++] = (cdc_kv_t){cdc_xstrdup(cols[i]), cdc_xstrdup(key)};
+    }
+    cfg_free_list(cols, n);
+    return err;
+}
+
+static cdc_err_t
+route_owner(cfg_t *c, yaml_node_t *v, const char *path, cdc_route_conf_t *r)
+{
+    if (!v || v->type != YAML_MAPPING_NODE)
+        return cfg_fail(c, v, path, "expected a mapping of source names to target columns");
+    size_t count = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    const char **keys = cdc_xcalloc(count + 1, sizeof(*keys));
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, v->data.mapping.pairs.start[i].key);
+        keys[i] = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+    }
+    cdc_err_t err = cfg_map(c, v, path, keys, NULL, owner_group, r);
+    free(keys);
+    return err;
+}
 
 static cdc_err_t
 route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
@@ -267,6 +309,8 @@ route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
     cdc_route_conf_t *r = obj;
     static const char *const unknown[] = {"fail", "ignore", "add", NULL};
     static const char *const trunc[] = {"ignore", "apply", NULL};
+    static const char *const conflict[] = {"none", "source_wins", "target_wins",
+                                           "lww",  "owner",       NULL};
     int e;
     cdc_err_t err;
     if (!strcmp(key, "from")) {
@@ -298,9 +342,69 @@ route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
             r->truncate = (cdc_truncate_mode_t)e;
         return err;
     }
+    if (!strcmp(key, "conflict")) {
+        if (!(err = cfg_enum(c, v, path, conflict, &e)))
+            r->conflict = (cdc_conflict_t)e;
+        return err;
+    }
+    if (!strcmp(key, "lww_column"))
+        return cfg_str(c, v, path, &r->lww_column);
+    if (!strcmp(key, "tie_break"))
+        return cfg_str_list(c, v, path, &r->tie_break, &r->n_tie_break);
+    if (!strcmp(key, "owner"))
+        return route_owner(c, v, path, r);
     if (!(err = cfg_enum(c, v, path, unknown, &e)))
         r->on_unknown_column = (cdc_unknown_column_t)e;
     return err;
+}
+
+/* The keys of a conflict policy: lww needs lww_column and a tie_break naming the route's source,
+ * owner needs owner; neither is taken without its policy. */
+static cdc_err_t
+conflict_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_conf_t *r)
+{
+    char kp[CFG_PATH_MAX];
+    bool lww = r->conflict == CDC_CONFLICT_LWW, owner = r->conflict == CDC_CONFLICT_OWNER;
+    const char *stray = !lww && r->lww_column  ? "lww_column"
+                        : !lww && r->tie_break ? "tie_break"
+                        : !owner && r->owner   ? "owner"
+                                               : NULL;
+    if (stray) {
+        cfg_path_key(kp, path, stray);
+        return cfg_fail(c, cfg_map_get(c, n, stray), kp, "only with conflict: %s",
+                        !strcmp(stray, "owner") ? "owner" : "lww");
+    }
+    if (lww && (!r->lww_column || !r->tie_break)) {
+        cfg_path_key(kp, path, r->lww_column ? "tie_break" : "lww_column");
+        return cfg_fail(c, n, kp, "required with conflict: lww (%s)",
+                        r->lww_column ? "the sources in the order that wins equal timestamps, "
+                                        "the same list on both directions' routes"
+                                      : "the target column that orders versions, e.g. updated_at");
+    }
+    bool named = false;
+    for (size_t i = 0; lww && i < r->n_tie_break; i++)
+        named |= !strcmp(r->tie_break[i], r->source);
+    if (lww && !named) {
+        cfg_path_key(kp, path, "tie_break");
+        return cfg_fail(c, cfg_map_get(c, n, "tie_break"), kp,
+                        "name this route's source '%s' among the sources", r->source);
+    }
+    if (owner && !r->owner) {
+        cfg_path_key(kp, path, "owner");
+        return cfg_fail(c, n, kp,
+                        "required with conflict: owner ({<source>: [target columns it owns]})");
+    }
+    named = false;
+    for (size_t i = 0; owner && i < r->n_owner; i++)
+        named |= !strcmp(r->owner[i].value, r->source);
+    if (owner && !named) {
+        cfg_path_key(kp, path, "owner");
+        return cfg_fail(c, cfg_map_get(c, n, "owner"), kp,
+                        "name this route's source '%s' with the columns it owns (its updates "
+                        "write only those)",
+                        r->source);
+    }
+    return CDC_OK;
 }
 
 /* Target names must be unique and the key must be among them. */
@@ -341,7 +445,11 @@ route_item(cfg_t *c, yaml_node_t *item, const char *path, size_t i, void *ctx)
     r->line = item ? (int)item->start_mark.line + 1 : 0;
     cdc_err_t err = cfg_map(c, item, path, route_keys, route_required, route_key, r);
     if (!err)
+        r->source = cdc_xstrndup(r->from, strcspn(r->from, "."));
+    if (!err)
         err = route_validate(c, item, path, r);
+    if (!err)
+        err = conflict_validate(c, item, path, r);
     for (size_t j = 0; !err && j < i; j++)
         if (!strcmp(r->from, s->routes[j].from) && !strcmp(r->to, s->routes[j].to))
             err = cfg_fail(c, item, path, "same route as routes[%zu]", j);
@@ -521,6 +629,10 @@ cfg_free_sinks(cdc_config_t *cfg)
             cfg_free_kv(rt->columns, rt->n_columns);
             cfg_free_kv(rt->constants, rt->n_constants);
             cfg_free_list(rt->key, rt->n_key);
+            free(rt->lww_column);
+            cfg_free_list(rt->tie_break, rt->n_tie_break);
+            cfg_free_kv(rt->owner, rt->n_owner);
+            free(rt->source);
         }
         free(s->routes);
     }

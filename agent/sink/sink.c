@@ -90,7 +90,7 @@ record_failed(sink_t *s, item_t *it, part_t *pt, cdc_err_t err, const cdc_errstr
             pt->attempts = attempts;
             pt->retry_at_ms = cdc_mono_ms() + ((int64_t)CONFLICT_BACKOFF_MS << (attempts - 1));
             pt->held = true;
-            cdc_metric_add(s->m_conflicts, 1);
+            cdc_metric_add(s->m_held, 1);
             CDC_LOG_WARN("sink=%s %s; holding %s[%d] back, try %d of %d", s->conf->name, es->msg,
                          pt->topic, (int)pt->partition, attempts + 1, CONFLICT_ATTEMPTS);
             return CDC_OK;
@@ -105,15 +105,17 @@ record_failed(sink_t *s, item_t *it, part_t *pt, cdc_err_t err, const cdc_errstr
 static cdc_err_t
 apply_careful(sink_t *s, item_t *it, part_t *pt, const cdc_sink_row_t *row, cdc_errstr_t *es)
 {
+    size_t queued = cdc_sink_dlq_queued(s->dlq);
     cdc_err_t err = cdc_sink_savepoint(s->ops, s->t, CDC_SINK_SAVEPOINT, es);
     if (!err)
-        err = cdc_sink_apply(s->ops, s->t, &row, 1, es);
+        err = cdc_sink_apply(s->ops, s->t, &s->resolver, &row, 1, es);
     if (!err)
         err = s->ops->sync(s->t, es);
     if (!err)
         return cdc_sink_savepoint(s->ops, s->t, CDC_SINK_RELEASE, es);
     if (!cdc_sink_err_record(err) && err != CDC_ERR_CONFLICT)
         return err;
+    cdc_sink_dlq_drop_from(s->dlq, queued); /* its conflict record, if any, goes with it */
     prefix_record(s, pt, it->m, es);
     cdc_errstr_t rs = {{0}};
     cdc_err_t rerr = cdc_sink_savepoint(s->ops, s->t, CDC_SINK_ROLLBACK_TO, &rs);
@@ -162,6 +164,7 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         row->route = r;
         row->schema = s->targets[pt->route].schema;
         row->table = s->targets[pt->route].table;
+        row->item = i;
         if ((err = cdc_sink_map_event(&s->arena, r, &ev, row, es))) {
             prefix_record(s, pt, m, es);
             return err;
@@ -314,6 +317,7 @@ batch_done(sink_t *s)
     cdc_metric_add(s->m_applied, s->applied);
     cdc_metric_add(s->m_skipped, s->skipped);
     cdc_metric_add(s->m_dlq, cdc_sink_dlq_pending(s->dlq));
+    cdc_sink_dlq_committed(s->dlq);
     cdc_sink_dlq_clear(s->dlq);
     for (size_t i = 0; i < s->n_parts; i++) {
         part_t *pt = &s->parts[i];
@@ -602,6 +606,8 @@ sink_free(sink_t *s)
     cdc_sink_dlq_free(s->dlq);
     cdc_sink_grouper_deinit(&s->grouper);
     cdc_arena_deinit(&s->arena);
+    cdc_buf_deinit(&s->conflict_buf);
+    free(s->noted_before);
 }
 
 cdc_err_t
@@ -614,7 +620,10 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     /* statements of a quarter batch: the target runs one while the next is prepared */
     size_t per_statement =
         conf->batch_size >= 400 ? (size_t)conf->batch_size / 4 : (size_t)conf->batch_size;
-    cdc_sink_grouper_init(&s.grouper, !cdc_sink_fk_checks_off(conf), per_statement);
+    s.resolver = (cdc_sink_resolver_t){cdc_sink_resolve, &s};
+    cdc_buf_init(&s.conflict_buf);
+    s.noted_before = cdc_xcalloc(conf->n_routes + 1, sizeof(bool));
+    cdc_sink_grouper_init(&s.grouper, !cdc_sink_fk_checks_off(conf), per_statement, &s.resolver);
     s.dlq = cdc_sink_dlq_new(cfg, conf, bootstrap);
     cdc_sink_register_metrics(&s);
     s.targets = cdc_xcalloc(conf->n_routes + 1, sizeof(route_target_t));

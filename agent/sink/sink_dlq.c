@@ -1,18 +1,20 @@
 /*
  * A sink's dead-letter topic (agent/sink/sink_internal.h): records that can never apply are copied
- * to
- * "<topic_prefix>._dlq.<sink>" with their original key, value, timestamp and headers, plus
- * cdc-dlq-error, cdc-dlq-topic, cdc-dlq-partition, cdc-dlq-offset and cdc-dlq-attempts. They go
- * out in one Kafka transaction per batch, committed before the target transaction that moves the
- * sink's offsets past them, so a crash in between delivers them again (at least once), never
- * not at all.
+ * to "<topic_prefix>._dlq.<sink>" with their original key, value, timestamp and headers, plus
+ * cdc-dlq-error, cdc-dlq-topic, cdc-dlq-partition, cdc-dlq-offset and cdc-dlq-attempts. The
+ * records of the conflicts a batch resolved go to "<topic_prefix>._conflicts" through the same
+ * producer. They go out in one Kafka transaction per batch, committed before the target
+ * transaction that moves the sink's offsets past them, so a crash in between delivers them again
+ * (at least once), never not at all.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/clock.h"
 #include "cdc/kafka.h"
 #include "cdc/log.h"
+#include "cdc/metrics.h"
 #include "cdc/topic.h"
 #include "sink_internal.h"
 
@@ -28,16 +30,19 @@ typedef struct {
     size_t h_off[DLQ_MAX_HEADERS][2];
     size_t n_h;
     char num[3][24]; /* partition, offset, attempts */
+    bool conflict;   /* for the conflicts topic: */
+    const char *route;
+    bool incoming; /* the incoming change won */
 } dlq_rec_t;
 
 struct cdc_sink_dlq {
     const cdc_config_t *cfg;
     const cdc_sink_conf_t *conf;
     char *bootstrap;
-    cdc_buf_t topic;
+    cdc_buf_t topic, conflicts;
     cdc_producer_t *p;
     dlq_rec_t *v;
-    size_t n, cap;
+    size_t n, cap, n_conflicts;
 };
 
 cdc_sink_dlq_t *
@@ -49,6 +54,8 @@ cdc_sink_dlq_new(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const cha
     d->bootstrap = cdc_xstrdup(bootstrap);
     cdc_buf_init(&d->topic);
     cdc_topic_internal(&d->topic, cfg->kafka.topic_prefix, "dlq", conf->name);
+    cdc_buf_init(&d->conflicts);
+    cdc_topic_internal(&d->conflicts, cfg->kafka.topic_prefix, "conflicts", NULL);
     return d;
 }
 
@@ -61,7 +68,7 @@ cdc_sink_dlq_topic(const cdc_sink_dlq_t *d)
 size_t
 cdc_sink_dlq_pending(const cdc_sink_dlq_t *d)
 {
-    return d->n;
+    return d->n - d->n_conflicts;
 }
 
 /* Header name and value appended to r's data (offsets: the buffer may move). */
@@ -79,8 +86,8 @@ add_header(dlq_rec_t *r, const char *name, const void *value, size_t len)
     r->n_h++;
 }
 
-void
-cdc_sink_dlq_add(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *reason, int attempts)
+static dlq_rec_t *
+new_rec(cdc_sink_dlq_t *d)
 {
     if (d->n == d->cap) {
         d->cap = d->cap ? 2 * d->cap : 16;
@@ -89,6 +96,31 @@ cdc_sink_dlq_add(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *rea
     dlq_rec_t *r = &d->v[d->n++];
     memset(r, 0, sizeof(*r));
     cdc_buf_init(&r->data);
+    return r;
+}
+
+void
+cdc_sink_dlq_conflict(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *json, size_t n,
+                      const char *route, bool incoming)
+{
+    dlq_rec_t *r = new_rec(d);
+    r->conflict = true;
+    r->route = route;
+    r->incoming = incoming;
+    d->n_conflicts++;
+    if (m->key)
+        cdc_buf_append(&r->data, m->key, m->key_len);
+    r->key_len = m->key ? m->key_len : 0;
+    r->value_off = r->data.len;
+    cdc_buf_append(&r->data, json, n);
+    r->value_len = n;
+    r->ts_ms = cdc_wall_ms();
+}
+
+void
+cdc_sink_dlq_add(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *reason, int attempts)
+{
+    dlq_rec_t *r = new_rec(d);
     if (m->key)
         cdc_buf_append(&r->data, m->key, m->key_len);
     r->key_len = m->key ? m->key_len : 0;
@@ -121,12 +153,53 @@ cdc_sink_dlq_add(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *rea
     add_header(r, "cdc-dlq-attempts", r->num[2], strlen(r->num[2]));
 }
 
+size_t
+cdc_sink_dlq_queued(const cdc_sink_dlq_t *d)
+{
+    return d->n;
+}
+
+void
+cdc_sink_dlq_drop_from(cdc_sink_dlq_t *d, size_t n)
+{
+    while (d->n > n) {
+        dlq_rec_t *r = &d->v[--d->n];
+        d->n_conflicts -= r->conflict;
+        cdc_buf_deinit(&r->data);
+    }
+}
+
+void
+cdc_sink_dlq_committed(cdc_sink_dlq_t *d)
+{
+    cdc_buf_t l;
+    cdc_buf_init(&l);
+    for (size_t i = 0; i < d->n; i++) {
+        const dlq_rec_t *r = &d->v[i];
+        if (!r->conflict)
+            continue;
+        const char *resolution = r->incoming ? "incoming" : "target";
+        cdc_buf_reset(&l);
+        cdc_metric_labels(&l, "sink", d->conf->name, "route", r->route, "resolution", resolution,
+                          (const char *)NULL);
+        cdc_metric_add(cdc_metric_counter("cdc_sink_conflicts_total",
+                                          "Conflicts (two-way sync) by the version that won",
+                                          l.data),
+                       1);
+        CDC_LOG_INFO("sink=%s conflict (route %s): %s version kept; both in %s: %.*s",
+                     d->conf->name, r->route, r->incoming ? "the incoming" : "the target's",
+                     d->conflicts.data, (int)(r->value_len < 300 ? r->value_len : 300),
+                     r->data.data + r->value_off);
+    }
+    cdc_buf_deinit(&l);
+}
+
 void
 cdc_sink_dlq_clear(cdc_sink_dlq_t *d)
 {
     for (size_t i = 0; i < d->n; i++)
         cdc_buf_deinit(&d->v[i].data);
-    d->n = 0;
+    d->n = d->n_conflicts = 0;
 }
 
 static void
@@ -175,7 +248,7 @@ cdc_sink_dlq_send(cdc_sink_dlq_t *d, cdc_errstr_t *es)
             r->h[k].name = r->data.data + r->h_off[k][0];
             r->h[k].value = r->data.data + r->h_off[k][1];
         }
-        cdc_record_t rec = {.topic = d->topic.data,
+        cdc_record_t rec = {.topic = r->conflict ? d->conflicts.data : d->topic.data,
                             .partition = RD_KAFKA_PARTITION_UA,
                             .key = r->key_len ? r->data.data : NULL,
                             .key_len = r->key_len,
@@ -192,6 +265,8 @@ cdc_sink_dlq_send(cdc_sink_dlq_t *d, cdc_errstr_t *es)
     if ((err = cdc_producer_commit(d->p, DLQ_TIMEOUT_MS)))
         return producer_error(d, err, "commit", es);
     for (size_t i = 0; i < d->n; i++) { /* headers: original ones, then error, topic, ... */
+        if (d->v[i].conflict)
+            continue;
         const cdc_header_t *h = d->v[i].h + d->v[i].n_h - 5;
         CDC_LOG_WARN("sink=%s %s[%s] offset %s went to %s after %s attempt(s): %s", d->conf->name,
                      (const char *)h[1].value, (const char *)h[2].value, (const char *)h[3].value,
@@ -209,6 +284,7 @@ cdc_sink_dlq_free(cdc_sink_dlq_t *d)
     free(d->v);
     drop_producer(d);
     cdc_buf_deinit(&d->topic);
+    cdc_buf_deinit(&d->conflicts);
     free(d->bootstrap);
     free(d);
 }

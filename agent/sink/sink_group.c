@@ -12,10 +12,12 @@
 #define PG_MAX_PARAMS 65535 /* the most parameters one statement may carry */
 
 void
-cdc_sink_grouper_init(cdc_sink_grouper_t *gr, bool ordered, size_t max_rows)
+cdc_sink_grouper_init(cdc_sink_grouper_t *gr, bool ordered, size_t max_rows,
+                      const cdc_sink_resolver_t *res)
 {
     memset(gr, 0, sizeof(*gr));
     gr->ordered = ordered;
+    gr->res = res;
     gr->max_rows = max_rows ? max_rows : 1;
 }
 
@@ -89,7 +91,7 @@ cdc_sink_grouper_flush(cdc_sink_grouper_t *gr, const cdc_sink_ops_t *ops, cdc_si
     for (size_t i = 0; !err && i < gr->n; i++) {
         cdc_sink_group_t *g = &gr->g[i];
         if (g->n)
-            err = cdc_sink_apply(ops, t, g->rows, g->n, es);
+            err = cdc_sink_apply(ops, t, gr->res, g->rows, g->n, es);
     }
     cdc_sink_grouper_reset(gr);
     return err;

@@ -41,9 +41,12 @@ typedef struct {
     size_t n_keys, cap_keys;
     bool ordered;    /* foreign-key checks on */
     size_t max_rows; /* the sink's batch_size */
+    const cdc_sink_resolver_t *res;
 } cdc_sink_grouper_t;
 
-void cdc_sink_grouper_init(cdc_sink_grouper_t *gr, bool ordered, size_t max_rows);
+/* res: the conflict check of routes with a policy (may be NULL). */
+void cdc_sink_grouper_init(cdc_sink_grouper_t *gr, bool ordered, size_t max_rows,
+                           const cdc_sink_resolver_t *res);
 /* Adds row (kept by pointer until applied); first applies what is pending when the row's key is
  * already pending, its group is full, or (ordered) it belongs to another group than the newest. */
 cdc_err_t cdc_sink_grouper_add(cdc_sink_grouper_t *gr, const cdc_sink_ops_t *ops,
@@ -54,6 +57,13 @@ cdc_err_t cdc_sink_grouper_flush(cdc_sink_grouper_t *gr, const cdc_sink_ops_t *o
 /* Forgets pending rows without applying them (the transaction was rolled back). */
 void cdc_sink_grouper_reset(cdc_sink_grouper_t *gr);
 void cdc_sink_grouper_deinit(cdc_sink_grouper_t *gr);
+
+/* ---- conflicts (agent/sink/sink_conflict.c) ---------------------------------------------------
+ */
+
+/* The resolver (cdc_sink_resolver_t.fn) of a sink; ctx is its engine state. */
+cdc_err_t cdc_sink_resolve(void *ctx, cdc_sink_table_t *tt, const char *const *types,
+                           const cdc_sink_row_t **rows, size_t *n, cdc_errstr_t *es);
 
 /* ---- dead-letter topic (agent/sink/sink_dlq.c) ----------------------------------------------- */
 
@@ -66,6 +76,19 @@ cdc_sink_dlq_t *cdc_sink_dlq_new(const cdc_config_t *cfg, const cdc_sink_conf_t 
 /* Queues a copy of record m with the reason it failed and how often it was tried. */
 void cdc_sink_dlq_add(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *reason,
                       int attempts);
+/* Queues the record of a conflict of route (json, about record m, keyed like it) for
+ * "<topic_prefix>._conflicts", sent in the same transaction as the DLQ's; incoming: whether the
+ * incoming change won. */
+void cdc_sink_dlq_conflict(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *json,
+                           size_t n, const char *route, bool incoming);
+/* How many records are queued; cdc_sink_dlq_drop_from forgets the ones queued after that (a row
+ * rolled back to its savepoint). */
+size_t cdc_sink_dlq_queued(const cdc_sink_dlq_t *d);
+void cdc_sink_dlq_drop_from(cdc_sink_dlq_t *d, size_t n);
+/* After the target committed the batch: counts and logs its conflicts
+ * (cdc_sink_conflicts_total{sink,route,resolution}). */
+void cdc_sink_dlq_committed(cdc_sink_dlq_t *d);
+/* Records queued for the DLQ (conflict records not counted). */
 size_t cdc_sink_dlq_pending(const cdc_sink_dlq_t *d);
 /* Delivers the queued records in one Kafka transaction and returns once it committed. */
 cdc_err_t cdc_sink_dlq_send(cdc_sink_dlq_t *d, cdc_errstr_t *es);

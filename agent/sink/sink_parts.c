@@ -91,8 +91,8 @@ cdc_sink_register_metrics(sink_t *s)
                                   l.data);
     s->m_retried = cdc_metric_counter("cdc_sink_retries_total",
                                       "Batches tried again (connection lost, deadlock)", l.data);
-    s->m_conflicts =
-        cdc_metric_counter("cdc_sink_conflicts_total",
+    s->m_held =
+        cdc_metric_counter("cdc_sink_constraint_holds_total",
                            "Unique or foreign-key violations that held a partition back", l.data);
     s->m_batch = cdc_metric_histogram(
         "cdc_sink_batch_seconds", "Time to apply and commit one batch, retries included", l.data);

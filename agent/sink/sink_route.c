@@ -102,13 +102,20 @@ cdc_err_t
 cdc_sink_map_event(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev,
                    cdc_sink_row_t *row, cdc_errstr_t *es)
 {
+    row->op = ev->op;
     if (ev->op == CDC_OP_DELETE) {
         row->is_delete = true;
         const cdc_column_t *before;
         size_t nb;
         map_cols(arena, r, ev->before.present ? &ev->before : &ev->key, false, &before, &nb);
+        if (ev->before.present) {
+            row->before = before;
+            row->n_before = nb;
+        }
         return map_key(arena, r, ev, before, nb, row, es);
     }
+    if (ev->before.present && r->conflict != CDC_CONFLICT_NONE)
+        map_cols(arena, r, &ev->before, false, &row->before, &row->n_before);
     map_cols(arena, r, &ev->after, true, &row->cols, &row->n_cols);
     row->update_only = ev->n_unchanged > 0;
     return map_key(arena, r, ev, row->cols, row->n_cols, row, es);
@@ -191,6 +198,26 @@ cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name)
     for (size_t k = 0; k < row->n_key; k++)
         if (!strcmp(row->key[k].name, name))
             return true;
+    return false;
+}
+
+bool
+cdc_sink_has_conflict_policy(const cdc_sink_conf_t *conf)
+{
+    for (size_t i = 0; i < conf->n_routes; i++)
+        if (conf->routes[i].conflict != CDC_CONFLICT_NONE)
+            return true;
+    return false;
+}
+
+bool
+cdc_sink_route_updates(const cdc_route_conf_t *r, const char *name)
+{
+    if (r->conflict != CDC_CONFLICT_OWNER)
+        return true;
+    for (size_t i = 0; i < r->n_owner; i++)
+        if (!strcmp(r->owner[i].key, name))
+            return !strcmp(r->owner[i].value, r->source);
     return false;
 }
 

@@ -5,6 +5,7 @@
 #ifndef CDC_SINK_STATE_H
 #define CDC_SINK_STATE_H
 
+#include "cdc/kafka.h"
 #include "cdc/metrics.h"
 #include "cdc/topic.h"
 #include "sink_internal.h"
@@ -66,12 +67,15 @@ typedef struct {
     cdc_sink_grouper_t grouper;
     cdc_sink_dlq_t *dlq;
     const cdc_sink_opts_t *opts;
-    cdc_metric_t *m_applied, *m_skipped, *m_dlq, *m_retried, *m_conflicts, *m_batch, *m_lag, *m_up;
+    cdc_metric_t *m_applied, *m_skipped, *m_dlq, *m_retried, *m_held, *m_batch, *m_lag, *m_up;
     cdc_sink_offset_t *moves; /* per partition: the offset moves of a batch */
     int64_t *moves_from;
     cdc_sink_stats_t *stats;
-    uint64_t applied, skipped; /* in the batch being applied */
-    bool diverted;             /* the record just processed went to the DLQ or was held back */
+    uint64_t applied, skipped;    /* in the batch being applied */
+    bool diverted;                /* the record just processed went to the DLQ or was held back */
+    cdc_sink_resolver_t resolver; /* conflict checks (agent/sink/sink_conflict.c) */
+    cdc_buf_t conflict_buf;       /* a conflict's record being built */
+    bool *noted_before;           /* per route: said that its updates carry no before image */
 } sink_t;
 
 /* ---- partitions and their offsets (agent/sink/sink_parts.c) ---- */

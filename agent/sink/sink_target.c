@@ -3,6 +3,7 @@
  * applying rows, savepoints, truncates and added columns that is the same on every database.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cdc/log.h"
 #include "cdc/sink.h"
@@ -58,8 +59,8 @@ column_added(cdc_sink_tables_t *ts, const char *sink, const cdc_sink_new_column_
 }
 
 cdc_err_t
-cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_row_t *const *rows,
-               size_t n, cdc_errstr_t *es)
+cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_resolver_t *res,
+               const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es)
 {
     cdc_sink_base_t *b = cdc_sink_base(t);
     const cdc_sink_row_t *row = rows[0];
@@ -73,12 +74,20 @@ cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_r
     size_t nc = row->is_delete ? 0 : row->n_cols;
     const char **types = cdc_xcalloc(nc + row->n_key + 1, sizeof(char *));
     err = cdc_sink_check_columns(row, tt, types, &b->add, es);
-    if (!err && row->is_delete)
+    const cdc_sink_row_t **kept = NULL;
+    if (!err && res && row->route->conflict != CDC_CONFLICT_NONE) {
+        kept = cdc_xcalloc(n, sizeof(*kept));
+        memcpy(kept, rows, n * sizeof(*kept));
+        err = res->fn(res->ctx, tt, types, kept, &n, es);
+        rows = kept;
+    }
+    if (!err && n && row->is_delete)
         err = ops->delete_rows(t, tt, rows, n, es);
-    else if (!err && row->update_only)
+    else if (!err && n && row->update_only)
         err = ops->update(t, tt, rows, n, types, es);
-    else if (!err)
+    else if (!err && n)
         err = ops->upsert(t, tt, rows, n, types, es);
+    free(kept);
     free(types);
     return err;
 }

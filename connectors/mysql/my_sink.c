@@ -396,7 +396,8 @@ update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
         table_name(q, tt);
         size_t set = 0;
         for (size_t i = 0; !err && i < row->n_cols; i++) {
-            if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+            if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name) ||
+                !cdc_sink_route_updates(row->route, row->cols[i].name))
                 continue;
             cdc_buf_puts(q, set++ ? ", " : " SET ");
             cdc_mysql_ident(q, row->cols[i].name);
@@ -480,7 +481,8 @@ on_duplicate(cdc_buf_t *q, const cdc_sink_row_t *row, const char *const *types)
     cdc_mysql_ident(q, row->key[0].name);
     cdc_buf_puts(q, ", NULL)");
     for (size_t i = 0; i < row->n_cols; i++) {
-        if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+        if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name) ||
+            !cdc_sink_route_updates(row->route, row->cols[i].name))
             continue;
         cdc_buf_puts(q, ", ");
         cdc_mysql_ident(q, row->cols[i].name);
@@ -531,6 +533,102 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     return err;
 }
 
+/* ---- conflict checks ------------------------------------------------------------------------- */
+
+/* CASE comparing t.<name> with the literal in lit (NULL older than any value). */
+static void
+order_expr(cdc_buf_t *q, const char *name, const char *lit)
+{
+    cdc_buf_puts(q, ", CASE WHEN t.");
+    cdc_mysql_ident(q, name);
+    cdc_buf_printf(q, " IS NULL AND %s IS NULL THEN 0 WHEN t.", lit);
+    cdc_mysql_ident(q, name);
+    cdc_buf_printf(q, " IS NULL THEN -1 WHEN %s IS NULL THEN 1 WHEN t.", lit);
+    cdc_mysql_ident(q, name);
+    cdc_buf_printf(q, " < %s THEN -1 WHEN t.", lit);
+    cdc_mysql_ident(q, name);
+    cdc_buf_printf(q, " > %s THEN 1 ELSE 0 END", lit);
+}
+
+/* One probe: (SELECT i, JSON_OBJECT(...), <same>, <order> FROM tbl t WHERE key FOR UPDATE). */
+static cdc_err_t
+probe_select(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_probe_t *p, size_t i,
+             cdc_buf_t *lit, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_printf(q, "%s(SELECT %zu, JSON_OBJECT(", i ? " UNION ALL " : "", i);
+    for (size_t c = 0; c < tt->n; c++) {
+        if (c)
+            cdc_buf_puts(q, ", ");
+        cdc_mysql_literal(t->m, q, tt->names[c], strlen(tt->names[c]));
+        cdc_buf_puts(q, is_binary(tt->types[c]) ? ", TO_BASE64(t." : ", (t.");
+        cdc_mysql_ident(q, tt->names[c]);
+        cdc_buf_putc(q, ')');
+    }
+    cdc_buf_puts(q, "), TRUE");
+    cdc_err_t err = CDC_OK;
+    for (size_t j = 0; !err && j < p->n_cmp; j++) {
+        cdc_buf_puts(q, " AND t.");
+        cdc_mysql_ident(q, p->cmp[j].name);
+        cdc_buf_puts(q, " <=> ");
+        err = literal(t, tt, cdc_sink_table_type(tt, p->cmp[j].name), &p->cmp[j], es);
+    }
+    if (!err && p->lww) {
+        cdc_buf_reset(lit);
+        err = value_literal(t, lit, cdc_sink_table_type(tt, p->lww->name), p->lww, es);
+        if (!err)
+            order_expr(q, p->lww->name, lit->data);
+    } else {
+        cdc_buf_puts(q, ", 0");
+    }
+    cdc_buf_puts(q, " FROM ");
+    table_name(q, tt);
+    cdc_buf_puts(q, " t");
+    if (!err)
+        err = where_key(t, tt, p->row, es);
+    cdc_buf_puts(q, " FOR UPDATE)");
+    return err;
+}
+
+/* The probes' SELECTs in one UNION ALL, each locking its row. */
+static cdc_err_t
+read_locked(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_probe_t *probes,
+            size_t n, cdc_arena_t *arena, cdc_sink_current_t *cur, cdc_errstr_t *es)
+{
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    cdc_buf_reset(&t->base.sql);
+    cdc_buf_t lit;
+    cdc_buf_init(&lit);
+    for (size_t i = 0; !err && i < n; i++)
+        err = probe_select(t, tt, &probes[i], i, &lit, es);
+    cdc_buf_deinit(&lit);
+    if (err)
+        return err;
+    for (size_t r = 0; r < n; r++)
+        cur[r] = (cdc_sink_current_t){0};
+    if (mysql_real_query(t->m, t->base.sql.data, (unsigned long)t->base.sql.len)) {
+        char what[600];
+        snprintf(what, sizeof(what), "checking %s.%s for conflicts", tt->schema, tt->table);
+        return my_error(t, what, es);
+    }
+    MYSQL_RES *res = mysql_store_result(t->m);
+    MYSQL_ROW row;
+    while (res && (row = mysql_fetch_row(res))) {
+        unsigned long *len = mysql_fetch_lengths(res);
+        size_t r = row[0] ? (size_t)strtoull(row[0], NULL, 10) : n;
+        if (r >= n)
+            continue;
+        cur[r].found = true;
+        cur[r].json = row[1] ? cdc_arena_strndup(arena, row[1], len[1]) : NULL;
+        cur[r].same = row[2] && atoi(row[2]) == 1;
+        cur[r].order = row[3] ? atoi(row[3]) : 0;
+    }
+    mysql_free_result(res);
+    return CDC_OK;
+}
+
 const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .name = "mysql",
     .connect = my_connect,
@@ -545,6 +643,7 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .upsert = upsert_rows,
     .update = update_rows,
     .delete_rows = delete_rows,
+    .read_locked = read_locked,
     .sync = my_sync,
     .exec = exec,
     .quote_ident = cdc_mysql_ident,

@@ -459,7 +459,8 @@ update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
         table_ident(q, tt);
         size_t np = 0, set = 0;
         for (size_t i = 0; !err && i < row->n_cols; i++) {
-            if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+            if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name) ||
+                !cdc_sink_route_updates(row->route, row->cols[i].name))
                 continue;
             cdc_buf_puts(q, set++ ? ", " : " SET ");
             quote_ident(q, row->cols[i].name);
@@ -557,7 +558,8 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     cdc_buf_puts(q, ") DO ");
     size_t set = 0;
     for (size_t i = 0; i < row->n_cols; i++) {
-        if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name))
+        if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name) ||
+            !cdc_sink_route_updates(row->route, row->cols[i].name))
             continue;
         cdc_buf_puts(q, set++ ? ", " : "UPDATE SET ");
         quote_ident(q, row->cols[i].name);
@@ -567,6 +569,128 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     if (!set)
         cdc_buf_puts(q, "NOTHING");
     return err ? err : send(t, tt, np, es);
+}
+
+/* ---- conflict checks ------------------------------------------------------------------------- */
+
+/* "$i::type" for value c of column name, its value added as parameter i. */
+static cdc_err_t
+typed_param(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_column_t *c, size_t *np,
+            cdc_errstr_t *es)
+{
+    const char *type = cdc_sink_table_type(tt, c->name);
+    cdc_err_t err = param(t, tt, type, c, np, es);
+    cdc_buf_printf(&t->base.sql, "::%s", type);
+    return err;
+}
+
+/* Column name of t against v.<alias>: equal as the column's type prints them (json as jsonb,
+ * which has an equality), so what the target stored compares to what the event carries. */
+static void
+same_expr(cdc_buf_t *q, const cdc_sink_table_t *tt, const char *name, size_t j)
+{
+    const char *type = cdc_sink_table_type(tt, name);
+    const char *as = !strcmp(type, "json") || !strcmp(type, "jsonb") ? "jsonb" : "text";
+    cdc_buf_puts(q, " AND t.");
+    quote_ident(q, name);
+    cdc_buf_printf(q, "::%s IS NOT DISTINCT FROM v.c%zu::%s", as, j, as);
+}
+
+/* SELECT v.i, row_to_json(t)::text, <same>, <order> FROM tbl t JOIN (VALUES ($1::int, key...,
+ * cmp..., lww), ...) v ON key FOR UPDATE OF t. */
+static cdc_err_t
+read_locked(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_probe_t *probes,
+            size_t n, cdc_arena_t *arena, cdc_sink_current_t *cur, cdc_errstr_t *es)
+{
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    const cdc_sink_probe_t *p0 = &probes[0];
+    const cdc_sink_row_t *row0 = p0->row;
+    size_t per_row = 2 + row0->n_key + p0->n_cmp;
+    if (n * per_row + 1 > t->cap_params) {
+        t->cap_params = (n * per_row + 1) * 2;
+        t->val_off = cdc_xrealloc(t->val_off, t->cap_params * sizeof(size_t));
+        t->params = cdc_xrealloc(t->params, t->cap_params * sizeof(char *));
+    }
+    cdc_buf_reset(&t->vals);
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "SELECT v.i, row_to_json(t)::text, TRUE");
+    for (size_t j = 0; j < p0->n_cmp; j++)
+        same_expr(q, tt, p0->cmp[j].name, j);
+    if (p0->lww) {
+        cdc_buf_puts(q, ", CASE WHEN t.");
+        quote_ident(q, p0->lww->name);
+        cdc_buf_puts(q, " IS NULL AND v.w IS NULL THEN 0 WHEN t.");
+        quote_ident(q, p0->lww->name);
+        cdc_buf_puts(q, " IS NULL THEN -1 WHEN v.w IS NULL THEN 1 WHEN t.");
+        quote_ident(q, p0->lww->name);
+        cdc_buf_puts(q, " < v.w THEN -1 WHEN t.");
+        quote_ident(q, p0->lww->name);
+        cdc_buf_puts(q, " > v.w THEN 1 ELSE 0 END");
+    } else {
+        cdc_buf_puts(q, ", 0");
+    }
+    cdc_buf_puts(q, " FROM ");
+    table_ident(q, tt);
+    cdc_buf_puts(q, " t JOIN (VALUES ");
+    size_t np = 0;
+    for (size_t r = 0; !err && r < n; r++) {
+        const cdc_sink_probe_t *p = &probes[r];
+        cdc_buf_printf(q, "%s($%zu::int", r ? ", " : "", np + 1);
+        t->val_off[np++] = t->vals.len;
+        cdc_buf_printf(&t->vals, "%zu", r);
+        cdc_buf_putc(&t->vals, '\0');
+        for (size_t k = 0; !err && k < p->row->n_key; k++) {
+            cdc_buf_puts(q, ", ");
+            err = typed_param(t, tt, &p->row->key[k], &np, es);
+        }
+        for (size_t j = 0; !err && j < p->n_cmp; j++) {
+            cdc_buf_puts(q, ", ");
+            err = typed_param(t, tt, &p->cmp[j], &np, es);
+        }
+        if (!err && p0->lww) {
+            cdc_buf_puts(q, ", ");
+            err = typed_param(t, tt, p->lww, &np, es);
+        }
+        cdc_buf_putc(q, ')');
+    }
+    if (err)
+        return err;
+    cdc_buf_puts(q, ") v(i");
+    for (size_t k = 0; k < row0->n_key; k++)
+        cdc_buf_printf(q, ", k%zu", k);
+    for (size_t j = 0; j < p0->n_cmp; j++)
+        cdc_buf_printf(q, ", c%zu", j);
+    cdc_buf_puts(q, p0->lww ? ", w) ON " : ") ON ");
+    for (size_t k = 0; k < row0->n_key; k++) {
+        cdc_buf_puts(q, k ? " AND t." : "t.");
+        quote_ident(q, row0->key[k].name);
+        cdc_buf_printf(q, " = v.k%zu", k);
+    }
+    cdc_buf_puts(q, " FOR UPDATE OF t");
+    set_params(t, np);
+    PGresult *res = PQexecParams(t->c, q->data, (int)np, NULL, t->params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char what[600];
+        snprintf(what, sizeof(what), "checking %s.%s for conflicts", tt->schema, tt->table);
+        return pg_error(t, res, what, es);
+    }
+    for (size_t r = 0; r < n; r++)
+        cur[r] = (cdc_sink_current_t){0};
+    for (int i = 0; i < PQntuples(res); i++) {
+        size_t r = (size_t)strtoull(PQgetvalue(res, i, 0), NULL, 10);
+        if (r >= n)
+            continue;
+        cur[r].found = true;
+        cur[r].json =
+            cdc_arena_strndup(arena, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+        cur[r].same = !strcmp(PQgetvalue(res, i, 2), "t");
+        cur[r].order = atoi(PQgetvalue(res, i, 3));
+    }
+    PQclear(res);
+    return CDC_OK;
 }
 
 const cdc_sink_ops_t cdc_pg_sink_ops = {
@@ -583,6 +707,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .upsert = upsert_rows,
     .update = update_rows,
     .delete_rows = delete_rows,
+    .read_locked = read_locked,
     .sync = pg_sync,
     .exec = exec,
     .quote_ident = quote_ident,

@@ -103,6 +103,15 @@ typedef enum {
     CDC_UNKNOWN_COLUMN_ADD
 } cdc_unknown_column_t;
 typedef enum { CDC_TRUNCATE_IGNORE = 0, CDC_TRUNCATE_APPLY } cdc_truncate_mode_t;
+/* What a route does when the target row changed since the version the incoming change started
+ * from (two-way sync; docs/sinks.md "Conflicts"). */
+typedef enum {
+    CDC_CONFLICT_NONE = 0, /* no check: every change is applied (one-way sync) */
+    CDC_CONFLICT_SOURCE_WINS,
+    CDC_CONFLICT_TARGET_WINS,
+    CDC_CONFLICT_LWW,  /* the newer lww_column wins; equal: the first of tie_break */
+    CDC_CONFLICT_OWNER /* updates write only the columns the route's source owns */
+} cdc_conflict_t;
 
 typedef struct {
     char *from;        /* <source>.<schema or db>.<table> */
@@ -117,6 +126,13 @@ typedef struct {
     cdc_unknown_column_t on_unknown_column;
     cdc_truncate_mode_t truncate;
     bool fk_checks;
+    cdc_conflict_t conflict;
+    char *lww_column; /* lww: the target column that orders versions (a timestamp) */
+    char **tie_break; /* lww: source names, the first wins equal timestamps */
+    size_t n_tie_break;
+    cdc_kv_t *owner; /* owner: target column -> the source that owns it */
+    size_t n_owner;
+    char *source; /* the source part of from (computed at load) */
     int line;
 } cdc_route_conf_t;
 

@@ -29,7 +29,33 @@ typedef struct {
     size_t n_cols;
     const cdc_column_t *key; /* key columns (target names) with their values */
     size_t n_key;
+    /* the row as the change found it (target names, no constants): an update's or a delete's
+     * before image when the event has one */
+    const cdc_column_t *before;
+    size_t n_before;
+    cdc_op_t op;
+
+    size_t item; /* the engine's: which record it came from */
 } cdc_sink_row_t;
+
+/* A row's conflict check (routes with a conflict policy): the values the target row must still
+ * have for the change to apply without a conflict, under the same column names for every row of
+ * one call; lww: the incoming value of the route's lww_column (NULL: none). */
+typedef struct {
+    const cdc_sink_row_t *row;
+    const cdc_column_t *cmp;
+    size_t n_cmp;
+    const cdc_column_t *lww;
+} cdc_sink_probe_t;
+
+/* What the target holds for a probed row. */
+typedef struct {
+    bool found;
+    bool same;  /* every cmp column equals the probe's value (NULL equals NULL) */
+    int order;  /* the target's lww_column against the incoming one: -1 older, 0 equal, 1 newer
+                 * (a NULL is older than any value, two NULLs equal) */
+    char *json; /* the target row as a JSON object (the target's types) */
+} cdc_sink_current_t;
 
 /* A target table's columns and their type names, as the target reports them. */
 typedef struct {
@@ -115,6 +141,14 @@ typedef struct cdc_sink_ops {
                         cdc_errstr_t *es);
     cdc_err_t (*delete_rows)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
                              const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es);
+    /* Conflict checks, inside the transaction, once the statement left running is done: locks
+     * the target rows of probes[0..n) (by key; one table tt; the same cmp names) until the
+     * transaction ends, so nothing changes them between this and the write, and compares them
+     * in one statement: cur[i] for probes[i], the comparisons made by the target in each
+     * column's type; cur[i].json in arena. */
+    cdc_err_t (*read_locked)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
+                             const cdc_sink_probe_t *probes, size_t n, cdc_arena_t *arena,
+                             cdc_sink_current_t *cur, cdc_errstr_t *es);
     /* Waits for the statement left running; its result. */
     cdc_err_t (*sync)(cdc_sink_target_t *t, cdc_errstr_t *es);
     /* Runs a statement that returns no rows, after the one left running. */
@@ -142,6 +176,11 @@ void cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type
 const char *cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name);
 void cdc_sink_tables_free(cdc_sink_tables_t *ts);
 bool cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name);
+/* Whether a route of conf has a conflict policy (its sink writes "<prefix>._conflicts"). */
+bool cdc_sink_has_conflict_policy(const cdc_sink_conf_t *conf);
+/* Whether an update of the row's route writes column name: always, except under conflict: owner
+ * a column the route's source does not own (set only when the row is inserted). */
+bool cdc_sink_route_updates(const cdc_route_conf_t *r, const char *name);
 /* Whether the sink's session turns foreign-key checks off: every route has fk_checks: false. */
 bool cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf);
 /* Checks the row's columns, then its key columns, against the target table: types[i] is the
@@ -179,12 +218,21 @@ cdc_err_t cdc_sink_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, 
 #define CDC_SINK_HASH_SEED 14695981039346656037ULL
 uint64_t cdc_sink_hash(uint64_t h, const void *p, size_t n);
 
+/* Decides, for rows of a route with a conflict policy, which apply (the engine's conflict check,
+ * agent/sink/sink_conflict.c): keeps those in rows[0..*n) in order, *n updated. */
+typedef struct {
+    cdc_err_t (*fn)(void *ctx, cdc_sink_table_t *tt, const char *const *types,
+                    const cdc_sink_row_t **rows, size_t *n, cdc_errstr_t *es);
+    void *ctx;
+} cdc_sink_resolver_t;
+
 /* What the engine does with a target (agent/sink/sink_target.c). Applies n >= 1 rows of one
  * route that share target table, kind and column names and have distinct keys: reads the
- * table's columns once, checks the rows against them (cdc_sink_check_columns) and has the target
- * build the statement. */
+ * table's columns once, checks the rows against them (cdc_sink_check_columns), lets res (may be
+ * NULL) drop the ones that lose a conflict and has the target build the statement. */
 cdc_err_t cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t,
-                         const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es);
+                         const cdc_sink_resolver_t *res, const cdc_sink_row_t *const *rows,
+                         size_t n, cdc_errstr_t *es);
 /* One savepoint around a single row inside the transaction. */
 cdc_err_t cdc_sink_savepoint(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_sink_sp_t op,
                              cdc_errstr_t *es);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "cdc/config.h"
+#include "cdc/sink.h"
 
 #define HEAD      "agent: {name: a}\nkafka: {brokers: embedded}\n"
 #define PG_SOURCE "  - {name: crm, type: postgresql, conninfo: \"host=x\", tables: [public.t]}\n"
@@ -276,6 +277,39 @@ test_route_details(void **state)
     assert_int_equal(r->on_unknown_column, CDC_UNKNOWN_COLUMN_FAIL);
     assert_int_equal(cfg->sinks[0].batch_size, 1000);
     assert_string_equal(cfg->sinks[0].applied_mark, "cdc-agent/cdc/erp");
+    assert_int_equal(r->conflict, CDC_CONFLICT_NONE);
+    assert_string_equal(r->source, "crm");
+    cdc_config_free(cfg);
+}
+
+/* Conflict policies: owner groups kept per column; what decides an update's columns. */
+static void
+test_route_conflict(void **state)
+{
+    const char *yaml = HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
+                            "      - from: crm.public.a\n        to: erp.a\n"
+                            "        conflict: owner\n"
+                            "        owner: {crm: [name, email], erp: [credit]}\n"
+                            "      - {from: crm.public.b, to: erp.b, conflict: lww, lww_column: u, "
+                            "tie_break: [erp, crm]}\n";
+    cdc_errstr_t es = {{0}};
+    cdc_config_t *cfg = cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es);
+    if (!cfg)
+        fail_msg("%s", es.msg);
+    const cdc_route_conf_t *r = &cfg->sinks[0].routes[0];
+    assert_int_equal(r->conflict, CDC_CONFLICT_OWNER);
+    assert_int_equal(r->n_owner, 3);
+    assert_string_equal(r->owner[2].key, "credit");
+    assert_string_equal(r->owner[2].value, "erp");
+    assert_true(cdc_sink_route_updates(r, "email"));
+    assert_false(cdc_sink_route_updates(r, "credit"));
+    assert_false(cdc_sink_route_updates(r, "unlisted"));
+    assert_true(cdc_sink_has_conflict_policy(&cfg->sinks[0]));
+    r = &cfg->sinks[0].routes[1];
+    assert_int_equal(r->conflict, CDC_CONFLICT_LWW);
+    assert_string_equal(r->lww_column, "u");
+    assert_int_equal(r->n_tie_break, 2);
+    assert_true(cdc_sink_route_updates(r, "unlisted"));
     cdc_config_free(cfg);
 }
 
@@ -311,6 +345,7 @@ main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_shipped_configs_load),
         cmocka_unit_test(test_route_details),
+        cmocka_unit_test(test_route_conflict),
         cmocka_unit_test(test_embedded_refused_on_request),
         cmocka_unit_test(test_capture_sink_changes),
     };
