@@ -258,7 +258,8 @@ static const char *const sink_keys[] = {"name",          "type",        "conninf
 static const char *const sink_required[] = {"name", "type", "routes", NULL};
 static const char *const route_keys[] = {
     "from",     "to",        "topic",    "columns",    "constants", "key",   "on_unknown_column",
-    "truncate", "fk_checks", "conflict", "lww_column", "tie_break", "owner", NULL};
+    "truncate", "fk_checks", "conflict", "lww_column", "tie_break", "owner", "deletes",
+    NULL};
 static const char *const route_required[] = {"from", "to", NULL};
 
 /* owner: { <source>: [target columns], ... }, kept as column -> source. */
@@ -300,6 +301,31 @@ route_owner(cfg_t *c, yaml_node_t *v, const char *path, cdc_route_conf_t *r)
     }
     cdc_err_t err = cfg_map(c, v, path, keys, NULL, owner_group, r);
     free(keys);
+    return err;
+}
+
+static cdc_err_t
+soft_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_route_conf_t *r = obj;
+    return cfg_str(c, v, path, !strcmp(key, "soft") ? &r->soft_column : &r->soft_value);
+}
+
+/* deletes: apply | ignore | {soft: <column>[, value: <value>]} */
+static cdc_err_t
+route_deletes(cfg_t *c, yaml_node_t *v, const char *path, cdc_route_conf_t *r)
+{
+    static const char *const modes[] = {"apply", "ignore", NULL};
+    static const char *const soft_keys[] = {"soft", "value", NULL};
+    static const char *const soft_required[] = {"soft", NULL};
+    if (v && v->type == YAML_MAPPING_NODE) {
+        r->deletes = CDC_DELETES_SOFT;
+        return cfg_map(c, v, path, soft_keys, soft_required, soft_key, r);
+    }
+    int e;
+    cdc_err_t err = cfg_enum(c, v, path, modes, &e);
+    if (!err)
+        r->deletes = (cdc_deletes_t)e;
     return err;
 }
 
@@ -353,6 +379,8 @@ route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
         return cfg_str_list(c, v, path, &r->tie_break, &r->n_tie_break);
     if (!strcmp(key, "owner"))
         return route_owner(c, v, path, r);
+    if (!strcmp(key, "deletes"))
+        return route_deletes(c, v, path, r);
     if (!(err = cfg_enum(c, v, path, unknown, &e)))
         r->on_unknown_column = (cdc_unknown_column_t)e;
     return err;
@@ -632,6 +660,8 @@ cfg_free_sinks(cdc_config_t *cfg)
             free(rt->lww_column);
             cfg_free_list(rt->tie_break, rt->n_tie_break);
             cfg_free_kv(rt->owner, rt->n_owner);
+            free(rt->soft_column);
+            free(rt->soft_value);
             free(rt->source);
         }
         free(s->routes);

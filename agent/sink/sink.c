@@ -158,6 +158,11 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         pt->barrier_pos[CDC_POS_STRLEN - 1] = '\0';
         return CDC_OK;
     }
+    if (ev.op == CDC_OP_DELETE && r->deletes == CDC_DELETES_IGNORE) {
+        consumed(pt, m); /* the target keeps its row */
+        guard_advance(s, pt, ev.source.pos, p);
+        return CDC_OK;
+    }
     if (ev.op != CDC_OP_TRUNCATE) {
         cdc_sink_row_t *row = cdc_arena_alloc(&s->arena, sizeof(*row));
         memset(row, 0, sizeof(*row));

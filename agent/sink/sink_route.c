@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cdc/log.h"
 #include "cdc/topic.h"
@@ -98,11 +99,44 @@ map_key(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev,
     return CDC_OK;
 }
 
+/* A delete under deletes: {soft: column}: an update of that column alone, to its value or the
+ * delete's commit time; a row already gone is no error. */
+static cdc_err_t
+soft_delete(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev,
+            cdc_sink_row_t *row, cdc_errstr_t *es)
+{
+    const cdc_column_t *before;
+    size_t nb;
+    map_cols(arena, r, ev->before.present ? &ev->before : &ev->key, false, &before, &nb);
+    if (ev->before.present) {
+        row->before = before;
+        row->n_before = nb;
+    }
+    cdc_column_t *col = cdc_arena_alloc(arena, sizeof(*col));
+    const char *value = r->soft_value;
+    if (!value) {
+        char ts[40];
+        time_t secs = (time_t)(ev->source.ts_ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(ev->source.ts_ms % 1000));
+        value = cdc_arena_strndup(arena, ts, strlen(ts));
+    }
+    *col = (cdc_column_t){r->soft_column, cdc_value_str(CDC_VAL_STRING, value, strlen(value))};
+    row->cols = col;
+    row->n_cols = 1;
+    row->update_only = row->soft = true;
+    return map_key(arena, r, ev, before, nb, row, es);
+}
+
 cdc_err_t
 cdc_sink_map_event(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev,
                    cdc_sink_row_t *row, cdc_errstr_t *es)
 {
     row->op = ev->op;
+    if (ev->op == CDC_OP_DELETE && r->deletes == CDC_DELETES_SOFT)
+        return soft_delete(arena, r, ev, row, es);
     if (ev->op == CDC_OP_DELETE) {
         row->is_delete = true;
         const cdc_column_t *before;

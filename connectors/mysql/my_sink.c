@@ -410,7 +410,7 @@ update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
             err = where_key(t, tt, row, es);
         if (!err)
             err = run(t, tt, es);
-        if (!err && mysql_affected_rows(t->m) == 0)
+        if (!err && mysql_affected_rows(t->m) == 0 && !row->soft)
             err = base_row_exists(t, tt, row, es);
     }
     return err;

@@ -474,7 +474,7 @@ update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
             err = where_key(t, tt, row, &np, es);
         if (!err)
             err = run(t, tt, np, &none, es);
-        if (!err && none)
+        if (!err && none && !row->soft)
             err = cdc_errstr_set(es, CDC_ERR_NOTFOUND,
                                  "base row missing in %s.%s (the event leaves unchanged columns "
                                  "out); re-snapshot %s",

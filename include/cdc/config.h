@@ -113,6 +113,13 @@ typedef enum {
     CDC_CONFLICT_OWNER /* updates write only the columns the route's source owns */
 } cdc_conflict_t;
 
+/* What a route does with a delete. */
+typedef enum {
+    CDC_DELETES_APPLY = 0,
+    CDC_DELETES_IGNORE, /* the target keeps the row */
+    CDC_DELETES_SOFT    /* the target row's soft_column is set instead */
+} cdc_deletes_t;
+
 typedef struct {
     char *from;        /* <source>.<schema or db>.<table> */
     char *to;          /* <schema or db>.<table> */
@@ -132,7 +139,10 @@ typedef struct {
     size_t n_tie_break;
     cdc_kv_t *owner; /* owner: target column -> the source that owns it */
     size_t n_owner;
-    char *source; /* the source part of from (computed at load) */
+    cdc_deletes_t deletes;
+    char *soft_column; /* soft: the column a delete sets */
+    char *soft_value;  /* soft: its value; NULL: the delete's commit time */
+    char *source;      /* the source part of from (computed at load) */
     int line;
 } cdc_route_conf_t;
 

@@ -25,6 +25,7 @@ typedef struct {
     const char *schema, *table; /* the route's target */
     bool is_delete;
     bool update_only; /* some columns were left out (unchanged TOAST): update what is present */
+    bool soft;        /* a soft delete (update_only): no row to update is no error */
     const cdc_column_t *cols; /* upsert: every column written */
     size_t n_cols;
     const cdc_column_t *key; /* key columns (target names) with their values */

@@ -5,6 +5,7 @@
 #   acct  lww by updated_at, ties to crm: the newer edit wins on both sides, a delete beats an edit
 #   ppl   owner: CRM owns email and phone, ERP owns credit; each side's updates write its own
 #   price CRM -> ERP source_wins, ERP -> CRM target_wins: the CRM's version always stays
+# and one pair for deletes: CRM -> ERP deletes: {soft: deleted_at}, ERP -> CRM deletes: ignore.
 # Afterwards both sides are equal, every conflict is in cdc._conflicts with both versions and the
 # decision (one record per sink that saw it), cdc_sink_conflicts_total counts them, and changes
 # without a conflict pass as before. Also: config errors of the policy keys name file:line.
@@ -16,14 +17,17 @@ pg -c "CREATE TABLE acct (id int PRIMARY KEY, name text, updated_at timestamptz 
        CREATE TABLE ppl (id int PRIMARY KEY, email text, phone text, credit int);
        CREATE TABLE price (id int PRIMARY KEY, amount numeric(10,2));
        ALTER TABLE acct REPLICA IDENTITY FULL; ALTER TABLE ppl REPLICA IDENTITY FULL;
-       ALTER TABLE price REPLICA IDENTITY FULL" >/dev/null
-my -e "DROP TABLE IF EXISTS acct, ppl, price;
+       ALTER TABLE price REPLICA IDENTITY FULL;
+       CREATE TABLE gone (id int PRIMARY KEY, name text, deleted_at timestamptz)" >/dev/null
+my -e "DROP TABLE IF EXISTS acct, ppl, price, gone;
+       CREATE TABLE gone (id INT PRIMARY KEY, name VARCHAR(20), deleted_at DATETIME(3));
        CREATE TABLE acct (id INT PRIMARY KEY, name VARCHAR(100), updated_at DATETIME(6) NOT NULL);
        CREATE TABLE ppl (id INT PRIMARY KEY, email VARCHAR(100), phone VARCHAR(40), credit INT);
        CREATE TABLE price (id INT PRIMARY KEY, amount DECIMAL(10,2))"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._conflicts 1" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1" \
     "cdc.crm.public.acct 2" "cdc.crm.public.ppl 2" "cdc.crm.public.price 2" \
-    "cdc.erp.cdc_test.acct 2" "cdc.erp.cdc_test.ppl 2" "cdc.erp.cdc_test.price 2"
+    "cdc.erp.cdc_test.acct 2" "cdc.erp.cdc_test.ppl 2" "cdc.erp.cdc_test.price 2" \
+    "cdc.crm.public.gone 2" "cdc.erp.cdc_test.gone 2"
 
 http_port=$(free_port)
 cat >"$tmp/agent.yaml" <<EOF
@@ -31,10 +35,10 @@ agent: {name: conflicts, http: "127.0.0.1:$http_port"}
 kafka: {brokers: "$boot", linger_ms: 20, partitions: 2}
 sources:
   - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
-     password_env: PGPASSWORD, tables: [public.acct, public.ppl, public.price], slot: cf, publication: cf,
+     password_env: PGPASSWORD, tables: [public.acct, public.ppl, public.price, public.gone], slot: cf, publication: cf,
      heartbeat_ms: 1000}
   - {name: erp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
-     database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.acct, cdc_test.ppl, cdc_test.price],
+     database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.acct, cdc_test.ppl, cdc_test.price, cdc_test.gone],
      heartbeat_ms: 1000}
 sinks:
   - name: toerp
@@ -49,6 +53,7 @@ sinks:
       - {from: crm.public.acct, to: cdc_test.acct, conflict: lww, lww_column: updated_at, tie_break: [crm, erp]}
       - {from: crm.public.ppl, to: cdc_test.ppl, conflict: owner, owner: {crm: [email, phone], erp: [credit]}}
       - {from: crm.public.price, to: cdc_test.price, conflict: source_wins}
+      - {from: crm.public.gone, to: cdc_test.gone, deletes: {soft: deleted_at}}
   - name: tocrm
     type: postgresql
     conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc"
@@ -58,6 +63,7 @@ sinks:
       - {from: erp.cdc_test.acct, to: public.acct, conflict: lww, lww_column: updated_at, tie_break: [crm, erp]}
       - {from: erp.cdc_test.ppl, to: public.ppl, conflict: owner, owner: {crm: [email, phone], erp: [credit]}}
       - {from: erp.cdc_test.price, to: public.price, conflict: target_wins}
+      - {from: erp.cdc_test.gone, to: public.gone, deletes: ignore}
 EOF
 
 # ---- the policy keys are checked at load ----
@@ -79,6 +85,8 @@ bad_route "{from: crm.public.price, to: cdc_test.price, owner: {crm: [amount]}}"
     "sinks[0].routes[2].owner: only with conflict: owner"
 bad_route "{from: crm.public.price, to: cdc_test.price, conflict: newest}" \
     "'newest' is not one of"
+bad_route "{from: crm.public.price, to: cdc_test.price, deletes: {value: 1}}" \
+    "sinks[0].routes[2].deletes.soft: required key missing"
 
 rows() { # side table columns
     if [ "$1" = crm ]; then
@@ -182,6 +190,19 @@ assert_eq 3 "$(metric 'sink="toerp",route="crm.public.acct",resolution="incoming
 assert_eq 1 "$(metric 'sink="toerp",route="crm.public.acct",resolution="target"')" "metric: toerp acct target"
 assert_eq 3 "$(metric 'sink="tocrm",route="erp.cdc_test.acct",resolution="target"')" "metric: tocrm acct target"
 assert_contains "$(cat "$tmp/agent.log")" "conflict (route crm.public.acct): the target's version kept" "logged"
+
+# deletes: soft on the ERP side, ignored on the CRM side
+pg -c "INSERT INTO gone VALUES (1, 'crm-row', NULL)" >/dev/null
+my -e "INSERT INTO gone VALUES (2, 'erp-row', NULL)"
+both_equal gone "id, name, CASE WHEN deleted_at IS NULL THEN 1 END" "id, name, CASE WHEN deleted_at IS NULL THEN 1 END" "rows to delete"
+pg -c "DELETE FROM gone WHERE id = 1" >/dev/null
+my -e "DELETE FROM gone WHERE id = 2"
+wait_value "soft delete in the ERP" "1|crm-row|0" \
+    my -N -e "SELECT CONCAT_WS('|', id, name, deleted_at IS NULL) FROM gone WHERE id = 1"
+assert_eq 1 "$(my -N -e "SELECT deleted_at > NOW() - INTERVAL 5 MINUTE FROM gone WHERE id = 1")" \
+    "soft delete: deleted_at is the delete's commit time"
+sleep 1
+assert_eq "2|erp-row" "$(rows crm gone "id, name")" "deletes: ignore keeps the CRM row"
 
 # a plain update after the conflicts passes without a new one
 pg -c "UPDATE acct SET name = 'later', updated_at = '2026-03-01 10:00:00Z' WHERE id = 1" >/dev/null
