@@ -6,6 +6,7 @@ packages=(
     libpq-dev libmariadb-dev librdkafka-dev libyaml-dev libjansson-dev libcmocka-dev
     libmicrohttpd-dev
     postgresql-15 postgresql-client-15 mariadb-server mariadb-client curl openssl
+    python3 # reads topics and conflict records in tests/integration/two_way.sh
     openjdk-17-jre-headless maven # the real Kafka broker of the tests (tests/harness/kafka.sh)
 )
 sudo=
