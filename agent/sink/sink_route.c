@@ -99,6 +99,19 @@ map_key(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev,
     return CDC_OK;
 }
 
+/* A delete's image in target terms (its before image, or its key alone), kept as the row's
+ * before when the event has one. */
+static void
+delete_image(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev,
+             cdc_sink_row_t *row, const cdc_column_t **img, size_t *n)
+{
+    map_cols(arena, r, ev->before.present ? &ev->before : &ev->key, false, img, n);
+    if (ev->before.present) {
+        row->before = *img;
+        row->n_before = *n;
+    }
+}
+
 /* A delete under deletes: {soft: column}: an update of that column alone, to its value or the
  * delete's commit time; a row already gone is no error. */
 static cdc_err_t
@@ -107,11 +120,7 @@ soft_delete(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev
 {
     const cdc_column_t *before;
     size_t nb;
-    map_cols(arena, r, ev->before.present ? &ev->before : &ev->key, false, &before, &nb);
-    if (ev->before.present) {
-        row->before = before;
-        row->n_before = nb;
-    }
+    delete_image(arena, r, ev, row, &before, &nb);
     cdc_column_t *col = cdc_arena_alloc(arena, sizeof(*col));
     const char *value = r->soft_value;
     if (!value) {
@@ -141,11 +150,7 @@ cdc_sink_map_event(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_even
         row->is_delete = true;
         const cdc_column_t *before;
         size_t nb;
-        map_cols(arena, r, ev->before.present ? &ev->before : &ev->key, false, &before, &nb);
-        if (ev->before.present) {
-            row->before = before;
-            row->n_before = nb;
-        }
+        delete_image(arena, r, ev, row, &before, &nb);
         return map_key(arena, r, ev, before, nb, row, es);
     }
     if (ev->before.present && r->conflict != CDC_CONFLICT_NONE)

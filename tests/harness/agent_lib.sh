@@ -319,3 +319,12 @@ pg_to_my_verify() { # table target sink what keep
     assert_contains "$out" "resent_dropped=0 " "read_committed saw no record of an aborted transaction"
     assert_eq "0 " "$skipped" "the sink's re-send guard skipped nothing"
 }
+
+# A config of agent NAME on the Kafka at $boot with the given YAML lines (sources: and sinks: lines
+# and their entries), for the two-way tests.
+two_way_config() { # file agent-name lines...
+    local f=$1 name=$2
+    shift 2
+    printf 'agent: {name: %s}\nkafka: {brokers: "%s", linger_ms: 20}\n' "$name" "$boot" >"$f"
+    printf '%s\n' "$@" >>"$f"
+}

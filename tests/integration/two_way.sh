@@ -35,15 +35,9 @@ toerp_sink="  - {name: toerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQ
      database: cdc_test, batch_ms: 20, routes: [{from: crm.public.tw2, to: cdc_test.tw2, $lww}]}"
 tocrm_sink="  - {name: tocrm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
      password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.tw2, to: public.tw2, $lww}]}"
-config() { # file agent-name sources-and-sinks...
-    local f=$1 name=$2
-    shift 2
-    printf 'agent: {name: %s}\nkafka: {brokers: "%s", linger_ms: 20}\n' "$name" "$boot" >"$f"
-    printf '%s\n' "$@" >>"$f"
-}
-config "$tmp/agent.yaml" two-way sources: "$crm_source" "$erp_source" sinks: "$toerp_sink" "$tocrm_sink"
-config "$tmp/crm.yaml" crm-side sources: "$crm_source" sinks: "$tocrm_sink"
-config "$tmp/erp.yaml" erp-side sources: "$erp_source" sinks: "$toerp_sink"
+two_way_config "$tmp/agent.yaml" two-way sources: "$crm_source" "$erp_source" sinks: "$toerp_sink" "$tocrm_sink"
+two_way_config "$tmp/crm.yaml" crm-side sources: "$crm_source" sinks: "$tocrm_sink"
+two_way_config "$tmp/erp.yaml" erp-side sources: "$erp_source" sinks: "$toerp_sink"
 
 # Statements of one side until the time is up, paced; ids it inserts start at base+1. Updates
 # and deletes pick among the 40 newest rows of either side (both sides insert at about the same

@@ -25,13 +25,7 @@ toerp_sink="  - {name: toerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQ
      database: cdc_test, batch_ms: 20, routes: [{from: crm.public.tw, to: cdc_test.tw}]}"
 tocrm_sink="  - {name: tocrm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
      password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.tw, to: public.tw}]}"
-config() { # file agent-name sources-and-sinks...
-    local f=$1 name=$2
-    shift 2
-    printf 'agent: {name: %s}\nkafka: {brokers: "%s", linger_ms: 20}\n' "$name" "$boot" >"$f"
-    printf '%s\n' "$@" >>"$f"
-}
-config "$tmp/agent.yaml" two-way sources: "$crm_source" "$erp_source" sinks: "$toerp_sink" "$tocrm_sink"
+two_way_config "$tmp/agent.yaml" two-way sources: "$crm_source" "$erp_source" sinks: "$toerp_sink" "$tocrm_sink"
 http_port=$(free_port)
 sed -i "s/^agent: {name: two-way}/agent: {name: two-way, http: \"127.0.0.1:$http_port\"}/" "$tmp/agent.yaml"
 
@@ -101,8 +95,8 @@ assert_eq 1 "$(pg -Atc "SELECT count(*) FROM pg_replication_origin WHERE roname 
 assert_eq "cdc-agent/cdc/toerp" "$(my -N -e "SELECT id FROM cdc_sink_txn WHERE id = 'cdc-agent/cdc/toerp' AND txns > 0")" "the MariaDB sink's marker row"
 
 # ---- one agent per database (sidecars), same topic prefix ----
-config "$tmp/crm.yaml" crm-side sources: "$crm_source" sinks: "$tocrm_sink"
-config "$tmp/erp.yaml" erp-side sources: "$erp_source" sinks: "$toerp_sink"
+two_way_config "$tmp/crm.yaml" crm-side sources: "$crm_source" sinks: "$tocrm_sink"
+two_way_config "$tmp/erp.yaml" erp-side sources: "$erp_source" sinks: "$toerp_sink"
 "$CDC_AGENT" run -c "$tmp/crm.yaml" >"$tmp/crm.log" 2>&1 &
 crm_pid=$!
 "$CDC_AGENT" run -c "$tmp/erp.yaml" >"$tmp/erp.log" 2>&1 &
@@ -143,7 +137,7 @@ assert_eq 0 "$rc" "graceful stop"
 # ---- check: the privileges the PostgreSQL sink's replication origin needs ----
 pg -c "DROP ROLE IF EXISTS cdc_plain" -c "CREATE ROLE cdc_plain LOGIN PASSWORD 'plainpw'" \
     -c "GRANT ALL ON tw TO cdc_plain" >/dev/null 2>&1
-config "$tmp/plain.yaml" plain sinks: "${tocrm_sink/user=cdc\",/user=cdc_plain\",}"
+two_way_config "$tmp/plain.yaml" plain sinks: "${tocrm_sink/user=cdc\",/user=cdc_plain\",}"
 sed -i 's/password_env: PGPASSWORD, batch_ms/password_env: PLAINPW, batch_ms/' "$tmp/plain.yaml"
 PLAINPW=plainpw run "$CDC_AGENT" check -c "$tmp/plain.yaml"
 assert_contains "$out" "sink tocrm cannot set replication origin cdc-agent/cdc/tocrm" "check: a sink that cannot mark what it applies"
