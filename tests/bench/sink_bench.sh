@@ -6,7 +6,9 @@
 # a mock cluster in its own process) into an empty table. Prints rows/s, the ratio, the agent's
 # CPU seconds and peak RSS. Each side runs BENCH_REPS times (default 3), alternating; medians.
 #   tests/bench/sink_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
-# BENCH_PARTS (default "pg my lat") picks the parts: PostgreSQL target, MariaDB target, latency.
+# BENCH_PARTS (default "pg my lat") picks the parts: PostgreSQL target, MariaDB target, latency;
+# pglww and mylww: the same targets with the route's conflict check on (conflict: lww, as in
+# two-way sync), to set its cost against the plain sink of the same run.
 # A 1M-change backlog (the sink's peak RSS while it drains it): BENCH_ROWS=1000000 BENCH_REPS=1
 # BENCH_PARTITIONS=40 BENCH_PARTS=my (the mock keeps about 5 MB per partition: 40 partitions hold
 # the whole backlog; the run waits until the topic holds every row before the sink starts).
@@ -82,7 +84,7 @@ done
 kill -TERM "$pid"
 wait "$pid" || true
 
-sink_config() { # type connection...
+sink_config() { # name type connection target [route keys]
     cat >"$work/sink.yaml" <<EOF
 agent: {name: bench}
 kafka: {brokers: "$boot", compression: lz4}
@@ -93,7 +95,7 @@ $3
     batch_size: $BATCH
     batch_ms: 100
     routes:
-      - {from: crm.public.src, to: $4}
+      - {from: crm.public.src, to: $4${5:+, $5}}
 EOF
 }
 # Runs the sink until it logs that it caught up; prints "seconds cpu_s rss_kb applying_s": from
@@ -152,18 +154,29 @@ my_reset() { my -e "TRUNCATE dst; DROP TABLE IF EXISTS cdc_sink_offsets"; }
 pg_limit() { DB=sinkbench pg -f "$work/pg.sql"; }
 my_limit() { my <"$work/my.sql"; }
 
-if part pg; then
-    sink_config pg postgresql "    conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=sinkbench user=cdc\"
-    password_env: PGPASSWORD" public.dst
-    measure postgresql pg_reset pg_limit
-fi
-if part my; then
-    sink_config my mysql "    host: 127.0.0.1
+lww="conflict: lww, lww_column: created, tie_break: [crm]"
+pg_conn="    conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=sinkbench user=cdc\"
+    password_env: PGPASSWORD"
+my_conn="    host: 127.0.0.1
     port: $CDC_TEST_MYSQL_PORT
     user: cdc
     password_env: MYPW
-    database: cdc_test" cdc_test.dst
+    database: cdc_test"
+if part pg; then
+    sink_config pg postgresql "$pg_conn" public.dst
+    measure postgresql pg_reset pg_limit
+fi
+if part pglww; then
+    sink_config pg postgresql "$pg_conn" public.dst "$lww"
+    measure pg+lww pg_reset pg_limit
+fi
+if part my; then
+    sink_config my mysql "$my_conn" cdc_test.dst
     measure mariadb my_reset my_limit
+fi
+if part mylww; then
+    sink_config my mysql "$my_conn" cdc_test.dst "$lww"
+    measure my+lww my_reset my_limit
 fi
 part lat || exit 0
 
