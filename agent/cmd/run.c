@@ -233,6 +233,10 @@ sink_worker(void *arg)
         cdc_topic_internal(&topic, w->cfg->kafka.topic_prefix, "conflicts", NULL);
         sink_topic(w, topic.data, "conflicts topic");
     }
+    if (cdc_sink_has_links(w->sink)) {
+        cdc_topic_internal(&topic, w->cfg->kafka.topic_prefix, "links", NULL);
+        sink_topic(w, topic.data, "links topic");
+    }
     cdc_buf_deinit(&topic);
     cdc_err_t err;
     cdc_metrics_up("sink", w->sink->name, false);

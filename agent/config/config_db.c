@@ -259,7 +259,7 @@ static const char *const sink_required[] = {"name", "type", "routes", NULL};
 static const char *const route_keys[] = {
     "from",     "to",        "topic",    "columns",    "constants", "key",   "on_unknown_column",
     "truncate", "fk_checks", "conflict", "lww_column", "tie_break", "owner", "deletes",
-    NULL};
+    "link",     NULL};
 static const char *const route_required[] = {"from", "to", NULL};
 
 /* owner: { <source>: [target columns], ... }, kept as column -> source. */
@@ -309,6 +309,23 @@ soft_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
 {
     cdc_route_conf_t *r = obj;
     return cfg_str(c, v, path, !strcmp(key, "soft") ? &r->soft_column : &r->soft_value);
+}
+
+static cdc_err_t
+link_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_route_conf_t *r = obj;
+    if (!strcmp(key, "map"))
+        return cfg_name(c, v, path, &r->link_map);
+    return cfg_str(c, v, path, &r->link_key);
+}
+
+/* link: {map: <name>, key: <the target's own key column>}, with one route key column. */
+static cdc_err_t
+route_link(cfg_t *c, yaml_node_t *v, const char *path, cdc_route_conf_t *r)
+{
+    static const char *const keys[] = {"map", "key", NULL};
+    return cfg_map(c, v, path, keys, keys, link_key, r);
 }
 
 /* deletes: apply | ignore | {soft: <column>[, value: <value>]} */
@@ -381,6 +398,8 @@ route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
         return route_owner(c, v, path, r);
     if (!strcmp(key, "deletes"))
         return route_deletes(c, v, path, r);
+    if (!strcmp(key, "link"))
+        return route_link(c, v, path, r);
     if (!(err = cfg_enum(c, v, path, unknown, &e)))
         r->on_unknown_column = (cdc_unknown_column_t)e;
     return err;
@@ -435,6 +454,30 @@ conflict_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_co
     return CDC_OK;
 }
 
+/* A linked route names the one column holding the source's key (key) and the target's own key
+ * (link.key), which differ. */
+static cdc_err_t
+link_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_conf_t *r)
+{
+    char kp[CFG_PATH_MAX];
+    if (!r->link_map)
+        return CDC_OK;
+    if (r->n_key != 1) {
+        cfg_path_key(kp, path, "key");
+        return cfg_fail(c, n, kp,
+                        "a linked route needs key: [the one target column that holds the "
+                        "source's key]");
+    }
+    if (!strcmp(r->key[0], r->link_key)) {
+        cfg_path_key(kp, path, "link");
+        return cfg_fail(c, cfg_map_get(c, n, "link"), kp,
+                        "link.key is the target's own key, not the column holding the source's "
+                        "key (%s)",
+                        r->key[0]);
+    }
+    return CDC_OK;
+}
+
 /* Target names must be unique and the key must be among them. */
 static cdc_err_t
 route_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_conf_t *r)
@@ -478,6 +521,8 @@ route_item(cfg_t *c, yaml_node_t *item, const char *path, size_t i, void *ctx)
         err = route_validate(c, item, path, r);
     if (!err)
         err = conflict_validate(c, item, path, r);
+    if (!err)
+        err = link_validate(c, item, path, r);
     for (size_t j = 0; !err && j < i; j++)
         if (!strcmp(r->from, s->routes[j].from) && !strcmp(r->to, s->routes[j].to))
             err = cfg_fail(c, item, path, "same route as routes[%zu]", j);
@@ -660,6 +705,8 @@ cfg_free_sinks(cdc_config_t *cfg)
             free(rt->lww_column);
             cfg_free_list(rt->tie_break, rt->n_tie_break);
             cfg_free_kv(rt->owner, rt->n_owner);
+            free(rt->link_map);
+            free(rt->link_key);
             free(rt->soft_column);
             free(rt->soft_value);
             free(rt->source);

@@ -137,8 +137,18 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         consumed(pt, m);
         return CDC_OK;
     }
+    cdc_err_t err;
+    if (pt->route == LINKS_ROUTE) {
+        s->diverted = false;
+        if ((err = cdc_sink_link_record(s, it, pt, es))) {
+            prefix_record(s, pt, m, es);
+            return cdc_sink_err_record(err) ? record_failed(s, it, pt, err, es) : err;
+        }
+        consumed(pt, m);
+        return CDC_OK;
+    }
     cdc_event_t ev;
-    cdc_err_t err = cdc_event_decode(m->payload, m->len, &ev, &s->arena, es);
+    err = cdc_event_decode(m->payload, m->len, &ev, &s->arena, es);
     if (err) {
         prefix_record(s, pt, m, es);
         return record_failed(s, it, pt, err, es);
@@ -429,6 +439,9 @@ flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
         cdc_err_t err = s->t ? apply_batch(s, careful, es) : CDC_ERR_CONNECT;
         if (!err) {
             batch_done(s);
+            cdc_errstr_t le = {{0}};
+            if (cdc_sink_links_publish(s, &le)) /* tried again after the next batch */
+                CDC_LOG_WARN("sink=%s sending links back: %s", s->conf->name, le.msg);
             cdc_metric_observe(s->m_batch, (double)(cdc_mono_ms() - started) / 1000.0);
             cdc_metric_set(s->m_up, 1);
             if (s->opts && s->opts->progress)
@@ -547,6 +560,9 @@ sink_start(sink_t *s, const char *bootstrap, bool (*stop)(void), cdc_errstr_t *e
         CDC_LOG_WARN("sink=%s its dead-letter topic %s does not exist: create it (or allow "
                      "auto-creation) before a record needs it",
                      conf->name, cdc_sink_dlq_topic(s->dlq));
+    cdc_errstr_t le = {{0}};
+    if (!err && cdc_sink_links_publish(s, &le)) /* tried again after the first batch */
+        CDC_LOG_WARN("sink=%s sending links back: %s", conf->name, le.msg);
     if (!err) {
         CDC_LOG_INFO("sink=%s applying %zu partitions of %zu routes; dead letters to %s",
                      conf->name, s->n_parts, conf->n_routes, cdc_sink_dlq_topic(s->dlq));

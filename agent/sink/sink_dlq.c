@@ -33,16 +33,17 @@ typedef struct {
     bool conflict;   /* for the conflicts topic: */
     const char *route;
     bool incoming; /* the incoming change won */
+    bool link;     /* for the links topic */
 } dlq_rec_t;
 
 struct cdc_sink_dlq {
     const cdc_config_t *cfg;
     const cdc_sink_conf_t *conf;
     char *bootstrap;
-    cdc_buf_t topic, conflicts;
+    cdc_buf_t topic, conflicts, links;
     cdc_producer_t *p;
     dlq_rec_t *v;
-    size_t n, cap, n_conflicts;
+    size_t n, cap, n_other; /* n_other: conflict and link records, not dead letters */
 };
 
 cdc_sink_dlq_t *
@@ -56,6 +57,8 @@ cdc_sink_dlq_new(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const cha
     cdc_topic_internal(&d->topic, cfg->kafka.topic_prefix, "dlq", conf->name);
     cdc_buf_init(&d->conflicts);
     cdc_topic_internal(&d->conflicts, cfg->kafka.topic_prefix, "conflicts", NULL);
+    cdc_buf_init(&d->links);
+    cdc_topic_internal(&d->links, cfg->kafka.topic_prefix, "links", NULL);
     return d;
 }
 
@@ -68,7 +71,7 @@ cdc_sink_dlq_topic(const cdc_sink_dlq_t *d)
 size_t
 cdc_sink_dlq_pending(const cdc_sink_dlq_t *d)
 {
-    return d->n - d->n_conflicts;
+    return d->n - d->n_other;
 }
 
 /* Header name and value appended to r's data (offsets: the buffer may move). */
@@ -107,10 +110,24 @@ cdc_sink_dlq_conflict(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char
     r->conflict = true;
     r->route = route;
     r->incoming = incoming;
-    d->n_conflicts++;
+    d->n_other++;
     if (m->key)
         cdc_buf_append(&r->data, m->key, m->key_len);
     r->key_len = m->key ? m->key_len : 0;
+    r->value_off = r->data.len;
+    cdc_buf_append(&r->data, json, n);
+    r->value_len = n;
+    r->ts_ms = cdc_wall_ms();
+}
+
+void
+cdc_sink_dlq_link(cdc_sink_dlq_t *d, const char *key, const char *json, size_t n)
+{
+    dlq_rec_t *r = new_rec(d);
+    r->link = true;
+    d->n_other++;
+    cdc_buf_puts(&r->data, key);
+    r->key_len = strlen(key);
     r->value_off = r->data.len;
     cdc_buf_append(&r->data, json, n);
     r->value_len = n;
@@ -164,7 +181,7 @@ cdc_sink_dlq_drop_from(cdc_sink_dlq_t *d, size_t n)
 {
     while (d->n > n) {
         dlq_rec_t *r = &d->v[--d->n];
-        d->n_conflicts -= r->conflict;
+        d->n_other -= r->conflict || r->link;
         cdc_buf_deinit(&r->data);
     }
 }
@@ -199,7 +216,7 @@ cdc_sink_dlq_clear(cdc_sink_dlq_t *d)
 {
     for (size_t i = 0; i < d->n; i++)
         cdc_buf_deinit(&d->v[i].data);
-    d->n = d->n_conflicts = 0;
+    d->n = d->n_other = 0;
 }
 
 static void
@@ -248,7 +265,9 @@ cdc_sink_dlq_send(cdc_sink_dlq_t *d, cdc_errstr_t *es)
             r->h[k].name = r->data.data + r->h_off[k][0];
             r->h[k].value = r->data.data + r->h_off[k][1];
         }
-        cdc_record_t rec = {.topic = r->conflict ? d->conflicts.data : d->topic.data,
+        cdc_record_t rec = {.topic = r->link       ? d->links.data
+                                     : r->conflict ? d->conflicts.data
+                                                   : d->topic.data,
                             .partition = RD_KAFKA_PARTITION_UA,
                             .key = r->key_len ? r->data.data : NULL,
                             .key_len = r->key_len,
@@ -265,7 +284,7 @@ cdc_sink_dlq_send(cdc_sink_dlq_t *d, cdc_errstr_t *es)
     if ((err = cdc_producer_commit(d->p, DLQ_TIMEOUT_MS)))
         return producer_error(d, err, "commit", es);
     for (size_t i = 0; i < d->n; i++) { /* headers: original ones, then error, topic, ... */
-        if (d->v[i].conflict)
+        if (d->v[i].conflict || d->v[i].link)
             continue;
         const cdc_header_t *h = d->v[i].h + d->v[i].n_h - 5;
         CDC_LOG_WARN("sink=%s %s[%s] offset %s went to %s after %s attempt(s): %s", d->conf->name,
@@ -285,6 +304,7 @@ cdc_sink_dlq_free(cdc_sink_dlq_t *d)
     drop_producer(d);
     cdc_buf_deinit(&d->topic);
     cdc_buf_deinit(&d->conflicts);
+    cdc_buf_deinit(&d->links);
     free(d->bootstrap);
     free(d);
 }

@@ -81,6 +81,8 @@ void cdc_sink_dlq_add(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char
  * incoming change won. */
 void cdc_sink_dlq_conflict(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *json,
                            size_t n, const char *route, bool incoming);
+/* Queues a link (json) for "<topic_prefix>._links" under key. */
+void cdc_sink_dlq_link(cdc_sink_dlq_t *d, const char *key, const char *json, size_t n);
 /* How many records are queued; cdc_sink_dlq_drop_from forgets the ones queued after that (a row
  * rolled back to its savepoint). */
 size_t cdc_sink_dlq_queued(const cdc_sink_dlq_t *d);

@@ -23,55 +23,68 @@ cdc_sink_find_part(sink_t *s, const char *topic, int32_t partition, size_t *idx)
     return NULL;
 }
 
-/* Every partition of every route topic, at its stored offset. */
+/* Every partition of topic (read for route r; LINKS_ROUTE: the links topic) at its stored
+ * offset. */
+static cdc_err_t
+assign_topic(sink_t *s, const char *topic, size_t r, const cdc_sink_offsets_t *stored,
+             cdc_errstr_t *es)
+{
+    int n = 0;
+    cdc_err_t err = cdc_kafka_partition_count(cdc_consumer_handle(s->c), topic, 10000, &n, es);
+    if (!err && n == 0) /* its source has not created it yet: tried again */
+        err = cdc_errstr_set(es, CDC_ERR_CONNECT, "sink %s: topic %s (%s%s) does not exist yet",
+                             s->conf->name, topic, r == LINKS_ROUTE ? "links" : "route ",
+                             r == LINKS_ROUTE ? "" : s->conf->routes[r].from);
+    for (int p = 0; !err && p < n; p++) {
+        s->parts = cdc_xrealloc(s->parts, (s->n_parts + 1) * sizeof(part_t));
+        part_t *pt = &s->parts[s->n_parts++];
+        memset(pt, 0, sizeof(*pt));
+        snprintf(pt->topic, sizeof(pt->topic), "%s", topic);
+        pt->partition = p;
+        pt->route = r;
+        pt->expected = -1;
+        pt->wait_offset = -1;
+        const cdc_sink_offset_t *o = cdc_sink_offsets_find(stored, topic, p);
+        int64_t low = 0, high = 0;
+        err = cdc_consumer_watermarks(s->c, topic, p, &low, &high, 10000, es);
+        if (err)
+            break;
+        if (o) {
+            pt->next = pt->expected = o->next_offset;
+            pt->epoch = o->epoch;
+            memcpy(pt->pos, o->source_pos, sizeof(pt->pos));
+        } else {
+            pt->next = low;
+        }
+        if (pt->next < low) {
+            err = cdc_errstr_set(es, CDC_ERR_FATAL,
+                                 "sink %s: %s[%d] offsets %lld..%lld were deleted by retention "
+                                 "before they were applied; re-snapshot %s into %s",
+                                 s->conf->name, topic, p, (long long)pt->next, (long long)low - 1,
+                                 r == LINKS_ROUTE ? "the linked tables" : s->conf->routes[r].from,
+                                 r == LINKS_ROUTE ? s->conf->name : s->conf->routes[r].to);
+            break;
+        }
+        pt->polled = pt->next;
+        err = cdc_consumer_assign(s->c, topic, p, pt->next, es);
+    }
+    return err;
+}
+
+/* Every partition of every route topic, and of the links topic when a route links records, at
+ * its stored offset. */
 cdc_err_t
 cdc_sink_assign(sink_t *s, const cdc_sink_offsets_t *stored, cdc_errstr_t *es)
 {
     cdc_buf_t topic;
     cdc_buf_init(&topic);
     cdc_err_t err = CDC_OK;
-    for (size_t r = 0; !err && r < s->conf->n_routes; r++) {
-        if ((err = cdc_sink_route_topic(s->cfg, &s->conf->routes[r], &topic, es)))
-            break;
-        int n = 0;
-        err = cdc_kafka_partition_count(cdc_consumer_handle(s->c), topic.data, 10000, &n, es);
-        if (!err && n == 0) /* its source has not created it yet: tried again */
-            err = cdc_errstr_set(es, CDC_ERR_CONNECT,
-                                 "sink %s: topic %s (route %s) does not exist yet", s->conf->name,
-                                 topic.data, s->conf->routes[r].from);
-        for (int p = 0; !err && p < n; p++) {
-            s->parts = cdc_xrealloc(s->parts, (s->n_parts + 1) * sizeof(part_t));
-            part_t *pt = &s->parts[s->n_parts++];
-            memset(pt, 0, sizeof(*pt));
-            snprintf(pt->topic, sizeof(pt->topic), "%s", topic.data);
-            pt->partition = p;
-            pt->route = r;
-            pt->expected = -1;
-            pt->wait_offset = -1;
-            const cdc_sink_offset_t *o = cdc_sink_offsets_find(stored, topic.data, p);
-            int64_t low = 0, high = 0;
-            err = cdc_consumer_watermarks(s->c, topic.data, p, &low, &high, 10000, es);
-            if (err)
-                break;
-            if (o) {
-                pt->next = pt->expected = o->next_offset;
-                pt->epoch = o->epoch;
-                memcpy(pt->pos, o->source_pos, sizeof(pt->pos));
-            } else {
-                pt->next = low;
-            }
-            if (pt->next < low) {
-                err = cdc_errstr_set(
-                    es, CDC_ERR_FATAL,
-                    "sink %s: %s[%d] offsets %lld..%lld were deleted by retention before they "
-                    "were applied; re-snapshot %s into %s",
-                    s->conf->name, topic.data, p, (long long)pt->next, (long long)low - 1,
-                    s->conf->routes[r].from, s->conf->routes[r].to);
-                break;
-            }
-            pt->polled = pt->next;
-            err = cdc_consumer_assign(s->c, topic.data, p, pt->next, es);
-        }
+    for (size_t r = 0; !err && r < s->conf->n_routes; r++)
+        if (!(err = cdc_sink_route_topic(s->cfg, &s->conf->routes[r], &topic, es)))
+            err = assign_topic(s, topic.data, r, stored, es);
+    if (!err && cdc_sink_has_links(s->conf)) {
+        cdc_topic_internal(&topic, s->cfg->kafka.topic_prefix, "links", NULL);
+        err = assign_topic(s, topic.data, LINKS_ROUTE, stored, es);
     }
     cdc_buf_deinit(&topic);
     return err;

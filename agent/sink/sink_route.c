@@ -249,9 +249,44 @@ cdc_sink_has_conflict_policy(const cdc_sink_conf_t *conf)
     return false;
 }
 
+const cdc_column_t *
+cdc_sink_link_value(const cdc_sink_row_t *row)
+{
+    const char *k = row->route->link_key;
+    const cdc_column_t *cols = row->is_delete ? row->before : row->cols;
+    size_t n = row->is_delete ? row->n_before : row->n_cols;
+    for (size_t i = 0; k && i < n; i++)
+        if (!strcmp(cols[i].name, k))
+            return cols[i].value.type == CDC_VAL_NULL ? NULL : &cols[i];
+    return NULL;
+}
+
+void
+cdc_sink_links_free(cdc_sink_link_t *links, size_t n)
+{
+    for (size_t i = 0; links && i < n; i++) {
+        free(links[i].map);
+        free(links[i].source);
+        free(links[i].source_key);
+        free(links[i].target_key);
+    }
+    free(links);
+}
+
+bool
+cdc_sink_has_links(const cdc_sink_conf_t *conf)
+{
+    for (size_t i = 0; i < conf->n_routes; i++)
+        if (conf->routes[i].link_map)
+            return true;
+    return false;
+}
+
 bool
 cdc_sink_route_updates(const cdc_route_conf_t *r, const char *name)
 {
+    if (r->link_key && !strcmp(r->link_key, name))
+        return false;
     if (r->conflict != CDC_CONFLICT_OWNER)
         return true;
     for (size_t i = 0; i < r->n_owner; i++)

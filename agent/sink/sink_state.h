@@ -10,10 +10,14 @@
 #include "cdc/topic.h"
 #include "sink_internal.h"
 
+/* The route of a partition of the links topic (<prefix>._links): records of its routes with a
+ * link_map. */
+#define LINKS_ROUTE SIZE_MAX
+
 typedef struct {
     char topic[CDC_TOPIC_MAX_LEN + 1];
     int32_t partition;
-    size_t route;
+    size_t route;     /* index in the sink's routes, or LINKS_ROUTE */
     int64_t next;     /* next offset to apply */
     int64_t expected; /* what cdc_sink_offsets holds (-1: no row yet) */
     uint32_t epoch;   /* guard: last applied position */
@@ -77,6 +81,14 @@ typedef struct {
     cdc_buf_t conflict_buf;       /* a conflict's record being built */
     bool *noted_before;           /* per route: said that its updates carry no before image */
 } sink_t;
+
+/* ---- records linked across systems (agent/sink/sink_links.c) ---- */
+
+/* A record of the links topic: applied to each route of the same map from the other system. */
+cdc_err_t cdc_sink_link_record(sink_t *s, item_t *it, part_t *pt, cdc_errstr_t *es);
+/* After a commit (and at start): sends the links cdc_id_map has not published yet to the links
+ * topic, then marks them published. */
+cdc_err_t cdc_sink_links_publish(sink_t *s, cdc_errstr_t *es);
 
 /* ---- partitions and their offsets (agent/sink/sink_parts.c) ---- */
 

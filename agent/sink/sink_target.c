@@ -74,6 +74,9 @@ cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_r
     size_t nc = row->is_delete ? 0 : row->n_cols;
     const char **types = cdc_xcalloc(nc + row->n_key + 1, sizeof(char *));
     err = cdc_sink_check_columns(row, tt, types, &b->add, es);
+    bool linked = row->route->link_map != NULL;
+    if (!err && linked)
+        err = ops->link_rows(t, tt, rows, n, es);
     const cdc_sink_row_t **kept = NULL;
     if (!err && res && row->route->conflict != CDC_CONFLICT_NONE) {
         kept = cdc_xcalloc(n, sizeof(*kept));
@@ -87,6 +90,8 @@ cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_r
         err = ops->update(t, tt, rows, n, types, es);
     else if (!err && n)
         err = ops->upsert(t, tt, rows, n, types, es);
+    if (!err && n && linked && !row->is_delete)
+        err = ops->record_links(t, tt, rows, n, es);
     free(kept);
     free(types);
     return err;
@@ -164,6 +169,8 @@ cdc_sink_target_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, boo
                      conf->name, es->msg);
     if (!err && lock)
         err = ops->offsets_ensure(t, es);
+    if (!err && lock && cdc_sink_has_links(conf))
+        err = ops->links_ensure(t, es);
     if (!err && lock && conf->applied_mark)
         err = ops->mark_session(t, es);
     if (err) {

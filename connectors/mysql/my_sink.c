@@ -16,6 +16,7 @@
 #include "cdc/json.h"
 #include "cdc/log.h"
 #include "cdc/sink.h"
+#include "cdc/sink_offsets.h"
 #include "mysql_conn.h"
 
 struct cdc_sink_target {
@@ -533,6 +534,198 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     return err;
 }
 
+/* ---- records linked across systems ---------------------------------------------------------- */
+
+static cdc_err_t
+links_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
+{
+    return exec(t,
+                "CREATE TABLE IF NOT EXISTS " CDC_ID_MAP_TABLE
+                " (map VARCHAR(64) NOT NULL, source VARCHAR(64) NOT NULL, source_key "
+                "VARCHAR(255) NOT NULL, target_key VARCHAR(255), published BOOLEAN NOT NULL "
+                "DEFAULT FALSE, PRIMARY KEY (map, source, source_key)) CHARACTER SET utf8mb4 "
+                "COLLATE utf8mb4_bin ENGINE=InnoDB",
+                es);
+}
+
+/* UPDATE tbl t JOIN (SELECT k, l UNION ALL ...) v ON t.link = v.l SET t.key = v.k WHERE t.key IS
+ * NULL, for the rows that carry a link_key value. */
+static cdc_err_t
+link_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+          size_t n, cdc_errstr_t *es)
+{
+    const cdc_route_conf_t *rt = rows[0]->route;
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "UPDATE ");
+    table_name(q, tt);
+    cdc_buf_puts(q, " t JOIN (");
+    size_t linked = 0;
+    for (size_t r = 0; !err && r < n; r++) {
+        const cdc_column_t *l = cdc_sink_link_value(rows[r]);
+        if (!l)
+            continue;
+        cdc_buf_puts(q, linked++ ? " UNION ALL SELECT " : "SELECT ");
+        err = literal(t, tt, cdc_sink_table_type(tt, rows[r]->key[0].name), &rows[r]->key[0], es);
+        cdc_buf_puts(q, " AS k, ");
+        if (!err)
+            err = literal(t, tt, cdc_sink_table_type(tt, l->name), l, es);
+        cdc_buf_puts(q, " AS l");
+    }
+    if (err || !linked)
+        return err;
+    cdc_buf_puts(q, ") v ON t.");
+    cdc_mysql_ident(q, rt->link_key);
+    cdc_buf_puts(q, " = v.l SET t.");
+    cdc_mysql_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " = v.k WHERE t.");
+    cdc_mysql_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " IS NULL");
+    return run(t, tt, es);
+}
+
+/* INSERT INTO cdc_id_map SELECT * FROM (SELECT map, source, t.key, t.link, whether the row carried
+ * it FROM tbl t WHERE t.key = k UNION ALL ...) x ON DUPLICATE KEY UPDATE. */
+static cdc_err_t
+record_links(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+             size_t n, cdc_errstr_t *es)
+{
+    const cdc_route_conf_t *rt = rows[0]->route;
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "INSERT INTO " CDC_ID_MAP_TABLE
+                    " (map, source, source_key, target_key, published) SELECT * FROM (");
+    for (size_t r = 0; !err && r < n; r++) {
+        cdc_buf_puts(q, r ? " UNION ALL SELECT " : "SELECT ");
+        cdc_mysql_literal(t->m, q, rt->link_map, strlen(rt->link_map));
+        cdc_buf_puts(q, ", ");
+        cdc_mysql_literal(t->m, q, rt->source, strlen(rt->source));
+        cdc_buf_puts(q, ", CAST(t.");
+        cdc_mysql_ident(q, rt->key[0]);
+        cdc_buf_puts(q, " AS CHAR), CAST(t.");
+        cdc_mysql_ident(q, rt->link_key);
+        cdc_buf_puts(q, " AS CHAR), ");
+        const cdc_column_t *l = cdc_sink_link_value(rows[r]);
+        const char *ltype = cdc_sink_table_type(tt, rt->link_key);
+        if (l && ltype)
+            err = literal(t, tt, ltype, l, es);
+        else
+            cdc_buf_puts(q, "NULL");
+        cdc_buf_puts(q, " <=> t.");
+        cdc_mysql_ident(q, rt->link_key);
+        cdc_buf_puts(q, " FROM ");
+        table_name(q, tt);
+        cdc_buf_puts(q, " t WHERE t.");
+        cdc_mysql_ident(q, rt->key[0]);
+        cdc_buf_puts(q, " = ");
+        if (!err)
+            err = literal(t, tt, cdc_sink_table_type(tt, rt->key[0]), &rows[r]->key[0], es);
+    }
+    if (err)
+        return err;
+    cdc_buf_puts(q, ") x ON DUPLICATE KEY UPDATE published = IF(target_key <=> "
+                    "VALUES(target_key), published OR VALUES(published), VALUES(published)), "
+                    "target_key = VALUES(target_key)");
+    return run(t, tt, es);
+}
+
+static cdc_err_t
+links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es)
+{
+    *out = NULL;
+    *n = 0;
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    char q[300];
+    snprintf(q, sizeof(q),
+             "SELECT map, source, source_key, target_key FROM " CDC_ID_MAP_TABLE
+             " WHERE NOT published AND target_key IS NOT NULL LIMIT %zu",
+             max);
+    if (mysql_query(t->m, q))
+        return my_error(t, "reading " CDC_ID_MAP_TABLE, es);
+    MYSQL_RES *r = mysql_store_result(t->m);
+    size_t rows = r ? (size_t)mysql_num_rows(r) : 0;
+    *out = cdc_xcalloc(rows + 1, sizeof(cdc_sink_link_t));
+    MYSQL_ROW row;
+    while (r && (row = mysql_fetch_row(r)))
+        (*out)[(*n)++] = (cdc_sink_link_t){cdc_xstrdup(row[0]), cdc_xstrdup(row[1]),
+                                           cdc_xstrdup(row[2]), cdc_xstrdup(row[3])};
+    mysql_free_result(r);
+    return CDC_OK;
+}
+
+/* " map = 'm' AND source = 's' AND source_key = 'k'" */
+static void
+link_where(cdc_sink_target_t *t, cdc_buf_t *q, const char *map, const char *source, const char *key)
+{
+    cdc_buf_puts(q, " WHERE map = ");
+    cdc_mysql_literal(t->m, q, map, strlen(map));
+    cdc_buf_puts(q, " AND source = ");
+    cdc_mysql_literal(t->m, q, source, strlen(source));
+    cdc_buf_puts(q, " AND source_key = ");
+    cdc_mysql_literal(t->m, q, key, strlen(key));
+}
+
+static cdc_err_t
+links_published(cdc_sink_target_t *t, const cdc_sink_link_t *links, size_t n, cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    cdc_buf_t *q = &t->base.sql;
+    for (size_t i = 0; !err && i < n; i++) {
+        cdc_buf_reset(q);
+        cdc_buf_puts(q, "UPDATE " CDC_ID_MAP_TABLE " SET published = TRUE");
+        link_where(t, q, links[i].map, links[i].source, links[i].source_key);
+        cdc_buf_puts(q, " AND target_key = ");
+        cdc_mysql_literal(t->m, q, links[i].target_key, strlen(links[i].target_key));
+        err = exec(t, q->data, es);
+    }
+    return err;
+}
+
+static cdc_err_t
+apply_link(cdc_sink_target_t *t, const cdc_route_conf_t *rt, const char *schema, const char *table,
+           const cdc_sink_link_t *l, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "UPDATE ");
+    cdc_mysql_ident(q, schema);
+    cdc_buf_putc(q, '.');
+    cdc_mysql_ident(q, table);
+    cdc_buf_puts(q, " SET ");
+    cdc_mysql_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " = ");
+    cdc_mysql_literal(t->m, q, l->target_key, strlen(l->target_key));
+    cdc_buf_puts(q, " WHERE ");
+    cdc_mysql_ident(q, rt->link_key);
+    cdc_buf_puts(q, " = ");
+    cdc_mysql_literal(t->m, q, l->source_key, strlen(l->source_key));
+    cdc_buf_puts(q, " AND ");
+    cdc_mysql_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " IS NULL");
+    cdc_err_t err = exec(t, q->data, es);
+    if (err)
+        return err;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "INSERT INTO " CDC_ID_MAP_TABLE
+                    " (map, source, source_key, target_key, published) VALUES (");
+    const char *v[] = {rt->link_map, rt->source, l->target_key, l->source_key};
+    for (int i = 0; i < 4; i++) {
+        cdc_mysql_literal(t->m, q, v[i], strlen(v[i]));
+        cdc_buf_puts(q, ", ");
+    }
+    cdc_buf_puts(q, "TRUE) ON DUPLICATE KEY UPDATE target_key = VALUES(target_key), published = "
+                    "TRUE");
+    return exec(t, q->data, es);
+}
+
 /* ---- conflict checks ------------------------------------------------------------------------- */
 
 /* CASE comparing t.<name> with the literal in lit (NULL older than any value). */
@@ -644,6 +837,12 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .update = update_rows,
     .delete_rows = delete_rows,
     .read_locked = read_locked,
+    .links_ensure = links_ensure,
+    .link_rows = link_rows,
+    .record_links = record_links,
+    .links_pending = links_pending,
+    .links_published = links_published,
+    .apply_link = apply_link,
     .sync = my_sync,
     .exec = exec,
     .quote_ident = cdc_mysql_ident,

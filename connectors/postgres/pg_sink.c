@@ -17,6 +17,7 @@
 #include "cdc/json.h"
 #include "cdc/log.h"
 #include "cdc/sink.h"
+#include "cdc/sink_offsets.h"
 #include "pg.h"
 #include "pg_internal.h"
 
@@ -239,11 +240,10 @@ load_columns(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es)
 
 /* ---- values ---------------------------------------------------------------------------------- */
 
-/* Before a statement for n rows like rows[0]: room for its parameters, empty buffers. */
+/* Room for need parameters, empty buffers. */
 static void
-statement_start(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n)
+params_reserve(cdc_sink_target_t *t, size_t need)
 {
-    size_t need = n * ((rows[0]->is_delete ? 0 : rows[0]->n_cols) + rows[0]->n_key) + 1;
     if (need > t->cap_params) {
         t->cap_params = need * 2;
         t->val_off = cdc_xrealloc(t->val_off, t->cap_params * sizeof(size_t));
@@ -251,6 +251,13 @@ statement_start(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t 
     }
     cdc_buf_reset(&t->vals);
     cdc_buf_reset(&t->base.sql);
+}
+
+/* Before a statement for n rows like rows[0]: room for its parameters, empty buffers. */
+static void
+statement_start(cdc_sink_target_t *t, const cdc_sink_row_t *const *rows, size_t n)
+{
+    params_reserve(t, n * ((rows[0]->is_delete ? 0 : rows[0]->n_cols) + rows[0]->n_key) + 1);
 }
 
 /* One element of an array as PostgreSQL's array input reads it: quoted with backslash escapes,
@@ -426,6 +433,17 @@ param(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *type, const 
     return err;
 }
 
+/* "$i::type" for value c of column name, its value added as parameter i. */
+static cdc_err_t
+typed_param(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_column_t *c, size_t *np,
+            cdc_errstr_t *es)
+{
+    const char *type = cdc_sink_table_type(tt, c->name);
+    cdc_err_t err = param(t, tt, type, c, np, es);
+    cdc_buf_printf(&t->base.sql, "::%s", type);
+    return err;
+}
+
 /* "WHERE k1 = $1 AND ..." for one row. */
 static cdc_err_t
 where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row, size_t *np,
@@ -541,11 +559,16 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
         cdc_buf_puts(q, r ? ", (" : "(");
         k = 0;
         for (size_t i = 0; !err && i < rows[r]->n_cols; i++) {
+            const cdc_column_t *c = &rows[r]->cols[i];
             if (!types[i])
                 continue;
             if (k++)
                 cdc_buf_puts(q, ", ");
-            err = param(t, tt, types[i], &rows[r]->cols[i], &np, es);
+            if (c->value.type == CDC_VAL_NULL && row->route->link_key &&
+                !strcmp(c->name, row->route->link_key))
+                cdc_buf_puts(q, "DEFAULT"); /* the target makes its own key */
+            else
+                err = param(t, tt, types[i], c, &np, es);
         }
         cdc_buf_putc(q, ')');
     }
@@ -571,18 +594,205 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     return err ? err : send(t, tt, np, es);
 }
 
-/* ---- conflict checks ------------------------------------------------------------------------- */
+/* ---- records linked across systems ---------------------------------------------------------- */
 
-/* "$i::type" for value c of column name, its value added as parameter i. */
 static cdc_err_t
-typed_param(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_column_t *c, size_t *np,
-            cdc_errstr_t *es)
+links_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
-    const char *type = cdc_sink_table_type(tt, c->name);
-    cdc_err_t err = param(t, tt, type, c, np, es);
-    cdc_buf_printf(&t->base.sql, "::%s", type);
+    PGresult *r = PQexec(t->c, "SELECT to_regclass('" CDC_ID_MAP_TABLE "') IS NOT NULL");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return pg_error(t, r, "looking for " CDC_ID_MAP_TABLE, es);
+    bool exists = !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    if (exists)
+        return CDC_OK;
+    r = PQexec(t->c, "BEGIN; SELECT pg_advisory_xact_lock(hashtext('" CDC_ID_MAP_TABLE "')); "
+                     "CREATE TABLE IF NOT EXISTS " CDC_ID_MAP_TABLE
+                     " (map text NOT NULL, source text NOT NULL, source_key text NOT NULL, "
+                     "target_key text, published boolean NOT NULL DEFAULT false, "
+                     "PRIMARY KEY (map, source, source_key)); COMMIT");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        cdc_err_t err = pg_error(t, r, "creating " CDC_ID_MAP_TABLE, es);
+        PQclear(PQexec(t->c, "ROLLBACK"));
+        return err;
+    }
+    PQclear(r);
+    return CDC_OK;
+}
+
+/* UPDATE tbl t SET key = v.k FROM (VALUES ($1::type, $2::type), ...) v(k, l) WHERE t.link = v.l
+ * AND t.key IS NULL, for the rows that carry a link_key value. */
+static cdc_err_t
+link_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+          size_t n, cdc_errstr_t *es)
+{
+    const cdc_route_conf_t *rt = rows[0]->route;
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    params_reserve(t, 2 * n + 1);
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_puts(q, "UPDATE ");
+    table_ident(q, tt);
+    cdc_buf_puts(q, " t SET ");
+    quote_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " = v.k FROM (VALUES ");
+    size_t np = 0, linked = 0;
+    for (size_t r = 0; !err && r < n; r++) {
+        const cdc_column_t *l = cdc_sink_link_value(rows[r]);
+        if (!l)
+            continue;
+        cdc_buf_puts(q, linked++ ? ", (" : "(");
+        err = typed_param(t, tt, &rows[r]->key[0], &np, es);
+        cdc_buf_puts(q, ", ");
+        if (!err)
+            err = typed_param(t, tt, l, &np, es);
+        cdc_buf_putc(q, ')');
+    }
+    if (err || !linked)
+        return err;
+    cdc_buf_puts(q, ") v(k, l) WHERE t.");
+    quote_ident(q, rt->link_key);
+    cdc_buf_puts(q, " = v.l AND t.");
+    quote_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " IS NULL");
+    return run(t, tt, np, NULL, es);
+}
+
+/* INSERT INTO cdc_id_map SELECT map, source, t.key, t.link, whether the row carried it FROM tbl t
+ * JOIN (VALUES ...) v(k, c) ON t.key = v.k ON CONFLICT DO UPDATE. */
+static cdc_err_t
+record_links(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+             size_t n, cdc_errstr_t *es)
+{
+    const cdc_route_conf_t *rt = rows[0]->route;
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    params_reserve(t, 2 * n + 3);
+    cdc_buf_t *q = &t->base.sql;
+    const char *names[] = {rt->link_map, rt->source};
+    size_t np = 0;
+    for (int i = 0; i < 2; i++) {
+        t->val_off[np++] = t->vals.len;
+        cdc_buf_append(&t->vals, names[i], strlen(names[i]) + 1);
+    }
+    cdc_buf_puts(q, "INSERT INTO " CDC_ID_MAP_TABLE " (map, source, source_key, target_key, "
+                    "published) SELECT $1, $2, t.");
+    quote_ident(q, rt->key[0]);
+    cdc_buf_puts(q, "::text, t.");
+    quote_ident(q, rt->link_key);
+    cdc_buf_puts(q, "::text, v.c IS NOT DISTINCT FROM t.");
+    quote_ident(q, rt->link_key);
+    cdc_buf_puts(q, "::text FROM ");
+    table_ident(q, tt);
+    cdc_buf_puts(q, " t JOIN (VALUES ");
+    const char *ltype = cdc_sink_table_type(tt, rt->link_key);
+    for (size_t r = 0; !err && r < n; r++) {
+        cdc_buf_puts(q, r ? ", (" : "(");
+        err = typed_param(t, tt, &rows[r]->key[0], &np, es);
+        cdc_buf_puts(q, ", ");
+        const cdc_column_t *l = cdc_sink_link_value(rows[r]);
+        if (!err && l && ltype) {
+            err = typed_param(t, tt, l, &np, es);
+        } else {
+            cdc_buf_printf(q, "$%zu", np + 1);
+            t->val_off[np++] = SIZE_MAX;
+        }
+        cdc_buf_puts(q, "::text)");
+    }
+    if (err)
+        return err;
+    cdc_buf_puts(q, ") v(k, c) ON t.");
+    quote_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " = v.k ON CONFLICT (map, source, source_key) DO UPDATE SET target_key = "
+                    "EXCLUDED.target_key, published = EXCLUDED.published OR (" CDC_ID_MAP_TABLE
+                    ".published AND " CDC_ID_MAP_TABLE
+                    ".target_key IS NOT DISTINCT FROM EXCLUDED.target_key)");
+    return run(t, tt, np, NULL, es);
+}
+
+static cdc_err_t
+links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es)
+{
+    *out = NULL;
+    *n = 0;
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    char lim[24];
+    snprintf(lim, sizeof(lim), "%zu", max);
+    const char *params[] = {lim};
+    PGresult *r = PQexecParams(t->c,
+                               "SELECT map, source, source_key, target_key FROM " CDC_ID_MAP_TABLE
+                               " WHERE NOT published AND target_key IS NOT NULL LIMIT $1::int",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return pg_error(t, r, "reading " CDC_ID_MAP_TABLE, es);
+    *n = (size_t)PQntuples(r);
+    *out = cdc_xcalloc(*n + 1, sizeof(cdc_sink_link_t));
+    for (size_t i = 0; i < *n; i++)
+        (*out)[i] = (cdc_sink_link_t){
+            cdc_xstrdup(PQgetvalue(r, (int)i, 0)), cdc_xstrdup(PQgetvalue(r, (int)i, 1)),
+            cdc_xstrdup(PQgetvalue(r, (int)i, 2)), cdc_xstrdup(PQgetvalue(r, (int)i, 3))};
+    PQclear(r);
+    return CDC_OK;
+}
+
+static cdc_err_t
+links_published(cdc_sink_target_t *t, const cdc_sink_link_t *links, size_t n, cdc_errstr_t *es)
+{
+    cdc_err_t err = pg_sync(t, es);
+    for (size_t i = 0; !err && i < n; i++) {
+        const char *params[] = {links[i].map, links[i].source, links[i].source_key,
+                                links[i].target_key};
+        PGresult *r = PQexecParams(t->c,
+                                   "UPDATE " CDC_ID_MAP_TABLE " SET published = true WHERE map = "
+                                   "$1 AND source = $2 AND source_key = $3 AND target_key = $4",
+                                   4, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return pg_error(t, r, "updating " CDC_ID_MAP_TABLE, es);
+        PQclear(r);
+    }
     return err;
 }
+
+static cdc_err_t
+apply_link(cdc_sink_target_t *t, const cdc_route_conf_t *rt, const char *schema, const char *table,
+           const cdc_sink_link_t *l, cdc_errstr_t *es)
+{
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "WITH u AS (UPDATE ");
+    quote_ident(q, schema);
+    cdc_buf_putc(q, '.');
+    quote_ident(q, table);
+    cdc_buf_puts(q, " t SET ");
+    quote_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " = $1 WHERE t.");
+    quote_ident(q, rt->link_key);
+    cdc_buf_puts(q, "::text = $2 AND t.");
+    quote_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " IS NULL RETURNING 1) INSERT INTO " CDC_ID_MAP_TABLE
+                    " (map, source, source_key, target_key, published) VALUES ($3, $4, $5, $6, "
+                    "true) ON CONFLICT (map, source, source_key) DO UPDATE SET target_key = "
+                    "EXCLUDED.target_key, published = true");
+    const char *params[] = {l->target_key, l->source_key, rt->link_map,
+                            rt->source,    l->target_key, l->source_key};
+    PGresult *r = PQexecParams(t->c, q->data, 6, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        char what[600];
+        snprintf(what, sizeof(what), "linking %s.%s", schema, table);
+        return pg_error(t, r, what, es);
+    }
+    PQclear(r);
+    return CDC_OK;
+}
+
+/* ---- conflict checks ------------------------------------------------------------------------- */
 
 /* Column name of t against v.<alias>: equal as the column's type prints them (json as jsonb,
  * which has an equality), so what the target stored compares to what the event carries. */
@@ -607,15 +817,8 @@ read_locked(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_pro
         return err;
     const cdc_sink_probe_t *p0 = &probes[0];
     const cdc_sink_row_t *row0 = p0->row;
-    size_t per_row = 2 + row0->n_key + p0->n_cmp;
-    if (n * per_row + 1 > t->cap_params) {
-        t->cap_params = (n * per_row + 1) * 2;
-        t->val_off = cdc_xrealloc(t->val_off, t->cap_params * sizeof(size_t));
-        t->params = cdc_xrealloc(t->params, t->cap_params * sizeof(char *));
-    }
-    cdc_buf_reset(&t->vals);
+    params_reserve(t, n * (2 + row0->n_key + p0->n_cmp) + 1);
     cdc_buf_t *q = &t->base.sql;
-    cdc_buf_reset(q);
     cdc_buf_puts(q, "SELECT v.i, row_to_json(t)::text, TRUE");
     for (size_t j = 0; j < p0->n_cmp; j++)
         same_expr(q, tt, p0->cmp[j].name, j);
@@ -708,6 +911,12 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .update = update_rows,
     .delete_rows = delete_rows,
     .read_locked = read_locked,
+    .links_ensure = links_ensure,
+    .link_rows = link_rows,
+    .record_links = record_links,
+    .links_pending = links_pending,
+    .links_published = links_published,
+    .apply_link = apply_link,
     .sync = pg_sync,
     .exec = exec,
     .quote_ident = quote_ident,

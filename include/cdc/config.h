@@ -139,6 +139,11 @@ typedef struct {
     size_t n_tie_break;
     cdc_kv_t *owner; /* owner: target column -> the source that owns it */
     size_t n_owner;
+    /* Records linked across systems: the target makes its own key (link_key, e.g. an
+     * AUTO_INCREMENT or a sequence) beside the column holding the source's key (the route's one
+     * key column); the pair is kept in the target's cdc_id_map under link_map. */
+    char *link_map;
+    char *link_key;
     cdc_deletes_t deletes;
     char *soft_column; /* soft: the column a delete sets */
     char *soft_value;  /* soft: its value; NULL: the delete's commit time */

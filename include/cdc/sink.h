@@ -58,6 +58,12 @@ typedef struct {
     char *json; /* the target row as a JSON object (the target's types) */
 } cdc_sink_current_t;
 
+/* A link between records of two systems: source's row source_key is target_key in the other
+ * system (a row of cdc_id_map, or a record of <prefix>._links). */
+typedef struct {
+    char *map, *source, *source_key, *target_key;
+} cdc_sink_link_t;
+
 /* A target table's columns and their type names, as the target reports them. */
 typedef struct {
     char *schema, *table;
@@ -142,6 +148,30 @@ typedef struct cdc_sink_ops {
                         cdc_errstr_t *es);
     cdc_err_t (*delete_rows)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
                              const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es);
+    /* Linked routes (link_map): creates cdc_id_map(map, source, source_key, target_key,
+     * published) when missing. */
+    cdc_err_t (*links_ensure)(cdc_sink_target_t *t, cdc_errstr_t *es);
+    /* Linked routes, before rows[0..n) of tt are written: a target row that holds a row's
+     * link_key value (cdc_sink_link_value) but no source key yet gets the row's key, so the
+     * statement finds it by key instead of inserting a second record. */
+    cdc_err_t (*link_rows)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
+                           const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es);
+    /* Linked routes, after upserting rows[0..n): records each row's pair (its key, the target
+     * row's link_key) in cdc_id_map in the same transaction; published stays false while the
+     * source's row does not carry that target key (it is sent back: cdc_sink_links_publish). */
+    cdc_err_t (*record_links)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
+                              const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es);
+    /* Up to max links of cdc_id_map not published yet, into out (strings malloc'd). */
+    cdc_err_t (*links_pending)(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n,
+                               cdc_errstr_t *es);
+    /* Outside a transaction: marks links[0..n) published (unless their target_key changed). */
+    cdc_err_t (*links_published)(cdc_sink_target_t *t, const cdc_sink_link_t *links, size_t n,
+                                 cdc_errstr_t *es);
+    /* Inside the transaction: a link sent back by the other system's sink for route r: the row
+     * whose r->link_key is l->source_key learns l->target_key in its key column (when it has
+     * none yet), and the pair goes to cdc_id_map as published. */
+    cdc_err_t (*apply_link)(cdc_sink_target_t *t, const cdc_route_conf_t *r, const char *schema,
+                            const char *table, const cdc_sink_link_t *l, cdc_errstr_t *es);
     /* Conflict checks, inside the transaction, once the statement left running is done: locks
      * the target rows of probes[0..n) (by key; one table tt; the same cmp names) until the
      * transaction ends, so nothing changes them between this and the write, and compares them
@@ -177,10 +207,17 @@ void cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type
 const char *cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name);
 void cdc_sink_tables_free(cdc_sink_tables_t *ts);
 bool cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name);
+/* The value a row carries for its route's link_key (an upsert's, or a delete's before image);
+ * NULL when it has none or it is NULL. */
+const cdc_column_t *cdc_sink_link_value(const cdc_sink_row_t *row);
+void cdc_sink_links_free(cdc_sink_link_t *links, size_t n);
+/* Whether a route of conf links records (link_map). */
+bool cdc_sink_has_links(const cdc_sink_conf_t *conf);
 /* Whether a route of conf has a conflict policy (its sink writes "<prefix>._conflicts"). */
 bool cdc_sink_has_conflict_policy(const cdc_sink_conf_t *conf);
-/* Whether an update of the row's route writes column name: always, except under conflict: owner
- * a column the route's source does not own (set only when the row is inserted). */
+/* Whether an update of the row's route writes column name: always, except the target's own key
+ * of a linked route and, under conflict: owner, a column the route's source does not own (set
+ * only when the row is inserted). */
 bool cdc_sink_route_updates(const cdc_route_conf_t *r, const char *name);
 /* Whether the sink's session turns foreign-key checks off: every route has fk_checks: false. */
 bool cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf);

@@ -19,6 +19,9 @@
  * row here (id: its applied_mark), so that a binlog reader of the same agent cluster knows the
  * transaction and skips it (no echo). */
 #define CDC_SINK_TXN_TABLE "cdc_sink_txn"
+/* Records linked across systems (routes with link): map, source, source_key, target_key,
+ * published (the pair was sent back to the source's side). */
+#define CDC_ID_MAP_TABLE "cdc_id_map"
 
 typedef struct {
     char topic[256];

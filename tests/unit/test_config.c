@@ -313,6 +313,38 @@ test_route_conflict(void **state)
     cdc_config_free(cfg);
 }
 
+/* link: one key column, another link key; the target's own key is never updated. */
+static void
+test_route_link(void **state)
+{
+    const char *head = HEAD "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
+                            "      - {from: crm.public.a, to: erp.a, ";
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml), "%skey: [crm_id], link: {map: account, key: erp_id}}\n", head);
+    cdc_errstr_t es = {{0}};
+    cdc_config_t *cfg = cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es);
+    if (!cfg)
+        fail_msg("%s", es.msg);
+    const cdc_route_conf_t *r = &cfg->sinks[0].routes[0];
+    assert_string_equal(r->link_map, "account");
+    assert_string_equal(r->link_key, "erp_id");
+    assert_false(cdc_sink_route_updates(r, "erp_id"));
+    assert_true(cdc_sink_route_updates(r, "name"));
+    assert_true(cdc_sink_has_links(&cfg->sinks[0]));
+    cdc_config_free(cfg);
+    const char *bad[][2] = {
+        {"link: {map: account, key: erp_id}}", "a linked route needs key"},
+        {"key: [crm_id], link: {map: account, key: crm_id}}", "link.key is the target's own key"},
+        {"key: [crm_id], link: {map: account}}", "routes[0].link.key: required key missing"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(yaml, sizeof(yaml), "%s%s\n", head, bad[i][0]);
+        assert_null(cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es));
+        if (!strstr(es.msg, bad[i][1]))
+            fail_msg("%s: %s", bad[i][0], es.msg);
+    }
+}
+
 /* capture_sink_changes: the source publishes what the sinks applied (no mark to skip). */
 static void
 test_capture_sink_changes(void **state)
@@ -346,6 +378,7 @@ main(void)
         cmocka_unit_test(test_shipped_configs_load),
         cmocka_unit_test(test_route_details),
         cmocka_unit_test(test_route_conflict),
+        cmocka_unit_test(test_route_link),
         cmocka_unit_test(test_embedded_refused_on_request),
         cmocka_unit_test(test_capture_sink_changes),
     };

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Records linked across systems: CRM accounts (PostgreSQL, id from a sequence, erp_id beside it)
+# and ERP customers (MariaDB, erp_id AUTO_INCREMENT from 1000, crm_id beside it), synced both ways
+# with link: {map: account}. A CRM account reaches the ERP as a new customer with its own erp_id
+# and the CRM row learns that erp_id; an ERP customer reaches the CRM with a new id and the ERP
+# row learns it; both pairs are in each side's cdc_id_map. No echo (the key set by a link is not
+# published again), no second record (a row that already knows the other key is linked instead of
+# inserted twice), updates and deletes find the linked row by either key; with the agent killed
+# while both sides create records, every record exists once on each side, linked both ways.
+. "$(dirname "$0")/../harness/agent_test.sh"
+trap cleanup_tmp EXIT
+
+pg_reset lk lk
+pg -c "DROP TABLE IF EXISTS cdc_id_map;
+       CREATE TABLE accounts (id serial PRIMARY KEY, name text, erp_id int UNIQUE);
+       ALTER TABLE accounts REPLICA IDENTITY FULL" >/dev/null
+my -e "DROP TABLE IF EXISTS customers, cdc_id_map;
+       CREATE TABLE customers (erp_id INT AUTO_INCREMENT PRIMARY KEY, crm_id INT UNIQUE,
+         company_name VARCHAR(100)) AUTO_INCREMENT = 1000"
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._links 2" "cdc.crm.public.accounts 2" \
+    "cdc.erp.cdc_test.customers 2" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1"
+
+http_port=$(free_port)
+two_way_config "$tmp/agent.yaml" links sources: \
+"  - {name: crm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
+     password_env: PGPASSWORD, tables: [public.accounts], slot: lk, publication: lk, heartbeat_ms: 1000}" \
+"  - {name: erp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+     database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.customers], heartbeat_ms: 1000}" \
+sinks: \
+"  - {name: toerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+     database: cdc_test, batch_ms: 20, routes: [{from: crm.public.accounts, to: cdc_test.customers,
+     columns: {id: crm_id, name: company_name, erp_id: erp_id}, key: [crm_id],
+     link: {map: account, key: erp_id}}]}" \
+"  - {name: tocrm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
+     password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.customers, to: public.accounts,
+     columns: {erp_id: erp_id, crm_id: id, company_name: name}, key: [erp_id],
+     link: {map: account, key: id}}]}"
+sed -i "s/^agent: {name: links}/agent: {name: links, http: \"127.0.0.1:$http_port\"}/" "$tmp/agent.yaml"
+
+crm_rows() { pg -Atc "SELECT concat_ws('|', id, erp_id, name) FROM accounts ORDER BY id"; }
+erp_rows() { my -N -e "SELECT CONCAT_WS('|', crm_id, erp_id, company_name) FROM customers ORDER BY crm_id"; }
+both_equal() { # what
+    local i
+    for i in $(seq 1 300); do [ "$(crm_rows | md5sum)" = "$(erp_rows | md5sum)" ] && break; sleep 0.1; done
+    assert_eq "$(crm_rows)" "$(erp_rows)" "$1: both sides equal, linked"
+}
+events() { "$CDC_TOPIC_DUMP" "$boot" "$1" | wc -l; }
+
+# a link this side knows before the agent runs: CRM account 50 already names ERP customer 999,
+# which does not know it yet
+my -e "INSERT INTO customers VALUES (999, NULL, 'known')"
+pg -c "INSERT INTO accounts VALUES (50, 'known', 999); SELECT setval('accounts_id_seq', 50)" >/dev/null
+start_agent
+wait_offsets '"source":"crm"' 300 && ok || bad "crm source started"
+wait_offsets '"source":"erp"' 300 && ok || bad "erp source started"
+both_equal "a row that knew its partner"
+assert_eq 1 "$(my -N -e "SELECT count(*) FROM customers")" "linked, not inserted twice"
+
+pg -c "INSERT INTO accounts (name) VALUES ('acme')" >/dev/null
+both_equal "a CRM account"
+acme=$(pg -Atc "SELECT id FROM accounts WHERE name = 'acme'")
+assert_eq "$acme|1000|acme" "$(crm_rows | grep acme)" "the CRM row learned its erp_id"
+my -e "INSERT INTO customers (company_name) VALUES ('globex')"
+both_equal "an ERP customer"
+crm_id=$(pg -Atc "SELECT id FROM accounts WHERE name = 'globex'")
+assert_eq "1001" "$(my -N -e "SELECT erp_id FROM customers WHERE crm_id = $crm_id")" "the ERP row learned its crm id"
+assert_eq "account|crm|$acme|1000|1" "$(my -N -e "SELECT CONCAT_WS('|', map, source, source_key, target_key, published) FROM cdc_id_map WHERE source_key = '$acme'")" \
+    "the ERP's cdc_id_map: the pair, published"
+assert_eq "account|erp|1000|$acme|t" "$(pg -Atc "SELECT concat_ws('|', map, source, source_key, target_key, published) FROM cdc_id_map WHERE source_key = '1000'")" \
+    "the CRM's cdc_id_map: the pair it learned"
+assert_eq "account|erp|1001|$crm_id|t" "$(pg -Atc "SELECT concat_ws('|', map, source, source_key, target_key, published) FROM cdc_id_map WHERE source_key = '1001'")" \
+    "the CRM's cdc_id_map: the pair it made"
+pg -c "UPDATE accounts SET name = 'acme inc' WHERE name = 'acme'" >/dev/null
+my -e "UPDATE customers SET company_name = 'globex ltd' WHERE company_name = 'globex'"
+both_equal "an update on each side"
+sleep 2
+assert_eq 3 "$(events cdc.crm.public.accounts)" \
+    "CRM topic: the snapshot of 50, acme's insert and update only (no echo of a link or an insert)"
+assert_eq 3 "$(events cdc.erp.cdc_test.customers)" "ERP topic: the snapshot of 999, globex's insert and update only" 
+pg -c "DELETE FROM accounts WHERE name = 'acme inc'" >/dev/null
+my -e "DELETE FROM customers WHERE company_name = 'globex ltd'"
+both_equal "a delete on each side"
+
+# ---- both sides create records while the agent is killed ----
+for i in $(seq 1 150); do echo "INSERT INTO accounts (name) VALUES ('c$i');"; done >"$tmp/crm.sql"
+for i in $(seq 1 150); do echo "INSERT INTO customers (company_name) VALUES ('e$i');"; done >"$tmp/erp.sql"
+pg -f "$tmp/crm.sql" >/dev/null &
+w1=$!
+my <"$tmp/erp.sql" &
+w2=$!
+for k in 1 2; do
+    sleep "0.$((RANDOM % 6 + 3))"
+    kill -9 "$agent_pid"
+    wait "$agent_pid" 2>/dev/null || true
+    start_agent
+done
+wait "$w1" "$w2"
+both_equal "150 records created on each side, the agent killed twice"
+assert_eq 301 "$(pg -Atc "SELECT count(*) FROM accounts")" "every record once in the CRM"
+assert_eq 301 "$(my -N -e "SELECT count(*) FROM customers")" "every record once in the ERP"
+assert_eq 0 "$(pg -Atc "SELECT count(*) FROM accounts WHERE erp_id IS NULL")" "every CRM row linked"
+assert_eq 0 "$(my -N -e "SELECT count(*) FROM customers WHERE crm_id IS NULL")" "every ERP row linked"
+agent_stop
+assert_eq 0 "$rc" "graceful stop"
+assert_contains "$(cat "$tmp/agent.log")" "link(s) back through cdc._links" "links sent back"
+finish
