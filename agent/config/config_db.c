@@ -259,7 +259,7 @@ static const char *const sink_required[] = {"name", "type", "routes", NULL};
 static const char *const route_keys[] = {
     "from",     "to",        "topic",    "columns",    "constants", "key",   "on_unknown_column",
     "truncate", "fk_checks", "conflict", "lww_column", "tie_break", "owner", "deletes",
-    "link",     NULL};
+    "link",     "match_on",  NULL};
 static const char *const route_required[] = {"from", "to", NULL};
 
 /* owner: { <source>: [target columns], ... }, kept as column -> source. */
@@ -400,6 +400,8 @@ route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
         return route_deletes(c, v, path, r);
     if (!strcmp(key, "link"))
         return route_link(c, v, path, r);
+    if (!strcmp(key, "match_on"))
+        return cfg_str_list(c, v, path, &r->match_on, &r->n_match_on);
     if (!(err = cfg_enum(c, v, path, unknown, &e)))
         r->on_unknown_column = (cdc_unknown_column_t)e;
     return err;
@@ -460,6 +462,11 @@ static cdc_err_t
 link_validate(cfg_t *c, yaml_node_t *n, const char *path, const cdc_route_conf_t *r)
 {
     char kp[CFG_PATH_MAX];
+    if (r->match_on && !r->link_map) {
+        cfg_path_key(kp, path, "match_on");
+        return cfg_fail(c, cfg_map_get(c, n, "match_on"), kp,
+                        "only with link (it links a new record to an unlinked one)");
+    }
     if (!r->link_map)
         return CDC_OK;
     if (r->n_key != 1) {
@@ -707,6 +714,7 @@ cfg_free_sinks(cdc_config_t *cfg)
             cfg_free_kv(rt->owner, rt->n_owner);
             free(rt->link_map);
             free(rt->link_key);
+            cfg_free_list(rt->match_on, rt->n_match_on);
             free(rt->soft_column);
             free(rt->soft_value);
             free(rt->source);

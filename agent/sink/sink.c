@@ -641,7 +641,7 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     /* statements of a quarter batch: the target runs one while the next is prepared */
     size_t per_statement =
         conf->batch_size >= 400 ? (size_t)conf->batch_size / 4 : (size_t)conf->batch_size;
-    s.resolver = (cdc_sink_resolver_t){cdc_sink_resolve, &s};
+    s.resolver = (cdc_sink_resolver_t){cdc_sink_resolve, cdc_sink_ambiguous, &s};
     cdc_buf_init(&s.conflict_buf);
     s.noted_before = cdc_xcalloc(conf->n_routes + 1, sizeof(bool));
     cdc_sink_grouper_init(&s.grouper, !cdc_sink_fk_checks_off(conf), per_statement, &s.resolver);

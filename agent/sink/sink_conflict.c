@@ -1,8 +1,8 @@
 /*
- * Conflict checks of routes with a conflict policy (docs/sinks.md "Conflicts"), the resolver
- * cdc_sink_apply calls for a group of rows before writing them. A conflict is an incoming change
- * whose starting point no longer matches the target row: an update or delete whose before image
- * (the columns the route writes) differs from the target row, an update whose row the target
+ * Conflict checks of routes with a conflict policy (docs/sinks.md "Two-way sync: conflicts"), the
+ * resolver cdc_sink_apply calls for a group of rows before writing them. A conflict is an incoming
+ * change whose starting point no longer matches the target row: an update or delete whose before
+ * image (the columns the route writes) differs from the target row, an update whose row the target
  * deleted, a new row (insert or snapshot read) whose key the target already holds with other
  * values, or, under lww without a before image, a target row with a newer lww_column. The
  * target locks and compares the rows in one statement (ops->read_locked) inside the batch's
@@ -149,7 +149,7 @@ classify(const cdc_sink_row_t *row, const cdc_sink_probe_t *p, const cdc_sink_cu
 /* The _conflicts record: both versions and the decision. */
 static void
 conflict_json(sink_t *s, cdc_buf_t *b, const cdc_sink_row_t *row, const cdc_sink_current_t *cur,
-              const char *why, bool apply, const rd_kafka_message_t *m)
+              const char *policy, const char *why, bool apply, const rd_kafka_message_t *m)
 {
     const cdc_route_conf_t *r = row->route;
     cdc_errstr_t ignore;
@@ -160,8 +160,7 @@ conflict_json(sink_t *s, cdc_buf_t *b, const cdc_sink_row_t *row, const cdc_sink
     cdc_json_write_string_lossy(b, r->from, strlen(r->from));
     cdc_buf_puts(b, ",\"table\":");
     cdc_json_write_string_lossy(b, r->to, strlen(r->to));
-    cdc_buf_printf(b,
-                   ",\"policy\":\"%s\",\"resolution\":\"%s\",\"reason\":", policy_name(r->conflict),
+    cdc_buf_printf(b, ",\"policy\":\"%s\",\"resolution\":\"%s\",\"reason\":", policy,
                    apply ? "incoming" : "target");
     cdc_json_write_string_lossy(b, why, strlen(why));
     cdc_buf_puts(b, ",\"key\":{");
@@ -198,7 +197,8 @@ decide(sink_t *s, const cdc_sink_probe_t *probes, const cdc_sink_current_t *cur,
         const char *why = classify(row, &probes[i], &cur[i], &apply);
         if (why) {
             const rd_kafka_message_t *m = s->items[row->item].m;
-            conflict_json(s, &s->conflict_buf, row, &cur[i], why, apply, m);
+            conflict_json(s, &s->conflict_buf, row, &cur[i], policy_name(row->route->conflict), why,
+                          apply, m);
             cdc_sink_dlq_conflict(s->dlq, m, s->conflict_buf.data, s->conflict_buf.len,
                                   row->route->from, apply);
         }
@@ -249,4 +249,19 @@ cdc_sink_resolve(void *ctx, cdc_sink_table_t *tt, const char *const *types,
     }
     *n = err ? total : n_keep;
     return err;
+}
+
+void
+cdc_sink_ambiguous(void *ctx, const cdc_sink_row_t *row, long candidates)
+{
+    sink_t *s = ctx;
+    char why[200];
+    snprintf(why, sizeof(why),
+             "its match_on values fit %ld unlinked records: inserted as a record of its own",
+             candidates);
+    const rd_kafka_message_t *m = s->items[row->item].m;
+    cdc_sink_current_t none = {0};
+    conflict_json(s, &s->conflict_buf, row, &none, "match_on", why, true, m);
+    cdc_sink_dlq_conflict(s->dlq, m, s->conflict_buf.data, s->conflict_buf.len, row->route->from,
+                          true);
 }

@@ -65,6 +65,10 @@ void cdc_sink_grouper_deinit(cdc_sink_grouper_t *gr);
 cdc_err_t cdc_sink_resolve(void *ctx, cdc_sink_table_t *tt, const char *const *types,
                            const cdc_sink_row_t **rows, size_t *n, cdc_errstr_t *es);
 
+/* The resolver's ambiguous (cdc_sink_resolver_t): a conflict record for a new record whose
+ * match_on values fit several unlinked rows. */
+void cdc_sink_ambiguous(void *ctx, const cdc_sink_row_t *row, long candidates);
+
 /* ---- dead-letter topic (agent/sink/sink_dlq.c) ----------------------------------------------- */
 
 typedef struct cdc_sink_dlq cdc_sink_dlq_t;

@@ -58,6 +58,39 @@ column_added(cdc_sink_tables_t *ts, const char *sink, const cdc_sink_new_column_
                  type, a->schema, a->table);
 }
 
+/* match_on: each new record (not carrying the target's key) with every match value present tries
+ * to link an unlinked target row. */
+static cdc_err_t
+match_rows(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_resolver_t *res,
+           const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows, size_t n,
+           cdc_errstr_t *es)
+{
+    const cdc_route_conf_t *r = rows[0]->route;
+    const cdc_column_t **match = cdc_xcalloc(r->n_match_on + 1, sizeof(*match));
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; !err && i < n; i++) {
+        const cdc_sink_row_t *row = rows[i];
+        if (cdc_sink_link_value(row))
+            continue;
+        size_t found = 0;
+        for (size_t m = 0; m < r->n_match_on; m++) {
+            match[m] = NULL;
+            for (size_t c = 0; c < row->n_cols; c++)
+                if (!strcmp(row->cols[c].name, r->match_on[m]) &&
+                    row->cols[c].value.type != CDC_VAL_NULL)
+                    match[m] = &row->cols[c];
+            found += match[m] != NULL;
+        }
+        long candidates = 0;
+        if (found == r->n_match_on)
+            err = ops->match_row(t, tt, row, match, &candidates, es);
+        if (!err && candidates > 1 && res && res->ambiguous)
+            res->ambiguous(res->ctx, row, candidates);
+    }
+    free(match);
+    return err;
+}
+
 cdc_err_t
 cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_resolver_t *res,
                const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es)
@@ -77,6 +110,8 @@ cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_r
     bool linked = row->route->link_map != NULL;
     if (!err && linked)
         err = ops->link_rows(t, tt, rows, n, es);
+    if (!err && linked && row->route->match_on && !row->is_delete)
+        err = match_rows(ops, t, res, tt, rows, n, es);
     const cdc_sink_row_t **kept = NULL;
     if (!err && res && row->route->conflict != CDC_CONFLICT_NONE) {
         kept = cdc_xcalloc(n, sizeof(*kept));

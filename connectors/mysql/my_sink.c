@@ -587,6 +587,79 @@ link_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t
     return run(t, tt, es);
 }
 
+/* " FROM tbl t WHERE t.key IS NULL AND t.m0 = v0 AND ..." */
+static cdc_err_t
+match_from(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
+           const cdc_column_t *const *match, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_puts(q, " FROM ");
+    table_name(q, tt);
+    cdc_buf_puts(q, " t WHERE t.");
+    cdc_mysql_ident(q, row->route->key[0]);
+    cdc_buf_puts(q, " IS NULL");
+    cdc_err_t err = CDC_OK;
+    for (size_t m = 0; !err && m < row->route->n_match_on; m++) {
+        cdc_buf_puts(q, " AND t.");
+        cdc_mysql_ident(q, match[m]->name);
+        cdc_buf_puts(q, " = ");
+        err = literal(t, tt, cdc_sink_table_type(tt, match[m]->name), match[m], es);
+    }
+    return err;
+}
+
+/* The candidates (unlinked rows with the match values, when no row has the key), then, for
+ * exactly one, UPDATE ... SET key. */
+static cdc_err_t
+match_row(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
+          const cdc_column_t *const *match, long *candidates, cdc_errstr_t *es)
+{
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    const char *key = row->route->key[0];
+    const char *ktype = cdc_sink_table_type(tt, key);
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "SELECT IF(EXISTS (SELECT 1 FROM ");
+    table_name(q, tt);
+    cdc_buf_puts(q, " WHERE ");
+    cdc_mysql_ident(q, key);
+    cdc_buf_puts(q, " = ");
+    if ((err = literal(t, tt, ktype, &row->key[0], es)))
+        return err;
+    cdc_buf_puts(q, "), 0, (SELECT COUNT(*)");
+    if ((err = match_from(t, tt, row, match, es)))
+        return err;
+    cdc_buf_puts(q, "))");
+    if (mysql_real_query(t->m, q->data, (unsigned long)q->len))
+        return my_error(t, "matching a new record", es);
+    MYSQL_RES *r = mysql_store_result(t->m);
+    MYSQL_ROW v = r ? mysql_fetch_row(r) : NULL;
+    *candidates = v && v[0] ? atol(v[0]) : 0;
+    mysql_free_result(r);
+    if (*candidates != 1)
+        return CDC_OK;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "UPDATE ");
+    table_name(q, tt);
+    cdc_buf_puts(q, " SET ");
+    cdc_mysql_ident(q, key);
+    cdc_buf_puts(q, " = ");
+    if ((err = literal(t, tt, ktype, &row->key[0], es)))
+        return err;
+    cdc_buf_puts(q, " WHERE ");
+    cdc_mysql_ident(q, key);
+    cdc_buf_puts(q, " IS NULL");
+    for (size_t m = 0; !err && m < row->route->n_match_on; m++) {
+        cdc_buf_puts(q, " AND ");
+        cdc_mysql_ident(q, match[m]->name);
+        cdc_buf_puts(q, " = ");
+        err = literal(t, tt, cdc_sink_table_type(tt, match[m]->name), match[m], es);
+    }
+    return err ? err : run(t, tt, es);
+}
+
 /* INSERT INTO cdc_id_map SELECT * FROM (SELECT map, source, t.key, t.link, whether the row carried
  * it FROM tbl t WHERE t.key = k UNION ALL ...) x ON DUPLICATE KEY UPDATE. */
 static cdc_err_t
@@ -839,6 +912,7 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .read_locked = read_locked,
     .links_ensure = links_ensure,
     .link_rows = link_rows,
+    .match_row = match_row,
     .record_links = record_links,
     .links_pending = links_pending,
     .links_published = links_published,

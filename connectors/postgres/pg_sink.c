@@ -659,6 +659,75 @@ link_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t
     return run(t, tt, np, NULL, es);
 }
 
+/* " AND t.m0 = $i AND ..." for the match values, added as parameters. */
+static cdc_err_t
+match_where(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
+            const cdc_column_t *const *match, size_t *np, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_puts(q, " WHERE t.");
+    quote_ident(q, row->route->key[0]);
+    cdc_buf_puts(q, " IS NULL");
+    cdc_err_t err = CDC_OK;
+    for (size_t m = 0; !err && m < row->route->n_match_on; m++) {
+        cdc_buf_puts(q, " AND t.");
+        quote_ident(q, match[m]->name);
+        cdc_buf_puts(q, " = ");
+        err = typed_param(t, tt, match[m], np, es);
+    }
+    return err;
+}
+
+/* The candidates (SELECT count(*) ... of unlinked rows with the match values, when no row has the
+ * key), then, for exactly one, UPDATE ... SET key. */
+static cdc_err_t
+match_row(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
+          const cdc_column_t *const *match, long *candidates, cdc_errstr_t *es)
+{
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    const cdc_route_conf_t *rt = row->route;
+    params_reserve(t, rt->n_match_on + 2);
+    cdc_buf_t *q = &t->base.sql;
+    size_t np = 0;
+    cdc_buf_puts(q, "SELECT CASE WHEN EXISTS (SELECT 1 FROM ");
+    table_ident(q, tt);
+    cdc_buf_puts(q, " k WHERE k.");
+    quote_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " = ");
+    if ((err = typed_param(t, tt, &row->key[0], &np, es)))
+        return err;
+    cdc_buf_puts(q, ") THEN 0 ELSE (SELECT count(*) FROM ");
+    table_ident(q, tt);
+    cdc_buf_puts(q, " t");
+    if ((err = match_where(t, tt, row, match, &np, es)))
+        return err;
+    cdc_buf_puts(q, ") END");
+    set_params(t, np);
+    PGresult *r = PQexecParams(t->c, q->data, (int)np, NULL, t->params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char what[600];
+        snprintf(what, sizeof(what), "matching in %s.%s", tt->schema, tt->table);
+        return pg_error(t, r, what, es);
+    }
+    *candidates = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (*candidates != 1)
+        return CDC_OK;
+    params_reserve(t, rt->n_match_on + 2);
+    np = 0;
+    cdc_buf_puts(q, "UPDATE ");
+    table_ident(q, tt);
+    cdc_buf_puts(q, " t SET ");
+    quote_ident(q, rt->key[0]);
+    cdc_buf_puts(q, " = ");
+    if ((err = typed_param(t, tt, &row->key[0], &np, es)) ||
+        (err = match_where(t, tt, row, match, &np, es)))
+        return err;
+    return run(t, tt, np, NULL, es);
+}
+
 /* INSERT INTO cdc_id_map SELECT map, source, t.key, t.link, whether the row carried it FROM tbl t
  * JOIN (VALUES ...) v(k, c) ON t.key = v.k ON CONFLICT DO UPDATE. */
 static cdc_err_t
@@ -913,6 +982,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .read_locked = read_locked,
     .links_ensure = links_ensure,
     .link_rows = link_rows,
+    .match_row = match_row,
     .record_links = record_links,
     .links_pending = links_pending,
     .links_published = links_published,

@@ -144,6 +144,8 @@ typedef struct {
      * key column); the pair is kept in the target's cdc_id_map under link_map. */
     char *link_map;
     char *link_key;
+    char **match_on; /* link: target columns that find an unlinked row for a new record */
+    size_t n_match_on;
     cdc_deletes_t deletes;
     char *soft_column; /* soft: the column a delete sets */
     char *soft_value;  /* soft: its value; NULL: the delete's commit time */

@@ -156,6 +156,13 @@ typedef struct cdc_sink_ops {
      * statement finds it by key instead of inserting a second record. */
     cdc_err_t (*link_rows)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
                            const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es);
+    /* Linked routes with match_on, before a new record (row: not a delete, without the
+     * target's key) is written: when no target row has its key and exactly one row without a
+     * source key has its match_on values, that row gets its key (linked, not inserted again);
+     * *candidates: how many such rows there were. */
+    cdc_err_t (*match_row)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
+                           const cdc_sink_row_t *row, const cdc_column_t *const *match,
+                           long *candidates, cdc_errstr_t *es);
     /* Linked routes, after upserting rows[0..n): records each row's pair (its key, the target
      * row's link_key) in cdc_id_map in the same transaction; published stays false while the
      * source's row does not carry that target key (it is sent back: cdc_sink_links_publish). */
@@ -261,6 +268,9 @@ uint64_t cdc_sink_hash(uint64_t h, const void *p, size_t n);
 typedef struct {
     cdc_err_t (*fn)(void *ctx, cdc_sink_table_t *tt, const char *const *types,
                     const cdc_sink_row_t **rows, size_t *n, cdc_errstr_t *es);
+    /* A new record of a linked route whose match_on values fit several unlinked rows: it is
+     * inserted as a record of its own, and this records the conflict. */
+    void (*ambiguous)(void *ctx, const cdc_sink_row_t *row, long candidates);
     void *ctx;
 } cdc_sink_resolver_t;
 

@@ -7,6 +7,8 @@
 # published again), no second record (a row that already knows the other key is linked instead of
 # inserted twice), updates and deletes find the linked row by either key; with the agent killed
 # while both sides create records, every record exists once on each side, linked both ways.
+# match_on: CRM leads reaching ERP prospects that exist unlinked (an initial load) link the one
+# prospect with the same name; a name that fits two becomes a record of its own and a conflict.
 . "$(dirname "$0")/../harness/agent_test.sh"
 trap cleanup_tmp EXIT
 
@@ -17,8 +19,8 @@ pg -c "DROP TABLE IF EXISTS cdc_id_map;
 my -e "DROP TABLE IF EXISTS customers, cdc_id_map;
        CREATE TABLE customers (erp_id INT AUTO_INCREMENT PRIMARY KEY, crm_id INT UNIQUE,
          company_name VARCHAR(100)) AUTO_INCREMENT = 1000"
-mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._links 2" "cdc.crm.public.accounts 2" \
-    "cdc.erp.cdc_test.customers 2" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1"
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._links 2" "cdc._conflicts 1" "cdc.crm.public.accounts 2" \
+    "cdc.erp.cdc_test.customers 2" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1" "cdc.crm2.public.leads 1" "cdc._dlq.toerp2 1"
 
 http_port=$(free_port)
 two_way_config "$tmp/agent.yaml" links sources: \
@@ -103,4 +105,33 @@ assert_eq 0 "$(my -N -e "SELECT count(*) FROM customers WHERE crm_id IS NULL")" 
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
 assert_contains "$(cat "$tmp/agent.log")" "link(s) back through cdc._links" "links sent back"
+
+# ---- match_on ----
+pg -c "DROP PUBLICATION IF EXISTS lk2; SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'lk2';
+       DROP TABLE IF EXISTS leads; CREATE TABLE leads (id int PRIMARY KEY, name text, erp_id int UNIQUE);
+       INSERT INTO leads VALUES (60, 'initech', NULL), (61, 'dup', NULL), (62, 'fresh', NULL)" >/dev/null
+my -e "DROP TABLE IF EXISTS prospects; CREATE TABLE prospects (erp_id INT AUTO_INCREMENT PRIMARY KEY,
+         crm_id INT UNIQUE, company_name VARCHAR(100)) AUTO_INCREMENT = 5000;
+       INSERT INTO prospects (company_name) VALUES ('initech'), ('dup'), ('dup')"
+two_way_config "$tmp/match.yaml" matching sources: \
+"  - {name: crm2, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
+     password_env: PGPASSWORD, tables: [public.leads], slot: lk2, publication: lk2, heartbeat_ms: 1000}" \
+sinks: \
+"  - {name: toerp2, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+     database: cdc_test, batch_ms: 20, routes: [{from: crm2.public.leads, to: cdc_test.prospects,
+     columns: {id: crm_id, name: company_name, erp_id: erp_id}, key: [crm_id],
+     link: {map: lead, key: erp_id}, match_on: [company_name]}]}"
+"$CDC_AGENT" run -c "$tmp/match.yaml" >"$tmp/match.log" 2>&1 &
+match_pid=$!
+wait_value "match_on: every lead in the ERP" 3 my -N -e "SELECT count(*) FROM prospects WHERE crm_id IS NOT NULL"
+assert_eq "5000|60|initech" "$(my -N -e "SELECT CONCAT_WS('|', erp_id, crm_id, company_name) FROM prospects WHERE company_name = 'initech'")" \
+    "the one unlinked prospect with the same name is linked, not inserted again"
+assert_eq "3|2" "$(my -N -e "SELECT CONCAT_WS('|', count(*), sum(crm_id IS NULL)) FROM prospects WHERE company_name = 'dup'")" \
+    "a name that fits two prospects: a record of its own, the two left alone"
+assert_eq 1 "$(my -N -e "SELECT count(*) FROM prospects WHERE company_name = 'fresh' AND crm_id = 62")" "no match: inserted"
+for i in $(seq 1 100); do "$CDC_TOPIC_DUMP" "$boot" cdc._conflicts | grep -q '"policy":"match_on"' && break; sleep 0.1; done
+assert_contains "$("$CDC_TOPIC_DUMP" "$boot" cdc._conflicts)" '"policy":"match_on","resolution":"incoming","reason":"its match_on values fit 2 unlinked records' \
+    "the ambiguous match is a conflict record"
+kill -TERM "$match_pid"
+wait "$match_pid" && ok || bad "matching agent stopped cleanly"
 finish
