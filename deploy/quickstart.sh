@@ -79,21 +79,24 @@ echo "== cdc-agent check -c config/crm-erp.yaml"
 crm() { PGPASSWORD=$CRM_PASSWORD psql -q -h 127.0.0.1 -p "$CRM_PORT" -U cdc -d crm -v ON_ERROR_STOP=1 "$@"; }
 erp() { mariadb --no-defaults -h 127.0.0.1 -P "$ERP_PORT" -u cdc -p"$ERP_PASSWORD" erp "$@"; }
 show() {
-    echo "-- CRM (PostgreSQL): accounts, contacts, orders and invoices from the ERP"
-    crm -c "SELECT id, name, country FROM accounts ORDER BY id" \
+    echo "-- CRM (PostgreSQL): accounts (erp_id learned from the ERP), contacts, orders and invoices from the ERP"
+    crm -c "SELECT id, erp_id, name, country, credit_limit FROM accounts ORDER BY id" \
         -c "SELECT id, account_id, first_name, last_name, email FROM contacts ORDER BY id" \
         -c "SELECT id, customer_id, total, status FROM erp_orders ORDER BY id" \
         -c "SELECT id, order_id, amount, paid FROM erp_invoices ORDER BY id"
-    echo "-- ERP (MariaDB): customers and contacts from the CRM, its own orders and invoices"
-    erp -t -e "SELECT crm_account_id, company_name, country_code FROM customers ORDER BY 1;
+    echo "-- ERP (MariaDB): customers (shared with the CRM), contacts from the CRM, its own orders and invoices"
+    erp -t -e "SELECT erp_id, crm_account_id, company_name, country_code, credit_limit FROM customers ORDER BY 2;
                SELECT crm_contact_id, crm_account_id, given_name, family_name, email FROM contacts ORDER BY 1;
                SELECT id, customer_id, total, status FROM orders ORDER BY 1;
                SELECT id, order_id, amount, paid FROM invoices ORDER BY 1"
 }
-# converged: every CRM account is an ERP customer, every ERP order is a CRM erp_order
+# converged: every CRM account is an ERP customer, linked both ways with the same values; every
+# CRM contact an ERP contact; every ERP order a CRM erp_order
 converged() {
-    [ "$(crm -Atc "SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM accounts")" = \
-      "$(erp -N -e "SELECT GROUP_CONCAT(CONCAT(crm_account_id, ':', company_name) ORDER BY crm_account_id) FROM customers")" ] &&
+    [ "$(crm -Atc "SELECT string_agg(concat_ws(':', id, erp_id, name, country, credit_limit), ',' ORDER BY id) FROM accounts")" = \
+      "$(erp -N -e "SELECT GROUP_CONCAT(CONCAT_WS(':', crm_account_id, erp_id, company_name, country_code, credit_limit) ORDER BY crm_account_id) FROM customers")" ] &&
+    [ "$(crm -Atc "SELECT string_agg(id::text, ',' ORDER BY id) FROM contacts")" = \
+      "$(erp -N -e "SELECT GROUP_CONCAT(crm_contact_id ORDER BY crm_contact_id) FROM contacts")" ] &&
     [ "$(crm -Atc "SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM erp_orders")" = \
       "$(erp -N -e "SELECT GROUP_CONCAT(CONCAT(id, ':', status) ORDER BY id) FROM orders")" ]
 }
@@ -107,26 +110,36 @@ echo "== cdc-agent run -c config/crm-erp.yaml (Ctrl-C stops it and removes the d
 "$agent_bin" run -c "$root/config/crm-erp.yaml" &
 agent=$!
 wait_converged && { echo "== initial sync done"; show; }
-echo "== live changes: a new CRM account and contact, a renamed account; a new ERP order, one shipped"
-crm -c "INSERT INTO accounts (id, name, country) VALUES (4, 'Umbrella plc', 'GB')" \
-    -c "INSERT INTO contacts (id, account_id, first_name, last_name, email) VALUES (13, 4, 'Alice', 'Abernathy', 'alice@umbrella.example')" \
+echo "== live changes: a new CRM account and contact, a renamed account; a new ERP order, one shipped;"
+echo "   the ERP raises a credit limit; a customer created in the ERP"
+crm -c "INSERT INTO accounts (name, country) VALUES ('Umbrella plc', 'GB')" \
+    -c "INSERT INTO contacts (id, account_id, first_name, last_name, email) SELECT 13, id, 'Alice', 'Abernathy', 'alice@umbrella.example' FROM accounts WHERE name = 'Umbrella plc'" \
     -c "UPDATE accounts SET name = 'Acme Corporation' WHERE id = 1"
-erp -e "INSERT INTO orders (id, customer_id, total, status, ordered_at) VALUES (1004, 4, 99.50, 'open', NOW(3));
-        UPDATE orders SET status = 'shipped' WHERE id = (SELECT MIN(id) FROM (SELECT id FROM orders) o)"
-wait_converged && { echo "== both databases agree again"; show; }
+erp -e "INSERT INTO orders (id, customer_id, total, status, ordered_at) VALUES (1004, 1001, 99.50, 'open', NOW(3));
+        UPDATE orders SET status = 'shipped' WHERE id = (SELECT MIN(id) FROM (SELECT id FROM orders) o);
+        UPDATE customers SET credit_limit = 25000 WHERE crm_account_id = 2;
+        INSERT INTO customers (company_name, country_code, credit_limit) VALUES ('Stark Industries', 'US', 50000)"
+wait_converged && { echo "== both databases agree again (Stark Industries has a CRM id and its ERP id in both)"; show; }
+echo "== the same record edited on both sides at once: the CRM renames Initech, the ERP renames it too"
+echo "   and lowers its credit limit; the CRM owns the name, the ERP the credit limit (conflict: owner)"
+crm -c "UPDATE accounts SET name = 'Initech LLC' WHERE id = 3" &
+edit=$!
+erp -e "UPDATE customers SET company_name = 'INITECH (typo)', credit_limit = 500 WHERE crm_account_id = 3"
+wait "$edit"
+wait_converged && echo "== resolved on both sides: $(crm -Atc "SELECT name || ', credit ' || credit_limit FROM accounts WHERE id = 3") (conflicts, when the edits crossed: $(curl -s "http://127.0.0.1:$CDC_HTTP_PORT/metrics" | awk '/^cdc_sink_conflicts_total/ {n += $2} END {print n + 0}'), each with both versions in the Kafka topic cdc._conflicts)"
 if [ "$kafka" = real ]; then
     echo "== restart: the agent stops, a change is made meanwhile, the agent starts again"
     kill -TERM "$agent"
     wait "$agent" || true
-    crm -c "UPDATE accounts SET name = 'Umbrella Corporation' WHERE id = 4"
+    crm -c "UPDATE accounts SET name = 'Umbrella Corporation' WHERE name = 'Umbrella plc'"
     "$agent_bin" run -c "$root/config/crm-erp.yaml" &
     agent=$!
-    wait_converged && echo "== resumed from the positions stored in Kafka (no new snapshot): $(erp -N -e "SELECT company_name FROM customers WHERE crm_account_id = 4")"
+    wait_converged && echo "== resumed from the positions stored in Kafka (no new snapshot): $(erp -N -e "SELECT company_name FROM customers WHERE company_name LIKE 'Umbrella%'")"
 fi
-echo "== drift: someone deletes an ERP customer by hand; cdc-agent snapshot re-reads CRM accounts while streaming"
-erp -e "DELETE FROM customers WHERE crm_account_id = 2"
-"$agent_bin" snapshot -c "$root/config/crm-erp.yaml" --source crm --table public.accounts
-wait_converged && { echo "== repaired: customer 2 is back in the ERP"; erp -t -e "SELECT crm_account_id, company_name FROM customers ORDER BY 1"; }
+echo "== drift: someone deletes an ERP contact by hand; cdc-agent snapshot re-reads CRM contacts while streaming"
+erp -e "DELETE FROM contacts WHERE crm_contact_id = 11"
+"$agent_bin" snapshot -c "$root/config/crm-erp.yaml" --source crm --table public.contacts
+wait_converged && { echo "== repaired: contact 11 is back in the ERP"; erp -t -e "SELECT crm_contact_id, given_name, family_name FROM contacts ORDER BY 1"; }
 echo "== metrics: curl -s http://127.0.0.1:$CDC_HTTP_PORT/metrics | grep ^cdc_ (also /healthz, /readyz)"
 curl -s "http://127.0.0.1:$CDC_HTTP_PORT/metrics" | grep -E '^cdc_(source_events_total|sink_applied_total)' || true
 echo "== connect to the demo databases (throwaway passwords, gone with the databases):"

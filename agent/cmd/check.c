@@ -73,14 +73,18 @@ check_cluster(const cdc_config_t *cfg, cdc_kafka_bus_t *bus, FILE *out)
             else
                 failed += check_topic(cfg, bus, b.data, false, cfg->kafka.partitions, out);
         }
-    bool conflicts = false;
+    bool conflicts = false, links = false;
     for (size_t k = 0; k < cfg->n_sinks; k++) {
         cdc_topic_internal(&b, cfg->kafka.topic_prefix, "dlq", cfg->sinks[k].name);
         failed += check_topic(cfg, bus, b.data, false, 1, out);
         conflicts |= cdc_sink_has_conflict_policy(&cfg->sinks[k]);
+        links |= cdc_sink_has_links(&cfg->sinks[k]);
     }
-    if (conflicts) {
-        cdc_topic_internal(&b, cfg->kafka.topic_prefix, "conflicts", NULL);
+    const char *shared[] = {conflicts ? "conflicts" : NULL, links ? "links" : NULL};
+    for (int i = 0; i < 2; i++) {
+        if (!shared[i])
+            continue;
+        cdc_topic_internal(&b, cfg->kafka.topic_prefix, shared[i], NULL);
         failed += check_topic(cfg, bus, b.data, false, 1, out);
     }
     cdc_buf_deinit(&b);

@@ -1,11 +1,16 @@
--- CRM side of the demo (PostgreSQL): accounts and contacts flow to the ERP; ERP orders and
+-- CRM side of the demo (PostgreSQL): accounts are shared with the ERP's customers both ways
+-- (erp_id: the ERP's key, learned through the link), contacts flow to the ERP; ERP orders and
 -- invoices land in erp_orders / erp_invoices.
 CREATE TABLE IF NOT EXISTS accounts (
-    id bigint PRIMARY KEY,
+    id bigserial PRIMARY KEY,
     name text NOT NULL,
     country char(2),
+    credit_limit numeric(12, 2),
+    erp_id bigint UNIQUE,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- two-way sync sees conflicts through before images
+ALTER TABLE accounts REPLICA IDENTITY FULL;
 CREATE TABLE IF NOT EXISTS contacts (
     id bigint PRIMARY KEY,
     account_id bigint REFERENCES accounts (id),
@@ -33,6 +38,7 @@ CREATE TABLE IF NOT EXISTS erp_invoices (
 INSERT INTO accounts (id, name, country) VALUES
     (1, 'Acme Corp', 'US'), (2, 'Globex GmbH', 'DE'), (3, 'Initech', 'US')
 ON CONFLICT DO NOTHING;
+SELECT setval('accounts_id_seq', greatest(100, (SELECT max(id) FROM accounts)));
 INSERT INTO contacts (id, account_id, first_name, last_name, email, phone) VALUES
     (10, 1, 'Ada', 'Lovelace', 'ada@acme.example', '+1 555 0100'),
     (11, 2, 'Jürgen', 'Müller', 'jm@globex.example', '+49 30 1234567'),

@@ -1,10 +1,13 @@
--- ERP side of the demo (MariaDB): customers and contacts receive the CRM's accounts and
--- contacts under ERP column names; orders and invoices flow back to the CRM.
+-- ERP side of the demo (MariaDB): customers are shared with the CRM's accounts both ways
+-- (erp_id its own key, crm_account_id the CRM's, learned through the link); contacts receive the
+-- CRM's contacts under ERP column names; orders and invoices flow to the CRM.
 CREATE TABLE IF NOT EXISTS customers (
-    crm_account_id BIGINT PRIMARY KEY,
+    erp_id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    crm_account_id BIGINT UNIQUE,
     company_name VARCHAR(200) NOT NULL,
-    country_code CHAR(2)
-);
+    country_code CHAR(2),
+    credit_limit DECIMAL(12, 2)
+) AUTO_INCREMENT = 1000;
 CREATE TABLE IF NOT EXISTS contacts (
     crm_contact_id BIGINT PRIMARY KEY,
     crm_account_id BIGINT,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# deploy/quickstart.sh as a user runs it: the demo converges, prints the commands to connect to
-# both databases (with their throwaway passwords), and Ctrl-C (SIGINT to its process group, as a
-# terminal sends it) stops the agent and removes both databases. The same when the agent has
+# deploy/quickstart.sh as a user runs it: the demo converges (a customer created in the ERP gets
+# its CRM id, an edit of one record on both sides is resolved by ownership), prints the commands
+# to connect to both databases (with their throwaway passwords), and Ctrl-C (SIGINT to its
+# process group, as a terminal sends it) stops the agent and removes both databases. The same when the agent has
 # already exited before Ctrl-C (the trap used to abort under set -e and leave the servers).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,6 +46,12 @@ start_demo "$tmp/demo1.log"
 pg_port=$CDC_TEST_PG_PORT my_port=$CDC_TEST_MYSQL_PORT
 log=$(cat "$tmp/demo1.log")
 assert_contains "$log" "== both databases agree again" "demo converged"
+assert_contains "$log" "== resolved on both sides: Initech LLC, credit 500.00" \
+    "two-way: an edit of one record on both sides resolved by ownership"
+assert_contains "$log" "|            102 | Stark Industries | US           |     50000.00 |" \
+    "two-way: a customer created in the ERP has its CRM id (102)"
+assert_contains "$log" " 102 |   100" "two-way: the CRM account has its ERP id"
+assert_contains "$log" "== repaired: contact 11 is back in the ERP" "drift repaired by a snapshot"
 assert_contains "$log" "PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -h 127.0.0.1 -p $pg_port -U cdc crm" "psql command with its password"
 assert_contains "$log" "mariadb -h 127.0.0.1 -P $my_port -u cdc -p$CDC_TEST_MYSQL_PASSWORD erp" "mariadb command with its password"
 # the printed commands work
