@@ -4,11 +4,12 @@
  * change whose starting point no longer matches the target row: an update or delete whose before
  * image (the columns the route writes) differs from the target row, an update whose row the target
  * deleted, a new row (insert or snapshot read) whose key the target already holds with other
- * values, or, under lww without a before image, a target row with a newer lww_column. The
- * target locks and compares the rows in one statement (ops->read_locked) inside the batch's
- * transaction, so nothing changes them between the check and the write. The policy decides
- * which version stays; every conflict goes to "<prefix>._conflicts" with both versions and the
- * decision, and is counted and logged once its batch commits (agent/sink/sink_dlq.c).
+ * values, or, under lww without a before image, a target row with a newer lww_column. Inside the
+ * batch's transaction the target locks the rows that exist (ops->lock_keys, one short statement)
+ * and compares those with what the changes started from (ops->read_locked), so nothing changes
+ * them between the check and the write, and new rows (a bulk load) cost one lookup. The policy
+ * decides which version stays; every conflict goes to "<prefix>._conflicts" with both versions and
+ * the decision, and is counted and logged once its batch commits (agent/sink/sink_dlq.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,8 @@
 #include "cdc/log.h"
 #include "sink_state.h"
 
-/* Rows per read_locked statement: bounded so the statement stays well under the targets'
- * limits (PostgreSQL's 65535 parameters, MySQL's packet size). */
+/* Rows per lock_keys / read_locked statement: bounded so the statement stays well under the
+ * targets' limits (PostgreSQL's 65535 parameters, MySQL's packet size). */
 #define PROBE_PARAMS 30000
 #define PROBE_ROWS   500
 
@@ -236,17 +237,34 @@ cdc_sink_resolve(void *ctx, cdc_sink_table_t *tt, const char *const *types,
         note_no_before(s, rows[i], &probes[i]);
     }
     cdc_sink_current_t *cur = cdc_arena_alloc(&s->arena, total * sizeof(*cur));
+    memset(cur, 0, total * sizeof(*cur));
+    /* which rows exist (locked), in one short statement per PROBE_ROWS; only those are compared */
+    bool *found = cdc_arena_alloc(&s->arena, total * sizeof(bool));
     cdc_err_t err = CDC_OK;
-    for (size_t i = 0; !err && i < total;) {
-        size_t per_row = 2 + rows[i]->n_key + probes[i].n_cmp, j = i + 1;
-        while (j < total && j - i < PROBE_ROWS && (j - i + 1) * per_row < PROBE_PARAMS &&
-               same_shape(&probes[i], &probes[j]))
+    for (size_t i = 0; !err && i < total; i += PROBE_ROWS)
+        err = s->ops->lock_keys(s->t, tt, rows + i, total - i < PROBE_ROWS ? total - i : PROBE_ROWS,
+                                found + i, es);
+    cdc_sink_probe_t *there = cdc_arena_alloc(&s->arena, total * sizeof(*there));
+    size_t *at = cdc_arena_alloc(&s->arena, total * sizeof(size_t));
+    size_t n_there = 0;
+    for (size_t i = 0; i < total; i++)
+        if (found[i]) {
+            at[n_there] = i;
+            there[n_there++] = probes[i];
+        }
+    cdc_sink_current_t *got = cdc_arena_alloc(&s->arena, (n_there + 1) * sizeof(*got));
+    for (size_t i = 0; !err && i < n_there;) {
+        size_t per_row = 2 + there[i].row->n_key + there[i].n_cmp, j = i + 1;
+        while (j < n_there && j - i < PROBE_ROWS && (j - i + 1) * per_row < PROBE_PARAMS &&
+               same_shape(&there[i], &there[j]))
             j++;
-        err = s->ops->read_locked(s->t, tt, probes + i, j - i, &s->arena, cur + i, es);
-        if (!err)
-            decide(s, probes + i, cur + i, j - i, rows, &n_keep);
+        err = s->ops->read_locked(s->t, tt, there + i, j - i, &s->arena, got + i, es);
         i = j;
     }
+    for (size_t i = 0; !err && i < n_there; i++)
+        cur[at[i]] = got[i];
+    if (!err)
+        decide(s, probes, cur, total, rows, &n_keep);
     *n = err ? total : n_keep;
     return err;
 }

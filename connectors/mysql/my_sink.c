@@ -801,6 +801,66 @@ apply_link(cdc_sink_target_t *t, const cdc_route_conf_t *rt, const char *schema,
 
 /* ---- conflict checks ------------------------------------------------------------------------- */
 
+/* " k1 = v1 AND k2 = v2" of row's key, for table t. */
+static cdc_err_t
+key_match(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
+          cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    for (size_t k = 0; !err && k < row->n_key; k++) {
+        cdc_buf_puts(&t->base.sql, k ? " AND t." : " t.");
+        cdc_mysql_ident(&t->base.sql, row->key[k].name);
+        cdc_buf_puts(&t->base.sql, " = ");
+        err = literal(t, tt, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
+    }
+    return err;
+}
+
+/* SELECT CASE WHEN key = v0 THEN 0 ... END FROM tbl t WHERE (key) IN (...) FOR UPDATE: the rows
+ * that exist, locked, matched by the server's own comparison of each key. */
+static cdc_err_t
+lock_keys(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+          size_t n, bool *found, cdc_errstr_t *es)
+{
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "SELECT CASE");
+    for (size_t r = 0; !err && r < n; r++) {
+        cdc_buf_puts(q, " WHEN");
+        err = key_match(t, tt, rows[r], es);
+        cdc_buf_printf(q, " THEN %zu", r);
+    }
+    cdc_buf_puts(q, " END FROM ");
+    table_name(q, tt);
+    cdc_buf_puts(q, " t WHERE");
+    for (size_t r = 0; !err && r < n; r++) {
+        cdc_buf_puts(q, r ? " OR (" : " (");
+        err = key_match(t, tt, rows[r], es);
+        cdc_buf_putc(q, ')');
+    }
+    if (err)
+        return err;
+    cdc_buf_puts(q, " FOR UPDATE");
+    if (mysql_real_query(t->m, q->data, (unsigned long)q->len)) {
+        char what[600];
+        snprintf(what, sizeof(what), "locking rows of %s.%s", tt->schema, tt->table);
+        return my_error(t, what, es);
+    }
+    memset(found, 0, n * sizeof(bool));
+    MYSQL_RES *res = mysql_store_result(t->m);
+    MYSQL_ROW row;
+    while (res && (row = mysql_fetch_row(res))) {
+        size_t r = row[0] ? (size_t)strtoull(row[0], NULL, 10) : n;
+        if (r < n)
+            found[r] = true;
+    }
+    mysql_free_result(res);
+    return CDC_OK;
+}
+
 /* CASE comparing t.<name> with the literal in lit (NULL older than any value). */
 static void
 order_expr(cdc_buf_t *q, const char *name, const char *lit)
@@ -909,6 +969,7 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .upsert = upsert_rows,
     .update = update_rows,
     .delete_rows = delete_rows,
+    .lock_keys = lock_keys,
     .read_locked = read_locked,
     .links_ensure = links_ensure,
     .link_rows = link_rows,

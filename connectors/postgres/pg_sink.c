@@ -863,6 +863,67 @@ apply_link(cdc_sink_target_t *t, const cdc_route_conf_t *rt, const char *schema,
 
 /* ---- conflict checks ------------------------------------------------------------------------- */
 
+/* SELECT CASE WHEN key = $1 THEN 0 WHEN ... END FROM tbl t WHERE key IN ($1, ...) FOR UPDATE:
+ * the rows that exist, locked; the parameters typed by the key columns. */
+static cdc_err_t
+lock_keys(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
+          size_t n, bool *found, cdc_errstr_t *es)
+{
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    const cdc_sink_row_t *row0 = rows[0];
+    params_reserve(t, n * row0->n_key + 1);
+    size_t np = 0;
+    for (size_t r = 0; !err && r < n; r++)
+        for (size_t k = 0; !err && k < row0->n_key; k++)
+            err = add_value(t, np++, cdc_sink_table_type(tt, rows[r]->key[k].name),
+                            &rows[r]->key[k], es);
+    if (err)
+        return err;
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_puts(q, "SELECT CASE");
+    for (size_t r = 0; r < n; r++) {
+        cdc_buf_puts(q, " WHEN ");
+        for (size_t k = 0; k < row0->n_key; k++) {
+            cdc_buf_puts(q, k ? " AND t." : "t.");
+            quote_ident(q, row0->key[k].name);
+            cdc_buf_printf(q, " = $%zu", r * row0->n_key + k + 1);
+        }
+        cdc_buf_printf(q, " THEN %zu", r);
+    }
+    cdc_buf_puts(q, " END FROM ");
+    table_ident(q, tt);
+    cdc_buf_puts(q, " t WHERE (");
+    for (size_t k = 0; k < row0->n_key; k++) {
+        cdc_buf_puts(q, k ? ", t." : "t.");
+        quote_ident(q, row0->key[k].name);
+    }
+    cdc_buf_puts(q, ") IN (");
+    for (size_t r = 0; r < n; r++) {
+        cdc_buf_puts(q, r ? ", (" : "(");
+        for (size_t k = 0; k < row0->n_key; k++)
+            cdc_buf_printf(q, "%s$%zu", k ? ", " : "", r * row0->n_key + k + 1);
+        cdc_buf_putc(q, ')');
+    }
+    cdc_buf_puts(q, ") FOR UPDATE OF t");
+    set_params(t, np);
+    PGresult *res = PQexecParams(t->c, q->data, (int)np, NULL, t->params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char what[600];
+        snprintf(what, sizeof(what), "locking rows of %s.%s", tt->schema, tt->table);
+        return pg_error(t, res, what, es);
+    }
+    memset(found, 0, n * sizeof(bool));
+    for (int i = 0; i < PQntuples(res); i++) {
+        size_t r = (size_t)strtoull(PQgetvalue(res, i, 0), NULL, 10);
+        if (!PQgetisnull(res, i, 0) && r < n)
+            found[r] = true;
+    }
+    PQclear(res);
+    return CDC_OK;
+}
+
 /* Column name of t against v.<alias>: equal as the column's type prints them (json as jsonb,
  * which has an equality), so what the target stored compares to what the event carries. */
 static void
@@ -979,6 +1040,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .upsert = upsert_rows,
     .update = update_rows,
     .delete_rows = delete_rows,
+    .lock_keys = lock_keys,
     .read_locked = read_locked,
     .links_ensure = links_ensure,
     .link_rows = link_rows,

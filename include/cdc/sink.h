@@ -179,6 +179,12 @@ typedef struct cdc_sink_ops {
      * none yet), and the pair goes to cdc_id_map as published. */
     cdc_err_t (*apply_link)(cdc_sink_target_t *t, const cdc_route_conf_t *r, const char *schema,
                             const char *table, const cdc_sink_link_t *l, cdc_errstr_t *es);
+    /* Conflict checks, first step: locks the target rows of rows[0..n) that exist (by key) until
+     * the transaction ends; found[i]: whether rows[i]'s exists. One short statement, so only
+     * rows that exist take the comparison below. */
+    cdc_err_t (*lock_keys)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
+                           const cdc_sink_row_t *const *rows, size_t n, bool *found,
+                           cdc_errstr_t *es);
     /* Conflict checks, inside the transaction, once the statement left running is done: locks
      * the target rows of probes[0..n) (by key; one table tt; the same cmp names) until the
      * transaction ends, so nothing changes them between this and the write, and compares them

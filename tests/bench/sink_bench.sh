@@ -8,7 +8,9 @@
 #   tests/bench/sink_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 # BENCH_PARTS (default "pg my lat") picks the parts: PostgreSQL target, MariaDB target, latency;
 # pglww and mylww: the same targets with the route's conflict check on (conflict: lww, as in
-# two-way sync), to set its cost against the plain sink of the same run.
+# two-way sync), to set its cost against the plain sink of the same run, into an empty table (new
+# rows: one lookup per statement); pglwwx and mylwwx: the same onto the rows already there (every
+# row locked and compared, as for updates).
 # A 1M-change backlog (the sink's peak RSS while it drains it): BENCH_ROWS=1000000 BENCH_REPS=1
 # BENCH_PARTITIONS=40 BENCH_PARTS=my (the mock keeps about 5 MB per partition: 40 partitions hold
 # the whole backlog; the run waits until the topic holds every row before the sink starts).
@@ -151,6 +153,8 @@ measure() { # label reset limit-command...
 }
 pg_reset() { DB=sinkbench pg -c "TRUNCATE dst" -c "DROP TABLE IF EXISTS cdc_sink_offsets" >/dev/null; }
 my_reset() { my -e "TRUNCATE dst; DROP TABLE IF EXISTS cdc_sink_offsets"; }
+pg_keep() { DB=sinkbench pg -c "DROP TABLE IF EXISTS cdc_sink_offsets" >/dev/null; }
+my_keep() { my -e "DROP TABLE IF EXISTS cdc_sink_offsets"; }
 pg_limit() { DB=sinkbench pg -f "$work/pg.sql"; }
 my_limit() { my <"$work/my.sql"; }
 
@@ -170,6 +174,10 @@ if part pglww; then
     sink_config pg postgresql "$pg_conn" public.dst "$lww"
     measure pg+lww pg_reset pg_limit
 fi
+if part pglwwx; then
+    sink_config pg postgresql "$pg_conn" public.dst "$lww"
+    measure pg+lww-x pg_keep pg_limit
+fi
 if part my; then
     sink_config my mysql "$my_conn" cdc_test.dst
     measure mariadb my_reset my_limit
@@ -177,6 +185,10 @@ fi
 if part mylww; then
     sink_config my mysql "$my_conn" cdc_test.dst "$lww"
     measure my+lww my_reset my_limit
+fi
+if part mylwwx; then
+    sink_config my mysql "$my_conn" cdc_test.dst "$lww"
+    measure my+lww-x my_keep my_limit
 fi
 part lat || exit 0
 
