@@ -257,9 +257,9 @@ static const char *const sink_keys[] = {"name",          "type",        "conninf
                                         "ssl_key",       "lock_wait_s", NULL};
 static const char *const sink_required[] = {"name", "type", "routes", NULL};
 static const char *const route_keys[] = {
-    "from",     "to",        "topic",    "columns",    "constants", "key",   "on_unknown_column",
-    "truncate", "fk_checks", "conflict", "lww_column", "tie_break", "owner", "deletes",
-    "link",     "match_on",  NULL};
+    "from",     "to",        "topic",     "columns",    "constants", "key",   "on_unknown_column",
+    "truncate", "fk_checks", "conflict",  "lww_column", "tie_break", "owner", "deletes",
+    "link",     "match_on",  "translate", NULL};
 static const char *const route_required[] = {"from", "to", NULL};
 
 /* owner: { <source>: [target columns], ... }, kept as column -> source. */
@@ -402,6 +402,8 @@ route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
         return route_link(c, v, path, r);
     if (!strcmp(key, "match_on"))
         return cfg_str_list(c, v, path, &r->match_on, &r->n_match_on);
+    if (!strcmp(key, "translate"))
+        return cfg_str_map(c, v, path, &r->translate, &r->n_translate);
     if (!(err = cfg_enum(c, v, path, unknown, &e)))
         r->on_unknown_column = (cdc_unknown_column_t)e;
     return err;
@@ -715,6 +717,7 @@ cfg_free_sinks(cdc_config_t *cfg)
             free(rt->link_map);
             free(rt->link_key);
             cfg_free_list(rt->match_on, rt->n_match_on);
+            cfg_free_kv(rt->translate, rt->n_translate);
             free(rt->soft_column);
             free(rt->soft_value);
             free(rt->source);

@@ -58,6 +58,59 @@ column_added(cdc_sink_tables_t *ts, const char *sink, const cdc_sink_new_column_
                  type, a->schema, a->table);
 }
 
+/* translate: each translated column's value (a key of the source's system) becomes the target
+ * system's key of the same record, from cdc_id_map, in copies of the rows made in arena; a key
+ * without a link yet is a constraint-like failure (the record is held back and tried again). */
+static cdc_err_t
+translate_rows(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, cdc_arena_t *arena,
+               const cdc_sink_row_t *const **rows, size_t n, cdc_errstr_t *es)
+{
+    const cdc_route_conf_t *r = (*rows)[0]->route;
+    const cdc_sink_row_t **copy = cdc_arena_alloc(arena, n * sizeof(*copy));
+    for (size_t i = 0; i < n; i++) {
+        cdc_sink_row_t *row = cdc_arena_alloc(arena, sizeof(*row));
+        *row = *(*rows)[i];
+        cdc_column_t *cols = cdc_arena_alloc(arena, (row->n_cols + 1) * sizeof(*cols));
+        memcpy(cols, row->cols, row->n_cols * sizeof(*cols));
+        row->cols = cols;
+        copy[i] = row;
+    }
+    const char **keys = cdc_arena_alloc(arena, (n + 1) * sizeof(*keys));
+    cdc_column_t **at = cdc_arena_alloc(arena, (n + 1) * sizeof(*at)); /* where keys[k] is */
+    char **out = cdc_xcalloc(n + 1, sizeof(char *));
+    cdc_err_t err = CDC_OK;
+    for (size_t x = 0; !err && x < r->n_translate; x++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t c = 0; c < copy[i]->n_cols; c++) {
+                cdc_column_t *col = (cdc_column_t *)&copy[i]->cols[c]; /* made above */
+                if (strcmp(col->name, r->translate[x].key) || col->value.type == CDC_VAL_NULL)
+                    continue;
+                keys[m] = cdc_arena_strndup(arena, col->value.s.p, col->value.s.n);
+                at[m++] = col;
+            }
+        if (m)
+            err = ops->lookup_links(t, r->translate[x].value, r->source, keys, m, out, es);
+        for (size_t k = 0; k < m; k++) {
+            cdc_column_t *col = at[k];
+            if (!err && !out[k])
+                err = cdc_errstr_set(es, CDC_ERR_CONFLICT,
+                                     "route %s: %s %s has no link in map %s from %s yet (its "
+                                     "record has not reached this database)",
+                                     r->from, col->name, keys[k], r->translate[x].value, r->source);
+            if (!err) {
+                const char *v = cdc_arena_strndup(arena, out[k], strlen(out[k]));
+                col->value = cdc_value_str(CDC_VAL_STRING, v, strlen(v));
+            }
+            free(out[k]);
+            out[k] = NULL;
+        }
+    }
+    free(out);
+    *rows = copy;
+    return err;
+}
+
 /* match_on: each new record (not carrying the target's key) with every match value present tries
  * to link an unlinked target row. */
 static cdc_err_t
@@ -107,6 +160,10 @@ cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_r
     size_t nc = row->is_delete ? 0 : row->n_cols;
     const char **types = cdc_xcalloc(nc + row->n_key + 1, sizeof(char *));
     err = cdc_sink_check_columns(row, tt, types, &b->add, es);
+    cdc_arena_t arena;
+    cdc_arena_init(&arena);
+    if (!err && row->route->n_translate && !row->is_delete)
+        err = translate_rows(ops, t, &arena, &rows, n, es);
     bool linked = row->route->link_map != NULL;
     if (!err && linked)
         err = ops->link_rows(t, tt, rows, n, es);
@@ -129,6 +186,7 @@ cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_r
         err = ops->record_links(t, tt, rows, n, es);
     free(kept);
     free(types);
+    cdc_arena_deinit(&arena);
     return err;
 }
 

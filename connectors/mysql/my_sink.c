@@ -708,6 +708,47 @@ record_links(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_ro
     return run(t, tt, es);
 }
 
+/* " map = 'm' AND source = 's' AND source_key = 'k'" */
+static void
+link_where(cdc_sink_target_t *t, cdc_buf_t *q, const char *map, const char *source, const char *key)
+{
+    cdc_buf_puts(q, " WHERE map = ");
+    cdc_mysql_literal(t->m, q, map, strlen(map));
+    cdc_buf_puts(q, " AND source = ");
+    cdc_mysql_literal(t->m, q, source, strlen(source));
+    cdc_buf_puts(q, " AND source_key = ");
+    cdc_mysql_literal(t->m, q, key, strlen(key));
+}
+
+static cdc_err_t
+lookup_links(cdc_sink_target_t *t, const char *map, const char *source, const char *const *keys,
+             size_t n, char **out, cdc_errstr_t *es)
+{
+    cdc_err_t err = my_sync(t, es);
+    if (err)
+        return err;
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, "SELECT source_key, target_key FROM " CDC_ID_MAP_TABLE);
+    link_where(t, q, map, source, keys[0]);
+    for (size_t i = 1; i < n; i++) {
+        cdc_buf_puts(q, " UNION ALL SELECT source_key, target_key FROM " CDC_ID_MAP_TABLE);
+        link_where(t, q, map, source, keys[i]);
+    }
+    if (mysql_real_query(t->m, q->data, (unsigned long)q->len))
+        return my_error(t, "reading " CDC_ID_MAP_TABLE, es);
+    MYSQL_RES *r = mysql_store_result(t->m);
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    MYSQL_ROW row;
+    while (r && (row = mysql_fetch_row(r)))
+        for (size_t i = 0; i < n; i++)
+            if (!out[i] && row[0] && row[1] && !strcmp(row[0], keys[i]))
+                out[i] = cdc_xstrdup(row[1]);
+    mysql_free_result(r);
+    return CDC_OK;
+}
+
 static cdc_err_t
 links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es)
 {
@@ -732,18 +773,6 @@ links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n
                                            cdc_xstrdup(row[2]), cdc_xstrdup(row[3])};
     mysql_free_result(r);
     return CDC_OK;
-}
-
-/* " map = 'm' AND source = 's' AND source_key = 'k'" */
-static void
-link_where(cdc_sink_target_t *t, cdc_buf_t *q, const char *map, const char *source, const char *key)
-{
-    cdc_buf_puts(q, " WHERE map = ");
-    cdc_mysql_literal(t->m, q, map, strlen(map));
-    cdc_buf_puts(q, " AND source = ");
-    cdc_mysql_literal(t->m, q, source, strlen(source));
-    cdc_buf_puts(q, " AND source_key = ");
-    cdc_mysql_literal(t->m, q, key, strlen(key));
 }
 
 static cdc_err_t
@@ -975,6 +1004,7 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .link_rows = link_rows,
     .match_row = match_row,
     .record_links = record_links,
+    .lookup_links = lookup_links,
     .links_pending = links_pending,
     .links_published = links_published,
     .apply_link = apply_link,

@@ -782,6 +782,39 @@ record_links(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_ro
 }
 
 static cdc_err_t
+lookup_links(cdc_sink_target_t *t, const char *map, const char *source, const char *const *keys,
+             size_t n, char **out, cdc_errstr_t *es)
+{
+    cdc_err_t err = pg_sync(t, es);
+    if (err)
+        return err;
+    params_reserve(t, n + 3);
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_puts(q, "SELECT source_key, target_key FROM " CDC_ID_MAP_TABLE
+                    " WHERE map = $1 AND source = $2 AND source_key IN (");
+    const char **params = cdc_xcalloc(n + 3, sizeof(char *));
+    params[0] = map;
+    params[1] = source;
+    for (size_t i = 0; i < n; i++) {
+        params[i + 2] = keys[i];
+        cdc_buf_printf(q, "%s$%zu", i ? ", " : "", i + 3);
+    }
+    cdc_buf_putc(q, ')');
+    PGresult *r = PQexecParams(t->c, q->data, (int)n + 2, NULL, params, NULL, NULL, 0);
+    free(params);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return pg_error(t, r, "reading " CDC_ID_MAP_TABLE, es);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        for (int k = 0; k < PQntuples(r) && !out[i]; k++)
+            if (!strcmp(PQgetvalue(r, k, 0), keys[i]) && !PQgetisnull(r, k, 1))
+                out[i] = cdc_xstrdup(PQgetvalue(r, k, 1));
+    }
+    PQclear(r);
+    return CDC_OK;
+}
+
+static cdc_err_t
 links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es)
 {
     *out = NULL;
@@ -1046,6 +1079,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .link_rows = link_rows,
     .match_row = match_row,
     .record_links = record_links,
+    .lookup_links = lookup_links,
     .links_pending = links_pending,
     .links_published = links_published,
     .apply_link = apply_link,

@@ -146,6 +146,9 @@ typedef struct {
     char *link_key;
     char **match_on; /* link: target columns that find an unlinked row for a new record */
     size_t n_match_on;
+    cdc_kv_t *translate; /* target column -> map: a key of the source's system, written as the
+                          * target system's key of the same record (cdc_id_map) */
+    size_t n_translate;
     cdc_deletes_t deletes;
     char *soft_column; /* soft: the column a delete sets */
     char *soft_value;  /* soft: its value; NULL: the delete's commit time */

@@ -168,6 +168,10 @@ typedef struct cdc_sink_ops {
      * source's row does not carry that target key (it is sent back: cdc_sink_links_publish). */
     cdc_err_t (*record_links)(cdc_sink_target_t *t, const cdc_sink_table_t *tt,
                               const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es);
+    /* The target keys cdc_id_map holds for keys[0..n) of source's records in map: out[i]
+     * (malloc'd), NULL where it has none. */
+    cdc_err_t (*lookup_links)(cdc_sink_target_t *t, const char *map, const char *source,
+                              const char *const *keys, size_t n, char **out, cdc_errstr_t *es);
     /* Up to max links of cdc_id_map not published yet, into out (strings malloc'd). */
     cdc_err_t (*links_pending)(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n,
                                cdc_errstr_t *es);

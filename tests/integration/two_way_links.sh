@@ -7,27 +7,32 @@
 # published again), no second record (a row that already knows the other key is linked instead of
 # inserted twice), updates and deletes find the linked row by either key; with the agent killed
 # while both sides create records, every record exists once on each side, linked both ways.
+# translate: ERP orders reach the CRM with customer_id (an ERP key) written as the CRM account's
+# id, also for an order of a customer created in the same ERP transaction.
 # match_on: CRM leads reaching ERP prospects that exist unlinked (an initial load) link the one
 # prospect with the same name; a name that fits two becomes a record of its own and a conflict.
 . "$(dirname "$0")/../harness/agent_test.sh"
 trap cleanup_tmp EXIT
 
 pg_reset lk lk
-pg -c "DROP TABLE IF EXISTS cdc_id_map;
+pg -c "DROP TABLE IF EXISTS cdc_id_map, orders;
        CREATE TABLE accounts (id serial PRIMARY KEY, name text, erp_id int UNIQUE);
+       CREATE TABLE orders (id int PRIMARY KEY, account_id int, total numeric(10,2));
        ALTER TABLE accounts REPLICA IDENTITY FULL" >/dev/null
-my -e "DROP TABLE IF EXISTS customers, cdc_id_map;
+my -e "DROP TABLE IF EXISTS customers, cdc_id_map, orders;
+       CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT, total DECIMAL(10,2));
        CREATE TABLE customers (erp_id INT AUTO_INCREMENT PRIMARY KEY, crm_id INT UNIQUE,
          company_name VARCHAR(100)) AUTO_INCREMENT = 1000"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._links 2" "cdc._conflicts 1" "cdc.crm.public.accounts 2" \
-    "cdc.erp.cdc_test.customers 2" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1" "cdc.crm2.public.leads 1" "cdc._dlq.toerp2 1"
+    "cdc.erp.cdc_test.customers 2" "cdc.erp.cdc_test.orders 2" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1" "cdc.crm2.public.leads 1" "cdc._dlq.toerp2 1"
 
 http_port=$(free_port)
 two_way_config "$tmp/agent.yaml" links sources: \
 "  - {name: crm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
      password_env: PGPASSWORD, tables: [public.accounts], slot: lk, publication: lk, heartbeat_ms: 1000}" \
 "  - {name: erp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
-     database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.customers], heartbeat_ms: 1000}" \
+     database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.customers, cdc_test.orders],
+     heartbeat_ms: 1000}" \
 sinks: \
 "  - {name: toerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
      database: cdc_test, batch_ms: 20, routes: [{from: crm.public.accounts, to: cdc_test.customers,
@@ -36,7 +41,9 @@ sinks: \
 "  - {name: tocrm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
      password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.customers, to: public.accounts,
      columns: {erp_id: erp_id, crm_id: id, company_name: name}, key: [erp_id],
-     link: {map: account, key: id}}]}"
+     link: {map: account, key: id}},
+     {from: erp.cdc_test.orders, to: public.orders, columns: {id: id, customer_id: account_id, total: total},
+      translate: {account_id: account}}]}"
 sed -i "s/^agent: {name: links}/agent: {name: links, http: \"127.0.0.1:$http_port\"}/" "$tmp/agent.yaml"
 
 crm_rows() { pg -Atc "SELECT concat_ws('|', id, erp_id, name) FROM accounts ORDER BY id"; }
@@ -79,6 +86,14 @@ sleep 2
 assert_eq 3 "$(events cdc.crm.public.accounts)" \
     "CRM topic: the snapshot of 50, acme's insert and update only (no echo of a link or an insert)"
 assert_eq 3 "$(events cdc.erp.cdc_test.customers)" "ERP topic: the snapshot of 999, globex's insert and update only" 
+my -e "INSERT INTO orders VALUES (1, 1000, 10.50);
+       BEGIN; INSERT INTO customers (company_name) VALUES ('hooli');
+       INSERT INTO orders VALUES (2, LAST_INSERT_ID(), 20.00); COMMIT"
+wait_value "translate: both orders in the CRM" 2 pg -Atc "SELECT count(*) FROM orders"
+assert_eq "1|$acme|10.50" "$(pg -Atc "SELECT concat_ws('|', id, account_id, total) FROM orders WHERE id = 1")" \
+    "translate: the ERP customer 1000 is CRM account $acme"
+assert_eq "$(pg -Atc "SELECT id FROM accounts WHERE name = 'hooli'")" "$(pg -Atc "SELECT account_id FROM orders WHERE id = 2")" \
+    "translate: an order of a customer created in the same ERP transaction"
 pg -c "DELETE FROM accounts WHERE name = 'acme inc'" >/dev/null
 my -e "DELETE FROM customers WHERE company_name = 'globex ltd'"
 both_equal "a delete on each side"
@@ -98,8 +113,8 @@ for k in 1 2; do
 done
 wait "$w1" "$w2"
 both_equal "150 records created on each side, the agent killed twice"
-assert_eq 301 "$(pg -Atc "SELECT count(*) FROM accounts")" "every record once in the CRM"
-assert_eq 301 "$(my -N -e "SELECT count(*) FROM customers")" "every record once in the ERP"
+assert_eq 302 "$(pg -Atc "SELECT count(*) FROM accounts")" "every record once in the CRM"
+assert_eq 302 "$(my -N -e "SELECT count(*) FROM customers")" "every record once in the ERP"
 assert_eq 0 "$(pg -Atc "SELECT count(*) FROM accounts WHERE erp_id IS NULL")" "every CRM row linked"
 assert_eq 0 "$(my -N -e "SELECT count(*) FROM customers WHERE crm_id IS NULL")" "every ERP row linked"
 agent_stop
