@@ -102,36 +102,35 @@ new_rec(cdc_sink_dlq_t *d)
     return r;
 }
 
-void
-cdc_sink_dlq_conflict(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *json, size_t n,
-                      const char *route, bool incoming)
+/* A record of the agent's own (a conflict, a link), not a dead letter: key and json value. */
+static dlq_rec_t *
+new_own(cdc_sink_dlq_t *d, const void *key, size_t key_len, const char *json, size_t n)
 {
     dlq_rec_t *r = new_rec(d);
-    r->conflict = true;
-    r->route = route;
-    r->incoming = incoming;
     d->n_other++;
-    if (m->key)
-        cdc_buf_append(&r->data, m->key, m->key_len);
-    r->key_len = m->key ? m->key_len : 0;
+    cdc_buf_append(&r->data, key, key_len);
+    r->key_len = key_len;
     r->value_off = r->data.len;
     cdc_buf_append(&r->data, json, n);
     r->value_len = n;
     r->ts_ms = cdc_wall_ms();
+    return r;
+}
+
+void
+cdc_sink_dlq_conflict(cdc_sink_dlq_t *d, const rd_kafka_message_t *m, const char *json, size_t n,
+                      const char *route, bool incoming)
+{
+    dlq_rec_t *r = new_own(d, m->key ? m->key : "", m->key ? m->key_len : 0, json, n);
+    r->conflict = true;
+    r->route = route;
+    r->incoming = incoming;
 }
 
 void
 cdc_sink_dlq_link(cdc_sink_dlq_t *d, const char *key, const char *json, size_t n)
 {
-    dlq_rec_t *r = new_rec(d);
-    r->link = true;
-    d->n_other++;
-    cdc_buf_puts(&r->data, key);
-    r->key_len = strlen(key);
-    r->value_off = r->data.len;
-    cdc_buf_append(&r->data, json, n);
-    r->value_len = n;
-    r->ts_ms = cdc_wall_ms();
+    new_own(d, key, strlen(key), json, n)->link = true;
 }
 
 void

@@ -273,6 +273,15 @@ cdc_sink_links_free(cdc_sink_link_t *links, size_t n)
     free(links);
 }
 
+void
+cdc_sink_link_found(const char *const *keys, size_t n, const char *source_key,
+                    const char *target_key, char **out)
+{
+    for (size_t i = 0; source_key && target_key && i < n; i++)
+        if (!out[i] && !strcmp(keys[i], source_key))
+            out[i] = cdc_xstrdup(target_key);
+}
+
 bool
 cdc_sink_has_links(const cdc_sink_conf_t *conf)
 {

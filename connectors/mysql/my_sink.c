@@ -742,9 +742,7 @@ lookup_links(cdc_sink_target_t *t, const char *map, const char *source, const ch
         out[i] = NULL;
     MYSQL_ROW row;
     while (r && (row = mysql_fetch_row(r)))
-        for (size_t i = 0; i < n; i++)
-            if (!out[i] && row[0] && row[1] && !strcmp(row[0], keys[i]))
-                out[i] = cdc_xstrdup(row[1]);
+        cdc_sink_link_found(keys, n, row[0], row[1], out);
     mysql_free_result(r);
     return CDC_OK;
 }
@@ -758,10 +756,7 @@ links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n
     if (err)
         return err;
     char q[300];
-    snprintf(q, sizeof(q),
-             "SELECT map, source, source_key, target_key FROM " CDC_ID_MAP_TABLE
-             " WHERE NOT published AND target_key IS NOT NULL LIMIT %zu",
-             max);
+    snprintf(q, sizeof(q), CDC_ID_MAP_PENDING_SQL "%zu", max);
     if (mysql_query(t->m, q))
         return my_error(t, "reading " CDC_ID_MAP_TABLE, es);
     MYSQL_RES *r = mysql_store_result(t->m);

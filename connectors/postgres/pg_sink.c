@@ -804,12 +804,11 @@ lookup_links(cdc_sink_target_t *t, const char *map, const char *source, const ch
     free(params);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return pg_error(t, r, "reading " CDC_ID_MAP_TABLE, es);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         out[i] = NULL;
-        for (int k = 0; k < PQntuples(r) && !out[i]; k++)
-            if (!strcmp(PQgetvalue(r, k, 0), keys[i]) && !PQgetisnull(r, k, 1))
-                out[i] = cdc_xstrdup(PQgetvalue(r, k, 1));
-    }
+    for (int k = 0; k < PQntuples(r); k++)
+        cdc_sink_link_found(keys, n, PQgetvalue(r, k, 0),
+                            PQgetisnull(r, k, 1) ? NULL : PQgetvalue(r, k, 1), out);
     PQclear(r);
     return CDC_OK;
 }
@@ -825,10 +824,8 @@ links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n
     char lim[24];
     snprintf(lim, sizeof(lim), "%zu", max);
     const char *params[] = {lim};
-    PGresult *r = PQexecParams(t->c,
-                               "SELECT map, source, source_key, target_key FROM " CDC_ID_MAP_TABLE
-                               " WHERE NOT published AND target_key IS NOT NULL LIMIT $1::int",
-                               1, NULL, params, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(t->c, CDC_ID_MAP_PENDING_SQL "$1::int", 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return pg_error(t, r, "reading " CDC_ID_MAP_TABLE, es);
     *n = (size_t)PQntuples(r);

@@ -228,6 +228,10 @@ bool cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name);
  * NULL when it has none or it is NULL. */
 const cdc_column_t *cdc_sink_link_value(const cdc_sink_row_t *row);
 void cdc_sink_links_free(cdc_sink_link_t *links, size_t n);
+/* A row (source_key, target_key) a target read from cdc_id_map for keys[0..n): out[i] gets a copy
+ * of target_key where keys[i] is source_key and out[i] is still NULL (lookup_links). */
+void cdc_sink_link_found(const char *const *keys, size_t n, const char *source_key,
+                         const char *target_key, char **out);
 /* Whether a route of conf links records (link_map). */
 bool cdc_sink_has_links(const cdc_sink_conf_t *conf);
 /* Whether a route of conf has a conflict policy (its sink writes "<prefix>._conflicts"). */
