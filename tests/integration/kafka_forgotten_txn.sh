@@ -30,34 +30,42 @@ open_on() { "$CDC_KAFKA_LOG" open "$@"; }
 # not the offsets topic; offsets: the offsets topic), kills it and the broker, makes the
 # coordinator forget the transaction, restarts both.
 forget_round() { # where
-    local try found=no
-    for try in $(seq 1 150); do
-        sleep "0.$((RANDOM % 5 + 1))"
-        kill -STOP "$agent_pid"
-        d=$(open_on "$data"/cdc.crm.public.forgot-*)
-        o=$(open_on "$data/cdc._offsets-0")
-        if { [ "$1" = data ] && [ -n "$d" ] && [ -z "$o" ]; } || { [ "$1" = offsets ] && [ -n "$o" ]; }; then
-            found=yes
-            break
-        fi
-        kill -CONT "$agent_pid"
+    local try found=no round forged=no
+    for round in 1 2 3 4 5; do
+        found=no
+        for try in $(seq 1 150); do
+            sleep "0.$((RANDOM % 5 + 1))"
+            kill -STOP "$agent_pid"
+            d=$(open_on "$data"/cdc.crm.public.forgot-*)
+            o=$(open_on "$data/cdc._offsets-0")
+            if { [ "$1" = data ] && [ -n "$d" ] && [ -z "$o" ]; } || { [ "$1" = offsets ] && [ -n "$o" ]; }; then
+                found=yes
+                break
+            fi
+            kill -CONT "$agent_pid"
+        done
+        assert_eq yes "$found" "$1: the agent frozen with its transaction open there"
+        kill -9 "$agent_pid"
+        wait "$agent_pid" 2>/dev/null || true
+        echo "--- agent killed with open: $d $o" >>"$tmp/agent.log"
+        kafka kill
+        run "$CDC_KAFKA_LOG" forget "$data" forgot-txn.crm
+        echo "$out" >>"$tmp/agent.log"
+        kafka restart >/dev/null
+        echo "--- broker restarted" >>"$tmp/agent.log"
+        local t0=$SECONDS
+        start_agent
+        for i in $(seq 1 600); do grep -q "source=crm resuming after" <(sed -n '/--- broker restarted/,$p' "$tmp/agent.log") && break; sleep 0.1; done
+        [ $((SECONDS - t0)) -lt 60 ] && ok || bad "$1: the restarted source resumed within a minute (took $((SECONDS - t0)) s)"
+        # the coordinator may not have logged the transaction yet when the broker died: then this
+        # was a plain crash (checked at the end like the rest), and the round is made again
+        [[ $out == *"has no transaction in flight"* ]] && { sleep 3; continue; }
+        forged=yes
+        break
     done
-    assert_eq yes "$found" "$1: the agent frozen with its transaction open there"
-    kill -9 "$agent_pid"
-    wait "$agent_pid" 2>/dev/null || true
-    echo "--- agent killed with open: $d $o" >>"$tmp/agent.log"
-    kafka kill
-    run "$CDC_KAFKA_LOG" forget "$data" forgot-txn.crm
-    assert_eq 0 "$rc" "$1: the coordinator's log cut before the transaction"
-    echo "$out" >>"$tmp/agent.log"
-    kafka restart >/dev/null
-    echo "--- broker restarted" >>"$tmp/agent.log"
-    local t0=$SECONDS
-    start_agent
-    for i in $(seq 1 600); do grep -q "source=crm resuming after" <(sed -n '/--- broker restarted/,$p' "$tmp/agent.log") && break; sleep 0.1; done
+    assert_eq yes "$forged" "$1: the coordinator's log cut before the transaction (in $round round(s))"
     assert_contains "$(sed -n '/--- broker restarted/,$p' "$tmp/agent.log")" "source=crm start probe: 6 partitions" \
         "$1: the start's probe wrote to the 4 data partitions, the offsets and schemas topics"
-    [ $((SECONDS - t0)) -lt 60 ] && ok || bad "$1: the restarted source resumed within a minute (took $((SECONDS - t0)) s)"
     sleep 3
 }
 forget_round data
