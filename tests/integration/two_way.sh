@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Two-way sync under a random workload: one table in PostgreSQL (CRM, REPLICA IDENTITY FULL) and
-# one in MariaDB (ERP), synced both ways with conflict: lww by updated_at (ties to crm). Both
-# sides insert (CRM ids from 1, ERP ids from 100001; a deleted id is never used again), update
-# rows of a small hot set of either side and delete now and then, each statement its own
-# transaction, for CDC_TWO_WAY_SECONDS (default 120) with one agent for both databases killed
+# Two-way sync under a random workload: one table in PostgreSQL (CRM, REPLICA IDENTITY FULL, id
+# from a sequence) and one in MariaDB (ERP, erp_id AUTO_INCREMENT), each holding the other's key
+# beside its own (link), synced both ways with conflict: lww by updated_at (ties to crm). Users
+# name rows by a business key (uid, unique: crm-N or erp-N; a deleted one is never used again):
+# both sides insert, update rows among the newest of either side and delete now and then, each
+# statement its own transaction, for CDC_TWO_WAY_SECONDS (default 120) with one agent for both databases killed
 # (SIGKILL) at random moments, then for half that time with one agent per database (sidecars),
 # each killed at random too. Afterwards:
 # - both sides are equal, row for row and column for column;
@@ -18,12 +19,14 @@ trap 'jobs -p | xargs -r kill -9 2>/dev/null; cleanup_tmp' EXIT
 seconds=${CDC_TWO_WAY_SECONDS:-120}
 
 pg_reset tw2 tw2
-pg -c "CREATE TABLE tw2 (id int PRIMARY KEY, name text, v int NOT NULL, origin text NOT NULL,
-         wid int NOT NULL, updated_at timestamptz NOT NULL);
+pg -c "DROP TABLE IF EXISTS cdc_id_map;
+       CREATE TABLE tw2 (id serial PRIMARY KEY, erp_id int UNIQUE, uid text NOT NULL UNIQUE,
+         name text, v int NOT NULL, origin text NOT NULL, wid int NOT NULL, updated_at timestamptz NOT NULL);
        ALTER TABLE tw2 REPLICA IDENTITY FULL" >/dev/null
-my -e "DROP TABLE IF EXISTS tw2; CREATE TABLE tw2 (id INT PRIMARY KEY, name VARCHAR(100),
-         v INT NOT NULL, origin VARCHAR(10) NOT NULL, wid INT NOT NULL, updated_at DATETIME(6) NOT NULL)"
-mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._conflicts 1" "cdc.crm.public.tw2 4" \
+my -e "DROP TABLE IF EXISTS tw2, cdc_id_map; CREATE TABLE tw2 (erp_id INT AUTO_INCREMENT PRIMARY KEY,
+         crm_id INT UNIQUE, uid VARCHAR(20) NOT NULL UNIQUE, name VARCHAR(100), v INT NOT NULL,
+         origin VARCHAR(10) NOT NULL, wid INT NOT NULL, updated_at DATETIME(6) NOT NULL) AUTO_INCREMENT = 100000"
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._conflicts 1" "cdc._links 2" "cdc.crm.public.tw2 4" \
     "cdc.erp.cdc_test.tw2 4" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1"
 
 crm_source="  - {name: crm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
@@ -31,43 +34,46 @@ crm_source="  - {name: crm, type: postgresql, conninfo: \"host=127.0.0.1 port=$C
 erp_source="  - {name: erp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
      database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.tw2], heartbeat_ms: 1000}"
 lww="conflict: lww, lww_column: updated_at, tie_break: [crm, erp]"
+cols="uid: uid, name: name, v: v, origin: origin, wid: wid, updated_at: updated_at"
 toerp_sink="  - {name: toerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
-     database: cdc_test, batch_ms: 20, routes: [{from: crm.public.tw2, to: cdc_test.tw2, $lww}]}"
+     database: cdc_test, batch_ms: 20, routes: [{from: crm.public.tw2, to: cdc_test.tw2, $lww,
+     columns: {id: crm_id, erp_id: erp_id, $cols}, key: [crm_id], link: {map: row, key: erp_id}}]}"
 tocrm_sink="  - {name: tocrm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
-     password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.tw2, to: public.tw2, $lww}]}"
+     password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.tw2, to: public.tw2, $lww,
+     columns: {erp_id: erp_id, crm_id: id, $cols}, key: [erp_id], link: {map: row, key: id}}]}"
 two_way_config "$tmp/agent.yaml" two-way sources: "$crm_source" "$erp_source" sinks: "$toerp_sink" "$tocrm_sink"
 two_way_config "$tmp/crm.yaml" crm-side sources: "$crm_source" sinks: "$tocrm_sink"
 two_way_config "$tmp/erp.yaml" erp-side sources: "$erp_source" sinks: "$toerp_sink"
 
-# Statements of one side until the time is up, paced; ids it inserts start at base+1. Updates
-# and deletes pick among the 40 newest rows of either side (both sides insert at about the same
-# pace, so the other side's newest ids are near the same offset from its base). wid numbers the
-# side's writes.
-writer() { # side base other-base end now-expression
-    local side=$1 base=$2 other=$3 end=$4 now=$5 wid=0 n=0 id r k
+# Statements of one side until the time is up, paced; the rows it inserts are uid <side>-<base+n>.
+# Updates and deletes pick among the 40 newest rows of either side (both sides insert at about
+# the same pace, so the other side's newest are near the same number). wid numbers the side's
+# writes.
+writer() { # side base other-side end now-expression
+    local side=$1 base=$2 other=$3 end=$4 now=$5 wid=0 n=0 uid r k
     while [ "$(date +%s)" -lt "$end" ]; do
         wid=$((wid + 1))
         r=$((RANDOM % 100))
         if [ "$r" -lt 20 ] || [ "$n" -lt 40 ]; then
             n=$((n + 1))
-            echo "INSERT INTO tw2 VALUES ($((base + n)), '$side$wid', 1, '$side', $wid, $now);"
+            echo "INSERT INTO tw2 (uid, name, v, origin, wid, updated_at) VALUES ('$side-$((base + n))', '$side$wid', 1, '$side', $wid, $now);"
         else
             k=$((n - RANDOM % 40))
-            id=$(((RANDOM % 2 ? base : other) + (k > 0 ? k : 1)))
+            uid="$([ $((RANDOM % 2)) = 0 ] && echo "$side" || echo "$other")-$((base + (k > 0 ? k : 1)))"
             if [ "$r" -lt 97 ]; then
-                echo "UPDATE tw2 SET name = '$side$wid', v = v + 1, origin = '$side', wid = $wid, updated_at = $now WHERE id = $id;"
+                echo "UPDATE tw2 SET name = '$side$wid', v = v + 1, origin = '$side', wid = $wid, updated_at = $now WHERE uid = '$uid';"
             else
-                echo "DELETE FROM tw2 WHERE id = $id;"
+                echo "DELETE FROM tw2 WHERE uid = '$uid';"
             fi
         fi
         sleep 0.0$((RANDOM % 4 + 1))
     done
 }
 crm_rows() {
-    pg -Atc "SELECT concat_ws('|', id, name, v, origin, wid, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')) FROM tw2 ORDER BY id"
+    pg -Atc "SELECT concat_ws('|', uid, id, erp_id, name, v, origin, wid, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')) FROM tw2 ORDER BY uid"
 }
 erp_rows() {
-    my -N -e "SELECT CONCAT_WS('|', id, name, v, origin, wid, DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s.%f')) FROM tw2 ORDER BY id"
+    my -N -e "SELECT CONCAT_WS('|', uid, crm_id, erp_id, name, v, origin, wid, DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s.%f')) FROM tw2 ORDER BY uid"
 }
 both_equal() { # what
     local i
@@ -79,9 +85,9 @@ both_equal() { # what
 workload() { # seconds
     local end=$(($(date +%s) + $1))
     # a fresh range of ids per run, so an id is never inserted twice
-    writer crm "$crm_base" "$erp_base" "$end" "clock_timestamp()" | pg >/dev/null 2>&1 &
+    writer crm "$base" erp "$end" "clock_timestamp()" | pg >/dev/null 2>&1 &
     local w1=$!
-    writer erp "$erp_base" "$crm_base" "$end" "NOW(6)" | my >/dev/null 2>&1 &
+    writer erp "$base" crm "$end" "NOW(6)" | my >/dev/null 2>&1 &
     local w2=$!
     while [ "$(date +%s)" -lt "$end" ]; do
         sleep "$((RANDOM % 8 + 4)).$((RANDOM % 10))"
@@ -102,9 +108,10 @@ restart_one() {
 start_agent
 wait_offsets '"source":"crm"' 300 && ok || bad "crm source started"
 wait_offsets '"source":"erp"' 300 && ok || bad "erp source started"
-crm_base=0 erp_base=100000
+base=0
 workload "$seconds"
 both_equal "one agent, $seconds s, killed $kills times"
+assert_eq 0 "$(pg -Atc "SELECT count(*) FROM tw2 WHERE erp_id IS NULL")" "one agent: every CRM row linked"
 echo "one agent: $seconds s, killed $kills times, $(crm_rows | wc -l) rows"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
@@ -122,9 +129,10 @@ restart_one() {
 }
 side_start crm
 side_start erp
-crm_base=50000 erp_base=150000 kills=0
+base=50000 kills=0
 workload $((seconds / 2))
 both_equal "sidecars, $((seconds / 2)) s, killed $kills times"
+assert_eq 0 "$(my -N -e "SELECT count(*) FROM tw2 WHERE crm_id IS NULL")" "sidecars: every ERP row linked"
 echo "sidecars: $((seconds / 2)) s, killed $kills times, $(crm_rows | wc -l) rows"
 kill -TERM "$crm_pid" "$erp_pid"
 wait "$crm_pid" && ok || bad "crm sidecar stopped cleanly"
