@@ -64,7 +64,8 @@ awk '{print "START TRANSACTION; INSERT INTO dst (id, name, email, amount, create
 
 # the events: the agent's PostgreSQL source snapshots src into an 8-partition topic
 bench_kafka "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src $NPART" "cdc._dlq.pg 1" "cdc._dlq.my 1" \
-    "cdc.lat.public.lat 8" "cdc._dlq.lat 1"
+    "cdc.crmone-way.public.lat 8" "cdc.crmtwo-way.public.lat 8" "cdc.erptwo-way.cdc_test.lat 8" \
+    "cdc._dlq.latone-way 1" "cdc._dlq.lattwo-way 1" "cdc._dlq.backtwo-way 1" "cdc._conflicts 1"
 echo "# Kafka: $(bench_kafka_name)"
 cat >"$work/source.yaml" <<EOF
 agent: {name: bench}
@@ -194,43 +195,67 @@ part lat || exit 0
 
 # End-to-end latency, PostgreSQL -> Kafka -> MariaDB, at a steady LAT_RATE changes/s (default
 # 1000) for LAT_S seconds: each row carries its commit-side clock_timestamp(); the target fills
-# applied with NOW(6) when the sink writes it (one clock: both servers run here).
+# applied with NOW(6) when the sink writes it (one clock: both servers run here). Measured one-way,
+# then two-way: the same route with its conflict check (lww) and the way back configured too (a
+# MariaDB source reading the table the sink writes, skipping what the sink applied, and a sink
+# into PostgreSQL), so the figures show what two-way sync costs the same changes.
 LAT_RATE=${LAT_RATE:-1000}
 LAT_S=${LAT_S:-20}
-pg -c "CREATE TABLE lat (id bigserial PRIMARY KEY, t timestamptz NOT NULL)" >/dev/null
-my -e "CREATE TABLE lat (id BIGINT PRIMARY KEY, t DATETIME(6) NOT NULL,
-         applied DATETIME(6) NOT NULL DEFAULT NOW(6))"
-cat >"$work/lat.yaml" <<EOF
-agent: {name: latency}
+lat_run() { # one-way | two-way
+    local n=$1 lww="" back=""
+    pg -c "DROP TABLE IF EXISTS lat; CREATE TABLE lat (id bigserial PRIMARY KEY, t timestamptz NOT NULL);
+           ALTER TABLE lat REPLICA IDENTITY FULL" >/dev/null
+    my -e "DROP TABLE IF EXISTS lat; CREATE TABLE lat (id BIGINT PRIMARY KEY, t DATETIME(6) NOT NULL,
+             applied DATETIME(6) NOT NULL DEFAULT NOW(6))"
+    if [ "$n" = two-way ]; then
+        lww=", conflict: lww, lww_column: t, tie_break: [crm$n, erp$n]"
+        back="  - {name: erp$n, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+     database: cdc_test, server_id: 4343, tables: [cdc_test.lat]}"
+    fi
+    cat >"$work/lat.yaml" <<EOF
+agent: {name: latency-$n}
 kafka: {brokers: "$boot", compression: lz4, linger_ms: 5}
 sources:
-  - {name: lat, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
-     password_env: PGPASSWORD, tables: [public.lat], slot: lat, publication: lat}
+  - {name: crm$n, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, tables: [public.lat], slot: lat_${n/-/_}, publication: lat_${n/-/_}}
+$back
 sinks:
-  - {name: lat, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
-     database: cdc_test, batch_size: $BATCH, batch_ms: 10, routes: [{from: lat.public.lat, to: cdc_test.lat}]}
+  - {name: lat$n, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+     database: cdc_test, batch_size: $BATCH, batch_ms: 10, routes: [{from: crm$n.public.lat, to: cdc_test.lat$lww}]}
 EOF
-"$build/cdc-agent" run -c "$work/lat.yaml" >"$work/lat.log" 2>&1 &
-pid=$!
-until grep -q "sink=lat applying" "$work/lat.log"; do
+    [ "$n" = one-way ] || cat >>"$work/lat.yaml" <<EOF
+  - {name: back$n, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, batch_ms: 10, routes: [{from: erp$n.cdc_test.lat, to: public.lat,
+     columns: {id: id, t: t}$lww}]}
+EOF
+    "$build/cdc-agent" run -c "$work/lat.yaml" >"$work/lat.log" 2>&1 &
+    pid=$!
+    until grep -q "sink=lat$n applying" "$work/lat.log"; do
+        kill -0 "$pid" 2>/dev/null || { grep -v debug "$work/lat.log" | tail -5 >&2; exit 1; }
+        sleep 0.1
+    done
+    sleep 1
+    echo "INSERT INTO lat (t) VALUES (clock_timestamp());" >"$work/lat.sql"
+    # the harness server runs with synchronous_commit=off, which holds WAL (and so the walsender)
+    # for up to wal_writer_delay (200 ms); the writers here commit as a production database does
+    PGOPTIONS="-c synchronous_commit=on" pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -R "$LAT_RATE" -T "$LAT_S" -f "$work/lat.sql" \
+        cdc_test >"$work/pgbench.log" 2>&1
+    want=$(pg -Atc "SELECT count(*) FROM lat")
+    for i in $(seq 1 300); do
+        [ "$(my -N -e "SELECT COUNT(*) FROM lat")" = "$want" ] && break
+        sleep 0.1
+    done
+    sleep 1 # an echo would be back in PostgreSQL by now
     kill -0 "$pid" 2>/dev/null || { grep -v debug "$work/lat.log" | tail -5 >&2; exit 1; }
-    sleep 0.1
-done
-sleep 1
-echo "INSERT INTO lat (t) VALUES (clock_timestamp());" >"$work/lat.sql"
-# the harness server runs with synchronous_commit=off, which holds WAL (and so the walsender) for
-# up to wal_writer_delay (200 ms); the writers here commit as a production database does
-PGOPTIONS="-c synchronous_commit=on" pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -R "$LAT_RATE" -T "$LAT_S" -f "$work/lat.sql" \
-    cdc_test >"$work/pgbench.log" 2>&1
-want=$(pg -Atc "SELECT count(*) FROM lat")
-for i in $(seq 1 300); do
-    [ "$(my -N -e "SELECT COUNT(*) FROM lat")" = "$want" ] && break
-    sleep 0.1
-done
-kill -0 "$pid" 2>/dev/null || { grep -v debug "$work/lat.log" | tail -5 >&2; exit 1; }
-kill -TERM "$pid"
-wait "$pid" || true
-my -N -e "SELECT TIMESTAMPDIFF(MICROSECOND, t, applied) FROM lat ORDER BY 1" >"$work/lat.us"
-awk -v rate="$LAT_RATE" -v want="$want" '{v[NR] = $1} END {
-    printf "latency    PostgreSQL -> Kafka -> MariaDB at %s changes/s: %d of %d rows applied, p50=%.0f ms p99=%.0f ms max=%.0f ms\n",
-        rate, NR, want, v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000, v[NR] / 1000 }' "$work/lat.us"
+    local ticks
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    kill -TERM "$pid"
+    wait "$pid" || true
+    [ "$(pg -Atc "SELECT count(*) FROM lat")" = "$want" ] || { echo "$n: rows came back to PostgreSQL" >&2; exit 1; }
+    my -N -e "SELECT TIMESTAMPDIFF(MICROSECOND, t, applied) FROM lat ORDER BY 1" >"$work/lat.us"
+    awk -v n="$n" -v rate="$LAT_RATE" -v want="$want" -v cpu="$(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc)" '{v[NR] = $1} END {
+        printf "latency    %s PostgreSQL -> Kafka -> MariaDB at %s changes/s: %d of %d rows applied, p50=%.0f ms p99=%.0f ms max=%.0f ms, agent cpu=%ss\n",
+            n, rate, NR, want, v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000, v[NR] / 1000, cpu }' "$work/lat.us"
+}
+lat_run one-way
+lat_run two-way
