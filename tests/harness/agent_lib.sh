@@ -328,3 +328,20 @@ two_way_config() { # file agent-name lines...
     printf 'agent: {name: %s}\nkafka: {brokers: "%s", linger_ms: 20}\n' "$name" "$boot" >"$f"
     printf '%s\n' "$@" >>"$f"
 }
+
+# Runs the SQL files on both sides at once (psql into PostgreSQL, mariadb into MariaDB) while the
+# agent in $agent_pid is killed (SIGKILL) and restarted KILLS times at random moments.
+both_sides_with_kills() { # crm.sql erp.sql kills
+    local w1 w2 k
+    pg -f "$1" >/dev/null &
+    w1=$!
+    my <"$2" &
+    w2=$!
+    for k in $(seq 1 "$3"); do
+        sleep "0.$((RANDOM % 6 + 3))"
+        kill -9 "$agent_pid"
+        wait "$agent_pid" 2>/dev/null || true
+        start_agent
+    done
+    wait "$w1" "$w2"
+}

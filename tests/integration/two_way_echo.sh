@@ -72,17 +72,7 @@ skipped() { curl -s "http://127.0.0.1:$http_port/metrics" | sed -n "s/^cdc_sourc
 
 workload crm 1 300
 workload erp 1001 300
-pg -f "$tmp/crm.sql" >/dev/null &
-w1=$!
-my <"$tmp/erp.sql" &
-w2=$!
-for k in 1 2; do
-    sleep "0.$((RANDOM % 6 + 3))"
-    kill -9 "$agent_pid"
-    wait "$agent_pid" 2>/dev/null || true
-    start_agent
-done
-wait "$w1" "$w2"
+both_sides_with_kills "$tmp/crm.sql" "$tmp/erp.sql" 2
 both_equal "300 rounds on each side, the agent killed twice"
 sleep 2
 assert_eq "" "$(topic_ids cdc.crm.public.tw | outside 1 999)" "after the kills: no ERP row in the CRM topic"

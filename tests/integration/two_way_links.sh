@@ -101,17 +101,7 @@ both_equal "a delete on each side"
 # ---- both sides create records while the agent is killed ----
 for i in $(seq 1 150); do echo "INSERT INTO accounts (name) VALUES ('c$i');"; done >"$tmp/crm.sql"
 for i in $(seq 1 150); do echo "INSERT INTO customers (company_name) VALUES ('e$i');"; done >"$tmp/erp.sql"
-pg -f "$tmp/crm.sql" >/dev/null &
-w1=$!
-my <"$tmp/erp.sql" &
-w2=$!
-for k in 1 2; do
-    sleep "0.$((RANDOM % 6 + 3))"
-    kill -9 "$agent_pid"
-    wait "$agent_pid" 2>/dev/null || true
-    start_agent
-done
-wait "$w1" "$w2"
+both_sides_with_kills "$tmp/crm.sql" "$tmp/erp.sql" 2
 both_equal "150 records created on each side, the agent killed twice"
 assert_eq 302 "$(pg -Atc "SELECT count(*) FROM accounts")" "every record once in the CRM"
 assert_eq 302 "$(my -N -e "SELECT count(*) FROM customers")" "every record once in the ERP"
