@@ -81,11 +81,10 @@ cdc_sink_link_record(sink_t *s, item_t *it, part_t *pt, cdc_errstr_t *es)
     return err;
 }
 
-cdc_err_t
-cdc_sink_links_publish(sink_t *s, cdc_errstr_t *es)
+/* The pairs of map from source not published yet, sent and marked published. */
+static cdc_err_t
+publish_map(sink_t *s, const char *map, const char *source, cdc_errstr_t *es)
 {
-    if (!cdc_sink_has_links(s->conf))
-        return CDC_OK;
     cdc_buf_t key, json;
     cdc_buf_init(&key);
     cdc_buf_init(&json);
@@ -93,7 +92,8 @@ cdc_sink_links_publish(sink_t *s, cdc_errstr_t *es)
     for (size_t n = LINKS_PER_SEND; !err && n == LINKS_PER_SEND;) {
         cdc_sink_link_t *links = NULL;
         n = 0;
-        if ((err = s->ops->links_pending(s->t, LINKS_PER_SEND, &links, &n, es)) || !n) {
+        if ((err = s->ops->links_pending(s->t, map, source, LINKS_PER_SEND, &links, &n, es)) ||
+            !n) {
             cdc_sink_links_free(links, n);
             break;
         }
@@ -125,5 +125,22 @@ cdc_sink_links_publish(sink_t *s, cdc_errstr_t *es)
     }
     cdc_buf_deinit(&key);
     cdc_buf_deinit(&json);
+    return err;
+}
+
+cdc_err_t
+cdc_sink_links_publish(sink_t *s, cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    for (size_t r = 0; !err && r < s->conf->n_routes; r++) {
+        const cdc_route_conf_t *rt = &s->conf->routes[r];
+        bool seen = false; /* the same map and source on an earlier route */
+        for (size_t e = 0; rt->link_map && e < r; e++)
+            seen |= s->conf->routes[e].link_map &&
+                    !strcmp(s->conf->routes[e].link_map, rt->link_map) &&
+                    !strcmp(s->conf->routes[e].source, rt->source);
+        if (rt->link_map && !seen)
+            err = publish_map(s, rt->link_map, rt->source, es);
+    }
     return err;
 }

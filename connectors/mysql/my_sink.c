@@ -748,16 +748,22 @@ lookup_links(cdc_sink_target_t *t, const char *map, const char *source, const ch
 }
 
 static cdc_err_t
-links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es)
+links_pending(cdc_sink_target_t *t, const char *map, const char *source, size_t max,
+              cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es)
 {
     *out = NULL;
     *n = 0;
     cdc_err_t err = my_sync(t, es);
     if (err)
         return err;
-    char q[300];
-    snprintf(q, sizeof(q), CDC_ID_MAP_PENDING_SQL "%zu", max);
-    if (mysql_query(t->m, q))
+    cdc_buf_t *q = &t->base.sql;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, CDC_ID_MAP_PENDING_SQL);
+    cdc_mysql_literal(t->m, q, map, strlen(map));
+    cdc_buf_puts(q, " AND source = ");
+    cdc_mysql_literal(t->m, q, source, strlen(source));
+    cdc_buf_printf(q, " LIMIT %zu", max);
+    if (mysql_query(t->m, q->data))
         return my_error(t, "reading " CDC_ID_MAP_TABLE, es);
     MYSQL_RES *r = mysql_store_result(t->m);
     size_t rows = r ? (size_t)mysql_num_rows(r) : 0;

@@ -814,7 +814,8 @@ lookup_links(cdc_sink_target_t *t, const char *map, const char *source, const ch
 }
 
 static cdc_err_t
-links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es)
+links_pending(cdc_sink_target_t *t, const char *map, const char *source, size_t max,
+              cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es)
 {
     *out = NULL;
     *n = 0;
@@ -823,9 +824,9 @@ links_pending(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n
         return err;
     char lim[24];
     snprintf(lim, sizeof(lim), "%zu", max);
-    const char *params[] = {lim};
-    PGresult *r =
-        PQexecParams(t->c, CDC_ID_MAP_PENDING_SQL "$1::int", 1, NULL, params, NULL, NULL, 0);
+    const char *params[] = {map, source, lim};
+    PGresult *r = PQexecParams(t->c, CDC_ID_MAP_PENDING_SQL "$1 AND source = $2 LIMIT $3::int", 3,
+                               NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return pg_error(t, r, "reading " CDC_ID_MAP_TABLE, es);
     *n = (size_t)PQntuples(r);

@@ -172,9 +172,11 @@ typedef struct cdc_sink_ops {
      * (malloc'd), NULL where it has none. */
     cdc_err_t (*lookup_links)(cdc_sink_target_t *t, const char *map, const char *source,
                               const char *const *keys, size_t n, char **out, cdc_errstr_t *es);
-    /* Up to max links of cdc_id_map not published yet, into out (strings malloc'd). */
-    cdc_err_t (*links_pending)(cdc_sink_target_t *t, size_t max, cdc_sink_link_t **out, size_t *n,
-                               cdc_errstr_t *es);
+    /* Up to max links of map from source in cdc_id_map not published yet, into out (strings
+     * malloc'd): the pairs this sink recorded (another sink on the same database has its own
+     * maps or sources). */
+    cdc_err_t (*links_pending)(cdc_sink_target_t *t, const char *map, const char *source,
+                               size_t max, cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es);
     /* Outside a transaction: marks links[0..n) published (unless their target_key changed). */
     cdc_err_t (*links_published)(cdc_sink_target_t *t, const cdc_sink_link_t *links, size_t n,
                                  cdc_errstr_t *es);

@@ -22,10 +22,10 @@
 /* Records linked across systems (routes with link): map, source, source_key, target_key,
  * published (the pair was sent back to the source's side). */
 #define CDC_ID_MAP_TABLE "cdc_id_map"
-/* The pairs not sent back yet (a LIMIT follows). */
+/* The pairs not sent back yet (the map's value, the source condition and a LIMIT follow). */
 #define CDC_ID_MAP_PENDING_SQL                                                                     \
     "SELECT map, source, source_key, target_key FROM " CDC_ID_MAP_TABLE                            \
-    " WHERE NOT published AND target_key IS NOT NULL LIMIT "
+    " WHERE NOT published AND target_key IS NOT NULL AND map = "
 
 typedef struct {
     char topic[256];

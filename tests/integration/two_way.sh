@@ -19,15 +19,16 @@ trap 'jobs -p | xargs -r kill -9 2>/dev/null; cleanup_tmp' EXIT
 seconds=${CDC_TWO_WAY_SECONDS:-120}
 
 pg_reset tw2 tw2
-pg -c "DROP TABLE IF EXISTS cdc_id_map;
-       CREATE TABLE tw2 (id serial PRIMARY KEY, erp_id int UNIQUE, uid text NOT NULL UNIQUE,
+pg -c "DELETE FROM cdc_id_map WHERE map = 'row'" >/dev/null 2>&1 || true
+pg -c "CREATE TABLE tw2 (id serial PRIMARY KEY, erp_id int UNIQUE, uid text NOT NULL UNIQUE,
          name text, v int NOT NULL, origin text NOT NULL, wid int NOT NULL, updated_at timestamptz NOT NULL);
        ALTER TABLE tw2 REPLICA IDENTITY FULL" >/dev/null
-my -e "DROP TABLE IF EXISTS tw2, cdc_id_map; CREATE TABLE tw2 (erp_id INT AUTO_INCREMENT PRIMARY KEY,
+my -e "DELETE FROM cdc_id_map WHERE map = 'row'" 2>/dev/null || true
+my -e "DROP TABLE IF EXISTS tw2; CREATE TABLE tw2 (erp_id INT AUTO_INCREMENT PRIMARY KEY,
          crm_id INT UNIQUE, uid VARCHAR(20) NOT NULL UNIQUE, name VARCHAR(100), v INT NOT NULL,
          origin VARCHAR(10) NOT NULL, wid INT NOT NULL, updated_at DATETIME(6) NOT NULL) AUTO_INCREMENT = 100000"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._conflicts 1" "cdc._links 2" "cdc.crm.public.tw2 4" \
-    "cdc.erp.cdc_test.tw2 4" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1"
+    "cdc.erp.cdc_test.tw2 4" "cdc._dlq.towerp 1" "cdc._dlq.towcrm 1"
 
 crm_source="  - {name: crm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
      password_env: PGPASSWORD, tables: [public.tw2], slot: tw2, publication: tw2, heartbeat_ms: 1000}"
@@ -35,10 +36,10 @@ erp_source="  - {name: erp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_
      database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.tw2], heartbeat_ms: 1000}"
 lww="conflict: lww, lww_column: updated_at, tie_break: [crm, erp]"
 cols="uid: uid, name: name, v: v, origin: origin, wid: wid, updated_at: updated_at"
-toerp_sink="  - {name: toerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+toerp_sink="  - {name: towerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
      database: cdc_test, batch_ms: 20, routes: [{from: crm.public.tw2, to: cdc_test.tw2, $lww,
      columns: {id: crm_id, erp_id: erp_id, $cols}, key: [crm_id], link: {map: row, key: erp_id}}]}"
-tocrm_sink="  - {name: tocrm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
+tocrm_sink="  - {name: towcrm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
      password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.tw2, to: public.tw2, $lww,
      columns: {erp_id: erp_id, crm_id: id, $cols}, key: [erp_id], link: {map: row, key: id}}]}"
 two_way_config "$tmp/agent.yaml" two-way sources: "$crm_source" "$erp_source" sinks: "$toerp_sink" "$tocrm_sink"

@@ -24,7 +24,7 @@ my -e "DROP TABLE IF EXISTS acct, ppl, price, gone;
        CREATE TABLE acct (id INT PRIMARY KEY, name VARCHAR(100), updated_at DATETIME(6) NOT NULL);
        CREATE TABLE ppl (id INT PRIMARY KEY, email VARCHAR(100), phone VARCHAR(40), credit INT);
        CREATE TABLE price (id INT PRIMARY KEY, amount DECIMAL(10,2))"
-mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._conflicts 1" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1" \
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._conflicts 1" "cdc._dlq.cferp 1" "cdc._dlq.cfcrm 1" \
     "cdc.crm.public.acct 2" "cdc.crm.public.ppl 2" "cdc.crm.public.price 2" \
     "cdc.erp.cdc_test.acct 2" "cdc.erp.cdc_test.ppl 2" "cdc.erp.cdc_test.price 2" \
     "cdc.crm.public.gone 2" "cdc.erp.cdc_test.gone 2"
@@ -41,7 +41,7 @@ sources:
      database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.acct, cdc_test.ppl, cdc_test.price, cdc_test.gone],
      heartbeat_ms: 1000}
 sinks:
-  - name: toerp
+  - name: cferp
     type: mysql
     host: 127.0.0.1
     port: $CDC_TEST_MYSQL_PORT
@@ -54,7 +54,7 @@ sinks:
       - {from: crm.public.ppl, to: cdc_test.ppl, conflict: owner, owner: {crm: [email, phone], erp: [credit]}}
       - {from: crm.public.price, to: cdc_test.price, conflict: source_wins}
       - {from: crm.public.gone, to: cdc_test.gone, deletes: {soft: deleted_at}}
-  - name: tocrm
+  - name: cfcrm
     type: postgresql
     conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc"
     password_env: PGPASSWORD
@@ -186,9 +186,9 @@ assert_contains "$rec" '"incoming":{' "the record holds the incoming event"
 assert_contains "$rec" '"name":"crm-old"' "the incoming event's values"
 assert_contains "$rec" '"policy":"lww"' "the policy"
 metric() { curl -s "http://127.0.0.1:$http_port/metrics" | sed -n "s/^cdc_sink_conflicts_total{$1} //p"; }
-assert_eq 3 "$(metric 'sink="toerp",route="crm.public.acct",resolution="incoming"')" "metric: toerp acct incoming"
-assert_eq 1 "$(metric 'sink="toerp",route="crm.public.acct",resolution="target"')" "metric: toerp acct target"
-assert_eq 3 "$(metric 'sink="tocrm",route="erp.cdc_test.acct",resolution="target"')" "metric: tocrm acct target"
+assert_eq 3 "$(metric 'sink="cferp",route="crm.public.acct",resolution="incoming"')" "metric: cferp acct incoming"
+assert_eq 1 "$(metric 'sink="cferp",route="crm.public.acct",resolution="target"')" "metric: cferp acct target"
+assert_eq 3 "$(metric 'sink="cfcrm",route="erp.cdc_test.acct",resolution="target"')" "metric: cfcrm acct target"
 assert_contains "$(cat "$tmp/agent.log")" "conflict (route crm.public.acct): the target's version kept" "logged"
 
 # deletes: soft on the ERP side, ignored on the CRM side

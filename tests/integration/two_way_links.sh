@@ -15,16 +15,18 @@
 trap cleanup_tmp EXIT
 
 pg_reset lk lk
-pg -c "DROP TABLE IF EXISTS cdc_id_map, orders;
+pg -c "DELETE FROM cdc_id_map WHERE map IN ('account', 'lead')" >/dev/null 2>&1 || true
+pg -c "DROP TABLE IF EXISTS accounts, orders;
        CREATE TABLE accounts (id serial PRIMARY KEY, name text, erp_id int UNIQUE);
        CREATE TABLE orders (id int PRIMARY KEY, account_id int, total numeric(10,2));
        ALTER TABLE accounts REPLICA IDENTITY FULL" >/dev/null
-my -e "DROP TABLE IF EXISTS customers, cdc_id_map, orders;
+my -e "DELETE FROM cdc_id_map WHERE map IN ('account', 'lead')" 2>/dev/null || true
+my -e "DROP TABLE IF EXISTS customers, orders;
        CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT, total DECIMAL(10,2));
        CREATE TABLE customers (erp_id INT AUTO_INCREMENT PRIMARY KEY, crm_id INT UNIQUE,
          company_name VARCHAR(100)) AUTO_INCREMENT = 1000"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc._links 2" "cdc._conflicts 1" "cdc.crm.public.accounts 2" \
-    "cdc.erp.cdc_test.customers 2" "cdc.erp.cdc_test.orders 2" "cdc._dlq.toerp 1" "cdc._dlq.tocrm 1" "cdc.crm2.public.leads 1" "cdc._dlq.toerp2 1"
+    "cdc.erp.cdc_test.customers 2" "cdc.erp.cdc_test.orders 2" "cdc._dlq.lkerp 1" "cdc._dlq.lkcrm 1" "cdc.crm2.public.leads 1" "cdc._dlq.toerp2 1"
 
 http_port=$(free_port)
 two_way_config "$tmp/agent.yaml" links sources: \
@@ -34,11 +36,11 @@ two_way_config "$tmp/agent.yaml" links sources: \
      database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.customers, cdc_test.orders],
      heartbeat_ms: 1000}" \
 sinks: \
-"  - {name: toerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+"  - {name: lkerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
      database: cdc_test, batch_ms: 20, routes: [{from: crm.public.accounts, to: cdc_test.customers,
      columns: {id: crm_id, name: company_name, erp_id: erp_id}, key: [crm_id],
      link: {map: account, key: erp_id}}]}" \
-"  - {name: tocrm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
+"  - {name: lkcrm, type: postgresql, conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc\",
      password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.customers, to: public.accounts,
      columns: {erp_id: erp_id, crm_id: id, company_name: name}, key: [erp_id],
      link: {map: account, key: id}},
@@ -73,11 +75,11 @@ my -e "INSERT INTO customers (company_name) VALUES ('globex')"
 both_equal "an ERP customer"
 crm_id=$(pg -Atc "SELECT id FROM accounts WHERE name = 'globex'")
 assert_eq "1001" "$(my -N -e "SELECT erp_id FROM customers WHERE crm_id = $crm_id")" "the ERP row learned its crm id"
-assert_eq "account|crm|$acme|1000|1" "$(my -N -e "SELECT CONCAT_WS('|', map, source, source_key, target_key, published) FROM cdc_id_map WHERE source_key = '$acme'")" \
+assert_eq "account|crm|$acme|1000|1" "$(my -N -e "SELECT CONCAT_WS('|', map, source, source_key, target_key, published) FROM cdc_id_map WHERE map = 'account' AND source_key = '$acme'")" \
     "the ERP's cdc_id_map: the pair, published"
-assert_eq "account|erp|1000|$acme|t" "$(pg -Atc "SELECT concat_ws('|', map, source, source_key, target_key, published) FROM cdc_id_map WHERE source_key = '1000'")" \
+assert_eq "account|erp|1000|$acme|t" "$(pg -Atc "SELECT concat_ws('|', map, source, source_key, target_key, published) FROM cdc_id_map WHERE map = 'account' AND source_key = '1000'")" \
     "the CRM's cdc_id_map: the pair it learned"
-assert_eq "account|erp|1001|$crm_id|t" "$(pg -Atc "SELECT concat_ws('|', map, source, source_key, target_key, published) FROM cdc_id_map WHERE source_key = '1001'")" \
+assert_eq "account|erp|1001|$crm_id|t" "$(pg -Atc "SELECT concat_ws('|', map, source, source_key, target_key, published) FROM cdc_id_map WHERE map = 'account' AND source_key = '1001'")" \
     "the CRM's cdc_id_map: the pair it made"
 pg -c "UPDATE accounts SET name = 'acme inc' WHERE name = 'acme'" >/dev/null
 my -e "UPDATE customers SET company_name = 'globex ltd' WHERE company_name = 'globex'"
