@@ -18,7 +18,14 @@ cdc_consumer_t *
 cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *group_id,
                  cdc_errstr_t *es)
 {
-    rd_kafka_t *rk = cdc_kafka_reader_new(kc, bootstrap, group_id, es);
+    return cdc_consumer_new_wait(kc, bootstrap, group_id, 10, es);
+}
+
+cdc_consumer_t *
+cdc_consumer_new_wait(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *group_id,
+                      int fetch_wait_ms, cdc_errstr_t *es)
+{
+    rd_kafka_t *rk = cdc_kafka_reader_new_wait(kc, bootstrap, group_id, fetch_wait_ms, es);
     if (!rk)
         return NULL;
     rd_kafka_poll_set_consumer(rk);

@@ -349,16 +349,24 @@ rd_kafka_t *
 cdc_kafka_reader_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *group_id,
                      cdc_errstr_t *es)
 {
+    return cdc_kafka_reader_new_wait(kc, bootstrap, group_id, 10, es);
+}
+
+rd_kafka_t *
+cdc_kafka_reader_new_wait(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *group_id,
+                          int fetch_wait_ms, cdc_errstr_t *es)
+{
     rd_kafka_conf_t *conf = cdc_kafka_conf_new(kc, bootstrap, CDC_KAFKA_CONSUMER, es);
     if (!conf)
         return NULL;
-    char errstr[256];
+    char errstr[256], wait[16];
+    snprintf(wait, sizeof(wait), "%d", fetch_wait_ms);
     if (cdc_kafka_conf_set(conf, "group.id", group_id, es) ||
         cdc_kafka_conf_set(conf, "isolation.level", "read_committed", es) ||
         cdc_kafka_conf_set(conf, "enable.auto.commit", "false", es) ||
         cdc_kafka_conf_set(conf, "enable.auto.offset.store", "false", es) ||
         cdc_kafka_conf_set(conf, "enable.partition.eof", "true", es) ||
-        cdc_kafka_conf_set(conf, "fetch.wait.max.ms", "10", es) ||
+        cdc_kafka_conf_set(conf, "fetch.wait.max.ms", wait, es) ||
         cdc_kafka_conf_set(conf, "fetch.error.backoff.ms", "10", es) ||
         cdc_kafka_conf_set(conf, "auto.offset.reset", "error", es)) {
         rd_kafka_conf_destroy(conf);

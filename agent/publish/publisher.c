@@ -349,9 +349,9 @@ cb_idle(void *ctx, uint64_t token)
             p->pending_idle = token;
         if (drained && token > p->acked)
             p->acked = token;
+        if (drained) /* after the commits before it are read back */
+            cdc_publisher_ack_idle(p, token);
         pthread_mutex_unlock(&p->mu);
-        if (drained && p->ops && p->source)
-            p->ops->ack(p->source, token);
         return CDC_OK;
     }
     if (b->bound_n == b->n && token > b->bound_token)

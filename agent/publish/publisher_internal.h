@@ -6,6 +6,7 @@
 #define CDC_PUBLISHER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "cdc/metrics.h"
 #include "cdc/offsets.h"
@@ -50,6 +51,28 @@ typedef struct {
     char *columns;   /* canonical JSON of the last published structure */
 } topic_t;
 
+/* A committed transaction waiting for its offset record to be read back (publisher_readback.c). */
+typedef struct {
+    uint64_t token; /* what the source is acknowledged once it is */
+    uint64_t idle;  /* an idle position that came after it */
+    cdc_pos_t pos;
+    int64_t at_us;
+} rb_commit_t;
+
+typedef struct {
+    cdc_consumer_t *c; /* NULL: acknowledged at commit (the source keeps no server position) */
+    pthread_t thread;
+    bool started, failed;
+    atomic_bool stop;
+    rb_commit_t *q; /* committed, in commit order, not yet read back */
+    size_t head, len, cap;
+    uint64_t *seen; /* tokens read back, not yet paired */
+    size_t seen_head, seen_len, seen_cap;
+    uint64_t last;       /* the newest token queued */
+    cdc_pos_t confirmed; /* the newest position read back */
+    int64_t warned_us;
+} readback_t;
+
 struct cdc_publisher {
     const cdc_config_t *cfg;
     const cdc_source_conf_t *src;
@@ -81,6 +104,7 @@ struct cdc_publisher {
     uint64_t pending_idle;         /* idle token waiting for the queue to drain */
     uint64_t acked;                /* the highest token acknowledged after a commit */
     int64_t last_commit_us;        /* monotonic time of the last Kafka commit (or of the start) */
+    readback_t rb;                 /* under mu */
     bool progress_too_long;        /* said once: a snapshot progress did not fit its slot */
     /* metrics */
     cdc_metric_t *m_events[5]; /* c u d r t */
@@ -98,6 +122,15 @@ void *cdc_publisher_thread(void *arg);
 cdc_err_t cdc_publisher_flush_open(cdc_publisher_t *p);
 /* Waits until every queued batch is committed; the publisher thread's fatal error, if any. */
 cdc_err_t cdc_publisher_wait_drained(cdc_publisher_t *p, cdc_errstr_t *es);
+/* Acknowledgements through the read-back of offset records (publisher_readback.c), called with
+ * mu held: a commit whose offset record carried token, and a token with no record of its own
+ * (acknowledged once every commit before it is read back). */
+cdc_err_t cdc_publisher_readback_start(cdc_publisher_t *p, cdc_errstr_t *es);
+void cdc_publisher_readback_stop(cdc_publisher_t *p);
+void cdc_publisher_ack_committed(cdc_publisher_t *p, uint64_t token, const cdc_pos_t *pos);
+void cdc_publisher_ack_idle(cdc_publisher_t *p, uint64_t token);
+/* An offset record of this source with token was read back (the read-back thread; tests). */
+void cdc_publisher_readback_seen(cdc_publisher_t *p, uint64_t token);
 /* Schema versions (publisher_schema.c). */
 cdc_err_t cdc_publisher_schemas_load(cdc_publisher_t *p, cdc_errstr_t *es);
 cdc_err_t cdc_publisher_schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s,

@@ -381,6 +381,9 @@ cdc_publisher_start(cdc_publisher_t *p, const cdc_source_ops_t *ops, cdc_source_
 {
     p->ops = ops;
     p->source = s;
+    cdc_err_t err = cdc_publisher_readback_start(p, es);
+    if (err)
+        return err;
     if (pthread_create(&p->thread, NULL, cdc_publisher_thread, p))
         return cdc_errstr_set(es, CDC_ERR_FATAL, "cannot start the publisher thread");
     p->thread_started = true;
@@ -422,6 +425,7 @@ cdc_publisher_finish(cdc_publisher_t *p, cdc_errstr_t *es)
         pthread_join(p->thread, NULL);
         p->thread_started = false;
     }
+    cdc_publisher_readback_stop(p);
     if (p->fatal) {
         cdc_errstr_set(es, p->fatal, "%s", p->fatal_msg);
         return p->fatal;
@@ -438,6 +442,7 @@ cdc_publisher_free(cdc_publisher_t *p)
         cdc_errstr_t es;
         cdc_publisher_finish(p, &es);
     }
+    cdc_publisher_readback_stop(p);
     while (p->head) {
         batch_t *b = p->head;
         p->head = b->next;

@@ -4,7 +4,8 @@
  * source. Abortable failures abort and redo the same batch with backoff (a commit that fails
  * retriably is resumed, not redone: cdc_producer_commit); a fenced or fatal producer stops the
  * agent. Records of an aborted attempt may still reach consumers (the
- * mock broker shows them): they carry the same positions, so sinks drop them as re-sends.
+ * mock broker shows them): they carry the same positions, so sinks drop them as re-sends. The
+ * source is acknowledged once the commit's offset record is read back (publisher_readback.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,20 @@ send_records(cdc_publisher_t *p, batch_t *b)
     return CDC_OK;
 }
 
+/* The acknowledgement token of the offset record of a Kafka transaction with batches first..last
+ * (what the read-back pairs it by). */
+static uint64_t
+record_token(const cdc_publisher_t *p, const batch_t *first, const batch_t *last)
+{
+    uint64_t token = p->stored.ack_token;
+    for (const batch_t *b = first;; b = b->next) {
+        if (b->bound_token > token)
+            token = b->bound_token;
+        if (b == last)
+            return token;
+    }
+}
+
 /* The offset record closing a Kafka transaction that carries batches first..last. */
 static cdc_err_t
 send_offset_record(cdc_publisher_t *p, const batch_t *first, const batch_t *last)
@@ -75,12 +90,11 @@ send_offset_record(cdc_publisher_t *p, const batch_t *first, const batch_t *last
     o.progress = p->committed.progress[0] ? p->committed.progress : NULL;
     o.native = p->committed.native[0] ? p->committed.native : NULL;
     o.resnap = p->committed.resnap[0] ? p->committed.resnap : NULL;
+    o.ack_token = record_token(p, first, last);
     for (const batch_t *b = first;; b = b->next) {
         if (b->has_pos)
             o.pos = b->bound_pos;
         o.snapshot_done |= b->bound_snapshot_done;
-        if (b->bound_token > o.ack_token)
-            o.ack_token = b->bound_token;
         if (b->bound_progress[0])
             o.progress = (char *)b->bound_progress;
         if (b->bound_native[0])
@@ -224,9 +238,11 @@ count_committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
 static void
 committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
 {
-    uint64_t token = 0;
+    uint64_t token = 0, idle = 0;
+    bool record = false; /* an offset record went with it (publish_once) */
     pthread_mutex_lock(&p->mu);
     for (batch_t *b = first;; b = b->next) {
+        record |= b->has_pos;
         if (b->has_pos) {
             p->committed.has_pos = true;
             p->committed.pos = b->bound_pos;
@@ -244,12 +260,18 @@ committed(cdc_publisher_t *p, batch_t *first, batch_t *last)
             break;
     }
     if (!last->next) { /* the queue drains: an idle position after it may go too */
-        if (p->pending_idle > token)
-            token = p->pending_idle;
+        idle = p->pending_idle;
         p->pending_idle = 0;
     }
-    if (token && p->ops && p->source) /* the source thread swaps it only with the queue empty */
-        p->ops->ack(p->source, token);
+    /* once read back; the source thread swaps p->source only with the queue empty */
+    if (record)
+        cdc_publisher_ack_committed(p, record_token(p, first, last), &p->committed.pos);
+    else if (token)
+        idle = idle > token ? idle : token;
+    if (idle)
+        cdc_publisher_ack_idle(p, idle);
+    if (idle > token)
+        token = idle;
     if (token > p->acked)
         p->acked = token;
     p->last_commit_us = cdc_mono_us();

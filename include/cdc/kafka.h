@@ -118,11 +118,17 @@ typedef struct cdc_consumer cdc_consumer_t;
  * waits. For reads by offset and metadata; cdc_consumer_t wraps one for the sinks. */
 rd_kafka_t *cdc_kafka_reader_new(const cdc_kafka_conf_t *kc, const char *bootstrap,
                                  const char *group_id, cdc_errstr_t *es);
+/* The same with another fetch.wait.max.ms (10 above): a reader that may lag a little and should
+ * not wake the broker 100 times a second. */
+rd_kafka_t *cdc_kafka_reader_new_wait(const cdc_kafka_conf_t *kc, const char *bootstrap,
+                                      const char *group_id, int fetch_wait_ms, cdc_errstr_t *es);
 
 /* A consumer with isolation.level=read_committed, no auto commit: positions live in the target
  * database, so partitions are assigned explicitly. */
 cdc_consumer_t *cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap,
                                  const char *group_id, cdc_errstr_t *es);
+cdc_consumer_t *cdc_consumer_new_wait(const cdc_kafka_conf_t *kc, const char *bootstrap,
+                                      const char *group_id, int fetch_wait_ms, cdc_errstr_t *es);
 void cdc_consumer_free(cdc_consumer_t *c);
 /* Adds topic/partition at offset (or RD_KAFKA_OFFSET_BEGINNING) to the assignment; assigning the
  * same partition twice is an error. */

@@ -76,7 +76,13 @@ pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -t 2000 -f "$tmp/one.
     >>"$tmp/pgbench.log" 2>&1
 assert_eq 0 "$?" "pgbench after the restart"
 # let the agent catch up with everything written, then stop it gracefully
-wait_caught_up crash && ok || bad "agent caught up with the source"
+if wait_caught_up crash; then ok; else # the log kept for a look, with where the slot stands
+    bad "agent caught up with the source"
+    cp "$tmp/agent.log" "/tmp/pg_crash_failed.$$.log"
+    pg -Atc "SELECT confirmed_flush_lsn, pg_current_wal_insert_lsn() FROM pg_replication_slots
+             WHERE slot_name = 'crash'" >>"/tmp/pg_crash_failed.$$.log"
+    echo "# agent log kept in /tmp/pg_crash_failed.$$.log" >&2
+fi
 agent_stop
 assert_eq 0 "$rc" "graceful stop exit code"
 
