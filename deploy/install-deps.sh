@@ -5,6 +5,7 @@ packages=(
     build-essential cmake pkg-config clang-format
     libpq-dev libmariadb-dev librdkafka-dev libyaml-dev libjansson-dev libcmocka-dev
     libmicrohttpd-dev
+    libphonenumber-dev libprotobuf-dev libicu-dev libidn2-dev libssl-dev iso-codes # transforms
     postgresql-15 postgresql-client-15 mariadb-server mariadb-client curl openssl
     python3 # reads topics and conflict records in tests/integration/two_way.sh
     openjdk-17-jre-headless maven # the real Kafka broker of the tests (tests/harness/kafka.sh)

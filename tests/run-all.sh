@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "== format check (clang-format)"
-mapfile -t sources < <(cd "$root" && git ls-files '*.c' '*.h' 2>/dev/null || find agent connectors include tests -name '*.[ch]')
+mapfile -t sources < <(cd "$root" && git ls-files '*.c' '*.h' '*.cc' 2>/dev/null || find agent connectors include tests -name '*.[ch]' -o -name '*.cc')
 (cd "$root" && clang-format --dry-run --Werror "${sources[@]}")
 
 status=0

@@ -1,0 +1,387 @@
+/*
+ * The transform engine: applies a table's or route's transforms in order to a row, building the
+ * output row in a reusable work area (no allocation per change once the area has grown), and
+ * counting each transform's outcome. The value transforms themselves live in tx_*.c and
+ * phone_shim.cc.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phone_shim.h"
+#include "quality.h"
+
+static const char *const kind_names[] = {"phone", "email", "text",     "country", "subdivision",
+                                         "map",   "mask",  "constant", "rename",  "drop"};
+static const char *const invalid_names[] = {"dlq", "null", "keep", "fail"};
+
+const char *
+cdc_tx_kind_name(cdc_tx_kind_t k)
+{
+    return (size_t)k < sizeof(kind_names) / sizeof(*kind_names) ? kind_names[k] : "?";
+}
+
+const char *
+cdc_on_invalid_name(cdc_on_invalid_t o)
+{
+    return (size_t)o < sizeof(invalid_names) / sizeof(*invalid_names) ? invalid_names[o] : "?";
+}
+
+void
+cdc_tx_work_init(cdc_tx_work_t *w)
+{
+    memset(w, 0, sizeof(*w));
+    cdc_buf_init(&w->text);
+    cdc_buf_init(&w->scratch);
+    cdc_buf_init(&w->scratch2);
+}
+
+void
+cdc_tx_work_deinit(cdc_tx_work_t *w)
+{
+    free(w->cols);
+    free(w->off);
+    cdc_buf_deinit(&w->text);
+    cdc_buf_deinit(&w->scratch);
+    cdc_buf_deinit(&w->scratch2);
+    memset(w, 0, sizeof(*w));
+}
+
+static void
+reserve(cdc_tx_work_t *w, size_t n)
+{
+    if (n <= w->cap)
+        return;
+    size_t cap = w->cap ? w->cap : 16;
+    while (cap < n)
+        cap *= 2;
+    w->cols = cdc_xrealloc(w->cols, cap * sizeof(*w->cols));
+    w->off = cdc_xrealloc(w->off, cap * sizeof(*w->off));
+    w->cap = cap;
+}
+
+/* The text of a value for a value transform; false when it has none (arrays; bytes except for
+ * mask, which hashes or hides them as they are). */
+static bool
+value_text(const cdc_tx_work_t *w, size_t j, const cdc_transform_t *t, cdc_buf_t *scratch,
+           const char **p, size_t *n)
+{
+    const cdc_value_t *v = &w->cols[j].value;
+    if (w->off[j] != SIZE_MAX) { /* written by an earlier transform */
+        *p = w->text.data + w->off[j];
+        *n = v->s.n;
+        return true;
+    }
+    switch (v->type) {
+    case CDC_VAL_STRING:
+    case CDC_VAL_NUMBER:
+    case CDC_VAL_DECIMAL:
+    case CDC_VAL_JSON:
+        *p = v->s.p;
+        *n = v->s.n;
+        return true;
+    case CDC_VAL_BYTES:
+        if (t->kind != CDC_TX_MASK)
+            return false;
+        *p = v->s.p;
+        *n = v->s.n;
+        return true;
+    case CDC_VAL_ARRAY:
+        return false;
+    default: { /* numbers, booleans, dates and times: their canonical text */
+        cdc_buf_reset(scratch);
+        cdc_errstr_t es;
+        if (cdc_value_write_json(scratch, v, &es))
+            return false;
+        const char *s = scratch->data;
+        size_t len = scratch->len;
+        if (len >= 2 && s[0] == '"' && s[len - 1] == '"')
+            s++, len -= 2;
+        *p = s;
+        *n = len;
+        return true;
+    }
+    }
+}
+
+static ssize_t
+find(const cdc_tx_work_t *w, size_t n, const char *name)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!strcmp(w->cols[j].name, name))
+            return (ssize_t)j;
+    return -1;
+}
+
+/* The region or country a transform reads from another column (alpha-2), into buf. */
+static const char *
+context_of(const cdc_transform_t *t, const cdc_tx_work_t *w, size_t n, char buf[8])
+{
+    const char *col = t->kind == CDC_TX_PHONE ? t->region_column : t->country_column;
+    const char *fixed = t->kind == CDC_TX_PHONE ? t->region : t->country;
+    if (!col)
+        return fixed;
+    ssize_t j = find(w, n, col);
+    const char *p;
+    size_t len;
+    cdc_buf_t scratch;
+    cdc_buf_init(&scratch);
+    const char *code = NULL;
+    if (j >= 0 && w->cols[j].value.type != CDC_VAL_NULL &&
+        value_text(w, (size_t)j, t, &scratch, &p, &len))
+        code = cdc_iso_country_alpha2(p, len, t->languages, t->n_languages);
+    cdc_buf_deinit(&scratch);
+    if (!code)
+        return fixed; /* no usable country in the row: the constant, if any */
+    snprintf(buf, 8, "%s", code);
+    return buf;
+}
+
+cdc_tx_outcome_t
+cdc_transform_text(const cdc_transform_t *t, const char *in, size_t n, const char *context,
+                   cdc_buf_t *out, char *why, size_t whyn)
+{
+    switch (t->kind) {
+    case CDC_TX_PHONE: {
+        char buf[128];
+        const char *region = context ? context : t->region;
+        if (cdc_phone_format(in, n, region, (cdc_phone_style_t)t->phone_style, buf, sizeof(buf),
+                             why, whyn))
+            return CDC_TX_INVALID;
+        size_t len = strlen(buf);
+        if (len == n && !memcmp(buf, in, n))
+            return CDC_TX_UNCHANGED;
+        cdc_buf_append(out, buf, len);
+        return CDC_TX_NORMALIZED;
+    }
+    case CDC_TX_EMAIL:
+        return cdc_tx_email(t, in, n, out, why, whyn);
+    case CDC_TX_TEXT:
+        return cdc_tx_text(t, in, n, out, why, whyn);
+    case CDC_TX_COUNTRY:
+        return cdc_tx_country(t, in, n, out, why, whyn);
+    case CDC_TX_SUBDIVISION:
+        return cdc_tx_subdivision(t, in, n, context ? context : t->country, out, why, whyn);
+    case CDC_TX_MASK:
+        return cdc_tx_mask(t, in, n, out, why, whyn);
+    case CDC_TX_MAP:
+        for (size_t i = 0; i < t->n_map; i++) {
+            size_t fn = strlen(t->map_from[i]);
+            bool hit = t->ignore_case ? cdc_text_caseless_equal(in, n, t->map_from[i], fn)
+                                      : fn == n && !memcmp(in, t->map_from[i], n);
+            if (!hit)
+                continue;
+            if (!t->map_to[i]) {
+                snprintf(why, whyn, "mapped to null");
+                return CDC_TX_SKIPPED; /* the engine writes the null */
+            }
+            size_t tn = strlen(t->map_to[i]);
+            if (tn == n && !memcmp(in, t->map_to[i], n))
+                return CDC_TX_UNCHANGED;
+            cdc_buf_append(out, t->map_to[i], tn);
+            return CDC_TX_NORMALIZED;
+        }
+        if (!t->strict)
+            return CDC_TX_UNCHANGED;
+        snprintf(why, whyn, "not one of the %zu values of the map", t->n_map);
+        return CDC_TX_INVALID;
+    default:
+        snprintf(why, whyn, "%s is not a value transform", cdc_tx_kind_name(t->kind));
+        return CDC_TX_INVALID;
+    }
+}
+
+static void
+report(cdc_tx_invalid_t *inv, const cdc_transform_t *t, const char *value, size_t n,
+       const char *why)
+{
+    if (!inv)
+        return;
+    inv->t = t;
+    snprintf(inv->column, sizeof(inv->column), "%s", t->column);
+    size_t cut = n < sizeof(inv->value) - 1 ? n : sizeof(inv->value) - 1;
+    memcpy(inv->value, value, cut);
+    inv->value[cut] = '\0';
+    snprintf(inv->why, sizeof(inv->why), "%s", why);
+}
+
+/* One value transform on column j. */
+static cdc_err_t
+apply_value(const cdc_transform_t *t, cdc_tx_work_t *w, size_t j, size_t n, bool strict,
+            uint8_t *outcome, cdc_tx_invalid_t *inv)
+{
+    cdc_value_t *v = &w->cols[j].value;
+    if (v->type == CDC_VAL_NULL) {
+        *outcome = CDC_TX_UNCHANGED;
+        return CDC_OK;
+    }
+    const char *p;
+    size_t len;
+    char why[256] = "";
+    char ctxbuf[8];
+    const char *context =
+        t->region_column || t->country_column ? context_of(t, w, n, ctxbuf) : NULL;
+    cdc_tx_outcome_t o;
+    cdc_buf_reset(&w->scratch2);
+    if (!value_text(w, j, t, &w->scratch, &p, &len)) {
+        snprintf(why, sizeof(why), "a %s value has no text form",
+                 v->type == CDC_VAL_BYTES ? "binary" : "structured");
+        p = "";
+        len = 0;
+        o = CDC_TX_INVALID;
+    } else {
+        o = cdc_transform_text(t, p, len, context, &w->scratch2, why, sizeof(why));
+    }
+    if (o == CDC_TX_SKIPPED) { /* a map entry to null */
+        *v = (cdc_value_t){.type = CDC_VAL_NULL};
+        w->off[j] = SIZE_MAX;
+        *outcome = CDC_TX_NORMALIZED;
+        return CDC_OK;
+    }
+    *outcome = (uint8_t)o;
+    if (o == CDC_TX_NORMALIZED) {
+        w->off[j] = w->text.len;
+        cdc_buf_append(&w->text, w->scratch2.data, w->scratch2.len);
+        *v = cdc_value_str(CDC_VAL_STRING, NULL, w->scratch2.len);
+        return CDC_OK;
+    }
+    if (o != CDC_TX_INVALID)
+        return CDC_OK;
+    switch (t->on_invalid) {
+    case CDC_ON_INVALID_NULL:
+        *v = (cdc_value_t){.type = CDC_VAL_NULL};
+        w->off[j] = SIZE_MAX;
+        return CDC_OK;
+    case CDC_ON_INVALID_KEEP:
+        return CDC_OK;
+    default:
+        if (!strict)
+            return CDC_OK;
+        report(inv, t, p, len, why);
+        return CDC_ERR_INVAL;
+    }
+}
+
+cdc_err_t
+cdc_transforms_apply(const cdc_transforms_t *ts, const cdc_row_t *in, bool strict, cdc_tx_work_t *w,
+                     cdc_row_t *out, uint8_t *outcomes, cdc_tx_invalid_t *inv)
+{
+    size_t n = in->n;
+    reserve(w, n + ts->n);
+    memcpy(w->cols, in->cols, n * sizeof(*w->cols));
+    for (size_t j = 0; j < n; j++)
+        w->off[j] = SIZE_MAX;
+    cdc_buf_reset(&w->text);
+    for (size_t i = 0; i < ts->n; i++) {
+        const cdc_transform_t *t = &ts->items[i];
+        uint8_t o = CDC_TX_SKIPPED;
+        ssize_t j = in->present ? find(w, n, t->column) : -1;
+        switch (t->kind) {
+        case CDC_TX_DROP:
+            if (j >= 0) {
+                memmove(w->cols + j, w->cols + j + 1, (n - (size_t)j - 1) * sizeof(*w->cols));
+                memmove(w->off + j, w->off + j + 1, (n - (size_t)j - 1) * sizeof(*w->off));
+                n--;
+                o = CDC_TX_NORMALIZED;
+            }
+            break;
+        case CDC_TX_RENAME:
+            if (j >= 0) {
+                w->cols[j].name = t->to;
+                o = CDC_TX_NORMALIZED;
+            }
+            break;
+        case CDC_TX_CONSTANT:
+            if (!in->present)
+                break;
+            if (j < 0) {
+                j = (ssize_t)n++;
+                w->cols[j].name = t->column;
+            }
+            w->cols[j].value = t->value ? cdc_value_str(CDC_VAL_STRING, t->value, strlen(t->value))
+                                        : (cdc_value_t){.type = CDC_VAL_NULL};
+            w->off[j] = SIZE_MAX;
+            o = CDC_TX_NORMALIZED;
+            break;
+        default:
+            if (j >= 0) {
+                cdc_err_t err = apply_value(t, w, (size_t)j, n, strict, &o, inv);
+                if (err)
+                    return err;
+            }
+        }
+        if (outcomes)
+            outcomes[i] = o;
+    }
+    for (size_t j = 0; j < n; j++)
+        if (w->off[j] != SIZE_MAX)
+            w->cols[j].value.s.p = w->text.data + w->off[j];
+    out->present = in->present;
+    out->cols = w->cols;
+    out->n = n;
+    return CDC_OK;
+}
+
+bool
+cdc_transforms_keeps(const cdc_transforms_t *ts, const char *name, const char **renamed)
+{
+    const char *cur = name;
+    for (size_t i = 0; i < ts->n; i++) {
+        const cdc_transform_t *t = &ts->items[i];
+        if (strcmp(t->column, cur))
+            continue;
+        if (t->kind == CDC_TX_DROP)
+            return false;
+        if (t->kind == CDC_TX_RENAME)
+            cur = t->to;
+    }
+    *renamed = cur == name ? NULL : cur;
+    return true;
+}
+
+bool
+cdc_transforms_rewrites(const cdc_transforms_t *ts, const char *name)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        if (!strcmp(ts->items[i].column, name) && ts->items[i].kind <= CDC_TX_MASK)
+            return true;
+    return false;
+}
+
+void
+cdc_transform_free(cdc_transform_t *t)
+{
+    free(t->column);
+    free(t->where);
+    free(t->region);
+    free(t->region_column);
+    free(t->locale);
+    free(t->country);
+    free(t->country_column);
+    for (size_t i = 0; i < t->n_languages; i++)
+        free(t->languages[i]);
+    free(t->languages);
+    for (size_t i = 0; i < t->n_map; i++) {
+        free(t->map_from[i]);
+        free(t->map_to[i]);
+    }
+    free(t->map_from);
+    free(t->map_to);
+    free(t->redact_with);
+    if (t->salt)
+        memset(t->salt, 0, t->salt_len);
+    free(t->salt);
+    free(t->value);
+    free(t->to);
+    memset(t, 0, sizeof(*t));
+}
+
+void
+cdc_transforms_free(cdc_transforms_t *ts)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        cdc_transform_free(&ts->items[i]);
+    free(ts->items);
+    ts->items = NULL;
+    ts->n = 0;
+}
