@@ -120,7 +120,7 @@ key_owner(const char *key)
 static cdc_err_t
 source_table(cfg_t *c, yaml_node_t *v, const char *path, cdc_source_conf_t *s, size_t i)
 {
-    static const char *const keys[] = {"table", "topic", NULL};
+    static const char *const keys[] = {"table", "topic", "transforms", NULL};
     static const char *const required[] = {"table", NULL};
     char kp[CFG_PATH_MAX];
     yaml_node_t *tn = v;
@@ -132,6 +132,10 @@ source_table(cfg_t *c, yaml_node_t *v, const char *path, cdc_source_conf_t *s, s
         cfg_path_key(kp, path, "topic");
         yaml_node_t *topic = cfg_map_get(c, v, "topic");
         if (topic && (err = cfg_str(c, topic, kp, &s->table_topics[i])))
+            return err;
+        cfg_path_key(kp, path, "transforms");
+        yaml_node_t *tr = cfg_map_get(c, v, "transforms");
+        if (tr && (err = cfg_transforms(c, tr, kp, &s->table_transforms[i])))
             return err;
         cfg_path_key(kp, path, "table");
         path = kp;
@@ -157,6 +161,7 @@ source_tables(cfg_t *c, yaml_node_t *v, const char *path, cdc_source_conf_t *s)
     }
     s->tables = cdc_xcalloc(n, sizeof(char *));
     s->table_topics = cdc_xcalloc(n, sizeof(char *));
+    s->table_transforms = cdc_xcalloc(n, sizeof(cdc_transforms_t));
     s->n_tables = n;
     char ip[CFG_PATH_MAX];
     for (size_t i = 0; i < n && !err; i++) {
@@ -259,7 +264,7 @@ static const char *const sink_required[] = {"name", "type", "routes", NULL};
 static const char *const route_keys[] = {
     "from",     "to",        "topic",     "columns",    "constants", "key",   "on_unknown_column",
     "truncate", "fk_checks", "conflict",  "lww_column", "tie_break", "owner", "deletes",
-    "link",     "match_on",  "translate", NULL};
+    "link",     "match_on",  "translate", "transforms", NULL};
 static const char *const route_required[] = {"from", "to", NULL};
 
 /* owner: { <source>: [target columns], ... }, kept as column -> source. */
@@ -378,6 +383,8 @@ route_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
         return cfg_str_map(c, v, path, &r->constants, &r->n_constants);
     if (!strcmp(key, "key"))
         return cfg_str_list(c, v, path, &r->key, &r->n_key);
+    if (!strcmp(key, "transforms"))
+        return cfg_transforms(c, v, path, &r->transforms);
     if (!strcmp(key, "fk_checks"))
         return cfg_bool(c, v, path, &r->fk_checks);
     if (!strcmp(key, "truncate")) {
@@ -687,6 +694,9 @@ cfg_free_sources(cdc_config_t *cfg)
         conn_free(&s->conn);
         cfg_free_list(s->tables, s->n_tables);
         cfg_free_list(s->table_topics, s->n_tables);
+        for (size_t t = 0; s->table_transforms && t < s->n_tables; t++)
+            cdc_transforms_free(&s->table_transforms[t]);
+        free(s->table_transforms);
         free(s->slot);
         free(s->publication);
         free(s->signal_table);
@@ -718,6 +728,7 @@ cfg_free_sinks(cdc_config_t *cfg)
             free(rt->link_key);
             cfg_free_list(rt->match_on, rt->n_match_on);
             cfg_free_kv(rt->translate, rt->n_translate);
+            cdc_transforms_free(&rt->transforms);
             free(rt->soft_column);
             free(rt->soft_value);
             free(rt->source);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "cdc/err.h"
+#include "cdc/transform.h"
 #include "cdc/log.h"
 
 /* Config files larger than this are refused before parsing. */
@@ -80,8 +81,9 @@ typedef struct {
     char *name;
     cdc_db_type_t type;
     cdc_db_conn_t conn;
-    char **tables;       /* "schema.table" (PostgreSQL) or "db.table" (MySQL) */
-    char **table_topics; /* per-table topic override or NULL, parallel to tables */
+    char **tables;                      /* "schema.table" (PostgreSQL) or "db.table" (MySQL) */
+    char **table_topics;                /* per-table topic override or NULL, parallel to tables */
+    cdc_transforms_t *table_transforms; /* per table, parallel to tables (n 0: none) */
     size_t n_tables;
     char *slot;         /* PostgreSQL */
     char *publication;  /* PostgreSQL */
@@ -150,9 +152,10 @@ typedef struct {
                           * target system's key of the same record (cdc_id_map) */
     size_t n_translate;
     cdc_deletes_t deletes;
-    char *soft_column; /* soft: the column a delete sets */
-    char *soft_value;  /* soft: its value; NULL: the delete's commit time */
-    char *source;      /* the source part of from (computed at load) */
+    char *soft_column;           /* soft: the column a delete sets */
+    char *soft_value;            /* soft: its value; NULL: the delete's commit time */
+    cdc_transforms_t transforms; /* on the incoming change, before the column mapping */
+    char *source;                /* the source part of from (computed at load) */
     int line;
 } cdc_route_conf_t;
 

@@ -345,6 +345,83 @@ test_route_link(void **state)
     }
 }
 
+/* transforms on a source table and on a route: read with their settings and where they were
+ * written; mistakes named with file:line:column. */
+static void
+test_transforms(void **state)
+{
+    setenv("CDC_TEST_SALT", "pepper", 1);
+    const char *yaml =
+        HEAD "sources:\n"
+             "  - name: crm\n    type: postgresql\n    tables:\n"
+             "      - table: public.contacts\n        transforms:\n"
+             "          - {type: phone, column: phone, region: de, format: national}\n"
+             "          - {type: email, column: email, on_invalid: null}\n"
+             "          - {type: mask, column: ssn, method: hash, salt_env: CDC_TEST_SALT}\n"
+             "          - {type: map, column: status, values: {A: active, X: ~}, strict: true}\n"
+             "          - {type: drop, column: note}\n"
+             "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
+             "      - from: crm.public.contacts\n        to: erp.contacts\n"
+             "        transforms: [{type: subdivision, column: state, country_column: country,"
+             " output: short}, {type: text, column: name, case: upper, locale: de}]\n";
+    cdc_errstr_t es = {{0}};
+    cdc_config_t *cfg = cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es);
+    if (!cfg)
+        fail_msg("%s", es.msg);
+    const cdc_transforms_t *ts = &cfg->sources[0].table_transforms[0];
+    assert_int_equal(ts->n, 5);
+    assert_int_equal(ts->items[0].kind, CDC_TX_PHONE);
+    assert_string_equal(ts->items[0].region, "DE");
+    assert_int_equal(ts->items[0].phone_style, 2);
+    assert_int_equal(ts->items[0].on_invalid, CDC_ON_INVALID_DLQ);
+    assert_string_equal(ts->items[0].where, "t.yaml:9:13: sources[0].tables[0].transforms[0]");
+    assert_int_equal(ts->items[1].on_invalid, CDC_ON_INVALID_NULL);
+    assert_int_equal(ts->items[2].salt_len, 6);
+    assert_memory_equal(ts->items[2].salt, "pepper", 6);
+    assert_int_equal(ts->items[3].n_map, 2);
+    assert_null(ts->items[3].map_to[1]);
+    assert_true(ts->items[3].strict);
+    const cdc_transforms_t *rt = &cfg->sinks[0].routes[0].transforms;
+    assert_int_equal(rt->n, 2);
+    assert_int_equal(rt->items[0].iso_out, CDC_ISO_SHORT);
+    assert_string_equal(rt->items[0].country_column, "country");
+    assert_int_equal(rt->items[1].text_case, CDC_CASE_UPPER);
+    assert_true(rt->items[1].trim && rt->items[1].nfc);
+    cdc_config_free(cfg);
+
+    const char *head = HEAD "sources:\n  - name: crm\n    type: postgresql\n    tables:\n"
+                            "      - table: public.c\n        transforms:\n          - ";
+    const char *bad[][2] = {
+        {"{type: phoen, column: p}",
+         "t.yaml:9:20: sources[0].tables[0].transforms[0].type: 'phoen' is not one of phone |"},
+        {"{type: phone}", "sources[0].tables[0].transforms[0].column: required key missing"},
+        {"{type: phone, column: p, idna: ascii}", "transforms[0].idna: unknown key"},
+        {"{type: phone, column: p, region: XQ}",
+         "t.yaml:9:46: sources[0].tables[0].transforms[0].region: libphonenumber knows no region "
+         "XQ"},
+        {"{type: phone, column: p, region: Germany}", "expected an ISO 3166-1 alpha-2 code"},
+        {"{type: mask, column: p, method: hash}",
+         "a hash needs a secret salt: salt_env or salt_file"},
+        {"{type: mask, column: p, method: hash, salt_env: CDC_TEST_NOPE}",
+         "environment variable CDC_TEST_NOPE is not set"},
+        {"{type: country, column: c, languages: [xx-nope]}",
+         "transforms[0].languages: iso-codes has no names in language xx-nope"},
+        {"{type: subdivision, column: c, country: QQ}", "no country QQ in ISO 3166-1"},
+        {"{type: rename, column: a, to: a}", "transforms[0].to: the same name as the column"},
+        {"{type: constant, column: a}", "constant needs `value`"},
+        {"{type: email, column: e, on_invalid: drop}",
+         "on_invalid: 'drop' is not one of dlq | null | keep | fail"},
+        {"phone", "expected a mapping such as {type: phone, column: phone, region: DE}"},
+    };
+    char buf[1024];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s%s\n", head, bad[i][0]);
+        assert_null(cdc_config_load_string("t.yaml", buf, strlen(buf), &es));
+        if (!strstr(es.msg, bad[i][1]))
+            fail_msg("%s: %s", bad[i][0], es.msg);
+    }
+}
+
 /* capture_sink_changes: the source publishes what the sinks applied (no mark to skip). */
 static void
 test_capture_sink_changes(void **state)
@@ -381,6 +458,7 @@ main(void)
         cmocka_unit_test(test_route_link),
         cmocka_unit_test(test_embedded_refused_on_request),
         cmocka_unit_test(test_capture_sink_changes),
+        cmocka_unit_test(test_transforms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
