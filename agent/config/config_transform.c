@@ -204,6 +204,8 @@ transform_check(cfg_t *c, yaml_node_t *n, const char *path, cdc_transform_t *t)
 {
     char kp[CFG_PATH_MAX];
     cdc_errstr_t es;
+    if (t->region_column && t->kind == CDC_TX_PHONE && cdc_iso_load(NULL, 0, &es))
+        return cfg_fail(c, cfg_map_get(c, n, "region_column"), path, "%s", es.msg);
     switch (t->kind) {
     case CDC_TX_COUNTRY:
     case CDC_TX_SUBDIVISION:

@@ -150,12 +150,42 @@ cdc_publisher_topic_find(cdc_publisher_t *p, const char *schema, const char *tab
     return NULL;
 }
 
+topic_t *
+cdc_publisher_topic_find_table(cdc_publisher_t *p, const char *schema_table)
+{
+    for (size_t i = 0; i < p->n_topics; i++)
+        if (p->topics[i].schema_table && !strcmp(p->topics[i].schema_table, schema_table))
+            return &p->topics[i];
+    return NULL;
+}
+
+/* A transform that cannot go on stops the source with its reason (cdc_publisher_tick). */
+static cdc_err_t
+stop_with(cdc_publisher_t *p, cdc_err_t err, const cdc_errstr_t *es)
+{
+    CDC_LOG_ERROR("source=%s %s", p->src->name, es->msg);
+    pthread_mutex_lock(&p->mu);
+    if (!p->fatal) {
+        p->fatal = err;
+        snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s", es->msg);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return err;
+}
+
 /* ---- callbacks ------------------------------------------------------------------------------- */
 
 static cdc_err_t
 cb_schema(void *ctx, const cdc_table_schema_t *s, int64_t *version)
 {
-    return cdc_publisher_schema_version(ctx, s, version);
+    cdc_publisher_t *p = ctx;
+    topic_t *t = cdc_publisher_topic_find(p, s->schema ? s->schema : s->db, s->table);
+    if (!t || !t->tx)
+        return cdc_publisher_schema_version(p, s, version);
+    cdc_table_schema_t after;
+    cdc_errstr_t es = {{0}};
+    cdc_err_t err = cdc_publisher_transform_schema(p, t, s, &after, &es);
+    return err ? stop_with(p, err, &es) : cdc_publisher_schema_version(p, &after, version);
 }
 
 /* Copies a source resume point into a batch field (a too-long one is a source bug: dropped). */
@@ -241,6 +271,20 @@ encode_into(cdc_publisher_t *p, batch_t *b, const cdc_event_t *ev, size_t *key_l
     return err;
 }
 
+/* After an event's records: the batch's position moves, and a full batch closes. */
+static cdc_err_t
+after_record(cdc_publisher_t *p, batch_t *b)
+{
+    b->has_pos = true;
+    b->pos_stale = true;
+    if (b->data.len > p->max_batch_bytes || b->n > 4 * BATCH_MAX_RECORDS) {
+        /* full inside a source transaction: whole ones go first, the rest of it moves on to the
+         * next batch; a transaction larger than a batch is split */
+        return close_batch(p, b->bound_n == 0);
+    }
+    return CDC_OK;
+}
+
 static cdc_err_t
 cb_event(void *ctx, const cdc_event_t *ev)
 {
@@ -254,6 +298,13 @@ cb_event(void *ctx, const cdc_event_t *ev)
         return CDC_ERR_INVAL;
     }
     batch_t *b = p->open;
+    if (t->tx && ev->op != CDC_OP_TRUNCATE) {
+        cdc_err_t err = cdc_publisher_transform(p, t, ev, &ev, &es);
+        if (err)
+            return stop_with(p, err, &es);
+        if (!ev) /* went to the dead-letter topic */
+            return after_record(p, b);
+    }
     size_t key_off = b->data.len, key_len, val_off;
     cdc_err_t err = encode_into(p, b, ev, &key_len, &val_off, &es);
     if (err) {
@@ -281,14 +332,7 @@ cb_event(void *ctx, const cdc_event_t *ev)
             cdc_publisher_batch_add_span(b, ti, part, key_off, key_len, 0, -1, ev->source.ts_ms, op,
                                          ev->source.pos);
     }
-    b->has_pos = true;
-    b->pos_stale = true;
-    if (b->data.len > p->max_batch_bytes || b->n > 4 * BATCH_MAX_RECORDS) {
-        /* full inside a source transaction: whole ones go first, the rest of it moves on to the
-         * next batch; a transaction larger than a batch is split */
-        return close_batch(p, b->bound_n == 0);
-    }
-    return CDC_OK;
+    return after_record(p, b);
 }
 
 static cdc_err_t

@@ -11,6 +11,8 @@
 #include "cdc/metrics.h"
 #include "cdc/offsets.h"
 #include "cdc/publisher.h"
+#include "cdc/source.h"
+#include "cdc/transform.h"
 
 typedef struct {
     uint32_t topic;          /* index into the publisher's topic table */
@@ -47,8 +49,11 @@ typedef struct {
     char *schema_table; /* "schema.table" */
     char *topic;
     int partitions;
-    int64_t version; /* schema version last published */
-    char *columns;   /* canonical JSON of the last published structure */
+    int64_t version;            /* schema version last published */
+    char *columns;              /* canonical JSON of the last published structure */
+    bool dlq;                   /* the source's dead-letter topic (one partition, not compacted) */
+    const cdc_transforms_t *tx; /* the table's transforms, NULL: none (publisher_transform.c) */
+    cdc_metric_t **tx_m;        /* per transform: unchanged, normalized, invalid */
 } topic_t;
 
 /* A committed transaction waiting for its offset record to be read back (publisher_readback.c). */
@@ -105,7 +110,15 @@ struct cdc_publisher {
     uint64_t acked;                /* the highest token acknowledged after a commit */
     int64_t last_commit_us;        /* monotonic time of the last Kafka commit (or of the start) */
     readback_t rb;                 /* under mu */
-    bool progress_too_long;        /* said once: a snapshot progress did not fit its slot */
+    /* transforms (source thread; publisher_transform.c) */
+    uint32_t dlq_idx; /* the dead-letter topic's entry in topics[], when a table has one */
+    cdc_tx_work_t tx_after, tx_before;
+    cdc_event_t tx_event;
+    const char **tx_unchanged;
+    uint8_t *tx_outcomes;
+    size_t tx_outcomes_cap;
+    cdc_schema_column_t *tx_schema;
+    bool progress_too_long; /* said once: a snapshot progress did not fit its slot */
     /* metrics */
     cdc_metric_t *m_events[5]; /* c u d r t */
     cdc_metric_t *m_lag, *m_latency, *m_queue, *m_commits;
@@ -131,6 +144,19 @@ void cdc_publisher_ack_committed(cdc_publisher_t *p, uint64_t token, const cdc_p
 void cdc_publisher_ack_idle(cdc_publisher_t *p, uint64_t token);
 /* An offset record of this source with token was read back (the read-back thread; tests). */
 void cdc_publisher_readback_seen(cdc_publisher_t *p, uint64_t token);
+/* Transforms (publisher_transform.c): the tables' transforms, their metrics and the dead-letter
+ * topic, set up once the table topics are known; ev through t's transforms into *out (NULL when
+ * the change went to the dead-letter topic instead); a table structure after them. */
+cdc_err_t cdc_publisher_transforms_setup(cdc_publisher_t *p);
+void cdc_publisher_transforms_free(cdc_publisher_t *p);
+cdc_err_t cdc_publisher_transform(cdc_publisher_t *p, topic_t *t, const cdc_event_t *ev,
+                                  const cdc_event_t **out, cdc_errstr_t *es);
+cdc_err_t cdc_publisher_transform_schema(cdc_publisher_t *p, topic_t *t,
+                                         const cdc_table_schema_t *s, cdc_table_schema_t *out,
+                                         cdc_errstr_t *es);
+/* A topic entry (publisher_setup.c), and the topic of a configured "schema.table". */
+uint32_t cdc_publisher_add_topic(cdc_publisher_t *p, const char *schema_table, const char *name);
+topic_t *cdc_publisher_topic_find_table(cdc_publisher_t *p, const char *schema_table);
 /* Schema versions (publisher_schema.c). */
 cdc_err_t cdc_publisher_schemas_load(cdc_publisher_t *p, cdc_errstr_t *es);
 cdc_err_t cdc_publisher_schema_version(cdc_publisher_t *p, const cdc_table_schema_t *s,

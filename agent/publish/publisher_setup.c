@@ -14,8 +14,8 @@
 #include "cdc/topic.h"
 #include "publisher_internal.h"
 
-static uint32_t
-add_topic(cdc_publisher_t *p, const char *schema_table, const char *name)
+uint32_t
+cdc_publisher_add_topic(cdc_publisher_t *p, const char *schema_table, const char *name)
 {
     topic_t *t = &p->topics[p->n_topics];
     memset(t, 0, sizeof(*t));
@@ -30,19 +30,19 @@ build_topics(cdc_publisher_t *p, cdc_errstr_t *es)
     const cdc_source_conf_t *src = p->src;
     cdc_buf_t b;
     cdc_buf_init(&b);
-    p->topics = cdc_xcalloc(src->n_tables + 2, sizeof(topic_t));
+    p->topics = cdc_xcalloc(src->n_tables + 3, sizeof(topic_t)); /* offsets, schemas, dlq */
     cdc_topic_internal(&b, p->cfg->kafka.topic_prefix, "offsets", NULL);
     snprintf(p->offsets_topic, sizeof(p->offsets_topic), "%s", b.data);
-    p->offsets_idx = add_topic(p, NULL, b.data);
+    p->offsets_idx = cdc_publisher_add_topic(p, NULL, b.data);
     cdc_topic_internal(&b, p->cfg->kafka.topic_prefix, "schemas", NULL);
     snprintf(p->schemas_topic, sizeof(p->schemas_topic), "%s", b.data);
-    p->schemas_idx = add_topic(p, NULL, b.data);
+    p->schemas_idx = cdc_publisher_add_topic(p, NULL, b.data);
     cdc_err_t err = CDC_OK;
     for (size_t i = 0; i < src->n_tables && !err; i++)
         if (!(err = cdc_source_table_topic(p->cfg, src, i, &b, es)))
-            add_topic(p, src->tables[i], b.data);
+            cdc_publisher_add_topic(p, src->tables[i], b.data);
     cdc_buf_deinit(&b);
-    return err;
+    return err ? err : cdc_publisher_transforms_setup(p);
 }
 
 /* Reads t's partition count, creating the topic first when it is missing, and on a real cluster
@@ -53,7 +53,7 @@ build_topics(cdc_publisher_t *p, cdc_errstr_t *es)
 static cdc_err_t
 ensure_topic(cdc_publisher_t *p, topic_t *t, cdc_errstr_t *es)
 {
-    bool internal = !t->schema_table;
+    bool internal = !t->schema_table && !t->dlq; /* compacted */
     bool real = !cdc_kafka_bus_embedded(p->bus);
     cdc_topic_info_t ti = {0};
     cdc_err_t err = real ? cdc_kafka_topic_info(p->bus, t->topic, &ti, es) : CDC_OK;
@@ -64,8 +64,8 @@ ensure_topic(cdc_publisher_t *p, topic_t *t, cdc_errstr_t *es)
     if (!err && t->partitions)
         err = cdc_producer_partition_count(p->producer, t->topic, 15000, &t->partitions, es);
     if (!err && !t->partitions) {
-        err = cdc_kafka_bus_create_topic(p->bus, t->topic, internal ? 1 : p->cfg->kafka.partitions,
-                                         internal, es);
+        err = cdc_kafka_bus_create_topic(
+            p->bus, t->topic, t->schema_table ? p->cfg->kafka.partitions : 1, internal, es);
         if (err == CDC_ERR_TIMEOUT) {
             CDC_LOG_WARN("kafka topic=%s not created (%s); relying on broker auto-creation",
                          t->topic, es->msg);
@@ -454,7 +454,9 @@ cdc_publisher_free(cdc_publisher_t *p)
         free(p->topics[i].topic);
         free(p->topics[i].columns);
     }
+    cdc_publisher_transforms_free(p);
     free(p->topics);
+    free(p->tx_schema);
     cdc_offsets_clear(&p->stored);
     cdc_producer_free(p->producer);
     while (p->graveyard) {

@@ -339,6 +339,57 @@ cdc_transforms_keeps(const cdc_transforms_t *ts, const char *name, const char **
     return true;
 }
 
+static ssize_t
+name_at(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i] && !strcmp(names[i], name))
+            return (ssize_t)i;
+    return -1;
+}
+
+cdc_err_t
+cdc_transforms_check(const cdc_transforms_t *ts, const char *const *names, const bool *key,
+                     size_t n, const char *table, cdc_errstr_t *es)
+{
+    const char **cur = cdc_xcalloc(n + ts->n + 1, sizeof(char *));
+    bool *iskey = cdc_xcalloc(n + ts->n + 1, sizeof(bool));
+    memcpy(cur, names, n * sizeof(char *));
+    memcpy(iskey, key, n * sizeof(bool));
+    size_t len = n;
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; i < ts->n && !err; i++) {
+        const cdc_transform_t *t = &ts->items[i];
+        ssize_t j = name_at(cur, len, t->column);
+        const char *ctx = t->region_column ? t->region_column : t->country_column;
+        if (j >= 0 && iskey[j])
+            err = cdc_errstr_set(es, CDC_ERR_CONFIG,
+                                 "%s.column: '%s' is part of the key of %s; keys are published "
+                                 "as they are (every target finds its row by them)",
+                                 t->where, t->column, table);
+        else if (j < 0 && t->kind != CDC_TX_CONSTANT)
+            err = cdc_errstr_set(es, CDC_ERR_CONFIG, "%s.column: %s has no column '%s'%s", t->where,
+                                 table, t->column, i ? " (at this point of the list)" : "");
+        else if (ctx && name_at(cur, len, ctx) < 0)
+            err = cdc_errstr_set(es, CDC_ERR_CONFIG, "%s.%s: %s has no column '%s'", t->where,
+                                 t->region_column ? "region_column" : "country_column", table, ctx);
+        else if (t->kind == CDC_TX_RENAME && name_at(cur, len, t->to) >= 0)
+            err = cdc_errstr_set(es, CDC_ERR_CONFIG, "%s.to: %s already has a column '%s'",
+                                 t->where, table, t->to);
+        if (err)
+            break;
+        if (t->kind == CDC_TX_RENAME)
+            cur[j] = t->to;
+        else if (t->kind == CDC_TX_DROP)
+            cur[j] = NULL;
+        else if (t->kind == CDC_TX_CONSTANT && j < 0)
+            cur[len++] = t->column;
+    }
+    free(cur);
+    free(iskey);
+    return err;
+}
+
 bool
 cdc_transforms_rewrites(const cdc_transforms_t *ts, const char *name)
 {

@@ -173,6 +173,11 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         guard_advance(s, pt, ev.source.pos, p);
         return CDC_OK;
     }
+    if (ev.op != CDC_OP_TRUNCATE && r->transforms.n &&
+        (err = cdc_sink_transform(s, pt->route, &ev, es))) {
+        prefix_record(s, pt, m, es);
+        return err == CDC_ERR_INVAL ? record_failed(s, it, pt, err, es) : err;
+    }
     if (ev.op != CDC_OP_TRUNCATE) {
         cdc_sink_row_t *row = cdc_arena_alloc(&s->arena, sizeof(*row));
         memset(row, 0, sizeof(*row));
@@ -629,6 +634,7 @@ sink_free(sink_t *s)
     cdc_arena_deinit(&s->arena);
     cdc_buf_deinit(&s->conflict_buf);
     free(s->noted_before);
+    cdc_sink_tx_free(s);
 }
 
 cdc_err_t

@@ -80,7 +80,17 @@ typedef struct {
     cdc_sink_resolver_t resolver; /* conflict checks (agent/sink/sink_conflict.c) */
     cdc_buf_t conflict_buf;       /* a conflict's record being built */
     bool *noted_before;           /* per route: said that its updates carry no before image */
+    struct cdc_sink_tx *tx;       /* routes' transforms (agent/sink/sink_transform.c) */
 } sink_t;
+
+/* ---- transforms (agent/sink/sink_transform.c) ---- */
+
+typedef struct cdc_sink_tx cdc_sink_tx_t;
+/* ev through its route's transforms, in place (values copied into the batch's arena). An invalid
+ * value under on_invalid dlq: CDC_ERR_INVAL (the record goes to the DLQ with es); under fail, or
+ * a transform that does not fit the route's changes: CDC_ERR_CONFIG (the sink stops). */
+cdc_err_t cdc_sink_transform(sink_t *s, size_t route, cdc_event_t *ev, cdc_errstr_t *es);
+void cdc_sink_tx_free(sink_t *s);
 
 /* ---- records linked across systems (agent/sink/sink_links.c) ---- */
 

@@ -141,6 +141,12 @@ cdc_tx_outcome_t cdc_transform_text(const cdc_transform_t *t, const char *in, si
 /* The column names a table has after ts (drops, renames, constants), for its published
  * structure: whether name survives, and under which name (*renamed, NULL: same). */
 bool cdc_transforms_keeps(const cdc_transforms_t *ts, const char *name, const char **renamed);
+/* Checks ts against a table's columns (names[0..n), key[i] for key columns): every column a
+ * transform names exists when it runs (after earlier renames, drops and constants), no key
+ * column is transformed, a rename does not take an existing name. es names the transform's place
+ * in the config and the table. */
+cdc_err_t cdc_transforms_check(const cdc_transforms_t *ts, const char *const *names,
+                               const bool *key, size_t n, const char *table, cdc_errstr_t *es);
 /* Whether a value transform rewrites column name to text (its published type becomes string). */
 bool cdc_transforms_rewrites(const cdc_transforms_t *ts, const char *name);
 
