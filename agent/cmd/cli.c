@@ -27,6 +27,9 @@ static const char usage_text[] =
     "                               rewind a sink and re-apply to log end\n"
     "  snapshot -c FILE --source NAME --table T [--no-wait]\n"
     "                               re-snapshot one table while streaming\n"
+    "  duplicates -c FILE --source NAME --table T --match COL[,COL...] [--json]\n"
+    "                               groups of rows with the same values in COLs after the table's\n"
+    "                               transforms (one consistent read, with progress)\n"
     "  source drop -c FILE --source NAME [--yes]\n"
     "                               drop its slot/publication (asks to confirm)\n"
     "  version                      print the version and library versions\n"
@@ -52,7 +55,8 @@ enum {
     OPT_DRY_RUN,
     OPT_YES,
     OPT_FORCE,
-    OPT_NO_WAIT
+    OPT_NO_WAIT,
+    OPT_MATCH
 };
 
 typedef struct {
@@ -74,6 +78,8 @@ static const cmd_spec_t specs[] = {
      B(OPT_SINK) | B(OPT_FROM_TS) | B(OPT_FROM_OFF) | B(OPT_TABLE) | B(OPT_DRY_RUN)},
     {"snapshot", CDC_CMD_SNAPSHOT, NULL, B(OPT_SOURCE) | B(OPT_TABLE) | B(OPT_NO_WAIT)},
     {"source", CDC_CMD_SOURCE_DROP, "drop", B(OPT_SOURCE) | B(OPT_YES)},
+    {"duplicates", CDC_CMD_DUPLICATES, NULL,
+     B(OPT_SOURCE) | B(OPT_TABLE) | B(OPT_MATCH) | B(OPT_JSON)},
 };
 
 static const struct option long_opts[] = {
@@ -90,6 +96,7 @@ static const struct option long_opts[] = {
     {"yes", no_argument, NULL, OPT_YES},
     {"force", no_argument, NULL, OPT_FORCE},
     {"no-wait", no_argument, NULL, OPT_NO_WAIT},
+    {"match", required_argument, NULL, OPT_MATCH},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -154,6 +161,9 @@ take_option(cdc_cli_t *o, int opt, const char *arg, cdc_errstr_t *es)
     case OPT_POSITION:
         o->position = arg;
         break;
+    case OPT_MATCH:
+        o->match = arg;
+        break;
     case OPT_FROM_TS:
         o->has_from_ts = true;
         if (!cdc_cli_parse_timestamp(arg, &o->from_ts_ms))
@@ -198,6 +208,11 @@ validate(const cdc_cli_t *o, cdc_errstr_t *es)
     case CDC_CMD_SNAPSHOT:
         if (!o->source || !o->table)
             return cdc_errstr_set(es, CDC_ERR_INVAL, "snapshot needs --source NAME and --table T");
+        return CDC_OK;
+    case CDC_CMD_DUPLICATES:
+        if (!o->source || !o->table || !o->match || !*o->match)
+            return cdc_errstr_set(es, CDC_ERR_INVAL,
+                                  "duplicates needs --source NAME, --table T and --match COLS");
         return CDC_OK;
     case CDC_CMD_SOURCE_DROP:
         if (!o->source)

@@ -91,6 +91,9 @@ main(int argc, char **argv)
     case CDC_CMD_SNAPSHOT:
         rc = cdc_admin_snapshot(cfg, &cli, stdout);
         break;
+    case CDC_CMD_DUPLICATES:
+        rc = cdc_admin_duplicates(cfg, &cli, stdout);
+        break;
     default:
         rc = CDC_EXIT_USAGE; /* help and version returned above */
         break;

@@ -36,6 +36,7 @@ const cdc_connector_t cdc_mysql_connector = {
     .probe = cdc_mysql_probe,
     .source_drop = cdc_mysql_source_drop,
     .source_now = cdc_mysql_source_now,
+    .source_read = my_read_table,
     .source_seek = cdc_mysql_source_seek,
     .source_request = cdc_mysql_source_request,
     .stored_position = stored_position,

@@ -449,6 +449,84 @@ my_close(cdc_source_t *s)
     free(s);
 }
 
+/* One table in a consistent read (REPEATABLE READ, WITH CONSISTENT SNAPSHOT), through the
+ * snapshot's chunked reads. */
+cdc_err_t
+my_read_table(const cdc_source_conf_t *conf, const char *table, cdc_row_fn fn, void *ctx,
+              cdc_errstr_t *es)
+{
+    cdc_source_t *s = cdc_xcalloc(1, sizeof(*s));
+    s->conf = conf;
+    cdc_arena_init(&s->arena);
+    s->tables = cdc_xcalloc(conf->n_tables + 1, sizeof(my_table_t));
+    my_table_t *tb = NULL;
+    for (size_t i = 0; i < conf->n_tables; i++) {
+        const char *dot = strchr(conf->tables[i], '.');
+        my_table_t *t = &s->tables[s->n_tables++];
+        t->db = cdc_xstrndup(conf->tables[i], (size_t)(dot - conf->tables[i]));
+        t->name = cdc_xstrdup(dot + 1);
+        if (!strcmp(conf->tables[i], table))
+            tb = t;
+    }
+    cdc_err_t err = CDC_OK;
+    if (!tb)
+        err = cdc_errstr_set(es, CDC_ERR_INVAL, "source %s does not capture %s", conf->name, table);
+    else if (!(s->catalog = cdc_mysql_connect(&conf->conn, &err, es)))
+        ;
+    else if (mysql_query(s->catalog, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ") ||
+             mysql_query(s->catalog, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"))
+        err = my_query_error(s->catalog, es, "starting a consistent read");
+    else
+        err = load_charsets(s, es);
+    my_snap_table_t st;
+    bool opened = !err && !(err = my_snap_open(s, tb, &st, es));
+    uint64_t total = 0;
+    if (opened) {
+        cdc_buf_t sql;
+        cdc_buf_init(&sql);
+        cdc_buf_puts(&sql,
+                     "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ");
+        cdc_mysql_literal(s->catalog, &sql, tb->db, strlen(tb->db));
+        cdc_buf_puts(&sql, " AND TABLE_NAME = ");
+        cdc_mysql_literal(s->catalog, &sql, tb->name, strlen(tb->name));
+        MYSQL_RES *r = mysql_query(s->catalog, sql.data) ? NULL : mysql_store_result(s->catalog);
+        MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+        if (row && row[0])
+            total = strtoull(row[0], NULL, 10);
+        mysql_free_result(r);
+        my_snap_key_t last = {0};
+        for (size_t got = MY_CHUNK_ROWS; !err && got == MY_CHUNK_ROWS;) {
+            if ((err = my_snap_query(s, &st, &last, &sql, es)))
+                break;
+            MYSQL_RES *res = mysql_use_result(s->catalog);
+            got = 0;
+            while (res && (row = mysql_fetch_row(res))) {
+                unsigned long *len = mysql_fetch_lengths(res);
+                cdc_arena_reset(&s->arena);
+                cdc_event_t ev;
+                my_snap_row(s, &st, row, len, &ev);
+                ev.source.pos = "";
+                if (!err)
+                    err = fn(ctx, &ev, total);
+                got++;
+                my_snap_key_save(&st, row, len, &last);
+            }
+            if (mysql_errno(s->catalog) && !err)
+                err = my_query_error(s->catalog, es, "reading a chunk");
+            mysql_free_result(res);
+            if (!st.n_key) /* without a key the whole table was one chunk */
+                break;
+        }
+        my_snap_key_free(&last);
+        cdc_buf_deinit(&sql);
+        my_snap_close(&st);
+    }
+    my_close(s);
+    if (err)
+        cdc_errstr_prefix(es, "source %s: reading %s", conf->name, table);
+    return err;
+}
+
 static cdc_err_t
 my_open(const cdc_source_conf_t *conf, const cdc_source_resume_t *resume, cdc_source_t **out,
         cdc_errstr_t *es)

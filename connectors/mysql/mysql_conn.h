@@ -87,6 +87,9 @@ cdc_err_t cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *posit
                                 struct cdc_offsets *o, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_source_now(const cdc_source_conf_t *conf, const char *native,
                                cdc_source_now_t *out, cdc_errstr_t *es);
+/* `cdc-agent duplicates`: a table in one consistent read (my_source.c). */
+cdc_err_t my_read_table(const cdc_source_conf_t *conf, const char *table, cdc_row_fn fn, void *ctx,
+                        cdc_errstr_t *es);
 cdc_err_t cdc_mysql_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
                                    const char *payload, int64_t *rows, cdc_errstr_t *es);
 cdc_err_t cdc_mysql_probe(const cdc_db_conn_t *conn, const cdc_source_conf_t *source,

@@ -60,6 +60,9 @@ cdc_err_t cdc_pg_source_seek(const cdc_source_conf_t *conf, const char *position
                              struct cdc_offsets *o, cdc_errstr_t *es);
 cdc_err_t cdc_pg_source_now(const cdc_source_conf_t *conf, const char *native,
                             cdc_source_now_t *out, cdc_errstr_t *es);
+/* `cdc-agent duplicates`: a table in one consistent read (pg_open.c). */
+cdc_err_t pg_read_table(const cdc_source_conf_t *conf, const char *table, cdc_row_fn fn, void *ctx,
+                        cdc_errstr_t *es);
 cdc_err_t cdc_pg_source_request(const cdc_source_conf_t *conf, const char *table, const char *id,
                                 const char *payload, int64_t *rows, cdc_errstr_t *es);
 

@@ -33,6 +33,7 @@ const cdc_connector_t cdc_pg_connector = {
     .probe = cdc_pg_probe,
     .source_drop = cdc_pg_source_drop,
     .source_now = cdc_pg_source_now,
+    .source_read = pg_read_table,
     .source_seek = cdc_pg_source_seek,
     .source_request = cdc_pg_source_request,
     .stored_position = stored_position,

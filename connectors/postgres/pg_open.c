@@ -232,6 +232,98 @@ pg_snapshot(cdc_source_t *s, const cdc_source_cb_t *cb, void *ctx, cdc_errstr_t 
     return err;
 }
 
+typedef struct {
+    cdc_row_fn fn;
+    void *ctx;
+    uint64_t total;
+} read_t;
+
+static cdc_err_t
+read_row(void *ctx, const cdc_event_t *ev)
+{
+    read_t *rd = ctx;
+    return rd->fn(rd->ctx, ev, rd->total);
+}
+
+/* One table in a read-only REPEATABLE READ transaction, through the snapshot's chunked scan. */
+cdc_err_t
+pg_read_table(const cdc_source_conf_t *conf, const char *table, cdc_row_fn fn, void *ctx,
+              cdc_errstr_t *es)
+{
+    size_t ordinal = 0;
+    while (ordinal < conf->n_tables && strcmp(conf->tables[ordinal], table))
+        ordinal++;
+    if (ordinal == conf->n_tables)
+        return cdc_errstr_set(es, CDC_ERR_INVAL, "source %s does not capture %s", conf->name,
+                              table);
+    cdc_source_t *s = cdc_xcalloc(1, sizeof(*s));
+    s->conf = conf;
+    s->wake_fd = -1;
+    s->epoch = 1;
+    s->types = pg_typecache_new();
+    cdc_arena_init(&s->builder.arena);
+    cdc_err_t err = CDC_OK;
+    s->catalog = cdc_pg_connect(&conf->conn, false, &err, es);
+    PGconn *conn = s->catalog ? cdc_pg_connect(&conf->conn, false, &err, es) : NULL;
+    if (conn) {
+        snprintf(s->dbname, sizeof(s->dbname), "%s", PQdb(conn));
+        s->builder = (pg_builder_t){.arena = s->builder.arena,
+                                    .system = conf->name,
+                                    .db = s->dbname,
+                                    .types = s->types,
+                                    .catalog = s->catalog};
+        PGresult *r = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            err = pg_result_error(es, CDC_ERR_CONNECT, conn, r, "starting a consistent read");
+        PQclear(r);
+    }
+    pg_scan_t sc;
+    bool opened = false;
+    if (conn && !err)
+        opened = !(err = pg_scan_open(&sc, s, conn, ordinal, es));
+    read_t rd = {fn, ctx, 0};
+    if (opened) {
+        cdc_buf_t name;
+        cdc_buf_init(&name);
+        pg_quote_table(&name, table);
+        const char *params[] = {name.data};
+        PGresult *r = PQexecParams(conn,
+                                   "SELECT greatest(reltuples, 0)::bigint FROM pg_class "
+                                   "WHERE oid = $1::regclass",
+                                   1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            rd.total = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        cdc_buf_deinit(&name);
+    }
+    pg_txn_t txn = {.epoch = 1, .phase = CDC_PHASE_SNAPSHOT, .minor = ordinal};
+    snprintf(txn.txn_id, sizeof(txn.txn_id), "read");
+    PGresult *last = NULL;
+    const char **after = cdc_xcalloc((opened ? sc.meta.n_key : 0) + 1u, sizeof(char *));
+    for (int rows = PG_SCAN_CHUNK_ROWS; opened && !err && rows == PG_SCAN_CHUNK_ROWS;) {
+        PGresult *r = NULL;
+        if (last)
+            pg_scan_key(&sc, last, PQntuples(last) - 1, after);
+        err = pg_scan_chunk(&sc, last ? after : NULL, &r, es);
+        PQclear(last);
+        last = r;
+        rows = err ? 0 : PQntuples(r);
+        for (int row = 0; row < rows && !err; row++) {
+            cdc_arena_reset(&s->builder.arena);
+            err = pg_scan_emit_row(&sc, &txn, r, row, read_row, &rd, es);
+        }
+    }
+    PQclear(last);
+    free(after);
+    if (opened)
+        pg_scan_close(&sc);
+    PQfinish(conn);
+    pg_close(s);
+    if (err)
+        cdc_errstr_prefix(es, "source %s: reading %s", conf->name, table);
+    return err;
+}
+
 const cdc_source_ops_t cdc_pg_source_ops = {
     .name = "postgresql",
     .open = pg_open,

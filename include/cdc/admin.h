@@ -53,6 +53,10 @@ int cdc_admin_offsets_show(const cdc_config_t *cfg, bool as_json, FILE *out);
  * table is done. Returns a process exit code. */
 int cdc_admin_snapshot(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out);
 
+/* `duplicates`: the groups of rows of cli->table with the same cli->match values after the
+ * table's transforms (agent/cmd/duplicates.c). Returns a process exit code. */
+int cdc_admin_duplicates(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out);
+
 /* Progress of a long command: on a terminal one line rewritten in place (done of total, rate,
  * ETA), otherwise a plain line every 5 s. */
 typedef struct {

@@ -23,6 +23,7 @@ typedef enum {
     CDC_CMD_REPLAY,
     CDC_CMD_SNAPSHOT,
     CDC_CMD_SOURCE_DROP,
+    CDC_CMD_DUPLICATES,
 } cdc_cmd_t;
 
 typedef struct {
@@ -40,9 +41,10 @@ typedef struct {
     int64_t offset;
     const char *position; /* offsets set --position (source) */
     bool dry_run;
-    bool yes;     /* source drop: skip the confirmation prompt */
-    bool force;   /* offsets set: even while the agent runs */
-    bool no_wait; /* snapshot: return once the request is written */
+    bool yes;          /* source drop: skip the confirmation prompt */
+    bool force;        /* offsets set: even while the agent runs */
+    bool no_wait;      /* snapshot: return once the request is written */
+    const char *match; /* duplicates --match COL[,COL...] */
 } cdc_cli_t;
 
 /* Parses argv. Returns CDC_OK or CDC_ERR_INVAL with es saying what is wrong (print usage, exit 2).

@@ -11,6 +11,7 @@
 #include "cdc/config.h"
 #include "cdc/config_walk.h"
 #include "cdc/err.h"
+#include "cdc/event.h"
 
 struct cdc_source_ops; /* source: open, snapshot, poll, ack, close */
 struct cdc_sink_ops;   /* sink: open, apply, offsets_load, close */
@@ -55,6 +56,9 @@ typedef struct {
     char running[160]; /* who reads it now ("slot active, pid 123", "replica connected") or "" */
 } cdc_source_now_t;
 
+/* A row handed on by source_read: a snapshot event; total is the estimated number of rows. */
+typedef cdc_err_t (*cdc_row_fn)(void *ctx, const cdc_event_t *ev, uint64_t total);
+
 typedef struct {
     cdc_db_type_t type;
     const char *name;
@@ -85,6 +89,10 @@ typedef struct {
      * row). */
     cdc_err_t (*source_request)(const cdc_source_conf_t *conf, const char *table, const char *id,
                                 const char *payload, int64_t *rows, cdc_errstr_t *es);
+    /* `cdc-agent duplicates`: every row of table (one of conf's) in one consistent read, chunk
+     * by chunk in key order as the snapshot reads it, each as a snapshot event to fn. */
+    cdc_err_t (*source_read)(const cdc_source_conf_t *conf, const char *table, cdc_row_fn fn,
+                             void *ctx, cdc_errstr_t *es);
     /* `offsets show`: a stored resume point in the database's own notation ("lsn 0/16B3748",
      * "mariadb-bin.000003:4567") into out; false when it has none (the position is shown). */
     bool (*stored_position)(const struct cdc_offsets *o, char *out, size_t n);

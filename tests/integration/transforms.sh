@@ -163,6 +163,21 @@ assert_contains "$metrics" 'cdc_transform_values_total{side="sink",name="txmy",t
 assert_contains "$metrics" 'cdc_transform_values_total{side="source",name="crm",table="public.txc",column="name",transform="text",outcome="normalized"}' \
     "metrics: normalized names"
 
+# duplicates: the rows whose normalized email is the same, read as the source publishes them
+run "$CDC_AGENT" duplicates -c "$tmp/agent.yaml" --source crm --table public.txc --match email
+assert_eq 0 "$rc" "duplicates ran"
+assert_contains "$out" "crm public.txc: 7 rows read; 6 rows in 3 groups with the same email (after the table's transforms)" \
+    "duplicates: the summary"
+assert_contains "$out" $'  2 rows  {"email":"User1@example.com"}\n           {"id":1}\n           {"id":11}' \
+    "duplicates: spaces and case told apart nothing"
+run "$CDC_AGENT" duplicates -c "$tmp/agent.yaml" --source erp --table cdc_test.txm --match name,phone --json
+assert_eq 0 "$rc" "duplicates --json ran (MariaDB)"
+assert_contains "$out" '"rows":4,"unmatched":0,"duplicate_rows":4,"groups":[{"count":2,"values":{"name":"ACME Inc","phone":"+12024561111"},"keys":[{"id":2},{"id":12}]}' \
+    "duplicates --json: groups with values and keys"
+run "$CDC_AGENT" duplicates -c "$tmp/agent.yaml" --source crm --table public.txc --match note
+assert_eq 2 "$rc" "duplicates on a dropped column: usage error"
+assert_contains "$out" "--match: public.txc has no column 'note' after its transforms" "says which column"
+
 # a re-snapshot of the table while streaming: the same output again
 before=$("$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.txc | grep -c '"op":"r"')
 run "$CDC_AGENT" snapshot -c "$tmp/agent.yaml" --source crm --table public.txc

@@ -49,6 +49,11 @@ test_valid_commands(void **state)
     assert_int_equal(
         parse(&o, &es, "snapshot", "-c", "a", "--source", "crm", "--table", "public.t", NULL),
         CDC_OK);
+    assert_int_equal(parse(&o, &es, "duplicates", "-c", "a", "--source", "crm", "--table",
+                           "public.t", "--match", "email,phone", "--json", NULL),
+                     CDC_OK);
+    assert_true(o.cmd == CDC_CMD_DUPLICATES && o.json);
+    assert_string_equal(o.match, "email,phone");
     assert_int_equal(parse(&o, &es, "source", "drop", "-c", "a", "--source", "crm", "--yes", NULL),
                      CDC_OK);
     assert_true(o.cmd == CDC_CMD_SOURCE_DROP && o.yes);
@@ -95,6 +100,9 @@ test_usage_errors(void **state)
     expect_usage_error("TOPIC:PARTITION:OFFSET", "replay", "-c", "a", "--sink", "s",
                        "--from-offset", "t:x:1", NULL);
     expect_usage_error("--source NAME and --table", "snapshot", "-c", "a", "--source", "c", NULL);
+    expect_usage_error("--table T and --match COLS", "duplicates", "-c", "a", "--source", "c",
+                       "--table", "public.t", NULL);
+    expect_usage_error("duplicates does not take", "duplicates", "-c", "a", "--sink", "s", NULL);
     expect_usage_error("either --sink or --source", "offsets", "set", "-c", "a", NULL);
     expect_usage_error("needs --source", "source", "drop", "-c", "a", NULL);
     expect_usage_error("missing value", "run", "-c", NULL);
