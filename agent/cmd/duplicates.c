@@ -157,11 +157,13 @@ print(const dup_t *d, const cdc_cli_t *cli, const group_t *g, size_t n_groups, F
         fputs("]}\n", out);
         return;
     }
-    fprintf(out, "%s %s: %llu rows read; %zu rows in %zu groups with the same %s", cli->source,
-            cli->table, (unsigned long long)d->read, in_groups, n_groups, cli->match);
+    fprintf(out, "%s %s: %llu row%s read; %zu row%s in %zu group%s with the same %s", cli->source,
+            cli->table, (unsigned long long)d->read, d->read == 1 ? "" : "s", in_groups,
+            in_groups == 1 ? "" : "s", n_groups, n_groups == 1 ? "" : "s", cli->match);
     fprintf(out, " (after the table's transforms)");
     if (d->unmatched)
-        fprintf(out, "; %llu rows with no value to match", (unsigned long long)d->unmatched);
+        fprintf(out, "; %llu row%s with no value to match", (unsigned long long)d->unmatched,
+                d->unmatched == 1 ? "" : "s");
     fputc('\n', out);
     for (size_t i = 0; i < n_groups; i++) {
         fprintf(out, "  %zu rows  %s\n", g[i].count, d->rows[g[i].first].values);

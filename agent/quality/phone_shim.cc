@@ -82,11 +82,9 @@ cdc_phone_format(const char *in, size_t n, const char *region, cdc_phone_style_t
             return 1;
         }
         if (!util.IsValidNumber(number)) {
-            static const ShortNumberInfo shorts;
-            if (reg != "ZZ" && shorts.IsValidShortNumberForRegion(number, reg)) {
-                say(why, whyn,
-                    "a short code (service or emergency number), not a subscriber "
-                    "number");
+            static const ShortNumberInfo shorts; /* 112, 911: a call, not a contact's number */
+            if (reg != "ZZ" && shorts.IsEmergencyNumber(raw, reg)) {
+                say(why, whyn, "an emergency number, not a subscriber number");
                 return 1;
             }
             say(why, whyn, length_error(util.IsPossibleNumberWithReason(number)));

@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS contacts (
     last_name text,
     email text,
     phone text,
+    country text,
+    state text,
     notes text,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
@@ -39,8 +41,20 @@ INSERT INTO accounts (id, name, country) VALUES
     (1, 'Acme Corp', 'US'), (2, 'Globex GmbH', 'DE'), (3, 'Initech', 'US')
 ON CONFLICT DO NOTHING;
 SELECT setval('accounts_id_seq', greatest(100, (SELECT max(id) FROM accounts)));
-INSERT INTO contacts (id, account_id, first_name, last_name, email, phone) VALUES
-    (10, 1, 'Ada', 'Lovelace', 'ada@acme.example', '+1 555 0100'),
-    (11, 2, 'Jürgen', 'Müller', 'jm@globex.example', '+49 30 1234567'),
-    (12, 3, 'Peter', 'Gibbons', 'peter@initech.example', NULL)
+-- Contacts as people type them: phones in national styles, emails in mixed case with spaces, a
+-- name typed on a Mac (u + combining diaeresis), states as names and codes, one contact entered
+-- twice, and one phone number that cannot be right. The agent publishes them cleaned
+-- (config/crm-erp.yaml, transforms); the invalid phone's change waits in cdc._dlq.source.crm.
+INSERT INTO contacts (id, account_id, first_name, last_name, email, phone, country, state, notes)
+VALUES
+    (10, 1, 'ada', 'Lovelace', ' Ada@ACME.example ', '(202) 456-1111', 'USA', 'California',
+     'met at the trade show'),
+    (11, 2, E'J\u0075\u0308rgen', E'Mu\u0308ller', 'JM@Globex.Example', '030 1234567', 'Germany',
+     'Bavaria', NULL),
+    (12, 3, 'Peter', 'Gibbons', 'peter@initech.example', NULL, 'US', 'TX', NULL),
+    (14, 2, 'Jürgen', 'Müller', 'jm@globex.example ', '0049 30 1234567', 'DE', 'BY',
+     'entered again by sales'),
+    (15, 2, 'Heike', 'Schmidt', 'heike.schmidt@globex.example', '+49 (89) 1234567', 'de', 'DE-BY',
+     NULL),
+    (16, 1, 'Bob', 'Tables', 'bob@acme.example', '555-01', 'US', 'NY', NULL)
 ON CONFLICT DO NOTHING;

@@ -14,7 +14,9 @@ CREATE TABLE IF NOT EXISTS contacts (
     given_name VARCHAR(100),
     family_name VARCHAR(100),
     email VARCHAR(200),
-    phone VARCHAR(40)
+    phone VARCHAR(40),
+    country_code CHAR(2),
+    state VARCHAR(10)
 );
 CREATE TABLE IF NOT EXISTS orders (
     id BIGINT PRIMARY KEY,

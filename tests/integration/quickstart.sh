@@ -52,6 +52,17 @@ assert_contains "$log" "|            102 | Stark Industries | US           |    
     "two-way: a customer created in the ERP has its CRM id (102)"
 assert_contains "$log" " 102 |   100" "two-way: the CRM account has its ERP id"
 assert_contains "$log" "== repaired: contact 11 is back in the ERP" "drift repaired by a snapshot"
+# the contacts cleaned on the way: the ERP has them normalized, the invalid phone in the DLQ, and
+# duplicates finds the contact entered twice
+assert_contains "$log" "|             10 | Ada        | Lovelace    | ada@acme.example             | +1 202-456-1111 | US           | US-CA |" \
+    "demo: a contact normalized (name case, email, phone, country, state)"
+assert_contains "$log" "|             11 | Jürgen     | Müller      | jm@globex.example            | +49 30 1234567  | DE           | DE-BY |" \
+    "demo: the decomposed name in NFC, Bavaria as DE-BY"
+assert_contains "$log" "phone value '555-01' of column phone: too short for its region; the change goes to cdc._dlq.source.crm" \
+    "demo: the invalid phone's change to the dead-letter topic, with the reason"
+assert_contains "$log" 'column="phone",transform="phone",outcome="invalid"} 1' "demo: counted in /metrics"
+assert_contains "$log" $'crm public.contacts: 6 rows read; 2 rows in 1 group with the same email,phone (after the table\'s transforms); 1 row with no value to match\n  2 rows  {"email":"jm@globex.example","phone":"+49301234567"}' \
+    "demo: duplicates finds the contact entered twice"
 assert_contains "$log" "PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -h 127.0.0.1 -p $pg_port -U cdc crm" "psql command with its password"
 assert_contains "$log" "mariadb -h 127.0.0.1 -P $my_port -u cdc -p$CDC_TEST_MYSQL_PASSWORD erp" "mariadb command with its password"
 # the printed commands work

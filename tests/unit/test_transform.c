@@ -42,8 +42,8 @@ test_phone(void **state)
     EXPECT(&de, "+49 (30) 123-4567", NULL, "+49301234567");
     EXPECT(&de, "+49301234567", NULL, "=+49301234567");
     EXPECT(&de, "0151 23456789", NULL, "+4915123456789"); /* a mobile number */
-    EXPECT(&de, "112", NULL,
-           "!a short code (service or emergency number), not a subscriber number");
+    EXPECT(&de, "112", NULL, "!an emergency number, not a subscriber number");
+    EXPECT(&de, "115", NULL, "!a local number without its area code"); /* a service code */
     EXPECT(&de, "030 12", NULL, "!not a valid number for its region");
     EXPECT(&de, "0151 2345678901234", NULL, "!too long for its region");
     EXPECT(&de, "hello", NULL, "!not a phone number");
