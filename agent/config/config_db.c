@@ -120,7 +120,7 @@ key_owner(const char *key)
 static cdc_err_t
 source_table(cfg_t *c, yaml_node_t *v, const char *path, cdc_source_conf_t *s, size_t i)
 {
-    static const char *const keys[] = {"table", "topic", "transforms", NULL};
+    static const char *const keys[] = {"table", "topic", "transforms", "exclude", NULL};
     static const char *const required[] = {"table", NULL};
     char kp[CFG_PATH_MAX];
     yaml_node_t *tn = v;
@@ -136,6 +136,10 @@ source_table(cfg_t *c, yaml_node_t *v, const char *path, cdc_source_conf_t *s, s
         cfg_path_key(kp, path, "transforms");
         yaml_node_t *tr = cfg_map_get(c, v, "transforms");
         if (tr && (err = cfg_transforms(c, tr, kp, &s->table_transforms[i])))
+            return err;
+        cfg_path_key(kp, path, "exclude");
+        yaml_node_t *ex = cfg_map_get(c, v, "exclude");
+        if (ex && (err = cfg_exclude(c, ex, kp, &s->table_transforms[i])))
             return err;
         cfg_path_key(kp, path, "table");
         path = kp;

@@ -14,6 +14,8 @@ cdc_err_t cfg_sinks(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cf
 cdc_err_t cfg_check_topics(cfg_t *c, cdc_config_t *cfg);
 /* transforms: [...] of a source table or a sink route (config_transform.c). */
 cdc_err_t cfg_transforms(cfg_t *c, yaml_node_t *n, const char *path, cdc_transforms_t *out);
+/* exclude: [columns] of a source table: drops after its transforms (config_transform.c). */
+cdc_err_t cfg_exclude(cfg_t *c, yaml_node_t *n, const char *path, cdc_transforms_t *out);
 void cfg_free_sources(cdc_config_t *cfg);
 void cfg_free_sinks(cdc_config_t *cfg);
 void cfg_free_kv(cdc_kv_t *kv, size_t n);

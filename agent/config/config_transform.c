@@ -295,3 +295,23 @@ cfg_transforms(cfg_t *c, yaml_node_t *n, const char *path, cdc_transforms_t *out
     return cfg_list(c, n, path, sizeof(cdc_transform_t), (void **)&out->items, &out->n,
                     transform_item, out);
 }
+
+cdc_err_t
+cfg_exclude(cfg_t *c, yaml_node_t *n, const char *path, cdc_transforms_t *out)
+{
+    char **cols = NULL;
+    size_t k = 0;
+    cdc_err_t err = cfg_str_list(c, n, path, &cols, &k);
+    if (err)
+        return err;
+    out->items = cdc_xrealloc(out->items, (out->n + k + 1) * sizeof(cdc_transform_t));
+    char where[CFG_PATH_MAX + 300];
+    for (size_t i = 0; i < k; i++) {
+        snprintf(where, sizeof(where), "%s:%zu:%zu: %s[%zu]", c->file, n->start_mark.line + 1,
+                 n->start_mark.column + 1, path, i);
+        out->items[out->n++] =
+            (cdc_transform_t){.kind = CDC_TX_DROP, .column = cols[i], .where = cdc_xstrdup(where)};
+    }
+    free(cols);
+    return CDC_OK;
+}

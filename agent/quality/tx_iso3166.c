@@ -51,6 +51,7 @@ static size_t n_subs;
 static index_t cidx, sidx;
 static char **languages_loaded;
 static size_t n_languages_loaded;
+static _Thread_local cdc_buf_t t_key; /* a lookup's key, reused (never freed: one per thread) */
 
 static void
 add(index_t *ix, const char *key, uint32_t idx)
@@ -273,13 +274,13 @@ load_language(const char *lang, char *why, size_t whyn)
     for (size_t i = 0; i < n_languages_loaded; i++)
         if (!strcmp(languages_loaded[i], lang))
             return true;
-    char p1[512], p2[512];
-    snprintf(p1, sizeof(p1), "%s/%s/LC_MESSAGES/iso_3166-1.mo", LOCALE_DIR, lang);
-    snprintf(p2, sizeof(p2), "%s/%s/LC_MESSAGES/iso_3166-2.mo", LOCALE_DIR, lang);
+    char p1[160], p2[160];
+    snprintf(p1, sizeof(p1), "%s/%.32s/LC_MESSAGES/iso_3166-1.mo", LOCALE_DIR, lang);
+    snprintf(p2, sizeof(p2), "%s/%.32s/LC_MESSAGES/iso_3166-2.mo", LOCALE_DIR, lang);
     bool any = read_mo(p1, country_translation);
     any |= read_mo(p2, subdivision_translation);
     if (!any && strcmp(lang, "en")) {
-        snprintf(why, whyn, "iso-codes has no names in language %s (%s)", lang, p1);
+        snprintf(why, whyn, "iso-codes has no names in language %.32s (%s)", lang, p1);
         return false;
     }
     languages_loaded = cdc_xrealloc(languages_loaded, (n_languages_loaded + 1) * sizeof(char *));
@@ -327,13 +328,11 @@ find_country(const char *in, size_t n, bool *ambiguous)
 {
     if (!loaded || !cidx.sorted)
         return AMBIGUOUS;
-    cdc_buf_t b;
-    cdc_buf_init(&b);
-    cdc_text_fold(in, n, &b);
-    cdc_buf_putc(&b, '\0');
-    uint32_t i = lookup(&cidx, b.data, ambiguous);
-    cdc_buf_deinit(&b);
-    return i;
+    cdc_buf_t *b = &t_key;
+    cdc_buf_reset(b);
+    cdc_text_fold(in, n, b);
+    cdc_buf_putc(b, '\0');
+    return lookup(&cidx, b->data, ambiguous);
 }
 
 const char *
@@ -377,30 +376,28 @@ cdc_tx_subdivision(const cdc_transform_t *t, const char *in, size_t n, const cha
     }
     bool amb = false;
     uint32_t i = AMBIGUOUS;
-    cdc_buf_t b;
-    cdc_buf_init(&b);
+    cdc_buf_t *bp = &t_key;
+    cdc_buf_reset(bp);
     /* a full code first (DE-BY, de-by) */
-    cdc_buf_putc(&b, '=');
+    cdc_buf_putc(bp, '=');
     for (size_t k = 0; k < n && k < 12; k++)
-        cdc_buf_putc(&b, in[k] >= 'a' && in[k] <= 'z' ? (char)(in[k] - 32) : in[k]);
-    cdc_buf_putc(&b, '\0');
+        cdc_buf_putc(bp, in[k] >= 'a' && in[k] <= 'z' ? (char)(in[k] - 32) : in[k]);
+    cdc_buf_putc(bp, '\0');
     if (n < 12)
-        i = lookup(&sidx, b.data, &amb);
+        i = lookup(&sidx, bp->data, &amb);
     if (i != AMBIGUOUS && country && strncmp(subs[i].code, country, strlen(country))) {
         snprintf(why, whyn, "a subdivision of another country than %s", country);
-        cdc_buf_deinit(&b);
         return CDC_TX_INVALID;
     }
     if (i == AMBIGUOUS) {
-        cdc_buf_reset(&b);
-        cdc_buf_puts(&b, country ? country : "*");
-        cdc_buf_putc(&b, '|');
-        cdc_text_fold(in, n, &b);
-        cdc_buf_putc(&b, '\0');
+        cdc_buf_reset(bp);
+        cdc_buf_puts(bp, country ? country : "*");
+        cdc_buf_putc(bp, '|');
+        cdc_text_fold(in, n, bp);
+        cdc_buf_putc(bp, '\0');
         amb = false;
-        i = lookup(&sidx, b.data, &amb);
+        i = lookup(&sidx, bp->data, &amb);
     }
-    cdc_buf_deinit(&b);
     if (i == AMBIGUOUS) {
         if (amb)
             snprintf(why, whyn, "names subdivisions of more than one country%s",

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/ubrk.h>
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
@@ -20,6 +21,25 @@ typedef struct {
 } ubuf_t;
 
 static _Thread_local ubuf_t t_a, t_b;
+/* title case: a word break iterator for the last locale used (opening one costs more than the
+ * mapping itself) */
+static _Thread_local UBreakIterator *t_words;
+static _Thread_local char t_words_locale[32];
+
+static UBreakIterator *
+words(const char *locale)
+{
+    if (t_words && !strcmp(t_words_locale, locale))
+        return t_words;
+    if (t_words)
+        ubrk_close(t_words);
+    UErrorCode e = U_ZERO_ERROR;
+    t_words = ubrk_open(UBRK_WORD, locale, NULL, 0, &e);
+    if (U_FAILURE(e))
+        t_words = NULL;
+    snprintf(t_words_locale, sizeof(t_words_locale), "%s", locale);
+    return t_words;
+}
 
 static UChar *
 ugrow(ubuf_t *b, int32_t n)
@@ -179,7 +199,7 @@ cdc_tx_text(const cdc_transform_t *t, const char *in, size_t n, cdc_buf_t *out, 
             else if (t->text_case == CDC_CASE_LOWER)
                 got = u_strToLower(dst->p, dst->cap, s, len, loc, &e);
             else
-                got = u_strToTitle(dst->p, dst->cap, s, len, NULL, loc, &e);
+                got = u_strToTitle(dst->p, dst->cap, s, len, words(loc), loc, &e);
             if (e == U_BUFFER_OVERFLOW_ERROR || (pass == 0 && got > dst->cap)) {
                 ugrow(dst, got + 1);
                 continue;

@@ -282,20 +282,8 @@ pg_read_table(const cdc_source_conf_t *conf, const char *table, cdc_row_fn fn, v
     if (conn && !err)
         opened = !(err = pg_scan_open(&sc, s, conn, ordinal, es));
     read_t rd = {fn, ctx, 0};
-    if (opened) {
-        cdc_buf_t name;
-        cdc_buf_init(&name);
-        pg_quote_table(&name, table);
-        const char *params[] = {name.data};
-        PGresult *r = PQexecParams(conn,
-                                   "SELECT greatest(reltuples, 0)::bigint FROM pg_class "
-                                   "WHERE oid = $1::regclass",
-                                   1, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-            rd.total = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-        cdc_buf_deinit(&name);
-    }
+    if (opened)
+        rd.total = pg_estimate_rows(conn, table);
     pg_txn_t txn = {.epoch = 1, .phase = CDC_PHASE_SNAPSHOT, .minor = ordinal};
     snprintf(txn.txn_id, sizeof(txn.txn_id), "read");
     PGresult *last = NULL;

@@ -19,26 +19,32 @@ typedef struct {
     cdc_snap_progress_t progress;
 } snap_t;
 
-/* The catalog's row counts of the configured tables (reltuples; 0 for a table never analyzed). */
+uint64_t
+pg_estimate_rows(PGconn *conn, const char *table)
+{
+    uint64_t rows = 0;
+    cdc_buf_t name;
+    cdc_buf_init(&name);
+    pg_quote_table(&name, table);
+    const char *params[] = {name.data};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT greatest(reltuples, 0)::bigint FROM pg_class "
+                               "WHERE oid = $1::regclass",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        rows = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    cdc_buf_deinit(&name);
+    return rows;
+}
+
+/* The catalog's row counts of the configured tables. */
 static uint64_t
 estimate_rows(PGconn *conn, const cdc_source_conf_t *conf)
 {
     uint64_t total = 0;
-    cdc_buf_t name;
-    cdc_buf_init(&name);
-    for (size_t i = 0; i < conf->n_tables; i++) {
-        cdc_buf_reset(&name);
-        pg_quote_table(&name, conf->tables[i]);
-        const char *params[] = {name.data};
-        PGresult *r = PQexecParams(conn,
-                                   "SELECT greatest(reltuples, 0)::bigint FROM pg_class "
-                                   "WHERE oid = $1::regclass",
-                                   1, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-            total += strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
-    cdc_buf_deinit(&name);
+    for (size_t i = 0; i < conf->n_tables; i++)
+        total += pg_estimate_rows(conn, conf->tables[i]);
     return total;
 }
 

@@ -42,6 +42,8 @@ cdc_err_t pg_scan_emit_row(pg_scan_t *sc, pg_txn_t *txn, PGresult *r, int row, p
  * last key read. */
 char *pg_scan_progress(const pg_scan_t *sc, PGresult *last, bool table_done);
 void pg_scan_close(pg_scan_t *sc);
+/* The catalog's row count of a configured "schema.table" (reltuples; 0 for one never analyzed). */
+uint64_t pg_estimate_rows(PGconn *conn, const char *table);
 
 /* ---- resuming an interrupted initial snapshot (pg_resnap.c) ---- */
 typedef struct {

@@ -4,7 +4,9 @@
 # cdc-agent (to a mock Kafka cluster in its own process, or a real broker with BENCH_KAFKA=real;
 # transactions on), and prints rows/s, the ratio, cdc-agent's CPU seconds and peak RSS, and the
 # Kafka ceiling on the same Kafka (cdc-bench-produce sending the bulk workload's records again).
-# Workloads: one 200k-row transaction, 20k one-row transactions, a 1M-change backlog for peak RSS.
+# Workloads: one 200k-row transaction, 20k one-row transactions, a 1M-change backlog for peak RSS,
+# and the demo's contacts (100k untidy rows in one transaction) with the demo's transforms off and
+# on (BENCH_ONLY=transforms runs only that pair).
 # Each workload runs BENCH_REPS times (default 3), alternating the two clients; medians are printed.
 #   tests/bench/pg_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 set -euo pipefail
@@ -27,11 +29,19 @@ pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERRO
 lsn() { pg -Atc "SELECT pg_current_wal_insert_lsn()"; }
 pg -c "CREATE TABLE bench (id int PRIMARY KEY, name text, email text, amount numeric(12,2),
          created timestamptz DEFAULT now())" -c "CREATE PUBLICATION bench FOR TABLE bench"
+pg -c "CREATE TABLE contacts (id int PRIMARY KEY, first_name text, last_name text, email text,
+         phone text, country text, state text, notes text)" \
+    -c "CREATE PUBLICATION contacts FOR TABLE contacts"
+table=bench # the table (and publication) a workload writes
+transforms=off
 
 REPS=${BENCH_REPS:-3}
 topics=("cdc._offsets 1" "cdc._schemas 1" "ceil.pg 8")
 for w in w1 w2 w3; do
     for rep in $(seq 1 "$REPS"); do topics+=("cdc.${w}r$rep.public.bench 8"); done
+done
+for w in w4 w5; do
+    for rep in $(seq 1 "$REPS"); do topics+=("cdc.${w}r$rep.public.contacts 8"); done
 done
 bench_kafka "${topics[@]}"
 echo "# Kafka: $(bench_kafka_name)"
@@ -45,10 +55,22 @@ sources:
     type: postgresql
     conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc"
     password_env: PGPASSWORD
-    tables: [public.bench]
     slot: agent
-    publication: bench
+    publication: $table
+    tables:
+      - table: public.$table
 EOF
+    [ "$transforms" = on ] && cat >>"$work/agent.yaml" <<EOF
+        transforms: # the demo's (config/crm-erp.yaml)
+          - {type: text, column: first_name, case: title}
+          - {type: text, column: last_name}
+          - {type: email, column: email, lowercase_local: true}
+          - {type: country, column: country}
+          - {type: phone, column: phone, region_column: country}
+          - {type: subdivision, column: state, country_column: country}
+          - {type: drop, column: notes}
+EOF
+    return 0
 }
 
 now() { date +%s.%N; }
@@ -91,7 +113,7 @@ recvlogical() {
     local end=$1 t0 ta pid
     t0=$(now)
     pg_recvlogical -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test --slot recv --start \
-        -o proto_version=1 -o publication_names=bench --endpos="$end" -f /dev/null --no-loop &
+        -o proto_version=1 -o publication_names=$table --endpos="$end" -f /dev/null --no-loop &
     pid=$!
     ta=$(wait_active recv)
     wait "$pid"
@@ -117,7 +139,7 @@ measure() { # label rows source workload
     local recv_s='' recv_t='' agent_s='' agent_t='' cpus='' rsss='' ratios=''
     for rep in $(seq 1 "$REPS"); do
         agent_config "$3r$rep"
-        pg -c "TRUNCATE bench"
+        pg -c "TRUNCATE $table"
         make_slots
         "$4"
         end=$(lsn)
@@ -151,6 +173,34 @@ backlog() { # 1M changes in 5 transactions: peak RSS must stay bounded
     done
 }
 
+contacts() { # the demo's contacts as people type them: 100k in one transaction, every phone new
+    pg -c "INSERT INTO contacts SELECT g, CASE WHEN g % 2 = 0 THEN ' ada ' ELSE 'Ju' || chr(776) || 'rgen' END,
+             'Mu' || chr(776) || 'ller  ' || g, ' User' || g || '@Example.COM ', '030 ' || (1000000 + g),
+             CASE WHEN g % 2 = 0 THEN 'Germany' ELSE 'DE' END,
+             CASE g % 3 WHEN 0 THEN 'Bavaria' WHEN 1 THEN 'BY' ELSE 'DE-BY' END, 'a note'
+           FROM generate_series(1, 100000) g"
+}
+contact_updates() { # CRM traffic: 1000 contacts edited 100 times each (their phone, email and
+    # country come again with every change), 100k changes in one transaction
+    pg -c "INSERT INTO contacts SELECT g, ' ada ', 'Mu' || chr(776) || 'ller', ' User' || g || '@Example.COM ',
+             '030 ' || (1000000 + g), 'Germany', 'Bavaria', '' FROM generate_series(1, 1000) g"
+    pg -c "DO \$\$ BEGIN FOR i IN 1..100 LOOP UPDATE contacts SET notes = 'edit ' || i; END LOOP; END \$\$"
+}
+transforms_pair() { # label rows workload: off, then on, then the ratio
+    transforms=off
+    measure "$1, transforms off" "$2" w4 "$3"
+    local off=$agent_rate
+    transforms=on
+    measure "$1, transforms on" "$2" w5 "$3"
+    printf "%-21s the demo's 7 transforms on %s: %s against %s rows/s without: ratio=%s\n" \
+        "transforms" "$1" "$agent_rate" "$off" "$(echo "scale=2; $agent_rate / $off" | bc)"
+}
+if [ "${BENCH_ONLY:-}" = transforms ]; then
+    table=contacts
+    transforms_pair "contact edits" 101000 contact_updates
+    transforms_pair "new contacts" 100000 contacts
+    exit 0
+fi
 measure "bulk (1 x 200k rows)" 200000 w1 bulk
 # the Kafka ceiling on the same broker: the bulk workload's records sent again from memory
 read -r krate kcpu < <(kafka_ceiling "cdc.w1r$REPS.public.bench" ceil.pg)

@@ -360,6 +360,7 @@ test_transforms(void **state)
              "          - {type: mask, column: ssn, method: hash, salt_env: CDC_TEST_SALT}\n"
              "          - {type: map, column: status, values: {A: active, X: ~}, strict: true}\n"
              "          - {type: drop, column: note}\n"
+             "        exclude: [ssn_raw]\n"
              "sinks:\n  - name: erp\n    type: mysql\n    host: h\n    routes:\n"
              "      - from: crm.public.contacts\n        to: erp.contacts\n"
              "        transforms: [{type: subdivision, column: state, country_column: country,"
@@ -369,7 +370,10 @@ test_transforms(void **state)
     if (!cfg)
         fail_msg("%s", es.msg);
     const cdc_transforms_t *ts = &cfg->sources[0].table_transforms[0];
-    assert_int_equal(ts->n, 5);
+    assert_int_equal(ts->n, 6);
+    assert_int_equal(ts->items[5].kind, CDC_TX_DROP);
+    assert_string_equal(ts->items[5].column, "ssn_raw");
+    assert_non_null(strstr(ts->items[5].where, "sources[0].tables[0].exclude[0]"));
     assert_int_equal(ts->items[0].kind, CDC_TX_PHONE);
     assert_string_equal(ts->items[0].region, "DE");
     assert_int_equal(ts->items[0].phone_style, 2);
