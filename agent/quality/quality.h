@@ -31,4 +31,10 @@ bool cdc_text_utf8_valid(const char *in, size_t n);
 size_t cdc_text_length(const char *in, size_t n);
 size_t cdc_text_offset(const char *in, size_t n, size_t i);
 
+/* Per-thread work areas: each module frees its own when the thread ends (cdc_quality_thread
+ * registers the thread's end once, from the first transform it runs). */
+void cdc_quality_thread(void);
+void cdc_tx_text_thread_free(void);
+void cdc_tx_iso_thread_free(void);
+
 #endif

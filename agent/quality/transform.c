@@ -4,6 +4,7 @@
  * counting each transform's outcome. The value transforms themselves live in tx_*.c and
  * phone_shim.cc.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +21,8 @@
  * 4096 slots of short values per thread (about 1 MB); longer values are not kept. Entries carry
  * the generation of the configuration, so a reloaded one never sees a freed transform's results
  * at a reused address. */
-#define MEMO_SLOTS 4096
+#define MEMO_SLOTS 4096 /* in sets of MEMO_WAYS: a value evicts one of its set, in turn */
+#define MEMO_WAYS  4
 #define MEMO_IN    80
 #define MEMO_OUT   128
 
@@ -35,7 +37,40 @@ typedef struct {
 } memo_t;
 
 static _Thread_local memo_t *t_memo;
+static _Thread_local unsigned t_memo_turn; /* the way the next miss replaces */
 static _Atomic uint32_t memo_gen = 1;
+
+/* The thread's work areas go with it (a source or sink restarted after a reload runs on a new
+ * thread). */
+static pthread_key_t thread_key;
+static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool t_registered;
+
+static void
+thread_end(void *unused)
+{
+    (void)unused;
+    free(t_memo);
+    t_memo = NULL;
+    cdc_tx_text_thread_free();
+    cdc_tx_iso_thread_free();
+}
+
+static void
+make_key(void)
+{
+    pthread_key_create(&thread_key, thread_end);
+}
+
+void
+cdc_quality_thread(void)
+{
+    if (t_registered)
+        return;
+    pthread_once(&thread_once, make_key);
+    pthread_setspecific(thread_key, &t_registered); /* any non-NULL value: the destructor runs */
+    t_registered = true;
+}
 
 static uint64_t
 memo_hash(const cdc_transform_t *t, const char *in, size_t n, const char *ctx)
@@ -61,22 +96,28 @@ memo_text(const cdc_transform_t *t, const char *in, size_t n, const char *ctx, c
 {
     if (!memoizable(t, n) || (ctx && strlen(ctx) > 2))
         return cdc_transform_text(t, in, n, ctx, out, why, whyn);
-    if (!t_memo)
+    if (!t_memo) {
+        cdc_quality_thread();
         t_memo = cdc_xcalloc(MEMO_SLOTS, sizeof(memo_t));
+    }
     uint32_t gen = atomic_load(&memo_gen);
     uint64_t h = memo_hash(t, in, n, ctx);
-    memo_t *m = &t_memo[h & (MEMO_SLOTS - 1)];
+    memo_t *set = &t_memo[(h & (MEMO_SLOTS / MEMO_WAYS - 1)) * MEMO_WAYS];
     char c[3] = {0};
     if (ctx)
         memcpy(c, ctx, strlen(ctx));
-    if (m->t == t && m->gen == gen && m->hash == h && m->in_n == n && !memcmp(m->in, in, n) &&
-        !memcmp(m->ctx, c, 3)) {
+    for (int way = 0; way < MEMO_WAYS; way++) {
+        const memo_t *m = &set[way];
+        if (m->hash != h || m->t != t || m->gen != gen || m->in_n != n || memcmp(m->in, in, n) ||
+            memcmp(m->ctx, c, 3))
+            continue;
         if (m->outcome == CDC_TX_INVALID)
             snprintf(why, whyn, "%.*s", (int)m->out_n, m->out);
         else if (m->outcome == CDC_TX_NORMALIZED)
             cdc_buf_append(out, m->out, m->out_n);
         return (cdc_tx_outcome_t)m->outcome;
     }
+    memo_t *m = &set[t_memo_turn++ % MEMO_WAYS];
     size_t start = out->len;
     cdc_tx_outcome_t o = cdc_transform_text(t, in, n, ctx, out, why, whyn);
     const char *res = o == CDC_TX_INVALID ? why : out->data + start;
@@ -199,7 +240,7 @@ find(const cdc_tx_work_t *w, size_t n, const char *name)
 
 /* The region or country a transform reads from another column (alpha-2), into buf. */
 static const char *
-context_of(const cdc_transform_t *t, const cdc_tx_work_t *w, size_t n, char buf[8])
+context_of(const cdc_transform_t *t, cdc_tx_work_t *w, size_t n, char buf[8])
 {
     const char *col = t->kind == CDC_TX_PHONE ? t->region_column : t->country_column;
     const char *fixed = t->kind == CDC_TX_PHONE ? t->region : t->country;
@@ -208,35 +249,28 @@ context_of(const cdc_transform_t *t, const cdc_tx_work_t *w, size_t n, char buf[
     ssize_t j = find(w, n, col);
     const char *p;
     size_t len;
-    cdc_buf_t scratch;
-    cdc_buf_init(&scratch);
-    const char *code = NULL;
-    static _Thread_local char last_in[16], last_code[3];
-    static _Thread_local size_t last_n = SIZE_MAX;
+    bool found = false;
+    /* a country code through the memo, as the country transform would make it */
+    static const cdc_transform_t as_country = {.kind = CDC_TX_COUNTRY};
     if (j >= 0 && w->cols[j].value.type != CDC_VAL_NULL &&
-        value_text(w, (size_t)j, t, &scratch, &p, &len)) {
-        if (len == last_n && !memcmp(p, last_in, len)) { /* rows of one country follow each other */
-            code = last_code[0] ? last_code : NULL;
-        } else {
-            code = cdc_iso_country_alpha2(p, len, t->languages, t->n_languages);
-            if (len < sizeof(last_in)) {
-                memcpy(last_in, p, len);
-                last_n = len;
-                snprintf(last_code, sizeof(last_code), "%s", code ? code : "");
-            }
-        }
+        value_text(w, (size_t)j, t, &w->scratch, &p, &len)) {
+        char why[128];
+        size_t at = w->scratch.len; /* scratch holds p only for non-text values: append past it */
+        cdc_tx_outcome_t o = memo_text(&as_country, p, len, NULL, &w->scratch, why, sizeof(why));
+        if (o == CDC_TX_UNCHANGED && len == 2)
+            snprintf(buf, 8, "%.2s", p), found = true;
+        else if (o == CDC_TX_NORMALIZED && w->scratch.len - at == 2)
+            snprintf(buf, 8, "%.2s", w->scratch.data + at), found = true;
+        w->scratch.len = at;
     }
-    cdc_buf_deinit(&scratch);
-    if (!code)
-        return fixed; /* no usable country in the row: the constant, if any */
-    snprintf(buf, 8, "%s", code);
-    return buf;
+    return found ? buf : fixed; /* no usable country in the row: the constant, if any */
 }
 
 cdc_tx_outcome_t
 cdc_transform_text(const cdc_transform_t *t, const char *in, size_t n, const char *context,
                    cdc_buf_t *out, char *why, size_t whyn)
 {
+    cdc_quality_thread();
     switch (t->kind) {
     case CDC_TX_PHONE: {
         char buf[128];
@@ -363,6 +397,7 @@ cdc_transforms_apply(const cdc_transforms_t *ts, const cdc_row_t *in, bool stric
                      cdc_row_t *out, uint8_t *outcomes, cdc_tx_invalid_t *inv)
 {
     size_t n = in->n;
+    cdc_quality_thread();
     reserve(w, n + ts->n);
     memcpy(w->cols, in->cols, n * sizeof(*w->cols));
     for (size_t j = 0; j < n; j++)

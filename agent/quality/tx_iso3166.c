@@ -51,7 +51,13 @@ static size_t n_subs;
 static index_t cidx, sidx;
 static char **languages_loaded;
 static size_t n_languages_loaded;
-static _Thread_local cdc_buf_t t_key; /* a lookup's key, reused (never freed: one per thread) */
+static _Thread_local cdc_buf_t t_key; /* a lookup's key, reused */
+
+void
+cdc_tx_iso_thread_free(void)
+{
+    cdc_buf_deinit(&t_key);
+}
 
 static void
 add(index_t *ix, const char *key, uint32_t idx)

@@ -26,6 +26,17 @@ static _Thread_local ubuf_t t_a, t_b;
 static _Thread_local UBreakIterator *t_words;
 static _Thread_local char t_words_locale[32];
 
+void
+cdc_tx_text_thread_free(void)
+{
+    free(t_a.p);
+    free(t_b.p);
+    t_a = t_b = (ubuf_t){0};
+    if (t_words)
+        ubrk_close(t_words);
+    t_words = NULL;
+}
+
 static UBreakIterator *
 words(const char *locale)
 {
