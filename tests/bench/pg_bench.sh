@@ -40,7 +40,7 @@ topics=("cdc._offsets 1" "cdc._schemas 1" "ceil.pg 8")
 for w in w1 w2 w3; do
     for rep in $(seq 1 "$REPS"); do topics+=("cdc.${w}r$rep.public.bench 8"); done
 done
-for w in w4 w5; do
+for w in w4 w5 w6 w7; do
     for rep in $(seq 1 "$REPS"); do topics+=("cdc.${w}r$rep.public.contacts 8"); done
 done
 bench_kafka "${topics[@]}"
@@ -186,19 +186,19 @@ contact_updates() { # CRM traffic: 1000 contacts edited 100 times each (their ph
              '030 ' || (1000000 + g), 'Germany', 'Bavaria', '' FROM generate_series(1, 1000) g"
     pg -c "DO \$\$ BEGIN FOR i IN 1..100 LOOP UPDATE contacts SET notes = 'edit ' || i; END LOOP; END \$\$"
 }
-transforms_pair() { # label rows workload: off, then on, then the ratio
+transforms_pair() { # label rows workload off-source on-source: off, then on, then the ratio
     transforms=off
-    measure "$1, transforms off" "$2" w4 "$3"
+    measure "$1, transforms off" "$2" "$4" "$3"
     local off=$agent_rate
     transforms=on
-    measure "$1, transforms on" "$2" w5 "$3"
+    measure "$1, transforms on" "$2" "$5" "$3"
     printf "%-21s the demo's 7 transforms on %s: %s against %s rows/s without: ratio=%s\n" \
         "transforms" "$1" "$agent_rate" "$off" "$(echo "scale=2; $agent_rate / $off" | bc)"
 }
 if [ "${BENCH_ONLY:-}" = transforms ]; then
     table=contacts
-    transforms_pair "contact edits" 101000 contact_updates
-    transforms_pair "new contacts" 100000 contacts
+    transforms_pair "contact edits" 101000 contact_updates w4 w5
+    transforms_pair "new contacts" 100000 contacts w6 w7
     exit 0
 fi
 measure "bulk (1 x 200k rows)" 200000 w1 bulk
