@@ -289,16 +289,11 @@ pg_read_table(const cdc_source_conf_t *conf, const char *table, cdc_row_fn fn, v
     PGresult *last = NULL;
     const char **after = cdc_xcalloc((opened ? sc.meta.n_key : 0) + 1u, sizeof(char *));
     for (int rows = PG_SCAN_CHUNK_ROWS; opened && !err && rows == PG_SCAN_CHUNK_ROWS;) {
-        PGresult *r = NULL;
-        if (last)
-            pg_scan_key(&sc, last, PQntuples(last) - 1, after);
-        err = pg_scan_chunk(&sc, last ? after : NULL, &r, es);
-        PQclear(last);
-        last = r;
-        rows = err ? 0 : PQntuples(r);
+        err = pg_scan_next(&sc, &last, after, es);
+        rows = err ? 0 : PQntuples(last);
         for (int row = 0; row < rows && !err; row++) {
             cdc_arena_reset(&s->builder.arena);
-            err = pg_scan_emit_row(&sc, &txn, r, row, read_row, &rd, es);
+            err = pg_scan_emit_row(&sc, &txn, last, row, read_row, &rd, es);
         }
     }
     PQclear(last);

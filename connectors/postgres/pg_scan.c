@@ -100,6 +100,18 @@ pg_scan_chunk(pg_scan_t *sn, const char *const *after, PGresult **out, cdc_errst
     return CDC_OK;
 }
 
+cdc_err_t
+pg_scan_next(pg_scan_t *sn, PGresult **last, const char **after, cdc_errstr_t *es)
+{
+    PGresult *r = NULL;
+    if (*last)
+        pg_scan_key(sn, *last, PQntuples(*last) - 1, after);
+    cdc_err_t err = pg_scan_chunk(sn, *last ? after : NULL, &r, es);
+    PQclear(*last);
+    *last = r;
+    return err;
+}
+
 void
 pg_scan_key(const pg_scan_t *sn, PGresult *r, int row, const char **out)
 {

@@ -78,17 +78,11 @@ snapshot_table(cdc_source_t *s, PGconn *conn, snap_t *sn, size_t ordinal, bool l
         cdc_txn_info_t info = {start, 0, txn.txn_id, txn.ts_ms, false, NULL, NULL, NULL};
         if (sn->cb->begin && (err = sn->cb->begin(sn->ctx, &info)))
             break;
-        PGresult *r = NULL;
-        if (last)
-            pg_scan_key(&sc, last, PQntuples(last) - 1, after);
-        err = pg_scan_chunk(&sc, last ? after : NULL, &r, es);
-        PQclear(last);
-        last = r;
-        if (err)
+        if ((err = pg_scan_next(&sc, &last, after, es)))
             break;
-        rows = PQntuples(r);
+        rows = PQntuples(last);
         for (int row = 0; row < rows && !err; row++)
-            err = pg_scan_emit_row(&sc, &txn, r, row, emit_row, sn, es);
+            err = pg_scan_emit_row(&sc, &txn, last, row, emit_row, sn, es);
         if (err)
             break;
         total += (uint64_t)rows;

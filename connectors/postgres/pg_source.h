@@ -33,6 +33,8 @@ cdc_err_t pg_scan_open(pg_scan_t *sc, cdc_source_t *s, PGconn *conn, size_t ordi
                        cdc_errstr_t *es);
 /* Up to PG_SCAN_CHUNK_ROWS rows after the key values in after (NULL: from the start). */
 cdc_err_t pg_scan_chunk(pg_scan_t *sc, const char *const *after, PGresult **out, cdc_errstr_t *es);
+/* The chunk after *last (the first when *last is NULL), which it replaces (after: n_key slots). */
+cdc_err_t pg_scan_next(pg_scan_t *sc, PGresult **last, const char **after, cdc_errstr_t *es);
 /* The key text values of a row (n_key pointers into r). */
 void pg_scan_key(const pg_scan_t *sc, PGresult *r, int row, const char **out);
 /* Builds row of r as an insert (op r at snapshot phases) and passes it to emit. */
