@@ -108,8 +108,8 @@ memo_text(const cdc_transform_t *t, const char *in, size_t n, const char *ctx, c
         memcpy(c, ctx, strlen(ctx));
     for (int way = 0; way < MEMO_WAYS; way++) {
         const memo_t *m = &set[way];
-        if (m->hash != h || m->t != t || m->gen != gen || m->in_n != n || memcmp(m->in, in, n) ||
-            memcmp(m->ctx, c, 3))
+        if (m->hash != h || m->t != t || m->gen != gen || m->in_n != n ||
+            (n && memcmp(m->in, in, n)) || memcmp(m->ctx, c, 3))
             continue;
         if (m->outcome == CDC_TX_INVALID)
             snprintf(why, whyn, "%.*s", (int)m->out_n, m->out);
@@ -120,8 +120,8 @@ memo_text(const cdc_transform_t *t, const char *in, size_t n, const char *ctx, c
     memo_t *m = &set[t_memo_turn++ % MEMO_WAYS];
     size_t start = out->len;
     cdc_tx_outcome_t o = cdc_transform_text(t, in, n, ctx, out, why, whyn);
-    const char *res = o == CDC_TX_INVALID ? why : out->data + start;
     size_t rn = o == CDC_TX_INVALID ? strlen(why) : o == CDC_TX_NORMALIZED ? out->len - start : 0;
+    const char *res = o == CDC_TX_INVALID ? why : rn ? out->data + start : "";
     if (rn <= MEMO_OUT) {
         *m = (memo_t){.hash = h,
                       .t = t,
@@ -130,8 +130,10 @@ memo_text(const cdc_transform_t *t, const char *in, size_t n, const char *ctx, c
                       .out_n = (uint8_t)rn,
                       .outcome = (uint8_t)o};
         memcpy(m->ctx, c, 3);
-        memcpy(m->in, in, n);
-        memcpy(m->out, res, rn);
+        if (n)
+            memcpy(m->in, in, n);
+        if (rn)
+            memcpy(m->out, res, rn);
     }
     return o;
 }
@@ -187,9 +189,23 @@ reserve(cdc_tx_work_t *w, size_t n)
 
 /* The text of a value for a value transform; false when it has none (arrays; bytes except for
  * mask, which hashes or hides them as they are). */
+static bool value_text_of(const cdc_tx_work_t *w, size_t j, const cdc_transform_t *t,
+                          cdc_buf_t *scratch, const char **p, size_t *n);
+
+/* ... and never a NULL pointer, even for an empty value */
 static bool
 value_text(const cdc_tx_work_t *w, size_t j, const cdc_transform_t *t, cdc_buf_t *scratch,
            const char **p, size_t *n)
+{
+    bool ok = value_text_of(w, j, t, scratch, p, n);
+    if (ok && !*p)
+        *p = "", *n = 0;
+    return ok;
+}
+
+static bool
+value_text_of(const cdc_tx_work_t *w, size_t j, const cdc_transform_t *t, cdc_buf_t *scratch,
+              const char **p, size_t *n)
 {
     const cdc_value_t *v = &w->cols[j].value;
     if (w->off[j] != SIZE_MAX) { /* written by an earlier transform */
@@ -279,7 +295,7 @@ cdc_transform_text(const cdc_transform_t *t, const char *in, size_t n, const cha
                              why, whyn))
             return CDC_TX_INVALID;
         size_t len = strlen(buf);
-        if (len == n && !memcmp(buf, in, n))
+        if (len == n && (n == 0 || !memcmp(buf, in, n)))
             return CDC_TX_UNCHANGED;
         cdc_buf_append(out, buf, len);
         return CDC_TX_NORMALIZED;
@@ -298,7 +314,7 @@ cdc_transform_text(const cdc_transform_t *t, const char *in, size_t n, const cha
         for (size_t i = 0; i < t->n_map; i++) {
             size_t fn = strlen(t->map_from[i]);
             bool hit = t->ignore_case ? cdc_text_caseless_equal(in, n, t->map_from[i], fn)
-                                      : fn == n && !memcmp(in, t->map_from[i], n);
+                                      : fn == n && (n == 0 || !memcmp(in, t->map_from[i], n));
             if (!hit)
                 continue;
             if (!t->map_to[i]) {
@@ -306,7 +322,7 @@ cdc_transform_text(const cdc_transform_t *t, const char *in, size_t n, const cha
                 return CDC_TX_SKIPPED; /* the engine writes the null */
             }
             size_t tn = strlen(t->map_to[i]);
-            if (tn == n && !memcmp(in, t->map_to[i], n))
+            if (tn == n && (n == 0 || !memcmp(in, t->map_to[i], n)))
                 return CDC_TX_UNCHANGED;
             cdc_buf_append(out, t->map_to[i], tn);
             return CDC_TX_NORMALIZED;
@@ -330,7 +346,8 @@ report(cdc_tx_invalid_t *inv, const cdc_transform_t *t, const char *value, size_
     inv->t = t;
     snprintf(inv->column, sizeof(inv->column), "%s", t->column);
     size_t cut = n < sizeof(inv->value) - 1 ? n : sizeof(inv->value) - 1;
-    memcpy(inv->value, value, cut);
+    if (cut)
+        memcpy(inv->value, value, cut);
     inv->value[cut] = '\0';
     snprintf(inv->why, sizeof(inv->why), "%s", why);
 }
@@ -399,7 +416,8 @@ cdc_transforms_apply(const cdc_transforms_t *ts, const cdc_row_t *in, bool stric
     size_t n = in->n;
     cdc_quality_thread();
     reserve(w, n + ts->n);
-    memcpy(w->cols, in->cols, n * sizeof(*w->cols));
+    if (n)
+        memcpy(w->cols, in->cols, n * sizeof(*w->cols));
     for (size_t j = 0; j < n; j++)
         w->off[j] = SIZE_MAX;
     cdc_buf_reset(&w->text);
@@ -485,8 +503,10 @@ cdc_transforms_check(const cdc_transforms_t *ts, const char *const *names, const
 {
     const char **cur = cdc_xcalloc(n + ts->n + 1, sizeof(char *));
     bool *iskey = cdc_xcalloc(n + ts->n + 1, sizeof(bool));
-    memcpy(cur, names, n * sizeof(char *));
-    memcpy(iskey, key, n * sizeof(bool));
+    if (n) {
+        memcpy(cur, names, n * sizeof(char *));
+        memcpy(iskey, key, n * sizeof(bool));
+    }
     size_t len = n;
     cdc_err_t err = CDC_OK;
     for (size_t i = 0; i < ts->n && !err; i++) {

@@ -125,8 +125,8 @@ cdc_tx_email(const cdc_transform_t *t, const char *in, size_t n, cdc_buf_t *out,
     } else {
         cdc_buf_puts(out, dom);
     }
-    o = out->len - start == n && !memcmp(out->data + start, in, n) ? CDC_TX_UNCHANGED
-                                                                   : CDC_TX_NORMALIZED;
+    o = out->len - start == n && (n == 0 || !memcmp(out->data + start, in, n)) ? CDC_TX_UNCHANGED
+                                                                               : CDC_TX_NORMALIZED;
     if (o == CDC_TX_UNCHANGED)
         out->len = start;
 done:

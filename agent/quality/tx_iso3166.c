@@ -366,7 +366,7 @@ cdc_tx_country(const cdc_transform_t *t, const char *in, size_t n, cdc_buf_t *ou
                       : t->iso_out == CDC_ISO_NAME    ? c->name
                                                       : c->alpha2;
     size_t rn = strlen(res);
-    if (rn == n && !memcmp(res, in, n))
+    if (rn == n && (n == 0 || !memcmp(res, in, n)))
         return CDC_TX_UNCHANGED;
     cdc_buf_append(out, res, rn);
     return CDC_TX_NORMALIZED;
@@ -419,7 +419,7 @@ cdc_tx_subdivision(const cdc_transform_t *t, const char *in, size_t n, const cha
                       : t->iso_out == CDC_ISO_NAME        ? d->name
                                                           : d->code;
     size_t rn = strlen(res);
-    if (rn == n && !memcmp(res, in, n))
+    if (rn == n && (n == 0 || !memcmp(res, in, n)))
         return CDC_TX_UNCHANGED;
     cdc_buf_append(out, res, rn);
     return CDC_TX_NORMALIZED;

@@ -32,7 +32,7 @@ cdc_tx_mask(const cdc_transform_t *t, const char *in, size_t n, cdc_buf_t *out, 
     case CDC_MASK_REDACT: {
         const char *with = t->redact_with ? t->redact_with : "***";
         size_t wn = strlen(with);
-        if (wn == n && !memcmp(with, in, n))
+        if (wn == n && (n == 0 || !memcmp(with, in, n)))
             return CDC_TX_UNCHANGED;
         cdc_buf_append(out, with, wn);
         return CDC_TX_NORMALIZED;

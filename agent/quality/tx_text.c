@@ -226,7 +226,7 @@ cdc_tx_text(const cdc_transform_t *t, const char *in, size_t n, cdc_buf_t *out, 
     }
     size_t start = out->len;
     to8(s, len, out);
-    if (out->len - start == n && !memcmp(out->data + start, in, n)) {
+    if (out->len - start == n && (n == 0 || !memcmp(out->data + start, in, n))) {
         out->len = start;
         return CDC_TX_UNCHANGED;
     }
@@ -238,7 +238,7 @@ cdc_text_caseless_equal(const char *a, size_t an, const char *b, size_t bn)
 {
     int32_t la = to16(&t_a, a, an), lb = to16(&t_b, b, bn);
     if (la < 0 || lb < 0)
-        return an == bn && !memcmp(a, b, an);
+        return an == bn && (an == 0 || !memcmp(a, b, an));
     UErrorCode e = U_ZERO_ERROR;
     return u_strCaseCompare(t_a.p, la, t_b.p, lb, U_FOLD_CASE_DEFAULT, &e) == 0 && U_SUCCESS(e);
 }
