@@ -18,37 +18,21 @@
 #include "cdc/topic.h"
 #include "publisher_internal.h"
 
-static const char *const outcome_names[] = {"unchanged", "normalized", "invalid"};
-
 cdc_err_t
 cdc_publisher_transforms_setup(cdc_publisher_t *p)
 {
     const cdc_source_conf_t *src = p->src;
     bool dlq = false;
-    cdc_buf_t labels;
-    cdc_buf_init(&labels);
     for (size_t i = 0; i < src->n_tables; i++) {
         const cdc_transforms_t *ts = src->table_transforms ? &src->table_transforms[i] : NULL;
         topic_t *t = cdc_publisher_topic_find_table(p, src->tables[i]);
         if (!ts || !ts->n || !t)
             continue;
         t->tx = ts;
-        t->tx_m = cdc_xcalloc(ts->n * 3, sizeof(*t->tx_m));
-        for (size_t k = 0; k < ts->n; k++) {
+        t->tx_m = cdc_transforms_metrics(ts, "source", src->name, src->tables[i]);
+        for (size_t k = 0; k < ts->n; k++)
             dlq |= ts->items[k].on_invalid == CDC_ON_INVALID_DLQ;
-            for (int o = 0; o < 3; o++) {
-                cdc_buf_reset(&labels);
-                cdc_metric_labels(&labels, "side", "source", "name", src->name, "table",
-                                  src->tables[i], "column", ts->items[k].column, "transform",
-                                  cdc_tx_kind_name(ts->items[k].kind), "outcome", outcome_names[o],
-                                  NULL);
-                t->tx_m[k * 3 + o] =
-                    cdc_metric_counter("cdc_transform_values_total",
-                                       "Values a transform saw, by outcome", labels.data);
-            }
-        }
     }
-    cdc_buf_deinit(&labels);
     if (dlq) {
         cdc_buf_t b;
         cdc_buf_init(&b);
@@ -150,15 +134,7 @@ cdc_publisher_transform(cdc_publisher_t *p, topic_t *t, const cdc_event_t *ev,
     if (ev->after.present) {
         err = cdc_transforms_apply(ts, &ev->after, true, &p->tx_after, &tev->after, p->tx_outcomes,
                                    &inv);
-        if (err) {
-            for (size_t k = 0; k < ts->n; k++)
-                if (&ts->items[k] == inv.t)
-                    cdc_metric_add(t->tx_m[k * 3 + CDC_TX_INVALID], 1);
-        } else {
-            for (size_t k = 0; k < ts->n; k++)
-                if (p->tx_outcomes[k] <= CDC_TX_INVALID)
-                    cdc_metric_add(t->tx_m[k * 3 + p->tx_outcomes[k]], 1);
-        }
+        cdc_transforms_count(ts, t->tx_m, p->tx_outcomes, err ? &inv : NULL);
     }
     if (err) {
         const char *value = inv.t->kind == CDC_TX_MASK ? "(masked)" : inv.value;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/metrics.h"
 #include "phone_shim.h"
 #include "quality.h"
 
@@ -469,6 +470,41 @@ cdc_transforms_apply(const cdc_transforms_t *ts, const cdc_row_t *in, bool stric
     out->cols = w->cols;
     out->n = n;
     return CDC_OK;
+}
+
+cdc_metric_t **
+cdc_transforms_metrics(const cdc_transforms_t *ts, const char *side, const char *name,
+                       const char *table)
+{
+    static const char *const outcomes[] = {"unchanged", "normalized", "invalid"};
+    cdc_metric_t **m = cdc_xcalloc(ts->n * 3 + 1, sizeof(*m));
+    cdc_buf_t labels;
+    cdc_buf_init(&labels);
+    for (size_t k = 0; k < ts->n; k++)
+        for (int o = 0; o < 3; o++) {
+            cdc_buf_reset(&labels);
+            cdc_metric_labels(&labels, "side", side, "name", name, "table", table, "column",
+                              ts->items[k].column, "transform", cdc_tx_kind_name(ts->items[k].kind),
+                              "outcome", outcomes[o], NULL);
+            m[k * 3 + o] = cdc_metric_counter("cdc_transform_values_total",
+                                              "Values a transform saw, by outcome", labels.data);
+        }
+    cdc_buf_deinit(&labels);
+    return m;
+}
+
+void
+cdc_transforms_count(const cdc_transforms_t *ts, cdc_metric_t **m, const uint8_t *outcomes,
+                     const cdc_tx_invalid_t *inv)
+{
+    for (size_t k = 0; k < ts->n; k++) {
+        if (inv) {
+            if (&ts->items[k] == inv->t)
+                cdc_metric_add(m[k * 3 + CDC_TX_INVALID], 1);
+        } else if (outcomes[k] <= CDC_TX_INVALID) {
+            cdc_metric_add(m[k * 3 + outcomes[k]], 1);
+        }
+    }
 }
 
 bool

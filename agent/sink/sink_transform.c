@@ -13,8 +13,6 @@
 #include "cdc/log.h"
 #include "sink_state.h"
 
-static const char *const outcome_names[] = {"unchanged", "normalized", "invalid"};
-
 struct cdc_sink_tx {
     cdc_tx_work_t after, before;
     uint8_t *outcomes;
@@ -50,26 +48,12 @@ tx_of(sink_t *s)
     cdc_tx_work_init(&x->before);
     x->m = cdc_xcalloc(s->conf->n_routes + 1, sizeof(*x->m));
     x->checked = cdc_xcalloc(s->conf->n_routes + 1, sizeof(bool));
-    cdc_buf_t labels;
-    cdc_buf_init(&labels);
     for (size_t r = 0; r < s->conf->n_routes; r++) {
         const cdc_transforms_t *ts = &s->conf->routes[r].transforms;
         if (ts->n > x->cap)
             x->cap = ts->n;
-        x->m[r] = cdc_xcalloc(ts->n * 3 + 1, sizeof(cdc_metric_t *));
-        for (size_t k = 0; k < ts->n; k++)
-            for (int o = 0; o < 3; o++) {
-                cdc_buf_reset(&labels);
-                cdc_metric_labels(&labels, "side", "sink", "name", s->conf->name, "table",
-                                  s->conf->routes[r].from, "column", ts->items[k].column,
-                                  "transform", cdc_tx_kind_name(ts->items[k].kind), "outcome",
-                                  outcome_names[o], NULL);
-                x->m[r][k * 3 + o] =
-                    cdc_metric_counter("cdc_transform_values_total",
-                                       "Values a transform saw, by outcome", labels.data);
-            }
+        x->m[r] = cdc_transforms_metrics(ts, "sink", s->conf->name, s->conf->routes[r].from);
     }
-    cdc_buf_deinit(&labels);
     x->outcomes = cdc_xcalloc(x->cap + 1, 1);
     s->tx = x;
     return x;
@@ -120,10 +104,8 @@ cdc_sink_transform(sink_t *s, size_t route, cdc_event_t *ev, cdc_errstr_t *es)
     if (ev->after.present) {
         cdc_err_t err =
             cdc_transforms_apply(ts, &ev->after, true, &x->after, &out, x->outcomes, &inv);
+        cdc_transforms_count(ts, x->m[route], x->outcomes, err ? &inv : NULL);
         if (err) {
-            for (size_t k = 0; k < ts->n; k++)
-                if (&ts->items[k] == inv.t)
-                    cdc_metric_add(x->m[route][k * 3 + CDC_TX_INVALID], 1);
             const char *value = inv.t->kind == CDC_TX_MASK ? "(masked)" : inv.value;
             return cdc_errstr_set(
                 es, inv.t->on_invalid == CDC_ON_INVALID_FAIL ? CDC_ERR_CONFIG : CDC_ERR_INVAL,
@@ -131,9 +113,6 @@ cdc_sink_transform(sink_t *s, size_t route, cdc_event_t *ev, cdc_errstr_t *es)
                 value, inv.column, inv.why,
                 inv.t->on_invalid == CDC_ON_INVALID_FAIL ? " (on_invalid: fail)" : "");
         }
-        for (size_t k = 0; k < ts->n; k++)
-            if (x->outcomes[k] <= CDC_TX_INVALID)
-                cdc_metric_add(x->m[route][k * 3 + x->outcomes[k]], 1);
         keep(&s->arena, &out, &ev->after);
     }
     if (ev->before.present) {

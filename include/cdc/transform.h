@@ -150,6 +150,15 @@ cdc_err_t cdc_transforms_check(const cdc_transforms_t *ts, const char *const *na
 /* Whether a value transform rewrites column name to text (its published type becomes string). */
 bool cdc_transforms_rewrites(const cdc_transforms_t *ts, const char *name);
 
+/* cdc_transform_values_total{side, name, table, column, transform, outcome}: three counters per
+ * transform (unchanged, normalized, invalid), registered once; the caller frees the array. */
+struct cdc_metric **cdc_transforms_metrics(const cdc_transforms_t *ts, const char *side,
+                                           const char *name, const char *table);
+/* Counts one change: each transform's outcome, or (inv not NULL: the change stopped at an invalid
+ * value) only that transform's invalid. */
+void cdc_transforms_count(const cdc_transforms_t *ts, struct cdc_metric **m,
+                          const uint8_t *outcomes, const cdc_tx_invalid_t *inv);
+
 /* The names of the value kinds ("phone" ...), of the on_invalid choices. */
 const char *cdc_tx_kind_name(cdc_tx_kind_t k);
 const char *cdc_on_invalid_name(cdc_on_invalid_t o);
