@@ -18,57 +18,95 @@
 #include "cdc/sink_offsets.h"
 #include "sink/sink_internal.h"
 
-/* The partition's log [low, high], and whether the sink reads it. */
-static cdc_err_t
-check_partition(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_cli_t *cli,
-                cdc_errstr_t *es)
+cdc_err_t
+cdc_admin_sink_partition(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, rd_kafka_t *rk,
+                         const char *topic_name, int32_t partition, int64_t offset,
+                         cdc_errstr_t *es)
 {
     bool routed = false;
     cdc_buf_t topic;
     cdc_buf_init(&topic);
     for (size_t r = 0; r < sink->n_routes && !routed; r++)
         routed = !cdc_sink_route_topic(cfg, &sink->routes[r], &topic, es) &&
-                 !strcmp(topic.data, cli->topic);
+                 !strcmp(topic.data, topic_name);
     cdc_buf_deinit(&topic);
     if (!routed)
         return cdc_errstr_set(es, CDC_ERR_INVAL, "sink %s reads no topic %s", sink->name,
-                              cli->topic);
+                              topic_name);
+    int64_t low = 0, high = 0;
+    int n = 0;
+    cdc_err_t err = cdc_kafka_partition_count(rk, topic_name, 10000, &n, es);
+    if (!err && (partition < 0 || partition >= n))
+        err = cdc_errstr_set(es, CDC_ERR_INVAL, "%s has %d partition(s); there is no %d",
+                             topic_name, n, (int)partition);
+    rd_kafka_resp_err_t e =
+        err ? RD_KAFKA_RESP_ERR_NO_ERROR
+            : rd_kafka_query_watermark_offsets(rk, topic_name, partition, &low, &high, 10000);
+    if (e)
+        err = cdc_errstr_set(es, CDC_ERR_KAFKA, "%s[%d]: %s", topic_name, (int)partition,
+                             rd_kafka_err2str(e));
+    else if (!err && (offset < low || offset > high))
+        err = cdc_errstr_set(es, CDC_ERR_INVAL,
+                             "%s[%d] holds offsets %lld..%lld; %lld is not among them", topic_name,
+                             (int)partition, (long long)low, (long long)high, (long long)offset);
+    return err;
+}
+
+static cdc_err_t
+check_partition(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_cli_t *cli,
+                cdc_errstr_t *es)
+{
     rd_kafka_t *rk = cdc_kafka_reader_new(&cfg->kafka, cfg->kafka.brokers, "cdc-offsets-set", es);
     if (!rk)
         return CDC_ERR_KAFKA;
-    int64_t low = 0, high = 0;
-    int n = 0;
-    cdc_err_t err = cdc_kafka_partition_count(rk, cli->topic, 10000, &n, es);
-    if (!err && cli->partition >= n)
-        err = cdc_errstr_set(es, CDC_ERR_INVAL, "%s has %d partition(s); there is no %d",
-                             cli->topic, n, (int)cli->partition);
-    rd_kafka_resp_err_t e =
-        err ? RD_KAFKA_RESP_ERR_NO_ERROR
-            : rd_kafka_query_watermark_offsets(rk, cli->topic, cli->partition, &low, &high, 10000);
-    if (e)
-        err = cdc_errstr_set(es, CDC_ERR_KAFKA, "%s[%d]: %s", cli->topic, (int)cli->partition,
-                             rd_kafka_err2str(e));
-    else if (!err && (cli->offset < low || cli->offset > high))
-        err = cdc_errstr_set(es, CDC_ERR_INVAL,
-                             "%s[%d] holds offsets %lld..%lld; %lld is not among them", cli->topic,
-                             (int)cli->partition, (long long)low, (long long)high,
-                             (long long)cli->offset);
+    cdc_err_t err =
+        cdc_admin_sink_partition(cfg, sink, rk, cli->topic, cli->partition, cli->offset, es);
     rd_kafka_destroy(rk);
     return err;
 }
 
-/* Writes one partition's offset row in its own transaction and closes the session. */
+/* Writes the offset rows next[0..n) in one transaction and closes the session. */
 static cdc_err_t
-write_offset(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_offset_t *next,
-             cdc_errstr_t *es)
+write_offsets(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_offset_t *next,
+              size_t n, cdc_errstr_t *es)
 {
     cdc_err_t err = cdc_sink_begin(ops, t, es);
-    if (!err && !(err = cdc_sink_set_offsets(ops, t, next, 1, es)))
+    if (!err && !(err = cdc_sink_set_offsets(ops, t, next, n, es)))
         err = cdc_sink_commit(ops, t, es);
     if (err)
         cdc_sink_rollback(ops, t);
     ops->close(t);
     return err;
+}
+
+cdc_err_t
+cdc_admin_sink_set(const cdc_sink_conf_t *sink, cdc_sink_offset_t *next, size_t n, FILE *out,
+                   cdc_errstr_t *es)
+{
+    const cdc_sink_ops_t *ops = cdc_connector_find(sink->type)->sink;
+    cdc_sink_target_t *t = NULL;
+    /* the sink's own session: its lock tells whether it runs */
+    cdc_err_t err = cdc_sink_open(ops, sink, CDC_SINK_LOCK_WAIT_S, NULL, &t, es);
+    if (err)
+        return err;
+    cdc_sink_offsets_t stored = {0};
+    if (!(err = ops->load_offsets(t, &stored, es))) {
+        for (size_t i = 0; i < n; i++) {
+            const cdc_sink_offset_t *o =
+                cdc_sink_offsets_find(&stored, next[i].topic, next[i].partition);
+            next[i].epoch = o ? o->epoch : 0;
+            if (out)
+                fprintf(out, "sink %s: %s[%d] moves from offset %s%lld to %lld\n", sink->name,
+                        next[i].topic, (int)next[i].partition, o ? "" : "(none) ",
+                        (long long)(o ? o->next_offset : 0), (long long)next[i].next_offset);
+        }
+    }
+    cdc_sink_offsets_free(&stored);
+    if (err) {
+        ops->close(t);
+        return err;
+    }
+    return write_offsets(ops, t, next, n, es);
 }
 
 static cdc_err_t
@@ -80,34 +118,18 @@ set_sink(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const cdc_cli_t *
         return err;
     cdc_sink_offset_t next = {.partition = cli->partition, .next_offset = cli->offset};
     snprintf(next.topic, sizeof(next.topic), "%s", cli->topic);
-    const cdc_sink_ops_t *ops = cdc_connector_find(sink->type)->sink;
-    cdc_sink_target_t *t = NULL;
     if (!cli->force) {
-        /* the sink's own session: its lock tells whether it runs */
-        if ((err = cdc_sink_open(ops, sink, CDC_SINK_LOCK_WAIT_S, NULL, &t, es))) {
-            if (err == CDC_ERR_FENCED)
-                cdc_errstr_prefix(es, "refused (--force writes it anyway)");
-            return err;
-        }
-        cdc_sink_offsets_t stored = {0};
-        if (!(err = ops->load_offsets(t, &stored, es))) {
-            const cdc_sink_offset_t *o = cdc_sink_offsets_find(&stored, cli->topic, cli->partition);
-            next.epoch = o ? o->epoch : 0;
-            fprintf(out, "sink %s: %s[%d] moves from offset %s%lld to %lld\n", sink->name,
-                    cli->topic, (int)cli->partition, o ? "" : "(none) ",
-                    (long long)(o ? o->next_offset : 0), (long long)cli->offset);
-        }
-        cdc_sink_offsets_free(&stored);
-        if (err) {
-            ops->close(t);
-            return err;
-        }
-        return write_offset(ops, t, &next, es);
+        err = cdc_admin_sink_set(sink, &next, 1, out, es);
+        if (err == CDC_ERR_FENCED)
+            cdc_errstr_prefix(es, "refused (--force writes it anyway)");
+        return err;
     }
     /* --force: a plain session, the lock not taken */
+    const cdc_sink_ops_t *ops = cdc_connector_find(sink->type)->sink;
+    cdc_sink_target_t *t = NULL;
     if ((err = cdc_sink_target_open(ops, sink, false, &t, es)))
         return err;
-    err = write_offset(ops, t, &next, es);
+    err = write_offsets(ops, t, &next, 1, es);
     if (!err)
         fprintf(out,
                 "sink %s: %s[%d] set to offset %lld (forced; a running sink is fenced and "

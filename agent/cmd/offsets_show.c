@@ -135,9 +135,9 @@ load_sink_offsets(const cdc_sink_conf_t *sink, cdc_sink_offsets_t *o, cdc_errstr
     return err;
 }
 
-static json_t *
-sink_json(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, rd_kafka_t *rk, FILE *out,
-          bool text)
+json_t *
+cdc_admin_sink_offsets_json(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, rd_kafka_t *rk,
+                            FILE *out, bool text)
 {
     cdc_errstr_t es = {{0}};
     json_t *j = json_pack("{s:s, s:s, s:[]}", "name", sink->name, "type",
@@ -225,7 +225,7 @@ cdc_admin_offsets_show(const cdc_config_t *cfg, bool as_json, FILE *out)
                 "TOPIC[PARTITION]", "STORED", "LOG END", "LAG");
     for (size_t i = 0; i < cfg->n_sinks; i++)
         json_array_append_new(json_object_get(root, "sinks"),
-                              sink_json(cfg, &cfg->sinks[i], rk, out, text));
+                              cdc_admin_sink_offsets_json(cfg, &cfg->sinks[i], rk, out, text));
     if (as_json) {
         char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fprintf(out, "%s\n", s);

@@ -12,6 +12,7 @@
  * left as it is and a damaged one gets back every row its history covers.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,34 +25,25 @@
 #include "cdc/kafka.h"
 #include "cdc/log.h"
 #include "cdc/metrics.h"
+#include "cdc/replay.h"
 #include "sink/sink_internal.h"
 
-typedef struct {
-    size_t route;
-    char topic[256];
-    int32_t partition;
-    int64_t low, high, start;
-    uint64_t events;
-    const char *found_by; /* how a --from-timestamp start was found */
-} rpart_t;
+typedef cdc_replay_part_t rpart_t;
+typedef cdc_replay_plan_t rparts_t;
 
-typedef struct {
-    rpart_t *v;
-    size_t n;
-} rparts_t;
-
-static volatile sig_atomic_t interrupted;
+static atomic_bool interrupted; /* lock-free: set by the signal handler */
 
 static void
 on_signal(int sig)
 {
-    interrupted = sig;
+    (void)sig;
+    atomic_store(&interrupted, true);
 }
 
 static bool
 stop_requested(void)
 {
-    return interrupted != 0;
+    return atomic_load(&interrupted);
 }
 
 /* Whether route r is the table asked for: its source table with or without the source name,
@@ -69,7 +61,8 @@ route_matches(const cdc_route_conf_t *r, const char *table)
  * an error. */
 static cdc_err_t
 read_from(rd_kafka_t *rk, const rpart_t *p, int64_t offset,
-          bool (*each)(void *ctx, const rd_kafka_message_t *m), void *ctx, cdc_errstr_t *es)
+          bool (*each)(void *ctx, const rd_kafka_message_t *m), void *ctx, atomic_bool *cancel,
+          cdc_errstr_t *es)
 {
     if (offset >= p->high)
         return CDC_OK;
@@ -81,7 +74,7 @@ read_from(rd_kafka_t *rk, const rpart_t *p, int64_t offset,
         return CDC_ERR_KAFKA;
     }
     cdc_err_t err = CDC_OK;
-    for (int idle = 0; !interrupted;) {
+    for (int idle = 0; !atomic_load(cancel);) {
         rd_kafka_message_t *m = rd_kafka_consume(rkt, p->partition, 1000);
         if (!m) {
             if (++idle < 30)
@@ -125,7 +118,7 @@ probe_one(void *ctx, const rd_kafka_message_t *m)
 
 /* The first offset whose record has a timestamp at or after ts_ms. */
 static cdc_err_t
-offset_for_time(rd_kafka_t *rk, rpart_t *p, int64_t ts_ms, cdc_errstr_t *es)
+offset_for_time(rd_kafka_t *rk, rpart_t *p, int64_t ts_ms, atomic_bool *cancel, cdc_errstr_t *es)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = ts_ms;
@@ -143,7 +136,7 @@ offset_for_time(rd_kafka_t *rk, rpart_t *p, int64_t ts_ms, cdc_errstr_t *es)
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
         probe_t pr = {0};
-        cdc_err_t err = read_from(rk, p, mid, probe_one, &pr, es);
+        cdc_err_t err = read_from(rk, p, mid, probe_one, &pr, cancel, es);
         if (err)
             return err;
         if (!pr.found || pr.ts >= ts_ms)
@@ -153,7 +146,7 @@ offset_for_time(rd_kafka_t *rk, rpart_t *p, int64_t ts_ms, cdc_errstr_t *es)
     }
     /* past the last record there may be only transaction markers: nothing to start from */
     probe_t last = {0};
-    cdc_err_t err = read_from(rk, p, lo, probe_one, &last, es);
+    cdc_err_t err = read_from(rk, p, lo, probe_one, &last, cancel, es);
     if (err)
         return err;
     p->start = last.found ? lo : p->high;
@@ -215,12 +208,12 @@ collect(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const char *table,
 
 /* Where each partition starts again. */
 static cdc_err_t
-find_starts(const cdc_cli_t *cli, const cdc_sink_conf_t *sink, rd_kafka_t *rk, rparts_t *ps,
-            cdc_errstr_t *es)
+find_starts(const cdc_replay_from_t *from, const cdc_sink_conf_t *sink, rd_kafka_t *rk,
+            rparts_t *ps, cdc_errstr_t *es)
 {
-    if (cli->has_from_ts) {
+    if (from->has_from_ts) {
         for (size_t i = 0; i < ps->n; i++) {
-            cdc_err_t err = offset_for_time(rk, &ps->v[i], cli->from_ts_ms, es);
+            cdc_err_t err = offset_for_time(rk, &ps->v[i], from->from_ts_ms, from->cancel, es);
             if (err)
                 return err;
         }
@@ -228,20 +221,64 @@ find_starts(const cdc_cli_t *cli, const cdc_sink_conf_t *sink, rd_kafka_t *rk, r
     }
     for (size_t i = 0; i < ps->n; i++) {
         rpart_t *p = &ps->v[i];
-        if (strcmp(p->topic, cli->topic) || p->partition != cli->partition)
+        if (strcmp(p->topic, from->topic) || p->partition != from->partition)
             continue;
-        if (cli->offset < p->low || cli->offset > p->high)
+        if (from->offset < p->low || from->offset > p->high)
             return cdc_errstr_set(es, CDC_ERR_INVAL,
                                   "%s[%d] holds offsets %lld..%lld; %lld is not among them",
                                   p->topic, (int)p->partition, (long long)p->low,
-                                  (long long)p->high, (long long)cli->offset);
-        p->start = cli->offset;
+                                  (long long)p->high, (long long)from->offset);
+        p->start = from->offset;
         return CDC_OK;
     }
     return cdc_errstr_set(es, CDC_ERR_INVAL,
-                          "%s[%d] is not a partition the routes of sink %s%s%s read", cli->topic,
-                          (int)cli->partition, sink->name, cli->table ? " for table " : "",
-                          cli->table ? cli->table : "");
+                          "%s[%d] is not a partition the routes of sink %s%s%s read", from->topic,
+                          (int)from->partition, sink->name, from->table ? " for table " : "",
+                          from->table ? from->table : "");
+}
+
+cdc_err_t
+cdc_replay_plan(const cdc_config_t *cfg, const cdc_sink_conf_t *sink, const char *bootstrap,
+                const cdc_replay_from_t *from, cdc_replay_plan_t *plan, cdc_errstr_t *es)
+{
+    char group[300];
+    snprintf(group, sizeof(group), "cdc-replay.%s", cfg->agent.name);
+    memset(plan, 0, sizeof(*plan));
+    rd_kafka_t *rk = cdc_kafka_reader_new(&cfg->kafka, bootstrap, group, es);
+    cdc_err_t err = rk ? collect(cfg, sink, from->table, rk, plan, es) : CDC_ERR_KAFKA;
+    if (!err)
+        err = find_starts(from, sink, rk, plan, es);
+    for (size_t i = 0; !err && i < plan->n; i++)
+        err =
+            read_from(rk, &plan->v[i], plan->v[i].start, count_one, &plan->v[i], from->cancel, es);
+    if (rk)
+        rd_kafka_destroy(rk);
+    return err;
+}
+
+size_t
+cdc_replay_rewind(const cdc_replay_plan_t *plan, cdc_sink_offset_t **out)
+{
+    size_t n = 0;
+    *out = cdc_xcalloc(plan->n + 1, sizeof(**out));
+    for (size_t i = 0; i < plan->n; i++) {
+        if (plan->v[i].start >= plan->v[i].high)
+            continue;
+        cdc_sink_offset_t *o = &(*out)[n++];
+        snprintf(o->topic, sizeof(o->topic), "%s", plan->v[i].topic);
+        o->partition = plan->v[i].partition;
+        o->next_offset = plan->v[i].start;
+    }
+    return n;
+}
+
+uint64_t
+cdc_replay_events(const cdc_replay_plan_t *plan)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < plan->n; i++)
+        total += plan->v[i].events;
+    return total;
 }
 
 static void
@@ -288,40 +325,26 @@ cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
         return CDC_EXIT_USAGE;
     cdc_errstr_t es = {{0}};
     rparts_t ps = {0};
-    char group[300];
-    snprintf(group, sizeof(group), "cdc-replay.%s", cfg->agent.name);
-    rd_kafka_t *rk = cdc_kafka_reader_new(&cfg->kafka, cfg->kafka.brokers, group, &es);
-    cdc_err_t err = rk ? collect(cfg, sink, cli->table, rk, &ps, &es) : CDC_ERR_KAFKA;
-    if (!err)
-        err = find_starts(cli, sink, rk, &ps, &es);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    for (size_t i = 0; !err && i < ps.n; i++)
-        err = read_from(rk, &ps.v[i], ps.v[i].start, count_one, &ps.v[i], &es);
-    if (rk)
-        rd_kafka_destroy(rk);
+    cdc_replay_from_t from = {cli->table,     cli->has_from_ts, cli->from_ts_ms, cli->topic,
+                              cli->partition, cli->offset,      &interrupted};
+    cdc_err_t err = cdc_replay_plan(cfg, sink, cfg->kafka.brokers, &from, &ps, &es);
     if (!err)
         report(sink, &ps, cli->dry_run, out);
     if (!err && !cli->dry_run) {
-        size_t n = 0;
-        cdc_sink_offset_t *rewind = cdc_xcalloc(ps.n + 1, sizeof(*rewind));
-        for (size_t i = 0; i < ps.n; i++) {
-            if (ps.v[i].start >= ps.v[i].high)
-                continue;
-            cdc_sink_offset_t *o = &rewind[n++];
-            snprintf(o->topic, sizeof(o->topic), "%s", ps.v[i].topic);
-            o->partition = ps.v[i].partition;
-            o->next_offset = ps.v[i].start;
-        }
-        uint64_t total = 0;
-        for (size_t i = 0; i < ps.n; i++)
-            total += ps.v[i].events;
+        cdc_sink_offset_t *rewind = NULL;
+        size_t n = cdc_replay_rewind(&ps, &rewind);
         cdc_progress_t pr;
-        cdc_progress_init(&pr, "replay", "events", total, stderr);
-        cdc_sink_opts_t opts = {rewind, n, true, progress, &pr};
+        cdc_progress_init(&pr, "replay", "events", cdc_replay_events(&ps), stderr);
+        cdc_sink_opts_t opts = {.rewind = rewind,
+                                .n_rewind = n,
+                                .until_caught_up = true,
+                                .progress = progress,
+                                .progress_ctx = &pr};
         cdc_sink_stats_t stats = {0};
         err = cdc_sink_run(cfg, sink, cfg->kafka.brokers, cdc_connector_find(sink->type)->sink,
                            stop_requested, &opts, &stats, &es);
@@ -333,7 +356,7 @@ cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
         if (!err)
             fprintf(out, "replayed: applied=%llu skipped=%llu dlq=%llu%s\n",
                     (unsigned long long)stats.applied, (unsigned long long)stats.skipped,
-                    (unsigned long long)stats.dlq, interrupted ? " (interrupted)" : "");
+                    (unsigned long long)stats.dlq, stop_requested() ? " (interrupted)" : "");
         free(rewind);
         cdc_metrics_free();
     }
@@ -342,5 +365,40 @@ cdc_admin_replay(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out)
         fprintf(stderr, "cdc-agent: replay: %s\n", es.msg);
         return err == CDC_ERR_INVAL || err == CDC_ERR_CONFIG ? CDC_EXIT_USAGE : CDC_EXIT_FAILURE;
     }
-    return interrupted ? CDC_EXIT_FAILURE : CDC_EXIT_OK;
+    return stop_requested() ? CDC_EXIT_FAILURE : CDC_EXIT_OK;
+}
+
+json_t *
+cdc_replay_plan_json(const cdc_sink_conf_t *sink, const cdc_replay_plan_t *plan)
+{
+    json_t *routes = json_array(), *parts = json_array();
+    for (size_t r = 0; r < sink->n_routes; r++) {
+        uint64_t events = 0;
+        size_t n = 0;
+        bool selected = false;
+        for (size_t i = 0; i < plan->n; i++) {
+            if (plan->v[i].route != r)
+                continue;
+            selected = true;
+            events += plan->v[i].events;
+            n += plan->v[i].start < plan->v[i].high;
+        }
+        if (selected)
+            json_array_append_new(routes,
+                                  json_pack("{s:s, s:s, s:I, s:I}", "from", sink->routes[r].from,
+                                            "to", sink->routes[r].to, "events", (json_int_t)events,
+                                            "partitions", (json_int_t)n));
+    }
+    for (size_t i = 0; i < plan->n; i++) {
+        const cdc_replay_part_t *p = &plan->v[i];
+        if (p->start >= p->high)
+            continue;
+        json_t *o =
+            json_pack("{s:s, s:i, s:I, s:I}", "topic", p->topic, "partition", (int)p->partition,
+                      "from_offset", (json_int_t)p->start, "to_offset", (json_int_t)p->high);
+        if (p->found_by)
+            json_object_set_new(o, "found_by", json_string(p->found_by));
+        json_array_append_new(parts, o);
+    }
+    return json_pack("{s:o, s:o}", "routes", routes, "partitions", parts);
 }

@@ -21,18 +21,10 @@
 
 #define RUNNING_CHECK_MS 10000
 
-typedef enum { REQ_UNSEEN, REQ_QUEUED, REQ_DONE, REQ_REFUSED } req_state_t;
+typedef cdc_snapshot_status_t req_status_t;
 
-typedef struct {
-    req_state_t state;
-    uint64_t rows;
-    size_t ahead; /* queued tables before it */
-    char error[512];
-} req_status_t;
-
-/* What a stored "resnapshot" object says about request id. */
-static void
-request_status(const char *resnap, const char *id, req_status_t *st)
+void
+cdc_admin_snapshot_status(const char *resnap, const char *id, cdc_snapshot_status_t *st)
 {
     json_t *v = json_loads(resnap, 0, NULL), *e;
     size_t i;
@@ -40,7 +32,7 @@ request_status(const char *resnap, const char *id, req_status_t *st)
     {
         const char *eid = json_string_value(json_object_get(e, "id"));
         if (eid && !strcmp(eid, id)) {
-            st->state = REQ_QUEUED;
+            st->state = CDC_SNAP_QUEUED;
             st->rows = (uint64_t)json_integer_value(json_object_get(e, "rows"));
             st->ahead = i;
         }
@@ -51,7 +43,7 @@ request_status(const char *resnap, const char *id, req_status_t *st)
         if (!eid || strcmp(eid, id))
             continue;
         const char *error = json_string_value(json_object_get(e, "error"));
-        st->state = error ? REQ_REFUSED : REQ_DONE;
+        st->state = error ? CDC_SNAP_REFUSED : CDC_SNAP_DONE;
         st->rows = (uint64_t)json_integer_value(json_object_get(e, "rows"));
         snprintf(st->error, sizeof(st->error), "%s", error ? error : "");
     }
@@ -79,28 +71,28 @@ follow(cdc_consumer_t *cons, const cdc_source_conf_t *src, const char *topic, in
     }
     cdc_progress_t pr;
     cdc_progress_init(&pr, "snapshot", "rows", total, stderr);
-    req_status_t st = {REQ_UNSEEN, 0, 0, {0}};
+    req_status_t st = {CDC_SNAP_UNSEEN, 0, 0, {0}};
     size_t slen = strlen(src->name);
     int64_t checked = cdc_mono_ms(), started = checked;
     int stopped = 0;
     bool said_queued = false, said_waiting = false;
-    while (st.state == REQ_UNSEEN || st.state == REQ_QUEUED) {
+    while (st.state == CDC_SNAP_UNSEEN || st.state == CDC_SNAP_QUEUED) {
         rd_kafka_message_t *m = cdc_consumer_poll(cons, 500);
         if (m && !m->err && m->key_len == slen && !memcmp(m->key, src->name, slen) && m->payload) {
             cdc_offsets_t o = {0};
             if (cdc_offsets_decode(m->payload, m->len, &o) && o.resnap)
-                request_status(o.resnap, id, &st);
+                cdc_admin_snapshot_status(o.resnap, id, &st);
             cdc_offsets_clear(&o);
-            if (st.state == REQ_QUEUED && st.ahead && !said_queued) {
+            if (st.state == CDC_SNAP_QUEUED && st.ahead && !said_queued) {
                 fprintf(out, "queued behind %zu other table(s)\n", st.ahead);
                 said_queued = true;
             }
-            if (st.state == REQ_QUEUED && !st.ahead)
+            if (st.state == CDC_SNAP_QUEUED && !st.ahead)
                 cdc_progress_show(&pr, st.rows, false);
         }
         if (m)
             rd_kafka_message_destroy(m);
-        if (st.state == REQ_UNSEEN && !said_waiting && cdc_mono_ms() - started >= 5000) {
+        if (st.state == CDC_SNAP_UNSEEN && !said_waiting && cdc_mono_ms() - started >= 5000) {
             fprintf(out, "waiting for the agent to reach the request in its stream (it is behind; "
                          "see offsets show)\n");
             fflush(out);
@@ -114,12 +106,12 @@ follow(cdc_consumer_t *cons, const cdc_source_conf_t *src, const char *topic, in
         }
     }
     switch (st.state) {
-    case REQ_DONE:
+    case CDC_SNAP_DONE:
         cdc_progress_show(&pr, st.rows, true);
         fprintf(out, "re-snapshot of %s completed: %llu rows read\n", table,
                 (unsigned long long)st.rows);
         return CDC_EXIT_OK;
-    case REQ_REFUSED:
+    case CDC_SNAP_REFUSED:
         fprintf(stderr, "cdc-agent: snapshot: the agent refused the request: %s\n", st.error);
         return CDC_EXIT_FAILURE;
     default:
@@ -129,7 +121,7 @@ follow(cdc_consumer_t *cons, const cdc_source_conf_t *src, const char *topic, in
                 "cdc-agent: snapshot: source %s is no longer being read (the agent stopped); the "
                 "request stays in its stream and the re-snapshot %s when the agent starts "
                 "again\n",
-                src->name, st.state == REQ_QUEUED ? "continues" : "starts");
+                src->name, st.state == CDC_SNAP_QUEUED ? "continues" : "starts");
         return CDC_EXIT_FAILURE;
     }
 }

@@ -8,7 +8,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
 #include "cdc/cli.h"
+#include "cdc/sink_offsets.h"
 #include "cdc/config.h"
 #include "cdc/offsets.h"
 
@@ -43,6 +47,22 @@ cdc_err_t cdc_admin_write_offsets(const cdc_config_t *cfg, const cdc_source_conf
  * the server). Refused while the agent runs unless force. Returns a process exit code. */
 int cdc_admin_offsets_set(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out);
 
+/* Whether sink reads topic[partition] and offset lies within its log on the cluster rk reads
+ * (CDC_ERR_INVAL saying why not). */
+cdc_err_t cdc_admin_sink_partition(const cdc_config_t *cfg, const cdc_sink_conf_t *sink,
+                                   rd_kafka_t *rk, const char *topic, int32_t partition,
+                                   int64_t offset, cdc_errstr_t *es);
+/* Sets the offset rows next[0..n) of sink (their epochs kept from the stored rows, re-send guards
+ * cleared) in one transaction, under the sink's lock: CDC_ERR_FENCED while it runs. With out,
+ * says what moves. */
+cdc_err_t cdc_admin_sink_set(const cdc_sink_conf_t *sink, cdc_sink_offset_t *next, size_t n,
+                             FILE *out, cdc_errstr_t *es);
+/* A sink's offsets as a JSON object (name, type, partitions: topic, partition, next_offset,
+ * log_end, lag, source_pos; or error); rk NULL: the stored rows only. With text, also the table
+ * lines of `offsets show` on out. */
+json_t *cdc_admin_sink_offsets_json(const cdc_config_t *cfg, const cdc_sink_conf_t *sink,
+                                    rd_kafka_t *rk, FILE *out, bool text);
+
 /* `offsets show`: per source the stored and the server's position and the lag; per sink and
  * partition the stored offset, the log end and the lag (--json: one JSON document). Reads only.
  */
@@ -52,6 +72,22 @@ int cdc_admin_offsets_show(const cdc_config_t *cfg, bool as_json, FILE *out);
  * its stream) and, unless --no-wait, follows the progress the agent commits to _offsets until the
  * table is done. Returns a process exit code. */
 int cdc_admin_snapshot(const cdc_config_t *cfg, const cdc_cli_t *cli, FILE *out);
+
+/* What a source's stored "resnapshot" object says of one re-snapshot request. */
+typedef enum {
+    CDC_SNAP_UNSEEN,
+    CDC_SNAP_QUEUED,
+    CDC_SNAP_DONE,
+    CDC_SNAP_REFUSED
+} cdc_snapshot_req_t;
+typedef struct {
+    cdc_snapshot_req_t state;
+    uint64_t rows;
+    size_t ahead; /* queued tables before it */
+    char error[512];
+} cdc_snapshot_status_t;
+/* Updates *st from resnap (the offset record's JSON text) for request id. */
+void cdc_admin_snapshot_status(const char *resnap, const char *id, cdc_snapshot_status_t *st);
 
 /* `duplicates`: the groups of rows of cli->table with the same cli->match values after the
  * table's transforms (agent/cmd/duplicates.c). Returns a process exit code. */
