@@ -7,7 +7,7 @@ packages=(
     libmicrohttpd-dev
     libphonenumber-dev libprotobuf-dev libicu-dev libidn2-dev libssl-dev iso-codes # transforms
     postgresql-15 postgresql-client-15 mariadb-server mariadb-client curl openssl
-    python3 # reads topics and conflict records in tests/integration/two_way.sh
+    python3 python3-venv # test tools: reading topics (two_way.sh), the API fuzzer (api_fuzz.sh)
     openjdk-17-jre-headless maven # the real Kafka broker of the tests (tests/harness/kafka.sh)
 )
 sudo=

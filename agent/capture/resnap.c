@@ -84,7 +84,8 @@ advance(cdc_resnap_t *r)
     bool more = initial ? r->ordinal < r->n_tables : r->table_open;
     bool exhausted = true;
     size_t rows = r->table_open ? r->ops->chunk_rows(r->src, &exhausted) : 0;
-    bool table_done = !more || exhausted;
+    bool cancelled = !initial && r->wm.n_queue && r->wm.queue[0].cancelled;
+    bool table_done = !more || exhausted || cancelled;
     char *progress = NULL;
     if (!table_done) {
         progress = r->ops->chunk_end(r->src);

@@ -161,6 +161,7 @@ queue_push(cdc_wm_t *w, const char *table, const char *id, uint64_t rows, const 
     it->id = cdc_xstrdup(id ? id : "");
     it->rows = rows;
     it->progress = progress ? cdc_xstrdup(progress) : NULL;
+    it->cancelled = false;
 }
 
 static void
@@ -209,10 +210,11 @@ restore_queue(cdc_wm_t *w, json_t *q, json_t *d, const cdc_source_conf_t *conf)
                    *id = json_string_value(json_object_get(e, "id"));
         json_t *p = json_object_get(e, "progress");
         char *ptext = json_is_object(p) ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        if (table && conf_table(conf, table) >= 0)
+        if (table && conf_table(conf, table) >= 0) {
             queue_push(w, table, id, (uint64_t)json_integer_value(json_object_get(e, "rows")),
                        ptext);
-        else if (table) {
+            w->queue[w->n_queue - 1].cancelled = json_is_true(json_object_get(e, "cancelled"));
+        } else if (table) {
             CDC_LOG_WARN("source=%s table %s left the config: its re-snapshot is dropped",
                          conf->name, table);
             done_push(w, id, table, 0, "the table is no longer in the source's config");
@@ -313,13 +315,40 @@ cdc_wm_request(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *table, co
 }
 
 void
+cdc_wm_cancel(cdc_wm_t *w, const char *source, const char *id)
+{
+    for (size_t i = 0; i < w->n_queue; i++) {
+        cdc_wm_item_t *it = &w->queue[i];
+        if (!it->id[0] || strcmp(it->id, id))
+            continue;
+        w->dirty = w->urgent = true;
+        if (i == 0) { /* being read: it ends after the chunk in flight (cdc_wm_head_advance) */
+            it->cancelled = true;
+            CDC_LOG_INFO("source=%s re-snapshot of %s cancelled: stops after this chunk", source,
+                         it->table);
+            return;
+        }
+        CDC_LOG_INFO("source=%s re-snapshot of %s cancelled before it started", source, it->table);
+        done_push(w, it->id, it->table, it->rows, CDC_WM_CANCELLED);
+        item_free(it);
+        memmove(&w->queue[i], &w->queue[i + 1], (w->n_queue - i - 1) * sizeof(*w->queue));
+        w->n_queue--;
+        return;
+    }
+}
+
+void
 cdc_wm_request_text(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *text, size_t len)
 {
     json_t *v = json_loadb(text, len, 0, NULL);
     const char *src = json_string_value(json_object_get(v, "source")),
                *id = json_string_value(json_object_get(v, "id")),
-               *table = json_string_value(json_object_get(v, "snapshot"));
-    if (!id || !table || !src)
+               *table = json_string_value(json_object_get(v, "snapshot")),
+               *cancel = json_string_value(json_object_get(v, "cancel"));
+    if (src && cancel) {
+        if (!strcmp(src, conf->name))
+            cdc_wm_cancel(w, conf->name, cancel);
+    } else if (!id || !table || !src)
         CDC_LOG_WARN("source=%s unreadable snapshot request ignored: %.*s", conf->name, (int)len,
                      text);
     else if (!strcmp(src, conf->name))
@@ -358,9 +387,9 @@ cdc_wm_head_advance(cdc_wm_t *w, const char *source, uint64_t rows, char *progre
     w->dirty = true;
     if (progress)
         return;
-    CDC_LOG_INFO("source=%s re-snapshot of %s completed: %llu rows", source, h->table,
-                 (unsigned long long)h->rows);
-    done_push(w, h->id, h->table, h->rows, NULL);
+    CDC_LOG_INFO("source=%s re-snapshot of %s %s: %llu rows", source, h->table,
+                 h->cancelled ? "cancelled" : "completed", (unsigned long long)h->rows);
+    done_push(w, h->id, h->table, h->rows, h->cancelled ? CDC_WM_CANCELLED : NULL);
     item_free(h);
     memmove(&w->queue[0], &w->queue[1], (w->n_queue - 1) * sizeof(*w->queue));
     w->n_queue--;
@@ -383,6 +412,8 @@ encode(cdc_wm_t *w, const char *source)
             json_t *p = it->progress ? json_loads(it->progress, 0, NULL) : NULL;
             if (p)
                 json_object_set_new(e, "progress", p);
+            if (it->cancelled)
+                json_object_set_new(e, "cancelled", json_true());
             json_array_append_new(q, e);
         }
         for (size_t i = 0; i < w->n_done; i++) {

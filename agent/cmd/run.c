@@ -15,10 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdc/api.h"
 #include "cdc/buf.h"
 #include "cdc/cli.h"
 #include "cdc/clock.h"
 #include "cdc/connector.h"
+#include "cdc/control.h"
 #include "cdc/http.h"
 #include "cdc/kafka.h"
 #include "cdc/kafka_topics.h"
@@ -66,14 +68,63 @@ typedef struct {
     const cdc_sink_ops_t *sink_ops;
     atomic_bool done;
     atomic_bool restart; /* a sink whose settings a reload changed: stop, to start again */
+    cdc_unit_t *unit;    /* its state and the operator's requests (admin API) */
 } worker_t;
 
 static __thread worker_t *current_sink; /* the sink worker of this thread */
+static __thread cdc_job_t *current_job; /* the replay job it runs */
 
+/* Whether the operator asked the unit to pause or start again. */
+static bool
+held(cdc_unit_t *u)
+{
+    return atomic_load(&u->pause) || atomic_load(&u->restart);
+}
+
+/* A sink run returns: the agent stops, a reload or the operator asks (pause, restart), a replay
+ * job waits to run, or the one running is cancelled. */
 static bool
 sink_stopping(void)
 {
-    return stopping() || (current_sink && atomic_load(&current_sink->restart));
+    worker_t *w = current_sink;
+    if (stopping() || (w && atomic_load(&w->restart)))
+        return true;
+    if (!w)
+        return false;
+    if (held(w->unit))
+        return true;
+    if (current_job)
+        return atomic_load(&current_job->cancel) && !atomic_load(&current_job->winding_down);
+    pthread_mutex_lock(&w->unit->mu);
+    bool job = w->unit->job != NULL;
+    pthread_mutex_unlock(&w->unit->mu);
+    return job;
+}
+
+/* Paused by the operator: waits until resumed, a restart is asked or the agent stops; with pub,
+ * keeps its keepalive going (a fenced instance learns it). */
+static cdc_err_t
+stay_paused(worker_t *w, cdc_publisher_t *pub, cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    if (atomic_load(&w->unit->pause) && !stopping())
+        CDC_LOG_INFO("%s=%s paused", w->sink ? "sink" : "source", w->unit->name);
+    while (!err && atomic_load(&w->unit->pause) && !atomic_load(&w->unit->restart) && !stopping() &&
+           !atomic_load(&w->restart)) {
+        cdc_unit_set_state(w->unit, CDC_UNIT_PAUSED);
+        usleep(50000);
+        if (pub)
+            err = cdc_publisher_tick(pub, es);
+    }
+    if (atomic_exchange(&w->unit->restart, false)) {
+        atomic_store(&w->unit->pause, false);
+        atomic_fetch_add(&w->unit->restarts, 1);
+        CDC_LOG_INFO("%s=%s restarting (asked through the admin API)", w->sink ? "sink" : "source",
+                     w->unit->name);
+    } else if (cdc_unit_state(w->unit) == CDC_UNIT_PAUSED && !stopping()) {
+        CDC_LOG_INFO("%s=%s resumed", w->sink ? "sink" : "source", w->unit->name);
+    }
+    return err;
 }
 
 /* Sleeps ms (in 50 ms steps, until a stop). With pub, keeps its keepalive going every 200 ms:
@@ -107,16 +158,21 @@ run_connection(worker_t *w, cdc_publisher_t *pub, cdc_source_resume_t *resume, c
         return err;
     const cdc_source_cb_t *cb = cdc_publisher_callbacks();
     err = cdc_publisher_rebind(pub, s, es);
-    if (!err)
+    if (!err) {
         cdc_metrics_up("source", w->src->name, true);
+        cdc_unit_set_state(w->unit, CDC_UNIT_RUNNING);
+    }
     if (!err)
         err = w->ops->snapshot(s, cb, pub, es);
-    while (!err && !stopping()) {
+    while (!err && !stopping() && !held(w->unit)) {
         err = w->ops->poll(s, 200, cb, pub, es);
         if (!err)
             err = cdc_publisher_tick(pub, es);
     }
-    if (!err) {
+    if (!err && !stopping()) { /* held by the operator: the publisher stays */
+        err = cdc_publisher_hold(pub, es);
+        *resume = cdc_publisher_resume(pub);
+    } else if (!err) {
         err = cdc_publisher_finish(pub, es); /* graceful: publish what is whole, then ack */
         if (!err)
             err = w->ops->poll(s, 0, cb, pub, es); /* send the final acknowledgement */
@@ -158,17 +214,21 @@ source_worker(void *arg)
         err = run_connection(w, pub, &resume, &es);
         if (err && cdc_err_retriable(err) && !stopping()) {
             CDC_LOG_WARN("source=%s %s; reconnecting in %d ms", w->src->name, es.msg, backoff);
+            cdc_unit_set_error(w->unit, es.msg);
+            cdc_unit_set_state(w->unit, CDC_UNIT_RETRYING);
             err = wait_ms(backoff, pub, &es);
             backoff = backoff < 30000 ? backoff * 2 : 30000;
         } else if (!err) {
-            break;
+            err = stay_paused(w, pub, &es); /* stopped for the operator: position kept */
         }
     }
     if (err) {
         CDC_LOG_ERROR("source=%s stopped: %s", w->src->name, es.msg);
+        cdc_unit_set_error(w->unit, es.msg);
         atomic_store(&failed, 1);
         w->rc = CDC_EXIT_FAILURE;
     }
+    cdc_unit_set_state(w->unit, err ? CDC_UNIT_FAILED : CDC_UNIT_STOPPED);
     cdc_publisher_free(pub);
     atomic_store(&w->done, true);
     return NULL;
@@ -214,6 +274,34 @@ sink_topic(worker_t *w, const char *topic, const char *what)
                      w->sink->name, what, topic, es.msg);
 }
 
+/* One run of the sink until it stops for the operator, a replay job or the agent: the replay job
+ * the admin API left for it, else its routes as usual (at the operator's rate). */
+static cdc_err_t
+run_sink_once(worker_t *w, cdc_sink_stats_t *stats, cdc_errstr_t *es)
+{
+    cdc_unit_t *u = w->unit;
+    const char *bootstrap = cdc_kafka_bus_bootstrap(w->bus);
+    pthread_mutex_lock(&u->mu);
+    cdc_job_t *job = u->job;
+    pthread_mutex_unlock(&u->mu);
+    cdc_unit_set_state(u, CDC_UNIT_RUNNING);
+    if (!job) {
+        cdc_sink_opts_t opts = {.agent = true, .max_rows_per_s = &u->max_rows_per_s};
+        return cdc_sink_run(w->cfg, w->sink, bootstrap, w->sink_ops, sink_stopping, &opts, stats,
+                            es);
+    }
+    current_job = job;
+    cdc_err_t err = cdc_api_replay_run(job, w->cfg, w->sink, bootstrap, sink_stopping, stats, es);
+    current_job = NULL;
+    if (cdc_job_ended(job)) {
+        pthread_mutex_lock(&u->mu);
+        u->job = NULL;
+        pthread_mutex_unlock(&u->mu);
+        cdc_job_release(job);
+    }
+    return err;
+}
+
 /* A sink: applies its routes until stop; a lost target connection is retried inside, a lost
  * Kafka or a failure that is not the connection's stops the agent with the reason. */
 static void *
@@ -238,16 +326,28 @@ sink_worker(void *arg)
         sink_topic(w, topic.data, "links topic");
     }
     cdc_buf_deinit(&topic);
-    cdc_err_t err;
+    cdc_err_t err = CDC_OK;
     cdc_metrics_up("sink", w->sink->name, false);
-    while ((err = cdc_sink_run(w->cfg, w->sink, cdc_kafka_bus_bootstrap(w->bus), w->sink_ops,
-                               sink_stopping, NULL, &stats, &es)) &&
-           err == CDC_ERR_CONNECT && !sink_stopping()) {
-        cdc_metrics_up("sink", w->sink->name, false);
-        CDC_LOG_WARN("sink=%s %s; reconnecting in %d ms", w->sink->name, es.msg, backoff);
-        sleep_ms(backoff);
-        backoff = backoff < 30000 ? backoff * 2 : 30000;
+    while (!stopping() && !atomic_load(&w->restart)) {
+        stay_paused(w, NULL, &es);
+        if (stopping() || atomic_load(&w->restart))
+            break;
+        err = run_sink_once(w, &stats, &es);
+        if (err == CDC_ERR_CONNECT && !stopping() && !atomic_load(&w->restart)) {
+            cdc_metrics_up("sink", w->sink->name, false);
+            cdc_unit_set_error(w->unit, es.msg);
+            cdc_unit_set_state(w->unit, CDC_UNIT_RETRYING);
+            CDC_LOG_WARN("sink=%s %s; reconnecting in %d ms", w->sink->name, es.msg, backoff);
+            sleep_ms(backoff);
+            backoff = backoff < 30000 ? backoff * 2 : 30000;
+            continue;
+        }
+        if (err)
+            break;
+        backoff = 500;
     }
+    if (err == CDC_ERR_CONNECT)
+        err = CDC_OK; /* stopped while reconnecting */
     cdc_metrics_up("sink", w->sink->name, false);
     CDC_LOG_INFO("sink=%s stopped applied=%llu skipped=%llu batches=%llu retried=%llu dlq=%llu",
                  w->sink->name, (unsigned long long)stats.applied,
@@ -255,9 +355,11 @@ sink_worker(void *arg)
                  (unsigned long long)stats.retried, (unsigned long long)stats.dlq);
     if (err) {
         CDC_LOG_ERROR("sink=%s stopped: %s", w->sink->name, es.msg);
+        cdc_unit_set_error(w->unit, es.msg);
         atomic_store(&failed, 1);
         w->rc = CDC_EXIT_FAILURE;
     }
+    cdc_unit_set_state(w->unit, err ? CDC_UNIT_FAILED : CDC_UNIT_STOPPED);
     atomic_store(&w->done, true);
     return NULL;
 }
@@ -427,13 +529,23 @@ cdc_run(const cdc_config_t *cfg)
         return CDC_EXIT_FAILURE;
     }
     cdc_http_t *http = NULL;
+    cdc_control_t *ctl = cdc_control_new(cfg);
+    cdc_api_t *api = NULL;
     if (cfg->agent.http) {
-        if (!(http = cdc_http_start(cfg->agent.http, &es))) {
+        api = cdc_api_new(&cfg->agent.api, ctl, cdc_kafka_bus_bootstrap(bus));
+        if (!(http = cdc_http_start(cfg->agent.http, &cfg->agent.api, api, &es))) {
             CDC_LOG_ERROR("%s (config %s)", es.msg, cfg->path);
+            cdc_api_free(api);
+            cdc_control_free(ctl);
             cdc_kafka_bus_free(bus);
             return CDC_EXIT_FAILURE;
         }
-        CDC_LOG_INFO("http listening on %s: /healthz /readyz /metrics", cfg->agent.http);
+        CDC_LOG_INFO("http listening on %s%s: /healthz /readyz /metrics, admin API /v1 (%s)",
+                     cfg->agent.api.tls_cert ? "https://" : "", cfg->agent.http,
+                     cfg->agent.api.token
+                         ? cfg->agent.api.read_open ? "token for writes" : "token required"
+                     : cfg->agent.api.read_open ? "read-only: no token set"
+                                                : "off: no token set");
         cdc_metrics_up("kafka", cdc_kafka_bus_bootstrap(bus), true);
     }
     struct sigaction sa;
@@ -450,6 +562,7 @@ cdc_run(const cdc_config_t *cfg)
         w->src = &cfg->sources[i];
         w->ops = cdc_connector_find(cfg->sources[i].type)->source;
         w->bus = bus;
+        w->unit = cdc_control_unit(ctl, false, i);
         pthread_create(&workers[i].thread, NULL, source_worker, &workers[i]);
     }
     for (size_t j = 0; j < cfg->n_sinks; j++) {
@@ -458,6 +571,7 @@ cdc_run(const cdc_config_t *cfg)
         w->bus = bus;
         w->sink = &cfg->sinks[j];
         w->sink_ops = cdc_connector_find(cfg->sinks[j].type)->sink;
+        w->unit = cdc_control_unit(ctl, true, j);
         pthread_create(&w->thread, NULL, sink_worker, w);
     }
     pthread_t watch;
@@ -481,6 +595,8 @@ cdc_run(const cdc_config_t *cfg)
     if (watching) /* workers end only once stopping() holds: so does the watch */
         pthread_join(watch, NULL);
     cdc_http_stop(http);
+    cdc_api_free(api);
+    cdc_control_free(ctl);
     cdc_metrics_free();
     cdc_kafka_bus_free(bus);
     CDC_LOG_INFO("agent stopped exit=%d%s", rc, stop_signal ? " (signal)" : "");

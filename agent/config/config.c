@@ -26,8 +26,37 @@ cdc_config_split_table(const char *qualified, char *schema, size_t n)
 /* ---- agent ---------------------------------------------------------------------------------- */
 
 static const char *const agent_keys[] = {
-    "name", "http", "log_format", "log_level", "shutdown_timeout_ms", NULL};
+    "name", "http", "api", "log_format", "log_level", "shutdown_timeout_ms", NULL};
 static const char *const agent_required[] = {"name", NULL};
+static const char *const api_keys[] = {"token_env",     "token_file",     "read_open",
+                                       "tls_cert_file", "tls_key_file",   "rate_per_s",
+                                       "burst",         "max_body_bytes", NULL};
+
+static cdc_err_t
+api_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
+{
+    cdc_api_conf_t *a = obj;
+    if (!strcmp(key, "token_env") || !strcmp(key, "token_file")) {
+        if (a->token)
+            return cfg_fail(c, v, path, "set either token_env or token_file, not both");
+        cdc_err_t err = key[6] == 'e' ? cfg_secret_env(c, v, path, &a->token)
+                                      : cfg_secret_file(c, v, path, &a->token);
+        if (!err && strlen(a->token) < 16)
+            return cfg_fail(c, v, path, "the token is shorter than 16 characters");
+        return err;
+    }
+    if (!strcmp(key, "read_open"))
+        return cfg_bool(c, v, path, &a->read_open);
+    if (!strcmp(key, "tls_cert_file")) /* read now: a file that cannot be read names its key */
+        return cfg_secret_file(c, v, path, &a->tls_cert);
+    if (!strcmp(key, "tls_key_file"))
+        return cfg_secret_file(c, v, path, &a->tls_key);
+    if (!strcmp(key, "rate_per_s"))
+        return cfg_int32(c, v, path, 0, 100000, &a->rate_per_s);
+    if (!strcmp(key, "burst"))
+        return cfg_int32(c, v, path, 1, 100000, &a->burst);
+    return cfg_int(c, v, path, 1024, 16777216, &a->max_body_bytes);
+}
 
 static cdc_err_t
 agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
@@ -48,6 +77,13 @@ agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
     }
     if (!strcmp(key, "shutdown_timeout_ms"))
         return cfg_int(c, v, path, 100, 3600000, &a->shutdown_timeout_ms);
+    if (!strcmp(key, "api")) {
+        if ((err = cfg_map(c, v, path, api_keys, NULL, api_key, &a->api)))
+            return err;
+        if (!a->api.tls_cert != !a->api.tls_key)
+            return cfg_fail(c, v, path, "set both tls_cert_file and tls_key_file, or neither");
+        return CDC_OK;
+    }
     if (!strcmp(key, "log_format")) {
         if (!(err = cfg_enum(c, v, path, formats, &e)))
             a->log_format = (cdc_log_format_t)e;
@@ -219,6 +255,9 @@ set_defaults(cdc_config_t *cfg)
     cfg->agent.log_format = CDC_LOG_FORMAT_TEXT;
     cfg->agent.log_level = CDC_LOG_INFO;
     cfg->agent.shutdown_timeout_ms = 30000;
+    cfg->agent.api.rate_per_s = 20;
+    cfg->agent.api.burst = 40;
+    cfg->agent.api.max_body_bytes = 65536;
     cfg->kafka.topic_prefix = cdc_xstrdup("cdc");
     cfg->kafka.max_event_bytes = 8388608;
     cfg->kafka.compression = cdc_xstrdup("lz4");
@@ -349,6 +388,9 @@ cdc_config_free(cdc_config_t *cfg)
     free(cfg->path);
     free(cfg->agent.name);
     free(cfg->agent.http);
+    cfg_free_secret(cfg->agent.api.token);
+    free(cfg->agent.api.tls_cert);
+    cfg_free_secret(cfg->agent.api.tls_key);
     cdc_kafka_conf_t *k = &cfg->kafka;
     free(k->brokers);
     free(k->topic_prefix);

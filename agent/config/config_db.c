@@ -259,11 +259,11 @@ cfg_sources(cfg_t *c, yaml_node_t *n, const char *path, cdc_config_t *cfg)
 
 /* ---- sinks and routes ----------------------------------------------------------------------- */
 
-static const char *const sink_keys[] = {"name",          "type",        "conninfo", "host",
-                                        "port",          "user",        "password", "password_env",
-                                        "password_file", "database",    "routes",   "batch_size",
-                                        "batch_ms",      "ssl_mode",    "ssl_ca",   "ssl_cert",
-                                        "ssl_key",       "lock_wait_s", NULL};
+static const char *const sink_keys[] = {
+    "name",     "type",       "conninfo",     "host",           "port",
+    "user",     "password",   "password_env", "password_file",  "database",
+    "routes",   "batch_size", "batch_ms",     "ssl_mode",       "ssl_ca",
+    "ssl_cert", "ssl_key",    "lock_wait_s",  "max_rows_per_s", NULL};
 static const char *const sink_required[] = {"name", "type", "routes", NULL};
 static const char *const route_keys[] = {
     "from",     "to",        "topic",     "columns",    "constants", "key",   "on_unknown_column",
@@ -577,6 +577,8 @@ sink_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj)
         return cfg_int32(c, v, path, 1, 1000000, &s->batch_size);
     if (!strcmp(key, "lock_wait_s"))
         return cfg_int32(c, v, path, 0, 86400, &s->lock_wait_s);
+    if (!strcmp(key, "max_rows_per_s"))
+        return cfg_int(c, v, path, 0, 100000000, &s->max_rows_per_s);
     return cfg_int32(c, v, path, 0, 60000, &s->batch_ms);
 }
 

@@ -135,6 +135,23 @@ cdc_metric_value(const cdc_metric_t *m)
                                  : (double)atomic_load(&m->count);
 }
 
+double
+cdc_metrics_sum(const char *name, const char *has, bool *found)
+{
+    double sum = 0;
+    bool any = false;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < n_all; i++)
+        if (!strcmp(all[i]->name, name) && strstr(all[i]->labels, has)) {
+            sum += cdc_metric_value(all[i]);
+            any = true;
+        }
+    pthread_mutex_unlock(&mu);
+    if (found)
+        *found = any;
+    return sum;
+}
+
 void
 cdc_metric_labels(cdc_buf_t *out, ...)
 {

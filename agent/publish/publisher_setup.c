@@ -414,6 +414,18 @@ cdc_publisher_rebind(cdc_publisher_t *p, cdc_source_t *s, cdc_errstr_t *es)
 }
 
 cdc_err_t
+cdc_publisher_hold(cdc_publisher_t *p, cdc_errstr_t *es)
+{
+    cdc_err_t err = p->thread_started ? cdc_publisher_flush_open(p) : CDC_OK;
+    if (err)
+        cdc_errstr_set(es, err, "source %s: publishing what was read before the pause failed",
+                       p->src->name);
+    cdc_errstr_t ignore;
+    cdc_err_t fatal = cdc_publisher_rebind(p, NULL, err ? &ignore : es);
+    return err ? err : fatal;
+}
+
+cdc_err_t
 cdc_publisher_finish(cdc_publisher_t *p, cdc_errstr_t *es)
 {
     cdc_err_t err = p->thread_started ? cdc_publisher_flush_open(p) : CDC_OK;

@@ -350,12 +350,14 @@ batch_done(sink_t *s)
             pt->wait_offset = -1; /* applied (or dead-lettered) at last */
     }
     size_t k = 0;
-    int64_t now = cdc_mono_ms();
+    int64_t now = cdc_mono_ms(), last_ts = -1;
     s->n_ready = 0;
     s->next_retry_ms = 0;
     for (size_t i = 0; i < s->n_items; i++) {
         item_t *it = &s->items[i];
         if (it->m->offset < s->parts[it->part].next) {
+            int64_t ts = rd_kafka_message_timestamp(it->m, NULL);
+            last_ts = ts > last_ts ? ts : last_ts;
             rd_kafka_message_destroy(it->m);
             continue;
         }
@@ -392,6 +394,11 @@ batch_done(sink_t *s)
             behind += high - s->parts[i].next;
     }
     cdc_metric_set(s->m_lag, (double)behind);
+    /* seconds behind: the oldest record in hand, else (records not fetched yet) the last applied */
+    int64_t oldest = s->n_items ? rd_kafka_message_timestamp(s->items[0].m, NULL) : last_ts;
+    cdc_metric_set(s->m_lag_s, behind && oldest > 0 && cdc_wall_ms() > oldest
+                                   ? (double)(cdc_wall_ms() - oldest) / 1000.0
+                                   : 0);
 }
 
 cdc_err_t
@@ -533,6 +540,33 @@ drop_items(sink_t *s)
     s->n_items = 0;
 }
 
+/* With a rate limit: the ms to wait before the next batch may go (0: now), and the batch's size
+ * (a tenth of a second's rows, so the target sees a steady flow rather than bursts). */
+static int
+pace(sink_t *s)
+{
+    long long rate = s->opts && s->opts->max_rows_per_s ? atomic_load(s->opts->max_rows_per_s) : 0;
+    s->batch_limit = (size_t)s->conf->batch_size;
+    if (rate <= 0)
+        return 0;
+    if ((long long)s->batch_limit > rate / 10)
+        s->batch_limit = rate >= 10 ? (size_t)(rate / 10) : 1;
+    const cdc_sink_stats_t *st = s->stats;
+    uint64_t done = st->applied + st->skipped + st->dlq;
+    int64_t now = cdc_mono_ms();
+    int64_t due =
+        s->pace_from_ms + (int64_t)((double)(done - s->pace_done) * 1000.0 / (double)rate);
+    /* a new limit, or idle for a while: no credit for the time before */
+    if (rate != s->pace_rate || done < s->pace_done || now - due > 1000) {
+        s->pace_rate = rate;
+        s->pace_from_ms = now;
+        s->pace_done = done;
+        return 0;
+    }
+    int64_t left = due - now;
+    return left <= 0 ? 0 : left < 50 ? (int)left : 50;
+}
+
 /* Connects the sink: the target (its lock, a replay's rewind under it), the stored offsets,
  * the consumer and its partitions; warns of a missing dead-letter topic. */
 static cdc_err_t
@@ -544,10 +578,13 @@ sink_start(sink_t *s, const char *bootstrap, bool (*stop)(void), cdc_errstr_t *e
     char group[300];
     snprintf(group, sizeof(group), "cdc-sink.%s.%s", s->cfg->agent.name, conf->name);
     /* an agent starting (opts NULL) may replace an instance that is being fenced */
-    cdc_err_t err = cdc_sink_open(s->ops, conf, opts ? CDC_SINK_LOCK_WAIT_S : conf->lock_wait_s,
-                                  stop, &s->t, es);
+    cdc_err_t err =
+        cdc_sink_open(s->ops, conf, !opts || opts->agent ? conf->lock_wait_s : CDC_SINK_LOCK_WAIT_S,
+                      stop, &s->t, es);
     if (!err && opts && opts->n_rewind) /* replay: under the lock, before anything is read */
         err = cdc_sink_replay_rewind(s, opts, es);
+    if (!err && opts && opts->rewound)
+        *opts->rewound = true;
     if (!err)
         err = s->ops->load_offsets(s->t, &stored, es);
     if (!err && !(s->c = cdc_consumer_new(&s->cfg->kafka, bootstrap, group, es)))
@@ -662,6 +699,11 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     uint64_t behind_from = 0;
     while (!err && !stop() &&
            !(opts && opts->until_caught_up && !s.n_items && s.n_parts && caught_up(&s))) {
+        int paced = pace(&s);
+        if (paced > 0) { /* nothing more is fetched meanwhile: memory stays bounded */
+            usleep((useconds_t)paced * 1000);
+            continue;
+        }
         int wait = 50; /* a pending batch waits no longer than batch_ms */
         if (s.n_ready) {
             int64_t left = conf->batch_ms - (cdc_mono_ms() - first_ms);
@@ -676,8 +718,8 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         if (m)
             add_item(&s, m, &first_ms);
         int64_t now = cdc_mono_ms();
-        bool due = s.n_ready && (s.n_ready >= (size_t)conf->batch_size ||
-                                 now - first_ms >= conf->batch_ms || !m);
+        bool due =
+            s.n_ready && (s.n_ready >= s.batch_limit || now - first_ms >= conf->batch_ms || !m);
         if (!err && (due || (s.next_retry_ms && now >= s.next_retry_ms)))
             err = flush_batch(&s, stop, es);
         if (!err)

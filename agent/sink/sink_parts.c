@@ -111,6 +111,10 @@ cdc_sink_register_metrics(sink_t *s)
         "cdc_sink_batch_seconds", "Time to apply and commit one batch, retries included", l.data);
     s->m_lag = cdc_metric_gauge("cdc_sink_lag_records",
                                 "Records in the sink's partitions not applied yet", l.data);
+    s->m_lag_s = cdc_metric_gauge("cdc_sink_lag_seconds",
+                                  "Age of the oldest record not applied yet (record time to now; "
+                                  "0 when caught up)",
+                                  l.data);
     s->m_up = cdc_metrics_up("sink", s->conf->name, false);
     cdc_buf_deinit(&l);
 }

@@ -67,11 +67,16 @@ typedef struct {
     size_t n_items, cap_items;
     size_t n_ready;        /* items whose partition is not held back */
     int64_t next_retry_ms; /* earliest retry of a held-back record (0: none) */
+    size_t batch_limit;    /* records that make a batch due (batch_size, or less under a rate) */
+    long long pace_rate;   /* the rate limit being kept, since pace_from_ms at pace_done records */
+    int64_t pace_from_ms;
+    uint64_t pace_done;
     cdc_arena_t arena;
     cdc_sink_grouper_t grouper;
     cdc_sink_dlq_t *dlq;
     const cdc_sink_opts_t *opts;
-    cdc_metric_t *m_applied, *m_skipped, *m_dlq, *m_retried, *m_held, *m_batch, *m_lag, *m_up;
+    cdc_metric_t *m_applied, *m_skipped, *m_dlq, *m_retried, *m_held, *m_batch, *m_lag, *m_up,
+        *m_lag_s;
     cdc_sink_offset_t *moves; /* per partition: the offset moves of a batch */
     int64_t *moves_from;
     cdc_sink_stats_t *stats;

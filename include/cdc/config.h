@@ -22,9 +22,21 @@ typedef struct {
     char *value;
 } cdc_kv_t;
 
+/* The admin API on agent.http (docs/api.md). */
+typedef struct {
+    char *token;    /* the bearer token (from token_env / token_file); NULL: none */
+    bool read_open; /* GET endpoints answer without the token */
+    char *tls_cert; /* PEM certificate chain (read from tls_cert_file): HTTPS instead of HTTP */
+    char *tls_key;  /* its private key (tls_key_file) */
+    int rate_per_s; /* requests per second per client address (a token bucket; 0: no limit) */
+    int burst;      /* the bucket's size */
+    int64_t max_body_bytes;
+} cdc_api_conf_t;
+
 typedef struct {
     char *name; /* transactional ids are <name>.<source> */
-    char *http; /* host:port of the health/metrics endpoint; NULL disables it */
+    char *http; /* host:port of the health/metrics endpoint and the admin API; NULL disables it */
+    cdc_api_conf_t api;
     cdc_log_format_t log_format;
     cdc_log_level_t log_level;
     int64_t shutdown_timeout_ms; /* after SIGTERM/SIGINT, the longest a clean stop may take */
@@ -167,7 +179,8 @@ typedef struct {
     size_t n_routes;
     int batch_size;
     int batch_ms;
-    int lock_wait_s; /* how long a starting sink waits for another instance to let go */
+    int lock_wait_s;        /* how long a starting sink waits for another instance to let go */
+    int64_t max_rows_per_s; /* apply rate limit (0: none); the admin API changes it at run time */
     /* Marks every transaction the sink applies, so that the sources of its agent cluster do not
      * publish them again: "cdc-agent/<topic_prefix>/<sink>" (a PostgreSQL replication origin,
      * a MySQL cdc_sink_txn row). Computed at load. */

@@ -26,6 +26,9 @@ void cdc_metric_set(cdc_metric_t *m, double v);
 void cdc_metric_observe(cdc_metric_t *m, double v);
 double cdc_metric_value(const cdc_metric_t *m);
 
+/* The sum of the values of every series of name whose labels hold the text has ("" for all);
+ * *found: whether there was one (may be NULL). For the admin API's status, not a hot path. */
+double cdc_metrics_sum(const char *name, const char *has, bool *found);
 /* Labels text from name/value pairs (NULL-terminated), values escaped: k1="v1",k2="v2". */
 void cdc_metric_labels(cdc_buf_t *out, ...);
 

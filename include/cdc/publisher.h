@@ -45,6 +45,9 @@ cdc_err_t cdc_publisher_tick(cdc_publisher_t *p, cdc_errstr_t *es);
 cdc_source_resume_t cdc_publisher_resume(cdc_publisher_t *p);
 /* Forgets a partly read source transaction (the source will send it again after reconnecting). */
 void cdc_publisher_discard_partial(cdc_publisher_t *p);
+/* A pause of the source (the operator's): publishes what is complete and waits for it; nothing
+ * is acknowledged to the source any more (rebind it after reconnecting). Source thread. */
+cdc_err_t cdc_publisher_hold(cdc_publisher_t *p, cdc_errstr_t *es);
 /* Graceful stop: publishes what is complete, waits for it, stops the thread. */
 cdc_err_t cdc_publisher_finish(cdc_publisher_t *p, cdc_errstr_t *es);
 void cdc_publisher_free(cdc_publisher_t *p);

@@ -8,6 +8,7 @@
 #ifndef CDC_SINK_H
 #define CDC_SINK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "cdc/buf.h"
@@ -321,7 +322,7 @@ typedef struct cdc_sink_stats {
     uint64_t applied, skipped, batches, retried, dlq;
 } cdc_sink_stats_t;
 
-/* What `replay` asks of a sink run. */
+/* What a run asks beyond applying (a replay; the agent's worker). */
 typedef struct {
     /* partitions that start again at these offsets, their re-send guard cleared, set in the
      * target under the sink's lock before anything is read */
@@ -331,10 +332,14 @@ typedef struct {
     /* called after each applied batch with the running totals (progress display) */
     void (*progress)(void *ctx, const struct cdc_sink_stats *stats);
     void *progress_ctx;
+    bool agent;    /* run by the agent: waits the sink's lock_wait_s for its lock (else 5 s) */
+    bool *rewound; /* set once the rewind is in the target (may be NULL) */
+    /* records applied per second at most (0: no limit), read before each batch (may be NULL) */
+    const atomic_llong *max_rows_per_s;
 } cdc_sink_opts_t;
 
 /* Runs sink conf until stop() returns true or a non-retriable error; Kafka at bootstrap. opts may
- * be NULL (the agent's normal run). */
+ * be NULL (as the agent's run without a rate limit). */
 cdc_err_t cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *bootstrap,
                        const cdc_sink_ops_t *ops, bool (*stop)(void), const cdc_sink_opts_t *opts,
                        cdc_sink_stats_t *stats, cdc_errstr_t *es);

@@ -27,7 +27,11 @@ typedef struct {
     char *id;       /* the request's id; "" for a table added to the config */
     uint64_t rows;  /* rows read so far */
     char *progress; /* the source's progress inside the table (JSON object), NULL at its start */
+    bool cancelled; /* the head table stops after the chunk being read */
 } cdc_wm_item_t;
+
+/* The error of a request cancelled by the operator. */
+#define CDC_WM_CANCELLED "cancelled by the operator"
 
 /* A finished (or refused) request, kept so `cdc-agent snapshot` can see its outcome. */
 typedef struct {
@@ -82,8 +86,12 @@ void cdc_wm_restore(cdc_wm_t *w, const char *stored, const cdc_source_conf_t *co
 bool cdc_wm_request(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *table, const char *id);
 /* A request of `cdc-agent snapshot` as read from the stream (its JSON text: {"id", "snapshot":
  * table, "source"}): queued with cdc_wm_request when it names this source; unreadable text is
- * logged and ignored. */
+ * logged and ignored. A cancel request goes to cdc_wm_cancel. */
 void cdc_wm_request_text(cdc_wm_t *w, const cdc_source_conf_t *conf, const char *text, size_t len);
+/* A cancel request (its JSON text: {"cancel": id, "source"}, read from the stream like a
+ * request): a queued table leaves the queue, the one being read stops after its chunk; both are
+ * reported done with CDC_WM_CANCELLED. An id not queued changes nothing. */
+void cdc_wm_cancel(cdc_wm_t *w, const char *source, const char *id);
 /* The table the queue reads next (its index in conf->tables), or -1 when the queue is empty or
  * the initial snapshot comes first. */
 long cdc_wm_head(const cdc_wm_t *w, const cdc_source_conf_t *conf);

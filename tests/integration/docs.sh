@@ -35,7 +35,7 @@ for f in "$root/README.md" "$root"/docs/*.md; do
     done
 done
 assert_eq "" "$broken" "every link between the README and docs/ resolves"
-for d in commands configuration events sources sinks transforms operations deployment design benchmarks testing layout; do
+for d in commands configuration events sources sinks transforms api operations deployment design benchmarks testing layout; do
     grep -q "(docs/$d.md)" "$root/README.md" && ok || bad "the README links docs/$d.md"
 done
 lines=$(wc -l <"$root/README.md")

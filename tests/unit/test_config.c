@@ -107,6 +107,22 @@ static const bad_case_t bad_cases[] = {
     {HEAD "sinks:\n  - {name: erp, type: mysql, conninfo: x, host: h, routes: [{from: a.b.c, to: "
           "d.e}]}\n",
      "sinks[0].conninfo: only for postgresql"},
+    {HEAD "sinks:\n  - {name: erp, type: mysql, host: h, max_rows_per_s: -1, routes: [{from: "
+          "a.b.c, to: d.e}]}\n",
+     "sinks[0].max_rows_per_s:"},
+    /* the admin API */
+    {"agent: {name: a, api: {token: hunter2hunter2hunter2}}\nkafka: {brokers: embedded}\n",
+     "t.yaml:1:24: agent.api.token: unknown key"},
+    {"agent: {name: a, api: {token_env: CDC_TEST_SHORT}}\nkafka: {brokers: embedded}\n",
+     "agent.api.token_env: the token is shorter than 16 characters"},
+    {"agent: {name: a, api: {token_env: CDC_TEST_NOPE}}\nkafka: {brokers: embedded}\n",
+     "agent.api.token_env:"},
+    {"agent: {name: a, api: {tls_cert_file: /nonexistent/c.pem}}\nkafka: {brokers: embedded}\n",
+     "agent.api.tls_cert_file: cannot read /nonexistent/c.pem"},
+    {"agent: {name: a, api: {rate_per_s: -3}}\nkafka: {brokers: embedded}\n",
+     "agent.api.rate_per_s:"},
+    {"agent: {name: a, api: {read_open: maybe}}\nkafka: {brokers: embedded}\n",
+     "agent.api.read_open:"},
 };
 
 static void
@@ -114,6 +130,7 @@ test_malformed_configs(void **state)
 {
     unsetenv("CDC_TEST_NOPE");
     unsetenv("CDC_TEST_UNSET_VAR");
+    setenv("CDC_TEST_SHORT", "hunter2", 1);
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         cdc_errstr_t es = {{0}};
         cdc_config_t *cfg =
@@ -242,6 +259,7 @@ test_shipped_configs_load(void **state)
     setenv("CRM_PASSWORD", "x", 1);
     setenv("ERP_PASSWORD", "y", 1);
     setenv("KAFKA_SASL_PASSWORD", "z", 1);
+    setenv("CDC_API_TOKEN", "0123456789abcdef0123", 1);
     const char *files[] = {CDC_FIXTURES "/../../config/crm-erp.yaml",
                            CDC_FIXTURES "/../../config/reference.yaml"};
     for (int i = 0; i < 2; i++) {
