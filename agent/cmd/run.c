@@ -342,6 +342,8 @@ sink_worker(void *arg)
             backoff = backoff < 30000 ? backoff * 2 : 30000;
             continue;
         }
+        if (err == CDC_ERR_FENCED && !stopping() && sink_stopping())
+            err = CDC_OK; /* the operator's request cut the wait for the target's lock short */
         if (err)
             break;
         backoff = 500;
@@ -427,6 +429,7 @@ reload(run_t *r)
         w->cfg = next;
         w->sink = ns;
         w->sink_ops = cdc_connector_find(ns->type)->sink;
+        atomic_store(&w->unit->max_rows_per_s, ns->max_rows_per_s); /* the file's, again */
         atomic_store(&w->restart, false);
         atomic_store(&w->done, false);
         pthread_create(&w->thread, NULL, sink_worker, w);

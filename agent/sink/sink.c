@@ -556,8 +556,9 @@ pace(sink_t *s)
     int64_t now = cdc_mono_ms();
     int64_t due =
         s->pace_from_ms + (int64_t)((double)(done - s->pace_done) * 1000.0 / (double)rate);
-    /* a new limit, or idle for a while: no credit for the time before */
-    if (rate != s->pace_rate || done < s->pace_done || now - due > 1000) {
+    /* a new limit, or idle or slower than the limit for a while: credit for at most a tenth of a
+     * second (a batch), so a burst after a pause is not let through at once */
+    if (rate != s->pace_rate || done < s->pace_done || now - due > 100) {
         s->pace_rate = rate;
         s->pace_from_ms = now;
         s->pace_done = done;

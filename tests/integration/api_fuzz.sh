@@ -16,8 +16,8 @@ if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
 fi
 pg_reset apifz apifz apifz_dst
 pg -c "CREATE TABLE apifz (id int PRIMARY KEY, v int)" -c "CREATE TABLE apifz_dst (id int PRIMARY KEY, v int)" >/dev/null
-pg -c "DELETE FROM cdc_sink_offsets WHERE topic = 'cdc.crm.public.apifz'" >/dev/null 2>&1 || true
-mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.apifz 2" "cdc._dlq.crm 1"
+pg -c "DELETE FROM cdc_sink_offsets WHERE topic = 'cdc.fz.public.apifz'" >/dev/null 2>&1 || true
+mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.fz.public.apifz 2" "cdc._dlq.fz 1"
 token=$(random_secret)
 export CDC_API_TOKEN=$token
 port=$(free_port)
@@ -28,11 +28,11 @@ agent:
   api: {token_env: CDC_API_TOKEN, rate_per_s: 0}
 kafka: {brokers: "$boot", linger_ms: 20}
 sources:
-  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+  - {name: fz, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
      password_env: PGPASSWORD, tables: [public.apifz], slot: apifz, publication: apifz, heartbeat_ms: 1000}
 sinks:
-  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
-     password_env: PGPASSWORD, batch_ms: 20, routes: [{from: crm.public.apifz, to: public.apifz_dst}]}
+  - {name: fz, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, batch_ms: 20, routes: [{from: fz.public.apifz, to: public.apifz_dst}]}
 EOC
 start_agent
 get() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port$1" || true; }
@@ -41,9 +41,9 @@ pg -c "INSERT INTO apifz SELECT g, 0 FROM generate_series(1, 100) g" >/dev/null
 wait_value "the first rows arrive" 100 pg -Atc "SELECT count(*) FROM apifz_dst"
 
 examples=${CDC_API_FUZZ_EXAMPLES:-40}
-# a second pass with the names that exist (source and sink are both "crm"), so generated bodies
+# a second pass with the names that exist (source and sink are both "fz"), so generated bodies
 # reach the handlers behind the names
-printf '[parameters]\n"path.name" = "crm"\n' >"$tmp/named.toml"
+printf '[parameters]\n"path.name" = "fz"\n' >"$tmp/named.toml"
 for pass in any named; do
 cfg=()
 [ "$pass" = named ] && cfg=(--config-file "$tmp/named.toml")
@@ -60,8 +60,8 @@ kill -0 "$agent_pid" 2>/dev/null && ok || bad "the agent still runs after the fu
 wait_value "it still answers" 200 get /v1/status
 # the fuzzer may have paused things or set a rate: undo, then a change still arrives
 curl -s -o /dev/null -X PATCH -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    --data '{"max_rows_per_s": 0}' "http://127.0.0.1:$port/v1/sinks/crm"
-for u in sources/crm sinks/crm; do
+    --data '{"max_rows_per_s": 0}' "http://127.0.0.1:$port/v1/sinks/fz"
+for u in sources/fz sinks/fz; do
     curl -s -o /dev/null -X POST -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/$u/resume"
 done
 pg -c "UPDATE apifz SET v = 7 WHERE id <= 10" >/dev/null
