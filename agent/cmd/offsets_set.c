@@ -10,6 +10,7 @@
  *     in <prefix>._offsets with the agent's transactional id.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cdc/admin.h"
@@ -80,8 +81,8 @@ write_offsets(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_of
 }
 
 cdc_err_t
-cdc_admin_sink_set(const cdc_sink_conf_t *sink, cdc_sink_offset_t *next, size_t n, FILE *out,
-                   cdc_errstr_t *es)
+cdc_admin_sink_rewrite(const cdc_sink_conf_t *sink, cdc_admin_offsets_fill_fn fill, void *ctx,
+                       cdc_errstr_t *es)
 {
     const cdc_sink_ops_t *ops = cdc_connector_find(sink->type)->sink;
     cdc_sink_target_t *t = NULL;
@@ -90,23 +91,51 @@ cdc_admin_sink_set(const cdc_sink_conf_t *sink, cdc_sink_offset_t *next, size_t 
     if (err)
         return err;
     cdc_sink_offsets_t stored = {0};
-    if (!(err = ops->load_offsets(t, &stored, es))) {
-        for (size_t i = 0; i < n; i++) {
-            const cdc_sink_offset_t *o =
-                cdc_sink_offsets_find(&stored, next[i].topic, next[i].partition);
-            next[i].epoch = o ? o->epoch : 0;
-            if (out)
-                fprintf(out, "sink %s: %s[%d] moves from offset %s%lld to %lld\n", sink->name,
-                        next[i].topic, (int)next[i].partition, o ? "" : "(none) ",
-                        (long long)(o ? o->next_offset : 0), (long long)next[i].next_offset);
-        }
-    }
+    cdc_sink_offset_t *rows = NULL;
+    size_t n = 0;
+    if (!(err = ops->load_offsets(t, &stored, es)))
+        fill(ctx, &stored, &rows, &n);
     cdc_sink_offsets_free(&stored);
-    if (err) {
+    if (!err && n)
+        err = write_offsets(ops, t, rows, n, es); /* closes the session */
+    else
         ops->close(t);
-        return err;
+    free(rows);
+    return err;
+}
+
+typedef struct {
+    const cdc_sink_conf_t *sink;
+    cdc_sink_offset_t *next;
+    size_t n;
+    FILE *out;
+} set_ctx_t;
+
+/* The rows asked for, with the stored rows' epochs. */
+static void
+set_fill(void *ctx, const cdc_sink_offsets_t *stored, cdc_sink_offset_t **rows, size_t *n)
+{
+    set_ctx_t *c = ctx;
+    for (size_t i = 0; i < c->n; i++) {
+        const cdc_sink_offset_t *o =
+            cdc_sink_offsets_find(stored, c->next[i].topic, c->next[i].partition);
+        c->next[i].epoch = o ? o->epoch : 0;
+        if (c->out)
+            fprintf(c->out, "sink %s: %s[%d] moves from offset %s%lld to %lld\n", c->sink->name,
+                    c->next[i].topic, (int)c->next[i].partition, o ? "" : "(none) ",
+                    (long long)(o ? o->next_offset : 0), (long long)c->next[i].next_offset);
     }
-    return write_offsets(ops, t, next, n, es);
+    *rows = cdc_xcalloc(c->n + 1, sizeof(**rows));
+    memcpy(*rows, c->next, c->n * sizeof(**rows));
+    *n = c->n;
+}
+
+cdc_err_t
+cdc_admin_sink_set(const cdc_sink_conf_t *sink, cdc_sink_offset_t *next, size_t n, FILE *out,
+                   cdc_errstr_t *es)
+{
+    set_ctx_t ctx = {sink, next, n, out};
+    return cdc_admin_sink_rewrite(sink, set_fill, &ctx, es);
 }
 
 static cdc_err_t

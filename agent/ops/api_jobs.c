@@ -92,12 +92,30 @@ thread_done(work_t *w)
     atomic_fetch_sub(&api->threads, 1);
 }
 
+/* A job of kind on u for request b, run by fn on w (taken): 202 with the job, or 409 when u has
+ * one of that kind running. */
 static void
-accepted(cdc_api_resp_t *rs, cdc_job_t *job)
+start_job(cdc_api_t *api, cdc_unit_t *u, const char *kind, json_t *b, work_t *w,
+          void *(*fn)(void *), cdc_api_resp_t *rs)
 {
-    rs->status = 202;
-    cdc_buf_reset(&rs->body);
-    cdc_job_json(job, &rs->body);
+    char busy[24];
+    cdc_job_t *job = cdc_control_job_new(api->ctl, kind, u, NULL, busy);
+    if (!job) {
+        api_error(rs, 409, "wrong_state", NULL, "%s %s has a %s job running: %s",
+                  u->is_sink ? "sink" : "source", u->name, kind, busy);
+        work_free(w);
+        return;
+    }
+    free(job->request);
+    job->request = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+    if (spawn(api, job, fn, w)) {
+        rs->status = 202;
+        cdc_buf_reset(&rs->body);
+        cdc_job_json(job, &rs->body);
+    } else {
+        api_error(rs, 503, "unavailable", NULL, "could not start the job");
+    }
+    cdc_job_release(job);
 }
 
 /* ---- replay -------------------------------------------------------------------------------- */
@@ -235,23 +253,10 @@ api_replay(cdc_api_t *api, cdc_unit_t *u, const cdc_api_req_t *rq, cdc_api_resp_
         return;
     work_t *w = cdc_xcalloc(1, sizeof(*w));
     w->sink = cdc_config_sink(cdc_control_config(api->ctl), u->name);
-    char busy[24];
-    cdc_job_t *job = NULL;
-    if (!replay_request(api, w, b, rs)) {
+    if (replay_request(api, w, b, rs))
+        start_job(api, u, "replay", b, w, replay_plan_thread, rs);
+    else
         work_free(w);
-    } else if (!(job = cdc_control_job_new(api->ctl, "replay", u, NULL, busy))) {
-        api_error(rs, 409, "wrong_state", NULL, "sink %s has a replay job running: %s", u->name,
-                  busy);
-        work_free(w);
-    } else {
-        free(job->request);
-        job->request = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
-        if (spawn(api, job, replay_plan_thread, w))
-            accepted(rs, job);
-        else
-            api_error(rs, 503, "unavailable", NULL, "could not start the job");
-        cdc_job_release(job);
-    }
     json_decref(b);
 }
 
@@ -271,37 +276,34 @@ replay_progress(void *ctx, const cdc_sink_stats_t *st)
  * to where they stood when the job was asked for, their re-send guards as they were, under the
  * sink's lock. Those it is working through stay: stopped halfway, rows it has set back to older
  * versions would stay so; they are applied on to their log end (cdc_api_replay_run). */
+typedef struct {
+    const work_t *w;
+    size_t n; /* rows restored */
+} restore_t;
+
+static void
+restore_fill(void *ctx, const cdc_sink_offsets_t *now, cdc_sink_offset_t **rows, size_t *n)
+{
+    restore_t *r = ctx;
+    const work_t *w = r->w;
+    *rows = cdc_xcalloc(w->n_rewind + 1, sizeof(**rows));
+    for (size_t i = 0; i < w->n_rewind; i++) {
+        const cdc_sink_offset_t *rw = &w->rewind[i];
+        const cdc_sink_offset_t *was = cdc_sink_offsets_find(&w->before, rw->topic, rw->partition);
+        const cdc_sink_offset_t *is = cdc_sink_offsets_find(now, rw->topic, rw->partition);
+        if (was && is && is->next_offset <= rw->next_offset && was->next_offset > is->next_offset)
+            (*rows)[(*n)++] = *was;
+    }
+    r->n = *n;
+}
+
 static cdc_err_t
 restore_untouched(const cdc_sink_conf_t *sink, const work_t *w, size_t *n_restored,
                   cdc_errstr_t *es)
 {
-    const cdc_sink_ops_t *ops = cdc_connector_find(sink->type)->sink;
-    cdc_sink_target_t *t = NULL;
-    cdc_err_t err = cdc_sink_open(ops, sink, CDC_SINK_LOCK_WAIT_S, NULL, &t, es);
-    if (err)
-        return err;
-    cdc_sink_offsets_t now = {0};
-    cdc_sink_offset_t *set = cdc_xcalloc(w->n_rewind + 1, sizeof(*set));
-    size_t n = 0;
-    if (!(err = ops->load_offsets(t, &now, es)))
-        for (size_t i = 0; i < w->n_rewind; i++) {
-            const cdc_sink_offset_t *rw = &w->rewind[i];
-            const cdc_sink_offset_t *was =
-                cdc_sink_offsets_find(&w->before, rw->topic, rw->partition);
-            const cdc_sink_offset_t *is = cdc_sink_offsets_find(&now, rw->topic, rw->partition);
-            if (was && is && is->next_offset <= rw->next_offset &&
-                was->next_offset > is->next_offset)
-                set[n++] = *was;
-        }
-    if (!err && n && !(err = cdc_sink_begin(ops, t, es)) &&
-        !(err = cdc_sink_set_offsets(ops, t, set, n, es)))
-        err = cdc_sink_commit(ops, t, es);
-    if (err)
-        cdc_sink_rollback(ops, t);
-    ops->close(t);
-    cdc_sink_offsets_free(&now);
-    free(set);
-    *n_restored = n;
+    restore_t r = {w, 0};
+    cdc_err_t err = cdc_admin_sink_rewrite(sink, restore_fill, &r, es);
+    *n_restored = r.n;
     return err;
 }
 
@@ -562,25 +564,11 @@ api_snapshots(cdc_api_t *api, cdc_unit_t *u, const cdc_api_req_t *rq, cdc_api_re
             return;
         }
     }
-    char busy[24];
-    cdc_job_t *job = cdc_control_job_new(api->ctl, "snapshot", u, NULL, busy);
-    if (!job) {
-        api_error(rs, 409, "wrong_state", NULL, "source %s has a snapshot job running: %s", u->name,
-                  busy);
-        json_decref(b);
-        return;
-    }
-    free(job->request);
-    job->request = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
     work_t *w = cdc_xcalloc(1, sizeof(*w));
     w->src = src;
     w->n_tables = json_array_size(tables);
     w->tables = cdc_xcalloc(w->n_tables, sizeof(char *));
     json_array_foreach(tables, i, t) w->tables[i] = cdc_xstrdup(json_string_value(t));
-    if (spawn(api, job, snapshots_thread, w))
-        accepted(rs, job);
-    else
-        api_error(rs, 503, "unavailable", NULL, "could not start the job");
-    cdc_job_release(job);
+    start_job(api, u, "snapshot", b, w, snapshots_thread, rs);
     json_decref(b);
 }

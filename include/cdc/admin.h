@@ -57,6 +57,12 @@ cdc_err_t cdc_admin_sink_partition(const cdc_config_t *cfg, const cdc_sink_conf_
  * says what moves. */
 cdc_err_t cdc_admin_sink_set(const cdc_sink_conf_t *sink, cdc_sink_offset_t *next, size_t n,
                              FILE *out, cdc_errstr_t *es);
+/* Under sink's lock: loads its stored offset rows, lets fill choose the rows to write (*rows
+ * malloc'd, *n of them; none: nothing is written) and writes them in one transaction. */
+typedef void (*cdc_admin_offsets_fill_fn)(void *ctx, const cdc_sink_offsets_t *stored,
+                                          cdc_sink_offset_t **rows, size_t *n);
+cdc_err_t cdc_admin_sink_rewrite(const cdc_sink_conf_t *sink, cdc_admin_offsets_fill_fn fill,
+                                 void *ctx, cdc_errstr_t *es);
 /* A sink's offsets as a JSON object (name, type, partitions: topic, partition, next_offset,
  * log_end, lag, source_pos; or error); rk NULL: the stored rows only. With text, also the table
  * lines of `offsets show` on out. */
