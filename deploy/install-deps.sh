@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config clang-format
     libpq-dev libmariadb-dev librdkafka-dev libyaml-dev libjansson-dev libcmocka-dev
-    libmicrohttpd-dev
+    libmicrohttpd-dev libcurl4-openssl-dev # the admin API: server, and the client of --api
     libphonenumber-dev libprotobuf-dev libicu-dev libidn2-dev libssl-dev iso-codes # transforms
     postgresql-15 postgresql-client-15 mariadb-server mariadb-client curl openssl
     python3 python3-venv # test tools: reading topics (two_way.sh), the API fuzzer (api_fuzz.sh)

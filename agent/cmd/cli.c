@@ -32,6 +32,16 @@ static const char usage_text[] =
     "                               transforms (one consistent read, with progress)\n"
     "  source drop -c FILE --source NAME [--yes]\n"
     "                               drop its slot/publication (asks to confirm)\n"
+    "  status   -c FILE --api URL [--json]\n"
+    "                               every source and sink of the running agent: state, lag\n"
+    "  pause | resume | restart -c FILE --api URL (--sink NAME | --source NAME)\n"
+    "                               one source or sink of the running agent\n"
+    "  jobs     -c FILE --api URL [--job ID [--cancel]] [--json]\n"
+    "                               replay and re-snapshot jobs of the running agent\n"
+    "\n"
+    "  --api URL (offsets show, offsets set --sink, replay, snapshot too): ask the running agent\n"
+    "  through its admin API (agent.http; the token and certificate from the config's agent.api);\n"
+    "  when no agent answers there, those commands work offline as without it\n"
     "  version                      print the version and library versions\n"
     "  --help                       this text\n"
     "\n"
@@ -56,7 +66,10 @@ enum {
     OPT_YES,
     OPT_FORCE,
     OPT_NO_WAIT,
-    OPT_MATCH
+    OPT_MATCH,
+    OPT_API,
+    OPT_JOB,
+    OPT_CANCEL
 };
 
 typedef struct {
@@ -71,12 +84,18 @@ typedef struct {
 static const cmd_spec_t specs[] = {
     {"run", CDC_CMD_RUN, NULL, 0},
     {"check", CDC_CMD_CHECK, NULL, 0},
-    {"offsets", CDC_CMD_OFFSETS_SHOW, "show", B(OPT_JSON)},
+    {"offsets", CDC_CMD_OFFSETS_SHOW, "show", B(OPT_JSON) | B(OPT_API)},
     {"offsets", CDC_CMD_OFFSETS_SET, "set",
-     B(OPT_SINK) | B(OPT_SOURCE) | B(OPT_OFFSET) | B(OPT_POSITION) | B(OPT_FORCE)},
+     B(OPT_SINK) | B(OPT_SOURCE) | B(OPT_OFFSET) | B(OPT_POSITION) | B(OPT_FORCE) | B(OPT_API)},
     {"replay", CDC_CMD_REPLAY, NULL,
-     B(OPT_SINK) | B(OPT_FROM_TS) | B(OPT_FROM_OFF) | B(OPT_TABLE) | B(OPT_DRY_RUN)},
-    {"snapshot", CDC_CMD_SNAPSHOT, NULL, B(OPT_SOURCE) | B(OPT_TABLE) | B(OPT_NO_WAIT)},
+     B(OPT_SINK) | B(OPT_FROM_TS) | B(OPT_FROM_OFF) | B(OPT_TABLE) | B(OPT_DRY_RUN) | B(OPT_API)},
+    {"snapshot", CDC_CMD_SNAPSHOT, NULL,
+     B(OPT_SOURCE) | B(OPT_TABLE) | B(OPT_NO_WAIT) | B(OPT_API)},
+    {"status", CDC_CMD_STATUS, NULL, B(OPT_API) | B(OPT_JSON)},
+    {"pause", CDC_CMD_PAUSE, NULL, B(OPT_API) | B(OPT_SINK) | B(OPT_SOURCE)},
+    {"resume", CDC_CMD_RESUME, NULL, B(OPT_API) | B(OPT_SINK) | B(OPT_SOURCE)},
+    {"restart", CDC_CMD_RESTART, NULL, B(OPT_API) | B(OPT_SINK) | B(OPT_SOURCE)},
+    {"jobs", CDC_CMD_JOBS, NULL, B(OPT_API) | B(OPT_JOB) | B(OPT_CANCEL) | B(OPT_JSON)},
     {"source", CDC_CMD_SOURCE_DROP, "drop", B(OPT_SOURCE) | B(OPT_YES)},
     {"duplicates", CDC_CMD_DUPLICATES, NULL,
      B(OPT_SOURCE) | B(OPT_TABLE) | B(OPT_MATCH) | B(OPT_JSON)},
@@ -97,6 +116,9 @@ static const struct option long_opts[] = {
     {"force", no_argument, NULL, OPT_FORCE},
     {"no-wait", no_argument, NULL, OPT_NO_WAIT},
     {"match", required_argument, NULL, OPT_MATCH},
+    {"api", required_argument, NULL, OPT_API},
+    {"job", required_argument, NULL, OPT_JOB},
+    {"cancel", no_argument, NULL, OPT_CANCEL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -164,6 +186,19 @@ take_option(cdc_cli_t *o, int opt, const char *arg, cdc_errstr_t *es)
     case OPT_MATCH:
         o->match = arg;
         break;
+    case OPT_API:
+        if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
+            return cdc_errstr_set(es, CDC_ERR_INVAL,
+                                  "--api '%s': expected http://HOST:PORT or https://HOST:PORT",
+                                  arg);
+        o->api = arg;
+        break;
+    case OPT_JOB:
+        o->job = arg;
+        break;
+    case OPT_CANCEL:
+        o->cancel = true;
+        break;
     case OPT_FROM_TS:
         o->has_from_ts = true;
         if (!cdc_cli_parse_timestamp(arg, &o->from_ts_ms))
@@ -217,6 +252,20 @@ validate(const cdc_cli_t *o, cdc_errstr_t *es)
     case CDC_CMD_SOURCE_DROP:
         if (!o->source)
             return cdc_errstr_set(es, CDC_ERR_INVAL, "source drop needs --source NAME");
+        return CDC_OK;
+    case CDC_CMD_PAUSE:
+    case CDC_CMD_RESUME:
+    case CDC_CMD_RESTART:
+        if (!!o->sink == !!o->source)
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "give either --sink or --source");
+        /* fall through */
+    case CDC_CMD_STATUS:
+    case CDC_CMD_JOBS:
+        if (!o->api)
+            return cdc_errstr_set(es, CDC_ERR_INVAL,
+                                  "this command asks a running agent: give --api URL");
+        if (o->cancel && !o->job)
+            return cdc_errstr_set(es, CDC_ERR_INVAL, "--cancel needs --job ID");
         return CDC_OK;
     default:
         return CDC_OK;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cdc/admin.h"
+#include "cdc/api_client.h"
 #include "cdc/check.h"
 #include "cdc/cli.h"
 #include "cdc/config.h"
@@ -69,6 +70,14 @@ main(int argc, char **argv)
     }
     cdc_log_setup(cfg->agent.log_format, cfg->agent.log_level);
     int rc;
+    bool offline = true;
+    if (cli.api) { /* ask the running agent; some commands work offline when none answers */
+        rc = cdc_api_client_run(cfg, &cli, stdout, &offline);
+        if (!offline) {
+            cdc_config_free(cfg);
+            return rc;
+        }
+    }
     switch (cli.cmd) {
     case CDC_CMD_CHECK:
         rc = cdc_check_run(cfg, stdout) ? CDC_EXIT_FAILURE : CDC_EXIT_OK;

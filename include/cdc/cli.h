@@ -24,6 +24,11 @@ typedef enum {
     CDC_CMD_SNAPSHOT,
     CDC_CMD_SOURCE_DROP,
     CDC_CMD_DUPLICATES,
+    CDC_CMD_STATUS, /* the running agent's, through its admin API */
+    CDC_CMD_PAUSE,
+    CDC_CMD_RESUME,
+    CDC_CMD_RESTART,
+    CDC_CMD_JOBS,
 } cdc_cmd_t;
 
 typedef struct {
@@ -45,6 +50,9 @@ typedef struct {
     bool force;        /* offsets set: even while the agent runs */
     bool no_wait;      /* snapshot: return once the request is written */
     const char *match; /* duplicates --match COL[,COL...] */
+    const char *api;   /* --api URL: the running agent's admin API */
+    const char *job;   /* jobs --job ID */
+    bool cancel;       /* jobs --job ID --cancel */
 } cdc_cli_t;
 
 /* Parses argv. Returns CDC_OK or CDC_ERR_INVAL with es saying what is wrong (print usage, exit 2).

@@ -6,7 +6,8 @@
 # Kafka ceiling on the same Kafka (cdc-bench-produce sending the bulk workload's records again).
 # Workloads: one 200k-row transaction, 20k one-row transactions, a 1M-change backlog for peak RSS,
 # and the demo's contacts (100k untidy rows in one transaction) with the demo's transforms off and
-# on (BENCH_ONLY=transforms runs only that pair).
+# on (BENCH_ONLY=transforms runs only that pair), and the 1M-change backlog with the admin API on,
+# idle and under 50 calls/s of a client that keeps its connection (BENCH_ONLY=api runs only that).
 # Each workload runs BENCH_REPS times (default 3), alternating the two clients; medians are printed.
 #   tests/bench/pg_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 set -euo pipefail
@@ -16,6 +17,7 @@ work=$(mktemp -d)
 mock_pid=
 cleanup() {
     pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
+    [ -z "${api_load_pid:-}" ] || kill -9 "$api_load_pid" 2>/dev/null || true
     bench_kafka_stop
     "$root/tests/harness/pg.sh" stop "$work/h" >/dev/null 2>&1 || true
     rm -rf "$work"
@@ -43,12 +45,18 @@ done
 for w in w4 w5 w6 w7; do
     for rep in $(seq 1 "$REPS"); do topics+=("cdc.${w}r$rep.public.contacts 8"); done
 done
+for rep in $(seq 1 "$REPS"); do topics+=("cdc.a${rep}r1.public.bench 8" "cdc.b${rep}r1.public.bench 8"); done
 bench_kafka "${topics[@]}"
 echo "# Kafka: $(bench_kafka_name)"
 # one source name per workload: each has its own slot, offsets and topic
+api=off
+api_port=$((20000 + RANDOM % 5000))
+export BENCH_API_TOKEN=bench-api-token-0123456789
 agent_config() {
+    local http=
+    [ "$api" = on ] && http=", http: \"127.0.0.1:$api_port\", api: {token_env: BENCH_API_TOKEN, rate_per_s: 0}"
     cat >"$work/agent.yaml" <<EOF
-agent: {name: bench, log_level: warn}
+agent: {name: bench, log_level: warn$http}
 kafka: {brokers: "$boot", compression: lz4, linger_ms: 50}
 sources:
   - name: $1
@@ -195,6 +203,57 @@ transforms_pair() { # label rows workload off-source on-source: off, then on, th
     printf "%-21s the demo's 7 transforms on %s: %s against %s rows/s without: ratio=%s\n" \
         "transforms" "$1" "$agent_rate" "$off" "$(echo "scale=2; $agent_rate / $off" | bc)"
 }
+# A client of the admin API at RATE calls/s over one kept connection (status, the source, its
+# list, the jobs in turn) until killed; prints the calls answered 200 and the others at exit.
+api_load() { # rate
+    python3 - "$api_port" "$1" <<'PYEOF2' &
+import http.client, os, signal, sys, time
+port, rate = int(sys.argv[1]), float(sys.argv[2])
+paths = ["/v1/status", "/v1/sources", "/v1/jobs", "/v1/sinks"]
+ok = other = 0
+def done(*_):
+    print(f"{ok} {other}", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, done)
+hdr = {"Authorization": "Bearer " + os.environ["BENCH_API_TOKEN"]}
+conn, i, t = None, 0, time.monotonic()
+while True:
+    try:
+        conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", paths[i % len(paths)], headers=hdr)
+        r = conn.getresponse(); r.read()
+        ok, other = (ok + 1, other) if r.status == 200 else (ok, other + 1)
+    except OSError:
+        conn = None  # the agent between runs: connect again
+    i += 1
+    t += 1 / rate
+    time.sleep(max(0, t - time.monotonic()))
+PYEOF2
+    api_load_pid=$!
+}
+if [ "${BENCH_ONLY:-}" = api ]; then
+    # idle and loaded runs alternate (one of each per round), so drift of the machine hits both
+    api=on
+    rounds=$REPS
+    REPS=1
+    idles='' loads=''
+    for i in $(seq 1 "$rounds"); do
+        measure "1M changes, API idle" 1000000 "a$i" backlog
+        idles+=" $agent_rate"
+        api_load 50 >"$work/api_load.out"
+        measure "1M changes, 50 API/s" 1000000 "b$i" backlog
+        loads+=" $agent_rate"
+        kill -TERM "$api_load_pid"
+        wait "$api_load_pid" || true
+        read -r ok other <"$work/api_load.out"
+        calls_ok=$((${calls_ok:-0} + ok)) calls_other=$((${calls_other:-0} + other))
+    done
+    idle=$(echo "$idles" | median) load=$(echo "$loads" | median)
+    printf "%-21s 50 API calls/s (%s answered 200, %s other) while the agent streams 1M changes: median %s against %s rows/s idle (rounds:%s |%s): ratio=%s\n" \
+        "admin API" "$calls_ok" "$calls_other" "$load" "$idle" "$rounds" "$loads vs$idles" \
+        "$(echo "scale=3; $load / $idle" | bc)"
+    exit 0
+fi
 if [ "${BENCH_ONLY:-}" = transforms ]; then
     table=contacts
     transforms_pair "contact edits" 101000 contact_updates w4 w5

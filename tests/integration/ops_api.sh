@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The admin API (/v1 on agent.http) of an agent that syncs both ways on two tables: PostgreSQL
-# apicrm -> MariaDB api_erp (sink erp) and MariaDB apiord -> PostgreSQL api_ord (sink crm), served
+# apicrm -> MariaDB api_erp (sink aerp) and MariaDB apiord -> PostgreSQL api_ord (sink acrm), served
 # over HTTPS (a certificate made here) with a bearer token from a file:
-# - the door: no token 401 (WWW-Authenticate), a wrong one 401, /healthz open; every error is
+# - the door: no token 401 (WWW-Authenticate), a wrong one 401, /healthz open, a slow client
+#   dropped after 10 s without holding anything up; every error is
 #   {"error": {"code", "message"}}: 404 unknown name or path, 405 method, 400 malformed JSON
 #   (with the field), 413 a body over the limit; 429 with Retry-After past the rate;
 # - status and lists: every source and sink with state and lag; ?limit= and ?cursor= pages;
@@ -13,7 +14,10 @@
 # - a replay job repairs a damaged target while the other direction keeps flowing (its changes
 #   arrive within seconds during the replay), reports progress and ends succeeded; a dry run
 #   counts; a cancelled replay ends cancelled and the sink goes on from where it stood;
-# - a snapshot job re-reads a table and ends succeeded with its rows.
+# - a snapshot job re-reads a table and ends succeeded with its rows;
+# - the commands with --api: status, pause / resume / restart (waiting for the state), replay,
+#   snapshot and jobs through the API; offsets show and set too, and offline when no agent
+#   answers at the URL.
 . "$(dirname "$0")/../harness/agent_test.sh"
 pg_reset apicrm apicrm api_ord
 pg -c "CREATE TABLE apicrm (id int PRIMARY KEY, name text, v int)" \
@@ -23,7 +27,7 @@ my -e "DROP TABLE IF EXISTS api_erp, apiord; CREATE TABLE api_erp (id INT PRIMAR
 pg -c "DELETE FROM cdc_sink_offsets WHERE topic LIKE 'cdc.erp.cdc_test.apiord'" >/dev/null 2>&1 || true
 my -e "DELETE FROM cdc_sink_offsets WHERE topic = 'cdc.crm.public.apicrm'" 2>/dev/null || true
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.apicrm 4" "cdc.erp.cdc_test.apiord 2" \
-    "cdc._dlq.erp 1" "cdc._dlq.crm 1"
+    "cdc._dlq.aerp 1" "cdc._dlq.acrm 1"
 
 # a certificate for 127.0.0.1, and the token
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
@@ -44,9 +48,9 @@ sources:
   - {name: erp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
      database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.apiord], heartbeat_ms: 1000}
 sinks:
-  - {name: erp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+  - {name: aerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
      database: cdc_test, batch_ms: 20, routes: [{from: crm.public.apicrm, to: cdc_test.api_erp}]}
-  - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+  - {name: acrm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
      password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.apiord, to: public.api_ord}]}
 EOC
 url="https://127.0.0.1:$port"
@@ -78,7 +82,7 @@ wait_same() {
 
 start_agent
 wait_value "the API answers over HTTPS" 200 status_of GET /v1/status
-wait_value "sink erp running" running unit_state sinks/erp
+wait_value "sink aerp running" running unit_state sinks/aerp
 wait_value "source crm running" running unit_state sources/crm
 
 # ---- the door
@@ -88,28 +92,46 @@ assert_contains "$out" 'WWW-Authenticate: Bearer' "no token: a Bearer challenge"
 assert_contains "$out" '{"error":{"code":"unauthorized"' "no token: a JSON error"
 out=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -H "Authorization: Bearer x$token" "$url/v1/status")
 assert_eq 401 "$out" "a wrong token: 401"
-out=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -X POST "$url/v1/sinks/erp/pause")
+out=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -X POST "$url/v1/sinks/aerp/pause")
 assert_eq 401 "$out" "a write without the token: 401"
 assert_eq ok "$(curl -s --cacert "$tmp/cert.pem" "$url/healthz")" "/healthz needs no token"
 out=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/status" || true)
 assert_eq 000 "$out" "plain HTTP is not served when TLS is on"
 assert_eq 404 "$(status_of GET /v1/sinks/nope)" "an unknown sink: 404"
 assert_contains "$(api GET /v1/sinks/nope)" '"code":"not_found","message":"no sink named nope"' "404 names it"
-assert_eq 404 "$(status_of POST /v1/sinks/erp/pauze)" "an unknown action: 404"
+assert_eq 404 "$(status_of POST /v1/sinks/aerp/pauze)" "an unknown action: 404"
 assert_eq 404 "$(status_of GET /v1/nothing)" "an unknown path: 404"
 assert_eq 405 "$(status_of PUT /v1/status)" "a wrong method: 405"
-out=$(api PATCH /v1/sinks/erp '{"max_rows_per_s": ')
+out=$(api PATCH /v1/sinks/aerp '{"max_rows_per_s": ')
 assert_eq 400 "$(head -1 <<<"$out")" "malformed JSON: 400"
 assert_contains "$out" '"code":"bad_json"' "malformed JSON: its code"
-out=$(api PATCH /v1/sinks/erp '{"max_rows_per_s": -5}')
+out=$(api PATCH /v1/sinks/aerp '{"max_rows_per_s": -5}')
 assert_contains "$out" '"field":"max_rows_per_s"' "a bad value names its field"
-out=$(api PATCH /v1/sinks/erp '{"batch_size": 5}')
+out=$(api PATCH /v1/sinks/aerp '{"batch_size": 5}')
 assert_contains "$out" '"field":"batch_size"' "an unknown field is named"
 big=$(head -c 6000 /dev/zero | tr '\0' 'x')
-assert_eq 413 "$(status_of PATCH /v1/sinks/erp "{\"x\": \"$big\"}")" "a body over max_body_bytes: 413"
+assert_eq 413 "$(status_of PATCH /v1/sinks/aerp "{\"x\": \"$big\"}")" "a body over max_body_bytes: 413"
 out=$(api GET '/v1/sinks?limit=0')
 assert_contains "$out" '"field":"limit"' "a bad limit: 400 naming it"
 assert_eq 400 "$(status_of GET '/v1/sinks?cursor=zzz')" "an unknown cursor: 400"
+
+# a slow client (half a TLS hello, then nothing) holds nothing up and is dropped after 10 s
+python3 - "$port" >"$tmp/slow.out" <<'PYEOF2' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"\x16\x03")
+t = time.time()
+s.settimeout(40)
+try:
+    while s.recv(4096):
+        pass
+    print("closed after", round(time.time() - t))
+except OSError:
+    print("still open after", round(time.time() - t))
+PYEOF2
+slow_pid=$!
+sleep 1
+assert_eq 200 "$(status_of GET /v1/status)" "a slow client holds nothing up"
 
 # ---- status and lists
 pg -c "INSERT INTO apicrm SELECT g, 'n' || g, 0 FROM generate_series(1, 300) g" >/dev/null
@@ -118,41 +140,47 @@ wait_same && ok || bad "first sync crm -> erp"
 wait_value "first sync erp -> crm" 50 ord_count
 out=$(api GET /v1/status)
 assert_eq 200 "$(head -1 <<<"$out")" "status: 200"
-assert_eq "api-test crm,erp erp,crm" "$(jget 'j["agent"]["name"] + " " + ",".join(s["name"] for s in j["sources"]) + " " + ",".join(s["name"] for s in j["sinks"])' <<<"$out")" \
+assert_eq "api-test crm,erp aerp,acrm" "$(jget 'j["agent"]["name"] + " " + ",".join(s["name"] for s in j["sources"]) + " " + ",".join(s["name"] for s in j["sinks"])' <<<"$out")" \
     "status lists the agent, its sources and sinks"
 assert_eq "running running" "$(jget 'j["sinks"][0]["state"], j["sources"][0]["state"]' <<<"$out" | tr -d "()',")" "states"
-wait_value "sink erp: lag 0 records once caught up" 0 field /v1/sinks/erp 'j["lag"]["records"]'
-out=$(api GET /v1/sinks/erp)
-assert_eq "300 0" "$(jget 'j["applied"], j["dead_lettered"]' <<<"$out" | tr -d "(),")" "sink erp: applied and dead-lettered"
+wait_value "sink aerp: lag 0 records once caught up" 0 field /v1/sinks/aerp 'j["lag"]["records"]'
+out=$(api GET /v1/sinks/aerp)
+assert_eq "300 0" "$(jget 'j["applied"], j["dead_lettered"]' <<<"$out" | tr -d "(),")" "sink aerp: applied and dead-lettered"
 out=$(api GET '/v1/sinks?limit=1')
-assert_eq "erp erp 2" "$(jget 'j["items"][0]["name"], j["next_cursor"], j["total"]' <<<"$out" | tr -d "()',")" "page 1 of sinks"
-out=$(api GET '/v1/sinks?limit=1&cursor=erp')
-assert_eq "crm None" "$(jget 'j["items"][0]["name"], j["next_cursor"]' <<<"$out" | tr -d "()',")" "page 2 of sinks, the last"
+assert_eq "aerp aerp 2" "$(jget 'j["items"][0]["name"], j["next_cursor"], j["total"]' <<<"$out" | tr -d "()',")" "page 1 of sinks"
+out=$(api GET '/v1/sinks?limit=1&cursor=aerp')
+assert_eq "acrm None" "$(jget 'j["items"][0]["name"], j["next_cursor"]' <<<"$out" | tr -d "()',")" "page 2 of sinks, the last"
+
+wait "$slow_pid"
+case "$(cat "$tmp/slow.out")" in
+"closed after "1[0-9] | "closed after "[89]) ok ;;
+*) bad "the slow client is dropped after about 10 s: $(cat "$tmp/slow.out")" ;;
+esac
 
 # ---- a paused sink: applies nothing, offsets move only while paused
-assert_eq 409 "$(status_of PATCH /v1/sinks/erp/offsets '{"offsets": [{"topic": "cdc.crm.public.apicrm", "partition": 0, "offset": 0}]}')" \
+assert_eq 409 "$(status_of PATCH /v1/sinks/aerp/offsets '{"offsets": [{"topic": "cdc.crm.public.apicrm", "partition": 0, "offset": 0}]}')" \
     "offsets of a running sink: 409"
-assert_eq 202 "$(status_of POST /v1/sinks/erp/pause)" "pause: 202"
-wait_value "sink erp paused" paused unit_state sinks/erp
+assert_eq 202 "$(status_of POST /v1/sinks/aerp/pause)" "pause: 202"
+wait_value "sink aerp paused" paused unit_state sinks/aerp
 pg -c "UPDATE apicrm SET v = 1 WHERE id <= 100" >/dev/null
 wait_value "its source goes on publishing" 400 field /v1/sources/crm 'j["events"]'
 sleep 1
 assert_eq 0 "$(my -N -e 'SELECT count(*) FROM api_erp WHERE v = 1')" "a paused sink applies nothing"
-out=$(api GET /v1/sinks/erp/offsets)
+out=$(api GET /v1/sinks/aerp/offsets)
 assert_eq 200 "$(head -1 <<<"$out")" "offsets: 200"
 assert_eq 4 "$(jget 'len(j["partitions"])' <<<"$out")" "offsets: 4 partitions"
 assert_eq 100 "$(jget 'sum(p["lag"] for p in j["partitions"])' <<<"$out")" "offsets: 100 records behind"
-out=$(api PATCH /v1/sinks/erp/offsets '{"offsets": [{"topic": "cdc.crm.public.apicrm", "partition": 9, "offset": 0}]}')
+out=$(api PATCH /v1/sinks/aerp/offsets '{"offsets": [{"topic": "cdc.crm.public.apicrm", "partition": 9, "offset": 0}]}')
 assert_contains "$out" '"field":"offsets[0]"' "a partition that does not exist: 400 naming the item"
-out=$(api PATCH /v1/sinks/erp/offsets '{"offsets": [{"topic": "cdc.crm.public.apicrm", "partition": 0, "offset": 0}, {"topic": "cdc.crm.public.apicrm", "partition": 1, "offset": 0}]}')
+out=$(api PATCH /v1/sinks/aerp/offsets '{"offsets": [{"topic": "cdc.crm.public.apicrm", "partition": 0, "offset": 0}, {"topic": "cdc.crm.public.apicrm", "partition": 1, "offset": 0}]}')
 assert_eq 200 "$(head -1 <<<"$out")" "offsets moved while paused: 200"
 assert_eq "0 0" "$(jget '" ".join(str(p["next_offset"]) for p in j["partitions"] if p["partition"] < 2)' <<<"$out")" "partitions 0 and 1 start again at 0"
-out=$(api DELETE /v1/sinks/erp/offsets)
+out=$(api DELETE /v1/sinks/aerp/offsets)
 assert_eq 200 "$(head -1 <<<"$out")" "offsets reset while paused: 200"
 assert_eq "0 0 0 0" "$(jget '" ".join(str(p["next_offset"]) for p in j["partitions"])' <<<"$out")" "every partition starts again at its log's start"
 my -e "DELETE FROM api_erp WHERE id % 2 = 0"
-assert_eq 202 "$(status_of POST /v1/sinks/erp/resume)" "resume: 202"
-wait_value "sink erp running again" running unit_state sinks/erp
+assert_eq 202 "$(status_of POST /v1/sinks/aerp/resume)" "resume: 202"
+wait_value "sink aerp running again" running unit_state sinks/aerp
 wait_value "the resumed sink applied the updates made while paused" 100 my -N -e 'SELECT count(*) FROM api_erp WHERE v = 1'
 wait_same && ok || bad "the reset offsets re-applied every row (the deleted ones are back)"
 
@@ -166,30 +194,30 @@ assert_eq "$before" "$(api GET /v1/sources/crm | jget 'j["events"]')" "a paused 
 assert_eq 1 "$(pg -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'apicrm'")" "its slot stays"
 assert_eq 202 "$(status_of POST /v1/sources/crm/resume)" "resume a source: 202"
 wait_value "the resumed source published what was written meanwhile" $((before + 40)) field /v1/sources/crm 'j["events"]'
-assert_eq 202 "$(status_of POST /v1/sinks/crm/restart)" "restart a sink: 202"
-wait_value "the restart is counted" 1 field /v1/sinks/crm 'j["restarts"]'
+assert_eq 202 "$(status_of POST /v1/sinks/acrm/restart)" "restart a sink: 202"
+wait_value "the restart is counted" 1 field /v1/sinks/acrm 'j["restarts"]'
 wait_same && ok || bad "after pause, offsets, resume: the target equals the source"
 
 # ---- the apply rate of one sink, changed at run time
-out=$(api PATCH /v1/sinks/erp '{"max_rows_per_s": 200}')
+out=$(api PATCH /v1/sinks/aerp '{"max_rows_per_s": 200}')
 assert_eq "200 200" "$(head -1 <<<"$out") $(jget 'j["max_rows_per_s"]' <<<"$out")" "max_rows_per_s set"
 t0=$(date +%s.%N)
 pg -c "UPDATE apicrm SET v = 3 WHERE id <= 300" >/dev/null
 wait_value "300 updates applied at 200 rows/s" 300 my -N -e 'SELECT count(*) FROM api_erp WHERE v = 3'
 secs=$(echo "$(date +%s.%N) - $t0" | bc)
-[ "$(echo "$secs >= 1.2" | bc)" = 1 ] && ok || bad "300 rows at 200 rows/s took $secs s (at least 1.5 s expected)"
-api PATCH /v1/sinks/erp '{"max_rows_per_s": 0}' >/dev/null
+[ "$(echo "$secs >= 1.2" | bc)" = 1 ] && ok || bad "300 rows at 200 rows/s took $secs s (at least 1.2 s expected)"
+api PATCH /v1/sinks/aerp '{"max_rows_per_s": 0}' >/dev/null
 
 # ---- a replay job while the other direction flows
 my -e "DELETE FROM api_erp WHERE id % 3 = 0; UPDATE api_erp SET name = 'damaged' WHERE id % 5 = 0"
-out=$(api POST /v1/sinks/erp/replay '{"from_timestamp": "2000-01-01T00:00:00Z", "dry_run": true}')
+out=$(api POST /v1/sinks/aerp/replay '{"from_timestamp": "2000-01-01T00:00:00Z", "dry_run": true}')
 assert_eq 202 "$(head -1 <<<"$out")" "a dry-run replay: 202"
 id=$(jget 'j["id"]' <<<"$out")
 wait_value "the dry run ends succeeded" succeeded field /v1/jobs/$id 'j["state"]'
 out=$(api GET "/v1/jobs/$id")
 total=$(jget 'j["result"]["routes"][0]["events"]' <<<"$out")
 [ "$total" -ge 740 ] && ok || bad "the dry run counts every event of the route ($total)"
-assert_eq 202 "$(status_of POST /v1/sinks/erp/replay '{"from_timestamp": "2000-01-01T00:00:00Z"}')" "a replay: 202"
+assert_eq 202 "$(status_of POST /v1/sinks/aerp/replay '{"from_timestamp": "2000-01-01T00:00:00Z"}')" "a replay: 202"
 id=$(api GET /v1/jobs | jget 'j["items"][0]["id"]')
 lat_max=0
 for i in $(seq 1 15); do # the other direction: an order every 0.2 s arrives within bounds
@@ -210,17 +238,17 @@ out=$(api GET "/v1/jobs/$id")
 wait_same && ok || bad "the replay repaired the target"
 
 # a cancelled replay: slow (10 rows/s), cancelled, the sink goes on from where it stood
-api PATCH /v1/sinks/erp '{"max_rows_per_s": 10}' >/dev/null
-out=$(api POST /v1/sinks/erp/replay '{"from_timestamp": "2000-01-01T00:00:00Z"}')
+api PATCH /v1/sinks/aerp '{"max_rows_per_s": 10}' >/dev/null
+out=$(api POST /v1/sinks/aerp/replay '{"from_timestamp": "2000-01-01T00:00:00Z"}')
 id=$(jget 'j["id"]' <<<"$out")
-assert_eq 409 "$(status_of POST /v1/sinks/erp/replay '{"from_timestamp": "2000-01-01T00:00:00Z"}')" "a second replay of the same sink: 409"
+assert_eq 409 "$(status_of POST /v1/sinks/aerp/replay '{"from_timestamp": "2000-01-01T00:00:00Z"}')" "a second replay of the same sink: 409"
 wait_value "the replay runs" running field /v1/jobs/$id 'j["state"]'
 sleep 1
 assert_eq 202 "$(status_of DELETE "/v1/jobs/$id")" "cancel: 202"
 wait_value "the replay ends cancelled" cancelled field /v1/jobs/$id 'j["state"]'
 assert_eq 409 "$(status_of DELETE "/v1/jobs/$id")" "cancel an ended job: 409"
-api PATCH /v1/sinks/erp '{"max_rows_per_s": 0}' >/dev/null
-out=$(api GET /v1/sinks/erp/offsets)
+api PATCH /v1/sinks/aerp '{"max_rows_per_s": 0}' >/dev/null
+out=$(api GET /v1/sinks/aerp/offsets)
 assert_eq 0 "$(jget 'sum(p["lag"] for p in j["partitions"])' <<<"$out")" "after the cancel the offsets are back where they stood"
 pg -c "UPDATE apicrm SET v = 4 WHERE id <= 10" >/dev/null
 wait_same && ok || bad "after the cancel the sink goes on"
@@ -234,6 +262,40 @@ id=$(jget 'j["id"]' <<<"$out")
 wait_value "the snapshot job ends succeeded" succeeded field /v1/jobs/$id 'j["state"]'
 assert_eq 340 "$(api GET "/v1/jobs/$id" | jget 'j["result"]["tables"][0]["rows"]')" "it read every row"
 assert_eq 3 "$(api GET '/v1/jobs?limit=3' | jget 'len(j["items"])')" "jobs: a page of 3"
+
+# ---- the command line as a client of the API (token and certificate from the config)
+agent_cli() { "$CDC_AGENT" "$@" -c "$tmp/agent.yaml" --api "$url" 2>&1; }
+out=$(agent_cli status) && rc=0 || rc=$?
+assert_eq 0 "$rc" "status --api: exit 0"
+assert_contains "$out" "aerp         mysql      running" "status --api: the sink aerp runs"
+assert_contains "$out" "crm          postgresql running" "status --api: the source crm runs"
+assert_contains "$(agent_cli pause --sink acrm)" "sink acrm: paused" "pause --api waits for paused"
+assert_contains "$(agent_cli resume --sink acrm)" "sink acrm: running" "resume --api waits for running"
+assert_contains "$(agent_cli restart --source erp)" "source erp: restarted, running" "restart --api"
+out=$(agent_cli replay --sink aerp --from-timestamp 2000-01-01 --dry-run) && rc=0 || rc=$?
+assert_eq 0 "$rc" "replay --dry-run --api: exit 0"
+assert_contains "$out" "crm.public.apicrm -> cdc_test.api_erp: " "replay --dry-run --api: events per route"
+assert_contains "$out" "would be re-applied" "replay --dry-run --api: nothing changed"
+out=$(agent_cli snapshot --source crm --table public.apicrm) && rc=0 || rc=$?
+assert_eq 0 "$rc" "snapshot --api: exit 0"
+assert_contains "$out" "re-snapshot of public.apicrm completed: 340 rows read" "snapshot --api follows the job"
+assert_contains "$(agent_cli jobs)" " snapshot  crm          succeeded" "jobs --api lists the jobs"
+out=$(agent_cli offsets show)
+assert_contains "$out" "cdc.crm.public.apicrm[0]" "offsets show --api: the sink's partitions"
+out=$(agent_cli offsets set --sink aerp --offset cdc.crm.public.apicrm:0:0) && rc=0 || rc=$?
+assert_eq 1 "$rc" "offsets set --api on a running sink: exit 1"
+assert_contains "$out" "pause it first" "offsets set --api on a running sink: says to pause it"
+# no agent at the URL: the commands that can work offline do, the others say so
+out=$("$CDC_AGENT" offsets show -c "$tmp/agent.yaml" --api https://127.0.0.1:1 2>&1) && rc=0 || rc=$?
+assert_eq 0 "$rc" "offsets show with no agent at --api: exit 0"
+assert_contains "$out" "no agent answers at https://127.0.0.1:1: " "it says no agent answers there"
+assert_contains "$out" "working offline" "and works offline"
+assert_contains "$out" "SINK" "with the offline output"
+out=$("$CDC_AGENT" status -c "$tmp/agent.yaml" --api https://127.0.0.1:1 2>&1) && rc=0 || rc=$?
+assert_eq 1 "$rc" "status with no agent at --api: exit 1"
+out=$("$CDC_AGENT" status -c "$tmp/agent.yaml" 2>&1) && rc=0 || rc=$?
+assert_eq 2 "$rc" "status without --api: a usage error"
+assert_contains "$out" "give --api URL" "status without --api: says what is missing"
 
 # ---- the rate limit (20 per second, a bucket of 60)
 codes=$(seq 1 150 | xargs -P 30 -I{} curl -s -o /dev/null -w '%{http_code}\n' --cacert "$tmp/cert.pem" \
