@@ -151,6 +151,8 @@ erp -e "DELETE FROM contacts WHERE crm_contact_id = 11"
 wait_converged && { echo "== repaired: contact 11 is back in the ERP"; erp -t -e "SELECT crm_contact_id, given_name, family_name FROM contacts ORDER BY 1"; }
 echo "== metrics: curl -s http://127.0.0.1:$CDC_HTTP_PORT/metrics | grep ^cdc_ (also /healthz, /readyz)"
 curl -s "http://127.0.0.1:$CDC_HTTP_PORT/metrics" | grep -E '^cdc_(source_events_total|sink_applied_total)' || true
+echo "== the admin API (docs/api.md): $agent_bin status -c config/crm-erp.yaml --api http://127.0.0.1:$CDC_HTTP_PORT"
+"$agent_bin" status -c "$root/config/crm-erp.yaml" --api "http://127.0.0.1:$CDC_HTTP_PORT" || true
 echo "== connect to the demo databases (throwaway passwords, gone with the databases):"
 echo "   PGPASSWORD=$CRM_PASSWORD psql -h 127.0.0.1 -p $CRM_PORT -U cdc crm"
 echo "   mariadb -h 127.0.0.1 -P $ERP_PORT -u cdc -p$ERP_PASSWORD erp"

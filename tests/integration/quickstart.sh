@@ -63,6 +63,7 @@ assert_contains "$log" "phone value '555-01' of column phone: too short for its 
 assert_contains "$log" 'column="phone",transform="phone",outcome="invalid"} 1' "demo: counted in /metrics"
 assert_contains "$log" $'crm public.contacts: 6 rows read; 2 rows in 1 group with the same email,phone (after the table\'s transforms); 1 row with no value to match\n  2 rows  {"email":"jm@globex.example","phone":"+49301234567"}' \
     "demo: duplicates finds the contact entered twice"
+assert_contains "$log" "erp          mysql      running" "demo: the admin API's status shows the sink into the ERP running"
 assert_contains "$log" "PGPASSWORD=$CDC_TEST_PG_PASSWORD psql -h 127.0.0.1 -p $pg_port -U cdc crm" "psql command with its password"
 assert_contains "$log" "mariadb -h 127.0.0.1 -P $my_port -u cdc -p$CDC_TEST_MYSQL_PASSWORD erp" "mariadb command with its password"
 # the printed commands work
