@@ -113,6 +113,18 @@ wait_value() { # what expected command...
     assert_eq "$want" "$got" "$what"
 }
 
+# Waits up to TENTHS tenths of a second (default 300) until commands A and B print the same; on a
+# timeout shows the first lines that differ (< A, > B) on stderr and fails.
+same_output() { # command-a command-b [tenths]
+    local i
+    for i in $(seq 1 "${3:-300}"); do
+        [ "$($1 | md5sum)" = "$($2 | md5sum)" ] && return 0
+        sleep 0.1
+    done
+    diff <($1) <($2) | head -10 >&2 || true
+    return 1
+}
+
 # Stops the agent in $agent_pid with SIGTERM; sets $rc to its exit code.
 agent_stop() {
     kill -TERM "$agent_pid"

@@ -41,15 +41,7 @@ dst_rows() {
                FROM customers WHERE origin = 'crm' ORDER BY crm_id" |
         sed 's/\\\\/\\/g'
 }
-wait_same() { # tenths
-    local i
-    for i in $(seq 1 "${1:-600}"); do
-        [ "$(src_rows | md5sum)" = "$(dst_rows | md5sum)" ] && return 0
-        sleep 0.1
-    done
-    diff <(src_rows) <(dst_rows) | head -10 >&2 || true
-    return 1
-}
+wait_same() { same_output src_rows dst_rows "${1:-600}"; } # [tenths]
 start_agent
 wait_same 600 && ok || bad "snapshot applied: target equals source"
 assert_eq "$(my -N -e "SELECT full_name FROM customers WHERE crm_id = 9001")" "quote ' \" back\\\\slash" "text with quotes"

@@ -37,14 +37,7 @@ sinks:
 EOC
 src() { pg -Atc "SELECT id, v, note FROM replsrc ORDER BY id"; }
 dst() { pgt -Atc "SELECT id, v, note FROM repldst ORDER BY id"; }
-wait_same() {
-    local i
-    for i in $(seq 1 300); do
-        [ "$(src | md5sum)" = "$(dst | md5sum)" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+wait_same() { same_output src dst; }
 replay() { "$CDC_AGENT" replay -c "$tmp/agent.yaml" --sink rep "$@" 2>&1; }
 
 # check reads the topics' settings where the cluster can describe them, and says so where not

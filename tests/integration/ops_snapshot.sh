@@ -63,15 +63,7 @@ write_config public.snapsrc
 pg_rows() { pg -Atc "SELECT id || '|' || coalesce(v::text, '') || '|' || coalesce(note, '') FROM $1 ORDER BY id"; }
 my_rows() { myt -N -e "SELECT CONCAT(id, '|', COALESCE(v, ''), '|', COALESCE(note, '')) FROM $1 ORDER BY id"; }
 # waits until the two commands print the same, up to 60 s; on a mismatch shows which rows differ
-wait_same() { # what command1 command2
-    local i
-    for i in $(seq 1 600); do
-        [ "$($2 | md5sum)" = "$($3 | md5sum)" ] && { ok; return 0; }
-        sleep 0.1
-    done
-    bad "$1"
-    diff <($2) <($3) | head -10 >&2 || true
-}
+wait_same() { same_output "$2" "$3" 600 && ok || bad "$1"; } # what command1 command2
 crm_src() { pg_rows snapsrc; }
 crm_dst() { my_rows snapdst; }
 erp_src() { my -N -e "SELECT CONCAT(id, '|', COALESCE(v, '')) FROM mysnap ORDER BY id"; }
