@@ -48,22 +48,35 @@ wait_offsets '"source":"erp"' 300 && ok || bad "first position stored"
 w1=$!
 my --force <"$tmp/w2.sql" >"$tmp/w2.log" 2>&1 &
 w2=$!
-outage() {
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# every broker down for 4 s: outage_down, then outage_up once up_at has passed (the kills go on
+# meanwhile: the workload may take less time than the outage)
+outage_down() {
     for b in 1 2 3; do mock_cmd "down $b"; done
     echo "brokers down at $(date +%T.%N | cut -c1-12)" >>"$tmp/agent.log"
-    sleep 4
+    up_at=$(($(now_ms) + 4000))
+}
+outage_up() {
+    local left=$((up_at - $(now_ms)))
+    [ "$left" -le 0 ] || sleep "$(echo "scale=3; $left / 1000" | bc)"
     for b in 1 2 3; do mock_cmd "up $b"; done
     echo "brokers up at $(date +%T.%N | cut -c1-12)" >>"$tmp/agent.log"
-    outage=1
+    outage=1 up_at=
 }
-# kill every 0.1-0.5 s for as long as the workload runs (at least $kills times)
+outage() { outage_down; outage_up; }
+# kill every 0.1-0.3 s for as long as the workload runs (at least $kills times)
 during=0
 i=0
 while kill -0 "$w1" 2>/dev/null || kill -0 "$w2" 2>/dev/null; do
     i=$((i + 1))
     # a real broker takes seconds to come back: its outage comes after the kills
-    [ "$i" = "$(real_kafka && echo $((kills + 1)) || echo 3)" ] && outage
-    sleep "0.$((RANDOM % 5 + 1))"
+    if real_kafka; then
+        [ "$i" != $((kills + 1)) ] || outage
+    elif [ "$i" = 3 ]; then
+        outage_down
+    fi
+    [ -z "${up_at:-}" ] || [ "$(now_ms)" -lt "$up_at" ] || outage_up
+    sleep "0.$((RANDOM % 3 + 1))"
     kill -0 "$w1" 2>/dev/null || kill -0 "$w2" 2>/dev/null || break
     kill -9 "$agent_pid" 2>/dev/null || true
     wait "$agent_pid" 2>/dev/null || true
@@ -72,6 +85,7 @@ while kill -0 "$w1" 2>/dev/null || kill -0 "$w2" 2>/dev/null; do
     start_agent
 done
 wait "$w1" "$w2" || true
+[ -z "${up_at:-}" ] || outage_up
 [ -n "${outage:-}" ] || outage # the workload ended first: the broker dies while the agent catches up
 echo "$during kills during the workload"
 [ "$during" -ge "$kills" ] && ok || bad "only $during kills during the workload (want $kills)"

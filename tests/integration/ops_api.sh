@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The admin API (/v1 on agent.http) of an agent that syncs both ways on two tables: PostgreSQL
-# apicrm -> MariaDB api_erp (sink aerp) and MariaDB apiord -> PostgreSQL api_ord (sink acrm), served
+# apicrm -> MariaDB cdc_api.api_erp (sink aerp) and MariaDB apiord -> PostgreSQL api_ord (sink acrm), served
 # over HTTPS (a certificate made here) with a bearer token from a file:
 # - the door: no token 401 (WWW-Authenticate), a wrong one 401, /healthz open, a slow client
 #   dropped after 10 s without holding anything up; every error is
@@ -22,10 +22,11 @@
 pg_reset apicrm apicrm api_ord
 pg -c "CREATE TABLE apicrm (id int PRIMARY KEY, name text, v int)" \
    -c "CREATE TABLE api_ord (id int PRIMARY KEY, item text)" >/dev/null
-my -e "DROP TABLE IF EXISTS api_erp, apiord; CREATE TABLE api_erp (id INT PRIMARY KEY, name VARCHAR(50), v INT);
+# the ERP target in a database of its own (other tests drop cdc_test's cdc_sink_offsets)
+my -e "DROP DATABASE IF EXISTS cdc_api; CREATE DATABASE cdc_api;
+       CREATE TABLE cdc_api.api_erp (id INT PRIMARY KEY, name VARCHAR(50), v INT); DROP TABLE IF EXISTS apiord;
        CREATE TABLE apiord (id INT PRIMARY KEY, item VARCHAR(50))"
 pg -c "DELETE FROM cdc_sink_offsets WHERE topic LIKE 'cdc.erp.cdc_test.apiord'" >/dev/null 2>&1 || true
-my -e "DELETE FROM cdc_sink_offsets WHERE topic = 'cdc.crm.public.apicrm'" 2>/dev/null || true
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.apicrm 4" "cdc.erp.cdc_test.apiord 2" \
     "cdc._dlq.aerp 1" "cdc._dlq.acrm 1"
 
@@ -49,7 +50,7 @@ sources:
      database: cdc_test, server_id: $MY_SERVER_ID, tables: [cdc_test.apiord], heartbeat_ms: 1000}
 sinks:
   - {name: aerp, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
-     database: cdc_test, batch_ms: 20, routes: [{from: crm.public.apicrm, to: cdc_test.api_erp}]}
+     database: cdc_api, batch_ms: 20, routes: [{from: crm.public.apicrm, to: cdc_api.api_erp}]}
   - {name: acrm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
      password_env: PGPASSWORD, batch_ms: 20, routes: [{from: erp.cdc_test.apiord, to: public.api_ord}]}
 EOC
@@ -65,20 +66,13 @@ status_of() { api "$@" | head -1; }
 # jget EXPR: evaluates EXPR on the JSON body j read from stdin (the first line, the status, skipped)
 jget() { tail -n +2 | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 crm_rows() { pg -Atc "SELECT id, name, v FROM apicrm ORDER BY id" | tr '|' '\t'; }
-erp_rows() { my -N -e "SELECT id, name, v FROM api_erp ORDER BY id" | sed 's/\tNULL/\t/g'; }
-erp_count() { my -N -e "SELECT count(*) FROM api_erp"; }
+erp_rows() { my -N -e "SELECT id, name, v FROM cdc_api.api_erp ORDER BY id" | sed 's/\tNULL/\t/g'; }
+erp_count() { my -N -e "SELECT count(*) FROM cdc_api.api_erp"; }
 ord_count() { pg -Atc "SELECT count(*) FROM api_ord"; }
 unit_state() { api GET "/v1/$1" | jget 'j["state"]'; }
 field() { api GET "$1" | jget "$2"; } # path expression
 job_state() { field "/v1/jobs/$1" 'j["state"]'; }
-wait_same() {
-    local i
-    for i in $(seq 1 300); do
-        [ "$(crm_rows | md5sum)" = "$(erp_rows | md5sum)" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+wait_same() { same_output crm_rows erp_rows; }
 
 start_agent
 wait_value "the API answers over HTTPS" 200 status_of GET /v1/status
@@ -146,6 +140,8 @@ assert_eq "running running" "$(jget 'j["sinks"][0]["state"], j["sources"][0]["st
 wait_value "sink aerp: lag 0 records once caught up" 0 field /v1/sinks/aerp 'j["lag"]["records"]'
 out=$(api GET /v1/sinks/aerp)
 assert_eq "300 0" "$(jget 'j["applied"], j["dead_lettered"]' <<<"$out" | tr -d "(),")" "sink aerp: applied and dead-lettered"
+out=$(api GET /v1/sources)
+assert_eq "crm erp None" "$(jget '" ".join(u["name"] for u in j["items"]) + " " + str(j["next_cursor"])' <<<"$out")" "the sources in one page"
 out=$(api GET '/v1/sinks?limit=1')
 assert_eq "aerp aerp 2" "$(jget 'j["items"][0]["name"], j["next_cursor"], j["total"]' <<<"$out" | tr -d "()',")" "page 1 of sinks"
 out=$(api GET '/v1/sinks?limit=1&cursor=aerp')
@@ -165,7 +161,7 @@ wait_value "sink aerp paused" paused unit_state sinks/aerp
 pg -c "UPDATE apicrm SET v = 1 WHERE id <= 100" >/dev/null
 wait_value "its source goes on publishing" 400 field /v1/sources/crm 'j["events"]'
 sleep 1
-assert_eq 0 "$(my -N -e 'SELECT count(*) FROM api_erp WHERE v = 1')" "a paused sink applies nothing"
+assert_eq 0 "$(my -N -e 'SELECT count(*) FROM cdc_api.api_erp WHERE v = 1')" "a paused sink applies nothing"
 out=$(api GET /v1/sinks/aerp/offsets)
 assert_eq 200 "$(head -1 <<<"$out")" "offsets: 200"
 assert_eq 4 "$(jget 'len(j["partitions"])' <<<"$out")" "offsets: 4 partitions"
@@ -178,10 +174,10 @@ assert_eq "0 0" "$(jget '" ".join(str(p["next_offset"]) for p in j["partitions"]
 out=$(api DELETE /v1/sinks/aerp/offsets)
 assert_eq 200 "$(head -1 <<<"$out")" "offsets reset while paused: 200"
 assert_eq "0 0 0 0" "$(jget '" ".join(str(p["next_offset"]) for p in j["partitions"])' <<<"$out")" "every partition starts again at its log's start"
-my -e "DELETE FROM api_erp WHERE id % 2 = 0"
+my -e "DELETE FROM cdc_api.api_erp WHERE id % 2 = 0"
 assert_eq 202 "$(status_of POST /v1/sinks/aerp/resume)" "resume: 202"
 wait_value "sink aerp running again" running unit_state sinks/aerp
-wait_value "the resumed sink applied the updates made while paused" 100 my -N -e 'SELECT count(*) FROM api_erp WHERE v = 1'
+wait_value "the resumed sink applied the updates made while paused" 100 my -N -e 'SELECT count(*) FROM cdc_api.api_erp WHERE v = 1'
 wait_same && ok || bad "the reset offsets re-applied every row (the deleted ones are back)"
 
 # ---- a paused source: publishes nothing, keeps its slot, catches up
@@ -203,13 +199,13 @@ out=$(api PATCH /v1/sinks/aerp '{"max_rows_per_s": 200}')
 assert_eq "200 200" "$(head -1 <<<"$out") $(jget 'j["max_rows_per_s"]' <<<"$out")" "max_rows_per_s set"
 t0=$(date +%s.%N)
 pg -c "UPDATE apicrm SET v = 3 WHERE id <= 300" >/dev/null
-wait_value "300 updates applied at 200 rows/s" 300 my -N -e 'SELECT count(*) FROM api_erp WHERE v = 3'
+wait_value "300 updates applied at 200 rows/s" 300 my -N -e 'SELECT count(*) FROM cdc_api.api_erp WHERE v = 3'
 secs=$(echo "$(date +%s.%N) - $t0" | bc)
 [ "$(echo "$secs >= 1.2" | bc)" = 1 ] && ok || bad "300 rows at 200 rows/s took $secs s (at least 1.2 s expected)"
 api PATCH /v1/sinks/aerp '{"max_rows_per_s": 0}' >/dev/null
 
 # ---- a replay job while the other direction flows
-my -e "DELETE FROM api_erp WHERE id % 3 = 0; UPDATE api_erp SET name = 'damaged' WHERE id % 5 = 0"
+my -e "DELETE FROM cdc_api.api_erp WHERE id % 3 = 0; UPDATE cdc_api.api_erp SET name = 'damaged' WHERE id % 5 = 0"
 out=$(api POST /v1/sinks/aerp/replay '{"from_timestamp": "2000-01-01T00:00:00Z", "dry_run": true}')
 assert_eq 202 "$(head -1 <<<"$out")" "a dry-run replay: 202"
 id=$(jget 'j["id"]' <<<"$out")
@@ -274,7 +270,7 @@ assert_contains "$(agent_cli resume --sink acrm)" "sink acrm: running" "resume -
 assert_contains "$(agent_cli restart --source erp)" "source erp: restarted, running" "restart --api"
 out=$(agent_cli replay --sink aerp --from-timestamp 2000-01-01 --dry-run) && rc=0 || rc=$?
 assert_eq 0 "$rc" "replay --dry-run --api: exit 0"
-assert_contains "$out" "crm.public.apicrm -> cdc_test.api_erp: " "replay --dry-run --api: events per route"
+assert_contains "$out" "crm.public.apicrm -> cdc_api.api_erp: " "replay --dry-run --api: events per route"
 assert_contains "$out" "would be re-applied" "replay --dry-run --api: nothing changed"
 out=$(agent_cli snapshot --source crm --table public.apicrm) && rc=0 || rc=$?
 assert_eq 0 "$rc" "snapshot --api: exit 0"
