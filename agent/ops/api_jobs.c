@@ -453,11 +453,12 @@ snap_ended(cdc_job_t *job, const work_t *w, snap_req_t *reqs, int64_t cancel_ms)
     json_t *r = json_pack("{s:o}", "tables", tables);
     char *text = json_dumps(r, JSON_COMPACT);
     json_decref(r);
-    cdc_job_end(job,
-                cancel_ms             ? CDC_JOB_CANCELLED
-                : refused > cancelled ? CDC_JOB_FAILED
-                                      : CDC_JOB_SUCCEEDED,
-                why, text);
+    /* a cancel that came after every table was done changes nothing: the outcome is the tables' */
+    cdc_job_state_t state = done < w->n_tables    ? CDC_JOB_CANCELLED /* waited for the cancel */
+                            : refused > cancelled ? CDC_JOB_FAILED
+                            : cancelled           ? CDC_JOB_CANCELLED
+                                                  : CDC_JOB_SUCCEEDED;
+    cdc_job_end(job, state, why, text);
     return true;
 }
 
