@@ -14,7 +14,8 @@
 # - a replay job repairs a damaged target while the other direction keeps flowing (its changes
 #   arrive within seconds during the replay), reports progress and ends succeeded; a dry run
 #   counts; a cancelled replay ends cancelled and the sink goes on from where it stood;
-# - a snapshot job re-reads a table and ends succeeded with its rows;
+# - a snapshot job re-reads a table and ends succeeded with its rows; one cancelled ends cancelled;
+#   a replay from outside the log ends failed with the reason;
 # - the commands with --api: status, pause / resume / restart (waiting for the state), replay,
 #   snapshot and jobs through the API; offsets show and set too, and offline when no agent
 #   answers at the URL.
@@ -258,6 +259,21 @@ id=$(jget 'j["id"]' <<<"$out")
 wait_value "the snapshot job ends succeeded" succeeded field /v1/jobs/$id 'j["state"]'
 assert_eq 340 "$(api GET "/v1/jobs/$id" | jget 'j["result"]["tables"][0]["rows"]')" "it read every row"
 assert_eq 3 "$(api GET '/v1/jobs?limit=3' | jget 'len(j["items"])')" "jobs: a page of 3"
+# a cancelled snapshot job: asked while its source is paused (the request waits in the stream),
+# cancelled, then the source reads the request and the cancel in order
+api POST /v1/sources/crm/pause >/dev/null
+wait_value "source crm paused for the cancel" paused unit_state sources/crm
+id=$(api POST /v1/sources/crm/snapshots '{"tables": ["public.apicrm"]}' | jget 'j["id"]')
+assert_eq 202 "$(status_of DELETE "/v1/jobs/$id")" "cancel a snapshot job: 202"
+sleep 1 # the job writes its cancel request into the stream (it looks every 0.2 s)
+api POST /v1/sources/crm/resume >/dev/null
+wait_value "the snapshot job ends cancelled" cancelled job_state "$id"
+assert_eq cancelled "$(field "/v1/jobs/$id" 'j["result"]["tables"][0]["state"]')" "its table: cancelled"
+# a replay from an offset past the log: the job fails, saying why
+out=$(api POST /v1/sinks/aerp/replay '{"from_offset": {"topic": "cdc.crm.public.apicrm", "partition": 0, "offset": 999999}}')
+id=$(jget 'j["id"]' <<<"$out")
+wait_value "a replay from outside the log ends failed" failed job_state "$id"
+assert_contains "$(field "/v1/jobs/$id" 'j["error"]')" "is not among them" "the failed job says why"
 
 # ---- the command line as a client of the API (token and certificate from the config)
 agent_cli() { "$CDC_AGENT" "$@" -c "$tmp/agent.yaml" --api "$url" 2>&1; }
