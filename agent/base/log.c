@@ -9,10 +9,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "cdc/buf.h"
+#include "cdc/clock.h"
 #include "cdc/json.h"
 
 static cdc_log_format_t log_format = CDC_LOG_FORMAT_TEXT;
@@ -55,12 +55,7 @@ cdc_log_level_parse(const char *s, cdc_log_level_t *out)
 static void
 format_now(char *out, size_t n)
 {
-    struct timeval tv;
-    struct tm tm;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + k, n - k, ".%03dZ", (int)(tv.tv_usec / 1000));
+    cdc_format_utc_ms(out, n, cdc_wall_ms());
 }
 
 #define MAX_FIELDS 24

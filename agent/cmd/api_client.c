@@ -437,14 +437,9 @@ replay(client_t *c, const cdc_cli_t *cli, FILE *out, int *rc, cdc_errstr_t *es)
 {
     json_t *body = json_object();
     if (cli->has_from_ts) {
-        char ts[40];
-        time_t secs = (time_t)(cli->from_ts_ms / 1000);
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-        char full[48];
-        snprintf(full, sizeof(full), "%s.%03dZ", ts, (int)(cli->from_ts_ms % 1000));
-        json_object_set_new(body, "from_timestamp", json_string(full));
+        char ts[CDC_UTC_MS_LEN];
+        cdc_format_utc_ms(ts, sizeof(ts), cli->from_ts_ms);
+        json_object_set_new(body, "from_timestamp", json_string(ts));
     } else {
         json_object_set_new(body, "from_offset",
                             json_pack("{s:s, s:i, s:I}", "topic", cli->topic, "partition",

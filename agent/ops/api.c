@@ -204,13 +204,9 @@ time_json(int64_t ms)
 {
     if (!ms)
         return json_null();
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char t[32], out[48];
-    gmtime_r(&secs, &tm);
-    strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, sizeof(out), "%s.%03dZ", t, (int)(ms % 1000));
-    return json_string(out);
+    char t[CDC_UTC_MS_LEN];
+    cdc_format_utc_ms(t, sizeof(t), ms);
+    return json_string(t);
 }
 
 /* A metric's sum over the series of one source or sink (labels source="x" or sink="x"). */
@@ -240,7 +236,7 @@ unit_state(cdc_unit_t *u)
 }
 
 static json_t *
-unit_json(cdc_api_t *api, cdc_unit_t *u)
+unit_json(cdc_unit_t *u)
 {
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:o, s:b, s:I}", "name", u->name, "type", u->type, "state",
@@ -277,7 +273,6 @@ unit_json(cdc_api_t *api, cdc_unit_t *u)
                       "tables_remaining", metric(u, "cdc_snapshot_tables_remaining", true),
                       "resnapshot_rows", metric(u, "cdc_resnapshot_rows_total", true)));
     }
-    (void)api;
     return o;
 }
 
@@ -328,7 +323,7 @@ list_units(cdc_api_t *api, bool sinks, const cdc_api_req_t *rq, cdc_api_resp_t *
     json_t *items = json_array();
     size_t i = from;
     for (; i < n && i - from < limit; i++)
-        json_array_append_new(items, unit_json(api, cdc_control_unit(api->ctl, sinks, i)));
+        json_array_append_new(items, unit_json(cdc_control_unit(api->ctl, sinks, i)));
     json_t *next = i < n && i > from ? json_string(cdc_control_unit(api->ctl, sinks, i - 1)->name)
                                      : json_null();
     api_json(
@@ -349,9 +344,9 @@ status(cdc_api_t *api, cdc_api_resp_t *rs)
     const cdc_config_t *cfg = cdc_control_config(api->ctl);
     json_t *sources = json_array(), *sinks = json_array();
     for (size_t i = 0; i < cdc_control_count(api->ctl, false); i++)
-        json_array_append_new(sources, unit_json(api, cdc_control_unit(api->ctl, false, i)));
+        json_array_append_new(sources, unit_json(cdc_control_unit(api->ctl, false, i)));
     for (size_t i = 0; i < cdc_control_count(api->ctl, true); i++)
-        json_array_append_new(sinks, unit_json(api, cdc_control_unit(api->ctl, true, i)));
+        json_array_append_new(sinks, unit_json(cdc_control_unit(api->ctl, true, i)));
     int running = 0;
     cdc_control_jobs_each(api->ctl, count_running, &running);
     bool kafka_found = false;
@@ -380,7 +375,7 @@ unit_action(cdc_api_t *api, cdc_unit_t *u, const char *action, cdc_api_resp_t *r
         atomic_store(&u->pause, false);
     else
         atomic_store(&u->restart, true);
-    api_json(rs, 202, unit_json(api, u));
+    api_json(rs, 202, unit_json(u));
 }
 
 /* PATCH /v1/sinks/{name}: {"max_rows_per_s": n}. */
@@ -408,7 +403,7 @@ sink_patch(cdc_api_t *api, cdc_unit_t *u, const cdc_api_req_t *rq, cdc_api_resp_
         atomic_store(&u->max_rows_per_s, (long long)json_integer_value(v));
     }
     json_decref(b);
-    api_json(rs, 200, unit_json(api, u));
+    api_json(rs, 200, unit_json(u));
 }
 
 /* ---- jobs ---------------------------------------------------------------------------------- */
@@ -559,7 +554,7 @@ unit_route(cdc_api_t *api, bool sink, char seg[5][256], int n, const cdc_api_req
             if (!strcmp(rq->method, "PATCH"))
                 sink_patch(api, u, rq, rs);
             else
-                api_json(rs, 200, unit_json(api, u));
+                api_json(rs, 200, unit_json(u));
         }
         return;
     }

@@ -173,7 +173,7 @@ replay_plan_thread(void *arg)
 
 /* The replay's body: exactly one of from_timestamp and from_offset; table, dry_run. */
 static bool
-replay_request(cdc_api_t *api, work_t *w, json_t *b, cdc_api_resp_t *rs)
+replay_request(work_t *w, json_t *b, cdc_api_resp_t *rs)
 {
     const char *key;
     json_t *v;
@@ -241,7 +241,6 @@ replay_request(cdc_api_t *api, work_t *w, json_t *b, cdc_api_resp_t *rs)
         return false;
     }
     w->dry_run = json_is_true(dry);
-    (void)api;
     return true;
 }
 
@@ -253,7 +252,7 @@ api_replay(cdc_api_t *api, cdc_unit_t *u, const cdc_api_req_t *rq, cdc_api_resp_
         return;
     work_t *w = cdc_xcalloc(1, sizeof(*w));
     w->sink = cdc_config_sink(cdc_control_config(api->ctl), u->name);
-    if (replay_request(api, w, b, rs))
+    if (replay_request(w, b, rs))
         start_job(api, u, "replay", b, w, replay_plan_thread, rs);
     else
         work_free(w);

@@ -266,12 +266,9 @@ json_time(cdc_buf_t *out, const char *key, int64_t ms)
         cdc_buf_puts(out, "null");
         return;
     }
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char t[32];
-    gmtime_r(&secs, &tm);
-    strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-    cdc_buf_printf(out, "\"%s.%03dZ\"", t, (int)(ms % 1000));
+    char t[CDC_UTC_MS_LEN];
+    cdc_format_utc_ms(t, sizeof(t), ms);
+    cdc_buf_printf(out, "\"%s\"", t);
 }
 
 void

@@ -151,13 +151,9 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
         *upload_size = 0;
         return MHD_YES;
     }
-    if (!strncmp(url, "/v1/", 4) && h->api)
+    if (!strcmp(url, "/v1") || !strncmp(url, "/v1/", 4))
         return api_request(h, c, url, method, u);
     static const char text[] = "text/plain; charset=utf-8";
-    static const char api_off[] =
-        "{\"error\":{\"code\":\"not_found\",\"message\":\"the admin API is off\"}}";
-    if (!strcmp(url, "/v1") || !strncmp(url, "/v1/", 4))
-        return reply(c, MHD_HTTP_NOT_FOUND, "application/json", api_off, sizeof(api_off) - 1);
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
         return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, "GET only\n", 9);
     if (!strcmp(url, "/healthz"))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cdc/clock.h"
 #include "cdc/log.h"
 #include "cdc/topic.h"
 #include "sink_internal.h"
@@ -124,12 +125,8 @@ soft_delete(cdc_arena_t *arena, const cdc_route_conf_t *r, const cdc_event_t *ev
     cdc_column_t *col = cdc_arena_alloc(arena, sizeof(*col));
     const char *value = r->soft_value;
     if (!value) {
-        char ts[40];
-        time_t secs = (time_t)(ev->source.ts_ms / 1000);
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(ev->source.ts_ms % 1000));
+        char ts[CDC_UTC_MS_LEN];
+        cdc_format_utc_ms(ts, sizeof(ts), ev->source.ts_ms);
         value = cdc_arena_strndup(arena, ts, strlen(ts));
     }
     *col = (cdc_column_t){r->soft_column, cdc_value_str(CDC_VAL_STRING, value, strlen(value))};

@@ -6,6 +6,7 @@
 #define CDC_CLOCK_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 static inline int64_t
@@ -40,6 +41,19 @@ static inline int64_t
 cdc_wall_ms(void)
 {
     return cdc_wall_us() / 1000;
+}
+
+/* Milliseconds since the Unix epoch as ISO-8601 UTC with milliseconds,
+ * "2026-12-07T08:00:00.123Z", into out (CDC_UTC_MS_LEN bytes hold it). */
+#define CDC_UTC_MS_LEN 32
+static inline void
+cdc_format_utc_ms(char *out, size_t n, int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + k, n - k, ".%03dZ", (int)(ms % 1000));
 }
 
 #endif
