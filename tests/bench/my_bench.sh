@@ -10,7 +10,8 @@
 # both sides, to the Kafka ceiling without), each client's CPU seconds and cdc-agent's peak RSS. Each
 # measurement runs BENCH_REPS times (default 3); medians are printed with every run's ratios.
 # cdc-agent's rate runs from its process start to its last Kafka commit (read from its debug log);
-# the rate without start-up starts when it begins streaming the binlog.
+# the rate without start-up starts when it begins streaming the binlog. BENCH_SHAPE (narrow,
+# contacts, wide: tests/bench/shapes.sh) picks the rows.
 #   tests/bench/my_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,8 +29,9 @@ trap cleanup EXIT
 . "$work/m/mariadb.env"
 export MYPW=$CDC_TEST_MYSQL_PASSWORD
 my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }
-my -e "CREATE TABLE bench (id INT PRIMARY KEY, name VARCHAR(40), email VARCHAR(60),
-       amount DECIMAL(12,2), created TIMESTAMP(6) NULL)"
+. "$root/tests/bench/shapes.sh"
+echo "# rows: $SHAPE ($(shape_columns))"
+my -e "$(shape_my_ddl bench)"
 REPS=${BENCH_REPS:-3}
 rows=200000
 
@@ -86,7 +88,7 @@ agent_run() {
     t0=$(now)
     published=0 want=$1 last_ts=
     : >"$work/agent.log"
-    run_until "$work/agent.log" all_published "$build/cdc-agent" run -c "$work/agent.yaml" ||
+    run_until "$work/agent.log" all_published "${perf[@]}" "$build/cdc-agent" run -c "$work/agent.yaml" ||
         { cat "$work/agent.log" >&2; exit 1; }
     ticks=$(awk '{print $14 + $15}' "/proc/$run_pid/stat")
     rss=$(awk '/VmHWM/ {print $2}' "/proc/$run_pid/status")
@@ -97,14 +99,17 @@ agent_run() {
         "$(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc) $rss"
 }
 
+# BENCH_PERF=DIR profiles cdc-agent's runs (perf record -e cpu-clock, DIR/agent.N.data), and
+# BENCH_CALLGRIND=DIR counts their instructions (valgrind, DIR/agent.N.out); their CPU and RSS
+# figures are then the profiler's
+perf=()
 ceil='' kceil='' agent='' agent_ns='' cpus='' bcpus='' kcpus='' rsss='' ratios='' kratios=''
 for rep in $(seq 1 "$REPS"); do
     config "b$rep"
     my -e "TRUNCATE bench"
     agent_start_pos "b$rep" "$(master | cut -f2)"
     read -r file start < <(master)
-    my -e "INSERT INTO bench SELECT seq, CONCAT('name ', seq), CONCAT('user', seq, '@example.com'),
-           seq * 1.5, '2026-11-25 12:00:00.123456' FROM seq_1_to_$rows"
+    my -e "INSERT INTO bench ($(shape_columns)) $(shape_my_select 1 "$rows")"
     read -r _ end < <(master)
     t0=$(now)
     bcpu=$({
@@ -114,6 +119,8 @@ for rep in $(seq 1 "$REPS"); do
         times # children's user and system time: mariadb-binlog's
     } | tail -1 | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.2f", t }')
     rt=$(echo "$(now) - $t0" | bc)
+    [ -z "${BENCH_PERF:-}" ] || perf=(perf record -q -e cpu-clock -F 4999 -g -o "$BENCH_PERF/agent.$rep.data" --)
+    [ -z "${BENCH_CALLGRIND:-}" ] || perf=(valgrind -q --tool=callgrind "--callgrind-out-file=$BENCH_CALLGRIND/agent.$rep.out" --)
     read -r at st cpu rss < <(agent_run "$rows")
     "$build/tests/cdc-topic-dump" "$boot" "cdc.b$rep.cdc_test.bench" >"$work/records"
     got=$(wc -l <"$work/records")

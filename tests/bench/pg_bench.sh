@@ -9,6 +9,7 @@
 # on (BENCH_ONLY=transforms runs only that pair), and the 1M-change backlog with the admin API on,
 # idle and under 50 calls/s of a client that keeps its connection (BENCH_ONLY=api runs only that).
 # Each workload runs BENCH_REPS times (default 3), alternating the two clients; medians are printed.
+# BENCH_SHAPE (narrow, contacts, wide: tests/bench/shapes.sh) picks the rows of the bench table.
 #   tests/bench/pg_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,8 +30,9 @@ trap cleanup EXIT
 export PGPASSWORD=$CDC_TEST_PG_PASSWORD
 pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
 lsn() { pg -Atc "SELECT pg_current_wal_insert_lsn()"; }
-pg -c "CREATE TABLE bench (id int PRIMARY KEY, name text, email text, amount numeric(12,2),
-         created timestamptz DEFAULT now())" -c "CREATE PUBLICATION bench FOR TABLE bench"
+. "$root/tests/bench/shapes.sh"
+echo "# rows: $SHAPE ($(shape_columns))"
+pg -c "$(shape_pg_ddl bench)" -c "CREATE PUBLICATION bench FOR TABLE bench"
 pg -c "CREATE TABLE contacts (id int PRIMARY KEY, first_name text, last_name text, email text,
          phone text, country text, state text, notes text)" \
     -c "CREATE PUBLICATION contacts FOR TABLE contacts"
@@ -167,17 +169,17 @@ measure() { # label rows source workload
 }
 
 bulk() { # one 200k-row transaction
-    pg -c "INSERT INTO bench SELECT g, 'name ' || g, 'user' || g || '@example.com', g * 1.5 FROM generate_series(1, 200000) g"
+    pg -c "INSERT INTO bench ($(shape_columns)) $(shape_pg_select 1 200000)"
 }
 small() { # 20k one-row transactions
-    echo '\set id random(1, 1000000000)
-INSERT INTO bench VALUES (:id, '"'"'n'"'"', '"'"'e'"'"', 1) ON CONFLICT DO NOTHING;' >"$work/one.sql"
+    printf '\\set id random(1, 1000000000)\nINSERT INTO bench (%s) %s ON CONFLICT DO NOTHING;\n' \
+        "$(shape_columns)" "$(shape_pg_select :id :id | tr '\n' ' ')" >"$work/one.sql"
     pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 4 -j 2 -t 5000 -f "$work/one.sql" cdc_test >/dev/null
 }
 backlog() { # 1M changes in 5 transactions: peak RSS must stay bounded
     local i
     for i in 0 1 2 3 4; do
-        pg -c "INSERT INTO bench SELECT g, 'name ' || g, 'e', 1 FROM generate_series($i * 200000 + 1, ($i + 1) * 200000) g"
+        pg -c "INSERT INTO bench ($(shape_columns)) $(shape_pg_select $((i * 200000 + 1)) $(((i + 1) * 200000)))"
     done
 }
 
