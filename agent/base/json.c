@@ -6,6 +6,7 @@
 #include "cdc/json.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +44,61 @@ utf8_seq_len(const unsigned char *p, size_t avail)
     return len;
 }
 
+/* Eight bytes at a time (SWAR: plain C, no SIMD intrinsics): most text is ASCII that needs no
+ * escaping, and a byte-at-a-time loop over it was the largest single cost of encoding an event. */
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+static inline uint64_t
+load8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof(w));
+    return w;
+}
+
+/* Whether no byte of w is 0x80 or above. */
+static inline bool
+word_ascii(uint64_t w)
+{
+    return !(w & HIGH);
+}
+
+/* Whether every byte of w is ASCII that a JSON string holds as it is: no control byte (< 0x20),
+ * '"' or '\\'. A byte below 0x20 borrows in w - 0x20.., a byte equal to '"' or '\\' in the xor's
+ * - 0x01..; bytes of 0x80 and above are refused by w & HIGH, so the tests are exact. */
+static inline bool
+word_plain(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), s = w ^ (ONES * '\\');
+    return !((((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) | ((s - ONES) & ~s) | w) & HIGH);
+}
+
+/* Whether p[0..n) needs no escaping at all: whole words, then the tail in a word padded with a
+ * plain byte (short strings, such as most column names, take two tests). */
+static bool
+all_plain(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        if (!word_plain(load8(p + i)))
+            return false;
+    if (i == n)
+        return true;
+    uint64_t w = ONES * 'a';
+    memcpy(&w, p + i, n - i);
+    return word_plain(w);
+}
+
 bool
 cdc_utf8_valid(const char *p, size_t n, size_t *bad_at)
 {
     const unsigned char *u = (const unsigned char *)p;
     for (size_t i = 0; i < n;) {
+        while (i + 8 <= n && word_ascii(load8(u + i)))
+            i += 8;
+        if (i >= n)
+            break;
         if (u[i] < 0x80) {
             i++;
             continue;
@@ -108,9 +159,22 @@ write_string(cdc_buf_t *b, const char *p, size_t n, size_t *bad_at, bool lossy)
 {
     const unsigned char *u = (const unsigned char *)p;
     cdc_buf_reserve(b, n + 2);
+    if (all_plain(u, n)) {
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, p, n);
+        d[n + 1] = '"';
+        d[n + 2] = '\0';
+        b->len += n + 2;
+        return CDC_OK;
+    }
     cdc_buf_putc(b, '"');
     size_t run = 0; /* start of the pending run of bytes that need no escaping */
     for (size_t i = 0; i < n;) {
+        while (i + 8 <= n && word_plain(load8(u + i)))
+            i += 8;
+        if (i >= n)
+            break;
         unsigned char c = u[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++;

@@ -1,5 +1,6 @@
 /* JSON writer and pull reader: escapes, UTF-8 validation, numbers, base64, strictness. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +30,80 @@ test_write_string_escapes(void **state)
     check_json_string("a\0b", 3, "\"a\\u0000b\"");
     check_json_string("\xF0\x9F\x98\x80", 4, "\"\xF0\x9F\x98\x80\""); /* 4-byte UTF-8 kept as is */
     check_json_string("\xC3\xA9t\xC3\xA9", 5, "\"\xC3\xA9t\xC3\xA9\"");
+}
+
+/* The writer skips eight plain bytes at a time: every byte value, at every place in and across
+ * those words, must come out as a byte-at-a-time escaper writes it. */
+static void
+reference_escape(cdc_buf_t *b, const unsigned char *p, size_t n)
+{
+    cdc_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        const char *e = c == '"'    ? "\\\""
+                        : c == '\\' ? "\\\\"
+                        : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r"
+                        : c == '\t' ? "\\t"
+                        : c == '\b' ? "\\b"
+                        : c == '\f' ? "\\f"
+                                    : NULL;
+        char u[7];
+        if (!e && c < 0x20) {
+            snprintf(u, sizeof(u), "\\u%04x", c);
+            e = u;
+        }
+        if (e)
+            cdc_buf_puts(b, e);
+        else
+            cdc_buf_putc(b, (char)c);
+    }
+    cdc_buf_putc(b, '"');
+}
+
+static void
+test_write_string_every_byte_everywhere(void **state)
+{
+    unsigned char in[40];
+    cdc_buf_t got, want;
+    cdc_buf_init(&got);
+    cdc_buf_init(&want);
+    for (size_t len = 1; len <= 20; len++) {
+        for (size_t at = 0; at < len; at++) {
+            for (unsigned v = 0; v < 0x80; v++) {
+                memset(in, 'a' + (int)(len % 26), sizeof(in));
+                in[at] = (unsigned char)v;
+                cdc_buf_reset(&got);
+                cdc_buf_reset(&want);
+                assert_int_equal(cdc_json_write_string(&got, (const char *)in, len, NULL), CDC_OK);
+                reference_escape(&want, in, len);
+                assert_string_equal(got.data, want.data);
+                assert_true(cdc_utf8_valid((const char *)in, len, NULL));
+            }
+            for (unsigned v = 0x80; v < 0x100; v++) { /* a lone byte of 0x80 and above: not UTF-8 */
+                memset(in, 'z', sizeof(in));
+                in[at] = (unsigned char)v;
+                size_t bad = 99;
+                cdc_buf_reset(&got);
+                assert_int_equal(cdc_json_write_string(&got, (const char *)in, len, &bad),
+                                 CDC_ERR_UTF8);
+                assert_int_equal(bad, at);
+                bad = 99;
+                assert_false(cdc_utf8_valid((const char *)in, len, &bad));
+                assert_int_equal(bad, at);
+            }
+            /* a two-byte sequence (U+00E9) starting there, cut at the end when at is last */
+            memset(in, 'q', sizeof(in));
+            in[at] = 0xC3;
+            in[at + 1] = 0xA9;
+            cdc_buf_reset(&got);
+            assert_int_equal(cdc_json_write_string(&got, (const char *)in, len, NULL),
+                             at + 1 < len ? CDC_OK : CDC_ERR_UTF8);
+            assert_int_equal(cdc_utf8_valid((const char *)in, len, NULL), at + 1 < len);
+        }
+    }
+    cdc_buf_deinit(&got);
+    cdc_buf_deinit(&want);
 }
 
 static void
@@ -229,6 +304,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_string_escapes),
+        cmocka_unit_test(test_write_string_every_byte_everywhere),
         cmocka_unit_test(test_write_string_rejects_invalid_utf8),
         cmocka_unit_test(test_write_double_shortest),
         cmocka_unit_test(test_format_double_round_trips),
