@@ -9,23 +9,51 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Two lowercase hex digits for each byte value, and each character's hex digit value (-1 for
+ * anything but 0-9 and a-f): positions are written for every event and checked again when it is
+ * encoded, so neither goes through printf or a digit at a time. */
+static const char hex2[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+                           "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+                           "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+                           "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+                           "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+                           "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+                           "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+                           "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+/* Writes ':' and v as 2 * nbytes hex digits; returns the end. */
+static char *
+put_hex(char *o, uint64_t v, int nbytes)
+{
+    *o++ = ':';
+    for (int i = nbytes - 1; i >= 0; i--) {
+        memcpy(o, hex2 + 2 * ((v >> (8 * i)) & 0xff), 2);
+        o += 2;
+    }
+    return o;
+}
+
 void
 cdc_pos_format(char out[CDC_POS_STRLEN], const cdc_pos_t *p)
 {
-    /* "v1:%08x:%016llx:%016llx:%1x:%08x" without printf: written for every event */
-    static const char hex[] = "0123456789abcdef";
-    const uint64_t fields[] = {p->epoch, p->major, p->minor, (unsigned)p->phase & 0xf, p->idx};
-    static const int widths[] = {8, 16, 16, 1, 8};
+    /* "v1:%08x:%016llx:%016llx:%1x:%08x" */
     char *o = out;
     *o++ = 'v';
     *o++ = '1';
-    for (int f = 0; f < 5; f++) {
-        *o++ = ':';
-        for (int i = widths[f] - 1; i >= 0; i--)
-            *o++ = hex[(fields[f] >> (4 * i)) & 15];
-    }
+    o = put_hex(o, p->epoch, 4);
+    o = put_hex(o, p->major, 8);
+    o = put_hex(o, p->minor, 8);
+    *o++ = ':';
+    *o++ = hex2[2 * ((unsigned)p->phase & 0xf) + 1];
+    o = put_hex(o, p->idx, 4);
     *o = '\0';
 }
+
+static const signed char hexval[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, /* value + 1: 0 is not a digit */
+};
 
 /* Reads exactly width lowercase hex digits. */
 static bool
@@ -33,11 +61,10 @@ hex_field(const char *s, int width, uint64_t *out)
 {
     uint64_t v = 0;
     for (int i = 0; i < width; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
+        int d = hexval[(unsigned char)s[i]];
+        if (!d)
             return false;
-        v = v << 4 | (uint64_t)d;
+        v = v << 4 | (uint64_t)(d - 1);
     }
     *out = v;
     return true;
@@ -48,15 +75,15 @@ cdc_pos_parse(const char *s, cdc_pos_t *out)
 {
     static const int widths[] = {8, 16, 16, 1, 8}; /* epoch, major, minor, phase, idx */
     uint64_t f[5];
-    if (strlen(s) != CDC_POS_STRLEN - 1 || strncmp(s, "v1", 2) != 0)
+    if (s[0] != 'v' || s[1] != '1')
         return false;
     const char *q = s + 2;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 5; i++) { /* a NUL stops it at the first field it is in */
         if (*q != ':' || !hex_field(q + 1, widths[i], &f[i]))
             return false;
         q += 1 + widths[i];
     }
-    if (f[3] > CDC_PHASE_RESNAPSHOT)
+    if (*q || f[3] > CDC_PHASE_RESNAPSHOT)
         return false;
     if (out) {
         out->epoch = (uint32_t)f[0];
