@@ -214,14 +214,25 @@ cdc_json_write_string_lossy(cdc_buf_t *b, const char *p, size_t n)
     write_string(b, p, n, NULL, true);
 }
 
+const char cdc_digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                              "34353637383940414243444546474849505152535455565758596061626364656667"
+                              "6869707172737475767778798081828384858687888990919293949596979899";
+
 /* Decimal digits of v, right-aligned ending at end; returns the first digit. */
 static char *
 utoa(uint64_t v, char *end)
 {
-    do {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        end -= 2;
+        cdc_put2(end, (unsigned)(v % 100));
+        v /= 100;
+    }
+    if (v >= 10) {
+        end -= 2;
+        cdc_put2(end, (unsigned)v);
+    } else {
+        *--end = (char)('0' + v);
+    }
     return end;
 }
 

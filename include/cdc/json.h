@@ -30,6 +30,17 @@ cdc_err_t cdc_json_write_string(cdc_buf_t *b, const char *p, size_t n, size_t *b
 void cdc_json_write_string_lossy(cdc_buf_t *b, const char *p, size_t n);
 /* Integers: a number when |v| <= 2^53, else a quoted decimal string. */
 void cdc_json_write_int(cdc_buf_t *b, int64_t v);
+
+/* "00" "01" ... "99": decimal digits two at a time, for the writers of numbers and times. */
+extern const char cdc_digits2[201];
+
+/* Writes v (0..99) as two digits at o; returns the end. */
+static inline char *
+cdc_put2(char *o, unsigned v)
+{
+    memcpy(o, cdc_digits2 + 2 * v, 2);
+    return o + 2;
+}
 void cdc_json_write_uint(cdc_buf_t *b, uint64_t v);
 /* Shortest text that reads back to the same double (or float when is_float32); NaN and the
  * infinities as the strings "NaN", "Infinity", "-Infinity". */

@@ -458,11 +458,54 @@ test_decode_rejects_garbage(void **state)
     cdc_arena_deinit(&a);
 }
 
+/* Timestamps and dates are written two digits at a time for the usual years and through the
+ * general path for the others: both must spell what printf does (fraction without trailing
+ * zeros, '+' past 9999, astronomical years before 1). */
+static void
+test_timestamp_text(void **state)
+{
+    static const int32_t years[] = {0, 1, 999, 1970, 2026, 9999, 10000, 123456, -1, -44};
+    static const uint32_t usecs[] = {0,      1,      10,     100,    1000, 10000,
+                                     100000, 120000, 123456, 999999, 500};
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    for (size_t y = 0; y < sizeof(years) / sizeof(years[0]); y++) {
+        for (size_t u = 0; u < sizeof(usecs) / sizeof(usecs[0]); u++) {
+            for (int utc = 0; utc < 2; utc++) {
+                cdc_timestamp_t ts = {.date = {.year = years[y], .month = 12, .day = 9},
+                                      .hour = 23,
+                                      .minute = 5,
+                                      .second = 59,
+                                      .usec = usecs[u]};
+                char want[64], frac[16] = "";
+                if (usecs[u]) {
+                    snprintf(frac, sizeof(frac), ".%06u", (unsigned)usecs[u]);
+                    for (size_t n = strlen(frac); frac[n - 1] == '0'; n--)
+                        frac[n - 1] = '\0';
+                }
+                int32_t yr = years[y];
+                snprintf(want, sizeof(want), "%s%04ld-12-09T23:05:59%s%s",
+                         yr < 0      ? "-"
+                         : yr > 9999 ? "+"
+                                     : "",
+                         labs((long)yr), frac, utc ? "Z" : "");
+                cdc_buf_reset(&b);
+                cdc_buf_puts(&b, "x"); /* after other text, as in an event */
+                cdc_timestamp_format(&b, &ts, utc);
+                assert_string_equal(b.data + 1, want);
+                assert_int_equal(b.len, strlen(want) + 1);
+            }
+        }
+    }
+    cdc_buf_deinit(&b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_file),
+        cmocka_unit_test(test_timestamp_text),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_decoded_values),
         cmocka_unit_test(test_encode_errors_name_the_column),

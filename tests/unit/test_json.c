@@ -190,6 +190,19 @@ test_write_integers(void **state)
     cdc_json_write_int(&b, INT64_MIN);
     assert_string_equal(b.data, "9007199254740992 \"9007199254740993\" \"-9007199254740993\" "
                                 "\"18446744073709551615\" \"-9223372036854775808\"");
+    /* every length of number, each side of every power of ten, as printf spells it */
+    for (uint64_t p = 1, i = 0; i < 16; i++, p *= 10) {
+        for (int64_t d = -1; d <= 1; d++) {
+            int64_t v = (int64_t)p + d;
+            char want[64];
+            snprintf(want, sizeof(want), "%lld %lld", (long long)v, -(long long)v);
+            cdc_buf_reset(&b);
+            cdc_json_write_int(&b, v);
+            cdc_buf_putc(&b, ' ');
+            cdc_json_write_int(&b, -v);
+            assert_string_equal(b.data, want);
+        }
+    }
     cdc_buf_deinit(&b);
 }
 
