@@ -5,6 +5,7 @@
 #include "cdc/event.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cdc/json.h"
@@ -44,6 +45,41 @@ put_name(cdc_buf_t *b, const char *name, cdc_errstr_t *es, const char *what)
     return CDC_OK;
 }
 
+/* Column names encoded on this thread, by the address of the name: a row writes the same names
+ * again and again, and copying "\"first_name\"" costs a fraction of checking and escaping it.
+ * An entry is used only when its name is still the same bytes (a table's names can be freed and
+ * their memory reused), so a stale address can cost a miss, never a wrong name. */
+#define NAME_SLOTS   128
+#define NAME_MAX_LEN 62
+static _Thread_local struct {
+    const char *addr;
+    unsigned char raw_len, json_len;
+    char raw[NAME_MAX_LEN + 1];
+    char json[NAME_MAX_LEN + 2]; /* quoted; names that need escapes longer than that are not kept */
+} names[NAME_SLOTS];
+
+static cdc_err_t
+put_column_name(cdc_buf_t *b, const char *name, cdc_errstr_t *es)
+{
+    if (!name)
+        return put_name(b, name, es, "column name");
+    size_t slot = ((uintptr_t)name >> 3) % NAME_SLOTS;
+    if (names[slot].addr == name && !memcmp(names[slot].raw, name, names[slot].raw_len + 1u)) {
+        cdc_buf_append(b, names[slot].json, names[slot].json_len);
+        return CDC_OK;
+    }
+    size_t start = b->len, n = strlen(name);
+    cdc_err_t err = put_name(b, name, es, "column name");
+    if (!err && n <= NAME_MAX_LEN && b->len - start < sizeof(names[slot].json)) {
+        names[slot].addr = name;
+        names[slot].raw_len = (unsigned char)n;
+        memcpy(names[slot].raw, name, n + 1);
+        names[slot].json_len = (unsigned char)(b->len - start);
+        memcpy(names[slot].json, b->data + start, b->len - start);
+    }
+    return err;
+}
+
 static cdc_err_t
 put_str_field(cdc_buf_t *b, const char *key, const char *val, cdc_errstr_t *es)
 {
@@ -72,7 +108,7 @@ put_row(cdc_buf_t *b, const cdc_row_t *row, cdc_errstr_t *es, const char *which)
         const cdc_column_t *c = &row->cols[i];
         if (i)
             cdc_buf_putc(b, ',');
-        cdc_err_t err = put_name(b, c->name, es, "column name");
+        cdc_err_t err = put_column_name(b, c->name, es);
         if (!err) {
             cdc_buf_putc(b, ':');
             err = cdc_value_write_json(b, &c->value, es);

@@ -426,6 +426,27 @@ test_key_encoding(void **state)
     cdc_buf_init(&b);
     assert_int_equal(cdc_event_key_encode(&ev, &b, &es), CDC_OK);
     assert_string_equal(b.data, "{\"tenant\":\"a b\",\"id\":\"9007199254740993\"}");
+    /* names are kept encoded by address: the same address with other bytes (a table's names
+     * freed and the memory reused), a name that needs escapes and one too long to keep */
+    char name[80] = "tenant";
+    key[0].name = name;
+    for (int round = 0; round < 2; round++) {
+        static const char *const spell[] = {"tenant", "ten\"ant", "région", "t"};
+        static const char *const want[] = {"\"tenant\"", "\"ten\\\"ant\"", "\"région\"", "\"t\""};
+        for (size_t i = 0; i < 4; i++) {
+            strcpy(name, spell[i]);
+            cdc_buf_reset(&b);
+            assert_int_equal(cdc_event_key_encode(&ev, &b, &es), CDC_OK);
+            assert_memory_equal(b.data + 1, want[i], strlen(want[i]));
+        }
+    }
+    memset(name, 'n', 79);
+    for (int round = 0; round < 2; round++) {
+        cdc_buf_reset(&b);
+        assert_int_equal(cdc_event_key_encode(&ev, &b, &es), CDC_OK);
+        assert_int_equal(b.len, strlen("{\"\":\"a b\",\"id\":\"9007199254740993\"}") + 79);
+    }
+    key[0].name = "tenant";
     ev.key.present = false; /* a MySQL table without any key */
     cdc_buf_reset(&b);
     assert_int_equal(cdc_event_key_encode(&ev, &b, &es), CDC_OK);
