@@ -90,6 +90,18 @@ all_plain(const unsigned char *p, size_t n)
     return word_plain(w);
 }
 
+size_t
+cdc_ascii_span(const char *p, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t i = 0;
+    while (i + 8 <= n && word_ascii(load8(u + i)))
+        i += 8;
+    while (i < n && u[i] < 0x80)
+        i++;
+    return i;
+}
+
 bool
 cdc_utf8_valid(const char *p, size_t n, size_t *bad_at)
 {

@@ -89,14 +89,10 @@ text_value(const cdc_my_text_t *t, const uint8_t *p, size_t n, cdc_arena_t *a, c
         *out = cdc_value_str(CDC_VAL_STRING, (const char *)p, n);
         return CDC_OK;
     }
-    if (t->ascii) { /* plain ASCII (the common case) needs no conversion */
-        size_t i = 0;
-        while (i < n && p[i] < 0x80)
-            i++;
-        if (i == n) {
-            *out = cdc_value_str(CDC_VAL_STRING, (const char *)p, n);
-            return CDC_OK;
-        }
+    if (t->ascii && cdc_ascii_span((const char *)p, n) == n) {
+        /* plain ASCII (the common case) needs no conversion */
+        *out = cdc_value_str(CDC_VAL_STRING, (const char *)p, n);
+        return CDC_OK;
     }
     size_t cap = n * 4 + 4;
     char *dst = cdc_arena_alloc(a, cap), *o = dst;

@@ -19,6 +19,8 @@
 /* Largest integer magnitude written as a JSON number; larger ones are strings. */
 #define CDC_JSON_MAX_SAFE_INT 9007199254740992ULL /* 2^53 */
 
+/* The length of p[0..n)'s leading run of ASCII bytes (n when it is all ASCII). */
+size_t cdc_ascii_span(const char *p, size_t n);
 /* Returns true when p[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF);
  * otherwise stores the offset of the first bad byte in *bad_at (may be NULL). */
 bool cdc_utf8_valid(const char *p, size_t n, size_t *bad_at);

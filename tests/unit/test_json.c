@@ -79,6 +79,7 @@ test_write_string_every_byte_everywhere(void **state)
                 reference_escape(&want, in, len);
                 assert_string_equal(got.data, want.data);
                 assert_true(cdc_utf8_valid((const char *)in, len, NULL));
+                assert_int_equal(cdc_ascii_span((const char *)in, len), len);
             }
             for (unsigned v = 0x80; v < 0x100; v++) { /* a lone byte of 0x80 and above: not UTF-8 */
                 memset(in, 'z', sizeof(in));
@@ -91,6 +92,7 @@ test_write_string_every_byte_everywhere(void **state)
                 bad = 99;
                 assert_false(cdc_utf8_valid((const char *)in, len, &bad));
                 assert_int_equal(bad, at);
+                assert_int_equal(cdc_ascii_span((const char *)in, len), at);
             }
             /* a two-byte sequence (U+00E9) starting there, cut at the end when at is last */
             memset(in, 'q', sizeof(in));
