@@ -5,6 +5,7 @@
  */
 #include "cdc/json.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -326,9 +327,15 @@ js_style(const char *sci, char *out)
 size_t
 cdc_format_double(char *out, double v, bool is_float32)
 {
+    /* The shortest digits that read back as v. Rounding v to DBL_DIG (FLT_DIG) digits lands
+     * exactly on a shorter string's digits whenever a shorter one reads back (v lies within half
+     * an ulp of it, far inside half a step at that many digits), and js_style drops the zeros: so
+     * the search starts there, one snprintf+strtod for most values, at most three, instead of up
+     * to 17 from one digit. A subnormal has fewer bits than that: its search starts at one. */
     int maxp = is_float32 ? 9 : 17;
+    bool normal = is_float32 ? fabsf((float)v) >= FLT_MIN : fabs(v) >= DBL_MIN;
     char sci[40];
-    for (int prec = 1; prec <= maxp; prec++) {
+    for (int prec = !normal ? 1 : is_float32 ? FLT_DIG : DBL_DIG; prec <= maxp; prec++) {
         snprintf(sci, sizeof(sci), "%.*e", prec - 1, v);
         if (is_float32 ? strtof(sci, NULL) == (float)v : strtod(sci, NULL) == v)
             break;

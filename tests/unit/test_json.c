@@ -176,6 +176,55 @@ test_format_double_round_trips(void **state)
     }
 }
 
+/* The significant digits of a number's text (no sign, point, exponent, leading or trailing zeros).
+ */
+static void
+sig_digits(const char *t, char *out)
+{
+    size_t n = 0;
+    for (; *t && *t != 'e'; t++)
+        if (*t >= '0' && *t <= '9' && (n || *t != '0'))
+            out[n++] = *t;
+    while (n > 1 && out[n - 1] == '0')
+        n--;
+    out[n] = '\0';
+}
+
+/* The search for the shortest digits starts at DBL_DIG (FLT_DIG): it must find what the search
+ * from one digit up finds, the same digits, for typed decimals and any bit pattern. */
+static void
+test_format_double_is_shortest(void **state)
+{
+    srand(7);
+    for (int i = 0; i < 200000; i++) {
+        double v;
+        if (i % 4 == 0) {
+            v = (double)(rand() % 100000) / (double)(1 + rand() % 1000);
+        } else if (i % 4 == 1) {
+            v = (double)(rand() % 10000) * pow(10, rand() % 40 - 20);
+        } else {
+            uint64_t bits = (uint64_t)rand() << 42 ^ (uint64_t)rand() << 21 ^ (uint64_t)rand();
+            memcpy(&v, &bits, sizeof(v));
+        }
+        for (int f32 = 0; f32 < 2; f32++) {
+            double x = f32 ? (double)(float)v : v;
+            if (!isfinite(x) || x == 0)
+                continue;
+            char got[40], sci[40], a[40], b[40];
+            cdc_format_double(got, x, f32);
+            for (int k = 1; k <= (f32 ? 9 : 17); k++) {
+                snprintf(sci, sizeof(sci), "%.*e", k - 1, x);
+                if (f32 ? strtof(sci, NULL) == (float)x : strtod(sci, NULL) == x)
+                    break;
+            }
+            sig_digits(got, a);
+            sig_digits(sci, b);
+            assert_string_equal(a, b);
+            assert_true(f32 ? strtof(got, NULL) == (float)x : strtod(got, NULL) == x);
+        }
+    }
+}
+
 static void
 test_write_integers(void **state)
 {
@@ -323,6 +372,7 @@ main(void)
         cmocka_unit_test(test_write_string_rejects_invalid_utf8),
         cmocka_unit_test(test_write_double_shortest),
         cmocka_unit_test(test_format_double_round_trips),
+        cmocka_unit_test(test_format_double_is_shortest),
         cmocka_unit_test(test_write_integers),
         cmocka_unit_test(test_base64_round_trip),
         cmocka_unit_test(test_reader_valid_and_invalid),
