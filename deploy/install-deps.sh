@@ -6,6 +6,7 @@ packages=(
     libpq-dev libmariadb-dev librdkafka-dev libyaml-dev libjansson-dev libcmocka-dev
     libmicrohttpd-dev libcurl4-openssl-dev # the admin API: server, and the client of --api
     libphonenumber-dev libprotobuf-dev libicu-dev libidn2-dev libssl-dev iso-codes # transforms
+    libdouble-conversion-dev # shortest doubles in events
     postgresql-15 postgresql-client-15 mariadb-server mariadb-client curl openssl
     python3 python3-venv # test tools: reading topics (two_way.sh), the API fuzzer (api_fuzz.sh)
     openjdk-17-jre-headless maven # the real Kafka broker of the tests (tests/harness/kafka.sh)
