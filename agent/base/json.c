@@ -250,6 +250,16 @@ utoa(uint64_t v, char *end)
     return end;
 }
 
+char *
+cdc_put_uint(char *o, uint64_t v, int width)
+{
+    char tmp[24], *end = tmp + sizeof(tmp), *p = utoa(v, end);
+    for (int pad = width - (int)(end - p); pad > 0; pad--)
+        *o++ = '0';
+    memcpy(o, p, (size_t)(end - p));
+    return o + (end - p);
+}
+
 static void
 write_magnitude(cdc_buf_t *b, bool negative, uint64_t mag)
 {

@@ -178,49 +178,50 @@ decimal_value(const uint8_t *p, size_t n, unsigned precision, unsigned scale, cd
     if (negative)
         for (size_t i = 0; i < n; i++)
             buf[i] = (uint8_t)~buf[i];
+    /* each group holds fewer digits than its bytes could: more is a corrupt value, and would
+     * write past the text's precision + 3 bytes */
+    static const uint32_t pow10[10] = {1,      10,      100,      1000,      10000,
+                                       100000, 1000000, 10000000, 100000000, 1000000000};
+    const uint8_t *grp = buf;
+    bool bad = intg0x && be(grp, dig2bytes[intg0x]) >= pow10[intg0x];
+    grp += dig2bytes[intg0x];
+    for (unsigned i = 0; i < intg0 + frac0; i++, grp += 4)
+        bad = bad || be(grp, 4) >= pow10[9];
+    bad = bad || (frac0x && be(grp, dig2bytes[frac0x]) >= pow10[frac0x]);
+    if (bad)
+        return cdc_errstr_set(es, CDC_ERR_PARSE, "DECIMAL(%u,%u) value with a group out of range",
+                              precision, scale);
     char *s = cdc_arena_alloc(a, precision + 3), *o = s;
     if (negative)
         *o++ = '-';
     const uint8_t *q = buf;
     bool leading = true;
-    /* integer part */
-    char digits[16];
+    /* integer part (digits written without printf: a DECIMAL column is read for every row) */
     if (intg0x) {
         uint64_t v = be(q, dig2bytes[intg0x]);
         q += dig2bytes[intg0x];
         if (v) {
-            o += sprintf(o, "%llu", (unsigned long long)v);
+            o = cdc_put_uint(o, v, 0);
             leading = false;
         }
     }
     for (unsigned g = 0; g < intg0; g++, q += 4) {
         uint64_t v = be(q, 4);
-        if (leading) {
-            if (v) {
-                o += sprintf(o, "%llu", (unsigned long long)v);
-                leading = false;
-            }
-        } else {
-            snprintf(digits, sizeof(digits), "%09llu", (unsigned long long)v);
-            memcpy(o, digits, 9);
-            o += 9;
+        if (!leading) {
+            o = cdc_put_uint(o, v, 9);
+        } else if (v) {
+            o = cdc_put_uint(o, v, 0);
+            leading = false;
         }
     }
     if (leading)
         *o++ = '0';
     if (scale) {
         *o++ = '.';
-        for (unsigned g = 0; g < frac0; g++, q += 4) {
-            snprintf(digits, sizeof(digits), "%09llu", (unsigned long long)be(q, 4));
-            memcpy(o, digits, 9);
-            o += 9;
-        }
-        if (frac0x) {
-            snprintf(digits, sizeof(digits), "%0*llu", (int)frac0x,
-                     (unsigned long long)be(q, dig2bytes[frac0x]));
-            memcpy(o, digits, frac0x);
-            o += frac0x;
-        }
+        for (unsigned g = 0; g < frac0; g++, q += 4)
+            o = cdc_put_uint(o, be(q, 4), 9);
+        if (frac0x)
+            o = cdc_put_uint(o, be(q, dig2bytes[frac0x]), (int)frac0x);
     }
     *out = cdc_value_str(CDC_VAL_DECIMAL, s, (size_t)(o - s));
     return CDC_OK;

@@ -36,6 +36,9 @@ void cdc_json_write_int(cdc_buf_t *b, int64_t v);
 /* "00" "01" ... "99": decimal digits two at a time, for the writers of numbers and times. */
 extern const char cdc_digits2[201];
 
+/* Writes v in decimal at o, zero-padded to at least width digits (no NUL); returns the end. */
+char *cdc_put_uint(char *o, uint64_t v, int width);
+
 /* Writes v (0..99) as two digits at o; returns the end. */
 static inline char *
 cdc_put2(char *o, unsigned v)

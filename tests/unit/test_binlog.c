@@ -315,11 +315,57 @@ test_truncated_rows(void **state)
     cdc_binlog_table_free(&t);
 }
 
+/* DECIMAL's packed groups are written without printf: every digit of a group, its zeros, and a
+ * group holding more than its digits (a corrupt value) refused instead of written past the text. */
+static void
+check_decimal(unsigned precision, unsigned scale, const uint8_t *bytes, size_t n, const char *want)
+{
+    cdc_binlog_col_t col = {.type = CDC_MT_NEWDECIMAL, .meta = (uint16_t)(precision << 8 | scale)};
+    cdc_binlog_cell_t cell = {.present = true, .v = {bytes, n}};
+    cdc_my_text_t text;
+    cdc_errstr_t es = {{0}};
+    assert_int_equal(cdc_my_text_for("binary", &text, &es), CDC_OK);
+    cdc_arena_t a;
+    cdc_arena_init(&a);
+    cdc_value_t v;
+    bool zero = false;
+    cdc_err_t err = cdc_my_value(&col, &text, false, &cell, &a, &v, &zero, &es);
+    if (!want) {
+        assert_int_equal(err, CDC_ERR_PARSE);
+    } else {
+        assert_int_equal(err, CDC_OK);
+        assert_int_equal(v.s.n, strlen(want));
+        assert_memory_equal(v.s.p, want, v.s.n);
+    }
+    cdc_arena_deinit(&a);
+    cdc_my_text_close(&text);
+}
+
+static void
+test_decimal_groups(void **state)
+{
+    const uint8_t max9[] = {0x80, 0x3B, 0x9A, 0xC9, 0xFF}; /* DECIMAL(10,0): 0 | 999999999 */
+    check_decimal(10, 0, max9, sizeof(max9), "999999999");
+    const uint8_t over9[] = {0x80, 0x3B, 0x9A, 0xCA, 0x00}; /* 1000000000 in a 9-digit group */
+    check_decimal(10, 0, over9, sizeof(over9), NULL);
+    const uint8_t zeros[] = {0x81, 0x00, 0x00, 0x00, 0x07, 0x05}; /* DECIMAL(12,2) */
+    check_decimal(12, 2, zeros, sizeof(zeros), "1000000007.05");
+    const uint8_t neg[] = {0x81 ^ 0xFF, 0xFF, 0xFF, 0xFF, 0x07 ^ 0xFF, 0x05 ^ 0xFF};
+    check_decimal(12, 2, neg, sizeof(neg), "-1000000007.05");
+    const uint8_t frac_over[] = {0x81, 0x00, 0x00, 0x00, 0x07, 0x64}; /* .100 in two digits */
+    check_decimal(12, 2, frac_over, sizeof(frac_over), NULL);
+    const uint8_t lead_over[] = {0x8A, 0x00, 0x00, 0x00, 0x07, 0x05}; /* 10 in a 1-digit group */
+    check_decimal(12, 2, lead_over, sizeof(lead_over), NULL);
+    const uint8_t small[] = {0x80, 0x00, 0x00, 0x00, 0x00, 0x00}; /* 0.00 */
+    check_decimal(12, 2, small, sizeof(small), "0.00");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode),
+        cmocka_unit_test(test_decimal_groups),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_truncated_rows),
     };
