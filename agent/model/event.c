@@ -47,37 +47,50 @@ put_name(cdc_buf_t *b, const char *name, cdc_errstr_t *es, const char *what)
 
 /* Column names encoded on this thread, by the address of the name: a row writes the same names
  * again and again, and copying "\"first_name\"" costs a fraction of checking and escaping it.
- * An entry is used only when its name is still the same bytes (a table's names can be freed and
- * their memory reused), so a stale address can cost a miss, never a wrong name. */
-#define NAME_SLOTS   128
+ * Only names that need no escaping are kept (the text is the name in quotes), and an entry is
+ * used only while its name is still the same bytes (a table's names can be freed and their
+ * memory reused), so a stale address can cost a miss, never a wrong name. Open addressing: an
+ * address hashes to a slot and may sit in the next NAME_PROBE ones. */
+#define NAME_BITS    8
+#define NAME_SLOTS   (1u << NAME_BITS)
+#define NAME_PROBE   4
 #define NAME_MAX_LEN 62
 static _Thread_local struct {
     const char *addr;
-    unsigned char raw_len, json_len;
-    char raw[NAME_MAX_LEN + 1];
-    char json[NAME_MAX_LEN + 2]; /* quoted; names that need escapes longer than that are not kept */
+    unsigned char len;
+    char json[NAME_MAX_LEN + 2]; /* "name" */
 } names[NAME_SLOTS];
+static _Thread_local unsigned names_evict;
 
 static cdc_err_t
 put_column_name(cdc_buf_t *b, const char *name, cdc_errstr_t *es)
 {
     if (!name)
         return put_name(b, name, es, "column name");
-    size_t slot = ((uintptr_t)name >> 3) % NAME_SLOTS;
-    if (names[slot].addr == name && !memcmp(names[slot].raw, name, names[slot].raw_len + 1u)) {
-        cdc_buf_append(b, names[slot].json, names[slot].json_len);
-        return CDC_OK;
+    /* names sit a few bytes apart in a table's memory: mix every address bit into the slot */
+    size_t home = (size_t)(((uint64_t)(uintptr_t)name * 0x9E3779B97F4A7C15ULL) >> (64 - NAME_BITS));
+    for (size_t k = 0; k < NAME_PROBE; k++) {
+        size_t slot = (home + k) % NAME_SLOTS;
+        if (names[slot].addr == name && !memcmp(names[slot].json + 1, name, names[slot].len) &&
+            !name[names[slot].len]) {
+            cdc_buf_append(b, names[slot].json, names[slot].len + 2u);
+            return CDC_OK;
+        }
     }
     size_t start = b->len, n = strlen(name);
     cdc_err_t err = put_name(b, name, es, "column name");
-    if (!err && n <= NAME_MAX_LEN && b->len - start < sizeof(names[slot].json)) {
-        names[slot].addr = name;
-        names[slot].raw_len = (unsigned char)n;
-        memcpy(names[slot].raw, name, n + 1);
-        names[slot].json_len = (unsigned char)(b->len - start);
-        memcpy(names[slot].json, b->data + start, b->len - start);
-    }
-    return err;
+    if (err || n > NAME_MAX_LEN || b->len - start != n + 2)
+        return err; /* escaped, or too long to keep */
+    size_t slot = (home + names_evict++ % NAME_PROBE) % NAME_SLOTS;
+    for (size_t k = 0; k < NAME_PROBE; k++)
+        if (!names[(home + k) % NAME_SLOTS].addr) {
+            slot = (home + k) % NAME_SLOTS;
+            break;
+        }
+    names[slot].addr = name;
+    names[slot].len = (unsigned char)n;
+    memcpy(names[slot].json, b->data + start, n + 2);
+    return CDC_OK;
 }
 
 static cdc_err_t
