@@ -64,11 +64,11 @@ reference_escape(cdc_buf_t *b, const unsigned char *p, size_t n)
 static void
 test_write_string_every_byte_everywhere(void **state)
 {
-    unsigned char in[40];
+    unsigned char in[48];
     cdc_buf_t got, want;
     cdc_buf_init(&got);
     cdc_buf_init(&want);
-    for (size_t len = 1; len <= 20; len++) {
+    for (size_t len = 1; len <= 40; len++) { /* across 8- and 16-byte blocks */
         for (size_t at = 0; at < len; at++) {
             for (unsigned v = 0; v < 0x80; v++) {
                 memset(in, 'a' + (int)(len % 26), sizeof(in));
