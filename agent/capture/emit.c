@@ -37,8 +37,9 @@ cdc_source_emit(const cdc_source_cb_t *cb, void *ctx, cdc_emitter_t *e, bool may
                 const cdc_event_t *ev)
 {
     if (may_skip) {
-        cdc_pos_t p;
-        cdc_pos_parse(ev->source.pos, &p);
+        cdc_pos_t p = ev->source.pos_v;
+        if (!ev->source.has_pos_v)
+            cdc_pos_parse(ev->source.pos, &p);
         if (p.epoch == e->resume->pos.epoch && cdc_pos_cmp(&p, &e->resume->pos) <= 0)
             return CDC_OK; /* published before the restart */
     }

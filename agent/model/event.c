@@ -202,7 +202,7 @@ put_source(cdc_buf_t *b, const cdc_event_source_t *s, cdc_errstr_t *es)
     if (!conn)
         return cdc_errstr_set(es, CDC_ERR_INVAL, "source.connector: unknown kind %d",
                               (int)s->connector);
-    if (!s->pos || !cdc_pos_valid(s->pos))
+    if (!s->pos || (!s->has_pos_v && !cdc_pos_valid(s->pos)))
         return cdc_errstr_set(es, CDC_ERR_INVAL, "source.pos: not a v1 position");
     cdc_err_t err = put_source_prefix(b, s, conn, es);
     if (err)

@@ -5,8 +5,6 @@
  */
 #include "cdc/position.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 /* Two lowercase hex digits for each byte value, and each character's hex digit value (-1 for
@@ -130,10 +128,27 @@ cdc_pos_epoch_next(uint32_t prev)
     return prev == UINT32_MAX ? 1 : prev + 1;
 }
 
+/* Writes v as uppercase hex without leading zeros; returns the end. */
+static char *
+put_hex_upper(char *o, uint32_t v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int shift = 28;
+    while (shift > 0 && !(v >> shift))
+        shift -= 4;
+    for (; shift >= 0; shift -= 4)
+        *o++ = hex[(v >> shift) & 15];
+    return o;
+}
+
 void
 cdc_lsn_format(char out[CDC_LSN_STRLEN], uint64_t lsn)
 {
-    snprintf(out, CDC_LSN_STRLEN, "%" PRIX32 "/%" PRIX32, (uint32_t)(lsn >> 32), (uint32_t)lsn);
+    /* "%X/%X" without printf: every PostgreSQL event carries its LSN */
+    char *o = put_hex_upper(out, (uint32_t)(lsn >> 32));
+    *o++ = '/';
+    o = put_hex_upper(o, (uint32_t)lsn);
+    *o = '\0';
 }
 
 bool

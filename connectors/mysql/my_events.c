@@ -61,6 +61,8 @@ event_init(cdc_source_t *s, my_table_t *tb, const cdc_binlog_event_t *bev, cdc_o
                                       .table = tb->name,
                                       .ts_ms = s->txn.ts_ms,
                                       .pos = s->txn.pos,
+                                      .has_pos_v = true,
+                                      .pos_v = pos,
                                       .file = s->file,
                                       .offset = bev->log_pos ? bev->log_pos - bev->size : 0,
                                       .server_id = bev->server_id,

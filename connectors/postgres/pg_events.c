@@ -76,6 +76,8 @@ event_init(pg_builder_t *b, pg_txn_t *txn, const pg_relmeta_t *meta, cdc_op_t op
                                       .table = meta->rel->relname,
                                       .ts_ms = txn->ts_ms,
                                       .pos = txn->pos,
+                                      .has_pos_v = true,
+                                      .pos_v = pos,
                                       .lsn = txn->final_lsn,
                                       .txid = txn->xid};
     ev->source.snapshot = snapshot;

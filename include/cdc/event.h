@@ -12,6 +12,7 @@
 
 #include "cdc/buf.h"
 #include "cdc/err.h"
+#include "cdc/position.h"
 #include "cdc/value.h"
 
 #define CDC_EVENT_VERSION 1
@@ -47,6 +48,10 @@ typedef struct {
     int64_t ts_ms;
     bool snapshot;
     const char *pos; /* cdc-pos string (position.h) */
+    /* The same position parsed, when the source formatted pos from it (has_pos_v): the emitter
+     * and the encoder use it instead of parsing the text again for every event. */
+    bool has_pos_v;
+    cdc_pos_t pos_v;
     /* PostgreSQL native position */
     uint64_t lsn;
     uint64_t txid;

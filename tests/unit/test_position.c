@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -108,6 +109,14 @@ test_lsn_text(void **state)
     assert_string_equal(s, "0/16B3748");
     cdc_lsn_format(s, 0xFFFFFFFFFFFFFFFFULL);
     assert_string_equal(s, "FFFFFFFF/FFFFFFFF");
+    for (int i = 0; i < 64; i++) { /* every length of either half, as printf spells it */
+        uint64_t lsn = (1ULL << i) | (i ? 1ULL << (i - 1) : 0), hi = lsn >> 32,
+                 lo = lsn & 0xFFFFFFFF;
+        char want[CDC_LSN_STRLEN];
+        snprintf(want, sizeof(want), "%X/%X", (unsigned)hi, (unsigned)lo);
+        cdc_lsn_format(s, lsn);
+        assert_string_equal(s, want);
+    }
     assert_true(cdc_lsn_parse("0/16B3748", &v));
     assert_int_equal(v, 0x16B3748);
     assert_true(cdc_lsn_parse("A/0", &v));
