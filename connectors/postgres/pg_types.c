@@ -5,7 +5,6 @@
  */
 #include "pg_types.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,14 +268,10 @@ conv_timestamp(const char *p, size_t n, bool tz, cdc_value_t *out, cdc_errstr_t 
     cdc_time_t t;
     out->type = tz ? CDC_VAL_TIMESTAMPTZ : CDC_VAL_TIMESTAMP;
     memset(ts, 0, sizeof(*ts));
-    if (conv_date(p, n, out, es) == CDC_OK && out->date.infinity) {
-        int8_t inf = out->date.infinity;
-        out->type = tz ? CDC_VAL_TIMESTAMPTZ : CDC_VAL_TIMESTAMP;
-        memset(ts, 0, sizeof(*ts));
-        ts->date.infinity = inf;
+    if ((n == 8 && !memcmp(p, "infinity", 8)) || (n == 9 && !memcmp(p, "-infinity", 9))) {
+        ts->date.infinity = p[0] == '-' ? -1 : 1;
         return CDC_OK;
     }
-    out->type = tz ? CDC_VAL_TIMESTAMPTZ : CDC_VAL_TIMESTAMP;
     int32_t off = 0;
     if (!parse_date_part(&q, end, &ts->date) || !lit(&q, end, " ") ||
         !parse_time_part(&q, end, &t) || (tz && !zone(&q, end, &off)) ||
@@ -339,22 +334,34 @@ conv_number(uint32_t oid, const char *p, size_t n, cdc_value_t *out, cdc_errstr_
     char tmp[64], *end;
     if (n == 0 || n >= sizeof(tmp))
         return bad(es, cdc_pg_canonical_name(oid), p, n);
+    if (oid != CDC_PG_FLOAT4 && oid != CDC_PG_FLOAT8) {
+        /* integers as PostgreSQL writes them ([-]digits), without a copy and strtoll: a key and
+         * most columns of a row are integers */
+        bool neg = p[0] == '-' && oid != CDC_PG_OID;
+        uint64_t v = 0, lim = oid == CDC_PG_OID ? UINT64_MAX : (uint64_t)INT64_MAX + neg;
+        size_t i = neg;
+        if (i == n)
+            return bad(es, cdc_pg_canonical_name(oid), p, n);
+        for (; i < n; i++) {
+            unsigned d = (unsigned)(p[i] - '0');
+            if (d > 9 || v > (lim - d) / 10)
+                return bad(es, cdc_pg_canonical_name(oid), p, n);
+            v = v * 10 + d;
+        }
+        if (oid == CDC_PG_OID) {
+            out->type = CDC_VAL_UINT;
+            out->u = v;
+        } else {
+            out->type = CDC_VAL_INT;
+            out->i = neg && v ? -(int64_t)(v - 1) - 1 : (int64_t)v;
+        }
+        return CDC_OK;
+    }
     memcpy(tmp, p, n);
     tmp[n] = '\0';
-    errno = 0;
-    if (oid == CDC_PG_FLOAT4 || oid == CDC_PG_FLOAT8) {
-        out->type = oid == CDC_PG_FLOAT4 ? CDC_VAL_FLOAT32 : CDC_VAL_FLOAT64;
-        out->f = oid == CDC_PG_FLOAT4 ? (double)strtof(tmp, &end) : strtod(tmp, &end);
-        return *end ? bad(es, "float", p, n) : CDC_OK;
-    }
-    if (oid == CDC_PG_OID) {
-        out->type = CDC_VAL_UINT;
-        out->u = strtoull(tmp, &end, 10);
-    } else {
-        out->type = CDC_VAL_INT;
-        out->i = strtoll(tmp, &end, 10);
-    }
-    return *end || errno ? bad(es, cdc_pg_canonical_name(oid), p, n) : CDC_OK;
+    out->type = oid == CDC_PG_FLOAT4 ? CDC_VAL_FLOAT32 : CDC_VAL_FLOAT64;
+    out->f = oid == CDC_PG_FLOAT4 ? (double)strtof(tmp, &end) : strtod(tmp, &end);
+    return *end ? bad(es, "float", p, n) : CDC_OK;
 }
 
 static cdc_err_t conv_array(const cdc_pg_type_t *t, const char *p, size_t n, cdc_arena_t *a,

@@ -68,6 +68,15 @@ test_numbers(void **state)
     expect(CDC_PG_BOOL, "f", "false");
     refuse(CDC_PG_INT4, "12x");
     refuse(CDC_PG_INT8, "99999999999999999999");
+    expect(CDC_PG_INT8, "9223372036854775807", "\"9223372036854775807\"");
+    expect(CDC_PG_INT8, "-0", "0");
+    expect(CDC_PG_INT4, "-7", "-7");
+    refuse(CDC_PG_INT8, "9223372036854775808");
+    refuse(CDC_PG_INT8, "-9223372036854775809");
+    refuse(CDC_PG_INT8, "-");
+    refuse(CDC_PG_INT8, "18446744073709551616");
+    refuse(CDC_PG_OID, "-1");
+    refuse(CDC_PG_INT4, "");
     refuse(CDC_PG_NUMERIC, "1e5");
     refuse(CDC_PG_BOOL, "yes");
 }
