@@ -10,6 +10,10 @@
 # idle and under 50 calls/s of a client that keeps its connection (BENCH_ONLY=api runs only that).
 # Each workload runs BENCH_REPS times (default 3), alternating the two clients; medians are printed.
 # BENCH_SHAPE (narrow, contacts, wide: tests/bench/shapes.sh) picks the rows of the bench table.
+# BENCH_ONLY=bulk runs only the bulk workload. BENCH_PERF=DIR profiles cdc-agent's runs (perf
+# record -e cpu-clock, DIR/agent.N.data), BENCH_CALLGRIND=DIR counts their instructions (valgrind,
+# DIR/agent.N.out; N counts every start, the even ones are the measured runs); their CPU and RSS
+# figures are then the profiler's.
 #   tests/bench/pg_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -96,7 +100,11 @@ wait_active() {
 agent_catch_up() {
     local end=$1 t0 ta pid done_ cpu rss
     t0=$(now)
-    "$build/cdc-agent" run -c "$work/agent.yaml" >>"$work/agent.log" 2>&1 &
+    local prof=()
+    prof_n=$((${prof_n:-0} + 1))
+    [ -z "${BENCH_PERF:-}" ] || prof=(perf record -q -e cpu-clock -F 4999 -g -o "$BENCH_PERF/agent.$prof_n.data" --)
+    [ -z "${BENCH_CALLGRIND:-}" ] || prof=(valgrind -q --tool=callgrind "--callgrind-out-file=$BENCH_CALLGRIND/agent.$prof_n.out" --)
+    "${prof[@]}" "$build/cdc-agent" run -c "$work/agent.yaml" >>"$work/agent.log" 2>&1 &
     pid=$!
     ta=$(wait_active agent)
     # one server-side loop instead of a psql process per poll: on two cores, forking a client and
@@ -263,6 +271,7 @@ if [ "${BENCH_ONLY:-}" = transforms ]; then
     exit 0
 fi
 measure "bulk (1 x 200k rows)" 200000 w1 bulk
+[ "${BENCH_ONLY:-}" != bulk ] || exit 0
 # the Kafka ceiling on the same broker: the bulk workload's records sent again from memory
 read -r krate kcpu < <(kafka_ceiling "cdc.w1r$REPS.public.bench" ceil.pg)
 printf "%-21s rows=%-7s cdc-bench-produce (the bulk records again, first send to last commit)=%7s rows/s cpu=%ss | cdc-agent bulk (from replication start) to it: ratio=%s\n" \

@@ -5,11 +5,25 @@
 export PGPASSWORD=$CDC_TEST_PG_PASSWORD
 pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
 
-# Drops slot SLOT, publication SLOT and the listed tables, left by an earlier run.
+# Drops slot SLOT, publication SLOT and the listed tables, left by an earlier run. A walsender of
+# an agent that just stopped can hold the slot for a moment: wait for it (5 s), then end it.
 pg_reset() { # slot table...
     local slot=$1
     shift
-    pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$slot'" \
+    pg -c "DO \$\$ BEGIN
+             FOR i IN 1..100 LOOP
+               EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_replication_slots
+                                     WHERE slot_name = '$slot' AND active);
+               PERFORM pg_sleep(0.05);
+             END LOOP;
+             PERFORM pg_terminate_backend(active_pid) FROM pg_replication_slots
+               WHERE slot_name = '$slot' AND active;
+             FOR i IN 1..100 LOOP
+               EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_replication_slots
+                                     WHERE slot_name = '$slot' AND active);
+               PERFORM pg_sleep(0.05);
+             END LOOP; END \$\$" \
+       -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$slot'" \
        -c "DROP PUBLICATION IF EXISTS $slot" -c "DROP TABLE IF EXISTS $(echo "$@" | tr ' ' ',')" >/dev/null
 }
 
