@@ -63,8 +63,8 @@ shape_my_ddl() { # table
 
 shape_pg_select() { # from to
     case $SHAPE in
-    narrow) echo "SELECT g, 'name ' || g, 'user' || g || '@example.com', g * 1.5, now()
-                  FROM generate_series($1, $2) g" ;;
+    narrow) echo "SELECT g, 'name ' || g, 'user' || g || '@example.com', g * 1.5,
+                  timestamptz '2026-11-25 12:00:00+00' + g * interval '1 s' FROM generate_series($1, $2) g" ;;
     contacts) echo "SELECT g, 'First' || g % 997, 'Lastname ' || g, 'first.last' || g || '@example.com',
                     '+49 30 ' || (1000000 + g), 'Company ' || g % 5000 || ' GmbH',
                     timestamp '2026-11-25 12:00:00' + g * interval '1.000123 s',
@@ -86,4 +86,29 @@ shape_my_select() { # from to
     wide) echo "SELECT seq, REPEAT(MD5(seq), 64), $(wide_cols | awk '{printf "%s%s", (NR > 1 ? ", " : ""), $5}')
                 FROM seq_$1_to_$2" ;;
     esac
+}
+
+shape_lww_column() { # a timestamp column, for the sinks' conflict check
+    case $SHAPE in narrow) echo created ;; contacts) echo updated_at ;; wide) echo ts1 ;; esac
+}
+
+# A PostgreSQL expression (over a row of a table of the shape) that writes the row as a SQL
+# VALUES tuple both databases read: timestamps without a zone, everything quoted.
+shape_pg_tuple() {
+    local c cols=()
+    for c in $(shape_columns | tr -d ','); do
+        if [ "$SHAPE" = narrow ] && [ "$c" = created ]; then
+            cols+=("quote_nullable(to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'))")
+        else
+            cols+=("quote_nullable($c::text)")
+        fi
+    done
+    local IFS=,
+    echo "'(' || concat_ws(',', ${cols[*]}) || ')'"
+}
+
+# "c = EXCLUDED.c, ..." (PostgreSQL) or "c = VALUES(c), ..." (MariaDB) for every non-key column.
+shape_set() { # pg | my
+    shape_columns | tr -d ' ' | tr ',' '\n' | tail -n +2 |
+        awk -v my="$([ "$1" = my ] && echo 1)" '{printf "%s%s = %s", (NR > 1 ? ", " : ""), $1, (my ? "VALUES(" $1 ")" : "EXCLUDED." $1)}'
 }

@@ -6,11 +6,16 @@
 # a mock cluster in its own process) into an empty table. Prints rows/s, the ratio, the agent's
 # CPU seconds and peak RSS. Each side runs BENCH_REPS times (default 3), alternating; medians.
 #   tests/bench/sink_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
+# BENCH_SHAPE (narrow, contacts, wide: tests/bench/shapes.sh) picks the rows.
 # BENCH_PARTS (default "pg my lat") picks the parts: PostgreSQL target, MariaDB target, latency;
+# pgcopy: the PostgreSQL target against COPY into a temporary table then one INSERT ... SELECT
+# ... ON CONFLICT a batch (the limit of a bulk loader);
 # pglww and mylww: the same targets with the route's conflict check on (conflict: lww, as in
 # two-way sync), to set its cost against the plain sink of the same run, into an empty table (new
 # rows: one lookup per statement); pglwwx and mylwwx: the same onto the rows already there (every
 # row locked and compared, as for updates).
+# BENCH_SINK_AGENT and BENCH_SINK_KAFKA add keys to the sink's agent and kafka sections (e.g.
+# BENCH_SINK_AGENT="memory_mb: 64", BENCH_SINK_KAFKA="properties: {fetch.max.bytes: '1048576'}").
 # A 1M-change backlog (the sink's peak RSS while it drains it): BENCH_ROWS=1000000 BENCH_REPS=1
 # BENCH_PARTITIONS=40 BENCH_PARTS=my (the mock keeps about 5 MB per partition: 40 partitions hold
 # the whole backlog; the run waits until the topic holds every row before the sink starts).
@@ -43,24 +48,29 @@ my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$M
 now() { date +%s.%N; }
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-pg -c "CREATE TABLE src (id int PRIMARY KEY, name text, email text, amount numeric(12,2),
-         created timestamptz)" \
-   -c "INSERT INTO src SELECT g, 'name ' || g, 'user' || g || '@example.com', g * 0.01,
-         '2026-11-25 12:00:00+00'::timestamptz + g * interval '1 s' FROM generate_series(1, $ROWS) g" \
+. "$root/tests/bench/shapes.sh"
+echo "# rows: $SHAPE ($(shape_columns))"
+cols=$(shape_columns)
+pg -c "$(shape_pg_ddl src)" -c "INSERT INTO src ($cols) $(shape_pg_select 1 "$ROWS")" \
    -c "CREATE DATABASE sinkbench" >/dev/null
-DB=sinkbench pg -c "CREATE TABLE dst (id int PRIMARY KEY, name text, email text,
-                      amount numeric(12,2), created timestamptz)" >/dev/null
-my -e "CREATE TABLE dst (id INT PRIMARY KEY, name VARCHAR(100), email VARCHAR(100),
-         amount DECIMAL(12,2), created DATETIME(6))"
+DB=sinkbench pg -c "$(shape_pg_ddl dst)" >/dev/null
+my -e "$(shape_my_ddl dst)"
 
-# the limit's input: one line of BATCH rows per statement, built before anything is timed
-pg -Atc "SELECT string_agg(format('(%s,%L,%L,%s,%L)', id, name, email, amount,
-           to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')), ',' ORDER BY id)
+# the limits' input, built before anything is timed: one line of BATCH rows per statement for
+# the multi-row upserts, and for PostgreSQL's COPY-then-merge the rows in COPY's text format, each
+# BATCH copied into a temporary table and merged in one transaction
+pg -Atc "SELECT string_agg($(shape_pg_tuple), ',' ORDER BY id)
          FROM src GROUP BY (id - 1) / $BATCH ORDER BY min(id)" >"$work/values"
-awk '{print "BEGIN; INSERT INTO dst (id, name, email, amount, created) VALUES " $0 " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, amount = EXCLUDED.amount, created = EXCLUDED.created; COMMIT;"}' \
+awk -v cols="$cols" -v set="$(shape_set pg)" '{print "BEGIN; INSERT INTO dst (" cols ") VALUES " $0 " ON CONFLICT (id) DO UPDATE SET " set "; COMMIT;"}' \
     "$work/values" >"$work/pg.sql"
-awk '{print "START TRANSACTION; INSERT INTO dst (id, name, email, amount, created) VALUES " $0 " ON DUPLICATE KEY UPDATE name = VALUES(name), email = VALUES(email), amount = VALUES(amount), created = VALUES(created); COMMIT;"}' \
+awk -v cols="$cols" -v set="$(shape_set my)" '{print "START TRANSACTION; INSERT INTO dst (" cols ") VALUES " $0 " ON DUPLICATE KEY UPDATE " set "; COMMIT;"}' \
     "$work/values" >"$work/my.sql"
+pg -c "COPY (SELECT $cols FROM src ORDER BY id) TO STDOUT" |
+    awk -v n="$BATCH" -v cols="$cols" -v set="$(shape_set pg)" '
+        (NR - 1) % n == 0 { if (NR > 1) print "\\.\nINSERT INTO dst SELECT * FROM stage ON CONFLICT (id) DO UPDATE SET " set "; COMMIT;"
+                            print "BEGIN; CREATE TEMP TABLE stage (LIKE dst) ON COMMIT DROP; COPY stage (" cols ") FROM STDIN;" }
+        { print }
+        END { print "\\.\nINSERT INTO dst SELECT * FROM stage ON CONFLICT (id) DO UPDATE SET " set "; COMMIT;" }' >"$work/pg_copy.sql"
 
 # the events: the agent's PostgreSQL source snapshots src into an 8-partition topic
 bench_kafka "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src $NPART" "cdc._dlq.pg 1" "cdc._dlq.my 1" \
@@ -89,8 +99,8 @@ wait "$pid" || true
 
 sink_config() { # name type connection target [route keys]
     cat >"$work/sink.yaml" <<EOF
-agent: {name: bench}
-kafka: {brokers: "$boot", compression: lz4}
+agent: {name: bench${BENCH_SINK_AGENT:+, $BENCH_SINK_AGENT}}
+kafka: {brokers: "$boot", compression: lz4${BENCH_SINK_KAFKA:+, $BENCH_SINK_KAFKA}}
 sinks:
   - name: $1
     type: $2
@@ -157,9 +167,10 @@ my_reset() { my -e "TRUNCATE dst; DROP TABLE IF EXISTS cdc_sink_offsets"; }
 pg_keep() { DB=sinkbench pg -c "DROP TABLE IF EXISTS cdc_sink_offsets" >/dev/null; }
 my_keep() { my -e "DROP TABLE IF EXISTS cdc_sink_offsets"; }
 pg_limit() { DB=sinkbench pg -f "$work/pg.sql"; }
+pg_copy_limit() { DB=sinkbench pg -f "$work/pg_copy.sql"; }
 my_limit() { my <"$work/my.sql"; }
 
-lww="conflict: lww, lww_column: created, tie_break: [crm]"
+lww="conflict: lww, lww_column: $(shape_lww_column), tie_break: [crm]"
 pg_conn="    conninfo: \"host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=sinkbench user=cdc\"
     password_env: PGPASSWORD"
 my_conn="    host: 127.0.0.1
@@ -170,6 +181,10 @@ my_conn="    host: 127.0.0.1
 if part pg; then
     sink_config pg postgresql "$pg_conn" public.dst
     measure postgresql pg_reset pg_limit
+fi
+if part pgcopy; then # the same sink against COPY into a temporary table, then one merge a batch
+    sink_config pg postgresql "$pg_conn" public.dst
+    measure pg-vs-copy pg_reset pg_copy_limit
 fi
 if part pglww; then
     sink_config pg postgresql "$pg_conn" public.dst "$lww"
