@@ -26,7 +26,7 @@ cdc_config_split_table(const char *qualified, char *schema, size_t n)
 /* ---- agent ---------------------------------------------------------------------------------- */
 
 static const char *const agent_keys[] = {
-    "name", "http", "api", "log_format", "log_level", "shutdown_timeout_ms", NULL};
+    "name", "http", "api", "log_format", "log_level", "shutdown_timeout_ms", "memory_mb", NULL};
 static const char *const agent_required[] = {"name", NULL};
 static const char *const api_keys[] = {"token_env",     "token_file",     "read_open",
                                        "tls_cert_file", "tls_key_file",   "rate_per_s",
@@ -77,6 +77,8 @@ agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
     }
     if (!strcmp(key, "shutdown_timeout_ms"))
         return cfg_int(c, v, path, 100, 3600000, &a->shutdown_timeout_ms);
+    if (!strcmp(key, "memory_mb"))
+        return cfg_int(c, v, path, 8, 1048576, &a->memory_mb);
     if (!strcmp(key, "api")) {
         if ((err = cfg_map(c, v, path, api_keys, NULL, api_key, &a->api)))
             return err;
@@ -255,6 +257,7 @@ set_defaults(cdc_config_t *cfg)
     cfg->agent.log_format = CDC_LOG_FORMAT_TEXT;
     cfg->agent.log_level = CDC_LOG_INFO;
     cfg->agent.shutdown_timeout_ms = 30000;
+
     cfg->agent.api.rate_per_s = 20;
     cfg->agent.api.burst = 40;
     cfg->agent.api.max_body_bytes = 65536;
@@ -314,6 +317,13 @@ parse_document(cfg_t *c, yaml_parser_t *parser, cdc_config_t *cfg)
         err = cfg_check_topics(c, cfg);
     if (!err)
         applied_marks(cfg);
+    /* each sink's consumer gets an equal share (one-off readers, scans, as much); unset: 128 MB
+     * each (what librdkafka's own defaults let a consumer hold, at its full speed) */
+    if (!err)
+        cfg->kafka.consumer_memory_bytes =
+            cfg->agent.memory_mb
+                ? (cfg->agent.memory_mb << 20) / (int64_t)(cfg->n_sinks ? cfg->n_sinks : 1)
+                : 128LL << 20;
     if (!err) {
         yaml_document_t extra;
         if (yaml_parser_load(parser, &extra) && yaml_document_get_root_node(&extra))

@@ -33,7 +33,8 @@ cdc_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
     return CDC_OK;
 }
 
-/* Security settings: passed through, secrets included (never logged). */
+/* Security settings, then kafka.properties (last: what the user sets wins): passed through,
+ * secrets included (never logged). */
 static cdc_err_t
 conf_security(rd_kafka_conf_t *conf, const cdc_kafka_conf_t *kc, cdc_errstr_t *es)
 {
@@ -58,26 +59,47 @@ conf_security(rd_kafka_conf_t *conf, const cdc_kafka_conf_t *kc, cdc_errstr_t *e
     return CDC_OK;
 }
 
-/* max_event_bytes applied consistently: what the producer may send, the consumer can fetch. */
+static cdc_err_t
+conf_int(rd_kafka_conf_t *conf, const char *name, long long v, cdc_errstr_t *es)
+{
+    char s[32];
+    snprintf(s, sizeof(s), "%lld", v);
+    return cdc_kafka_conf_set(conf, name, s, es);
+}
+
+/* max_event_bytes applied consistently: what the producer may send, the consumer can fetch (a
+ * record larger than a fetch's limits still comes whole: the broker returns the first batch of
+ * a fetch whatever its size). A consumer's buffers are sized from its memory share: half of it
+ * for fetched records waiting in librdkafka's queue, a quarter for one fetch in flight, at most
+ * 1 MB of that per partition (before: max_event_bytes, 8 MB, a partition). Under a backlog the
+ * process holds more than the share (librdkafka's per-message overhead), and a queue that fills
+ * stops that broker's fetches for up to a second in librdkafka 2.0 (Debian 12's;
+ * fetch.queue.backoff.ms came with 2.3): a small share costs speed (docs/sinks.md). */
 static cdc_err_t
 conf_sizes(rd_kafka_conf_t *conf, const cdc_kafka_conf_t *kc, cdc_kafka_role_t role,
            cdc_errstr_t *es)
 {
-    char v[32];
     long long record = kc->max_event_bytes + CDC_KAFKA_RECORD_OVERHEAD;
-    snprintf(v, sizeof(v), "%lld", record);
     if (role == CDC_KAFKA_PRODUCER)
-        return cdc_kafka_conf_set(conf, "message.max.bytes", v, es);
+        return conf_int(conf, "message.max.bytes", record, es);
     if (role != CDC_KAFKA_CONSUMER)
         return CDC_OK;
-    if (cdc_kafka_conf_set(conf, "fetch.message.max.bytes", v, es))
-        return CDC_ERR_CONFIG;
-    long long fetch_max = record > 52428800 ? record : 52428800;
-    snprintf(v, sizeof(v), "%lld", fetch_max);
-    if (cdc_kafka_conf_set(conf, "fetch.max.bytes", v, es))
-        return CDC_ERR_CONFIG;
-    snprintf(v, sizeof(v), "%lld", fetch_max + 1048576);
-    return cdc_kafka_conf_set(conf, "receive.message.max.bytes", v, es);
+    long long mem = kc->consumer_memory_bytes > 0 ? kc->consumer_memory_bytes : 128LL << 20;
+    long long queued_kb = mem / 2 / 1024, fetch = mem / 4;
+    long long part = fetch / 8 < 1048576 ? fetch / 8 : 1048576;
+    if (queued_kb < 1024)
+        queued_kb = 1024;
+    if (part < 65536)
+        part = 65536;
+    if (fetch < part)
+        fetch = part;
+    return conf_int(conf, "queued.max.messages.kbytes", queued_kb, es) ||
+                   conf_int(conf, "fetch.max.bytes", fetch, es) ||
+                   conf_int(conf, "fetch.message.max.bytes", part, es) ||
+                   conf_int(conf, "receive.message.max.bytes",
+                            (fetch > record ? fetch : record) + 1048576, es)
+               ? CDC_ERR_CONFIG
+               : CDC_OK;
 }
 
 rd_kafka_conf_t *
@@ -87,7 +109,7 @@ cdc_kafka_conf_new(const cdc_kafka_conf_t *kc, const char *bootstrap, cdc_kafka_
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, log_cb);
     if (cdc_kafka_conf_set(conf, "bootstrap.servers", bootstrap, es) ||
-        conf_security(conf, kc, es) || conf_sizes(conf, kc, role, es)) {
+        conf_sizes(conf, kc, role, es) || conf_security(conf, kc, es)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -40,6 +40,7 @@ typedef struct {
     cdc_log_format_t log_format;
     cdc_log_level_t log_level;
     int64_t shutdown_timeout_ms; /* after SIGTERM/SIGINT, the longest a clean stop may take */
+    int64_t memory_mb;           /* records buffered from Kafka, shared by the sinks' consumers */
 } cdc_agent_conf_t;
 
 typedef struct {
@@ -62,6 +63,9 @@ typedef struct {
     char *ssl_key_password; /* secret */
     cdc_kv_t *properties;   /* other librdkafka properties, passed through */
     size_t n_properties;
+    /* What one consumer may hold of fetched records (its share of agent.memory_mb); 0: the
+     * defaults below apply (kafka.c, conf_sizes) */
+    int64_t consumer_memory_bytes;
 } cdc_kafka_conf_t;
 
 typedef enum { CDC_DB_POSTGRESQL = 1, CDC_DB_MYSQL } cdc_db_type_t;
