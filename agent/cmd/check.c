@@ -103,10 +103,11 @@ check_kafka(const cdc_config_t *cfg, FILE *out)
         return 1;
     }
     if (cdc_kafka_bus_embedded(bus))
-        fprintf(out, "kafka    embedded (in-process mock cluster, non-durable): ok, %d brokers\n",
-                brokers);
+        fprintf(out, "kafka    embedded (in-process mock cluster, non-durable): ok, %d broker%s\n",
+                brokers, brokers == 1 ? "" : "s");
     else
-        fprintf(out, "kafka    %s: ok, %d brokers\n", cfg->kafka.brokers, brokers);
+        fprintf(out, "kafka    %s: ok, %d broker%s\n", cfg->kafka.brokers, brokers,
+                brokers == 1 ? "" : "s");
     int failed = cdc_kafka_bus_embedded(bus) ? 0 : check_cluster(cfg, bus, out);
     cdc_kafka_bus_free(bus);
     return failed;

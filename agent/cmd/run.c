@@ -483,7 +483,7 @@ wait_workers(run_t *r)
                           signals > 1 ? "forced by a second signal" : "timed out", running);
             _exit(CDC_EXIT_FAILURE);
         }
-        usleep(20000);
+        usleep(200000); /* a signal cuts it short (this thread alone takes them) */
     }
 }
 

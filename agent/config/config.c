@@ -317,6 +317,8 @@ parse_document(cfg_t *c, yaml_parser_t *parser, cdc_config_t *cfg)
         err = cfg_check_topics(c, cfg);
     if (!err)
         applied_marks(cfg);
+    for (size_t i = 0; !err && i < cfg->n_sources; i++)
+        cfg->sources[i].linger_ms = cfg->kafka.linger_ms;
     /* each sink's consumer gets an equal share (one-off readers, scans, as much); unset: 128 MB
      * each (what librdkafka's own defaults let a consumer hold, at its full speed) */
     if (!err)

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -159,6 +160,8 @@ cdc_kafka_classify(const rd_kafka_error_t *error)
 
 /* ---- bus ------------------------------------------------------------------------------------ */
 
+#define EMBEDDED_BROKERS 1
+
 struct cdc_kafka_bus {
     const cdc_kafka_conf_t *kc;
     char *bootstrap;
@@ -204,7 +207,10 @@ cdc_kafka_bus_new(const cdc_kafka_conf_t *kc, cdc_errstr_t *es)
         free(bus);
         return NULL;
     }
-    bus->mock = rd_kafka_mock_cluster_new(bus->host, 3);
+    /* one broker: every client of the agent keeps a thread and a connection per broker, and an
+     * in-process cluster that dies with the process gains nothing from replicas (three cost the
+     * idle demo about twice the CPU) */
+    bus->mock = rd_kafka_mock_cluster_new(bus->host, EMBEDDED_BROKERS);
     if (!bus->mock) {
         cdc_errstr_set(es, CDC_ERR_KAFKA, "embedded kafka: cannot start the mock cluster");
         cdc_kafka_bus_free(bus);
@@ -270,6 +276,8 @@ cdc_kafka_bus_client(cdc_kafka_bus_t *bus, cdc_errstr_t *es)
     return rk;
 }
 
+static _Atomic int sink_fetch_wait_ms = 10; /* see cdc_kafka_fetch_wait_ms */
+
 cdc_err_t
 cdc_kafka_bus_ping(cdc_kafka_bus_t *bus, int timeout_ms, int *n_brokers, cdc_errstr_t *es)
 {
@@ -286,9 +294,21 @@ cdc_kafka_bus_ping(cdc_kafka_bus_t *bus, int timeout_ms, int *n_brokers, cdc_err
     } else {
         *n_brokers = md->broker_cnt;
         rd_kafka_metadata_destroy(md);
+        char *id = rd_kafka_clusterid(rk, timeout_ms);
+        atomic_store(&sink_fetch_wait_ms, bus->mock                              ? 50
+                                          : id && strncmp(id, "mockCluster", 11) ? 500
+                                                                                 : 10);
+        if (id)
+            rd_kafka_mem_free(rk, id);
     }
     rd_kafka_destroy(rk);
     return rc;
+}
+
+int
+cdc_kafka_fetch_wait_ms(void)
+{
+    return atomic_load(&sink_fetch_wait_ms);
 }
 
 static cdc_err_t
@@ -359,7 +379,8 @@ cdc_kafka_bus_create_topic(cdc_kafka_bus_t *bus, const char *topic, int partitio
     if (!bus->mock)
         return admin_create_topic(bus, topic, partitions, compact, es);
     /* The mock cluster has no cleanup policies; compaction only matters on a real cluster. */
-    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(bus->mock, topic, partitions, 3);
+    rd_kafka_resp_err_t e =
+        rd_kafka_mock_topic_create(bus->mock, topic, partitions, EMBEDDED_BROKERS);
     if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
         return cdc_errstr_set(es, CDC_ERR_KAFKA, "create topic %s: %s", topic, rd_kafka_err2str(e));
     return CDC_OK;

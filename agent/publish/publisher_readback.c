@@ -27,8 +27,8 @@
 #include "cdc/log.h"
 #include "publisher_internal.h"
 
-#define READBACK_POLL_MS       100
-#define READBACK_FETCH_WAIT_MS 50
+#define READBACK_POLL_MS       250 /* idle: 4 wake-ups a second, to see a stop */
+#define READBACK_FETCH_WAIT_MS 50  /* on librdkafka's mock; a real broker's fetches long-poll */
 #define READBACK_WARN_US       (30 * 1000000LL)
 #define READBACK_DRAIN_US      (2 * 1000000LL) /* a graceful stop waits this long for the last ones */
 
@@ -204,7 +204,10 @@ cdc_publisher_readback_start(cdc_publisher_t *p, cdc_errstr_t *es)
     char group[320];
     snprintf(group, sizeof(group), "%s.readback", p->txn_id);
     r->c = cdc_consumer_new_wait(&p->cfg->kafka, cdc_kafka_bus_bootstrap(p->bus), group,
-                                 READBACK_FETCH_WAIT_MS, es);
+                                 cdc_kafka_fetch_wait_ms() > READBACK_FETCH_WAIT_MS
+                                     ? cdc_kafka_fetch_wait_ms()
+                                     : READBACK_FETCH_WAIT_MS,
+                                 es);
     int64_t low = 0, high = 0;
     /* from the end as it is now, before this instance commits anything */
     cdc_err_t err = r->c

@@ -705,9 +705,17 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
             usleep((useconds_t)paced * 1000);
             continue;
         }
-        int wait = 50; /* a pending batch waits no longer than batch_ms */
+        /* a record ends the wait at once; idle, the loop wakes 4 times a second (to see a stop
+         * or a pause); a pending batch waits no longer than batch_ms, a retry no longer than
+         * its time */
+        int wait = 250;
+        int64_t now0 = cdc_mono_ms();
         if (s.n_ready) {
-            int64_t left = conf->batch_ms - (cdc_mono_ms() - first_ms);
+            int64_t left = conf->batch_ms - (now0 - first_ms);
+            wait = left <= 0 ? 0 : left < wait ? (int)left : wait;
+        }
+        if (s.next_retry_ms) {
+            int64_t left = s.next_retry_ms - now0;
             wait = left <= 0 ? 0 : left < wait ? (int)left : wait;
         }
         rd_kafka_message_t *m = cdc_consumer_poll(s.c, wait);

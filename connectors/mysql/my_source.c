@@ -16,9 +16,11 @@
 #include "cdc/log.h"
 #include "my_internal.h"
 
-/* The server's heartbeat when idle: bounds a blocked poll, so the agent closes a lingering Kafka
- * transaction (and notices a stop) within about this much. */
-#define HEARTBEAT_NS 20000000ULL
+/* The server's heartbeat when idle: bounds a blocked read, so the agent closes a lingering Kafka
+ * transaction (and notices a stop) within about this much: kafka.linger_ms, within 20-100 ms
+ * (each one wakes the agent: 20 ms were 50 wake-ups a second of an idle agent). */
+#define HEARTBEAT_MIN_MS 20
+#define HEARTBEAT_MAX_MS 100
 
 cdc_err_t
 my_query_error(MYSQL *m, cdc_errstr_t *es, const char *what)
@@ -329,7 +331,12 @@ my_start_streaming(cdc_source_t *s, cdc_errstr_t *es)
     if (!s->repl)
         return err;
     char sql[128];
-    snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %llu", HEARTBEAT_NS);
+    int beat_ms = s->conf->linger_ms;
+    beat_ms = beat_ms < HEARTBEAT_MIN_MS   ? HEARTBEAT_MIN_MS
+              : beat_ms > HEARTBEAT_MAX_MS ? HEARTBEAT_MAX_MS
+                                           : beat_ms;
+    snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %llu",
+             (unsigned long long)beat_ms * 1000000ULL);
     if ((err = my_exec(s->repl, "SET @master_binlog_checksum = @@global.binlog_checksum", es)) ||
         (err = my_exec(s->repl, "SET @mariadb_slave_capability = 4", es)) ||
         (err = my_exec(s->repl, sql, es)))

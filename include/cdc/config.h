@@ -107,6 +107,7 @@ typedef struct {
     char *signal_table; /* MySQL: "db.table" of the snapshot watermarks */
     cdc_snapshot_mode_t snapshot;
     int heartbeat_ms;
+    int linger_ms; /* kafka.linger_ms, copied by the loader: how soon a read transaction is sent */
     bool capture_sink_changes; /* publish what this agent cluster's sinks applied (echoes) */
     /* The mark of a transaction a sink of this agent cluster (same topic_prefix) applied:
      * "cdc-agent/<prefix>/", the start of every such sink's applied_mark; NULL when the source

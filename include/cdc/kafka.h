@@ -48,9 +48,16 @@ void cdc_kafka_bus_set_no_admin(cdc_kafka_bus_t *bus);
 bool cdc_kafka_bus_has_admin(const cdc_kafka_bus_t *bus);
 /* A short-lived client of the bus for metadata and admin requests (the caller destroys it). */
 rd_kafka_t *cdc_kafka_bus_client(cdc_kafka_bus_t *bus, cdc_errstr_t *es);
-/* Asks any broker for metadata; es says which bootstrap servers failed and why. */
+/* Asks any broker for metadata; es says which bootstrap servers failed and why. It also learns
+ * whether the cluster is librdkafka's mock (its cluster id), for cdc_kafka_fetch_wait_ms. */
 cdc_err_t cdc_kafka_bus_ping(cdc_kafka_bus_t *bus, int timeout_ms, int *n_brokers,
                              cdc_errstr_t *es);
+/* How long a sink's fetch waits on a partition with nothing new: 500 ms on a real cluster, whose
+ * broker answers as soon as a record arrives (a long poll: no latency, few wake-ups when idle);
+ * 10 ms on librdkafka's mock, which holds an empty fetch for the whole wait whatever arrives
+ * meanwhile (or before any cluster was pinged in this process); 50 ms on the embedded one, where
+ * a demo's changes may take that much longer and the idle agent wakes 5 times less. */
+int cdc_kafka_fetch_wait_ms(void);
 
 /* Classifies a librdkafka error: FENCED (a newer instance took over; stop), FATAL (stop),
  * ABORTED (abort the transaction and redo it), TIMEOUT / KAFKA (retriable). */
@@ -124,7 +131,7 @@ rd_kafka_t *cdc_kafka_reader_new_wait(const cdc_kafka_conf_t *kc, const char *bo
                                       const char *group_id, int fetch_wait_ms, cdc_errstr_t *es);
 
 /* A consumer with isolation.level=read_committed, no auto commit: positions live in the target
- * database, so partitions are assigned explicitly. */
+ * database, so partitions are assigned explicitly. Its fetches wait cdc_kafka_fetch_wait_ms. */
 cdc_consumer_t *cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap,
                                  const char *group_id, cdc_errstr_t *es);
 cdc_consumer_t *cdc_consumer_new_wait(const cdc_kafka_conf_t *kc, const char *bootstrap,

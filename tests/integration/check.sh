@@ -50,7 +50,7 @@ my_erp -e "DROP TABLE IF EXISTS orders, customers; CREATE TABLE orders (id INT P
 write_config "$CDC_TEST_PG_PORT" "$CDC_TEST_MYSQL_PORT" cdc embedded
 run "$agent" check -c "$tmp/c.yaml"
 assert_eq 0 "$rc" "check ok exit"
-assert_contains "$out" "kafka    embedded (in-process mock cluster, non-durable): ok, 3 brokers" "kafka ok"
+assert_contains "$out" "kafka    embedded (in-process mock cluster, non-durable): ok, 1 broker" "kafka ok"
 assert_contains "$out" "source   crm (postgresql 127.0.0.1:$CDC_TEST_PG_PORT): ok, PostgreSQL 15" "pg source ok"
 assert_contains "$out" "source   erp (mysql 127.0.0.1:$CDC_TEST_MYSQL_PORT): ok, MariaDB 10.11" "mariadb source ok"
 assert_contains "$out" "result   ready" "ready"

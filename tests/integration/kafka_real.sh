@@ -16,7 +16,7 @@ boot=$CDC_TEST_KAFKA_BOOTSTRAP
 
 pg_to_my_config real-kafka realk real_target real
 run "$CDC_AGENT" check -c "$tmp/agent.yaml"
-assert_contains "$out" "kafka    $boot: ok, 1 brokers" "check: the real broker"
+assert_contains "$out" "kafka    $boot: ok, 1 broker" "check: the real broker"
 assert_contains "$out" "kafka    transactions: ok (transaction.state.log.replication.factor=1, min.isr=1, 1 broker)" \
     "check: the transaction log fits the cluster"
 assert_contains "$out" "topic    cdc._offsets: missing; created at start (1 partition, compacted)" "check: a missing offsets topic"
