@@ -72,10 +72,20 @@ pg -c "COPY (SELECT $cols FROM src ORDER BY id) TO STDOUT" |
         { print }
         END { print "\\.\nINSERT INTO dst SELECT * FROM stage ON CONFLICT (id) DO UPDATE SET " set "; COMMIT;" }' >"$work/pg_copy.sql"
 
+# the latency runs' topics: a source and a sink of their own for each rate and direction
+lat_topics() {
+    local r
+    for r in ${LAT_RATES:-1000 5000 10000}; do
+        echo "cdc.crmone-way-$r.public.lat:8 cdc._dlq.latone-way-$r:1 cdc.erpmy-$r.cdc_test.latm:8 cdc._dlq.latmy-$r:1"
+    done
+    r=${LAT_RATES:-1000}
+    r=${r%% *}
+    echo "cdc.crmtwo-way-$r.public.lat:8 cdc.erptwo-way-$r.cdc_test.lat:8 cdc._dlq.lattwo-way-$r:1 cdc._dlq.backtwo-way-$r:1"
+}
 # the events: the agent's PostgreSQL source snapshots src into an 8-partition topic
+mapfile -t lat_specs < <(lat_topics | tr ' ' '\n' | tr ':' ' ')
 bench_kafka "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.src $NPART" "cdc._dlq.pg 1" "cdc._dlq.my 1" \
-    "cdc.crmone-way.public.lat 8" "cdc.crmtwo-way.public.lat 8" "cdc.erptwo-way.cdc_test.lat 8" \
-    "cdc._dlq.latone-way 1" "cdc._dlq.lattwo-way 1" "cdc._dlq.backtwo-way 1" "cdc._conflicts 1"
+    "cdc._conflicts 1" "${lat_specs[@]}"
 echo "# Kafka: $(bench_kafka_name)"
 cat >"$work/source.yaml" <<EOF
 agent: {name: bench}
@@ -208,21 +218,54 @@ if part mylwwx; then
 fi
 part lat || exit 0
 
-# End-to-end latency, PostgreSQL -> Kafka -> MariaDB, at a steady LAT_RATE changes/s (default
-# 1000) for LAT_S seconds: each row carries its commit-side clock_timestamp(); the target fills
-# applied with NOW(6) when the sink writes it (one clock: both servers run here). Measured one-way,
-# then two-way: the same route with its conflict check (lww) and the way back configured too (a
+# End-to-end latency at steady rates (LAT_RATES changes/s, default "1000 5000 10000", LAT_S
+# seconds each, default 20), in both directions: PostgreSQL -> Kafka -> MariaDB (pgbench writers,
+# each row carrying its commit-side clock_timestamp()) and MariaDB -> Kafka -> PostgreSQL (one
+# client fed at the rate, each row carrying NOW(6)); the target fills applied with its clock when
+# the sink writes the row (one clock: both servers run here). Then PostgreSQL -> MariaDB two-way
+# at the first rate: the same route with its conflict check (lww) and the way back configured (a
 # MariaDB source reading the table the sink writes, skipping what the sink applied, and a sink
-# into PostgreSQL), so the figures show what two-way sync costs the same changes.
-LAT_RATE=${LAT_RATE:-1000}
+# into PostgreSQL), so the figures show what two-way sync costs the same changes. Each line gives
+# p50 / p99 / max from the sorted latencies and their histogram (ms buckets). Exactly-once on:
+# Kafka transactions at the source, the target's offsets row in each sink transaction.
+LAT_RATES=${LAT_RATES:-1000 5000 10000}
 LAT_S=${LAT_S:-20}
-lat_run() { # one-way | two-way
-    local n=$1 lww="" back=""
+# The latencies (us, one a line, sorted) of FILE as "p50=.. p99=.. max=.. | histogram".
+lat_report() { # file
+    awk '{v[NR] = $1} END {
+        if (!NR) { print "no rows"; exit }
+        p99 = int(NR * 0.99)
+        if (p99 < 1) p99 = 1
+        printf "p50=%.0f ms p99=%.0f ms max=%.0f ms | ms:", v[int((NR + 1) * 0.5)] / 1000, v[p99] / 1000, v[NR] / 1000
+        split("5 10 20 40 80 160 320", b, " ")
+        for (i = 1; i <= NR; i++) { ms = v[i] / 1000; for (k = 1; k <= 7 && ms >= b[k]; k++); h[k]++ }
+        for (k = 1; k <= 8; k++) printf " %s%s=%d", k == 8 ? ">=" : "<", k == 8 ? b[7] : b[k], h[k] + 0
+    }' "$1"
+}
+lat_agent_start() { # name: starts the agent on $work/lat.yaml until sink $1 applies
+    "$build/cdc-agent" run -c "$work/lat.yaml" >"$work/lat.log" 2>&1 &
+    pid=$!
+    until grep -q "sink=$1 applying" "$work/lat.log"; do
+        kill -0 "$pid" 2>/dev/null || { grep -v debug "$work/lat.log" | tail -5 >&2; exit 1; }
+        sleep 0.1
+    done
+    sleep 1
+}
+lat_agent_stop() { # sets lat_cpu: the agent's CPU seconds (not in a subshell: it waits for the agent)
+    kill -0 "$pid" 2>/dev/null || { grep -v debug "$work/lat.log" | tail -5 >&2; exit 1; }
+    local ticks
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    kill -TERM "$pid"
+    wait "$pid" || true
+    lat_cpu=$(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc)
+}
+pg_lat_run() { # one-way | two-way, rate
+    local n=$1-$2 rate=$2 lww="" back=""
     pg -c "DROP TABLE IF EXISTS lat; CREATE TABLE lat (id bigserial PRIMARY KEY, t timestamptz NOT NULL);
            ALTER TABLE lat REPLICA IDENTITY FULL" >/dev/null
     my -e "DROP TABLE IF EXISTS lat; CREATE TABLE lat (id BIGINT PRIMARY KEY, t DATETIME(6) NOT NULL,
              applied DATETIME(6) NOT NULL DEFAULT NOW(6))"
-    if [ "$n" = two-way ]; then
+    if [ "$1" = two-way ]; then
         lww=", conflict: lww, lww_column: t, tie_break: [crm$n, erp$n]"
         back="  - {name: erp$n, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
      database: cdc_test, server_id: 4343, tables: [cdc_test.lat]}"
@@ -232,45 +275,89 @@ agent: {name: latency-$n}
 kafka: {brokers: "$boot", compression: lz4, linger_ms: 5}
 sources:
   - {name: crm$n, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
-     password_env: PGPASSWORD, tables: [public.lat], slot: lat_${n/-/_}, publication: lat_${n/-/_}}
+     password_env: PGPASSWORD, tables: [public.lat], slot: lat_${n//-/_}, publication: lat_${n//-/_}}
 $back
 sinks:
   - {name: lat$n, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
      database: cdc_test, batch_size: $BATCH, batch_ms: 10, routes: [{from: crm$n.public.lat, to: cdc_test.lat$lww}]}
 EOF
-    [ "$n" = one-way ] || cat >>"$work/lat.yaml" <<EOF
+    [ "$1" = one-way ] || cat >>"$work/lat.yaml" <<EOF
   - {name: back$n, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
      password_env: PGPASSWORD, batch_ms: 10, routes: [{from: erp$n.cdc_test.lat, to: public.lat,
      columns: {id: id, t: t}$lww}]}
 EOF
-    "$build/cdc-agent" run -c "$work/lat.yaml" >"$work/lat.log" 2>&1 &
-    pid=$!
-    until grep -q "sink=lat$n applying" "$work/lat.log"; do
-        kill -0 "$pid" 2>/dev/null || { grep -v debug "$work/lat.log" | tail -5 >&2; exit 1; }
-        sleep 0.1
-    done
-    sleep 1
+    lat_agent_start "lat$n"
     echo "INSERT INTO lat (t) VALUES (clock_timestamp());" >"$work/lat.sql"
     # the harness server runs with synchronous_commit=off, which holds WAL (and so the walsender)
     # for up to wal_writer_delay (200 ms); the writers here commit as a production database does
-    PGOPTIONS="-c synchronous_commit=on" pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 2 -R "$LAT_RATE" -T "$LAT_S" -f "$work/lat.sql" \
+    PGOPTIONS="-c synchronous_commit=on" pgbench -n -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -c 4 -j 2 -R "$rate" -T "$LAT_S" -f "$work/lat.sql" \
         cdc_test >"$work/pgbench.log" 2>&1
+    local want i cpu
     want=$(pg -Atc "SELECT count(*) FROM lat")
     for i in $(seq 1 300); do
         [ "$(my -N -e "SELECT COUNT(*) FROM lat")" = "$want" ] && break
         sleep 0.1
     done
     sleep 1 # an echo would be back in PostgreSQL by now
-    kill -0 "$pid" 2>/dev/null || { grep -v debug "$work/lat.log" | tail -5 >&2; exit 1; }
-    local ticks
-    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-    kill -TERM "$pid"
-    wait "$pid" || true
+    lat_agent_stop
+    cpu=$lat_cpu
     [ "$(pg -Atc "SELECT count(*) FROM lat")" = "$want" ] || { echo "$n: rows came back to PostgreSQL" >&2; exit 1; }
     my -N -e "SELECT TIMESTAMPDIFF(MICROSECOND, t, applied) FROM lat ORDER BY 1" >"$work/lat.us"
-    awk -v n="$n" -v rate="$LAT_RATE" -v want="$want" -v cpu="$(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc)" '{v[NR] = $1} END {
-        printf "latency    %s PostgreSQL -> Kafka -> MariaDB at %s changes/s: %d of %d rows applied, p50=%.0f ms p99=%.0f ms max=%.0f ms, agent cpu=%ss\n",
-            n, rate, NR, want, v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000, v[NR] / 1000, cpu }' "$work/lat.us"
+    printf "latency    PostgreSQL -> Kafka -> MariaDB %s at %s changes/s (%s written in %s s): %s of %s rows applied, %s, agent cpu=%ss\n" \
+        "$1" "$rate" "$want" "$LAT_S" "$(wc -l <"$work/lat.us")" "$want" "$(lat_report "$work/lat.us")" "$cpu"
 }
-lat_run one-way
-lat_run two-way
+# Writes "INSERT INTO latm (t) VALUES (NOW(6));" at RATE a second for S seconds on stdout.
+my_writer() { # rate seconds
+    python3 - "$1" "$2" <<'PYEOF2'
+import sys, time
+rate, secs = float(sys.argv[1]), float(sys.argv[2])
+out = sys.stdout
+out.write("SET time_zone = '+00:00';\n")
+start = time.monotonic()
+sent = 0
+while True:
+    now = time.monotonic() - start
+    if now >= secs:
+        break
+    due = int(now * rate)
+    if due > sent:
+        out.write("INSERT INTO latm (t) VALUES (NOW(6));\n" * (due - sent))
+        out.flush()
+        sent = due
+    time.sleep(0.0005)
+PYEOF2
+}
+my_lat_run() { # rate: MariaDB -> Kafka -> PostgreSQL, one-way
+    local n=my-$1 rate=$1
+    my -e "DROP TABLE IF EXISTS latm; CREATE TABLE latm (id BIGINT AUTO_INCREMENT PRIMARY KEY, t DATETIME(6) NOT NULL)"
+    pg -c "DROP TABLE IF EXISTS latm; CREATE TABLE latm (id bigint PRIMARY KEY, t timestamp NOT NULL,
+             applied timestamptz NOT NULL DEFAULT clock_timestamp())" >/dev/null
+    cat >"$work/lat.yaml" <<EOF
+agent: {name: latency-$n}
+kafka: {brokers: "$boot", compression: lz4, linger_ms: 5}
+sources:
+  - {name: erp$n, type: mysql, host: 127.0.0.1, port: $CDC_TEST_MYSQL_PORT, user: cdc, password_env: MYPW,
+     database: cdc_test, server_id: 4344, tables: [cdc_test.latm]}
+sinks:
+  - {name: lat$n, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
+     password_env: PGPASSWORD, batch_size: $BATCH, batch_ms: 10, routes: [{from: erp$n.cdc_test.latm, to: public.latm}]}
+EOF
+    lat_agent_start "lat$n"
+    my_writer "$rate" "$LAT_S" | my
+    local want i cpu
+    want=$(my -N -e "SELECT COUNT(*) FROM latm")
+    for i in $(seq 1 300); do
+        [ "$(pg -Atc "SELECT count(*) FROM latm")" = "$want" ] && break
+        sleep 0.1
+    done
+    lat_agent_stop
+    cpu=$lat_cpu
+    pg -Atc "SELECT (extract(epoch FROM applied - (t AT TIME ZONE 'UTC')) * 1000000)::bigint FROM latm ORDER BY 1" >"$work/lat.us"
+    printf "latency    MariaDB -> Kafka -> PostgreSQL one-way at %s changes/s (%s written in %s s): %s of %s rows applied, %s, agent cpu=%ss\n" \
+        "$rate" "$want" "$LAT_S" "$(wc -l <"$work/lat.us")" "$want" "$(lat_report "$work/lat.us")" "$cpu"
+}
+for rate in $LAT_RATES; do
+    pg_lat_run one-way "$rate"
+    my_lat_run "$rate"
+done
+pg_lat_run two-way "${LAT_RATES%% *}"
