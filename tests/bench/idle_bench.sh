@@ -13,22 +13,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 work=$(mktemp -d)
 IDLE_S=${IDLE_S:-30}
-cleanup() {
-    pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
-    bench_kafka_stop
-    "$root/tests/harness/pg.sh" stop "$work/h" >/dev/null 2>&1 || true
-    "$root/tests/harness/mariadb.sh" stop "$work/h" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
 . "$root/tests/bench/lib.sh"
-"$root/tests/harness/pg.sh" start "$work/h" >/dev/null
-"$root/tests/harness/mariadb.sh" start "$work/h" >/dev/null
-. "$work/h/pg.env"
-. "$work/h/mariadb.env"
-export PGPASSWORD=$CDC_TEST_PG_PASSWORD MYPW=$CDC_TEST_MYSQL_PASSWORD
-pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
-my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }
+bench_servers pg my
 pg -c "CREATE TABLE contacts (id bigint PRIMARY KEY, name text, email text)" \
    -c "INSERT INTO contacts SELECT g, 'name ' || g, 'u' || g || '@example.com' FROM generate_series(1, 100) g"
 my -e "CREATE TABLE contacts (id BIGINT PRIMARY KEY, name VARCHAR(60), email VARCHAR(80))"

@@ -66,3 +66,30 @@ kafka_ceiling() { # topic ceil-topic
     "$build/tests/cdc-bench-produce" "$boot" "$2" "$work/records" | tr '=' ' ' |
         awk -v n="$n" '{printf "%d %s\n", n / $4, $6}'
 }
+
+# Starts the database servers a benchmark needs ("pg", "my" or both) in $work/h, and at exit
+# stops them, every agent started with a config in $work, the process $bench_kill_pid (when set),
+# the benchmark's Kafka, and removes $work. Exports their passwords (PGPASSWORD, MYPW; PGTZ=UTC)
+# and defines pg (psql on cdc_test, or $DB) and my (mariadb on cdc_test). Needs $root and $work.
+bench_servers() { # pg | my ...
+    bench_list="$*"
+    trap bench_cleanup EXIT
+    local s
+    for s in $bench_list; do
+        case $s in
+        pg) "$root/tests/harness/pg.sh" start "$work/h" >/dev/null && . "$work/h/pg.env" ;;
+        my) "$root/tests/harness/mariadb.sh" start "$work/h" >/dev/null && . "$work/h/mariadb.env" ;;
+        esac
+    done
+    export PGPASSWORD=${CDC_TEST_PG_PASSWORD:-} PGTZ=UTC MYPW=${CDC_TEST_MYSQL_PASSWORD:-}
+}
+bench_cleanup() {
+    pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
+    [ -z "${bench_kill_pid:-}" ] || kill -9 "$bench_kill_pid" 2>/dev/null || true
+    bench_kafka_stop
+    [[ " $bench_list " != *" pg "* ]] || "$root/tests/harness/pg.sh" stop "$work/h" >/dev/null 2>&1 || true
+    [[ " $bench_list " != *" my "* ]] || "$root/tests/harness/mariadb.sh" stop "$work/h" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d "${DB:-cdc_test}" -v ON_ERROR_STOP=1 "$@"; }
+my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }

@@ -17,18 +17,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 work=$(mktemp -d)
-cleanup() {
-    pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
-    bench_kafka_stop
-    "$root/tests/harness/mariadb.sh" stop "$work/m" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
 . "$root/tests/bench/lib.sh"
-"$root/tests/harness/mariadb.sh" start "$work/m" >/dev/null
-. "$work/m/mariadb.env"
-export MYPW=$CDC_TEST_MYSQL_PASSWORD
-my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }
+bench_servers my
 . "$root/tests/bench/shapes.sh"
 echo "# rows: $SHAPE ($(shape_columns))"
 my -e "$(shape_my_ddl bench)"

@@ -19,20 +19,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 work=$(mktemp -d)
-mock_pid=
-cleanup() {
-    pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
-    [ -z "${api_load_pid:-}" ] || kill -9 "$api_load_pid" 2>/dev/null || true
-    bench_kafka_stop
-    "$root/tests/harness/pg.sh" stop "$work/h" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
 . "$root/tests/bench/lib.sh"
-"$root/tests/harness/pg.sh" start "$work/h" >/dev/null
-. "$work/h/pg.env"
-export PGPASSWORD=$CDC_TEST_PG_PASSWORD
-pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
+bench_servers pg
 lsn() { pg -Atc "SELECT pg_current_wal_insert_lsn()"; }
 . "$root/tests/bench/shapes.sh"
 echo "# rows: $SHAPE ($(shape_columns))"
@@ -239,7 +227,7 @@ while True:
     t += 1 / rate
     time.sleep(max(0, t - time.monotonic()))
 PYEOF2
-    api_load_pid=$!
+    bench_kill_pid=$!
 }
 if [ "${BENCH_ONLY:-}" = api ]; then
     # idle and loaded runs alternate (one of each per round), so drift of the machine hits both
@@ -253,8 +241,8 @@ if [ "${BENCH_ONLY:-}" = api ]; then
         api_load 50 >"$work/api_load.out"
         measure "1M changes, 50 API/s" 1000000 "b$i" backlog
         loads+=" $agent_rate"
-        kill -TERM "$api_load_pid"
-        wait "$api_load_pid" || true
+        kill -TERM "$bench_kill_pid"
+        wait "$bench_kill_pid" || true
         read -r ok other <"$work/api_load.out"
         calls_ok=$((${calls_ok:-0} + ok)) calls_other=$((${calls_other:-0} + other))
     done

@@ -29,22 +29,8 @@ REPS=${BENCH_REPS:-3}
 NPART=${BENCH_PARTITIONS:-8}
 PARTS=" ${BENCH_PARTS:-pg my lat} "
 part() { [[ $PARTS == *" $1 "* ]]; }
-cleanup() {
-    pkill -9 -f "cdc-agent run -c $work" 2>/dev/null || true
-    bench_kafka_stop
-    "$root/tests/harness/pg.sh" stop "$work/h" >/dev/null 2>&1 || true
-    "$root/tests/harness/mariadb.sh" stop "$work/h" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
 . "$root/tests/bench/lib.sh"
-"$root/tests/harness/pg.sh" start "$work/h" >/dev/null
-"$root/tests/harness/mariadb.sh" start "$work/h" >/dev/null
-. "$work/h/pg.env"
-. "$work/h/mariadb.env"
-export PGPASSWORD=$CDC_TEST_PG_PASSWORD PGTZ=UTC MYPW=$CDC_TEST_MYSQL_PASSWORD
-pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d "${DB:-cdc_test}" -v ON_ERROR_STOP=1 "$@"; }
-my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }
+bench_servers pg my
 now() { date +%s.%N; }
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
