@@ -18,7 +18,7 @@ cdc_consumer_t *
 cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap, const char *group_id,
                  cdc_errstr_t *es)
 {
-    return cdc_consumer_new_wait(kc, bootstrap, group_id, cdc_kafka_fetch_wait_ms(), es);
+    return cdc_consumer_new_wait(kc, bootstrap, group_id, 10, es);
 }
 
 cdc_consumer_t *

@@ -588,7 +588,10 @@ sink_start(sink_t *s, const char *bootstrap, bool (*stop)(void), cdc_errstr_t *e
         *opts->rewound = true;
     if (!err)
         err = s->ops->load_offsets(s->t, &stored, es);
-    if (!err && !(s->c = cdc_consumer_new(&s->cfg->kafka, bootstrap, group, es)))
+    /* a stream: its fetches long-poll on a real cluster (a scan to a topic's end does not: each
+     * fetch that finds the end would wait the whole time) */
+    if (!err && !(s->c = cdc_consumer_new_wait(&s->cfg->kafka, bootstrap, group,
+                                               cdc_kafka_fetch_wait_ms(), es)))
         err = CDC_ERR_KAFKA;
     if (!err)
         err = cdc_sink_assign(s, &stored, es);

@@ -131,7 +131,8 @@ rd_kafka_t *cdc_kafka_reader_new_wait(const cdc_kafka_conf_t *kc, const char *bo
                                       const char *group_id, int fetch_wait_ms, cdc_errstr_t *es);
 
 /* A consumer with isolation.level=read_committed, no auto commit: positions live in the target
- * database, so partitions are assigned explicitly. Its fetches wait cdc_kafka_fetch_wait_ms. */
+ * database, so partitions are assigned explicitly. Its fetches wait 10 ms (reads to a topic's
+ * end); a sink's stream gives cdc_kafka_fetch_wait_ms to cdc_consumer_new_wait. */
 cdc_consumer_t *cdc_consumer_new(const cdc_kafka_conf_t *kc, const char *bootstrap,
                                  const char *group_id, cdc_errstr_t *es);
 cdc_consumer_t *cdc_consumer_new_wait(const cdc_kafka_conf_t *kc, const char *bootstrap,
