@@ -23,7 +23,7 @@ bench_servers my
 echo "# rows: $SHAPE ($(shape_columns))"
 my -e "$(shape_my_ddl bench)"
 REPS=${BENCH_REPS:-3}
-rows=200000
+rows=${BENCH_ROWS:-200000} # the mock keeps about 5 MB a partition: wide rows need BENCH_ROWS=20000
 
 topics=("cdc._offsets 1" "cdc._schemas 1")
 for rep in $(seq 1 "$REPS"); do topics+=("cdc.b$rep.cdc_test.bench 8" "ceil.b$rep 8"); done
