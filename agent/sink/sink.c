@@ -483,6 +483,10 @@ flush_batch(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
         backoff = backoff < 10000 ? backoff * 2 : 10000;
         if (err == CDC_ERR_CONNECT && reconnect(s, es) == CDC_ERR_FENCED)
             return CDC_ERR_FENCED;
+        if (s->start_again) /* the worker starts the sink again from the target's offsets */
+            return cdc_errstr_set(es, CDC_ERR_CONNECT,
+                                  "the target lost commits it had acknowledged: starting again "
+                                  "from its stored offsets");
     }
 }
 

@@ -119,50 +119,6 @@ cdc_sink_register_metrics(sink_t *s)
     cdc_buf_deinit(&l);
 }
 
-/* Partition i starts again at the stored offset o (NULL: no row: from the log's start): its
- * records in hand go, the consumer fetches from there. */
-static cdc_err_t
-seek_back(sink_t *s, size_t i, const cdc_sink_offset_t *o, cdc_errstr_t *es)
-{
-    part_t *pt = &s->parts[i];
-    int64_t at = o ? o->next_offset : 0;
-    if (!o) {
-        int64_t high = 0;
-        cdc_err_t err =
-            cdc_consumer_watermarks(s->c, pt->topic, pt->partition, &at, &high, 10000, es);
-        if (err)
-            return err;
-    }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, pt->topic, pt->partition)->offset = at;
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(cdc_consumer_handle(s->c), l, 10000);
-    rd_kafka_resp_err_t perr = l->elems[0].err;
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e || perr) {
-        cdc_errstr_set(es, CDC_ERR_KAFKA, "sink %s: seeking %s[%d] back to %lld: %s", s->conf->name,
-                       pt->topic, (int)pt->partition, (long long)at,
-                       e ? rd_kafka_error_string(e) : rd_kafka_err2str(perr));
-        if (e)
-            rd_kafka_error_destroy(e);
-        return CDC_ERR_KAFKA;
-    }
-    size_t k = 0;
-    for (size_t j = 0; j < s->n_items; j++) {
-        if (s->items[j].part == i)
-            rd_kafka_message_destroy(s->items[j].m);
-        else
-            s->items[k++] = s->items[j];
-    }
-    s->n_items = k;
-    pt->next = pt->polled = at;
-    pt->expected = o ? at : -1;
-    pt->epoch = o ? o->epoch : 0;
-    memcpy(pt->pos, o ? o->source_pos : "", o ? sizeof(pt->pos) : 1);
-    pt->eof = false;
-    pt->wait_offset = -1;
-    return CDC_OK;
-}
-
 /* After a reconnect (the sink's lock held again): the stored offsets are the truth. A commit whose
  * answer the lost connection swallowed may have gone through; its records are then done. */
 cdc_err_t
@@ -182,13 +138,19 @@ cdc_sink_adopt_stored(sink_t *s, cdc_errstr_t *es)
              * older offset; those records are applied again. (Another instance only ever moves
              * offsets forward.) */
             CDC_LOG_WARN("sink=%s %s[%d] the target went back from offset %lld to %lld while "
-                         "the connection was lost (it lost acknowledged commits): applying "
-                         "them again",
+                         "the connection was lost (it lost acknowledged commits): starting again "
+                         "from its offsets",
                          s->conf->name, pt->topic, (int)pt->partition, (long long)pt->expected,
                          (long long)at);
-            if ((err = seek_back(s, i, o, es)))
-                break;
-            continue;
+            /* Not a seek in this run: a record fetched before it could still come out of the
+             * consumer's queue after it, move the partition's mark past the records to apply
+             * again, and have them dropped as fetched twice (rows lost: integration_sink_bulk).
+             * The run ends; the next one has a new consumer, assigned at the stored offsets. */
+            s->start_again = true;
+            err = cdc_errstr_set(es, CDC_ERR_CONNECT,
+                                 "the target lost commits it had acknowledged: starting again "
+                                 "from its stored offsets");
+            break;
         }
         CDC_LOG_INFO("sink=%s %s[%d] the last commit went through before the connection was "
                      "lost: at offset %lld",

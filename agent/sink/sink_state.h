@@ -86,6 +86,7 @@ typedef struct {
     cdc_buf_t conflict_buf;       /* a conflict's record being built */
     bool *noted_before;           /* per route: said that its updates carry no before image */
     struct cdc_sink_tx *tx;       /* routes' transforms (agent/sink/sink_transform.c) */
+    bool start_again; /* the target went back: this run ends, the next reads from its offsets */
 } sink_t;
 
 /* ---- transforms (agent/sink/sink_transform.c) ---- */
