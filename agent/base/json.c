@@ -140,15 +140,9 @@ cdc_utf8_valid(const char *p, size_t n, size_t *bad_at)
 {
     const unsigned char *u = (const unsigned char *)p;
     for (size_t i = 0; i < n;) {
-        SKIP_BLOCKS(block_not_ascii, u, i, n);
-        while (i + 8 <= n && word_ascii(load8(u + i)))
-            i += 8;
+        i += cdc_ascii_span(p + i, n - i);
         if (i >= n)
             break;
-        if (u[i] < 0x80) {
-            i++;
-            continue;
-        }
         size_t len = utf8_seq_len(u + i, n - i);
         if (!len) {
             if (bad_at)

@@ -16,17 +16,9 @@
 static void
 put_num(cdc_buf_t *b, uint32_t v, int width)
 {
-    char t[12];
-    int n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width)
-        t[n++] = '0';
-    cdc_buf_reserve(b, (size_t)n);
-    while (n)
-        b->data[b->len++] = t[--n];
+    cdc_buf_reserve(b, 12 + (size_t)(width > 0 ? width : 0));
+    char *end = cdc_put_uint(b->data + b->len, v, width);
+    b->len = (size_t)(end - b->data);
     b->data[b->len] = '\0';
 }
 
