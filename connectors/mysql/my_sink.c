@@ -17,22 +17,14 @@
 #include "cdc/log.h"
 #include "cdc/sink.h"
 #include "cdc/sink_offsets.h"
+#include "my_sink_internal.h"
 #include "mysql_conn.h"
-
-struct cdc_sink_target {
-    cdc_sink_base_t base; /* first: the engine's part */
-    MYSQL *m;
-    cdc_buf_t tmp;
-    bool busy;           /* a statement sent, its result not read yet */
-    char busy_what[600]; /* "applying to db.table" */
-    char busy_key[256];  /* its first key column (an upsert), for my_sync */
-};
 
 /* Statements are cut before this size (max_allowed_packet is 16 MiB by default). */
 #define MY_MAX_STATEMENT (4u << 20)
 
-static cdc_err_t
-my_error(cdc_sink_target_t *t, const char *what, cdc_errstr_t *es)
+cdc_err_t
+mys_error(cdc_sink_target_t *t, const char *what, cdc_errstr_t *es)
 {
     unsigned no = mysql_errno(t->m);
     cdc_err_t err = CDC_ERR_IO;
@@ -60,8 +52,8 @@ key_named(const char *key, const char *msg)
 }
 
 /* Reads the result of the statement left running, if any. */
-static cdc_err_t
-my_sync(cdc_sink_target_t *t, cdc_errstr_t *es)
+cdc_err_t
+mys_sync(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
     if (!t->busy)
         return CDC_OK;
@@ -70,7 +62,7 @@ my_sync(cdc_sink_target_t *t, cdc_errstr_t *es)
         mysql_free_result(mysql_store_result(t->m));
         return CDC_OK;
     }
-    cdc_err_t err = my_error(t, t->busy_what, es);
+    cdc_err_t err = mys_error(t, t->busy_what, es);
     if (err == CDC_ERR_DATA && mysql_errno(t->m) == 1048 && t->busy_key[0] &&
         key_named(t->busy_key, mysql_error(t->m))) /* see on_duplicate */
         err = cdc_errstr_set(es, CDC_ERR_CONFLICT,
@@ -80,14 +72,14 @@ my_sync(cdc_sink_target_t *t, cdc_errstr_t *es)
     return err;
 }
 
-static cdc_err_t
-exec(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
+cdc_err_t
+mys_exec(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 {
-    cdc_err_t err = my_sync(t, es);
+    cdc_err_t err = mys_sync(t, es);
     if (err)
         return err;
     if (mysql_query(t->m, sql))
-        return my_error(t, sql, es);
+        return mys_error(t, sql, es);
     MYSQL_RES *r = mysql_store_result(t->m);
     mysql_free_result(r);
     return CDC_OK;
@@ -126,7 +118,7 @@ take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
     cdc_mysql_literal(t->m, q, lock, strlen(lock));
     cdc_buf_printf(q, ", %d)", CDC_SINK_LOCK_TRY_S);
     if (mysql_query(t->m, q->data))
-        return my_error(t, "taking the sink's lock", es);
+        return mys_error(t, "taking the sink's lock", es);
     MYSQL_RES *r = mysql_store_result(t->m);
     MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
     bool got = row && row[0] && !strcmp(row[0], "1");
@@ -156,7 +148,7 @@ my_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *e
     cdc_err_t err;
     t->m = cdc_mysql_connect(&conf->conn, &err, es);
     if (t->m)
-        err = exec(t, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'", es);
+        err = mys_exec(t, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'", es);
     if (err) {
         my_close(t);
         return err;
@@ -168,13 +160,13 @@ my_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *e
 static cdc_err_t
 my_send(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 {
-    cdc_err_t err = my_sync(t, es);
+    cdc_err_t err = mys_sync(t, es);
     if (err)
         return err;
     snprintf(t->busy_what, sizeof(t->busy_what), "%s", sql);
     t->busy_key[0] = '\0';
     if (mysql_send_query(t->m, sql, (unsigned long)strlen(sql)))
-        return my_error(t, sql, es);
+        return mys_error(t, sql, es);
     t->busy = true;
     return CDC_OK;
 }
@@ -198,7 +190,7 @@ load_columns(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es)
     cdc_mysql_literal(t->m, q, table, strlen(table));
     cdc_buf_puts(q, " ORDER BY c.ORDINAL_POSITION");
     if (mysql_query(t->m, q->data))
-        return my_error(t, "reading the target table's columns", es);
+        return mys_error(t, "reading the target table's columns", es);
     MYSQL_RES *r = mysql_store_result(t->m);
     MYSQL_ROW row;
     while (r && (row = mysql_fetch_row(r)))
@@ -207,8 +199,8 @@ load_columns(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es)
     return CDC_OK;
 }
 
-static bool
-is_binary(const char *type)
+bool
+mys_is_binary(const char *type)
 {
     return !strcasecmp(type, "binary") || !strcasecmp(type, "varbinary") ||
            strstr(type, "blob") != NULL;
@@ -242,9 +234,9 @@ is_numeric(const char *type)
 }
 
 /* The literal of a value for a column of type (information_schema DATA_TYPE). */
-static cdc_err_t
-value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cdc_column_t *col,
-              cdc_errstr_t *es)
+cdc_err_t
+mys_value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cdc_column_t *col,
+                  cdc_errstr_t *es)
 {
     const cdc_value_t *v = &col->value;
     switch (v->type) {
@@ -264,7 +256,7 @@ value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cdc_co
         cdc_buf_append(q, v->s.p, v->s.n); /* JSON number text is an SQL numeric literal */
         return CDC_OK;
     }
-    if (is_binary(type) && v->type == CDC_VAL_STRING) {
+    if (mys_is_binary(type) && v->type == CDC_VAL_STRING) {
         cdc_buf_reset(&t->tmp);
         if (!cdc_base64_decode(&t->tmp, v->s.p, v->s.n))
             return cdc_errstr_set(es, CDC_ERR_PARSE, "column %s: not base64 bytes", col->name);
@@ -297,8 +289,8 @@ value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cdc_co
     return CDC_OK;
 }
 
-static void
-table_name(cdc_buf_t *q, const cdc_sink_table_t *tt)
+void
+mys_table_name(cdc_buf_t *q, const cdc_sink_table_t *tt)
 {
     cdc_mysql_ident(q, tt->schema);
     cdc_buf_putc(q, '.');
@@ -306,46 +298,46 @@ table_name(cdc_buf_t *q, const cdc_sink_table_t *tt)
 }
 
 /* A value's literal; errors name the table. */
-static cdc_err_t
-literal(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *type, const cdc_column_t *c,
-        cdc_errstr_t *es)
+cdc_err_t
+mys_literal(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *type,
+            const cdc_column_t *c, cdc_errstr_t *es)
 {
-    cdc_err_t err = value_literal(t, &t->base.sql, type, c, es);
+    cdc_err_t err = mys_value_literal(t, &t->base.sql, type, c, es);
     if (err)
         cdc_errstr_prefix(es, "%s.%s", tt->schema, tt->table);
     return err;
 }
 
-static cdc_err_t
-run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, cdc_errstr_t *es)
+cdc_err_t
+mys_run(cdc_sink_target_t *t, const cdc_sink_table_t *tt, cdc_errstr_t *es)
 {
     if (!mysql_query(t->m, t->base.sql.data))
         return CDC_OK;
     char what[600];
     snprintf(what, sizeof(what), "applying to %s.%s", tt->schema, tt->table);
-    return my_error(t, what, es);
+    return mys_error(t, what, es);
 }
 
-/* Sends the statement in sql and returns while the server runs it (my_sync reads its result);
+/* Sends the statement in sql and returns while the server runs it (mys_sync reads its result);
  * key: the upsert's first key column. */
 static cdc_err_t
 send(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const char *key, cdc_errstr_t *es)
 {
-    cdc_err_t err = my_sync(t, es);
+    cdc_err_t err = mys_sync(t, es);
     if (err)
         return err;
     snprintf(t->busy_what, sizeof(t->busy_what), "applying to %s.%s", tt->schema, tt->table);
     snprintf(t->busy_key, sizeof(t->busy_key), "%s", key ? key : "");
     if (mysql_send_query(t->m, t->base.sql.data, (unsigned long)t->base.sql.len))
-        return my_error(t, t->busy_what, es);
+        return mys_error(t, t->busy_what, es);
     t->busy = true;
     return CDC_OK;
 }
 
 /* "WHERE k1 = v1 AND ..." for the row's key. */
-static cdc_err_t
-where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
-          cdc_errstr_t *es)
+cdc_err_t
+mys_where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
+              cdc_errstr_t *es)
 {
     cdc_err_t err = CDC_OK;
     cdc_buf_puts(&t->base.sql, " WHERE ");
@@ -354,7 +346,7 @@ where_key(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t
             cdc_buf_puts(&t->base.sql, " AND ");
         cdc_mysql_ident(&t->base.sql, row->key[k].name);
         cdc_buf_puts(&t->base.sql, " = ");
-        err = literal(t, tt, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
+        err = mys_literal(t, tt, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
     }
     return err;
 }
@@ -366,12 +358,12 @@ base_row_exists(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink
 {
     cdc_buf_reset(&t->base.sql);
     cdc_buf_puts(&t->base.sql, "SELECT 1 FROM ");
-    table_name(&t->base.sql, tt);
-    cdc_err_t err = where_key(t, tt, row, es);
+    mys_table_name(&t->base.sql, tt);
+    cdc_err_t err = mys_where_key(t, tt, row, es);
     if (err)
         return err;
     if (mysql_query(t->m, t->base.sql.data))
-        return my_error(t, "looking for the base row", es);
+        return mys_error(t, "looking for the base row", es);
     MYSQL_RES *r = mysql_store_result(t->m);
     bool found = r && mysql_num_rows(r) > 0;
     mysql_free_result(r);
@@ -394,7 +386,7 @@ update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
         const cdc_sink_row_t *row = rows[r];
         cdc_buf_reset(q);
         cdc_buf_puts(q, "UPDATE ");
-        table_name(q, tt);
+        mys_table_name(q, tt);
         size_t set = 0;
         for (size_t i = 0; !err && i < row->n_cols; i++) {
             if (!types[i] || cdc_sink_row_is_key(row, row->cols[i].name) ||
@@ -403,14 +395,14 @@ update_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
             cdc_buf_puts(q, set++ ? ", " : " SET ");
             cdc_mysql_ident(q, row->cols[i].name);
             cdc_buf_puts(q, " = ");
-            err = literal(t, tt, types[i], &row->cols[i], es);
+            err = mys_literal(t, tt, types[i], &row->cols[i], es);
         }
         if (!set) /* only key columns: nothing to update */
             continue;
         if (!err)
-            err = where_key(t, tt, row, es);
+            err = mys_where_key(t, tt, row, es);
         if (!err)
-            err = run(t, tt, es);
+            err = mys_run(t, tt, es);
         if (!err && mysql_affected_rows(t->m) == 0 && !row->soft)
             err = base_row_exists(t, tt, row, es);
     }
@@ -428,7 +420,7 @@ delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     for (size_t r = 0; !err && r < n;) {
         cdc_buf_reset(q);
         cdc_buf_puts(q, "DELETE FROM ");
-        table_name(q, tt);
+        mys_table_name(q, tt);
         cdc_buf_puts(q, " WHERE ");
         if (one) {
             cdc_mysql_ident(q, rows[0]->key[0].name);
@@ -438,8 +430,8 @@ delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
             if (one) {
                 if (r > first)
                     cdc_buf_puts(q, ", ");
-                err = literal(t, tt, cdc_sink_table_type(tt, rows[r]->key[0].name),
-                              &rows[r]->key[0], es);
+                err = mys_literal(t, tt, cdc_sink_table_type(tt, rows[r]->key[0].name),
+                                  &rows[r]->key[0], es);
                 continue;
             }
             cdc_buf_puts(q, r > first ? " OR (" : "(");
@@ -448,8 +440,8 @@ delete_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
                     cdc_buf_puts(q, " AND ");
                 cdc_mysql_ident(q, rows[r]->key[k].name);
                 cdc_buf_puts(q, " = ");
-                err = literal(t, tt, cdc_sink_table_type(tt, rows[r]->key[k].name),
-                              &rows[r]->key[k], es);
+                err = mys_literal(t, tt, cdc_sink_table_type(tt, rows[r]->key[k].name),
+                                  &rows[r]->key[k], es);
             }
             cdc_buf_putc(q, ')');
         }
@@ -504,7 +496,7 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
     for (size_t r = 0; !err && r < n;) {
         cdc_buf_reset(q);
         cdc_buf_puts(q, "INSERT INTO ");
-        table_name(q, tt);
+        mys_table_name(q, tt);
         cdc_buf_puts(q, " (");
         size_t k = 0;
         for (size_t i = 0; i < row->n_cols; i++) {
@@ -523,7 +515,7 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
                     continue;
                 if (k++)
                     cdc_buf_puts(q, ", ");
-                err = literal(t, tt, types[i], &rows[r]->cols[i], es);
+                err = mys_literal(t, tt, types[i], &rows[r]->cols[i], es);
             }
             cdc_buf_putc(q, ')');
         }
@@ -532,457 +524,6 @@ upsert_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row
             err = send(t, tt, row->key[0].name, es);
     }
     return err;
-}
-
-/* ---- records linked across systems ---------------------------------------------------------- */
-
-static cdc_err_t
-links_ensure(cdc_sink_target_t *t, cdc_errstr_t *es)
-{
-    return exec(t,
-                "CREATE TABLE IF NOT EXISTS " CDC_ID_MAP_TABLE
-                " (map VARCHAR(64) NOT NULL, source VARCHAR(64) NOT NULL, source_key "
-                "VARCHAR(255) NOT NULL, target_key VARCHAR(255), published BOOLEAN NOT NULL "
-                "DEFAULT FALSE, PRIMARY KEY (map, source, source_key)) CHARACTER SET utf8mb4 "
-                "COLLATE utf8mb4_bin ENGINE=InnoDB",
-                es);
-}
-
-/* UPDATE tbl t JOIN (SELECT k, l UNION ALL ...) v ON t.link = v.l SET t.key = v.k WHERE t.key IS
- * NULL, for the rows that carry a link_key value. */
-static cdc_err_t
-link_rows(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
-          size_t n, cdc_errstr_t *es)
-{
-    const cdc_route_conf_t *rt = rows[0]->route;
-    cdc_err_t err = my_sync(t, es);
-    if (err)
-        return err;
-    cdc_buf_t *q = &t->base.sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "UPDATE ");
-    table_name(q, tt);
-    cdc_buf_puts(q, " t JOIN (");
-    size_t linked = 0;
-    for (size_t r = 0; !err && r < n; r++) {
-        const cdc_column_t *l = cdc_sink_link_value(rows[r]);
-        if (!l)
-            continue;
-        cdc_buf_puts(q, linked++ ? " UNION ALL SELECT " : "SELECT ");
-        err = literal(t, tt, cdc_sink_table_type(tt, rows[r]->key[0].name), &rows[r]->key[0], es);
-        cdc_buf_puts(q, " AS k, ");
-        if (!err)
-            err = literal(t, tt, cdc_sink_table_type(tt, l->name), l, es);
-        cdc_buf_puts(q, " AS l");
-    }
-    if (err || !linked)
-        return err;
-    cdc_buf_puts(q, ") v ON t.");
-    cdc_mysql_ident(q, rt->link_key);
-    cdc_buf_puts(q, " = v.l SET t.");
-    cdc_mysql_ident(q, rt->key[0]);
-    cdc_buf_puts(q, " = v.k WHERE t.");
-    cdc_mysql_ident(q, rt->key[0]);
-    cdc_buf_puts(q, " IS NULL");
-    return run(t, tt, es);
-}
-
-/* " FROM tbl t WHERE t.key IS NULL AND t.m0 = v0 AND ..." */
-static cdc_err_t
-match_from(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
-           const cdc_column_t *const *match, cdc_errstr_t *es)
-{
-    cdc_buf_t *q = &t->base.sql;
-    cdc_buf_puts(q, " FROM ");
-    table_name(q, tt);
-    cdc_buf_puts(q, " t WHERE t.");
-    cdc_mysql_ident(q, row->route->key[0]);
-    cdc_buf_puts(q, " IS NULL");
-    cdc_err_t err = CDC_OK;
-    for (size_t m = 0; !err && m < row->route->n_match_on; m++) {
-        cdc_buf_puts(q, " AND t.");
-        cdc_mysql_ident(q, match[m]->name);
-        cdc_buf_puts(q, " = ");
-        err = literal(t, tt, cdc_sink_table_type(tt, match[m]->name), match[m], es);
-    }
-    return err;
-}
-
-/* The candidates (unlinked rows with the match values, when no row has the key), then, for
- * exactly one, UPDATE ... SET key. */
-static cdc_err_t
-match_row(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
-          const cdc_column_t *const *match, long *candidates, cdc_errstr_t *es)
-{
-    cdc_err_t err = my_sync(t, es);
-    if (err)
-        return err;
-    const char *key = row->route->key[0];
-    const char *ktype = cdc_sink_table_type(tt, key);
-    cdc_buf_t *q = &t->base.sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "SELECT IF(EXISTS (SELECT 1 FROM ");
-    table_name(q, tt);
-    cdc_buf_puts(q, " WHERE ");
-    cdc_mysql_ident(q, key);
-    cdc_buf_puts(q, " = ");
-    if ((err = literal(t, tt, ktype, &row->key[0], es)))
-        return err;
-    cdc_buf_puts(q, "), 0, (SELECT COUNT(*)");
-    if ((err = match_from(t, tt, row, match, es)))
-        return err;
-    cdc_buf_puts(q, "))");
-    if (mysql_real_query(t->m, q->data, (unsigned long)q->len))
-        return my_error(t, "matching a new record", es);
-    MYSQL_RES *r = mysql_store_result(t->m);
-    MYSQL_ROW v = r ? mysql_fetch_row(r) : NULL;
-    *candidates = v && v[0] ? atol(v[0]) : 0;
-    mysql_free_result(r);
-    if (*candidates != 1)
-        return CDC_OK;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "UPDATE ");
-    table_name(q, tt);
-    cdc_buf_puts(q, " SET ");
-    cdc_mysql_ident(q, key);
-    cdc_buf_puts(q, " = ");
-    if ((err = literal(t, tt, ktype, &row->key[0], es)))
-        return err;
-    cdc_buf_puts(q, " WHERE ");
-    cdc_mysql_ident(q, key);
-    cdc_buf_puts(q, " IS NULL");
-    for (size_t m = 0; !err && m < row->route->n_match_on; m++) {
-        cdc_buf_puts(q, " AND ");
-        cdc_mysql_ident(q, match[m]->name);
-        cdc_buf_puts(q, " = ");
-        err = literal(t, tt, cdc_sink_table_type(tt, match[m]->name), match[m], es);
-    }
-    return err ? err : run(t, tt, es);
-}
-
-/* INSERT INTO cdc_id_map SELECT * FROM (SELECT map, source, t.key, t.link, whether the row carried
- * it FROM tbl t WHERE t.key = k UNION ALL ...) x ON DUPLICATE KEY UPDATE. */
-static cdc_err_t
-record_links(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
-             size_t n, cdc_errstr_t *es)
-{
-    const cdc_route_conf_t *rt = rows[0]->route;
-    cdc_err_t err = my_sync(t, es);
-    if (err)
-        return err;
-    cdc_buf_t *q = &t->base.sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "INSERT INTO " CDC_ID_MAP_TABLE
-                    " (map, source, source_key, target_key, published) SELECT * FROM (");
-    for (size_t r = 0; !err && r < n; r++) {
-        cdc_buf_puts(q, r ? " UNION ALL SELECT " : "SELECT ");
-        cdc_mysql_literal(t->m, q, rt->link_map, strlen(rt->link_map));
-        cdc_buf_puts(q, ", ");
-        cdc_mysql_literal(t->m, q, rt->source, strlen(rt->source));
-        cdc_buf_puts(q, ", CAST(t.");
-        cdc_mysql_ident(q, rt->key[0]);
-        cdc_buf_puts(q, " AS CHAR), CAST(t.");
-        cdc_mysql_ident(q, rt->link_key);
-        cdc_buf_puts(q, " AS CHAR), ");
-        const cdc_column_t *l = cdc_sink_link_value(rows[r]);
-        const char *ltype = cdc_sink_table_type(tt, rt->link_key);
-        if (l && ltype)
-            err = literal(t, tt, ltype, l, es);
-        else
-            cdc_buf_puts(q, "NULL");
-        cdc_buf_puts(q, " <=> t.");
-        cdc_mysql_ident(q, rt->link_key);
-        cdc_buf_puts(q, " FROM ");
-        table_name(q, tt);
-        cdc_buf_puts(q, " t WHERE t.");
-        cdc_mysql_ident(q, rt->key[0]);
-        cdc_buf_puts(q, " = ");
-        if (!err)
-            err = literal(t, tt, cdc_sink_table_type(tt, rt->key[0]), &rows[r]->key[0], es);
-    }
-    if (err)
-        return err;
-    cdc_buf_puts(q, ") x ON DUPLICATE KEY UPDATE published = IF(target_key <=> "
-                    "VALUES(target_key), published OR VALUES(published), VALUES(published)), "
-                    "target_key = VALUES(target_key)");
-    return run(t, tt, es);
-}
-
-/* " map = 'm' AND source = 's' AND source_key = 'k'" */
-static void
-link_where(cdc_sink_target_t *t, cdc_buf_t *q, const char *map, const char *source, const char *key)
-{
-    cdc_buf_puts(q, " WHERE map = ");
-    cdc_mysql_literal(t->m, q, map, strlen(map));
-    cdc_buf_puts(q, " AND source = ");
-    cdc_mysql_literal(t->m, q, source, strlen(source));
-    cdc_buf_puts(q, " AND source_key = ");
-    cdc_mysql_literal(t->m, q, key, strlen(key));
-}
-
-static cdc_err_t
-lookup_links(cdc_sink_target_t *t, const char *map, const char *source, const char *const *keys,
-             size_t n, char **out, cdc_errstr_t *es)
-{
-    cdc_err_t err = my_sync(t, es);
-    if (err)
-        return err;
-    cdc_buf_t *q = &t->base.sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "SELECT source_key, target_key FROM " CDC_ID_MAP_TABLE);
-    link_where(t, q, map, source, keys[0]);
-    for (size_t i = 1; i < n; i++) {
-        cdc_buf_puts(q, " UNION ALL SELECT source_key, target_key FROM " CDC_ID_MAP_TABLE);
-        link_where(t, q, map, source, keys[i]);
-    }
-    if (mysql_real_query(t->m, q->data, (unsigned long)q->len))
-        return my_error(t, "reading " CDC_ID_MAP_TABLE, es);
-    MYSQL_RES *r = mysql_store_result(t->m);
-    for (size_t i = 0; i < n; i++)
-        out[i] = NULL;
-    MYSQL_ROW row;
-    while (r && (row = mysql_fetch_row(r)))
-        cdc_sink_link_found(keys, n, row[0], row[1], out);
-    mysql_free_result(r);
-    return CDC_OK;
-}
-
-static cdc_err_t
-links_pending(cdc_sink_target_t *t, const char *map, const char *source, size_t max,
-              cdc_sink_link_t **out, size_t *n, cdc_errstr_t *es)
-{
-    *out = NULL;
-    *n = 0;
-    cdc_err_t err = my_sync(t, es);
-    if (err)
-        return err;
-    cdc_buf_t *q = &t->base.sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, CDC_ID_MAP_PENDING_SQL);
-    cdc_mysql_literal(t->m, q, map, strlen(map));
-    cdc_buf_puts(q, " AND source = ");
-    cdc_mysql_literal(t->m, q, source, strlen(source));
-    cdc_buf_printf(q, " LIMIT %zu", max);
-    if (mysql_query(t->m, q->data))
-        return my_error(t, "reading " CDC_ID_MAP_TABLE, es);
-    MYSQL_RES *r = mysql_store_result(t->m);
-    size_t rows = r ? (size_t)mysql_num_rows(r) : 0;
-    *out = cdc_xcalloc(rows + 1, sizeof(cdc_sink_link_t));
-    MYSQL_ROW row;
-    while (r && (row = mysql_fetch_row(r)))
-        (*out)[(*n)++] = (cdc_sink_link_t){cdc_xstrdup(row[0]), cdc_xstrdup(row[1]),
-                                           cdc_xstrdup(row[2]), cdc_xstrdup(row[3])};
-    mysql_free_result(r);
-    return CDC_OK;
-}
-
-static cdc_err_t
-links_published(cdc_sink_target_t *t, const cdc_sink_link_t *links, size_t n, cdc_errstr_t *es)
-{
-    cdc_err_t err = CDC_OK;
-    cdc_buf_t *q = &t->base.sql;
-    for (size_t i = 0; !err && i < n; i++) {
-        cdc_buf_reset(q);
-        cdc_buf_puts(q, "UPDATE " CDC_ID_MAP_TABLE " SET published = TRUE");
-        link_where(t, q, links[i].map, links[i].source, links[i].source_key);
-        cdc_buf_puts(q, " AND target_key = ");
-        cdc_mysql_literal(t->m, q, links[i].target_key, strlen(links[i].target_key));
-        err = exec(t, q->data, es);
-    }
-    return err;
-}
-
-static cdc_err_t
-apply_link(cdc_sink_target_t *t, const cdc_route_conf_t *rt, const char *schema, const char *table,
-           const cdc_sink_link_t *l, cdc_errstr_t *es)
-{
-    cdc_buf_t *q = &t->base.sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "UPDATE ");
-    cdc_mysql_ident(q, schema);
-    cdc_buf_putc(q, '.');
-    cdc_mysql_ident(q, table);
-    cdc_buf_puts(q, " SET ");
-    cdc_mysql_ident(q, rt->key[0]);
-    cdc_buf_puts(q, " = ");
-    cdc_mysql_literal(t->m, q, l->target_key, strlen(l->target_key));
-    cdc_buf_puts(q, " WHERE ");
-    cdc_mysql_ident(q, rt->link_key);
-    cdc_buf_puts(q, " = ");
-    cdc_mysql_literal(t->m, q, l->source_key, strlen(l->source_key));
-    cdc_buf_puts(q, " AND ");
-    cdc_mysql_ident(q, rt->key[0]);
-    cdc_buf_puts(q, " IS NULL");
-    cdc_err_t err = exec(t, q->data, es);
-    if (err)
-        return err;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "INSERT INTO " CDC_ID_MAP_TABLE
-                    " (map, source, source_key, target_key, published) VALUES (");
-    const char *v[] = {rt->link_map, rt->source, l->target_key, l->source_key};
-    for (int i = 0; i < 4; i++) {
-        cdc_mysql_literal(t->m, q, v[i], strlen(v[i]));
-        cdc_buf_puts(q, ", ");
-    }
-    cdc_buf_puts(q, "TRUE) ON DUPLICATE KEY UPDATE target_key = VALUES(target_key), published = "
-                    "TRUE");
-    return exec(t, q->data, es);
-}
-
-/* ---- conflict checks ------------------------------------------------------------------------- */
-
-/* " k1 = v1 AND k2 = v2" of row's key, for table t. */
-static cdc_err_t
-key_match(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *row,
-          cdc_errstr_t *es)
-{
-    cdc_err_t err = CDC_OK;
-    for (size_t k = 0; !err && k < row->n_key; k++) {
-        cdc_buf_puts(&t->base.sql, k ? " AND t." : " t.");
-        cdc_mysql_ident(&t->base.sql, row->key[k].name);
-        cdc_buf_puts(&t->base.sql, " = ");
-        err = literal(t, tt, cdc_sink_table_type(tt, row->key[k].name), &row->key[k], es);
-    }
-    return err;
-}
-
-/* SELECT CASE WHEN key = v0 THEN 0 ... END FROM tbl t WHERE (key) IN (...) FOR UPDATE: the rows
- * that exist, locked, matched by the server's own comparison of each key. */
-static cdc_err_t
-lock_keys(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_row_t *const *rows,
-          size_t n, bool *found, cdc_errstr_t *es)
-{
-    cdc_err_t err = my_sync(t, es);
-    if (err)
-        return err;
-    cdc_buf_t *q = &t->base.sql;
-    cdc_buf_reset(q);
-    cdc_buf_puts(q, "SELECT CASE");
-    for (size_t r = 0; !err && r < n; r++) {
-        cdc_buf_puts(q, " WHEN");
-        err = key_match(t, tt, rows[r], es);
-        cdc_buf_printf(q, " THEN %zu", r);
-    }
-    cdc_buf_puts(q, " END FROM ");
-    table_name(q, tt);
-    cdc_buf_puts(q, " t WHERE");
-    for (size_t r = 0; !err && r < n; r++) {
-        cdc_buf_puts(q, r ? " OR (" : " (");
-        err = key_match(t, tt, rows[r], es);
-        cdc_buf_putc(q, ')');
-    }
-    if (err)
-        return err;
-    cdc_buf_puts(q, " FOR UPDATE");
-    if (mysql_real_query(t->m, q->data, (unsigned long)q->len)) {
-        char what[600];
-        snprintf(what, sizeof(what), "locking rows of %s.%s", tt->schema, tt->table);
-        return my_error(t, what, es);
-    }
-    memset(found, 0, n * sizeof(bool));
-    MYSQL_RES *res = mysql_store_result(t->m);
-    MYSQL_ROW row;
-    while (res && (row = mysql_fetch_row(res))) {
-        size_t r = row[0] ? (size_t)strtoull(row[0], NULL, 10) : n;
-        if (r < n)
-            found[r] = true;
-    }
-    mysql_free_result(res);
-    return CDC_OK;
-}
-
-/* CASE comparing t.<name> with the literal in lit (NULL older than any value). */
-static void
-order_expr(cdc_buf_t *q, const char *name, const char *lit)
-{
-    cdc_buf_puts(q, ", CASE WHEN t.");
-    cdc_mysql_ident(q, name);
-    cdc_buf_printf(q, " IS NULL AND %s IS NULL THEN 0 WHEN t.", lit);
-    cdc_mysql_ident(q, name);
-    cdc_buf_printf(q, " IS NULL THEN -1 WHEN %s IS NULL THEN 1 WHEN t.", lit);
-    cdc_mysql_ident(q, name);
-    cdc_buf_printf(q, " < %s THEN -1 WHEN t.", lit);
-    cdc_mysql_ident(q, name);
-    cdc_buf_printf(q, " > %s THEN 1 ELSE 0 END", lit);
-}
-
-/* One probe: (SELECT i, JSON_OBJECT(...), <same>, <order> FROM tbl t WHERE key FOR UPDATE). */
-static cdc_err_t
-probe_select(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_probe_t *p, size_t i,
-             cdc_buf_t *lit, cdc_errstr_t *es)
-{
-    cdc_buf_t *q = &t->base.sql;
-    cdc_buf_printf(q, "%s(SELECT %zu, JSON_OBJECT(", i ? " UNION ALL " : "", i);
-    for (size_t c = 0; c < tt->n; c++) {
-        if (c)
-            cdc_buf_puts(q, ", ");
-        cdc_mysql_literal(t->m, q, tt->names[c], strlen(tt->names[c]));
-        cdc_buf_puts(q, is_binary(tt->types[c]) ? ", TO_BASE64(t." : ", (t.");
-        cdc_mysql_ident(q, tt->names[c]);
-        cdc_buf_putc(q, ')');
-    }
-    cdc_buf_puts(q, "), TRUE");
-    cdc_err_t err = CDC_OK;
-    for (size_t j = 0; !err && j < p->n_cmp; j++) {
-        cdc_buf_puts(q, " AND t.");
-        cdc_mysql_ident(q, p->cmp[j].name);
-        cdc_buf_puts(q, " <=> ");
-        err = literal(t, tt, cdc_sink_table_type(tt, p->cmp[j].name), &p->cmp[j], es);
-    }
-    if (!err && p->lww) {
-        cdc_buf_reset(lit);
-        err = value_literal(t, lit, cdc_sink_table_type(tt, p->lww->name), p->lww, es);
-        if (!err)
-            order_expr(q, p->lww->name, lit->data);
-    } else {
-        cdc_buf_puts(q, ", 0");
-    }
-    cdc_buf_puts(q, " FROM ");
-    table_name(q, tt);
-    cdc_buf_puts(q, " t");
-    if (!err)
-        err = where_key(t, tt, p->row, es);
-    cdc_buf_puts(q, " FOR UPDATE)");
-    return err;
-}
-
-/* The probes' SELECTs in one UNION ALL, each locking its row. */
-static cdc_err_t
-read_locked(cdc_sink_target_t *t, const cdc_sink_table_t *tt, const cdc_sink_probe_t *probes,
-            size_t n, cdc_arena_t *arena, cdc_sink_current_t *cur, cdc_errstr_t *es)
-{
-    cdc_err_t err = my_sync(t, es);
-    if (err)
-        return err;
-    cdc_buf_reset(&t->base.sql);
-    cdc_buf_t lit;
-    cdc_buf_init(&lit);
-    for (size_t i = 0; !err && i < n; i++)
-        err = probe_select(t, tt, &probes[i], i, &lit, es);
-    cdc_buf_deinit(&lit);
-    if (err)
-        return err;
-    for (size_t r = 0; r < n; r++)
-        cur[r] = (cdc_sink_current_t){0};
-    if (mysql_real_query(t->m, t->base.sql.data, (unsigned long)t->base.sql.len)) {
-        char what[600];
-        snprintf(what, sizeof(what), "checking %s.%s for conflicts", tt->schema, tt->table);
-        return my_error(t, what, es);
-    }
-    MYSQL_RES *res = mysql_store_result(t->m);
-    MYSQL_ROW row;
-    while (res && (row = mysql_fetch_row(res))) {
-        unsigned long *len = mysql_fetch_lengths(res);
-        size_t r = row[0] ? (size_t)strtoull(row[0], NULL, 10) : n;
-        if (r >= n)
-            continue;
-        cur[r].found = true;
-        cur[r].json = row[1] ? cdc_arena_strndup(arena, row[1], len[1]) : NULL;
-        cur[r].same = row[2] && atoi(row[2]) == 1;
-        cur[r].order = row[3] ? atoi(row[3]) : 0;
-    }
-    mysql_free_result(res);
-    return CDC_OK;
 }
 
 const cdc_sink_ops_t cdc_mysql_sink_ops = {
@@ -999,18 +540,18 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .upsert = upsert_rows,
     .update = update_rows,
     .delete_rows = delete_rows,
-    .lock_keys = lock_keys,
-    .read_locked = read_locked,
-    .links_ensure = links_ensure,
-    .link_rows = link_rows,
-    .match_row = match_row,
-    .record_links = record_links,
-    .lookup_links = lookup_links,
-    .links_pending = links_pending,
-    .links_published = links_published,
-    .apply_link = apply_link,
-    .sync = my_sync,
-    .exec = exec,
+    .lock_keys = mys_lock_keys,
+    .read_locked = mys_read_locked,
+    .links_ensure = mys_links_ensure,
+    .link_rows = mys_link_rows,
+    .match_row = mys_match_row,
+    .record_links = mys_record_links,
+    .lookup_links = mys_lookup_links,
+    .links_pending = mys_links_pending,
+    .links_published = mys_links_published,
+    .apply_link = mys_apply_link,
+    .sync = mys_sync,
+    .exec = mys_exec,
     .quote_ident = cdc_mysql_ident,
     .added_types = {"DECIMAL(65,30) NULL", "BOOLEAN NULL", "JSON NULL", "LONGTEXT NULL"},
     .move_offsets = cdc_mysql_sink_offsets_move,
