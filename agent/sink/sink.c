@@ -657,8 +657,9 @@ note_backlog(sink_t *s, bool got_record, int64_t *behind_ms, uint64_t *behind_fr
         return;
     if (cdc_mono_ms() - *behind_ms >= 1000 ||
         st->applied + st->dlq - *behind_from >= 10 * (uint64_t)s->conf->batch_size)
-        CDC_LOG_INFO("sink=%s caught up applied=%llu dlq=%llu", s->conf->name,
-                     (unsigned long long)st->applied, (unsigned long long)st->dlq);
+        CDC_LOG_INFO("sink=%s caught up applied=%llu dlq=%llu batches=%llu", s->conf->name,
+                     (unsigned long long)st->applied, (unsigned long long)st->dlq,
+                     (unsigned long long)st->batches);
     *behind_ms = 0;
 }
 

@@ -107,6 +107,9 @@ $3
       - {from: crm.public.src, to: $4${5:+, $5}}
 EOF
 }
+# BENCH_PERF=DIR profiles the sink's runs (perf record -e cpu-clock, DIR/sink.TIME.data), and
+# BENCH_CALLGRIND=DIR counts their instructions (valgrind, DIR/sink.TIME.out; BENCH_ROWS=20000);
+# their CPU and RSS figures are then the profiler's.
 # Runs the sink until it logs that it caught up; prints "seconds cpu_s rss_kb applying_s": from
 # process start, and (a cross-check by the agent's own clock) from its "applying" log line to its
 # "caught up" one.
@@ -120,11 +123,14 @@ rss_trace() {
     done
 }
 sink_run() {
-    local t0 ticks rss t1 tracer=
+    local t0 ticks rss t1 tracer= batches
     : >"$work/sink.log"
     [ -n "${BENCH_RSS_TRACE:-}" ] && { rss_trace >"$work/rss.trace" & tracer=$!; }
     t0=$(now)
-    run_until "$work/sink.log" caught_up "$build/cdc-agent" run -c "$work/sink.yaml" ||
+    local prof=()
+    [ -z "${BENCH_PERF:-}" ] || prof=(perf record -q -e cpu-clock -F 4999 -g -o "$BENCH_PERF/sink.$(date +%s%N).data" --)
+    [ -z "${BENCH_CALLGRIND:-}" ] || prof=(valgrind -q --tool=callgrind "--callgrind-out-file=$BENCH_CALLGRIND/sink.$(date +%s%N).out" --)
+    run_until "$work/sink.log" caught_up "${prof[@]}" "$build/cdc-agent" run -c "$work/sink.yaml" ||
         { cat "$work/sink.log" >&2; exit 1; }
     t1=$(now)
     [ -n "$tracer" ] && { kill "$tracer"; echo "sink RSS once a second (MB):$(cat "$work/rss.trace")" >&2; }
@@ -134,29 +140,31 @@ sink_run() {
     local a b
     a=$(date -d "$(grep -m1 ' applying ' "$work/sink.log" | cut -d' ' -f1)" +%s.%N)
     b=$(date -d "$(grep -m1 'caught up applied' "$work/sink.log" | cut -d' ' -f1)" +%s.%N)
-    echo "$(echo "$t1 - $t0" | bc) $(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc) $rss $(echo "$b - $a" | bc)"
+    batches=$(grep -m1 -o 'caught up applied=.* batches=[0-9]*' "$work/sink.log" | sed 's/.*batches=//' || true)
+    echo "$(echo "$t1 - $t0" | bc) $(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc) $rss $(echo "$b - $a" | bc) $batches"
 }
 timed() { local t0; t0=$(now); "$@" >/dev/null; echo "$(now) - $t0" | bc; }
 
 measure() { # label reset limit-command...
-    local label=$1 reset=$2 rep lt at cpu rss inner
+    local label=$1 reset=$2 rep lt at cpu rss inner nb
     shift 2
-    local lim='' agent='' cpus='' rsss='' ratios='' inners=''
+    local lim='' agent='' cpus='' rsss='' ratios='' inners='' sizes=''
     for rep in $(seq 1 "$REPS"); do
         "$reset"
         lt=$(timed "$@")
         "$reset"
-        read -r at cpu rss inner < <(sink_run)
+        read -r at cpu rss inner nb < <(sink_run)
+        [ -z "$nb" ] || sizes+=" $((ROWS / nb))"
         inners+=" $(echo "$ROWS / $inner" | bc)"
         lim+=" $(echo "$ROWS / $lt" | bc)" agent+=" $(echo "$ROWS / $at" | bc)"
         cpus+=" $cpu" rsss+=" $((rss / 1024))" ratios+=" $(echo "scale=2; $lt / $at" | bc)"
     done
     local l_m a_m
     l_m=$(echo "$lim" | median) a_m=$(echo "$agent" | median)
-    printf "%-10s rows=%s batch=%s median of %s: bulk upsert limit=%7s rows/s cdc-agent sink=%7s rows/s ratio=%s (runs:%s) | by the agent's log: %s rows/s from its first batch | agent cpu=%ss peak_rss=%sMB (max)\n" \
+    printf "%-10s rows=%s batch=%s median of %s: bulk upsert limit=%7s rows/s cdc-agent sink=%7s rows/s ratio=%s (runs:%s) | by the agent's log: %s rows/s from its first batch | agent cpu=%ss peak_rss=%sMB (max) rows/batch=%s\n" \
         "$label" "$ROWS" "$BATCH" "$REPS" "$l_m" "$a_m" "$(echo "scale=2; $a_m / $l_m" | bc)" \
         "$ratios" "$(echo "$inners" | median)" "$(echo "$cpus" | median)" \
-        "$(echo "$rsss" | tr ' ' '\n' | sort -n | tail -1)"
+        "$(echo "$rsss" | tr ' ' '\n' | sort -n | tail -1)" "$( [ -n "$sizes" ] && echo "$sizes" | median || echo '?')"
 }
 pg_reset() { DB=sinkbench pg -c "TRUNCATE dst" -c "DROP TABLE IF EXISTS cdc_sink_offsets" >/dev/null; }
 my_reset() { my -e "TRUNCATE dst; DROP TABLE IF EXISTS cdc_sink_offsets"; }
