@@ -123,6 +123,25 @@ all_plain(const unsigned char *p, size_t n)
 }
 
 size_t
+cdc_json_plain_span(const char *p, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t i = 0;
+#ifdef __SSE2__
+    for (; i + 16 <= n; i += 16) { /* the block's first such byte, at once */
+        unsigned bad = block_not_plain(u + i);
+        if (bad)
+            return i + (size_t)__builtin_ctz(bad);
+    }
+#endif
+    while (i + 8 <= n && word_plain(load8(u + i)))
+        i += 8;
+    while (i < n && u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' && u[i] != '\\')
+        i++;
+    return i;
+}
+
+size_t
 cdc_ascii_span(const char *p, size_t n)
 {
     const unsigned char *u = (const unsigned char *)p;
@@ -454,9 +473,12 @@ jr_fail(cdc_jr_t *r, const char *what)
     return cdc_errstr_set(r->err, CDC_ERR_PARSE, "invalid json at byte %zu: %s", r->pos, what);
 }
 
-static void
+/* Skips whitespace; events have none, so the first test usually ends it. */
+static inline void
 jr_ws(cdc_jr_t *r)
 {
+    if (r->pos < r->n && (unsigned char)r->p[r->pos] > ' ')
+        return;
     while (r->pos < r->n) {
         char c = r->p[r->pos];
         if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
@@ -665,7 +687,21 @@ cdc_jr_string(cdc_jr_t *r, cdc_arena_t *a, const char **s, size_t *n)
     jr_ws(r);
     if (r->pos >= r->n || r->p[r->pos] != '"')
         return jr_fail(r, "expected a string");
-    size_t start = ++r->pos, end = start;
+    size_t start = ++r->pos, end = start + cdc_json_plain_span(r->p + start, r->n - start);
+    if (end < r->n && r->p[end] == '"') { /* no escape, control or non-ASCII byte: as it is */
+        char *out = a ? cdc_arena_alloc(a, end - start + 1) : NULL;
+        if (out) {
+            memcpy(out, r->p + start, end - start);
+            out[end - start] = '\0';
+        }
+        r->pos = end + 1;
+        if (s)
+            *s = out;
+        if (n)
+            *n = end - start;
+        return CDC_OK;
+    }
+    end = start;
     for (;;) { /* the closing quote: one not preceded by an odd run of backslashes */
         const char *q = memchr(r->p + end, '"', r->n - end);
         if (!q)
@@ -683,9 +719,7 @@ cdc_jr_string(cdc_jr_t *r, cdc_arena_t *a, const char **s, size_t *n)
     size_t o = 0;
     const unsigned char *u = (const unsigned char *)r->p;
     for (size_t i = start; i < end;) {
-        size_t j = i; /* a run of plain ASCII is copied at once */
-        while (j < end && u[j] >= 0x20 && u[j] < 0x80 && u[j] != '\\')
-            j++;
+        size_t j = i + cdc_json_plain_span(r->p + i, end - i); /* copied at once */
         if (j > i) {
             if (out)
                 memcpy(out + o, r->p + i, j - i);

@@ -19,6 +19,9 @@
 /* Largest integer magnitude written as a JSON number; larger ones are strings. */
 #define CDC_JSON_MAX_SAFE_INT 9007199254740992ULL /* 2^53 */
 
+/* The length of p[0..n)'s leading run of ASCII bytes that a JSON string holds as they are: no
+ * control byte (< 0x20), '"' or '\\'. */
+size_t cdc_json_plain_span(const char *p, size_t n);
 /* The length of p[0..n)'s leading run of ASCII bytes (n when it is all ASCII). */
 size_t cdc_ascii_span(const char *p, size_t n);
 /* Returns true when p[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF);
