@@ -206,31 +206,54 @@ mys_is_binary(const char *type)
            strstr(type, "blob") != NULL;
 }
 
-/* Integer, decimal, floating-point, BIT and YEAR column types: numbers go unquoted, so the
- * server does not convert them from text. */
-static bool
-is_numeric(const char *type)
+/* How values go into a column of a type (information_schema DATA_TYPE, lowercase): numbers
+ * unquoted for integer, decimal, floating-point, BIT and YEAR columns (so the server does not
+ * convert them from text; for BIT, '5' would be the byte 0x35); bytes as X'..'; times without
+ * their Z; JSON strings quoted. One switch on the first letter: this runs for every value. */
+typedef enum { KIND_TEXT, KIND_NUMERIC, KIND_BINARY, KIND_TEMPORAL, KIND_JSON } value_kind_t;
+
+static value_kind_t
+kind_of(const char *type)
 {
     switch (type[0]) {
     case 'i':
-        return !strcmp(type, "int");
-    case 't':
-        return !strcmp(type, "tinyint");
+        return !strcmp(type, "int") ? KIND_NUMERIC : KIND_TEXT;
     case 's':
-        return !strcmp(type, "smallint");
-    case 'm':
-        return !strcmp(type, "mediumint");
-    case 'b':
-        return !strcmp(type, "bigint") || !strcmp(type, "bit"); /* '5' would be the byte 0x35 */
+        return !strcmp(type, "smallint") ? KIND_NUMERIC : KIND_TEXT;
     case 'y':
-        return !strcmp(type, "year");
-    case 'd':
-        return !strcmp(type, "decimal") || !strcmp(type, "double");
+        return !strcmp(type, "year") ? KIND_NUMERIC : KIND_TEXT;
     case 'f':
-        return !strcmp(type, "float");
+        return !strcmp(type, "float") ? KIND_NUMERIC : KIND_TEXT;
+    case 'j':
+        return !strcmp(type, "json") ? KIND_JSON : KIND_TEXT;
+    case 'b':
+        if (!strcmp(type, "bigint") || !strcmp(type, "bit"))
+            return KIND_NUMERIC;
+        break;
+    case 'd':
+        if (!strcmp(type, "decimal") || !strcmp(type, "double"))
+            return KIND_NUMERIC;
+        return !strcmp(type, "datetime") || !strcmp(type, "date") ? KIND_TEMPORAL : KIND_TEXT;
+    case 't':
+        if (!strcmp(type, "tinyint"))
+            return KIND_NUMERIC;
+        if (!strcmp(type, "timestamp") || !strcmp(type, "time"))
+            return KIND_TEMPORAL;
+        break;
+    case 'm':
+        if (!strcmp(type, "mediumint"))
+            return KIND_NUMERIC;
+        break;
+    case 'v':
+        return !strcmp(type, "varbinary") ? KIND_BINARY : KIND_TEXT; /* varchar */
+    case 'c':
+    case 'e':
+    case 'u':
+        return KIND_TEXT; /* char, enum, uuid */
     default:
-        return false;
+        break;
     }
+    return mys_is_binary(type) ? KIND_BINARY : KIND_TEXT;
 }
 
 /* The literal of a value for a column of type (information_schema DATA_TYPE). */
@@ -244,7 +267,7 @@ mys_value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cd
         cdc_buf_puts(q, "NULL");
         return CDC_OK;
     case CDC_VAL_BOOL:
-        if (!strcasecmp(type, "json"))
+        if (kind_of(type) == KIND_JSON)
             cdc_buf_puts(q, v->b ? "'true'" : "'false'");
         else
             cdc_buf_puts(q, v->b ? "1" : "0");
@@ -252,11 +275,12 @@ mys_value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cd
     default:
         break;
     }
-    if (v->type == CDC_VAL_NUMBER && is_numeric(type)) {
+    value_kind_t kind = kind_of(type);
+    if (v->type == CDC_VAL_NUMBER && kind == KIND_NUMERIC) {
         cdc_buf_append(q, v->s.p, v->s.n); /* JSON number text is an SQL numeric literal */
         return CDC_OK;
     }
-    if (mys_is_binary(type) && v->type == CDC_VAL_STRING) {
+    if (kind == KIND_BINARY && v->type == CDC_VAL_STRING) {
         cdc_buf_reset(&t->tmp);
         if (!cdc_base64_decode(&t->tmp, v->s.p, v->s.n))
             return cdc_errstr_set(es, CDC_ERR_PARSE, "column %s: not base64 bytes", col->name);
@@ -265,9 +289,7 @@ mys_value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cd
         cdc_buf_putc(q, '\'');
         return CDC_OK;
     }
-    bool temporal = !strcasecmp(type, "datetime") || !strcasecmp(type, "timestamp") ||
-                    !strcasecmp(type, "date") || !strcasecmp(type, "time");
-    if (temporal && v->type == CDC_VAL_STRING) {
+    if (kind == KIND_TEMPORAL && v->type == CDC_VAL_STRING) {
         if (v->s.n && (v->s.p[0] == 'i' || (v->s.n > 1 && v->s.p[1] == 'i')))
             return cdc_errstr_set(es, CDC_ERR_RANGE, "column %s: %.*s cannot be stored in %s",
                                   col->name, (int)v->s.n, v->s.p, type);
@@ -277,7 +299,7 @@ mys_value_literal(cdc_sink_target_t *t, cdc_buf_t *q, const char *type, const cd
         cdc_mysql_literal(t->m, q, v->s.p, n);
         return CDC_OK;
     }
-    if (!strcasecmp(type, "json") && v->type == CDC_VAL_STRING) {
+    if (kind == KIND_JSON && v->type == CDC_VAL_STRING) {
         cdc_buf_reset(&t->tmp);
         size_t bad;
         if (cdc_json_write_string(&t->tmp, v->s.p, v->s.n, &bad))

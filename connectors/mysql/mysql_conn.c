@@ -14,6 +14,8 @@
 #include "cdc/offsets.h"
 #include "mysql_conn.h"
 
+#include "cdc/json.h"
+
 /* TLS options of ssl_mode. Connector/C asks for TLS whenever the server offers it once
  * MYSQL_OPT_SSL_ENFORCE is set (it does not refuse a server that offers none: the caller checks
  * that for required and stricter), verifies the chain whenever a CA is given, and the host name
@@ -177,12 +179,66 @@ cdc_mysql_ident(cdc_buf_t *b, const char *s)
     cdc_buf_putc(b, '`');
 }
 
+/* The escape of a byte mysql_real_escape_string escapes (its second character), else 0. */
+static char
+escape_of(unsigned char c)
+{
+    switch (c) {
+    case '\0':
+        return '0';
+    case '\n':
+        return 'n';
+    case '\r':
+        return 'r';
+    case 0x1a:
+        return 'Z';
+    case '\\':
+    case '\'':
+    case '"':
+        return (char)c;
+    default:
+        return 0;
+    }
+}
+
+/* What mysql_real_escape_string writes, by runs: in an ASCII-compatible character set such as
+ * utf8mb4 (every session here) no byte of a multi-byte character is below 0x80, so the bytes to
+ * escape are found 16 at a time (cdc_json_plain_span stops at each candidate) instead of one
+ * character-set lookup per byte, which was a fifth of the MariaDB sink's CPU. Other character
+ * sets, and sessions without backslash escapes, go through the library. */
 void
 cdc_mysql_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n)
 {
     cdc_buf_reserve(b, 2 * n + 3);
     b->data[b->len++] = '\'';
-    b->len += mysql_real_escape_string(m, b->data + b->len, p, (unsigned long)n);
+    const char *cs = mysql_character_set_name(m);
+    if ((m->server_status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) || !cs || strncmp(cs, "utf8", 4)) {
+        b->len += mysql_real_escape_string(m, b->data + b->len, p, (unsigned long)n);
+    } else {
+        char *o = b->data + b->len;
+        for (size_t i = 0; i < n;) {
+            size_t run = cdc_json_plain_span(p + i, n - i);
+            const char *q = memchr(p + i, '\'', run);
+            if (q)
+                run = (size_t)(q - (p + i));
+            memcpy(o, p + i, run);
+            o += run;
+            i += run;
+            for (; i < n && (unsigned char)p[i] >= 0x80; i++) /* a multi-byte character's bytes */
+                *o++ = p[i];
+            if (i < n) { /* below 0x80: escaped, or a plain byte after a multi-byte run */
+                char e = escape_of((unsigned char)p[i]);
+                if (e) {
+                    *o++ = '\\';
+                    *o++ = e;
+                } else {
+                    *o++ = p[i];
+                }
+                i++;
+            }
+        }
+        b->len = (size_t)(o - b->data);
+    }
     b->data[b->len++] = '\'';
     b->data[b->len] = '\0';
 }

@@ -183,7 +183,9 @@ sink_source_table() { # table
        -c "INSERT INTO $1 SELECT g, 'name ' || g, 1, decode(md5(g::text), 'hex'),
              jsonb_build_object('g', g, 's', 'it''s'), '2026-11-25 12:00:00.5+00'::timestamptz + g * interval '1 s',
              g * 1.25 FROM generate_series(1, 5000) g" \
-       -c "INSERT INTO $1 VALUES (9001, E'quote '' \" back\\\\slash', 1, '\x00ff'::bytea, '\"str\"', NULL, -0.00001)" >/dev/null
+       -c "INSERT INTO $1 VALUES (9001, E'quote '' \" back\\\\slash', 1, '\x00ff'::bytea, '\"str\"', NULL, -0.00001)" \
+       -c "INSERT INTO $1 SELECT g, E'tab\\tnl\\ncr\\r\\\\N \\\\. é 😀 ' || g, 2, NULL, '[\"a\\\\tb\"]', NULL, NULL
+             FROM generate_series(9002, 9200) g" >/dev/null
 }
 # Runs upserts and deletes of ids up to 6000 and key changes (id <-> -id) on TABLE from 2 clients
 # for 8 s in the background ($bench), while the agent is killed with SIGKILL KILLS times at random

@@ -10,7 +10,7 @@ kills=${CDC_SINK_KILLS:-10}
 sink_source_table mysinksrc
 my -e "DROP TABLE IF EXISTS customers, cdc_sink_offsets;
        CREATE TABLE customers (crm_id INT PRIMARY KEY, full_name VARCHAR(100), v INT NOT NULL,
-         data VARBINARY(64), doc JSON, ts DATETIME(6), n DECIMAL(20,5), origin VARCHAR(10))"
+         data VARBINARY(64), doc JSON, ts DATETIME(6), n DECIMAL(20,5), origin VARCHAR(10)) CHARACTER SET utf8mb4"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.mysinksrc 8"
 agent_config "$tmp/agent.yaml" my-sink-test mysinksrc
 cat >>"$tmp/agent.yaml" <<EOC
@@ -36,10 +36,10 @@ src_rows() {
                to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), n) FROM mysinksrc ORDER BY id"
 }
 dst_rows() {
-    my -N -e "SELECT CONCAT_WS('|', crm_id, IFNULL(full_name, ''), v, IFNULL(LOWER(HEX(data)), ''),
+    # --raw: tabs, newlines and backslashes as they are, as psql -A prints them; emoji in utf8mb4
+    my -N --raw --default-character-set=utf8mb4 -e "SELECT CONCAT_WS('|', crm_id, IFNULL(full_name, ''), v, IFNULL(LOWER(HEX(data)), ''),
                IFNULL(doc, ''), IFNULL(DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f'), ''), IFNULL(n, ''))
-               FROM customers WHERE origin = 'crm' ORDER BY crm_id" |
-        sed 's/\\\\/\\/g'
+               FROM customers WHERE origin = 'crm' ORDER BY crm_id"
 }
 wait_same() { same_output src_rows dst_rows "${1:-600}"; } # [tenths]
 start_agent

@@ -22,6 +22,7 @@ pg_to_my=(
     "int_year|smallint|2026|YEAR|2026"
     "text|text|E'h\\u00e9llo \"w\"\\n\\\\'|TEXT|'héllo \"w\"\\n\\\\'"
     "varchar|varchar(20)|'Zoë ''q'' 😀'|VARCHAR(20)|'Zoë ''q'' 😀'"
+    "text_escapes|text|E'0123456789abcdef\\'x\\\\y\"z\\r\\n\\x1a\\tend é\\' 😀\\\\ 0123456789abcdefghij\\''|TEXT|'0123456789abcdef\\'x\\\\y\"z\\r\\n\\Z\\tend é\\' 😀\\\\ 0123456789abcdefghij\\''"
     "bytea|bytea|'\\x00ff10'|VARBINARY(16)|X'00FF10'"
     "bytea_blob|bytea|'\\x00'|BLOB|X'00'"
     "date|date|'2026-11-25'|DATE|'2026-11-25'"
