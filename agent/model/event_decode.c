@@ -3,7 +3,6 @@
  * stay JSON-level (a number keeps its exact text, an object or array its exact bytes) so nothing
  * is rounded on the way to the target database.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +77,24 @@ dec_row(dec_t *d, cdc_row_t *row, const char *which)
 }
 
 /* An unsigned integer that may be a JSON number or, past 2^53, a decimal string. */
+/* n decimal digits (no sign) into *out; false when empty, not all digits or beyond 64 bits. Three
+ * of them per event: strtoull on a copy was 2% of the sink's instructions. */
+static bool
+digits_u64(const char *s, size_t n, uint64_t *out)
+{
+    if (!n || n > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned dg = (unsigned)(s[i] - '0');
+        if (dg > 9 || v > (UINT64_MAX - dg) / 10)
+            return false;
+        v = v * 10 + dg;
+    }
+    *out = v;
+    return true;
+}
+
 static cdc_err_t
 dec_u64(dec_t *d, uint64_t *out, const char *what)
 {
@@ -87,17 +104,8 @@ dec_u64(dec_t *d, uint64_t *out, const char *what)
                                                           : cdc_jr_number(&d->r, &s, &n);
     if (err)
         return err;
-    char tmp[24];
-    if (n == 0 || n >= sizeof(tmp) || s[0] == '-')
+    if (!digits_u64(s, n, out))
         return cdc_errstr_set(d->es, CDC_ERR_PARSE, "%s: expected an unsigned integer", what);
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, 10);
-    if (errno || *end)
-        return cdc_errstr_set(d->es, CDC_ERR_PARSE, "%s: expected an unsigned integer", what);
-    *out = v;
     return CDC_OK;
 }
 
@@ -109,16 +117,11 @@ dec_i64(dec_t *d, int64_t *out, const char *what)
     cdc_err_t err = cdc_jr_number(&d->r, &s, &n);
     if (err)
         return err;
-    char tmp[24], *end;
-    if (n >= sizeof(tmp))
-        return cdc_errstr_set(d->es, CDC_ERR_PARSE, "%s: integer out of range", what);
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    errno = 0;
-    long long v = strtoll(tmp, &end, 10);
-    if (errno || *end)
+    bool neg = n && s[0] == '-';
+    uint64_t v;
+    if (!digits_u64(s + neg, n - neg, &v) || v > (uint64_t)INT64_MAX + neg)
         return cdc_errstr_set(d->es, CDC_ERR_PARSE, "%s: expected an integer", what);
-    *out = v;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return CDC_OK;
 }
 
@@ -198,7 +201,8 @@ dec_source(dec_t *d, cdc_event_source_t *s)
             return err;
     if (rc < 0)
         return rc;
-    if (!s->connector || !s->pos || !cdc_pos_valid(s->pos) || !s->table)
+    s->has_pos_v = s->pos && cdc_pos_parse(s->pos, &s->pos_v); /* parsed once, here */
+    if (!s->connector || !s->has_pos_v || !s->table)
         return cdc_errstr_set(d->es, CDC_ERR_PARSE, "source: connector, table and pos required");
     return CDC_OK;
 }

@@ -153,8 +153,8 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         prefix_record(s, pt, m, es);
         return record_failed(s, it, pt, err, es);
     }
-    cdc_pos_t pos; /* parsed once: the guard's check and its move */
-    const cdc_pos_t *p = ev.source.pos && cdc_pos_parse(ev.source.pos, &pos) ? &pos : NULL;
+    /* parsed by the decoder: the guard's check and its move */
+    const cdc_pos_t *p = ev.source.has_pos_v ? &ev.source.pos_v : NULL;
     if (resent(pt, ev.source.pos, p)) {
         s->skipped++;
         consumed(pt, m);
