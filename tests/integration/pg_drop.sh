@@ -9,7 +9,7 @@ load_harness_env
 . "$here/harness/agent_lib.sh"
 tmp=$(mktemp -d)
 agent_pid=
-trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -z "$agent_pid" ] || kill -9 $agent_pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 pg_reset dropme dropme filler
 pg -c "CREATE TABLE dropme (id int PRIMARY KEY, v text)" -c "INSERT INTO dropme VALUES (1, 'a')" >/dev/null
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.dropme 2"

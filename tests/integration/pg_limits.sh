@@ -11,7 +11,7 @@ load_harness_env
 . "$here/harness/agent_lib.sh"
 tmp=$(mktemp -d)
 agent_pid=
-trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; [ -n "${CDC_KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"' EXIT
+trap '[ -z "$agent_pid" ] || kill -9 $agent_pid 2>/dev/null || true; [ -n "${CDC_KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"' EXIT
 pg_reset lim lim other
 pg_reset limkey limkey
 pg -c "CREATE TABLE lim (id int PRIMARY KEY, body text)" -c "CREATE TABLE other (x int)" >/dev/null

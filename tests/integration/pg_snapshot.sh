@@ -11,7 +11,7 @@ load_harness_env
 rows=${CDC_SNAPSHOT_ROWS:-100000}
 tmp=$(mktemp -d)
 agent_pid=
-trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -z "$agent_pid" ] || kill -9 $agent_pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 pg_reset snap snap
 pg -c "CREATE TABLE snap (id int PRIMARY KEY, v int NOT NULL, pad text)" \
    -c "INSERT INTO snap SELECT g, 1, repeat('s', 50) FROM generate_series(1, $rows) g" -c "ANALYZE snap" >/dev/null

@@ -10,7 +10,7 @@ load_harness_env
 rows=${CDC_SNAPSHOT_ROWS:-300000}
 tmp=$(mktemp -d)
 agent_pid=
-trap '[ -n "$agent_pid" ] && kill -9 $agent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -z "$agent_pid" ] || kill -9 $agent_pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 pg_reset resume resume
 pg -c "CREATE TABLE resume (id int PRIMARY KEY, v int NOT NULL, pad text)" \
    -c "INSERT INTO resume SELECT g, 1, repeat('r', 100) FROM generate_series(1, $rows) g" >/dev/null

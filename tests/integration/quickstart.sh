@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 root=$(cd "$here/.." && pwd)
 tmp=$(mktemp -d)
 qs=
-trap '[ -n "$qs" ] && kill -9 -- -"$qs" 2>/dev/null; "$root/tests/harness/servers.sh" stop "$tmp/state" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+trap '[ -z "$qs" ] || kill -9 -- -"$qs" 2>/dev/null || true; "$root/tests/harness/servers.sh" stop "$tmp/state" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 export CDC_BUILD_DIR=$(dirname "$CDC_AGENT") CDC_DEMO_STATE=$tmp/state
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
