@@ -5,6 +5,7 @@
 # pre-built SQL) with cdc-agent's sink draining those 200k events from Kafka (8 partitions, lz4;
 # a mock cluster in its own process) into an empty table. Prints rows/s, the ratio, the agent's
 # CPU seconds and peak RSS. Each side runs BENCH_REPS times (default 3), alternating; medians.
+# Also printed: the Kafka consume ceiling, a plain consumer (cdc-topic-dump) reading the topic.
 #   tests/bench/sink_bench.sh [BUILD_DIR]     (BUILD_DIR defaults to ./build)
 # BENCH_SHAPE (narrow, contacts, wide: tests/bench/shapes.sh) picks the rows.
 # BENCH_PARTS (default "pg my lat") picks the parts: PostgreSQL target, MariaDB target, latency;
@@ -92,6 +93,10 @@ for i in $(seq 1 600); do
 done
 kill -TERM "$pid"
 wait "$pid" || true
+# what reading the topic costs alone: a plain consumer (cdc-topic-dump) taking every record
+t0=$(now)
+"$build/tests/cdc-topic-dump" "$boot" cdc.crm.public.src >/dev/null
+echo "# Kafka consume ceiling (cdc-topic-dump, $ROWS records): $(echo "$ROWS / ($(now) - $t0)" | bc) rows/s"
 
 sink_config() { # name type connection target [route keys]
     cat >"$work/sink.yaml" <<EOF
