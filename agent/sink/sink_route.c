@@ -219,6 +219,23 @@ cdc_sink_tables_free(cdc_sink_tables_t *ts)
     ts->n = 0;
 }
 
+void
+cdc_sink_base_init(cdc_sink_base_t *b, const cdc_sink_conf_t *conf)
+{
+    memset(b, 0, sizeof(*b));
+    b->conf = conf;
+    cdc_buf_init(&b->sql);
+    cdc_buf_init(&b->mark_sql);
+}
+
+void
+cdc_sink_base_deinit(cdc_sink_base_t *b)
+{
+    cdc_sink_tables_free(&b->tables);
+    cdc_buf_deinit(&b->sql);
+    cdc_buf_deinit(&b->mark_sql);
+}
+
 bool
 cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf)
 {

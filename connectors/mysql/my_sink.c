@@ -92,9 +92,7 @@ my_close(cdc_sink_target_t *t)
         return;
     if (t->m)
         mysql_close(t->m); /* the named lock goes with the session */
-    cdc_sink_tables_free(&t->base.tables);
-    cdc_buf_deinit(&t->base.sql);
-    cdc_buf_deinit(&t->base.mark_sql);
+    cdc_sink_base_deinit(&t->base);
     cdc_buf_deinit(&t->tmp);
     free(t);
 }
@@ -141,9 +139,7 @@ static cdc_err_t
 my_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
-    t->base.conf = conf;
-    cdc_buf_init(&t->base.sql);
-    cdc_buf_init(&t->base.mark_sql);
+    cdc_sink_base_init(&t->base, conf);
     cdc_buf_init(&t->tmp);
     cdc_err_t err;
     t->m = cdc_mysql_connect(&conf->conn, &err, es);

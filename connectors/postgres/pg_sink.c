@@ -84,9 +84,7 @@ pg_close(cdc_sink_target_t *t)
         return;
     if (t->c)
         PQfinish(t->c); /* the advisory lock goes with the session */
-    cdc_sink_tables_free(&t->base.tables);
-    cdc_buf_deinit(&t->base.sql);
-    cdc_buf_deinit(&t->base.mark_sql);
+    cdc_sink_base_deinit(&t->base);
     cdc_buf_deinit(&t->vals);
     cdc_buf_deinit(&t->raw);
     cdc_arena_deinit(&t->arena);
@@ -165,9 +163,7 @@ static cdc_err_t
 pg_connect(const cdc_sink_conf_t *conf, cdc_sink_target_t **out, cdc_errstr_t *es)
 {
     cdc_sink_target_t *t = cdc_xcalloc(1, sizeof(*t));
-    t->base.conf = conf;
-    cdc_buf_init(&t->base.sql);
-    cdc_buf_init(&t->base.mark_sql);
+    cdc_sink_base_init(&t->base, conf);
     cdc_buf_init(&t->vals);
     cdc_buf_init(&t->raw);
     cdc_arena_init(&t->arena);

@@ -226,6 +226,10 @@ void cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type
 /* The type of column name, or NULL when the target has no such column. */
 const char *cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name);
 void cdc_sink_tables_free(cdc_sink_tables_t *ts);
+/* The engine's part of a target (cdc_sink_base_t): made empty for conf when the target connects,
+ * released when it closes. */
+void cdc_sink_base_init(cdc_sink_base_t *b, const cdc_sink_conf_t *conf);
+void cdc_sink_base_deinit(cdc_sink_base_t *b);
 bool cdc_sink_row_is_key(const cdc_sink_row_t *row, const char *name);
 /* The value a row carries for its route's link_key (an upsert's, or a delete's before image);
  * NULL when it has none or it is NULL. */
