@@ -9,6 +9,8 @@ packages=(
     libdouble-conversion-dev # shortest doubles in events
     postgresql-15 postgresql-client-15 mariadb-server mariadb-client curl openssl
     python3 python3-venv # test tools: reading topics (two_way.sh), the API fuzzer (api_fuzz.sh)
+    # the peer a benchmark compares with (tests/bench/pg_peer.py: wal2json, psycopg2, librdkafka)
+    postgresql-15-wal2json python3-psycopg2 python3-confluent-kafka
     openjdk-17-jre-headless maven # the real Kafka broker of the tests (tests/harness/kafka.sh)
 )
 sudo=

@@ -10,7 +10,8 @@
 # idle and under 50 calls/s of a client that keeps its connection (BENCH_ONLY=api runs only that).
 # Each workload runs BENCH_REPS times (default 3), alternating the two clients; medians are printed.
 # BENCH_SHAPE (narrow, contacts, wide: tests/bench/shapes.sh) picks the rows of the bench table.
-# BENCH_ONLY=bulk runs only the bulk workload. BENCH_PERF=DIR profiles cdc-agent's runs (perf
+# BENCH_ONLY=bulk runs only the bulk workload; BENCH_ONLY=peer compares cdc-agent's CPU on it with
+# a Python peer's (tests/bench/pg_peer.py: wal2json, psycopg2, confluent-kafka). BENCH_PERF=DIR profiles cdc-agent's runs (perf
 # record -e cpu-clock, DIR/agent.N.data), BENCH_CALLGRIND=DIR counts their instructions (valgrind,
 # DIR/agent.N.out; N counts every start, the even ones are the measured runs); their CPU and RSS
 # figures are then the profiler's.
@@ -40,6 +41,7 @@ for w in w4 w5 w6 w7; do
     for rep in $(seq 1 "$REPS"); do topics+=("cdc.${w}r$rep.public.contacts 8"); done
 done
 for rep in $(seq 1 "$REPS"); do topics+=("cdc.a${rep}r1.public.bench 8" "cdc.b${rep}r1.public.bench 8"); done
+for rep in $(seq 1 "$REPS"); do topics+=("cdc.pr$rep.public.bench 8" "peer.r$rep 8"); done
 bench_kafka "${topics[@]}"
 echo "# Kafka: $(bench_kafka_name)"
 # one source name per workload: each has its own slot, offsets and topic
@@ -250,6 +252,31 @@ if [ "${BENCH_ONLY:-}" = api ]; then
     printf "%-21s 50 API calls/s (%s answered 200, %s other) while the agent streams 1M changes: median %s against %s rows/s idle (rounds:%s |%s): ratio=%s\n" \
         "admin API" "$calls_ok" "$calls_other" "$load" "$idle" "$rounds" "$loads vs$idles" \
         "$(echo "scale=3; $load / $idle" | bc)"
+    exit 0
+fi
+# cdc-agent against the Python peer (tests/bench/pg_peer.py: wal2json, psycopg2, confluent-kafka)
+# on the bulk workload, each from its own slot and into its own 8-partition topic, alternating.
+if [ "${BENCH_ONLY:-}" = peer ]; then
+    agent_r='' peer_r='' agent_c='' peer_c='' cpu_ratios=''
+    for rep in $(seq 1 "$REPS"); do
+        agent_config "pr$rep"
+        pg -c "TRUNCATE $table"
+        make_slots
+        pg -c "SELECT 1 FROM pg_create_logical_replication_slot('peer', 'wal2json')" >/dev/null
+        bulk
+        end=$(lsn)
+        read -r at _ cpu _ < <(agent_catch_up "$end")
+        read -r pn pt pc < <(/usr/bin/python3 "$root/tests/bench/pg_peer.py" \
+            "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc" peer "$boot" "peer.r$rep" 200000 |
+            tr '=' ' ' | awk '{print $2, $4, $6}')
+        [ "$pn" = 200000 ] || { echo "the peer sent $pn changes" >&2; exit 1; }
+        agent_r+=" $(rate 200000 "$at")" peer_r+=" $(rate 200000 "$pt")"
+        agent_c+=" $cpu" peer_c+=" $pc" cpu_ratios+=" $(echo "scale=2; $cpu / $pc" | bc)"
+    done
+    printf "%-21s rows=200000 median of %s, with start-up: cdc-agent=%s rows/s at %s CPU-s | Python peer (wal2json, psycopg2, confluent-kafka; at-least-once)=%s rows/s at %s CPU-s | agent CPU / peer CPU=%s (runs:%s)\n" \
+        "peer" "$REPS" "$(echo "$agent_r" | median)" "$(echo "$agent_c" | median)" \
+        "$(echo "$peer_r" | median)" "$(echo "$peer_c" | median)" \
+        "$(echo "scale=2; $(echo "$agent_c" | median) / $(echo "$peer_c" | median)" | bc)" "$cpu_ratios"
     exit 0
 fi
 if [ "${BENCH_ONLY:-}" = transforms ]; then
