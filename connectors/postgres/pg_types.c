@@ -338,16 +338,9 @@ conv_number(uint32_t oid, const char *p, size_t n, cdc_value_t *out, cdc_errstr_
         /* integers as PostgreSQL writes them ([-]digits), without a copy and strtoll: a key and
          * most columns of a row are integers */
         bool neg = p[0] == '-' && oid != CDC_PG_OID;
-        uint64_t v = 0, lim = oid == CDC_PG_OID ? UINT64_MAX : (uint64_t)INT64_MAX + neg;
-        size_t i = neg;
-        if (i == n)
+        uint64_t v, lim = oid == CDC_PG_OID ? UINT64_MAX : (uint64_t)INT64_MAX + neg;
+        if (!cdc_parse_uint(p + neg, n - neg, lim, &v))
             return bad(es, cdc_pg_canonical_name(oid), p, n);
-        for (; i < n; i++) {
-            unsigned d = (unsigned)(p[i] - '0');
-            if (d > 9 || v > (lim - d) / 10)
-                return bad(es, cdc_pg_canonical_name(oid), p, n);
-            v = v * 10 + d;
-        }
         if (oid == CDC_PG_OID) {
             out->type = CDC_VAL_UINT;
             out->u = v;

@@ -41,6 +41,23 @@ extern const char cdc_digits2[201];
 
 /* Writes v in decimal at o, zero-padded to at least width digits (no NUL); returns the end. */
 char *cdc_put_uint(char *o, uint64_t v, int width);
+/* The reverse: p[0..n), decimal digits only (no sign), into *out when at most max (>= 9); false
+ * when empty, not all digits or above max. Integers read in place, without a copy and strtoull. */
+static inline bool
+cdc_parse_uint(const char *p, size_t n, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (d > 9 || v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
 
 /* Writes v (0..99) as two digits at o; returns the end. */
 static inline char *
