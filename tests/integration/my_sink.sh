@@ -8,7 +8,9 @@
 . "$(dirname "$0")/../harness/agent_test.sh"
 kills=${CDC_SINK_KILLS:-10}
 sink_source_table mysinksrc
-my -e "DROP TABLE IF EXISTS customers, cdc_sink_offsets;
+# this sink's offsets only: other tests' sinks keep theirs in cdc_test.cdc_sink_offsets meanwhile
+my -e "DELETE FROM cdc_sink_offsets WHERE sink = 'erp' AND topic = 'cdc.crm.public.mysinksrc'" 2>/dev/null || true
+my -e "DROP TABLE IF EXISTS customers;
        CREATE TABLE customers (crm_id INT PRIMARY KEY, full_name VARCHAR(100), v INT NOT NULL,
          data VARBINARY(64), doc JSON, ts DATETIME(6), n DECIMAL(20,5), origin VARCHAR(10)) CHARACTER SET utf8mb4"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.mysinksrc 8"
@@ -54,7 +56,7 @@ agent_stop
 assert_eq 0 "$rc" "graceful stop"
 log=$(cat "$tmp/agent.log")
 assert_not_contains "$log" "sink=erp stopped:" "the sink never failed"
-assert_eq 8 "$(my -N -e "SELECT COUNT(*) FROM cdc_sink_offsets WHERE sink = 'erp'")" "offsets stored per partition"
+assert_eq 8 "$(my -N -e "SELECT COUNT(*) FROM cdc_sink_offsets WHERE sink = 'erp' AND topic = 'cdc.crm.public.mysinksrc'")" "offsets stored per partition"
 
 # a second instance of the sink: refused by its lock
 applying_before=$(grep -c "applying .* partitions" "$tmp/agent.log" || true)

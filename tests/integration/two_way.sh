@@ -102,7 +102,11 @@ kills=0
 
 # ---- one agent for both databases ----
 restart_one() {
-    kill -9 "$agent_pid"
+    if ! kill -9 "$agent_pid" 2>/dev/null; then # what it said last, before a new one appends
+        wait "$agent_pid" && rc=0 || rc=$?
+        bad "one agent: it exited on its own (status $rc) before kill $((kills + 1))"
+        grep -v -e ' debug ' -e facility= "$tmp/agent.log" | tail -25 >&2
+    fi
     wait "$agent_pid" 2>/dev/null || true
     start_agent
 }
