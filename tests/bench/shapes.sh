@@ -64,13 +64,13 @@ shape_my_ddl() { # table
 shape_pg_select() { # from to
     case $SHAPE in
     narrow) echo "SELECT g, 'name ' || g, 'user' || g || '@example.com', g * 1.5,
-                  timestamptz '2026-11-25 12:00:00+00' + g * interval '1 s' FROM generate_series($1, $2) g" ;;
+                  timestamptz '2026-11-25 12:00:00+00' + g * interval '1 s' FROM generate_series($1::bigint, $2) g" ;;
     contacts) echo "SELECT g, 'First' || g % 997, 'Lastname ' || g, 'first.last' || g || '@example.com',
                     '+49 30 ' || (1000000 + g), 'Company ' || g % 5000 || ' GmbH',
                     timestamp '2026-11-25 12:00:00' + g * interval '1.000123 s',
-                    md5(g::text) || md5((g + 1)::text) FROM generate_series($1, $2) g" ;;
+                    md5(g::text) || md5((g + 1)::text) FROM generate_series($1::bigint, $2) g" ;;
     wide) echo "SELECT g, repeat(md5(g::text), 64), $(wide_cols | awk '{printf "%s%s", (NR > 1 ? ", " : ""), $4}')
-                FROM generate_series($1, $2) g" ;;
+                FROM generate_series($1::bigint, $2) g" ;;
     esac
 }
 
