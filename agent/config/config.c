@@ -78,7 +78,7 @@ agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
     if (!strcmp(key, "shutdown_timeout_ms"))
         return cfg_int(c, v, path, 100, 3600000, &a->shutdown_timeout_ms);
     if (!strcmp(key, "memory_mb"))
-        return cfg_int(c, v, path, 8, 1048576, &a->memory_mb);
+        return cfg_int(c, v, path, 4, 1048576, &a->memory_mb);
     if (!strcmp(key, "api")) {
         if ((err = cfg_map(c, v, path, api_keys, NULL, api_key, &a->api)))
             return err;
@@ -319,13 +319,12 @@ parse_document(cfg_t *c, yaml_parser_t *parser, cdc_config_t *cfg)
         applied_marks(cfg);
     for (size_t i = 0; !err && i < cfg->n_sources; i++)
         cfg->sources[i].linger_ms = cfg->kafka.linger_ms;
-    /* each sink's consumer gets an equal share (one-off readers, scans, as much); unset: 128 MB
-     * each (what librdkafka's own defaults let a consumer hold, at its full speed) */
+    /* each sink's consumer gets an equal share (one-off readers, scans, as much) */
     if (!err)
         cfg->kafka.consumer_memory_bytes =
             cfg->agent.memory_mb
                 ? (cfg->agent.memory_mb << 20) / (int64_t)(cfg->n_sinks ? cfg->n_sinks : 1)
-                : 128LL << 20;
+                : CDC_CONSUMER_MEMORY_DEFAULT;
     if (!err) {
         yaml_document_t extra;
         if (yaml_parser_load(parser, &extra) && yaml_document_get_root_node(&extra))

@@ -7,11 +7,15 @@
 #include <string.h>
 
 #include "cdc/buf.h"
+#include "cdc/clock.h"
 #include "cdc/kafka.h"
 
 struct cdc_consumer {
     rd_kafka_t *rk;
     rd_kafka_topic_partition_list_t *assignment;
+    size_t taken;      /* bytes of records polled since the brokers were last woken */
+    size_t wake_bytes; /* a quarter of librdkafka's queue of fetched records */
+    int64_t woken_ms;
 };
 
 cdc_consumer_t *
@@ -32,6 +36,11 @@ cdc_consumer_new_wait(const cdc_kafka_conf_t *kc, const char *bootstrap, const c
     cdc_consumer_t *c = cdc_xcalloc(1, sizeof(*c));
     c->rk = rk;
     c->assignment = rd_kafka_topic_partition_list_new(8);
+    char kb[32];
+    size_t n = sizeof(kb);
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "queued.max.messages.kbytes", kb, &n) ==
+        RD_KAFKA_CONF_OK)
+        c->wake_bytes = (size_t)strtoull(kb, NULL, 10) * 1024 / 4;
     return c;
 }
 
@@ -69,10 +78,42 @@ cdc_consumer_assign(cdc_consumer_t *c, const char *topic, int32_t partition, int
     return CDC_OK;
 }
 
+/* librdkafka 2.0 (Debian 12's) stops fetching from a broker once its queue of fetched records
+ * holds queued.max.messages.kbytes, and looks again only when that broker's thread next wakes:
+ * on I/O, on a request to send, or after up to a second; taking records off the queue does not
+ * wake it (fetch.queue.backoff.ms, which bounds that wait, came with 2.3). Under a backlog that
+ * second was most of the time: a sink with a 16 MB share drained 24k rows/s, 108k with 128 MB.
+ * So each time the records taken make room for a quarter of the queue, and when the queue is
+ * found empty after records were taken (at most every WAKE_MIN_MS), the consumer asks the
+ * leaders of its partitions for their end offsets: the ListOffsets request, one a leader and
+ * answered from the broker's memory, wakes each broker thread, which then sees the room and
+ * fetches again. An idle consumer sends none. */
+#define WAKE_MIN_MS 2
+static void
+wake_fetchers(cdc_consumer_t *c, const rd_kafka_message_t *m)
+{
+    if (m)
+        c->taken += m->len + m->key_len;
+    if (!c->taken || (m && c->taken < c->wake_bytes) || !c->assignment->cnt)
+        return;
+    int64_t now = cdc_mono_ms();
+    if (now - c->woken_ms < WAKE_MIN_MS)
+        return;
+    c->taken = 0;
+    c->woken_ms = now;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(c->assignment);
+    for (int i = 0; i < l->cnt; i++)
+        l->elems[i].offset = RD_KAFKA_OFFSET_END;
+    rd_kafka_offsets_for_times(c->rk, l, 1000);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 rd_kafka_message_t *
 cdc_consumer_poll(cdc_consumer_t *c, int timeout_ms)
 {
-    return rd_kafka_consumer_poll(c->rk, timeout_ms);
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    wake_fetchers(c, m);
+    return m;
 }
 
 /* A failed watermark query: what goes away by itself (a topic just created with its leader not

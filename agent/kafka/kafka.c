@@ -72,10 +72,10 @@ conf_int(rd_kafka_conf_t *conf, const char *name, long long v, cdc_errstr_t *es)
  * record larger than a fetch's limits still comes whole: the broker returns the first batch of
  * a fetch whatever its size). A consumer's buffers are sized from its memory share: half of it
  * for fetched records waiting in librdkafka's queue, a quarter for one fetch in flight, at most
- * 1 MB of that per partition (before: max_event_bytes, 8 MB, a partition). Under a backlog the
- * process holds more than the share (librdkafka's per-message overhead), and a queue that fills
- * stops that broker's fetches for up to a second in librdkafka 2.0 (Debian 12's;
- * fetch.queue.backoff.ms came with 2.3): a small share costs speed (docs/sinks.md). */
+ * 1 MB of that per partition (before: max_event_bytes, 8 MB, a partition); the last quarter is
+ * the sink's batch (sink.c). Under a backlog the process holds more than the share
+ * (librdkafka's per-message overhead). A queue that fills stops that broker's fetches until its
+ * thread wakes, which the consumer sees to (consumer.c, wake_fetchers). */
 static cdc_err_t
 conf_sizes(rd_kafka_conf_t *conf, const cdc_kafka_conf_t *kc, cdc_kafka_role_t role,
            cdc_errstr_t *es)
@@ -85,7 +85,8 @@ conf_sizes(rd_kafka_conf_t *conf, const cdc_kafka_conf_t *kc, cdc_kafka_role_t r
         return conf_int(conf, "message.max.bytes", record, es);
     if (role != CDC_KAFKA_CONSUMER)
         return CDC_OK;
-    long long mem = kc->consumer_memory_bytes > 0 ? kc->consumer_memory_bytes : 128LL << 20;
+    long long mem =
+        kc->consumer_memory_bytes > 0 ? kc->consumer_memory_bytes : CDC_CONSUMER_MEMORY_DEFAULT;
     long long queued_kb = mem / 2 / 1024, fetch = mem / 4;
     long long part = fetch / 8 < 1048576 ? fetch / 8 : 1048576;
     if (queued_kb < 1024)

@@ -352,6 +352,7 @@ batch_done(sink_t *s)
     size_t k = 0;
     int64_t now = cdc_mono_ms(), last_ts = -1;
     s->n_ready = 0;
+    s->ready_bytes = 0;
     s->next_retry_ms = 0;
     for (size_t i = 0; i < s->n_items; i++) {
         item_t *it = &s->items[i];
@@ -362,7 +363,10 @@ batch_done(sink_t *s)
             continue;
         }
         s->items[k++] = *it;
-        s->n_ready += !part_waits(&s->parts[it->part], now);
+        if (!part_waits(&s->parts[it->part], now)) {
+            s->n_ready++;
+            s->ready_bytes += it->m->len;
+        }
     }
     s->n_items = k;
     /* held partitions stop fetching until they move again */
@@ -522,7 +526,10 @@ add_item(sink_t *s, rd_kafka_message_t *m, int64_t *first_ms)
         s->items = cdc_xrealloc(s->items, s->cap_items * sizeof(item_t));
     }
     s->items[s->n_items++] = (item_t){m, idx};
-    if (!part_waits(pt, cdc_mono_ms()) && ++s->n_ready == 1)
+    if (part_waits(pt, cdc_mono_ms()))
+        return;
+    s->ready_bytes += m->len;
+    if (++s->n_ready == 1)
         *first_ms = cdc_mono_ms();
 }
 
@@ -689,6 +696,10 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
              cdc_sink_stats_t *stats, cdc_errstr_t *es)
 {
     sink_t s = {.cfg = cfg, .conf = conf, .ops = ops, .stats = stats, .opts = opts};
+    /* the memory share: half queued in librdkafka, a quarter for a fetch, a quarter a batch */
+    int64_t mem = cfg->kafka.consumer_memory_bytes > 0 ? cfg->kafka.consumer_memory_bytes
+                                                       : CDC_CONSUMER_MEMORY_DEFAULT;
+    s.batch_bytes = (size_t)(mem / 4);
     cdc_arena_init(&s.arena);
     /* statements of a quarter batch: the target runs one while the next is prepared */
     size_t per_statement =
@@ -735,8 +746,8 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         if (m)
             add_item(&s, m, &first_ms);
         int64_t now = cdc_mono_ms();
-        bool due =
-            s.n_ready && (s.n_ready >= s.batch_limit || now - first_ms >= conf->batch_ms || !m);
+        bool due = s.n_ready && (s.n_ready >= s.batch_limit || s.ready_bytes >= s.batch_bytes ||
+                                 now - first_ms >= conf->batch_ms || !m);
         if (!err && (due || (s.next_retry_ms && now >= s.next_retry_ms)))
             err = flush_batch(&s, stop, es);
         if (!err)

@@ -66,6 +66,8 @@ typedef struct {
     item_t *items;
     size_t n_items, cap_items;
     size_t n_ready;        /* items whose partition is not held back */
+    size_t ready_bytes;    /* their records' bytes */
+    size_t batch_bytes;    /* bytes that make a batch due: a quarter of the memory share */
     int64_t next_retry_ms; /* earliest retry of a held-back record (0: none) */
     size_t batch_limit;    /* records that make a batch due (batch_size, or less under a rate) */
     long long pace_rate;   /* the rate limit being kept, since pace_from_ms at pace_done records */

@@ -63,10 +63,14 @@ typedef struct {
     char *ssl_key_password; /* secret */
     cdc_kv_t *properties;   /* other librdkafka properties, passed through */
     size_t n_properties;
-    /* What one consumer may hold of fetched records (its share of agent.memory_mb); 0: the
-     * defaults below apply (kafka.c, conf_sizes) */
+    /* What one consumer may hold of fetched records (its share of agent.memory_mb); 0:
+     * CDC_CONSUMER_MEMORY_DEFAULT */
     int64_t consumer_memory_bytes;
 } cdc_kafka_conf_t;
+
+/* A sink's memory share when agent.memory_mb is unset: its consumer keeps its full speed from
+ * about 4 MB (docs/sinks.md#memory); 16 leaves room for wide rows and a farther broker. */
+#define CDC_CONSUMER_MEMORY_DEFAULT (16LL << 20)
 
 typedef enum { CDC_DB_POSTGRESQL = 1, CDC_DB_MYSQL } cdc_db_type_t;
 
