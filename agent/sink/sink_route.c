@@ -168,8 +168,11 @@ table_clear(cdc_sink_table_t *tt)
     }
     free(tt->names);
     free(tt->types);
+    free(tt->key_cols);
+    free(tt->key_start);
     tt->names = tt->types = NULL;
-    tt->n = 0;
+    tt->key_cols = tt->key_start = NULL;
+    tt->n = tt->n_keys = tt->n_key_cols = 0;
 }
 
 cdc_sink_table_t *
@@ -196,13 +199,100 @@ cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type)
     tt->n++;
 }
 
+static size_t
+column_index(const cdc_sink_table_t *tt, const char *name)
+{
+    size_t i = 0;
+    while (i < tt->n && strcmp(tt->names[i], name))
+        i++;
+    return i;
+}
+
 const char *
 cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name)
 {
-    for (size_t i = 0; i < tt->n; i++)
-        if (!strcmp(tt->names[i], name))
-            return tt->types[i];
-    return NULL;
+    size_t i = column_index(tt, name);
+    return i < tt->n ? tt->types[i] : NULL;
+}
+
+void
+cdc_sink_table_add_key(cdc_sink_table_t *tt, bool first, const char *column)
+{
+    size_t i = column_index(tt, column); /* tt->n: a column not (or no longer) in the table */
+    if (!first && !tt->n_keys)
+        return;
+    if (first) {
+        tt->key_start = cdc_xrealloc(tt->key_start, (tt->n_keys + 2) * sizeof(size_t));
+        tt->key_start[tt->n_keys++] = tt->n_key_cols;
+    }
+    tt->key_cols = cdc_xrealloc(tt->key_cols, (tt->n_key_cols + 1) * sizeof(size_t));
+    tt->key_cols[tt->n_key_cols++] = i;
+    tt->key_start[tt->n_keys] = tt->n_key_cols;
+}
+
+/* Whether the row's key columns are key k of the table, in any order. */
+static bool
+is_key(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, size_t k)
+{
+    size_t from = tt->key_start[k], to = tt->key_start[k + 1];
+    if (to - from != row->n_key)
+        return false;
+    for (size_t j = from; j < to; j++) {
+        if (tt->key_cols[j] >= tt->n)
+            return false;
+        size_t c = 0;
+        while (c < row->n_key && strcmp(row->key[c].name, tt->names[tt->key_cols[j]]))
+            c++;
+        if (c == row->n_key)
+            return false;
+    }
+    return true;
+}
+
+static void
+key_names(cdc_buf_t *b, const cdc_sink_row_t *row, const cdc_sink_table_t *tt, size_t k)
+{
+    size_t n = row ? row->n_key : tt->key_start[k + 1] - tt->key_start[k];
+    for (size_t i = 0; i < n; i++) {
+        size_t col = row ? 0 : tt->key_cols[tt->key_start[k] + i];
+        const char *name = row ? row->key[i].name : col < tt->n ? tt->names[col] : "?";
+        cdc_buf_printf(b, "%s%.64s", i ? ", " : "", name);
+    }
+}
+
+/* A key that comes from the event names its own columns: it must be a unique key of the table,
+ * or one forged record could update or delete every row matching any column. */
+static cdc_err_t
+check_key(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, cdc_errstr_t *es)
+{
+    if (row->route->n_key)
+        return CDC_OK; /* the route's own key, from the configuration */
+    for (size_t k = 0; k < tt->n_keys; k++)
+        if (is_key(row, tt, k))
+            return CDC_OK;
+    cdc_buf_t mine, keys;
+    cdc_buf_init(&mine);
+    cdc_buf_init(&keys);
+    key_names(&mine, row, tt, 0);
+    for (size_t k = 0; k < tt->n_keys && k < 4; k++) {
+        cdc_buf_puts(&keys, k ? "; " : "");
+        key_names(&keys, NULL, tt, k);
+    }
+    cdc_err_t err =
+        !tt->n_keys
+            ? cdc_errstr_set(es, CDC_ERR_CONFIG,
+                             "route %s: target table %s.%s has no primary key or unique index, so "
+                             "the events' key (%s) cannot be trusted to name one row: add one, or "
+                             "give the route a key",
+                             row->route->from, tt->schema, tt->table, mine.data ? mine.data : "")
+            : cdc_errstr_set(es, CDC_ERR_DATA,
+                             "route %s: the event's key (%s) is not a unique key of target table "
+                             "%s.%s (its keys: %s)",
+                             row->route->from, mine.data ? mine.data : "", tt->schema, tt->table,
+                             keys.data ? keys.data : "");
+    cdc_buf_deinit(&mine);
+    cdc_buf_deinit(&keys);
+    return err;
 }
 
 void
@@ -344,7 +434,7 @@ cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt, co
                               "on_unknown_column: ignore or add",
                               row->route->from, c->name, tt->schema, tt->table);
     }
-    return CDC_OK;
+    return check_key(row, tt, es);
 }
 
 void

@@ -144,6 +144,17 @@ match_rows(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_resol
     return err;
 }
 
+/* Whether the target would cut name short (and a column added under it would never be found
+ * again: the add would repeat for every record). */
+static bool
+ident_too_long(const cdc_sink_ops_t *ops, const char *name)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        n += !ops->ident_chars || (*p & 0xC0) != 0x80;
+    return ops->max_ident && n > ops->max_ident;
+}
+
 cdc_err_t
 cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_resolver_t *res,
                const cdc_sink_row_t *const *rows, size_t n, cdc_errstr_t *es)
@@ -160,6 +171,12 @@ cdc_sink_apply(const cdc_sink_ops_t *ops, cdc_sink_target_t *t, const cdc_sink_r
     size_t nc = row->is_delete ? 0 : row->n_cols;
     const char **types = cdc_xcalloc(nc + row->n_key + 1, sizeof(char *));
     err = cdc_sink_check_columns(row, tt, types, &b->add, es);
+    if (err == CDC_ERR_SCHEMA && ident_too_long(ops, b->add.column))
+        err = cdc_errstr_set(es, CDC_ERR_DATA,
+                             "column %.64s... is not in target table %s.%s, and its name is "
+                             "longer than %s keeps (%zu %s): not added",
+                             b->add.column, tt->schema, tt->table, ops->name, ops->max_ident,
+                             ops->ident_chars ? "characters" : "bytes");
     cdc_arena_t arena;
     cdc_arena_init(&arena);
     if (!err && row->route->n_translate && !row->is_delete)

@@ -169,30 +169,58 @@ my_send(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 
 /* ---- target tables and values ---------------------------------------------------------------- */
 
+/* Runs "select ... WHERE c.TABLE_SCHEMA = <schema> AND c.TABLE_NAME = <table> order" for tt;
+ * each row's two values go into tt as a column and its type, or (keys) as an index and one of
+ * its columns, an index's columns in a row. */
+static cdc_err_t
+table_rows(cdc_sink_target_t *t, cdc_sink_table_t *tt, const char *select, const char *order,
+           bool keys, const char *what, cdc_errstr_t *es)
+{
+    cdc_buf_t *q = &t->tmp;
+    cdc_buf_reset(q);
+    cdc_buf_puts(q, select);
+    cdc_buf_puts(q, " WHERE c.TABLE_SCHEMA = ");
+    cdc_mysql_literal(t->m, q, tt->schema, strlen(tt->schema));
+    cdc_buf_puts(q, " AND c.TABLE_NAME = ");
+    cdc_mysql_literal(t->m, q, tt->table, strlen(tt->table));
+    cdc_buf_puts(q, order);
+    if (mysql_query(t->m, q->data))
+        return mys_error(t, what, es);
+    MYSQL_RES *r = mysql_store_result(t->m);
+    MYSQL_ROW row;
+    char last[256] = "";
+    while (r && (row = mysql_fetch_row(r))) {
+        if (!keys) {
+            cdc_sink_table_add(tt, row[0], row[1]);
+            continue;
+        }
+        bool first = strcmp(last, row[0]) != 0;
+        snprintf(last, sizeof(last), "%s", row[0]);
+        cdc_sink_table_add_key(tt, first, row[1]);
+    }
+    mysql_free_result(r);
+    return CDC_OK;
+}
+
 static cdc_err_t
 load_columns(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es)
 {
-    const char *schema = tt->schema, *table = tt->table;
-    cdc_buf_t *q = &t->tmp;
-    cdc_buf_reset(q);
     /* MariaDB's JSON is LONGTEXT with a json_valid check named after the column */
-    cdc_buf_puts(q, "SELECT c.COLUMN_NAME, IF((SELECT COUNT(*) FROM "
-                    "information_schema.CHECK_CONSTRAINTS k WHERE k.CONSTRAINT_SCHEMA = "
-                    "c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND k.CONSTRAINT_NAME = "
-                    "c.COLUMN_NAME AND k.CHECK_CLAUSE LIKE 'json_valid(%') > 0, 'json', "
-                    "c.DATA_TYPE) FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ");
-    cdc_mysql_literal(t->m, q, schema, strlen(schema));
-    cdc_buf_puts(q, " AND c.TABLE_NAME = ");
-    cdc_mysql_literal(t->m, q, table, strlen(table));
-    cdc_buf_puts(q, " ORDER BY c.ORDINAL_POSITION");
-    if (mysql_query(t->m, q->data))
-        return mys_error(t, "reading the target table's columns", es);
-    MYSQL_RES *r = mysql_store_result(t->m);
-    MYSQL_ROW row;
-    while (r && (row = mysql_fetch_row(r)))
-        cdc_sink_table_add(tt, row[0], row[1]);
-    mysql_free_result(r);
-    return CDC_OK;
+    cdc_err_t err = table_rows(
+        t, tt,
+        "SELECT c.COLUMN_NAME, IF((SELECT COUNT(*) FROM information_schema.CHECK_CONSTRAINTS k "
+        "WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND "
+        "k.CONSTRAINT_NAME = c.COLUMN_NAME AND k.CHECK_CLAUSE LIKE 'json_valid(%') > 0, 'json', "
+        "c.DATA_TYPE) FROM information_schema.COLUMNS c",
+        " ORDER BY c.ORDINAL_POSITION", false, "reading the target table's columns", es);
+    /* its unique keys: the primary key first, then unique indexes */
+    return err ? err
+               : table_rows(t, tt,
+                            "SELECT c.INDEX_NAME, c.COLUMN_NAME FROM information_schema.STATISTICS "
+                            "c",
+                            " AND c.NON_UNIQUE = 0 ORDER BY c.INDEX_NAME = 'PRIMARY' DESC, "
+                            "c.INDEX_NAME, c.SEQ_IN_INDEX",
+                            true, "reading the target table's keys", es);
 }
 
 bool
@@ -552,6 +580,8 @@ const cdc_sink_ops_t cdc_mysql_sink_ops = {
     .mark_session = cdc_mysql_sink_mark,
     .fk_checks_off_sql = "SET SESSION foreign_key_checks = 0",
     .begin_sql = "START TRANSACTION",
+    .max_ident = 64,
+    .ident_chars = true,
     .load_offsets = cdc_mysql_sink_offsets_load,
     .send = my_send,
     .load_columns = load_columns,

@@ -192,23 +192,49 @@ pg_send(cdc_sink_target_t *t, const char *sql, cdc_errstr_t *es)
 
 /* ---- target tables --------------------------------------------------------------------------- */
 
+/* Runs sql with tt's schema and table as $1 and $2; each row's two values go into tt as a column
+ * and its type, or (keys) as an index and one of its columns, an index's columns in a row. */
+static cdc_err_t
+table_rows(cdc_sink_target_t *t, cdc_sink_table_t *tt, const char *sql, bool keys, const char *what,
+           cdc_errstr_t *es)
+{
+    const char *params[] = {tt->schema, tt->table};
+    PGresult *r = PQexecParams(t->c, sql, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return pgs_error(t, r, what, es);
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (!keys)
+            cdc_sink_table_add(tt, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        else
+            cdc_sink_table_add_key(tt, !i || strcmp(PQgetvalue(r, i, 0), PQgetvalue(r, i - 1, 0)),
+                                   PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return CDC_OK;
+}
+
 static cdc_err_t
 load_columns(cdc_sink_target_t *t, cdc_sink_table_t *tt, cdc_errstr_t *es)
 {
-    const char *params[] = {tt->schema, tt->table};
-    PGresult *r = PQexecParams(
-        t->c,
+    cdc_err_t err = table_rows(
+        t, tt,
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN "
         "pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
         "n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY "
         "a.attnum",
-        2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return pgs_error(t, r, "reading the target table's columns", es);
-    for (int i = 0; i < PQntuples(r); i++)
-        cdc_sink_table_add(tt, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-    PQclear(r);
-    return CDC_OK;
+        false, "reading the target table's columns", es);
+    /* its unique keys: the primary key first, then unique indexes on plain columns (not partial,
+     * no expressions) */
+    return err ? err
+               : table_rows(t, tt,
+                            "SELECT i.indexrelid, a.attname FROM pg_index i JOIN pg_class c ON "
+                            "c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                            "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, pos) "
+                            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+                            "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND "
+                            "i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AND k.pos "
+                            "<= i.indnkeyatts ORDER BY i.indisprimary DESC, i.indexrelid, k.pos",
+                            true, "reading the target table's keys", es);
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */
@@ -575,6 +601,7 @@ const cdc_sink_ops_t cdc_pg_sink_ops = {
     .mark_session = set_origin,
     .fk_checks_off_sql = "SET session_replication_role = replica",
     .begin_sql = "BEGIN",
+    .max_ident = 63, /* NAMEDATALEN - 1 */
     .load_offsets = cdc_pg_sink_offsets_load,
     .send = pg_send,
     .load_columns = load_columns,

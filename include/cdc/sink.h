@@ -65,11 +65,14 @@ typedef struct {
     char *map, *source, *source_key, *target_key;
 } cdc_sink_link_t;
 
-/* A target table's columns and their type names, as the target reports them. */
+/* A target table's columns and their type names, as the target reports them, and its unique keys
+ * (the primary key first, then unique indexes on plain columns): key k is the columns
+ * names[key_cols[key_start[k]]] .. names[key_cols[key_start[k + 1] - 1]]. */
 typedef struct {
     char *schema, *table;
     char **names, **types;
     size_t n; /* 0: not loaded yet (or the table does not exist) */
+    size_t *key_cols, *key_start, n_keys, n_key_cols;
 } cdc_sink_table_t;
 
 typedef struct {
@@ -127,6 +130,10 @@ typedef struct cdc_sink_ops {
      * transaction. */
     const char *fk_checks_off_sql;
     const char *begin_sql;
+    /* The longest identifier the target keeps whole: bytes (PostgreSQL truncates longer ones
+     * silently) or, with ident_chars, characters (MariaDB refuses them). */
+    size_t max_ident;
+    bool ident_chars;
     cdc_err_t (*load_offsets)(cdc_sink_target_t *t, cdc_sink_offsets_t *out, cdc_errstr_t *es);
     /* Sends a statement that returns no rows without waiting for it, after the one left
      * running: its result is read by the next call, or by sync. */
@@ -223,6 +230,9 @@ typedef struct cdc_sink_ops {
 /* The cached entry of schema.table, added empty when new (valid until the next call). */
 cdc_sink_table_t *cdc_sink_tables_get(cdc_sink_tables_t *ts, const char *schema, const char *table);
 void cdc_sink_table_add(cdc_sink_table_t *tt, const char *name, const char *type);
+/* Adds a column (added before by cdc_sink_table_add) to the table's last unique key, or to a new
+ * one when first is true. */
+void cdc_sink_table_add_key(cdc_sink_table_t *tt, bool first, const char *column);
 /* The type of column name, or NULL when the target has no such column. */
 const char *cdc_sink_table_type(const cdc_sink_table_t *tt, const char *name);
 void cdc_sink_tables_free(cdc_sink_tables_t *ts);
@@ -252,7 +262,9 @@ bool cdc_sink_fk_checks_off(const cdc_sink_conf_t *conf);
 /* Checks the row's columns, then its key columns, against the target table: types[i] is the
  * target type of each, NULL for one the target lacks when the route ignores unknown columns; when
  * it adds them, CDC_ERR_SCHEMA with *add filled in; otherwise CDC_ERR_CONFIG naming it. A table
- * without columns does not exist: CDC_ERR_CONFIG. */
+ * without columns does not exist: CDC_ERR_CONFIG. A key taken from the event (the route has no
+ * key of its own) must be one of the table's unique keys, column for column: else CDC_ERR_DATA
+ * (the record is refused), or CDC_ERR_CONFIG when the table has no unique key at all. */
 cdc_err_t cdc_sink_check_columns(const cdc_sink_row_t *row, const cdc_sink_table_t *tt,
                                  const char **types, cdc_sink_new_column_t *add, cdc_errstr_t *es);
 /* Forgets the cached columns of schema.table (after adding one). */

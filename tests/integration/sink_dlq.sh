@@ -9,7 +9,12 @@
 # - truncate: apply on the MariaDB route (a barrier across the topic's 4 partitions) empties the
 #   table in order with the rows around it; truncate: ignore on the other route keeps them;
 # - a child row arriving before its parent with fk_checks: true is held back and applied once the
-#   parent is there, and nothing of it reaches the DLQ.
+#   parent is there, and nothing of it reaches the DLQ;
+# - a forged record (anyone who can write to the topic): a delete keyed by a column that is no
+#   unique key of the targets, which would delete every row with that name, goes to each DLQ
+#   with the reason, and no row goes; a forged insert with a column name longer than the targets
+#   keep (65 characters; on_unknown_column: add) goes there too instead of adding a column
+#   under a shortened name again and again.
 . "$(dirname "$0")/../harness/agent_test.sh"
 # targets in their own databases: other tests' sinks keep cdc_sink_offsets in cdc_test
 pg_reset dlqsrc dlqsrc fkparent fkchild
@@ -107,13 +112,41 @@ pg -c "INSERT INTO fkchild VALUES (1, 77)" >/dev/null
 sleep 1.5
 pg -c "INSERT INTO fkparent VALUES (77, 'parent')" >/dev/null
 wait_value "fk: the child row applied after its parent" 1 pgt -Atc "SELECT COUNT(*) FROM fk_child_t WHERE parent_id = 77"
+
+# Writes a forged record to partition 0 of the dlqsrc topic: op, key and the rest of the event
+# (JSON members), at the position after the partition's last one (so the re-send guard passes
+# it on).
+forge() { # op key rest
+    local last next
+    last=$("$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.dlqsrc | awk -F'\t' '$1 == 0 {print $3}' | sort | tail -1)
+    next=$(printf '%s:%08x' "${last%:*}" $((16#${last##*:} + 1)))
+    run "$CDC_KAFKA_ADMIN" "$boot" put cdc.crm.public.dlqsrc "$2" '{"v":1,"op":"'"$1"'","source":{"system":"crm","connector":"postgresql","db":"cdc_test","schema":"public","table":"dlqsrc","ts_ms":1,"snapshot":false,"pos":"'"$next"'"},"key":'"$2"','"$3"'}'
+    assert_eq 0 "$rc" "a forged record is in the topic"
+}
+# a forged delete keyed by name (three rows share it on the targets)
+myt -e "UPDATE dlq_customers SET name = 'same' WHERE id BETWEEN 301 AND 303"
+pgt -c "UPDATE dlq_copy SET name = 'same' WHERE id BETWEEN 301 AND 303" >/dev/null
+forge d '{"name":"same"}' '"before":{"name":"same"}'
+wait_value "erp: the forged record in the DLQ" 3 dlq_lines erp
+wait_value "pgdst: the forged record in the DLQ" 3 dlq_lines pgdst
+assert_contains "$(dump cdc._dlq.erp)" "the event's key (name) is not a unique key of target table cdc_dlq.dlq_customers (its keys: id; email)" "erp DLQ: the forged key's reason"
+assert_contains "$(dump cdc._dlq.pgdst)" "the event's key (name) is not a unique key of target table public.dlq_copy (its keys: id; email)" "pgdst DLQ: the forged key's reason"
+assert_eq 3 "$(myt -N -e "SELECT COUNT(*) FROM dlq_customers WHERE name = 'same'")" "erp: no row deleted by the forged key"
+assert_eq 3 "$(pgt -Atc "SELECT COUNT(*) FROM dlq_copy WHERE name = 'same'")" "pgdst: no row deleted by the forged key"
+long=c$(printf 'x%.0s' $(seq 1 64))
+forge c '{"id":9999}' '"after":{"id":9999,"name":"long","email":"l@x","'"$long"'":"v"}'
+wait_value "erp: the long column name in the DLQ" 4 dlq_lines erp
+wait_value "pgdst: the long column name in the DLQ" 4 dlq_lines pgdst
+assert_contains "$(dump cdc._dlq.pgdst)" "longer than postgresql keeps (63 bytes): not added" "pgdst DLQ: the long name's reason"
+assert_contains "$(dump cdc._dlq.erp)" "longer than mysql keeps (64 characters): not added" "erp DLQ: the long name's reason"
+assert_eq 0 "$(pgt -Atc "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'dlq_copy' AND column_name LIKE 'cxxx%'")" "pgdst: no column added under a shortened name"
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
 log=$(cat "$tmp/agent.log")
 assert_not_contains "$log" "stopped: " "no sink failed"
 assert_contains "$log" "holding cdc.crm.public.fkchild[" "the child was held back"
 assert_contains "$log" "sink=erp stopped applied=" "erp stats"
-assert_contains "$(grep 'sink=erp stopped' "$tmp/agent.log")" "dlq=2" "erp counted 2 dead letters"
+assert_contains "$(grep 'sink=erp stopped' "$tmp/agent.log")" "dlq=4" "erp counted 4 dead letters"
 assert_eq 0 "$(dlq_lines fk)" "fk: nothing in the DLQ"
 assert_contains "$log" "truncating cdc_dlq.dlq_customers: every partition" "the barrier released once"
 finish
