@@ -92,6 +92,7 @@ cdc_buf_grow(cdc_buf_t *b, size_t extra)
         cap *= 2;
     b->data = cdc_xrealloc(b->data, cap);
     b->cap = cap;
+    b->data[b->len] = '\0'; /* the first allocation too: NUL-terminated whenever cap > 0 */
 }
 
 void

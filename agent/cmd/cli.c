@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cdc/json.h"
+
 static const char usage_text[] =
     "usage: cdc-agent COMMAND [OPTIONS]\n"
     "\n"
@@ -363,7 +365,14 @@ cdc_cli_parse_timestamp(const char *s, int64_t *ms)
     int64_t frac = 0, off = 0;
     if (!parse_fraction_and_zone(p, &frac, &off))
         return false;
+    /* a date or time that does not exist (2026-02-31, 24:00:00) is refused, not carried over
+     * into the next month or day as timegm would */
+    struct tm asked = tm, back;
     time_t t = timegm(&tm);
+    if (!gmtime_r(&t, &back) || back.tm_year != asked.tm_year || back.tm_mon != asked.tm_mon ||
+        back.tm_mday != asked.tm_mday || back.tm_hour != asked.tm_hour ||
+        back.tm_min != asked.tm_min || back.tm_sec != asked.tm_sec)
+        return false;
     *ms = ((int64_t)t - off) * 1000 + frac;
     return true;
 }
@@ -379,13 +388,15 @@ cdc_cli_parse_tpo(const char *s, char *topic, size_t topic_len, int32_t *partiti
         c1--;
     if (c1 == s || (size_t)(c1 - s) >= topic_len)
         return false;
-    char *end;
-    errno = 0;
-    long part = strtol(c1 + 1, &end, 10);
-    if (errno || end != c2 || c1 + 1 == c2 || part < 0 || part > INT32_MAX)
-        return false;
-    long long off = strtoll(c2 + 1, &end, 10);
-    if (errno || *end || !c2[1] || off < 0)
+    /* a Kafka topic name's characters only, and digits only after it (strtol took " 0" and
+     * "+1", so "topic: 0:1" named the topic "topic") */
+    for (const char *t = s; t < c1; t++)
+        if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
+              *t == '.' || *t == '_' || *t == '-'))
+            return false;
+    uint64_t part, off;
+    if (!cdc_parse_uint(c1 + 1, (size_t)(c2 - c1 - 1), INT32_MAX, &part) ||
+        !cdc_parse_uint(c2 + 1, strlen(c2 + 1), INT64_MAX, &off))
         return false;
     memcpy(topic, s, (size_t)(c1 - s));
     topic[c1 - s] = '\0';

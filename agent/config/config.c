@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "cdc/buf.h"
 #include "cdc/topic.h"
 #include "config_internal.h"
@@ -73,7 +75,12 @@ agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
             return CDC_OK;
         if ((err = cfg_str(c, v, path, &a->http)))
             return err;
-        return strrchr(a->http, ':') ? CDC_OK : cfg_fail(c, v, path, "expected host:port");
+        const char *colon = strrchr(a->http, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        return colon && colon[1] >= '0' && colon[1] <= '9' && !*end && port >= 1 && port <= 65535
+                   ? CDC_OK
+                   : cfg_fail(c, v, path, "expected host:port (a port from 1 to 65535)");
     }
     if (!strcmp(key, "shutdown_timeout_ms"))
         return cfg_int(c, v, path, 100, 3600000, &a->shutdown_timeout_ms);
@@ -135,8 +142,13 @@ static const char *const kafka_owned_props[] = {"bootstrap.servers",
                                                 "max.partition.fetch.bytes",
                                                 "receive.message.max.bytes",
                                                 NULL};
-static const char *const kafka_secret_props[] = {"sasl.password", "ssl.key.password",
-                                                 "ssl.keystore.password", NULL};
+static const char *const kafka_secret_props[] = {"sasl.password",
+                                                 "ssl.key.password",
+                                                 "ssl.keystore.password",
+                                                 "ssl.key.pem",
+                                                 "sasl.oauthbearer.client.secret",
+                                                 "sasl.oauthbearer.config",
+                                                 NULL};
 
 static cdc_err_t
 kafka_properties(cfg_t *c, yaml_node_t *v, const char *path, cdc_kafka_conf_t *k)
@@ -151,6 +163,20 @@ kafka_properties(cfg_t *c, yaml_node_t *v, const char *path, cdc_kafka_conf_t *k
         if (cfg_in_list(p, kafka_secret_props))
             return cfg_fail(c, v, kp, "secrets only through kafka.*_env or kafka.*_file keys");
     }
+    /* librdkafka's own check, now rather than when a client starts; its message would quote the
+     * value, which may be secret, so the reason is said without it */
+    rd_kafka_conf_t *scratch = rd_kafka_conf_new();
+    for (size_t i = 0; !err && i < k->n_properties; i++) {
+        char why[512];
+        rd_kafka_conf_res_t r = rd_kafka_conf_set(scratch, k->properties[i].key,
+                                                  k->properties[i].value, why, sizeof(why));
+        cfg_path_key(kp, path, k->properties[i].key);
+        if (r == RD_KAFKA_CONF_UNKNOWN)
+            err = cfg_fail(c, v, kp, "not a librdkafka property");
+        else if (r != RD_KAFKA_CONF_OK)
+            err = cfg_fail(c, v, kp, "not a valid value for this librdkafka property");
+    }
+    rd_kafka_conf_destroy(scratch);
     return err;
 }
 
@@ -337,6 +363,48 @@ parse_document(cfg_t *c, yaml_parser_t *parser, cdc_config_t *cfg)
     return err;
 }
 
+/* libyaml takes time quadratic in the nesting of flow collections (a megabyte of '[' took
+ * minutes): the text's [ and { nesting is counted first, outside quotes and comments, and a
+ * config nested deeper than any real one is refused before parsing. */
+#define CONFIG_MAX_DEPTH 64
+
+static bool
+nesting_ok(const char *name, const char *text, size_t n, cdc_errstr_t *es)
+{
+    int depth = 0;
+    size_t line = 1, col = 1;
+    char quote = 0;
+    for (size_t i = 0; i < n; i++, col++) {
+        char ch = text[i];
+        if (ch == '\n') {
+            line++;
+            col = 0;
+        }
+        if (quote) {
+            if (quote == '"' && ch == '\\' && i + 1 < n)
+                i++, col++;
+            else if (ch == quote)
+                quote = 0;
+        } else if (ch == '"' || ch == '\'') {
+            quote = ch;
+        } else if (ch == '#' &&
+                   (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n')) {
+            while (i + 1 < n && text[i + 1] != '\n')
+                i++;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > CONFIG_MAX_DEPTH) {
+                cdc_errstr_set(es, CDC_ERR_CONFIG,
+                               "%s:%zu:%zu: nested deeper than %d levels of [ and {", name, line,
+                               col, CONFIG_MAX_DEPTH);
+                return false;
+            }
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+
 cdc_config_t *
 cdc_config_load_string(const char *name, const char *text, size_t n, cdc_errstr_t *es)
 {
@@ -346,6 +414,8 @@ cdc_config_load_string(const char *name, const char *text, size_t n, cdc_errstr_
                        n, CDC_CONFIG_MAX_BYTES);
         return NULL;
     }
+    if (!nesting_ok(name, text, n, es))
+        return NULL;
     cdc_config_t *cfg = cdc_xcalloc(1, sizeof(*cfg));
     cfg->path = cdc_xstrdup(name);
     set_defaults(cfg);

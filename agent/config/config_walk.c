@@ -5,11 +5,13 @@
 #include "cdc/config_walk.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cdc/buf.h"
 
@@ -127,12 +129,19 @@ name_ok(const char *s)
     return true;
 }
 
+/* Names go into topics, transactional ids, lock names (MariaDB's GET_LOCK takes 64 characters
+ * with the database), table rows and log lines: short ones. */
+#define NAME_MAX_CHARS 48
+
 cdc_err_t
 cfg_name(cfg_t *c, yaml_node_t *n, const char *path, char **out)
 {
     cdc_err_t err = cfg_str(c, n, path, out);
     if (!err && !name_ok(*out))
         return cfg_fail(c, n, path, "'%.64s' must be non-empty and use only A-Z a-z 0-9 _ -", *out);
+    if (!err && strlen(*out) > NAME_MAX_CHARS)
+        return cfg_fail(c, n, path, "'%.16s...' is longer than %d characters", *out,
+                        NAME_MAX_CHARS);
     return err;
 }
 
@@ -459,9 +468,19 @@ cfg_secret_file(cfg_t *c, yaml_node_t *n, const char *path, char **out)
     cdc_err_t err = cfg_str(c, n, path, &fname);
     if (err)
         return err;
-    FILE *f = fopen(fname, "rb");
+    /* opened without blocking and read only if a regular file: a FIFO or a device would hang
+     * the start (or read forever) */
+    struct stat st;
+    int fd = open(fname, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    bool regular = fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode);
+    FILE *f = regular ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        err = cfg_fail(c, n, path, "cannot read %s: %s", fname, strerror(errno));
+        err = cfg_fail(c, n, path, "cannot read %s: %s", fname,
+                       fd < 0    ? strerror(errno)
+                       : regular ? "cannot open"
+                                 : "not a regular file");
+        if (fd >= 0)
+            close(fd);
         free(fname);
         return err;
     }

@@ -545,13 +545,14 @@ cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool 
                       cdc_offsets_t *o, cdc_errstr_t *es)
 {
     char file[128];
-    unsigned long long pos = 0;
+    uint64_t pos = 0;
     const char *colon = strrchr(position, ':');
+    /* the position: digits only (no sign, no spaces), at most a 4 GiB binlog file's end */
     if (!colon || colon == position || (size_t)(colon - position) >= sizeof(file) ||
-        sscanf(colon + 1, "%llu", &pos) != 1)
+        !cdc_parse_uint(colon + 1, strlen(colon + 1), UINT32_MAX, &pos))
         return cdc_errstr_set(es, CDC_ERR_INVAL,
                               "--position %s: expected a binlog FILE:POSITION such as "
-                              "binlog.000003:1234",
+                              "binlog.000003:1234 (POSITION a byte offset from 0 to 4294967295)",
                               position);
     snprintf(file, sizeof(file), "%.*s", (int)(colon - position), position);
     json_t *n = o->native ? json_loads(o->native, 0, NULL) : NULL;
@@ -593,8 +594,8 @@ cdc_mysql_source_seek(const cdc_source_conf_t *conf, const char *position, bool 
     o->pos = (cdc_pos_t){o->pos.epoch, CDC_PHASE_STREAM, file_no, pos, UINT32_MAX};
     char native[512];
     snprintf(native, sizeof(native),
-             "{\"file\":\"%s\",\"gtid\":\"%s\",\"pos\":%llu,\"server_id\":%lld}", file, gtid, pos,
-             (long long)server_id);
+             "{\"file\":\"%s\",\"gtid\":\"%s\",\"pos\":%llu,\"server_id\":%lld}", file, gtid,
+             (unsigned long long)pos, (long long)server_id);
     free(o->native);
     o->native = cdc_xstrdup(native);
     o->snapshot_done = true;

@@ -17,6 +17,20 @@ source_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, cdc_sour
     return cfg_name(c, v, path, key[0] == 's' ? &s->slot : &s->publication);
 }
 
+/* Whether a connection string may hold a secret that libpq's parse error would quote: a
+ * password or sslpassword keyword, or a URI's user:password@ part. */
+static bool
+may_hold_secret(const char *conninfo)
+{
+    if (strstr(conninfo, "pass"))
+        return true;
+    const char *scheme = strstr(conninfo, "://");
+    if (!scheme)
+        return false;
+    const char *at = strchr(scheme + 3, '@'), *colon = strchr(scheme + 3, ':');
+    return at && colon && colon < at;
+}
+
 static cdc_err_t
 conn_check(cfg_t *c, yaml_node_t *n, const char *path, const cdc_db_conn_t *conn)
 {
@@ -36,22 +50,25 @@ conn_check(cfg_t *c, yaml_node_t *n, const char *path, const cdc_db_conn_t *conn
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(conn->conninfo, &msg);
     if (!opts) {
-        /* libpq's message can quote parts of the string; keep it out if a password may be there */
-        bool quote = msg && !strstr(conn->conninfo, "pass");
+        /* libpq's message can quote the string; keep it out if a secret may be there */
+        bool quote = msg && !may_hold_secret(conn->conninfo);
         cdc_err_t err = cfg_fail(c, n, kp, "not a valid libpq connection string%s%s",
                                  quote ? ": " : "", quote ? msg : "");
         PQfreemem(msg);
         return err;
     }
-    bool has_password = false;
-    for (PQconninfoOption *o = opts; o->keyword; o++)
-        if (!strcmp(o->keyword, "password") && o->val && *o->val)
-            has_password = true;
+    const char *why = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !*o->val)
+            continue;
+        if (!strcmp(o->keyword, "password"))
+            why = "must not contain a password; use password_env or password_file";
+        else if (!strcmp(o->keyword, "sslpassword"))
+            why = "must not contain an sslpassword (a secret in the config file): give sslkey a "
+                  "key file without a passphrase, readable by the agent's user only";
+    }
     PQconninfoFree(opts);
-    return has_password ? cfg_fail(c, n, kp,
-                                   "must not contain a password; use password_env or "
-                                   "password_file")
-                        : CDC_OK;
+    return why ? cfg_fail(c, n, kp, "%s", why) : CDC_OK;
 }
 
 /* Slot and publication default to cdc_<source name> ('-' becomes '_'). */

@@ -124,6 +124,12 @@ test_timestamps(void **state)
     assert_false(cdc_cli_parse_timestamp("2026-11-25T12:00", &ms));
     assert_false(cdc_cli_parse_timestamp("2026-11-25T12:00:00.Z", &ms));
     assert_false(cdc_cli_parse_timestamp("2026-11-25T12:00:00Zjunk", &ms));
+    /* dates and times that do not exist are refused, not carried into the next month or day */
+    assert_false(cdc_cli_parse_timestamp("2026-02-31", &ms));
+    assert_false(cdc_cli_parse_timestamp("2026-02-29T00:00:00Z", &ms));
+    assert_true(cdc_cli_parse_timestamp("2028-02-29T00:00:00Z", &ms));
+    assert_false(cdc_cli_parse_timestamp("2026-04-31T12:00:00Z", &ms));
+    assert_false(cdc_cli_parse_timestamp("2026-11-25T24:00:00Z", &ms));
 }
 
 static void
@@ -132,10 +138,19 @@ test_topic_partition_offset(void **state)
     char topic[64];
     int32_t p;
     int64_t o;
-    assert_true(cdc_cli_parse_tpo("a:b:1:2", topic, sizeof(topic), &p, &o));
-    assert_string_equal(topic, "a:b");
+    assert_true(cdc_cli_parse_tpo("cdc.crm.public.t-1_x:1:2", topic, sizeof(topic), &p, &o));
+    assert_string_equal(topic, "cdc.crm.public.t-1_x");
     assert_int_equal(p, 1);
     assert_int_equal(o, 2);
+    /* a topic name has Kafka's characters only; the numbers digits only (strtol took a space
+     * or a sign: "topic: 0:1" moved the offset of topic "topic") */
+    assert_false(cdc_cli_parse_tpo("a:b:1:2", topic, sizeof(topic), &p, &o));
+    assert_false(cdc_cli_parse_tpo("topic: 0:1", topic, sizeof(topic), &p, &o));
+    assert_false(cdc_cli_parse_tpo("t:+1:5", topic, sizeof(topic), &p, &o));
+    assert_false(cdc_cli_parse_tpo("t:1: 5", topic, sizeof(topic), &p, &o));
+    assert_false(cdc_cli_parse_tpo("t:1:5 ", topic, sizeof(topic), &p, &o));
+    assert_false(cdc_cli_parse_tpo("t:2147483648:5", topic, sizeof(topic), &p, &o));
+    assert_false(cdc_cli_parse_tpo("t:1:99999999999999999999", topic, sizeof(topic), &p, &o));
     assert_false(cdc_cli_parse_tpo(":1:2", topic, sizeof(topic), &p, &o));
     assert_false(cdc_cli_parse_tpo("t:1:", topic, sizeof(topic), &p, &o));
     assert_false(cdc_cli_parse_tpo("t:-1:5", topic, sizeof(topic), &p, &o));

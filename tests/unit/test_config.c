@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -50,6 +51,15 @@ static const bad_case_t bad_cases[] = {
      "sources[0].port: must be between 1 and 65535"},
     {"agent: {name: a}\nkafka: {brokers: }\nsources:\n" PG_SOURCE,
      "kafka.brokers: expected a string, got null"},
+    /* an empty quoted string is an empty string (the buffer was left unterminated) */
+    {"agent: {name: a}\nkafka: {brokers: \"\"}\nsources:\n" PG_SOURCE,
+     "t.yaml:2:18: kafka.brokers: expected host:port[,host:port...]"},
+    {"agent: {name: a, http: ''}\nkafka: {brokers: embedded}\nsources:\n" PG_SOURCE,
+     "t.yaml:1:24: agent.http: expected host:port"},
+    {"agent: {name: a, http: '127.0.0.1:99999'}\nkafka: {brokers: embedded}\nsources:\n" PG_SOURCE,
+     "agent.http: expected host:port (a port from 1 to 65535)"},
+    {"agent: {name: a, http: 'localhost:'}\nkafka: {brokers: embedded}\nsources:\n" PG_SOURCE,
+     "agent.http: expected host:port"},
     /* unknown and missing keys */
     {HEAD "sources:\n  - {name: c, type: postgresql, slto: x, tables: [public.t]}\n",
      "sources[0].slto: unknown key; did you mean 'slot'?"},
@@ -63,6 +73,9 @@ static const bad_case_t bad_cases[] = {
      "sources[1]: duplicate source name 'crm' (also sources[0])"},
     {HEAD "sources:\n  - {name: crm erp, type: postgresql, tables: [public.t]}\n",
      "sources[0].name: 'crm erp' must be non-empty and use only A-Z a-z 0-9 _ -"},
+    {HEAD "sources:\n  - {name: abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopq, type: "
+          "postgresql, tables: [public.t]}\n",
+     "t.yaml:4:12: sources[0].name: 'abcdefghijklmnop...' is longer than 48 characters"},
     {HEAD "sources:\n  - {name: c, type: postgresql, tables: [contacts]}\n",
      "sources[0].tables[0]: expected <schema>.<table>, got 'contacts'"},
     {HEAD "sources:\n  - {name: c, type: postgresql, tables: [public.t, public.u]}\n"
@@ -78,6 +91,13 @@ static const bad_case_t bad_cases[] = {
     {HEAD "sources:\n  - {name: c, type: postgresql, conninfo: \"host=x password=hunter2\", "
           "tables: [public.t]}\n",
      "sources[0].conninfo: must not contain a password"},
+    {HEAD "sources:\n  - {name: c, type: postgresql, conninfo: \"host=x sslpassword=hunter2\", "
+          "tables: [public.t]}\n",
+     "sources[0].conninfo: must not contain an sslpassword"},
+    /* a URI libpq cannot parse: its message would quote the password */
+    {HEAD "sources:\n  - {name: c, type: postgresql, conninfo: "
+          "\"postgresql://cdc:hunter2@[host/db\", tables: [public.t]}\n",
+     "sources[0].conninfo: not a valid libpq connection string"},
     {HEAD "sources:\n  - {name: c, type: postgresql, password_file: /nonexistent/pw, tables: "
           "[public.t]}\n",
      "sources[0].password_file: cannot read /nonexistent/pw: No such file or directory"},
@@ -87,6 +107,18 @@ static const bad_case_t bad_cases[] = {
     {"agent: {name: a}\nkafka: {brokers: embedded, properties: {transactional.id: "
      "x}}\nsources:\n" PG_SOURCE,
      "kafka.properties.transactional.id: set by the agent"},
+    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {sasl.oauthbearer.client.secret: "
+     "hunter2}}\nsources:\n" PG_SOURCE,
+     "kafka.properties.sasl.oauthbearer.client.secret: secrets only through"},
+    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {ssl.key.pem: "
+     "hunter2}}\nsources:\n" PG_SOURCE,
+     "kafka.properties.ssl.key.pem: secrets only through"},
+    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {no.such.thing: "
+     "hunter2}}\nsources:\n" PG_SOURCE,
+     "t.yaml:2:40: kafka.properties.no.such.thing: not a librdkafka property"},
+    {"agent: {name: a}\nkafka: {brokers: embedded, properties: {linger.ms: "
+     "hunter2}}\nsources:\n" PG_SOURCE,
+     "kafka.properties.linger.ms: not a valid value for this librdkafka property"},
     /* variables */
     {"agent: {name: \"${CDC_TEST_UNSET_VAR}\"}\nkafka: {brokers: embedded}\nsources:\n" PG_SOURCE,
      "agent.name: environment variable CDC_TEST_UNSET_VAR is not set"},
@@ -153,6 +185,58 @@ write_temp(const char *content, size_t n)
     assert_int_equal(write(fd, content, n), (ssize_t)n);
     close(fd);
     return path;
+}
+
+/* A secret file that is a FIFO or a device is refused at once (reading one would block the
+ * start or never end). */
+/* Deep nesting is refused before libyaml sees it (a megabyte of '[' took minutes to parse). */
+static void
+test_deep_nesting(void **state)
+{
+    (void)state;
+    size_t n = CDC_CONFIG_MAX_BYTES;
+    char *text = malloc(n);
+    memset(text, '[', n);
+    cdc_errstr_t es = {{0}};
+    assert_null(cdc_config_load_string("t.yaml", text, n, &es));
+    assert_non_null(strstr(es.msg, "t.yaml:1:65: nested deeper than 64 levels of [ and {"));
+    size_t k = 0;
+    for (int i = 0; i < 50000 && k + 4 < n; i++)
+        memcpy(text + k, "{a: ", 4), k += 4;
+    assert_null(cdc_config_load_string("t.yaml", text, k, &es));
+    assert_non_null(strstr(es.msg, "nested deeper than 64 levels"));
+    /* brackets inside quotes and comments do not count */
+    const char *ok =
+        HEAD "# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
+             "sources:\n  - {name: c, type: postgresql, slot: \"[[[[[[[[[[[[[[[[[["
+             "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\", tables: [public.t]}\n";
+    cdc_config_t *cfg = cdc_config_load_string("t.yaml", ok, strlen(ok), &es);
+    assert_null(strstr(es.msg, "nested deeper"));
+    cdc_config_free(cfg);
+    free(text);
+}
+
+static void
+test_secret_file_not_regular(void **state)
+{
+    (void)state;
+    char fifo[64];
+    snprintf(fifo, sizeof(fifo), "/tmp/cdc-test-fifo-%d", (int)getpid());
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *files[] = {fifo, "/dev/zero"};
+    for (size_t i = 0; i < 2; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml),
+                 HEAD "sources:\n  - {name: c, type: postgresql, password_file: %s, tables: "
+                      "[public.t]}\n",
+                 files[i]);
+        cdc_errstr_t es = {{0}};
+        assert_null(cdc_config_load_string("t.yaml", yaml, strlen(yaml), &es));
+        assert_non_null(strstr(es.msg, "sources[0].password_file: cannot read"));
+        assert_non_null(strstr(es.msg, "not a regular file"));
+    }
+    unlink(fifo);
 }
 
 static void
@@ -472,6 +556,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_malformed_configs),
         cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_secret_file_not_regular),
+        cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_secrets_and_variables),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_shipped_configs_load),
