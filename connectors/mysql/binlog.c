@@ -22,7 +22,7 @@ getspan(cur_t *c, size_t n)
 {
     cdc_bspan_t s = {NULL, 0};
     if (need(c, n)) {
-        s.p = c->p + c->pos;
+        s.p = c->p ? c->p + c->pos : NULL; /* NULL + 0 is undefined */
         s.n = n;
         c->pos += n;
     }
@@ -438,7 +438,8 @@ cdc_binlog_table_map(const cdc_binlog_event_t *ev, const cdc_binlog_format_t *fm
         t->cap_cols = (size_t)ncols;
         t->cols = cdc_xrealloc(t->cols, t->cap_cols * sizeof(cdc_binlog_col_t));
     }
-    memset(t->cols, 0, (size_t)ncols * sizeof(cdc_binlog_col_t));
+    if (ncols) /* t->cols may still be NULL: memset(NULL, 0, 0) is undefined */
+        memset(t->cols, 0, (size_t)ncols * sizeof(cdc_binlog_col_t));
     t->n_key = 0;
     t->has_names = false;
     cdc_bspan_t types = getspan(&c, (size_t)ncols);

@@ -124,11 +124,12 @@ civil_from_days(int64_t z)
     return (cdc_date_t){(int32_t)y, (uint8_t)m, (uint8_t)d, 0};
 }
 
+/* The first n bytes little-endian (at most 8 count: a shift by 64 is undefined). */
 static uint64_t
 le(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && i < 8; i++)
         v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
@@ -151,7 +152,7 @@ int_value(const uint8_t *p, size_t n, bool is_unsigned, cdc_value_t *out)
         out->u = u;
         return;
     }
-    if (n < 8 && (u >> (8 * n - 1)) & 1) /* sign-extend */
+    if (n && n < 8 && (u >> (8 * n - 1)) & 1) /* sign-extend */
         u |= ~0ULL << (8 * n);
     out->type = CDC_VAL_INT;
     out->i = (int64_t)u;

@@ -94,12 +94,15 @@ emit_one(pg_txn_t *txn, cdc_event_t *ev, pg_emit_fn emit, void *ctx)
     return err;
 }
 
-/* Whether the key columns differ between the old and the new tuple (a key change). */
+/* Whether the key columns differ between the old and the new tuple (a key change). A key column
+ * beyond either tuple counts as changed: the conversion that follows refuses such a tuple. */
 static bool
 key_changed(const pg_relmeta_t *meta, const cdc_pgo_tuple_t *old, const cdc_pgo_tuple_t *new)
 {
     for (uint16_t k = 0; k < meta->n_key; k++) {
         uint16_t i = meta->key_idx[k];
+        if (i >= old->ncols || i >= new->ncols)
+            return true;
         const cdc_pgo_col_t *a = &old->cols[i], *b = &new->cols[i];
         if (a->kind != b->kind || a->len != b->len || (a->len && memcmp(a->data, b->data, a->len)))
             return true;

@@ -107,17 +107,19 @@ bad(cdc_errstr_t *es, const char *type, const char *p, size_t n)
                           p);
 }
 
-/* Reads exactly `width` digits (or at least width when open) starting at *q. */
+/* Reads exactly `width` digits (or at least width when open) starting at *q; more than 18 is
+ * no date part (refused before the 19th could overflow). */
 static bool
 digits(const char **q, const char *end, int width, bool open, int64_t *out)
 {
     int64_t v = 0;
     int k = 0;
     while (*q < end && **q >= '0' && **q <= '9' && (open || k < width)) {
+        if (k == 18)
+            return false;
         v = v * 10 + (**q - '0');
         (*q)++;
-        if (++k > 18)
-            return false;
+        k++;
     }
     *out = v;
     return open ? k >= width : k == width;
@@ -365,6 +367,8 @@ cdc_pg_value_from_text(const cdc_pg_type_t *t, const char *p, size_t n, cdc_aren
                        cdc_value_t *out, cdc_errstr_t *es)
 {
     memset(out, 0, sizeof(*out));
+    if (!p) /* an empty value may come without a pointer: p + 0 on NULL is undefined */
+        p = "";
     if (t->elem_oid)
         return conv_array(t, p, n, a, out, es);
     switch (t->base_oid) {

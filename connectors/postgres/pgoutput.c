@@ -174,8 +174,11 @@ parse_tuple(cur_t *c, cdc_pgo_col_t *cols, cdc_pgo_tuple_t *t)
 {
     t->ncols = get16(c);
     t->cols = cols;
-    if (c->bad || t->ncols > MAX_COLS)
+    if (c->bad || t->ncols > MAX_COLS) { /* refused: no column of it, nor of an earlier one */
+        c->bad = true;
+        t->ncols = 0;
         return false;
+    }
     for (uint16_t i = 0; i < t->ncols; i++) {
         cols[i].kind = (cdc_pgo_colkind_t)get8(c);
         cols[i].data = NULL;

@@ -101,6 +101,9 @@ test_dates_and_times(void **state)
     expect(CDC_PG_TIMETZ, "01:02:03+05", "\"01:02:03+05:00\"");
     expect(CDC_PG_INTERVAL, "P-1Y-2M3DT-4H", "\"P-1Y-2M3DT-4H\"");
     refuse(CDC_PG_DATE, "25/11/2026");
+    /* a year of 19 digits: refused before it overflows (UBSan stopped here) */
+    refuse(CDC_PG_DATE, "9999999999999999999-01-01");
+    refuse(CDC_PG_TIMESTAMP, "99999999999999999999-01-01 00:00:00");
     refuse(CDC_PG_TIMESTAMPTZ, "2026-11-25 12:00:00");
     refuse(CDC_PG_TIME, "12:00");
 }
@@ -108,6 +111,17 @@ test_dates_and_times(void **state)
 static void
 test_text_bytes_json(void **state)
 {
+    { /* an empty value without a pointer (no NULL + 0) */
+        cdc_pg_type_t t;
+        assert_true(cdc_pg_type_builtin(CDC_PG_TEXT, &t));
+        cdc_arena_t a;
+        cdc_value_t v;
+        cdc_errstr_t es = {{0}};
+        cdc_arena_init(&a);
+        assert_int_equal(cdc_pg_value_from_text(&t, NULL, 0, &a, &v, &es), CDC_OK);
+        assert_int_equal(v.type, CDC_VAL_STRING);
+        cdc_arena_deinit(&a);
+    }
     expect(CDC_PG_TEXT, "", "\"\"");
     expect(CDC_PG_VARCHAR, "\xF0\x9F\x98\x80", "\"\xF0\x9F\x98\x80\"");
     expect(CDC_PG_UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",

@@ -260,6 +260,13 @@ test_garbled_frames(void **state)
     memcpy(bad, frames[3].data, frames[3].len);
     bad[8] = 'z'; /* 'I' relid(4) 'N' ncols(2) -> first column kind */
     assert_int_equal(cdc_pgo_parse(d, (char *)bad, frames[3].len, &m, &es), CDC_ERR_PARSE);
+    /* more columns than PostgreSQL allows (1664): refused, and no column pointer of it (nor of
+     * the message before) is handed out */
+    memcpy(bad, frames[3].data, frames[3].len);
+    bad[6] = 0x06, bad[7] = 0x81; /* ncols 1665 */
+    assert_int_equal(cdc_pgo_parse(d, (char *)bad, frames[3].len, &m, &es), CDC_ERR_PARSE);
+    assert_non_null(strstr(es.msg, "malformed"));
+    assert_int_equal(m.change.new_tuple.ncols, 0);
     free(bad);
     cdc_pgo_decoder_free(d);
 }
