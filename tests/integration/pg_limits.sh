@@ -34,6 +34,10 @@ published_between() {
 config 33554432
 "$CDC_AGENT" run -c "$tmp/agent.yaml" >"$tmp/agent.log" 2>&1 &
 agent_pid=$!
+# the row goes in after the agent made its slot: before, it would be part of the initial
+# snapshot (published, but not at a stream position between the two LSNs checked below)
+slot_made() { grep -c "slot=lim created consistent_point" "$tmp/agent.log" || true; }
+wait_value "slot created" 1 slot_made
 before=$(lsn_hex "$(pg -Atc "SELECT pg_current_wal_lsn()")")
 pg -c "INSERT INTO lim VALUES (1, ($big))"
 after=$(pg -Atc "SELECT pg_current_wal_insert_lsn()")
