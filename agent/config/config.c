@@ -13,6 +13,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "cdc/buf.h"
+#include "cdc/json.h"
 #include "cdc/topic.h"
 #include "config_internal.h"
 
@@ -76,9 +77,8 @@ agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
         if ((err = cfg_str(c, v, path, &a->http)))
             return err;
         const char *colon = strrchr(a->http, ':');
-        char *end = NULL;
-        long port = colon ? strtol(colon + 1, &end, 10) : 0;
-        return colon && colon[1] >= '0' && colon[1] <= '9' && !*end && port >= 1 && port <= 65535
+        uint64_t port = 0;
+        return colon && cdc_parse_uint(colon + 1, strlen(colon + 1), 65535, &port) && port >= 1
                    ? CDC_OK
                    : cfg_fail(c, v, path, "expected host:port (a port from 1 to 65535)");
     }

@@ -85,8 +85,7 @@ conf_sizes(rd_kafka_conf_t *conf, const cdc_kafka_conf_t *kc, cdc_kafka_role_t r
         return conf_int(conf, "message.max.bytes", record, es);
     if (role != CDC_KAFKA_CONSUMER)
         return CDC_OK;
-    long long mem =
-        kc->consumer_memory_bytes > 0 ? kc->consumer_memory_bytes : CDC_CONSUMER_MEMORY_DEFAULT;
+    long long mem = cdc_consumer_memory(kc);
     long long queued_kb = mem / 2 / 1024, fetch = mem / 4;
     long long part = fetch / 8 < 1048576 ? fetch / 8 : 1048576;
     if (queued_kb < 1024)

@@ -697,9 +697,7 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
 {
     sink_t s = {.cfg = cfg, .conf = conf, .ops = ops, .stats = stats, .opts = opts};
     /* the memory share: half queued in librdkafka, a quarter for a fetch, a quarter a batch */
-    int64_t mem = cfg->kafka.consumer_memory_bytes > 0 ? cfg->kafka.consumer_memory_bytes
-                                                       : CDC_CONSUMER_MEMORY_DEFAULT;
-    s.batch_bytes = (size_t)(mem / 4);
+    s.batch_bytes = (size_t)(cdc_consumer_memory(&cfg->kafka) / 4);
     cdc_arena_init(&s.arena);
     /* statements of a quarter batch: the target runs one while the next is prepared */
     size_t per_statement =

@@ -72,6 +72,13 @@ typedef struct {
  * about 4 MB (docs/sinks.md#memory); 16 leaves room for wide rows and a farther broker. */
 #define CDC_CONSUMER_MEMORY_DEFAULT (16LL << 20)
 
+/* What one consumer may hold: its share, or the default. */
+static inline int64_t
+cdc_consumer_memory(const cdc_kafka_conf_t *kc)
+{
+    return kc->consumer_memory_bytes > 0 ? kc->consumer_memory_bytes : CDC_CONSUMER_MEMORY_DEFAULT;
+}
+
 typedef enum { CDC_DB_POSTGRESQL = 1, CDC_DB_MYSQL } cdc_db_type_t;
 
 /* TLS to MySQL / MariaDB (ssl_mode); PostgreSQL takes libpq's sslmode in its conninfo. */
