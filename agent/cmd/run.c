@@ -274,6 +274,15 @@ sink_topic(worker_t *w, const char *topic, const char *what)
                      w->sink->name, what, topic, es.msg);
 }
 
+/* A route of the sink stopped on a record (the sink goes on): the unit's last error says so. */
+static void
+route_stopped(void *ctx, const char *route, const char *why)
+{
+    char msg[sizeof(((cdc_unit_t *)0)->error)];
+    snprintf(msg, sizeof(msg), "route %s stopped: %s", route, why);
+    cdc_unit_set_error(ctx, msg);
+}
+
 /* One run of the sink until it stops for the operator, a replay job or the agent: the replay job
  * the admin API left for it, else its routes as usual (at the operator's rate). */
 static cdc_err_t
@@ -286,7 +295,10 @@ run_sink_once(worker_t *w, cdc_sink_stats_t *stats, cdc_errstr_t *es)
     pthread_mutex_unlock(&u->mu);
     cdc_unit_set_state(u, CDC_UNIT_RUNNING);
     if (!job) {
-        cdc_sink_opts_t opts = {.agent = true, .max_rows_per_s = &u->max_rows_per_s};
+        cdc_sink_opts_t opts = {.agent = true,
+                                .max_rows_per_s = &u->max_rows_per_s,
+                                .route_stopped = route_stopped,
+                                .progress_ctx = u};
         return cdc_sink_run(w->cfg, w->sink, bootstrap, w->sink_ops, sink_stopping, &opts, stats,
                             es);
     }

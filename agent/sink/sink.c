@@ -33,11 +33,14 @@
 #include "cdc/log.h"
 #include "cdc/metrics.h"
 #include "cdc/topic.h"
+#include "cdc/witness.h"
 #include "sink_internal.h"
 #include "sink_state.h"
 
-#define CONFLICT_ATTEMPTS   6   /* tries of a record that violates a constraint, then the DLQ */
-#define CONFLICT_BACKOFF_MS 250 /* doubled per try: ~8 s in all */
+#define CONFLICT_ATTEMPTS   6       /* tries of a record that violates a constraint, then the DLQ */
+#define CONFLICT_BACKOFF_MS 250     /* doubled per try: ~8 s in all */
+#define MARKERS_SETTLE_US   2000000 /* a committed transaction's markers are on every partition */
+#define WITNESS_POLL_US     20000   /* reads of the offsets topic while a position waits for it */
 
 /* ---- one record --------------------------------------------------------------------------- */
 
@@ -47,6 +50,62 @@ static bool
 resent(const part_t *pt, const char *pos, const cdc_pos_t *p)
 {
     return p && pt->b_pos[0] && p->epoch == pt->b_epoch && strcmp(pos, pt->b_pos) <= 0;
+}
+
+/* Checks an event's position before it may count: its source must be the topic's, its epoch not
+ * before the partition's, and the position one its source committed (include/cdc/witness.h): a
+ * record anyone could write moves no guard on its own word. The offset records are read again
+ * when a position is past what is known: once after the batch's records arrived, then every
+ * WITNESS_POLL_US for up to MARKERS_SETTLE_US once in a batch (a transaction's commit markers reach
+ * its partitions one after another, and another source's transaction still open on the offsets
+ * topic hides the records after it for a moment). Refused: CDC_ERR_DATA (the DLQ); the offsets
+ * topic unreadable, or a transaction still open on it after that: CDC_ERR_KAFKA or TIMEOUT (the
+ * batch is retried with backoff). */
+static cdc_err_t
+check_position(sink_t *s, const part_t *pt, const cdc_event_t *ev, const cdc_pos_t *p,
+               cdc_errstr_t *es)
+{
+    const char *src = s->conf->routes[pt->route].source;
+    if (!ev->source.system || strcmp(ev->source.system, src))
+        return cdc_errstr_set(es, CDC_ERR_DATA,
+                              "the event names source %s but its topic carries source %s's changes",
+                              ev->source.system ? ev->source.system : "(none)", src);
+    if (pt->b_pos[0] && p->epoch < pt->b_epoch)
+        return cdc_errstr_set(es, CDC_ERR_DATA,
+                              "position %s is in epoch %u, before the partition's epoch %u "
+                              "(a source's epochs only go forward)",
+                              ev->source.pos, (unsigned)p->epoch, (unsigned)pt->b_epoch);
+    char why[sizeof(es->msg)];
+    if (cdc_witness_judge(s->witness, src, p, why, sizeof(why)))
+        return CDC_OK;
+    cdc_err_t err;
+    if (!s->witness_until) /* one wait a batch, however many of its records need it */
+        s->witness_until = cdc_mono_us() + MARKERS_SETTLE_US;
+    for (;;) {
+        int64_t now = cdc_mono_us(), read_at = cdc_witness_read_at(s->witness);
+        if (read_at >= s->batch_us) { /* read since the batch's records arrived */
+            if (now >= s->witness_until)
+                break;
+            if (now - read_at < WITNESS_POLL_US) {
+                usleep((useconds_t)(WITNESS_POLL_US - (now - read_at)));
+                continue;
+            }
+        }
+        if ((err = cdc_witness_catch_up(s->witness, es)))
+            return err;
+        if (cdc_witness_judge(s->witness, src, p, why, sizeof(why)))
+            return CDC_OK;
+    }
+    bool undecided = false;
+    int64_t open_at = 0;
+    if ((err = cdc_witness_undecided(s->witness, &undecided, &open_at, es)))
+        return err;
+    if (undecided)
+        return cdc_errstr_set(es, CDC_ERR_TIMEOUT,
+                              "%s, as far as can be read: a transaction open on the offsets topic "
+                              "at offset %lld hides the offset records after it",
+                              why, (long long)open_at);
+    return cdc_errstr_set(es, CDC_ERR_DATA, "%s", why);
 }
 
 /* Moves the guard to pos (parsed as p; NULL: the event has none). */
@@ -101,6 +160,32 @@ record_failed(sink_t *s, item_t *it, part_t *pt, cdc_err_t err, const cdc_errstr
     return CDC_OK;
 }
 
+/* A record its route cannot apply whatever is tried (a column the target lacks under
+ * on_unknown_column: fail, an invalid value under on_invalid: fail, a target table gone or
+ * without a key): the route stops there, visibly (an error, cdc_up{component="route"} 0, so
+ * /readyz says not ready, and the unit's last error), and holds every partition of its topic
+ * where it stands; the sink's other routes go on. A restart of the sink tries it again. */
+static cdc_err_t
+route_stop(sink_t *s, part_t *pt, const rd_kafka_message_t *m, cdc_errstr_t *es)
+{
+    size_t r = pt->route;
+    s->diverted = true;
+    prefix_record(s, pt, m, es);
+    if (!pt->stopped) {
+        CDC_LOG_ERROR("sink=%s route %s stopped: %s; the sink's other routes go on. Once fixed, "
+                      "restart the sink (POST /v1/sinks/%s/restart, or SIGHUP after changing its "
+                      "settings)",
+                      s->conf->name, s->conf->routes[r].from, es->msg, s->conf->name);
+        cdc_metric_set(s->m_route_up[r], 0);
+        if (s->opts && s->opts->route_stopped)
+            s->opts->route_stopped(s->opts->progress_ctx, s->conf->routes[r].from, es->msg);
+    }
+    for (size_t k = 0; k < s->n_parts; k++)
+        if (s->parts[k].route == r)
+            s->parts[k].stopped = s->parts[k].held = true;
+    return CDC_OK;
+}
+
 /* One row alone inside a savepoint: its failure is its own. */
 static cdc_err_t
 apply_careful(sink_t *s, item_t *it, part_t *pt, const cdc_sink_row_t *row, cdc_errstr_t *es)
@@ -113,17 +198,18 @@ apply_careful(sink_t *s, item_t *it, part_t *pt, const cdc_sink_row_t *row, cdc_
         err = s->ops->sync(s->t, es);
     if (!err)
         return cdc_sink_savepoint(s->ops, s->t, CDC_SINK_RELEASE, es);
-    if (!cdc_sink_err_record(err) && err != CDC_ERR_CONFLICT)
+    if (!cdc_sink_err_record(err) && err != CDC_ERR_CONFLICT && err != CDC_ERR_CONFIG)
         return err;
     cdc_sink_dlq_drop_from(s->dlq, queued); /* its conflict record, if any, goes with it */
-    prefix_record(s, pt, it->m, es);
+    if (err != CDC_ERR_CONFIG)
+        prefix_record(s, pt, it->m, es);
     cdc_errstr_t rs = {{0}};
     cdc_err_t rerr = cdc_sink_savepoint(s->ops, s->t, CDC_SINK_ROLLBACK_TO, &rs);
     if (rerr) {
         *es = rs;
         return rerr;
     }
-    return record_failed(s, it, pt, err, es);
+    return err == CDC_ERR_CONFIG ? route_stop(s, pt, it->m, es) : record_failed(s, it, pt, err, es);
 }
 
 /* One record of the batch: applied (or grouped to be), skipped, sent to the DLQ or held back. */
@@ -153,8 +239,12 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         prefix_record(s, pt, m, es);
         return record_failed(s, it, pt, err, es);
     }
-    /* parsed by the decoder: the guard's check and its move */
+    /* parsed by the decoder: checked, then the guard's check and its move */
     const cdc_pos_t *p = ev.source.has_pos_v ? &ev.source.pos_v : NULL;
+    if (p && (err = check_position(s, pt, &ev, p, es))) {
+        prefix_record(s, pt, m, es);
+        return err == CDC_ERR_DATA ? record_failed(s, it, pt, err, es) : err;
+    }
     if (resent(pt, ev.source.pos, p)) {
         s->skipped++;
         consumed(pt, m);
@@ -175,6 +265,8 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
     }
     if (ev.op != CDC_OP_TRUNCATE && r->transforms.n &&
         (err = cdc_sink_transform(s, pt->route, &ev, es))) {
+        if (err == CDC_ERR_CONFIG)
+            return route_stop(s, pt, m, es);
         prefix_record(s, pt, m, es);
         return err == CDC_ERR_INVAL ? record_failed(s, it, pt, err, es) : err;
     }
@@ -186,6 +278,8 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         row->table = s->targets[pt->route].table;
         row->item = i;
         if ((err = cdc_sink_map_event(&s->arena, r, &ev, row, es))) {
+            if (err == CDC_ERR_CONFIG)
+                return route_stop(s, pt, m, es);
             prefix_record(s, pt, m, es);
             return err;
         }
@@ -249,7 +343,7 @@ release_barriers(sink_t *s, cdc_errstr_t *es)
 static bool
 part_waits(const part_t *pt, int64_t now)
 {
-    return pt->barrier || (pt->wait_offset >= 0 && now < pt->retry_at_ms);
+    return pt->barrier || pt->stopped || (pt->wait_offset >= 0 && now < pt->retry_at_ms);
 }
 
 /* One attempt at applying the collected batch in one target transaction. careful: one row at a
@@ -261,12 +355,14 @@ apply_batch(sink_t *s, bool careful, cdc_errstr_t *es)
     for (size_t i = 0; i < s->n_parts; i++) {
         part_t *pt = &s->parts[i];
         pt->touched = false;
-        pt->held = pt->wait_offset >= 0 && now < pt->retry_at_ms;
+        pt->held = pt->stopped || (pt->wait_offset >= 0 && now < pt->retry_at_ms);
         pt->b_next = pt->next;
         pt->b_epoch = pt->epoch;
         memcpy(pt->b_pos, pt->pos, sizeof(pt->b_pos));
     }
     s->applied = s->skipped = 0;
+    s->batch_us = cdc_mono_us();
+    s->witness_until = 0;
     cdc_arena_reset(&s->arena);
     cdc_sink_grouper_reset(&s->grouper);
     cdc_sink_dlq_clear(s->dlq);
@@ -374,7 +470,7 @@ batch_done(sink_t *s)
     rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(4);
     for (size_t i = 0; i < s->n_parts; i++) {
         part_t *pt = &s->parts[i];
-        bool hold = pt->barrier || pt->wait_offset >= 0;
+        bool hold = pt->barrier || pt->stopped || pt->wait_offset >= 0;
         if (pt->wait_offset >= 0 && (!s->next_retry_ms || pt->retry_at_ms < s->next_retry_ms))
             s->next_retry_ms = pt->retry_at_ms;
         if (hold != pt->paused)
@@ -670,6 +766,23 @@ note_backlog(sink_t *s, bool got_record, int64_t *behind_ms, uint64_t *behind_fr
     *behind_ms = 0;
 }
 
+/* The witness of the routes' sources, reading <prefix>._offsets. */
+static cdc_witness_t *
+sink_witness(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *bootstrap)
+{
+    const char **names = cdc_xcalloc(conf->n_routes + 1, sizeof(char *));
+    for (size_t r = 0; r < conf->n_routes; r++)
+        names[r] = conf->routes[r].source;
+    cdc_buf_t topic;
+    cdc_buf_init(&topic);
+    cdc_topic_internal(&topic, cfg->kafka.topic_prefix, "offsets", NULL);
+    cdc_witness_t *w = cdc_witness_new(&cfg->kafka, bootstrap, topic.data,
+                                       (const char *const *)names, conf->n_routes);
+    cdc_buf_deinit(&topic);
+    free(names);
+    return w;
+}
+
 static void
 sink_free(sink_t *s)
 {
@@ -688,6 +801,8 @@ sink_free(sink_t *s)
     cdc_buf_deinit(&s->conflict_buf);
     free(s->noted_before);
     cdc_sink_tx_free(s);
+    cdc_witness_free(s->witness);
+    free(s->m_route_up);
 }
 
 cdc_err_t
@@ -712,6 +827,7 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
     for (size_t r = 0; r < conf->n_routes; r++)
         s.targets[r].table = cdc_config_split_table(conf->routes[r].to, s.targets[r].schema,
                                                     sizeof(s.targets[r].schema));
+    s.witness = sink_witness(cfg, conf, bootstrap);
     cdc_err_t err = sink_start(&s, bootstrap, stop, es);
     int64_t first_ms = 0, behind_ms = 0;
     uint64_t behind_from = 0;

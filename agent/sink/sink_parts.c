@@ -116,6 +116,12 @@ cdc_sink_register_metrics(sink_t *s)
                                   "0 when caught up)",
                                   l.data);
     s->m_up = cdc_metrics_up("sink", s->conf->name, false);
+    s->m_route_up = cdc_xcalloc(s->conf->n_routes + 1, sizeof(cdc_metric_t *));
+    for (size_t r = 0; r < s->conf->n_routes; r++) {
+        cdc_buf_reset(&l);
+        cdc_buf_printf(&l, "%s:%s", s->conf->name, s->conf->routes[r].from);
+        s->m_route_up[r] = cdc_metrics_up("route", l.data, true);
+    }
     cdc_buf_deinit(&l);
 }
 

@@ -32,6 +32,7 @@ typedef struct {
     int attempts;
     int64_t retry_at_ms;
     bool barrier; /* stopped at a truncate */
+    bool stopped; /* its route stopped on a record it cannot apply (until the sink restarts) */
     char barrier_pos[CDC_POS_STRLEN];
     /* the batch being applied */
     bool touched, held;
@@ -89,6 +90,10 @@ typedef struct {
     bool *noted_before;           /* per route: said that its updates carry no before image */
     struct cdc_sink_tx *tx;       /* routes' transforms (agent/sink/sink_transform.c) */
     bool start_again; /* the target went back: this run ends, the next reads from its offsets */
+    struct cdc_witness *witness; /* what the routes' sources committed (include/cdc/witness.h) */
+    cdc_metric_t **m_route_up;   /* per route: cdc_up{component="route"}, 0 once it stopped */
+    int64_t batch_us;            /* when the batch being applied began: its records came before */
+    int64_t witness_until; /* how long its records may wait for the offsets topic (0: not yet) */
 } sink_t;
 
 /* ---- transforms (agent/sink/sink_transform.c) ---- */

@@ -352,6 +352,8 @@ typedef struct {
     bool *rewound; /* set once the rewind is in the target (may be NULL) */
     /* records applied per second at most (0: no limit), read before each batch (may be NULL) */
     const atomic_llong *max_rows_per_s;
+    /* called (with progress_ctx) when a route stops on a record it cannot apply (may be NULL) */
+    void (*route_stopped)(void *ctx, const char *route, const char *why);
 } cdc_sink_opts_t;
 
 /* Runs sink conf until stop() returns true or a non-retriable error; Kafka at bootstrap. opts may

@@ -54,12 +54,21 @@ assert_contains "$out" "kafka    embedded (in-process mock cluster, non-durable)
 assert_contains "$out" "source   crm (postgresql 127.0.0.1:$CDC_TEST_PG_PORT): ok, PostgreSQL 15" "pg source ok"
 assert_contains "$out" "source   erp (mysql 127.0.0.1:$CDC_TEST_MYSQL_PORT): ok, MariaDB 10.11" "mariadb source ok"
 assert_contains "$out" "result   ready" "ready"
+assert_not_contains "$out" "route    " "routes from this agent's sources: nothing to note"
 if mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MY_PW" -N \
     -e "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'erp' AND TABLE_NAME = 'cdc_signal'" | grep -q 1; then
     assert_not_contains "$out" "signal table" "signal table exists: nothing to say"
 else
     assert_contains "$out" "signal table erp.cdc_signal does not exist yet" "missing signal table noted, not refused"
 fi
+# a route from a source another agent runs (a sidecar reading its peer's topics): noted, not refused
+sed 's/routes: \[{from: crm.public.contacts, to: erp.customers}\]/routes: [{from: peer.public.contacts, to: erp.customers}]/' "$tmp/c.yaml" >"$tmp/peer.yaml"
+run "$agent" check -c "$tmp/peer.yaml"
+assert_contains "$out" "route    peer.public.contacts of sink erp ($tmp/peer.yaml:25): source peer is not one of this agent's: another agent with topic_prefix cdc must publish it" "a route from another agent's source is noted"
+# one from a table this agent's source does not capture (yet): noted with the line
+sed 's/routes: \[{from: crm.public.contacts, to: erp.customers}\]/routes: [{from: crm.public.other, to: erp.customers}]/' "$tmp/c.yaml" >"$tmp/other.yaml"
+run "$agent" check -c "$tmp/other.yaml"
+assert_contains "$out" "route    crm.public.other of sink erp ($tmp/other.yaml:25): source crm does not capture public.other: nothing arrives until it is added to the source's tables" "a route from a table not captured is noted"
 
 # wrong passwords: named endpoint and cause, never the password
 export PG_PW=wrong-pg-secret MY_PW=wrong-my-secret

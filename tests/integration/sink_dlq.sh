@@ -14,7 +14,13 @@
 #   unique key of the targets, which would delete every row with that name, goes to each DLQ
 #   with the reason, and no row goes; a forged insert with a column name longer than the targets
 #   keep (65 characters; on_unknown_column: add) goes there too instead of adding a column
-#   under a shortened name again and again.
+#   under a shortened name again and again; forged positions (far past what the source
+#   committed, in an epoch it has not started, naming another source) go to each DLQ and leave
+#   the re-send guard where it was: the next real change of that partition is applied;
+# - a record its route cannot apply (a column the target lacks, on_unknown_column: fail) stops
+#   that route only, visibly (its error, /readyz names it, the sink's last error in the admin
+#   API): the sink's other route and the other sinks go on, the agent runs on; once the column
+#   is added, a restart of the sink through the API applies the record.
 . "$(dirname "$0")/../harness/agent_test.sh"
 # targets in their own databases: other tests' sinks keep cdc_sink_offsets in cdc_test
 pg_reset dlqsrc dlqsrc fkparent fkchild
@@ -38,8 +44,10 @@ myt -e "DROP TABLE IF EXISTS dlq_customers, cdc_sink_offsets;
        CREATE TABLE dlq_customers (id INT PRIMARY KEY, name VARCHAR(10), email VARCHAR(50) UNIQUE)"
 mock_start "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.dlqsrc 4" "cdc.crm.public.fkparent 2" \
     "cdc.crm.public.fkchild 2" "cdc._dlq.erp 1" "cdc._dlq.pgdst 1" "cdc._dlq.fk 1"
+port=$(free_port)
+export DLQ_API_TOKEN=$(random_secret)
 cat >"$tmp/agent.yaml" <<EOC
-agent: {name: dlq-test}
+agent: {name: dlq-test, http: "127.0.0.1:$port", api: {token_env: DLQ_API_TOKEN}}
 kafka: {brokers: "$boot", linger_ms: 20}
 sources:
   - {name: crm, type: postgresql, conninfo: "host=127.0.0.1 port=$CDC_TEST_PG_PORT dbname=cdc_test user=cdc",
@@ -113,14 +121,19 @@ sleep 1.5
 pg -c "INSERT INTO fkparent VALUES (77, 'parent')" >/dev/null
 wait_value "fk: the child row applied after its parent" 1 pgt -Atc "SELECT COUNT(*) FROM fk_child_t WHERE parent_id = 77"
 
-# Writes a forged record to partition 0 of the dlqsrc topic: op, key and the rest of the event
-# (JSON members), at the position after the partition's last one (so the re-send guard passes
-# it on).
-forge() { # op key rest
-    local last next
-    last=$("$CDC_TOPIC_DUMP" "$boot" cdc.crm.public.dlqsrc | awk -F'\t' '$1 == 0 {print $3}' | sort | tail -1)
-    next=$(printf '%s:%08x' "${last%:*}" $((16#${last##*:} + 1)))
-    run "$CDC_KAFKA_ADMIN" "$boot" put cdc.crm.public.dlqsrc "$2" '{"v":1,"op":"'"$1"'","source":{"system":"crm","connector":"postgresql","db":"cdc_test","schema":"public","table":"dlqsrc","ts_ms":1,"snapshot":false,"pos":"'"$next"'"},"key":'"$2"','"$3"'}'
+# Writes a forged record to partition 0 of the dlqsrc topic: op, key, the rest of the event (JSON
+# members) and, optionally, its position and source; by default the position of a real change
+# just made to another table of the source (one the source committed, past everything dlqsrc's
+# partitions applied), so that only what the test forges is wrong.
+marks=0
+forge() { # op key rest [pos [system]]
+    local pos=${4:-} n=$((++marks + 1000))
+    if [ -z "$pos" ]; then
+        pg -c "INSERT INTO fkparent VALUES ($n, 'mark')" >/dev/null
+        wait_value "the marker row $n applied" 1 pgt -Atc "SELECT COUNT(*) FROM fk_parent_t WHERE id = $n"
+        pos=$(dump cdc.crm.public.fkparent | awk -F'\t' -v k="{\"id\":$n}" '$4 == k {print $3}' | tail -1)
+    fi
+    run "$CDC_KAFKA_ADMIN" "$boot" put cdc.crm.public.dlqsrc "$2" '{"v":1,"op":"'"$1"'","source":{"system":"'"${5:-crm}"'","connector":"postgresql","db":"cdc_test","schema":"public","table":"dlqsrc","ts_ms":1,"snapshot":false,"pos":"'"$pos"'"},"key":'"$2"','"$3"'}'
     assert_eq 0 "$rc" "a forged record is in the topic"
 }
 # a forged delete keyed by name (three rows share it on the targets)
@@ -140,13 +153,61 @@ wait_value "pgdst: the long column name in the DLQ" 4 dlq_lines pgdst
 assert_contains "$(dump cdc._dlq.pgdst)" "longer than postgresql keeps (63 bytes): not added" "pgdst DLQ: the long name's reason"
 assert_contains "$(dump cdc._dlq.erp)" "longer than mysql keeps (64 characters): not added" "erp DLQ: the long name's reason"
 assert_eq 0 "$(pgt -Atc "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'dlq_copy' AND column_name LIKE 'cxxx%'")" "pgdst: no column added under a shortened name"
+
+# Positions the source never committed: a forged update far ahead (it would move the re-send
+# guard past every later change of its partition: the next real change of the row, on the same
+# partition, is applied on both targets, not skipped as a re-send), one in an epoch the source
+# has not started, one naming another source. Each goes to both DLQs.
+row=$(dump cdc.crm.public.dlqsrc | awk -F'\t' '$1 == 0 && $4 ~ /^\{"id":[0-9]+\}$/ {
+    id = substr($4, 7) + 0; if (id >= 304 && id <= 320) r = $4 } END {print r}')
+id=${row//[^0-9]/}
+[ -n "$id" ] || { echo "no row of dlqsrc's partition 0 to forge"; exit 1; }
+cur=$(dump cdc.crm.public.dlqsrc | awk -F'\t' '$1 == 0 {print $3}' | sort | tail -1)
+epoch=${cur:3:8}
+forge u "$row" '"after":{"id":'"$id"',"name":"forged","email":"f@x"}' "v1:$epoch:7fffffffffffffff:0000000000000000:1:00000000"
+wait_value "erp: the position far ahead in the DLQ" 5 dlq_lines erp
+wait_value "pgdst: the position far ahead in the DLQ" 5 dlq_lines pgdst
+pg -c "UPDATE dlqsrc SET name = 'realchg' WHERE id = $id" >/dev/null
+wait_value "pgdst: the real change after the forged position applied" 1 pgt -Atc "SELECT COUNT(*) FROM dlq_copy WHERE id = $id AND name = 'realchg'"
+wait_value "erp: the real change after the forged position applied" 1 myt -N -e "SELECT COUNT(*) FROM dlq_customers WHERE id = $id AND name = 'realchg'"
+forge u "$row" '"after":{"id":'"$id"',"name":"forged","email":"f@x"}' "$(printf 'v1:%08x:%s' $((16#$epoch + 1)) "${cur:12}")"
+forge u "$row" '"after":{"id":'"$id"',"name":"forged","email":"f@x"}' "" erp
+wait_value "erp: the three forged positions in the DLQ" 7 dlq_lines erp
+wait_value "pgdst: the three forged positions in the DLQ" 7 dlq_lines pgdst
+for d in erp pgdst; do
+    assert_contains "$(dump cdc._dlq.$d)" "v1:$epoch:7fffffffffffffff:0000000000000000:1:00000000 is beyond what source crm has committed" "$d DLQ: a position past the source's"
+    assert_contains "$(dump cdc._dlq.$d)" "which source crm has not started (its latest is $((16#$epoch)))" "$d DLQ: an epoch not started"
+    assert_contains "$(dump cdc._dlq.$d)" "the event names source erp but its topic carries source crm's changes" "$d DLQ: another source's name"
+done
+assert_eq 0 "$(pgt -Atc "SELECT COUNT(*) FROM dlq_copy WHERE name = 'forged'")" "pgdst: no forged value applied"
+assert_eq 0 "$(myt -N -e "SELECT COUNT(*) FROM dlq_customers WHERE name = 'forged'")" "erp: no forged value applied"
+
+# a column fk_child_t lacks (on_unknown_column: fail): only that route stops
+api() { curl -s -H "Authorization: Bearer $DLQ_API_TOKEN" "$@"; }
+pg -c "ALTER TABLE fkchild ADD COLUMN extra text" -c "INSERT INTO fkchild VALUES (2, 77, 'x')" >/dev/null
+stopped_lines() { grep -c "sink=fk route crm.public.fkchild stopped: .*column extra is not in target table public.fk_child_t" "$tmp/agent.log" || true; }
+wait_value "the route stopped on the record" 1 stopped_lines
+assert_contains "$(curl -s "http://127.0.0.1:$port/readyz")" 'component="route",name="fk:crm.public.fkchild"' "/readyz names the stopped route"
+assert_contains "$(api "http://127.0.0.1:$port/v1/sinks/fk")" "route crm.public.fkchild stopped: " "the sink's last error says so"
+pg -c "INSERT INTO fkparent VALUES (78, 'other route')" >/dev/null
+wait_value "the sink's other route goes on" 1 pgt -Atc "SELECT COUNT(*) FROM fk_parent_t WHERE id = 78"
+pg -c "UPDATE dlqsrc SET name = 'later' WHERE id = $id" >/dev/null
+wait_value "the other sinks go on" 1 pgt -Atc "SELECT COUNT(*) FROM dlq_copy WHERE id = $id AND name = 'later'"
+kill -0 "$agent_pid" && ok || bad "the agent runs on"
+assert_eq 0 "$(pgt -Atc "SELECT COUNT(*) FROM fk_child_t WHERE id = 2")" "the record is not applied"
+pgt -c "ALTER TABLE fk_child_t ADD COLUMN extra text" >/dev/null
+assert_eq 202 "$(api -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/sinks/fk/restart")" "restart the sink: 202"
+wait_value "after the restart: the record applied" x pgt -Atc "SELECT extra FROM fk_child_t WHERE id = 2"
+wait_value "after the restart: ready" ready curl -s "http://127.0.0.1:$port/readyz"
+assert_eq 1 "$(stopped_lines)" "the route stopped once (a log line, not one per batch)"
+
 agent_stop
 assert_eq 0 "$rc" "graceful stop"
 log=$(cat "$tmp/agent.log")
-assert_not_contains "$log" "stopped: " "no sink failed"
+assert_not_contains "$(grep -E 'sink=[a-z]+ stopped: ' "$tmp/agent.log")" "stopped" "no sink failed"
 assert_contains "$log" "holding cdc.crm.public.fkchild[" "the child was held back"
 assert_contains "$log" "sink=erp stopped applied=" "erp stats"
-assert_contains "$(grep 'sink=erp stopped' "$tmp/agent.log")" "dlq=4" "erp counted 4 dead letters"
+assert_contains "$(grep 'sink=erp stopped' "$tmp/agent.log")" "dlq=7" "erp counted 7 dead letters"
 assert_eq 0 "$(dlq_lines fk)" "fk: nothing in the DLQ"
 assert_contains "$log" "truncating cdc_dlq.dlq_customers: every partition" "the barrier released once"
 finish
