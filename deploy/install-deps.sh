@@ -12,6 +12,7 @@ packages=(
     # the peer a benchmark compares with (tests/bench/pg_peer.py: wal2json, psycopg2, librdkafka)
     postgresql-15-wal2json python3-psycopg2 python3-confluent-kafka
     openjdk-17-jre-headless maven # the real Kafka broker of the tests (tests/harness/kafka.sh)
+    clang libclang-rt-14-dev # the libFuzzer targets (tests/fuzz/)
 )
 sudo=
 if [ "$(id -u)" != 0 ]; then

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds cdc-agent twice (warnings as errors; then ASan + UBSan), and runs
 # every unit and integration test with ctest in both builds. Integration tests start their own
-# PostgreSQL, MariaDB and mock Kafka on free loopback ports and stop them on exit.
+# PostgreSQL, MariaDB and mock Kafka on free loopback ports and stop them on exit. Then builds the
+# libFuzzer targets with clang (tests/fuzz/) and runs each for CDC_FUZZ_SECONDS (default 20) on
+# its corpus.
 #   tests/run-all.sh                   everything
 #   tests/run-all.sh --configure-only  only configure both build trees (tests/integration/test_command.sh)
 # CDC_BUILD_ROOT puts the build trees elsewhere (default: the repository).
@@ -46,4 +48,10 @@ for variant in build build-asan; do
     ctest --test-dir "$builds/$variant" -j "$jobs" --output-on-failure --no-tests=error \
         --repeat until-pass:2 || status=1
 done
+echo "== build-fuzz: configure and build (clang, libFuzzer)"
+CC=clang CXX=clang++ cmake -S "$root" -B "$builds/build-fuzz" -DCDC_FUZZ=ON -DBUILD_TESTING=OFF \
+    -DCMAKE_BUILD_TYPE=Debug -DCDC_WERROR=ON -DCDC_FUZZ_SECONDS="${CDC_FUZZ_SECONDS:-20}" >/dev/null
+cmake --build "$builds/build-fuzz" -j "$jobs"
+echo "== build-fuzz: each target for ${CDC_FUZZ_SECONDS:-20} s"
+ctest --test-dir "$builds/build-fuzz" -j "$jobs" --output-on-failure --no-tests=error || status=1
 exit $status

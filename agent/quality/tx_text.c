@@ -93,7 +93,7 @@ to8(const UChar *s, int32_t n, cdc_buf_t *out)
 bool
 cdc_text_utf8_valid(const char *in, size_t n)
 {
-    for (size_t i = 0; i < n;) {
+    for (int64_t i = 0; i < (int64_t)n;) { /* signed: U8_NEXT compares i with the length */
         UChar32 c;
         U8_NEXT(in, i, (int64_t)n, c);
         if (c < 0)
@@ -106,7 +106,7 @@ size_t
 cdc_text_length(const char *in, size_t n)
 {
     size_t count = 0;
-    for (size_t i = 0; i < n; count++) {
+    for (int64_t i = 0; i < (int64_t)n; count++) {
         UChar32 c;
         U8_NEXT(in, i, (int64_t)n, c);
         (void)c;
@@ -117,13 +117,13 @@ cdc_text_length(const char *in, size_t n)
 size_t
 cdc_text_offset(const char *in, size_t n, size_t k)
 {
-    size_t i = 0;
-    for (size_t count = 0; i < n && count < k; count++) {
+    int64_t i = 0;
+    for (size_t count = 0; i < (int64_t)n && count < k; count++) {
         UChar32 c;
         U8_NEXT(in, i, (int64_t)n, c);
         (void)c;
     }
-    return i;
+    return (size_t)i;
 }
 
 /* Trims and collapses white space in s[0..n) in place; the new length. */

@@ -324,13 +324,24 @@ opt_values(cur_t *c, cdc_binlog_table_t *t, uint8_t type)
             c->bad = true;
             return;
         }
+        if (!count) { /* no store needed (and none to point into: NULL + 0 is undefined) */
+            col->values = NULL;
+            col->n_values = 0;
+            continue;
+        }
         if (used + count > t->cap_values) {
-            cdc_bspan_t *old = t->value_store;
+            /* the other columns' lists as offsets while the store moves (a pointer into the
+             * freed block may not be used, even to subtract) */
+            size_t *at = cdc_xcalloc(t->ncols + 1, sizeof(size_t));
+            for (uint32_t j = 0; j < t->ncols; j++)
+                if (t->cols[j].values)
+                    at[j] = (size_t)(t->cols[j].values - t->value_store);
             t->cap_values = (used + (size_t)count) * 2;
             t->value_store = cdc_xrealloc(t->value_store, t->cap_values * sizeof(cdc_bspan_t));
             for (uint32_t j = 0; j < t->ncols; j++)
                 if (t->cols[j].values)
-                    t->cols[j].values = t->value_store + (t->cols[j].values - old);
+                    t->cols[j].values = t->value_store + at[j];
+            free(at);
         }
         col->values = t->value_store + used;
         col->n_values = (uint32_t)count;
