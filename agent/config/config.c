@@ -14,6 +14,7 @@
 
 #include "cdc/buf.h"
 #include "cdc/json.h"
+#include "cdc/sign.h"
 #include "cdc/topic.h"
 #include "config_internal.h"
 
@@ -123,6 +124,8 @@ static const char *const kafka_keys[] = {"brokers",
                                          "ssl_key_location",
                                          "ssl_key_password_env",
                                          "ssl_key_password_file",
+                                         "signing_key_env",
+                                         "signing_key_file",
                                          "properties",
                                          NULL};
 static const char *const kafka_required[] = {"brokers", NULL};
@@ -206,11 +209,17 @@ kafka_strings(cfg_t *c, const char *key, yaml_node_t *v, const char *path, cdc_k
         return cfg_str(c, v, path, &k->ssl_certificate_location);
     if (!strcmp(key, "ssl_key_location"))
         return cfg_str(c, v, path, &k->ssl_key_location);
-    char **secret = strncmp(key, "sasl_", 5) == 0 ? &k->sasl_password : &k->ssl_key_password;
+    char **secret = !strncmp(key, "sasl_", 5)      ? &k->sasl_password
+                    : !strncmp(key, "signing_", 8) ? &k->signing_key
+                                                   : &k->ssl_key_password;
     if (*secret)
         return cfg_fail(c, v, path, "set either the _env or the _file key, not both");
-    return strstr(key, "_env") ? cfg_secret_env(c, v, path, secret)
-                               : cfg_secret_file(c, v, path, secret);
+    err = strstr(key, "_env") ? cfg_secret_env(c, v, path, secret)
+                              : cfg_secret_file(c, v, path, secret);
+    if (!err && secret == &k->signing_key && strlen(k->signing_key) < CDC_SIG_KEY_MIN)
+        err = cfg_fail(c, v, path, "the signing key must be %d bytes or more (it has %zu)",
+                       CDC_SIG_KEY_MIN, strlen(k->signing_key));
+    return err;
 }
 
 static cdc_err_t
@@ -480,6 +489,7 @@ cdc_config_free(cdc_config_t *cfg)
     free(k->sasl_mechanism);
     free(k->sasl_username);
     cfg_free_secret(k->sasl_password);
+    cfg_free_secret(k->signing_key);
     free(k->ssl_ca_location);
     free(k->ssl_certificate_location);
     free(k->ssl_key_location);

@@ -89,6 +89,7 @@ struct cdc_publisher {
     bool mock; /* librdkafka's mock cluster (shows aborted records to read_committed readers) */
     topic_t *topics;
     size_t n_topics;
+    struct cdc_signer *signer; /* kafka.signing_key set: data records get a cdc-sig header */
     cdc_offsets_t stored;
     /* source thread */
     batch_t *open;

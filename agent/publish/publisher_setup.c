@@ -11,6 +11,7 @@
 #include "cdc/clock.h"
 #include "cdc/kafka_topics.h"
 #include "cdc/log.h"
+#include "cdc/sign.h"
 #include "cdc/topic.h"
 #include "publisher_internal.h"
 
@@ -324,6 +325,12 @@ cdc_publisher_open(const cdc_config_t *cfg, const cdc_source_conf_t *src, cdc_ka
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->open = cdc_publisher_batch_new();
+    if (cfg->kafka.signing_key &&
+        !(p->signer = cdc_signer_new(cfg->kafka.signing_key, strlen(cfg->kafka.signing_key)))) {
+        cdc_publisher_free(p);
+        return cdc_errstr_set(es, CDC_ERR_FATAL, "source %s: libcrypto refused the signing key",
+                              src->name);
+    }
     register_metrics(p);
     cdc_err_t err = build_topics(p, es);
     if (!err)
@@ -471,6 +478,7 @@ cdc_publisher_free(cdc_publisher_t *p)
     free(p->tx_schema);
     cdc_offsets_clear(&p->stored);
     cdc_producer_free(p->producer);
+    cdc_signer_free(p->signer);
     while (p->graveyard) {
         batch_t *b = p->graveyard;
         p->graveyard = b->next;

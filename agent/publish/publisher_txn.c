@@ -15,6 +15,7 @@
 
 #include "cdc/clock.h"
 #include "cdc/log.h"
+#include "cdc/sign.h"
 #include "publisher_internal.h"
 
 #define TXN_TIMEOUT_MS 60000
@@ -43,12 +44,29 @@ cdc_publisher_queue_push(cdc_publisher_t *p, batch_t *b)
     return fatal;
 }
 
+/* Adds r's cdc-sig header (include/cdc/sign.h) unless a failed send left it there. */
+static void
+sign_record(cdc_publisher_t *p, const batch_t *b, rec_t *r)
+{
+    const void *had = NULL;
+    size_t had_len = 0;
+    if (!rd_kafka_header_get_last(r->hdrs, CDC_SIG_HEADER, &had, &had_len))
+        return;
+    char sig[CDC_SIG_LEN + 1];
+    cdc_sign_record(p->signer, p->topics[r->topic].topic, b->data.data + r->key_off, r->key_len,
+                    r->val_len < 0 ? NULL : b->data.data + r->val_off,
+                    r->val_len < 0 ? 0 : (size_t)r->val_len, sig);
+    rd_kafka_header_add(r->hdrs, CDC_SIG_HEADER, -1, sig, CDC_SIG_LEN);
+}
+
 static cdc_err_t
 send_records(cdc_publisher_t *p, batch_t *b)
 {
     for (size_t i = 0; i < b->bound_n; i++) {
         rec_t *r = &b->recs[i];
         cdc_publisher_rec_headers(r); /* sent ones are gone: built again for a retry */
+        if (p->signer && r->hdrs && p->topics[r->topic].schema_table)
+            sign_record(p, b, r);
         cdc_record_t rec = {.topic = p->topics[r->topic].topic,
                             .partition = r->partition,
                             .key = r->key_len ? b->data.data + r->key_off : NULL,

@@ -32,6 +32,7 @@
 #include "cdc/kafka.h"
 #include "cdc/log.h"
 #include "cdc/metrics.h"
+#include "cdc/sign.h"
 #include "cdc/topic.h"
 #include "cdc/witness.h"
 #include "sink_internal.h"
@@ -232,6 +233,12 @@ process(sink_t *s, size_t i, bool careful, cdc_errstr_t *es)
         }
         consumed(pt, m);
         return CDC_OK;
+    }
+    const char *unsigned_why;
+    if (s->signer && !cdc_sign_check(s->signer, m, pt->topic, &unsigned_why)) {
+        cdc_errstr_set(es, CDC_ERR_DATA, "%s", unsigned_why);
+        prefix_record(s, pt, m, es);
+        return record_failed(s, it, pt, CDC_ERR_DATA, es);
     }
     cdc_event_t ev;
     err = cdc_event_decode(m->payload, m->len, &ev, &s->arena, es);
@@ -802,6 +809,7 @@ sink_free(sink_t *s)
     free(s->noted_before);
     cdc_sink_tx_free(s);
     cdc_witness_free(s->witness);
+    cdc_signer_free(s->signer);
     free(s->m_route_up);
 }
 
@@ -828,7 +836,12 @@ cdc_sink_run(const cdc_config_t *cfg, const cdc_sink_conf_t *conf, const char *b
         s.targets[r].table = cdc_config_split_table(conf->routes[r].to, s.targets[r].schema,
                                                     sizeof(s.targets[r].schema));
     s.witness = sink_witness(cfg, conf, bootstrap);
-    cdc_err_t err = sink_start(&s, bootstrap, stop, es);
+    if (cfg->kafka.signing_key)
+        s.signer = cdc_signer_new(cfg->kafka.signing_key, strlen(cfg->kafka.signing_key));
+    cdc_err_t err = cfg->kafka.signing_key && !s.signer
+                        ? cdc_errstr_set(es, CDC_ERR_FATAL,
+                                         "sink %s: libcrypto refused the signing key", conf->name)
+                        : sink_start(&s, bootstrap, stop, es);
     int64_t first_ms = 0, behind_ms = 0;
     uint64_t behind_from = 0;
     while (!err && !stop() &&

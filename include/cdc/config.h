@@ -57,6 +57,7 @@ typedef struct {
     char *sasl_mechanism;
     char *sasl_username;
     char *sasl_password; /* secret */
+    char *signing_key;   /* secret: records are signed and checked with it (include/cdc/sign.h) */
     char *ssl_ca_location;
     char *ssl_certificate_location;
     char *ssl_key_location;

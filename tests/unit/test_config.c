@@ -155,6 +155,13 @@ static const bad_case_t bad_cases[] = {
      "agent.api.rate_per_s:"},
     {"agent: {name: a, api: {read_open: maybe}}\nkafka: {brokers: embedded}\n",
      "agent.api.read_open:"},
+    /* the records' signing key */
+    {"agent: {name: a}\nkafka: {brokers: embedded, signing_key_env: "
+     "CDC_TEST_SHORT}\nsources:\n" PG_SOURCE,
+     "t.yaml:2:45: kafka.signing_key_env: the signing key must be 32 bytes or more (it has 7)"},
+    {"agent: {name: a}\nkafka: {brokers: embedded, signing_key_env: CDC_TEST_LONGKEY, "
+     "signing_key_file: /x}\nsources:\n" PG_SOURCE,
+     "set either the _env or the _file key, not both"},
 };
 
 static void
@@ -163,6 +170,7 @@ test_malformed_configs(void **state)
     unsetenv("CDC_TEST_NOPE");
     unsetenv("CDC_TEST_UNSET_VAR");
     setenv("CDC_TEST_SHORT", "hunter2", 1);
+    setenv("CDC_TEST_LONGKEY", "hunter2-hunter2-hunter2-hunter2-hunter2", 1);
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         cdc_errstr_t es = {{0}};
         cdc_config_t *cfg =
