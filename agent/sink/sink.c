@@ -745,6 +745,19 @@ consumer_event(sink_t *s, const rd_kafka_message_t *m, bool (*stop)(void), cdc_e
         /* nothing in hand: move past the markers now (see apply_batch) */
         return !s->n_items && m->offset > s->parts[idx].next ? flush_batch(s, stop, es) : CDC_OK;
     }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && msg_part(s, m, &idx)) {
+        /* the partition's log no longer has the offset asked for, and the consumer stopped
+         * fetching it: past the end (the topic was created again) stops the sink saying so;
+         * anything else starts the sink again from the target's offsets */
+        int64_t low = 0, high = 0;
+        cdc_errstr_t we = {{0}};
+        if (!cdc_consumer_watermarks(s->c, s->parts[idx].topic, s->parts[idx].partition, &low,
+                                     &high, 10000, &we) &&
+            s->parts[idx].next > high)
+            return cdc_sink_past_end(s, &s->parts[idx], high, es);
+        return cdc_errstr_set(es, CDC_ERR_CONNECT, "sink %s: consuming: %s", s->conf->name,
+                              rd_kafka_message_errstr(m));
+    }
     cdc_err_t ke = cdc_kafka_classify_code(m->err);
     if (ke != CDC_ERR_KAFKA && ke != CDC_ERR_TIMEOUT)
         return cdc_errstr_set(es, ke, "sink %s: consuming: %s", s->conf->name,

@@ -65,10 +65,29 @@ assign_topic(sink_t *s, const char *topic, size_t r, const cdc_sink_offsets_t *s
                                  r == LINKS_ROUTE ? s->conf->name : s->conf->routes[r].to);
             break;
         }
+        if (pt->next > high) {
+            err = cdc_sink_past_end(s, pt, high, es);
+            break;
+        }
         pt->polled = pt->next;
         err = cdc_consumer_assign(s->c, topic, p, pt->next, es);
     }
     return err;
+}
+
+cdc_err_t
+cdc_sink_past_end(sink_t *s, const part_t *pt, int64_t end, cdc_errstr_t *es)
+{
+    return cdc_errstr_set(
+        es, CDC_ERR_FATAL,
+        "sink %s: %s[%d]: its stored offset %lld is past the partition's end %lld (the topic was "
+        "deleted and created again, or the cluster lost records the target already has): "
+        "nothing is applied from it until its offset is set, e.g. cdc-agent offsets set -c "
+        "<config> --sink %s --offset %s:%d:%lld, then re-snapshot %s if the target may lack "
+        "changes",
+        s->conf->name, pt->topic, (int)pt->partition, (long long)pt->next, (long long)end,
+        s->conf->name, pt->topic, (int)pt->partition, (long long)end,
+        pt->route == LINKS_ROUTE ? "the linked tables" : s->conf->routes[pt->route].from);
 }
 
 /* Every partition of every route topic, and of the links topic when a route links records, at

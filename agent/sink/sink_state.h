@@ -125,6 +125,9 @@ void cdc_sink_register_metrics(sink_t *s);
 /* After a reconnect: the stored offsets are the truth (a swallowed commit went through; a target
  * that lost commits is consistent at older offsets, which are applied again). */
 cdc_err_t cdc_sink_adopt_stored(sink_t *s, cdc_errstr_t *es);
+/* The error of a partition whose stored offset lies past its log's end (a topic deleted and
+ * created again): the sink stops naming the partition and the fix. */
+cdc_err_t cdc_sink_past_end(sink_t *s, const part_t *pt, int64_t end, cdc_errstr_t *es);
 /* Replay: the partitions of opts start again at their offsets (backwards only), guard cleared. */
 cdc_err_t cdc_sink_replay_rewind(sink_t *s, const cdc_sink_opts_t *opts, cdc_errstr_t *es);
 

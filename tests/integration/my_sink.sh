@@ -64,4 +64,14 @@ start_agent
 second_sink_refused
 agent_stop
 assert_real_no_resend "" "$tmp/agent.log"
+
+# a stored offset past the partition's end (the state a topic deleted and created again leaves):
+# the sink stops naming the partition and the fix, instead of waiting on a partition the
+# consumer no longer fetches
+my -e "UPDATE cdc_sink_offsets SET next_offset = next_offset + 1000000 WHERE sink = 'erp' AND topic = 'cdc.crm.public.mysinksrc' AND \`partition\` = 0"
+run timeout 120 "$CDC_AGENT" run -c "$tmp/agent.yaml"
+assert_eq 1 "$rc" "a stored offset past the end stops the agent"
+assert_contains "$out" "cdc.crm.public.mysinksrc[0]: its stored offset" "names the partition"
+assert_contains "$out" "is past the partition's end" "says why"
+assert_contains "$out" "offsets set -c <config> --sink erp --offset cdc.crm.public.mysinksrc:0:" "gives the fix"
 finish
