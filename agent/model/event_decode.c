@@ -92,12 +92,14 @@ dec_u64(dec_t *d, uint64_t *out, const char *what)
     return CDC_OK;
 }
 
+/* A signed integer: a JSON number or, past 2^53 as the encoder writes it, a decimal string. */
 static cdc_err_t
 dec_i64(dec_t *d, int64_t *out, const char *what)
 {
     const char *s;
     size_t n;
-    cdc_err_t err = cdc_jr_number(&d->r, &s, &n);
+    cdc_err_t err = cdc_jr_peek(&d->r) == CDC_JSON_STRING ? cdc_jr_string(&d->r, d->a, &s, &n)
+                                                          : cdc_jr_number(&d->r, &s, &n);
     if (err)
         return err;
     bool neg = n && s[0] == '-';
