@@ -21,6 +21,12 @@
 #define WITNESS_MEMORY                                                                             \
     (4 << 20)             /* the consumer's share: 2 MB queued, 1 MB a fetch (librdkafka's least) */
 #define CATCH_UP_MS 10000 /* a catch-up that reads nothing new for this long fails */
+/* How long its fetches wait at the topic's end. A real broker did not answer a waiting
+ * read_committed fetch of the offsets topic as soon as a commit made records readable there (with
+ * the sinks' 500 ms wait, end-to-end latency rose by 10 ms at the median): a sink waits for the
+ * offset record of what it is about to apply, so this bounds that wait, at 40 fetches a second
+ * per sink (tests/bench/idle_bench.sh measures what that costs idle). */
+#define WITNESS_FETCH_WAIT_MS 25
 
 typedef struct {
     uint32_t epoch;
@@ -40,8 +46,7 @@ struct cdc_witness {
     source_t *sources;
     size_t n_sources;
     cdc_consumer_t *c;
-    int64_t next;    /* the next offset to read */
-    int64_t read_at; /* when the last catch-up began */
+    int64_t next; /* the next offset to read */
 };
 
 cdc_witness_t *
@@ -154,12 +159,6 @@ cdc_witness_judge(const cdc_witness_t *w, const char *source, const cdc_pos_t *p
     return false;
 }
 
-int64_t
-cdc_witness_read_at(const cdc_witness_t *w)
-{
-    return w->read_at;
-}
-
 static void
 read_record(cdc_witness_t *w, const rd_kafka_message_t *m)
 {
@@ -171,15 +170,33 @@ read_record(cdc_witness_t *w, const rd_kafka_message_t *m)
     cdc_offsets_clear(&o);
 }
 
+/* One record or event off the consumer: read, or an error. */
+static cdc_err_t
+take(cdc_witness_t *w, rd_kafka_message_t *m, cdc_errstr_t *es)
+{
+    cdc_err_t err = CDC_OK;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        w->next = m->offset; /* past the markers after the last record */
+    } else if (m->err) {
+        err = cdc_kafka_classify_code(m->err);
+        err = cdc_errstr_set(es, err == CDC_ERR_FATAL ? CDC_ERR_FATAL : CDC_ERR_KAFKA,
+                             "reading %s: %s", w->topic, rd_kafka_message_errstr(m));
+    } else {
+        read_record(w, m);
+        w->next = m->offset + 1;
+    }
+    rd_kafka_message_destroy(m);
+    return err;
+}
+
 cdc_err_t
 cdc_witness_catch_up(cdc_witness_t *w, cdc_errstr_t *es)
 {
     if (!w->topic)
         return CDC_OK;
-    w->read_at = cdc_mono_us();
     if (!w->c) {
         if (!(w->c = cdc_consumer_new_wait(&w->kc, w->bootstrap, "cdc-agent-witness",
-                                           cdc_kafka_fetch_wait_ms(), es)))
+                                           WITNESS_FETCH_WAIT_MS, es)))
             return CDC_ERR_KAFKA;
     }
     if (w->next == 0) { /* not assigned yet: the topic may not exist until a source starts */
@@ -207,21 +224,24 @@ cdc_witness_catch_up(cdc_witness_t *w, cdc_errstr_t *es)
             continue;
         }
         idle_from = cdc_mono_ms();
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            w->next = m->offset; /* past the markers after the last record */
-        } else if (m->err) {
-            err = cdc_kafka_classify_code(m->err);
-            err = cdc_errstr_set(es, err == CDC_ERR_FATAL ? CDC_ERR_FATAL : CDC_ERR_KAFKA,
-                                 "reading %s: %s", w->topic, rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
+        if ((err = take(w, m, es)))
             return err;
-        } else {
-            read_record(w, m);
-            w->next = m->offset + 1;
-        }
-        rd_kafka_message_destroy(m);
     }
     return CDC_OK;
+}
+
+cdc_err_t
+cdc_witness_wait(cdc_witness_t *w, int timeout_ms, cdc_errstr_t *es)
+{
+    if (!w->c || w->next == 0) /* not reading yet: a catch-up starts it */
+        return cdc_witness_catch_up(w, es);
+    rd_kafka_message_t *m = cdc_consumer_poll(w->c, timeout_ms);
+    cdc_err_t err = CDC_OK;
+    while (m && !err) { /* what came, without waiting again */
+        err = take(w, m, es);
+        m = err ? NULL : cdc_consumer_poll(w->c, 0);
+    }
+    return err;
 }
 
 cdc_err_t

@@ -41,7 +41,6 @@
 #define CONFLICT_ATTEMPTS   6       /* tries of a record that violates a constraint, then the DLQ */
 #define CONFLICT_BACKOFF_MS 250     /* doubled per try: ~8 s in all */
 #define MARKERS_SETTLE_US   2000000 /* a committed transaction's markers are on every partition */
-#define WITNESS_POLL_US     20000   /* reads of the offsets topic while a position waits for it */
 
 /* ---- one record --------------------------------------------------------------------------- */
 
@@ -55,11 +54,12 @@ resent(const part_t *pt, const char *pos, const cdc_pos_t *p)
 
 /* Checks an event's position before it may count: its source must be the topic's, its epoch not
  * before the partition's, and the position one its source committed (include/cdc/witness.h): a
- * record anyone could write moves no guard on its own word. The offset records are read again
- * when a position is past what is known: once after the batch's records arrived, then every
- * WITNESS_POLL_US for up to MARKERS_SETTLE_US once in a batch (a transaction's commit markers reach
- * its partitions one after another, and another source's transaction still open on the offsets
- * topic hides the records after it for a moment). Refused: CDC_ERR_DATA (the DLQ); the offsets
+ * record anyone could write moves no guard on its own word. When a position is past what is
+ * known, the offset records are taken as they come for up to MARKERS_SETTLE_US once in a batch (a
+ * transaction's commit markers reach its partitions one after another, another source's
+ * transaction still open on the offsets topic hides the records after it for a moment, and the
+ * mock cluster hands out records before their transaction's offset record is even written), then
+ * read to the topic's end before a refusal. Refused: CDC_ERR_DATA (the DLQ); the offsets
  * topic unreadable, or a transaction still open on it after that: CDC_ERR_KAFKA or TIMEOUT (the
  * batch is retried with backoff). */
 static cdc_err_t
@@ -79,24 +79,25 @@ check_position(sink_t *s, const part_t *pt, const cdc_event_t *ev, const cdc_pos
     char why[sizeof(es->msg)];
     if (cdc_witness_judge(s->witness, src, p, why, sizeof(why)))
         return CDC_OK;
-    cdc_err_t err;
+    /* what the witness's consumer has fetched meanwhile, then what comes, for up to
+     * MARKERS_SETTLE_US once a batch; then a read to the topic's end (a ListOffsets request,
+     * which waits behind the consumer's pending fetch: only to decide a refusal) */
+    cdc_err_t err = cdc_witness_wait(s->witness, 0, es);
+    if (err || cdc_witness_judge(s->witness, src, p, why, sizeof(why)))
+        return err;
     if (!s->witness_until) /* one wait a batch, however many of its records need it */
         s->witness_until = cdc_mono_us() + MARKERS_SETTLE_US;
-    for (;;) {
-        int64_t now = cdc_mono_us(), read_at = cdc_witness_read_at(s->witness);
-        if (read_at >= s->batch_us) { /* read since the batch's records arrived */
-            if (now >= s->witness_until)
-                break;
-            if (now - read_at < WITNESS_POLL_US) {
-                usleep((useconds_t)(WITNESS_POLL_US - (now - read_at)));
-                continue;
-            }
-        }
-        if ((err = cdc_witness_catch_up(s->witness, es)))
+    for (int64_t now; (now = cdc_mono_us()) < s->witness_until;) {
+        int64_t left = (s->witness_until - now) / 1000 + 1;
+        if ((err = cdc_witness_wait(s->witness, left < 100 ? (int)left : 100, es)))
             return err;
         if (cdc_witness_judge(s->witness, src, p, why, sizeof(why)))
             return CDC_OK;
     }
+    if ((err = cdc_witness_catch_up(s->witness, es)))
+        return err;
+    if (cdc_witness_judge(s->witness, src, p, why, sizeof(why)))
+        return CDC_OK;
     bool undecided = false;
     int64_t open_at = 0;
     if ((err = cdc_witness_undecided(s->witness, &undecided, &open_at, es)))
@@ -368,7 +369,6 @@ apply_batch(sink_t *s, bool careful, cdc_errstr_t *es)
         memcpy(pt->b_pos, pt->pos, sizeof(pt->b_pos));
     }
     s->applied = s->skipped = 0;
-    s->batch_us = cdc_mono_us();
     s->witness_until = 0;
     cdc_arena_reset(&s->arena);
     cdc_sink_grouper_reset(&s->grouper);

@@ -93,7 +93,6 @@ typedef struct {
     struct cdc_witness *witness; /* what the routes' sources committed (include/cdc/witness.h) */
     struct cdc_signer *signer;   /* kafka.signing_key set: records must carry its signature */
     cdc_metric_t **m_route_up;   /* per route: cdc_up{component="route"}, 0 once it stopped */
-    int64_t batch_us;            /* when the batch being applied began: its records came before */
     int64_t witness_until; /* how long its records may wait for the offsets topic (0: not yet) */
 } sink_t;
 

@@ -42,7 +42,8 @@ cdc_err_t cdc_witness_catch_up(cdc_witness_t *w, cdc_errstr_t *es);
  * record from a read_committed reader until it ends. open_at: where it begins. */
 cdc_err_t cdc_witness_undecided(cdc_witness_t *w, bool *undecided, int64_t *open_at,
                                 cdc_errstr_t *es);
-/* When the last catch-up began (cdc_mono_us), 0 before the first. */
-int64_t cdc_witness_read_at(const cdc_witness_t *w);
+/* Waits up to timeout_ms for offset records newer than those read and reads what came (a real
+ * broker answers the waiting fetch as soon as a commit makes them readable). */
+cdc_err_t cdc_witness_wait(cdc_witness_t *w, int timeout_ms, cdc_errstr_t *es);
 
 #endif
