@@ -195,8 +195,10 @@ cdc_witness_catch_up(cdc_witness_t *w, cdc_errstr_t *es)
     if (!w->topic)
         return CDC_OK;
     if (!w->c) {
-        if (!(w->c = cdc_consumer_new_wait(&w->kc, w->bootstrap, "cdc-agent-witness",
-                                           WITNESS_FETCH_WAIT_MS, es)))
+        int wait = cdc_kafka_fetch_wait_ms(); /* 10 ms on the mock, which holds every wait */
+        if (!(w->c = cdc_consumer_new_wait(
+                  &w->kc, w->bootstrap, "cdc-agent-witness",
+                  wait < WITNESS_FETCH_WAIT_MS ? wait : WITNESS_FETCH_WAIT_MS, es)))
             return CDC_ERR_KAFKA;
     }
     if (w->next == 0) { /* not assigned yet: the topic may not exist until a source starts */
