@@ -127,6 +127,16 @@ cdc_err_t cdc_sink_adopt_stored(sink_t *s, cdc_errstr_t *es);
 /* The error of a partition whose stored offset lies past its log's end (a topic deleted and
  * created again): the sink stops naming the partition and the fix. */
 cdc_err_t cdc_sink_past_end(sink_t *s, const part_t *pt, int64_t end, cdc_errstr_t *es);
+/* ---- what a record's position is checked against (agent/sink/sink_witness.c) ---- */
+
+/* The witness of the sink's routes' sources, reading <prefix>._offsets. */
+struct cdc_witness *cdc_sink_witness_new(const cdc_config_t *cfg, const cdc_sink_conf_t *conf,
+                                         const char *bootstrap);
+/* Whether the event (at p) of partition pt may count: its source the topic's, its epoch not
+ * before the partition's, its position one its source committed. CDC_ERR_DATA: to the DLQ with
+ * es; CDC_ERR_KAFKA / TIMEOUT: the offsets topic could not be read or decided (retried). */
+cdc_err_t cdc_sink_check_position(sink_t *s, const part_t *pt, const cdc_event_t *ev,
+                                  const cdc_pos_t *p, cdc_errstr_t *es);
 /* Replay: the partitions of opts start again at their offsets (backwards only), guard cleared. */
 cdc_err_t cdc_sink_replay_rewind(sink_t *s, const cdc_sink_opts_t *opts, cdc_errstr_t *es);
 
