@@ -27,6 +27,7 @@
 #include "cdc/log.h"
 #include "cdc/metrics.h"
 #include "cdc/publisher.h"
+#include "cdc/standby.h"
 #include "cdc/topic.h"
 
 static volatile sig_atomic_t stop_signal, signals, reload_signal;
@@ -67,8 +68,9 @@ typedef struct {
     const cdc_sink_conf_t *sink; /* a sink worker instead */
     const cdc_sink_ops_t *sink_ops;
     atomic_bool done;
-    atomic_bool restart; /* a sink whose settings a reload changed: stop, to start again */
-    cdc_unit_t *unit;    /* its state and the operator's requests (admin API) */
+    atomic_bool restart;    /* a sink whose settings a reload changed: stop, to start again */
+    cdc_unit_t *unit;       /* its state and the operator's requests (admin API) */
+    cdc_standby_t *standby; /* agent.ha: a source's lock while it runs, else NULL */
 } worker_t;
 
 static __thread worker_t *current_sink; /* the sink worker of this thread */
@@ -153,7 +155,9 @@ static cdc_err_t
 run_connection(worker_t *w, cdc_publisher_t *pub, cdc_source_resume_t *resume, cdc_errstr_t *es)
 {
     cdc_source_t *s = NULL;
-    cdc_err_t err = w->ops->open(w->src, resume, &s, es);
+    cdc_err_t err = w->standby ? cdc_standby_hold(w->standby, es) : CDC_OK;
+    if (!err)
+        err = w->ops->open(w->src, resume, &s, es);
     if (err)
         return err;
     const cdc_source_cb_t *cb = cdc_publisher_callbacks();
@@ -168,6 +172,8 @@ run_connection(worker_t *w, cdc_publisher_t *pub, cdc_source_resume_t *resume, c
         err = w->ops->poll(s, 200, cb, pub, es);
         if (!err)
             err = cdc_publisher_tick(pub, es);
+        if (!err && w->standby)
+            err = cdc_standby_hold(w->standby, es);
     }
     if (!err && !stopping()) { /* held by the operator: the publisher stays */
         err = cdc_publisher_hold(pub, es);
@@ -187,40 +193,72 @@ run_connection(worker_t *w, cdc_publisher_t *pub, cdc_source_resume_t *resume, c
     return err;
 }
 
-static void *
-source_worker(void *arg)
+/* The source's life in this instance once it may run (agent.ha: holds its lock): publisher,
+ * then connections until the agent stops or an error that reconnecting does not cure. */
+static cdc_err_t
+run_source(worker_t *w, cdc_publisher_t **pub, cdc_errstr_t *es)
 {
-    worker_t *w = arg;
-    cdc_errstr_t es = {{0}};
     cdc_source_resume_t resume;
-    cdc_log_context("source", w->src->name);
-    cdc_metrics_up("source", w->src->name, false);
-    cdc_publisher_t *pub = NULL;
     int backoff = 500;
     cdc_err_t err;
     /* a broker that goes away while the publisher starts (after the ping) is waited for, about
      * 90 s; what is not transient, or lasts, stops the source with the reason */
-    for (int attempt = 1; (err = cdc_publisher_open(w->cfg, w->src, w->bus, &resume, &pub, &es)) &&
+    for (int attempt = 1; (err = cdc_publisher_open(w->cfg, w->src, w->bus, &resume, pub, es)) &&
                           cdc_err_retriable(err) && attempt < 8 && !stopping();
          attempt++) {
-        CDC_LOG_WARN("source=%s %s; trying again in %d ms", w->src->name, es.msg, backoff);
+        CDC_LOG_WARN("source=%s %s; trying again in %d ms", w->src->name, es->msg, backoff);
         sleep_ms(backoff);
         backoff = backoff < 30000 ? backoff * 2 : 30000;
     }
     backoff = 500;
     if (!err)
-        err = cdc_publisher_start(pub, w->ops, NULL, &es);
+        err = cdc_publisher_start(*pub, w->ops, NULL, es);
     while (!err && !stopping()) {
-        err = run_connection(w, pub, &resume, &es);
+        err = run_connection(w, *pub, &resume, es);
         if (err && cdc_err_retriable(err) && !stopping()) {
-            CDC_LOG_WARN("source=%s %s; reconnecting in %d ms", w->src->name, es.msg, backoff);
-            cdc_unit_set_error(w->unit, es.msg);
+            CDC_LOG_WARN("source=%s %s; reconnecting in %d ms", w->src->name, es->msg, backoff);
+            cdc_unit_set_error(w->unit, es->msg);
             cdc_unit_set_state(w->unit, CDC_UNIT_RETRYING);
-            err = wait_ms(backoff, pub, &es);
+            err = wait_ms(backoff, *pub, es);
             backoff = backoff < 30000 ? backoff * 2 : 30000;
         } else if (!err) {
-            err = stay_paused(w, pub, &es); /* stopped for the operator: position kept */
+            err = stay_paused(w, *pub, es); /* stopped for the operator: position kept */
         }
+    }
+    return err;
+}
+
+static void *
+source_worker(void *arg)
+{
+    worker_t *w = arg;
+    cdc_errstr_t es = {{0}};
+    cdc_log_context("source", w->src->name);
+    cdc_metrics_up("source", w->src->name, false);
+    cdc_publisher_t *pub = NULL;
+    cdc_err_t err = CDC_OK;
+    cdc_standby_t sb;
+    if (w->cfg->agent.ha)
+        cdc_standby_init(&sb, w->cfg, w->src);
+    while (!err && !stopping()) {
+        if (w->cfg->agent.ha) { /* its producer would fence the active instance's: wait first */
+            err = cdc_standby_wait(&sb, w->unit, stopping, &es);
+            if (err || !sb.lock)
+                break;
+            w->standby = &sb;
+        }
+        err = run_source(w, &pub, &es);
+        if (!w->standby || err != CDC_ERR_FENCED || stopping())
+            break;
+        /* another instance took over (it holds the lock, or fenced the producer): what this one
+         * had not committed is that one's to publish; wait for the lock again */
+        CDC_LOG_WARN("source=%s %s; standby again", w->src->name, es.msg);
+        cdc_unit_set_error(w->unit, es.msg);
+        cdc_publisher_free(pub);
+        pub = NULL;
+        cdc_standby_release(&sb);
+        w->standby = NULL;
+        err = CDC_OK;
     }
     if (err) {
         CDC_LOG_ERROR("source=%s stopped: %s", w->src->name, es.msg);
@@ -230,6 +268,9 @@ source_worker(void *arg)
     }
     cdc_unit_set_state(w->unit, err ? CDC_UNIT_FAILED : CDC_UNIT_STOPPED);
     cdc_publisher_free(pub);
+    if (w->cfg->agent.ha)
+        cdc_standby_release(&sb);
+    w->standby = NULL;
     atomic_store(&w->done, true);
     return NULL;
 }
@@ -283,6 +324,21 @@ route_stopped(void *ctx, const char *route, const char *why)
     cdc_unit_set_error(ctx, msg);
 }
 
+/* agent.ha: the sink waits for its lock, held by the active instance (why), or got it (NULL). */
+static void
+sink_standby(void *ctx, const char *why)
+{
+    cdc_unit_t *u = ctx;
+    cdc_metrics_standby("sink", u->name, why != NULL);
+    if (why) {
+        CDC_LOG_INFO("sink=%s standby: %s; taking over when it lets go", u->name, why);
+        cdc_unit_set_state(u, CDC_UNIT_STANDBY);
+    } else {
+        CDC_LOG_INFO("sink=%s active: holds its lock", u->name);
+        cdc_unit_set_state(u, CDC_UNIT_RUNNING);
+    }
+}
+
 /* One run of the sink until it stops for the operator, a replay job or the agent: the replay job
  * the admin API left for it, else its routes as usual (at the operator's rate). */
 static cdc_err_t
@@ -298,6 +354,7 @@ run_sink_once(worker_t *w, cdc_sink_stats_t *stats, cdc_errstr_t *es)
         cdc_sink_opts_t opts = {.agent = true,
                                 .max_rows_per_s = &u->max_rows_per_s,
                                 .route_stopped = route_stopped,
+                                .standby = w->cfg->agent.ha ? sink_standby : NULL,
                                 .progress_ctx = u};
         return cdc_sink_run(w->cfg, w->sink, bootstrap, w->sink_ops, sink_stopping, &opts, stats,
                             es);
@@ -345,6 +402,8 @@ sink_worker(void *arg)
         if (stopping() || atomic_load(&w->restart))
             break;
         err = run_sink_once(w, &stats, &es);
+        if (w->cfg->agent.ha) /* no longer waiting, whatever ended the run */
+            cdc_metrics_standby("sink", w->sink->name, false);
         if (err == CDC_ERR_CONNECT && !stopping() && !atomic_load(&w->restart)) {
             cdc_metrics_up("sink", w->sink->name, false);
             cdc_unit_set_error(w->unit, es.msg);
@@ -356,6 +415,13 @@ sink_worker(void *arg)
         }
         if (err == CDC_ERR_FENCED && !stopping() && sink_stopping())
             err = CDC_OK; /* the operator's request cut the wait for the target's lock short */
+        if (err == CDC_ERR_FENCED && w->cfg->agent.ha) {
+            cdc_metrics_up("sink", w->sink->name, false);
+            if (!stopping())
+                CDC_LOG_WARN("sink=%s %s; standby again", w->sink->name, es.msg);
+            err = CDC_OK; /* another instance took over: wait for the lock again */
+            continue;
+        }
         if (err)
             break;
         backoff = 500;

@@ -29,8 +29,9 @@ cdc_config_split_table(const char *qualified, char *schema, size_t n)
 
 /* ---- agent ---------------------------------------------------------------------------------- */
 
-static const char *const agent_keys[] = {
-    "name", "http", "api", "log_format", "log_level", "shutdown_timeout_ms", "memory_mb", NULL};
+static const char *const agent_keys[] = {"name",       "http",      "api",
+                                         "log_format", "log_level", "shutdown_timeout_ms",
+                                         "memory_mb",  "ha",        NULL};
 static const char *const agent_required[] = {"name", NULL};
 static const char *const api_keys[] = {"token_env",     "token_file",     "read_open",
                                        "tls_cert_file", "tls_key_file",   "rate_per_s",
@@ -87,6 +88,8 @@ agent_key(cfg_t *c, const char *key, yaml_node_t *v, const char *path, void *obj
         return cfg_int(c, v, path, 100, 3600000, &a->shutdown_timeout_ms);
     if (!strcmp(key, "memory_mb"))
         return cfg_int(c, v, path, 4, 1048576, &a->memory_mb);
+    if (!strcmp(key, "ha"))
+        return cfg_bool(c, v, path, &a->ha);
     if (!strcmp(key, "api")) {
         if ((err = cfg_map(c, v, path, api_keys, NULL, api_key, &a->api)))
             return err;
@@ -348,6 +351,10 @@ parse_document(cfg_t *c, yaml_parser_t *parser, cdc_config_t *cfg)
     }
     if (!err && !cfg->n_sources && !cfg->n_sinks)
         err = cfg_fail(c, root, "", "configure at least one source or sink");
+    if (!err && cfg->agent.ha && cfg->kafka.embedded)
+        err = cfg_fail(c, cfg_map_get(c, cfg_map_get(c, root, "agent"), "ha"), "agent.ha",
+                       "the instances of an agent share its Kafka cluster: an embedded one (kafka."
+                       "brokers: embedded) cannot have a standby");
     if (!err)
         err = cfg_check_topics(c, cfg);
     if (!err)

@@ -338,6 +338,22 @@ count_running(void *ctx, cdc_job_t *j)
     return true;
 }
 
+/* The instance's role: "standby" while every unit waits for a lock the active instance holds
+ * (agent.ha), "active" while none does, "partial" when some do (another instance runs those, as
+ * after one of its units let go alone), "starting" before any unit knows. */
+static const char *
+role(cdc_api_t *api)
+{
+    size_t standby = 0, active = 0;
+    for (int sinks = 0; sinks < 2; sinks++)
+        for (size_t i = 0; i < cdc_control_count(api->ctl, sinks); i++) {
+            cdc_unit_state_t st = cdc_unit_state(cdc_control_unit(api->ctl, sinks, i));
+            standby += st == CDC_UNIT_STANDBY;
+            active += st != CDC_UNIT_STANDBY && st != CDC_UNIT_STARTING;
+        }
+    return standby && active ? "partial" : standby ? "standby" : active ? "active" : "starting";
+}
+
 static void
 status(cdc_api_t *api, cdc_api_resp_t *rs)
 {
@@ -352,9 +368,10 @@ status(cdc_api_t *api, cdc_api_resp_t *rs)
     bool kafka_found = false;
     double kafka_up = cdc_metrics_sum("cdc_up", "component=\"kafka\"", &kafka_found);
     api_json(rs, 200,
-             json_pack("{s:{s:s, s:s, s:{s:s, s:b, s:o}}, s:o, s:o, s:{s:i}}", "agent", "name",
-                       cfg->agent.name, "version", CDC_VERSION, "kafka", "bootstrap",
-                       api->bootstrap, "embedded", cfg->kafka.embedded, "up",
+             json_pack("{s:{s:s, s:s, s:s, s:b, s:{s:s, s:b, s:o}}, s:o, s:o, s:{s:i}}", "agent",
+                       "name", cfg->agent.name, "version", CDC_VERSION, "role", role(api), "ha",
+                       cfg->agent.ha, "kafka", "bootstrap", api->bootstrap, "embedded",
+                       cfg->kafka.embedded, "up",
                        kafka_found ? json_boolean(kafka_up > 0) : json_null(), "sources", sources,
                        "sinks", sinks, "jobs", "running", running));
 }

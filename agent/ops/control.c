@@ -22,8 +22,8 @@ struct cdc_control {
     size_t n_jobs;
 };
 
-static const char *const unit_states[] = {"starting", "running", "retrying",
-                                          "paused",   "failed",  "stopped"};
+static const char *const unit_states[] = {"starting", "running", "retrying", "paused",
+                                          "failed",   "stopped", "standby"};
 static const char *const job_states[] = {"queued", "running", "succeeded", "failed", "cancelled"};
 
 const char *

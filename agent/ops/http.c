@@ -2,7 +2,8 @@
  * The HTTP endpoint on agent.http (libmicrohttpd, a pool of HTTP_THREADS threads; HTTPS with
  * agent.api's certificate):
  *   /healthz  200 while the process runs;
- *   /readyz   200 when every source streams and every sink is connected (cdc_up), else 503
+ *   /readyz   200 when every source streams and every sink is connected (cdc_up), or waits as a
+ *             standby for the active instance (agent.ha: the body says "standby"), else 503
  *             listing the ones that are not;
  *   /metrics  Prometheus text (include/cdc/metrics.h);
  *   /v1/...   the admin API (agent/ops/api.c), handed each request whole: bodies are collected
@@ -163,14 +164,18 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
     cdc_buf_puts(&b, "");
     enum MHD_Result ret;
     if (!strcmp(url, "/readyz")) {
-        cdc_buf_t down;
+        cdc_buf_t down, standby;
         cdc_buf_init(&down);
-        bool ready = cdc_metrics_ready(&down);
-        if (ready)
-            cdc_buf_puts(&b, "ready\n");
-        else
+        cdc_buf_init(&standby);
+        bool ready = cdc_metrics_ready(&down, &standby);
+        if (!ready)
             cdc_buf_printf(&b, "not ready:\n%s", down.data ? down.data : "");
+        else if (standby.len) /* agent.ha: healthy, waiting for the active instance */
+            cdc_buf_printf(&b, "ready, standby for:\n%s", standby.data);
+        else
+            cdc_buf_puts(&b, "ready\n");
         cdc_buf_deinit(&down);
+        cdc_buf_deinit(&standby);
         ret = reply(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text, b.data, b.len);
     } else if (!strcmp(url, "/metrics")) {
         cdc_metrics_render(&b);

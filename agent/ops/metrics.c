@@ -269,8 +269,32 @@ cdc_metrics_up(const char *component, const char *name, bool up)
     return m;
 }
 
+void
+cdc_metrics_standby(const char *component, const char *name, bool standby)
+{
+    cdc_buf_t l;
+    cdc_buf_init(&l);
+    cdc_metric_labels(&l, "component", component, "name", name, (const char *)NULL);
+    cdc_metric_t *m = cdc_metric_gauge("cdc_standby",
+                                       "1 while the component waits as a standby for the lock the "
+                                       "active instance holds (agent.ha), else 0",
+                                       l.data);
+    cdc_buf_deinit(&l);
+    cdc_metric_set(m, standby ? 1 : 0);
+}
+
+/* Whether the series of gauge name with these labels is 1 (under mu). */
+static bool
+is_one(const char *name, const char *labels)
+{
+    for (size_t i = 0; i < n_all; i++)
+        if (!strcmp(all[i]->name, name) && !strcmp(all[i]->labels, labels))
+            return from_bits(atomic_load(&all[i]->bits)) == 1;
+    return false;
+}
+
 bool
-cdc_metrics_ready(cdc_buf_t *down)
+cdc_metrics_ready(cdc_buf_t *down, cdc_buf_t *standby)
 {
     bool any = false, ready = true;
     pthread_mutex_lock(&mu);
@@ -278,11 +302,16 @@ cdc_metrics_ready(cdc_buf_t *down)
         if (strcmp(all[i]->name, "cdc_up"))
             continue;
         any = true;
-        if (from_bits(atomic_load(&all[i]->bits)) != 1) {
-            ready = false;
-            if (down)
-                cdc_buf_printf(down, "%s\n", all[i]->labels);
+        if (from_bits(atomic_load(&all[i]->bits)) == 1)
+            continue;
+        if (is_one("cdc_standby", all[i]->labels)) {
+            if (standby)
+                cdc_buf_printf(standby, "%s\n", all[i]->labels);
+            continue;
         }
+        ready = false;
+        if (down)
+            cdc_buf_printf(down, "%s\n", all[i]->labels);
     }
     pthread_mutex_unlock(&mu);
     if (!any && down)

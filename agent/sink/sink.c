@@ -623,6 +623,30 @@ pace(sink_t *s)
     return left <= 0 ? 0 : left < 50 ? (int)left : 50;
 }
 
+/* Opens the target under the sink's lock; with opts->standby (agent.ha) waits for it as long as
+ * another instance holds it. */
+static cdc_err_t
+open_target(sink_t *s, bool (*stop)(void), cdc_errstr_t *es)
+{
+    const cdc_sink_opts_t *opts = s->opts;
+    if (!opts || !opts->standby) /* an agent starting may replace an instance being fenced */
+        return cdc_sink_open(s->ops, s->conf,
+                             !opts || opts->agent ? s->conf->lock_wait_s : CDC_SINK_LOCK_WAIT_S,
+                             stop, &s->t, es);
+    bool waiting = false;
+    cdc_err_t err;
+    /* each try holds out for the lock CDC_SINK_LOCK_TRY_S on a new session */
+    while ((err = cdc_sink_target_open(s->ops, s->conf, true, &s->t, es)) == CDC_ERR_FENCED &&
+           !(stop && stop())) {
+        if (!waiting)
+            opts->standby(opts->progress_ctx, es->msg);
+        waiting = true;
+    }
+    if (waiting && !err)
+        opts->standby(opts->progress_ctx, NULL);
+    return err;
+}
+
 /* Connects the sink: the target (its lock, a replay's rewind under it), the stored offsets,
  * the consumer and its partitions; warns of a missing dead-letter topic. */
 static cdc_err_t
@@ -633,10 +657,7 @@ sink_start(sink_t *s, const char *bootstrap, bool (*stop)(void), cdc_errstr_t *e
     cdc_sink_offsets_t stored = {0};
     char group[300];
     snprintf(group, sizeof(group), "cdc-sink.%s.%s", s->cfg->agent.name, conf->name);
-    /* an agent starting (opts NULL) may replace an instance that is being fenced */
-    cdc_err_t err =
-        cdc_sink_open(s->ops, conf, !opts || opts->agent ? conf->lock_wait_s : CDC_SINK_LOCK_WAIT_S,
-                      stop, &s->t, es);
+    cdc_err_t err = open_target(s, stop, es);
     if (!err && opts && opts->n_rewind) /* replay: under the lock, before anything is read */
         err = cdc_sink_replay_rewind(s, opts, es);
     if (!err && opts && opts->rewound)

@@ -21,6 +21,12 @@
  * mysql_close()s the result. */
 MYSQL *cdc_mysql_connect(const cdc_db_conn_t *conn, cdc_err_t *err, cdc_errstr_t *es);
 
+/* agent.ha's source lock (my_lock.c): the connector's lock_take, lock_check, lock_release. */
+cdc_err_t cdc_mysql_lock_take(const cdc_db_conn_t *conn, const char *name, cdc_db_lock_t **out,
+                              cdc_errstr_t *es);
+cdc_err_t cdc_mysql_lock_check(cdc_db_lock_t *l, cdc_errstr_t *es);
+void cdc_mysql_lock_release(cdc_db_lock_t *l);
+
 /* Appends `name` (backquotes doubled) / 'text' escaped for m's character set. */
 void cdc_mysql_ident(cdc_buf_t *b, const char *name);
 void cdc_mysql_literal(MYSQL *m, cdc_buf_t *b, const char *p, size_t n);

@@ -28,6 +28,12 @@ PGconn *cdc_pg_connect(const cdc_db_conn_t *conn, bool replication, cdc_err_t *e
 /* "host:port" of a connection (or of the attempt), into out. */
 void cdc_pg_endpoint(PGconn *c, char *out, size_t n);
 
+/* agent.ha's source lock (pg_lock.c): the connector's lock_take, lock_check, lock_release. */
+cdc_err_t cdc_pg_lock_take(const cdc_db_conn_t *conn, const char *name, cdc_db_lock_t **out,
+                           cdc_errstr_t *es);
+cdc_err_t cdc_pg_lock_check(cdc_db_lock_t *l, cdc_errstr_t *es);
+void cdc_pg_lock_release(cdc_db_lock_t *l);
+
 /* ---- the sink's offsets table (pg_sink_offsets.c): the target's operations, for the sink in
  * cdc_sink_base(t)->conf->name, on its session (pg_sink_conn) ---- */
 

@@ -41,6 +41,10 @@ typedef struct {
     cdc_log_level_t log_level;
     int64_t shutdown_timeout_ms; /* after SIGTERM/SIGINT, the longest a clean stop may take */
     int64_t memory_mb;           /* records buffered from Kafka, shared by the sinks' consumers */
+    /* active-passive: several instances run with this name; each source and sink runs in the one
+     * holding its lock (the source's on its database, the sink's on its target), the others wait
+     * as standbys (docs/operations.md#standby) */
+    bool ha;
 } cdc_agent_conf_t;
 
 typedef struct {

@@ -56,6 +56,9 @@ typedef struct {
     char running[160]; /* who reads it now ("slot active, pid 123", "replica connected") or "" */
 } cdc_source_now_t;
 
+/* A server-wide lock held on a session of its own (agent.ha: which instance runs a source). */
+typedef struct cdc_db_lock cdc_db_lock_t;
+
 /* A row handed on by source_read: a snapshot event; total is the estimated number of rows. */
 typedef cdc_err_t (*cdc_row_fn)(void *ctx, const cdc_event_t *ev, uint64_t total);
 
@@ -96,6 +99,16 @@ typedef struct {
     /* `offsets show`: a stored resume point in the database's own notation ("lsn 0/16B3748",
      * "mariadb-bin.000003:4567") into out; false when it has none (the position is shown). */
     bool (*stored_position)(const struct cdc_offsets *o, char *out, size_t n);
+    /* agent.ha: takes the lock called name (at most 64 characters) on a new session to conn's
+     * server without waiting: CDC_OK with *out held until lock_release or until the session ends,
+     * CDC_ERR_FENCED while another session holds it (es says so), else the connection's error
+     * (host:port and the cause). */
+    cdc_err_t (*lock_take)(const cdc_db_conn_t *conn, const char *name, cdc_db_lock_t **out,
+                           cdc_errstr_t *es);
+    /* Whether the lock is still held: one round trip on its session; an error when the session
+     * is gone (the server let go of the lock with it). */
+    cdc_err_t (*lock_check)(cdc_db_lock_t *l, cdc_errstr_t *es);
+    void (*lock_release)(cdc_db_lock_t *l); /* NULL: nothing */
     /* `--version`: the client library and its version ("libpq 150010"). */
     void (*client_version)(char *out, size_t n);
     const cdc_connector_conf_t *conf;

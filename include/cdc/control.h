@@ -24,6 +24,7 @@ typedef enum {
     CDC_UNIT_PAUSED,   /* paused by the operator; position and offsets kept */
     CDC_UNIT_FAILED,   /* stopped by an error that is not retriable (the agent stops) */
     CDC_UNIT_STOPPED,  /* the agent is stopping */
+    CDC_UNIT_STANDBY,  /* agent.ha: waiting for the lock the active instance holds */
 } cdc_unit_state_t;
 
 const char *cdc_unit_state_name(cdc_unit_state_t s);

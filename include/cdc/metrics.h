@@ -35,9 +35,11 @@ void cdc_metric_labels(cdc_buf_t *out, ...);
 /* Every series in the text exposition format (version 0.0.4). */
 void cdc_metrics_render(cdc_buf_t *out);
 
-/* Readiness: every series of the gauge cdc_up is 1. When not, *down lists the ones that are not
- * (labels, one per line). False also when nothing registered cdc_up yet. */
-bool cdc_metrics_ready(cdc_buf_t *down);
+/* Readiness: every series of the gauge cdc_up is 1, or is 0 while the same component's
+ * cdc_standby is 1 (it waits, healthy, for the active instance: agent.ha). When not, *down lists
+ * the ones that are not (labels, one per line); *standby (may be NULL) lists those waiting. False
+ * also when nothing registered cdc_up yet. */
+bool cdc_metrics_ready(cdc_buf_t *down, cdc_buf_t *standby);
 
 /* Frees every series (at exit, once nothing updates them any more). */
 void cdc_metrics_free(void);
@@ -45,5 +47,8 @@ void cdc_metrics_free(void);
 /* The component states behind /readyz: cdc_up{component, name} = 1 or 0. Returns the series,
  * for a component that flips it often. */
 cdc_metric_t *cdc_metrics_up(const char *component, const char *name, bool up);
+/* agent.ha: cdc_standby{component, name} = 1 while the component waits for the lock the active
+ * instance holds, else 0. */
+void cdc_metrics_standby(const char *component, const char *name, bool standby);
 
 #endif

@@ -354,6 +354,10 @@ typedef struct {
     const atomic_llong *max_rows_per_s;
     /* called (with progress_ctx) when a route stops on a record it cannot apply (may be NULL) */
     void (*route_stopped)(void *ctx, const char *route, const char *why);
+    /* agent.ha (may be NULL): the run waits for the sink's lock as long as another instance
+     * holds it, and calls this (with progress_ctx) when it starts waiting (why: who holds it)
+     * and when it got the lock (why NULL) */
+    void (*standby)(void *ctx, const char *why);
 } cdc_sink_opts_t;
 
 /* Runs sink conf until stop() returns true or a non-retriable error; Kafka at bootstrap. opts may

@@ -162,6 +162,12 @@ static const bad_case_t bad_cases[] = {
     {"agent: {name: a}\nkafka: {brokers: embedded, signing_key_env: CDC_TEST_LONGKEY, "
      "signing_key_file: /x}\nsources:\n" PG_SOURCE,
      "set either the _env or the _file key, not both"},
+    /* active-passive instances share their Kafka cluster */
+    {"agent: {name: a, ha: true}\nkafka: {brokers: embedded}\nsources:\n" PG_SOURCE,
+     "t.yaml:1:22: agent.ha: the instances of an agent share its Kafka cluster: an embedded one "
+     "(kafka.brokers: embedded) cannot have a standby"},
+    {"agent: {name: a, ha: sometimes}\nkafka: {brokers: embedded}\nsources:\n" PG_SOURCE,
+     "agent.ha:"},
 };
 
 static void
@@ -336,6 +342,7 @@ test_defaults(void **state)
     assert_string_equal(cfg->sources[0].publication, "cdc_crm");
     assert_int_equal(cfg->sources[0].snapshot, CDC_SNAPSHOT_INITIAL);
     assert_int_equal(cfg->agent.log_format, CDC_LOG_FORMAT_TEXT);
+    assert_false(cfg->agent.ha);
     /* what the sinks of this agent cluster applied is not published again */
     assert_false(cfg->sources[0].capture_sink_changes);
     assert_string_equal(cfg->sources[0].applied_by, "cdc-agent/cdc/");

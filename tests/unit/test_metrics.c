@@ -58,14 +58,27 @@ test_ready(void **state)
     (void)state;
     cdc_buf_t down;
     cdc_buf_init(&down);
-    assert_false(cdc_metrics_ready(&down)); /* nothing registered */
+    assert_false(cdc_metrics_ready(&down, NULL)); /* nothing registered */
     cdc_metrics_up("source", "crm", true);
     cdc_metrics_up("sink", "erp", false);
     cdc_buf_reset(&down);
-    assert_false(cdc_metrics_ready(&down));
+    assert_false(cdc_metrics_ready(&down, NULL));
     assert_string_equal(down.data, "component=\"sink\",name=\"erp\"\n");
     cdc_metrics_up("sink", "erp", true);
-    assert_true(cdc_metrics_ready(NULL));
+    assert_true(cdc_metrics_ready(NULL, NULL));
+    /* a standby waiting for the active instance's lock is not down (agent.ha) */
+    cdc_buf_t standby;
+    cdc_buf_init(&standby);
+    cdc_metrics_up("sink", "erp", false);
+    cdc_metrics_standby("sink", "erp", true);
+    cdc_buf_reset(&down);
+    assert_true(cdc_metrics_ready(&down, &standby));
+    assert_string_equal(standby.data, "component=\"sink\",name=\"erp\"\n");
+    cdc_metrics_standby("sink", "erp", false); /* no longer waiting, and not up: down */
+    assert_false(cdc_metrics_ready(NULL, NULL));
+    cdc_metrics_up("sink", "erp", true);
+    assert_true(cdc_metrics_ready(NULL, NULL));
+    cdc_buf_deinit(&standby);
     cdc_buf_deinit(&down);
 }
 
