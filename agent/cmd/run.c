@@ -182,7 +182,16 @@ run_connection(worker_t *w, cdc_publisher_t *pub, cdc_source_resume_t *resume, c
         err = cdc_publisher_finish(pub, es); /* graceful: publish what is whole, then ack */
         if (!err)
             err = w->ops->poll(s, 0, cb, pub, es); /* send the final acknowledgement */
-    } else {
+    } else if (cdc_err_retriable(err)) {
+        /* the connection failed: the whole source transactions read so far are published and
+         * waited for, as for a pause. The source resumes after the last committed position and
+         * its server sends everything after its own acknowledged one again: whole transactions
+         * left in the open batch would otherwise go out twice (seen when PostgreSQL was killed
+         * under load); the partly read one is dropped and read again */
+        cdc_errstr_t ignore;
+        cdc_publisher_hold(pub, &ignore);
+        *resume = cdc_publisher_resume(pub);
+    } else { /* fenced, fatal: nothing more is published, the next holder reads it again */
         cdc_publisher_discard_partial(pub);
         cdc_errstr_t ignore;
         cdc_publisher_rebind(pub, NULL, &ignore); /* drain before the source goes away */
