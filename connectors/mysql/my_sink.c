@@ -32,6 +32,9 @@ mys_error(cdc_sink_target_t *t, const char *what, cdc_errstr_t *es)
         err = CDC_ERR_CONNECT;
     else if (no == 1213 || no == 1205) /* deadlock, lock wait timeout: retry */
         err = CDC_ERR_ABORTED;
+    else if (no == 1021 || no == 1114 || no == 1030 || no == 1037 || no == 1041 || no == 1040)
+        err = CDC_ERR_ABORTED; /* disk or table full, an engine error (28: no space), out of
+                                * memory, too many connections: the server's, for a while */
     else if (no == 1062 || no == 1451 || no == 1452 || no == 1216 || no == 1217)
         err = CDC_ERR_CONFLICT; /* duplicate entry, foreign key: later, then the DLQ */
     else if (no == 1406 || no == 1264 || no == 1265 || no == 1366 || no == 1292 || no == 1048 ||

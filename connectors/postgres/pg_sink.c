@@ -31,6 +31,9 @@ pgs_error(cdc_sink_target_t *t, PGresult *r, const char *what, cdc_errstr_t *es)
         err = CDC_ERR_CONNECT; /* reconnect and retry */
     else if (state && (!strncmp(state, "40", 2) || !strcmp(state, "55P03")))
         err = CDC_ERR_ABORTED; /* serialization failure, deadlock, lock timeout: retry */
+    else if (state && (!strncmp(state, "53", 2) || !strcmp(state, "58030")))
+        err = CDC_ERR_ABORTED; /* disk full, out of memory, too many connections, an I/O error:
+                                * the server's, for a while: retry, never the DLQ or a stop */
     else if (state && (!strcmp(state, "23505") || !strcmp(state, "23503")))
         err = CDC_ERR_CONFLICT; /* unique or foreign-key violation: later, then the DLQ */
     else if (state && (!strncmp(state, "22", 2) || !strncmp(state, "23", 2)))
