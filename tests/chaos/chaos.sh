@@ -3,7 +3,8 @@
 # and a sink into PostgreSQL; agent erp: the MariaDB source and a sink into MariaDB) on servers of
 # its own (PostgreSQL, MariaDB and an Apache Kafka broker in KRaft mode, started here in temp dirs,
 # so killing them disturbs no other test), under a steady workload on both databases, while it
-# injects FAULTS faults one after another, picked at random (seed CDC_CHAOS_SEED):
+# injects FAULTS faults one after another: every kind once in random order, then kinds picked at
+# random (seed CDC_CHAOS_SEED):
 #   agent_kill    kill -9 of an agent, started again
 #   agent_freeze  SIGSTOP of an agent for a while (past its Kafka and database timeouts in long
 #                 runs), then SIGCONT
@@ -18,11 +19,13 @@
 #   target_drift  a column of a target table dropped, then added back and the sink restarted
 #                 through the admin API (the route stops meanwhile, visibly)
 #   target_retype a column of a target table widened and back (BIGINT, then INT)
+#   target_disk_full  the file system of a target table (a small tmpfs: a PostgreSQL tablespace,
+#                 a MariaDB DATA DIRECTORY) filled up for a while, then freed
 # Afterwards, with every fault healed and the workload stopped: both targets equal their sources,
 # both topics hold every change exactly once and in order per key (tests/harness/verify_chain.c),
 # no sink's re-send guard skipped anything, every agent stops gracefully, and each agent's peak
 # RSS (sampled every second) stayed under CDC_CHAOS_RSS_MB (default 300; not checked under ASan).
-#   tests/chaos/chaos.sh [FAULTS]      (FAULTS: default CDC_CHAOS_FAULTS, else 12)
+#   tests/chaos/chaos.sh [FAULTS]      (FAULTS: default CDC_CHAOS_FAULTS, else 13: each kind once)
 # Environment: CDC_AGENT, CDC_VERIFY_CHAIN (ctest sets them); CDC_CHAOS_KINDS: the faults to pick
 # from (default all, space-separated); CDC_CHAOS_AGENT_EXTRA: more agent keys (", log_level:
 # debug"); CDC_CHAOS_HOLD_S: the longest a
@@ -32,12 +35,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
 . "$here/harness/lib.sh"
-faults=${1:-${CDC_CHAOS_FAULTS:-12}}
+faults=${1:-${CDC_CHAOS_FAULTS:-13}}
 hold_s=${CDC_CHAOS_HOLD_S:-8}
 rss_mb=${CDC_CHAOS_RSS_MB:-300}
 RANDOM=${CDC_CHAOS_SEED:-$$}
 tmp=$(mktemp -d)
 declare -A pid=([crm]=0 [erp]=0) port=() peak=([crm]=0 [erp]=0) count=()
+disks=()
 cleanup() {
     touch "$tmp/stop"
     for p in $(pgrep -f "$tmp/" || true) $(pg_group 2>/dev/null) $(cat "${CDC_TEST_MYSQL_ROOT:-/nonexistent}/pid" \
@@ -54,6 +58,7 @@ cleanup() {
     "$here/harness/kafka.sh" stop "$tmp/kafka" >/dev/null 2>&1 || true
     "$here/harness/pg.sh" stop "$tmp/db" >/dev/null 2>&1 || true
     "$here/harness/mariadb.sh" stop "$tmp/db" >/dev/null 2>&1 || true
+    for d in "${disks[@]}"; do umount "$d" 2>/dev/null || true; done
     [ -n "${CDC_KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -72,10 +77,20 @@ boot=$CDC_TEST_KAFKA_BOOTSTRAP
 export PGPASSWORD=$CDC_TEST_PG_PASSWORD MYPW=$CDC_TEST_MYSQL_PASSWORD API_TOKEN=chaos-runner-token
 pg() { psql -q -h 127.0.0.1 -p "$CDC_TEST_PG_PORT" -U cdc -d cdc_test -v ON_ERROR_STOP=1 "$@"; }
 my() { mariadb --no-defaults -h 127.0.0.1 -P "$CDC_TEST_MYSQL_PORT" -u cdc -p"$MYPW" cdc_test "$@"; }
+# the targets' tables on small file systems of their own (a tmpfs each, when this may mount one:
+# target_disk_full fills them)
+disks=()
+chmod 755 "$tmp" # PostgreSQL (its own user) reaches its tablespace inside
+for d in pgdisk mydisk; do
+    mkdir -p "$tmp/$d"
+    mount -t tmpfs -o size=48m tmpfs "$tmp/$d" 2>/dev/null && disks+=("$tmp/$d") || true
+done
+chown postgres: "$tmp/pgdisk" 2>/dev/null || true
+pg -c "CREATE TABLESPACE chaos_target LOCATION '$tmp/pgdisk'" >/dev/null
 pg -c "CREATE TABLE chaos (id int PRIMARY KEY, v int NOT NULL, pad text);
-       CREATE TABLE from_erp (id int PRIMARY KEY, v int NOT NULL, pad text)" >/dev/null
+       CREATE TABLE from_erp (id int PRIMARY KEY, v int NOT NULL, pad text) TABLESPACE chaos_target" >/dev/null
 my -e "CREATE TABLE mchaos (id INT PRIMARY KEY, v INT NOT NULL, pad TEXT);
-       CREATE TABLE from_crm (id INT PRIMARY KEY, v INT NOT NULL, pad TEXT)"
+       CREATE TABLE from_crm (id INT PRIMARY KEY, v INT NOT NULL, pad TEXT) DATA DIRECTORY = '$tmp/mydisk'"
 for t in "cdc._offsets 1" "cdc._schemas 1" "cdc.crm.public.chaos 4" \
     "cdc.erp.cdc_test.mchaos 4" "cdc._dlq.tocrm 1" "cdc._dlq.toerp 1"; do
     # shellcheck disable=SC2086
@@ -274,6 +289,13 @@ fault() { # name
             my -e "ALTER TABLE from_crm ADD COLUMN pad TEXT" 2>/dev/null || true
             api erp POST /v1/sinks/toerp/restart >/dev/null
         fi ;;
+    target_disk_full)
+        # a target's file system full (a filler file takes what is left), then freed
+        [ ${#disks[@]} -gt 0 ] || return 0 # no tmpfs here (not root): nothing to fill
+        side=${disks[$((RANDOM % ${#disks[@]}))]}
+        dd if=/dev/zero of="$side/filler" bs=1M 2>/dev/null || true
+        hold
+        rm -f "$side/filler" ;;
     target_retype)
         pg -c "ALTER TABLE from_erp ALTER COLUMN v TYPE bigint" >/dev/null 2>&1 || true
         my -e "ALTER TABLE from_crm MODIFY v BIGINT NOT NULL" 2>/dev/null || true
@@ -284,16 +306,27 @@ fault() { # name
     note_pids
 }
 kinds=(agent_kill agent_freeze agent_twin pg_freeze my_freeze kafka_freeze pg_kill my_kill kafka_kill
-    target_lock target_drift target_retype)
+    target_lock target_drift target_retype target_disk_full)
 [ -z "${CDC_CHAOS_KINDS:-}" ] || read -ra kinds <<<"$CDC_CHAOS_KINDS"
 sleep 3
 t_start=$(date +%s)
+# every kind once, in random order, then random ones: a short run covers them all
+order=()
+for k in "${kinds[@]}"; do order+=("$RANDOM $k"); done
+mapfile -t order < <(printf '%s\n' "${order[@]}" | sort -n | cut -d' ' -f2)
 for f in $(seq 1 "$faults"); do
-    k=${kinds[$((RANDOM % ${#kinds[@]}))]}
+    k=${order[$((f - 1))]:-${kinds[$((RANDOM % ${#kinds[@]}))]}}
     count[$k]=$((${count[$k]:-0} + 1))
     echo "fault $f: $k at $(date +%T.%N | cut -c1-12)" | tee -a "$tmp/crm.log" "$tmp/erp.log"
     fault "$k"
     sleep "$((RANDOM % 3)).$((RANDOM % 10))"
+    for a in crm erp; do # an agent never gives up on its own: it retries, or waits
+        kill -0 "${pid[$a]}" 2>/dev/null && continue
+        wait "${pid[$a]}" 2>/dev/null && rc=0 || rc=$?
+        bad "fault $f ($k): agent $a exited ($rc): $(grep -E ' error ' "$tmp/$a.log" | tail -1 | cut -c1-300)"
+        start "$a"
+        note_pids
+    done
 done
 t_faults=$(($(date +%s) - t_start))
 
