@@ -21,11 +21,13 @@
 #   target_retype a column of a target table widened and back (BIGINT, then INT)
 #   target_disk_full  the file system of a target table (a small tmpfs: a PostgreSQL tablespace,
 #                 a MariaDB DATA DIRECTORY) filled up for a while, then freed
+#   kafka_disk_full   the broker's log dir (a tmpfs) filled up for a while, then freed, and the
+#                 broker started again if its failed log dir stopped it
 # Afterwards, with every fault healed and the workload stopped: both targets equal their sources,
 # both topics hold every change exactly once and in order per key (tests/harness/verify_chain.c),
 # no sink's re-send guard skipped anything, every agent stops gracefully, and each agent's peak
 # RSS (sampled every second) stayed under CDC_CHAOS_RSS_MB (default 300; not checked under ASan).
-#   tests/chaos/chaos.sh [FAULTS]      (FAULTS: default CDC_CHAOS_FAULTS, else 13: each kind once)
+#   tests/chaos/chaos.sh [FAULTS]      (FAULTS: default CDC_CHAOS_FAULTS, else 14: each kind once)
 # Environment: CDC_AGENT, CDC_VERIFY_CHAIN (ctest sets them); CDC_CHAOS_KINDS: the faults to pick
 # from (default all, space-separated); CDC_CHAOS_AGENT_EXTRA: more agent keys (", log_level:
 # debug"); CDC_CHAOS_HOLD_S: the longest a
@@ -35,7 +37,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/harness/assert.sh"
 . "$here/harness/lib.sh"
-faults=${1:-${CDC_CHAOS_FAULTS:-13}}
+faults=${1:-${CDC_CHAOS_FAULTS:-14}}
 hold_s=${CDC_CHAOS_HOLD_S:-8}
 rss_mb=${CDC_CHAOS_RSS_MB:-300}
 RANDOM=${CDC_CHAOS_SEED:-$$}
@@ -58,7 +60,7 @@ cleanup() {
     "$here/harness/kafka.sh" stop "$tmp/kafka" >/dev/null 2>&1 || true
     "$here/harness/pg.sh" stop "$tmp/db" >/dev/null 2>&1 || true
     "$here/harness/mariadb.sh" stop "$tmp/db" >/dev/null 2>&1 || true
-    for d in "${disks[@]}"; do umount "$d" 2>/dev/null || true; done
+    for d in "${disks[@]}" ${kdisk:-}; do umount "$d" 2>/dev/null || true; done
     [ -n "${CDC_KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -67,6 +69,13 @@ trap "exit 1" TERM INT
 # ---- servers of its own ----
 "$here/harness/pg.sh" start "$tmp/db" >/dev/null
 "$here/harness/mariadb.sh" start "$tmp/db" >/dev/null
+# the broker's log on a file system of its own (kafka_disk_full fills it)
+kdisk=
+mkdir -p "$tmp/kdisk"
+if mount -t tmpfs -o size=512m tmpfs "$tmp/kdisk" 2>/dev/null; then
+    kdisk=$tmp/kdisk
+    export CDC_KAFKA_PROPS="log.dirs=$kdisk/data"
+fi
 CDC_KAFKA_OWNER_PID=$$ "$here/harness/kafka.sh" start "$tmp/kafka" >/dev/null
 set -a
 . "$tmp/db/pg.env"
@@ -296,6 +305,17 @@ fault() { # name
         dd if=/dev/zero of="$side/filler" bs=1M 2>/dev/null || true
         hold
         rm -f "$side/filler" ;;
+    kafka_disk_full)
+        # the broker's log dir full: produce requests fail, and a broker whose only log dir
+        # failed shuts down; once there is room it is started again on its log if it stopped
+        [ -n "$kdisk" ] || return 0
+        dd if=/dev/zero of="$kdisk/filler" bs=1M 2>/dev/null || true
+        hold
+        rm -f "$kdisk/filler"
+        t=$(cat "$CDC_TEST_KAFKA_ROOT/pid")
+        if ! kill -0 "$t" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$t/stat" 2>/dev/null)" = Z ]; then
+            "$here/harness/kafka.sh" restart "$tmp/kafka" >/dev/null || bad "kafka_disk_full: the broker started again"
+        fi ;;
     target_retype)
         pg -c "ALTER TABLE from_erp ALTER COLUMN v TYPE bigint" >/dev/null 2>&1 || true
         my -e "ALTER TABLE from_crm MODIFY v BIGINT NOT NULL" 2>/dev/null || true
@@ -306,7 +326,7 @@ fault() { # name
     note_pids
 }
 kinds=(agent_kill agent_freeze agent_twin pg_freeze my_freeze kafka_freeze pg_kill my_kill kafka_kill
-    target_lock target_drift target_retype target_disk_full)
+    target_lock target_drift target_retype target_disk_full kafka_disk_full)
 [ -z "${CDC_CHAOS_KINDS:-}" ] || read -ra kinds <<<"$CDC_CHAOS_KINDS"
 sleep 3
 t_start=$(date +%s)
