@@ -13,7 +13,6 @@ packages=(
     postgresql-15-wal2json python3-psycopg2 python3-confluent-kafka
     openjdk-17-jre-headless maven # the real Kafka broker of the tests (tests/harness/kafka.sh)
     clang libclang-rt-14-dev # the libFuzzer targets (tests/fuzz/)
-    faketime # clock skew in the chaos runner (tests/chaos/)
 )
 sudo=
 if [ "$(id -u)" != 0 ]; then

@@ -21,8 +21,6 @@
 #   target_retype a column of a target table widened and back (BIGINT, then INT)
 #   target_disk_full  the file system of a target table (a small tmpfs: a PostgreSQL tablespace,
 #                 a MariaDB DATA DIRECTORY) filled up for a while, then freed
-#   agent_skew    an agent run for a while with its clock up to 30 minutes off (libfaketime; only
-#                 when CDC_CHAOS_KINDS names it: see docs/testing.md#chaos)
 #   kafka_disk_full   the broker's log dir (a tmpfs) filled up for a while, then freed, and the
 #                 broker started again if its failed log dir stopped it
 # Afterwards, with every fault healed and the workload stopped: both targets equal their sources,
@@ -129,18 +127,10 @@ agent_head() { # agent
     echo "sources: [{name: erp, type: mysql, $my_conn, server_id: 4242, tables: [cdc_test.mchaos], snapshot: never, heartbeat_ms: 1000}]"
     echo "sinks: [{name: toerp, type: mysql, $my_conn, batch_ms: 20, routes: [{from: crm.public.chaos, to: cdc_test.from_crm}]}]"
 } >"$tmp/erp.yaml"
-start() { # agent [clock offset, e.g. -12m: its wall clock skewed by libfaketime]
-    if [ -n "${2:-}" ]; then
-        # the monotonic clock moves by the same offset (libfaketime's waits on monotonic condition
-        # variables return at once when only the wall clock is faked); durations stay true
-        FAKETIME=$2 LD_PRELOAD=$faketime_lib CDC_HTTP_PORT=${port[$1]} \
-            "$CDC_AGENT" run -c "$tmp/$1.yaml" >>"$tmp/$1.log" 2>&1 &
-    else
-        CDC_HTTP_PORT=${port[$1]} "$CDC_AGENT" run -c "$tmp/$1.yaml" >>"$tmp/$1.log" 2>&1 &
-    fi
+start() { # agent
+    CDC_HTTP_PORT=${port[$1]} "$CDC_AGENT" run -c "$tmp/$1.yaml" >>"$tmp/$1.log" 2>&1 &
     pid[$1]=$!
 }
-faketime_lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1 || true)
 api() { # agent method path
     curl -s -m 5 -o /dev/null -w '%{http_code}' -X "$2" -H "Authorization: Bearer $API_TOKEN" \
         "http://127.0.0.1:${port[$1]}$3" || true
@@ -326,21 +316,6 @@ fault() { # name
         if ! kill -0 "$t" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$t/stat" 2>/dev/null)" = Z ]; then
             "$here/harness/kafka.sh" restart "$tmp/kafka" >/dev/null || bad "kafka_disk_full: the broker started again"
         fi ;;
-    agent_skew)
-        # an agent whose clock is off by up to 30 minutes either way (its Kafka record
-        # timestamps, ts_ms, lag): stopped, run skewed for a while, stopped and run right again
-        [ -n "$faketime_lib" ] || return 0
-        a=$([ $((RANDOM % 2)) = 0 ] && echo crm || echo erp)
-        t=$(printf '%+d' $((RANDOM % 61 - 30)))
-        kill -TERM "${pid[$a]}"
-        wait "${pid[$a]}" || bad "agent_skew: agent $a stopped gracefully"
-        start "$a" "${t}m"
-        note_pids
-        hold
-        sleep 3
-        kill -TERM "${pid[$a]}"
-        wait "${pid[$a]}" || bad "agent_skew: agent $a (clock ${t} min off) stopped gracefully"
-        start "$a" ;;
     target_retype)
         pg -c "ALTER TABLE from_erp ALTER COLUMN v TYPE bigint" >/dev/null 2>&1 || true
         my -e "ALTER TABLE from_crm MODIFY v BIGINT NOT NULL" 2>/dev/null || true
@@ -352,8 +327,6 @@ fault() { # name
 }
 kinds=(agent_kill agent_freeze agent_twin pg_freeze my_freeze kafka_freeze pg_kill my_kill kafka_kill
     target_lock target_drift target_retype target_disk_full kafka_disk_full)
-# agent_skew only when asked (CDC_CHAOS_KINDS): an agent started with its clock 16 minutes ahead
-# was seen to hang at its start and at its stop; not understood yet
 [ -z "${CDC_CHAOS_KINDS:-}" ] || read -ra kinds <<<"$CDC_CHAOS_KINDS"
 sleep 3
 t_start=$(date +%s)
