@@ -179,8 +179,11 @@ print_status(json_t *st, FILE *out)
 {
     json_t *u, *a = json_object_get(st, "agent");
     size_t i;
-    fprintf(out, "agent %s (cdc-agent %s), kafka %s\n", str(a, "name"), str(a, "version"),
+    fprintf(out, "agent %s (cdc-agent %s), kafka %s", str(a, "name"), str(a, "version"),
             str(json_object_get(a, "kafka"), "bootstrap"));
+    if (json_is_true(json_object_get(a, "ha"))) /* active-passive: which one this is */
+        fprintf(out, ", role %s", str(a, "role"));
+    fputc('\n', out);
     fprintf(out, "%-12s %-10s %-12s %14s %10s %12s\n", "SOURCE", "TYPE", "STATE", "LAG BYTES",
             "LAG S", "EVENTS");
     json_array_foreach(json_object_get(st, "sources"), i, u)

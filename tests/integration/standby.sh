@@ -80,6 +80,8 @@ assert_contains "$out" " 200" "/readyz of a healthy standby answers 200"
 assert_contains "$(curl -s "http://127.0.0.1:${ports[1]}/metrics")" \
     'cdc_standby{component="sink",name="tomy"} 1' "cdc_standby of the standby's sink"
 assert_contains "$(curl -s "http://127.0.0.1:${ports[0]}/readyz")" "ready" "/readyz of the active"
+out=$(CDC_HTTP_PORT=${ports[1]} "$CDC_AGENT" status -c "$tmp/agent.yaml" --api "http://127.0.0.1:${ports[1]}" 2>&1 || true)
+assert_contains "$out" ", role standby" "cdc-agent status names the role"
 assert_eq 4 "$(grep -c ' standby: ' "$tmp/agent1.log")" \
     "the standby logs once per unit what it waits for"
 
