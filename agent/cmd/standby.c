@@ -20,15 +20,7 @@ cdc_standby_init(cdc_standby_t *sb, const cdc_config_t *cfg, const cdc_source_co
     memset(sb, 0, sizeof(*sb));
     sb->db = cdc_connector_find(src->type);
     sb->src = src;
-    char full[200];
-    int n = snprintf(full, sizeof(full), "cdc-source:%s.%s", cfg->agent.name, src->name);
-    if (n < 0 || (size_t)n > 64) { /* names are at most 48 characters each */
-        uint64_t h = cdc_sink_hash(CDC_SINK_HASH_SEED, full, strlen(full));
-        snprintf(sb->name, sizeof(sb->name), "cdc-source:%.30s:%016llx", src->name,
-                 (unsigned long long)h);
-    } else {
-        memcpy(sb->name, full, (size_t)n + 1);
-    }
+    cdc_lock_name(sb->name, sizeof(sb->name), "cdc-source", cfg->agent.name, src->name);
 }
 
 static void

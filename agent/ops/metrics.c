@@ -254,33 +254,36 @@ cdc_metrics_render(cdc_buf_t *out)
     free(v);
 }
 
-cdc_metric_t *
-cdc_metrics_up(const char *component, const char *name, bool up)
+/* The series of gauge metric for {component, name}, set to on. */
+static cdc_metric_t *
+component_gauge(const char *metric, const char *help, const char *component, const char *name,
+                bool on)
 {
     cdc_buf_t l;
     cdc_buf_init(&l);
     cdc_metric_labels(&l, "component", component, "name", name, (const char *)NULL);
-    cdc_metric_t *m = cdc_metric_gauge(
+    cdc_metric_t *m = cdc_metric_gauge(metric, help, l.data);
+    cdc_buf_deinit(&l);
+    cdc_metric_set(m, on ? 1 : 0);
+    return m;
+}
+
+cdc_metric_t *
+cdc_metrics_up(const char *component, const char *name, bool up)
+{
+    return component_gauge(
         "cdc_up",
         "1 when the component is connected and working, 0 while it reconnects or after it stopped",
-        l.data);
-    cdc_buf_deinit(&l);
-    cdc_metric_set(m, up ? 1 : 0);
-    return m;
+        component, name, up);
 }
 
 void
 cdc_metrics_standby(const char *component, const char *name, bool standby)
 {
-    cdc_buf_t l;
-    cdc_buf_init(&l);
-    cdc_metric_labels(&l, "component", component, "name", name, (const char *)NULL);
-    cdc_metric_t *m = cdc_metric_gauge("cdc_standby",
-                                       "1 while the component waits as a standby for the lock the "
-                                       "active instance holds (agent.ha), else 0",
-                                       l.data);
-    cdc_buf_deinit(&l);
-    cdc_metric_set(m, standby ? 1 : 0);
+    component_gauge("cdc_standby",
+                    "1 while the component waits as a standby for the lock the active instance "
+                    "holds (agent.ha), else 0",
+                    component, name, standby);
 }
 
 /* Whether the series of gauge name with these labels is 1 (under mu). */

@@ -454,6 +454,19 @@ cdc_sink_err_record(cdc_err_t err)
            err == CDC_ERR_UTF8 || err == CDC_ERR_NOTFOUND || err == CDC_ERR_TOOBIG;
 }
 
+void
+cdc_lock_name(char *out, size_t n, const char *kind, const char *scope, const char *name)
+{
+    char full[256];
+    int len = snprintf(full, sizeof(full), "%s:%s.%s", kind, scope, name);
+    if (len < 0 || len > 64) {
+        uint64_t h = cdc_sink_hash(CDC_SINK_HASH_SEED, full, strlen(full));
+        snprintf(out, n, "%s:%.30s:%016llx", kind, name, (unsigned long long)h);
+    } else {
+        snprintf(out, n, "%s", full);
+    }
+}
+
 uint64_t
 cdc_sink_hash(uint64_t h, const void *p, size_t n)
 {

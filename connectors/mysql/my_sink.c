@@ -106,13 +106,9 @@ static cdc_err_t
 take_lock(cdc_sink_target_t *t, cdc_errstr_t *es)
 {
     const cdc_sink_conf_t *conf = t->base.conf;
-    char lock[600];
-    snprintf(lock, sizeof(lock), "cdc-sink:%s.%s", conf->conn.database ? conf->conn.database : "",
-             conf->name);
-    if (strlen(lock) > 64) {
-        uint64_t h = cdc_sink_hash(CDC_SINK_HASH_SEED, lock, strlen(lock));
-        snprintf(lock, sizeof(lock), "cdc-sink:%.30s:%016llx", conf->name, (unsigned long long)h);
-    }
+    char lock[80];
+    cdc_lock_name(lock, sizeof(lock), "cdc-sink", conf->conn.database ? conf->conn.database : "",
+                  conf->name);
     cdc_buf_t *q = &t->base.sql;
     cdc_buf_reset(q);
     cdc_buf_puts(q, "SELECT GET_LOCK(");

@@ -296,6 +296,10 @@ cdc_err_t cdc_sink_open(const cdc_sink_ops_t *ops, const cdc_sink_conf_t *conf, 
 #define CDC_SINK_HASH_SEED 14695981039346656037ULL
 uint64_t cdc_sink_hash(uint64_t h, const void *p, size_t n);
 
+/* A server-wide lock's name, "<kind>:<scope>.<name>", into out (n >= 65): MariaDB's GET_LOCK takes
+ * 64 characters, so a longer one becomes "<kind>:<name, 30 characters>:<its hash in hex>". */
+void cdc_lock_name(char *out, size_t n, const char *kind, const char *scope, const char *name);
+
 /* Decides, for rows of a route with a conflict policy, which apply (the engine's conflict check,
  * agent/sink/sink_conflict.c): keeps those in rows[0..*n) in order, *n updated. */
 typedef struct {
